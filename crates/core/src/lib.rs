@@ -1,1 +1,27 @@
-//! core
+//! Portcullis domain services and the storage ports they need.
+//!
+//! This crate owns accounts, credentials, sessions, tokens and realms. It knows
+//! nothing of HTTP (no axum) and nothing of SQL (only `store` does): it talks to
+//! storage through the traits in [`ports`] and reads time from a [`Clock`].
+
+pub mod accounts;
+mod app;
+pub mod clock;
+pub mod denylist;
+pub mod device;
+pub mod error;
+pub mod keys;
+pub mod model;
+pub mod passwords;
+pub mod ports;
+pub mod realms;
+pub mod settings;
+pub mod throttle;
+pub mod tokens;
+pub mod users;
+
+pub use app::Portcullis;
+pub use clock::{Clock, SharedClock, SystemClock, TestClock};
+pub use error::{Error, FieldError, Result, StoreError};
+pub use settings::{LoginLimits, Settings};
+pub use tokens::Principal;

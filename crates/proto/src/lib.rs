@@ -1,1 +1,15 @@
-//! proto
+//! Wire types of the Portcullis REST API: the JSON bodies shared by the server,
+//! clients and tests, and the public error shape (RFC 9457 problem details).
+//!
+//! This crate has no logic and depends on nothing of Portcullis.
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod problem;
+pub mod realms;
+pub mod users;
+
+pub use auth::*;
+pub use problem::*;
+pub use realms::*;
+pub use users::*;

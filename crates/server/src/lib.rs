@@ -1,1 +1,189 @@
-//! server
+//! The composition root of Portcullis: reads configuration, picks the store
+//! by URL scheme, wires the domain and the HTTP layer, serves, shuts down
+//! gracefully. The only crate that knows every concrete type.
+
+pub mod config;
+mod logging;
+mod master_key;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use portcullis_core::realms::Bootstrap;
+use portcullis_core::{Portcullis, Settings, SharedClock, SystemClock};
+use portcullis_crypto::MasterKey;
+use portcullis_http::AppState;
+use portcullis_store::SqlStore;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+
+pub use config::{Config, ConfigError};
+pub use logging::init as init_logging;
+pub use master_key::load_or_create as load_master_key;
+
+/// Wires a domain and its router over a migrated store.
+pub fn assemble(
+    store: Arc<SqlStore>,
+    clock: SharedClock,
+    settings: Settings,
+    master_key: MasterKey,
+) -> anyhow::Result<(Portcullis, axum::Router)> {
+    let core = Portcullis::new(store, clock, settings, master_key)
+        .map_err(|e| anyhow::anyhow!("cannot build the domain: {e}"))?;
+    let metrics = portcullis_http::install_metrics_recorder();
+    let router = portcullis_http::app(AppState::new(core.clone(), metrics));
+    Ok((core, router))
+}
+
+/// Connects to the configured database and runs the migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqlStore>> {
+    if config.database_url.is_sqlite() {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
+    }
+    let store = SqlStore::connect(config.database_url.expose())
+        .await
+        .with_context(|| format!("cannot open the database {}", config.database_url))?;
+    store
+        .migrate()
+        .await
+        .context("database migrations failed")?;
+    Ok(Arc::new(store))
+}
+
+/// Opens the store and builds the domain, as `serve` and `admin` do.
+pub async fn open(config: &Config) -> anyhow::Result<(Portcullis, axum::Router)> {
+    let store = open_store(config).await?;
+    let master = load_master_key(config)?;
+    assemble(
+        store,
+        Arc::new(SystemClock),
+        config.settings.clone(),
+        master,
+    )
+}
+
+/// Serves on the configured address until SIGTERM or Ctrl-C.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let (core, router) = open(&config).await?;
+    let boot = core
+        .realms()
+        .bootstrap(
+            &config.bootstrap_admin_email,
+            config.bootstrap_admin_password.clone(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
+    announce_bootstrap(&config, &core, &boot)?;
+    core.warm_denylist()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot load the token denylist: {e}"))?;
+
+    let housekeeping = {
+        let core = core.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Err(e) = core.housekeeping().await {
+                    tracing::warn!(error = %e, "housekeeping failed");
+                }
+            }
+        })
+    };
+
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let local = listener.local_addr()?;
+    tracing::info!(
+        address = %local,
+        public_url = %config.settings.public_url,
+        database = %config.database_url,
+        "Portcullis is listening"
+    );
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server error")?;
+    housekeeping.abort();
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+/// Tells the operator how to log in after the first start. A generated
+/// password goes to the terminal only (never to the log); without a terminal
+/// it is written to a 0600 file in the data directory.
+fn announce_bootstrap(config: &Config, core: &Portcullis, boot: &Bootstrap) -> anyhow::Result<()> {
+    if !boot.created {
+        return Ok(());
+    }
+    let email = boot
+        .admin_email
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let realm = &core.settings().default_realm;
+    let base = &core.settings().public_url;
+    tracing::info!(realm = %realm, admin = %email, "created the default realm and its administrator");
+    let password_line = match &boot.generated_password {
+        None => "Password: the one you configured (PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD)".to_owned(),
+        Some(p) => {
+            let banner = format!(
+                "Password: {}   (shown once; change it after logging in)",
+                p.expose_secret()
+            );
+            if master_key::write_to_terminal(&format!("\n{banner}\n")) {
+                "Password: printed above on this terminal (shown once)".to_owned()
+            } else {
+                let path = config.data_dir.join("bootstrap-admin-password");
+                master_key::write_private_file(&path, p.expose_secret().as_bytes())?;
+                tracing::warn!(file = %path.display(), "no terminal: the generated administrator password was written to a file readable only by its owner; delete it after first login");
+                format!(
+                    "Password: in {} (mode 0600; delete it after logging in)",
+                    path.display()
+                )
+            }
+        }
+    };
+    let guide = format!(
+        "\nPortcullis is ready. Log in as the bootstrap administrator:\n  Realm:    {realm}\n  Email:    {email}\n  {password_line}\n\n  curl -s {base}/api/v1/auth/login -H 'content-type: application/json' \\\n       -d '{{\"email\":\"{email}\",\"password\":\"...\"}}'\n\n  API reference: {base}/docs\n"
+    );
+    if !master_key::write_to_terminal(&guide) {
+        eprintln!("{guide}");
+    }
+    Ok(())
+}

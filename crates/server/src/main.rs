@@ -1,1 +1,225 @@
-fn main() {}
+//! The `portcullis` binary.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use portcullis_core::users::NewUser;
+use portcullis_server::Config;
+use secrecy::{ExposeSecret, SecretString};
+
+/// Portcullis: identity and access management in one binary.
+///
+/// Configuration comes from an optional TOML file (--config) and from
+/// PORTCULLIS_* environment variables, which take precedence. Run without a
+/// command to serve with defaults: SQLite in ./portcullis-data, listening on
+/// 127.0.0.1:8080.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, propagate_version = true, after_help = settings_help())]
+struct Cli {
+    /// Read settings from this TOML file (environment variables override it).
+    #[arg(long, short = 'c', global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default): migrate, create the first realm on first start, serve.
+    Serve,
+    /// Run the database migrations and exit.
+    Migrate,
+    /// Administration from the command line, with the operator's rights.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a user in a realm.
+    CreateUser(CreateUser),
+    /// Set a user's password (ends the user's sessions).
+    SetPassword(SetPassword),
+    /// List the realms.
+    ListRealms,
+    /// Add a new current signing key to a realm; old keys keep verifying until their tokens expire.
+    RotateKeys {
+        /// The realm.
+        #[arg(long)]
+        realm: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct CreateUser {
+    /// The realm (default: the default realm).
+    #[arg(long)]
+    realm: Option<String>,
+    /// Email address.
+    #[arg(long)]
+    email: String,
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Make the user a realm administrator.
+    #[arg(long)]
+    admin: bool,
+    /// Read the password from standard input (otherwise a strong one is generated and printed).
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+struct SetPassword {
+    /// The realm (default: the default realm).
+    #[arg(long)]
+    realm: Option<String>,
+    /// Email address.
+    #[arg(long)]
+    email: String,
+    /// Read the password from standard input (otherwise a strong one is generated and printed).
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+fn settings_help() -> String {
+    let mut s = String::from("Settings (file key / environment variable):\n");
+    for (key, doc) in portcullis_server::config::SETTINGS {
+        s.push_str(&format!(
+            "  {key:<30} PORTCULLIS_{}\n      {doc}\n",
+            key.to_ascii_uppercase()
+        ));
+    }
+    s.push_str("\nSecrets also accept *_FILE variants where listed.");
+    s
+}
+
+fn password_from(stdin: bool) -> anyhow::Result<(SecretString, bool)> {
+    if stdin {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        let text = text.trim_end_matches(['\r', '\n']).to_owned();
+        if text.is_empty() {
+            anyhow::bail!("no password on standard input");
+        }
+        Ok((SecretString::from(text), false))
+    } else {
+        Ok((
+            SecretString::from(portcullis_crypto::generate_password()),
+            true,
+        ))
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref(), std::env::vars())
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    portcullis_server::init_logging(&config);
+    let default_realm = config.settings.default_realm.to_string();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => portcullis_server::serve(config).await,
+        Command::Migrate => {
+            portcullis_server::open_store(&config).await?;
+            println!("migrations applied to {}", config.database_url);
+            Ok(())
+        }
+        Command::Admin(cmd) => {
+            let (core, _) = portcullis_server::open(&config).await?;
+            let e = |e: portcullis_core::Error| anyhow::anyhow!("{}", describe(&e));
+            match cmd {
+                AdminCommand::ListRealms => {
+                    let realms = core.realms().list_as_operator().await.map_err(e)?;
+                    println!("{:<24} {:<8} {:<8} ISSUER", "NAME", "ENABLED", "ALG");
+                    for r in realms {
+                        println!(
+                            "{:<24} {:<8} {:<8} {}",
+                            r.name,
+                            r.enabled,
+                            r.signing_alg.as_str(),
+                            core.realms().issuer(&r)
+                        );
+                    }
+                }
+                AdminCommand::CreateUser(args) => {
+                    let (password, generated) = password_from(args.password_stdin)?;
+                    let realm = args.realm.unwrap_or(default_realm);
+                    let user = core
+                        .users()
+                        .create_as_operator(
+                            &realm,
+                            NewUser {
+                                email: args.email,
+                                password: Some(password.clone()),
+                                name: args.name,
+                                admin: args.admin,
+                            },
+                        )
+                        .await
+                        .map_err(e)?;
+                    println!("created user {} ({}) in realm {realm}", user.email, user.id);
+                    if generated {
+                        println!("password: {}", password.expose_secret());
+                    }
+                }
+                AdminCommand::SetPassword(args) => {
+                    let (password, generated) = password_from(args.password_stdin)?;
+                    let realm = args.realm.unwrap_or(default_realm);
+                    let user = core
+                        .users()
+                        .set_password_as_operator(&realm, &args.email, password.clone())
+                        .await
+                        .map_err(e)?;
+                    println!(
+                        "password set for {} in realm {realm}; their sessions were ended",
+                        user.email
+                    );
+                    if generated {
+                        println!("password: {}", password.expose_secret());
+                    }
+                }
+                AdminCommand::RotateKeys { realm } => {
+                    let kid = core.realms().rotate_keys(&realm).await.map_err(e)?;
+                    println!(
+                        "realm {realm}: new signing key {kid}; previous keys stay published until their tokens expire"
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn describe(e: &portcullis_core::Error) -> String {
+    match e {
+        portcullis_core::Error::Validation(fields) => fields
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

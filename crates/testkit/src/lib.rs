@@ -1,1 +1,300 @@
-//! testkit
+//! Test harness: spawns a Portcullis app on `127.0.0.1:0` with a fresh
+//! database (SQLite in a temporary directory, or a new PostgreSQL database
+//! when `TEST_POSTGRES_URL` is set) and a [`TestClock`], and talks to it
+//! through a small typed client. Tests move the clock instead of sleeping.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use portcullis_core::{Portcullis, Settings, TestClock};
+use portcullis_crypto::{Argon2Params, MasterKey};
+use portcullis_proto::TokenResponse;
+use portcullis_store::SqlStore;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+/// Environment variable with a PostgreSQL superuser URL for tests.
+pub const POSTGRES_URL_VAR: &str = "TEST_POSTGRES_URL";
+/// When set to 1, PostgreSQL tests fail instead of skipping without a URL.
+pub const REQUIRE_POSTGRES_VAR: &str = "TEST_REQUIRE_POSTGRES";
+
+/// Email of the bootstrap administrator of every test app.
+pub const ADMIN_EMAIL: &str = "admin@portcullis.test";
+/// Password of the bootstrap administrator of every test app.
+pub const ADMIN_PASSWORD: &str = "bootstrap-operator-secret-42";
+
+/// Which database a test app runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh database on the server named by `TEST_POSTGRES_URL`.
+    Postgres,
+}
+
+/// A running app.
+pub struct TestApp {
+    /// Base URL, e.g. `http://127.0.0.1:40123`.
+    pub base: String,
+    /// Listen address.
+    pub addr: SocketAddr,
+    /// HTTP client (no cookies, no redirects followed).
+    pub http: reqwest::Client,
+    /// The app's clock.
+    pub clock: TestClock,
+    /// The domain, for white-box checks.
+    pub core: Portcullis,
+    /// The backend in use.
+    pub backend: Backend,
+    server: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// The PostgreSQL URL for tests, `None` to skip. Panics when PostgreSQL is
+/// required but not configured, so CI cannot skip silently.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var(POSTGRES_URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var(REQUIRE_POSTGRES_VAR).as_deref() == Ok("1") {
+                #[allow(clippy::panic)]
+                {
+                    panic!("{REQUIRE_POSTGRES_VAR}=1 but {POSTGRES_URL_VAR} is not set");
+                }
+            }
+            eprintln!("{POSTGRES_URL_VAR} not set: skipping a PostgreSQL test");
+            None
+        }
+    }
+}
+
+/// Fast password hashing for tests (the real parameters are tested in crypto).
+pub fn test_settings(public_url: &str) -> Settings {
+    let mut s = Settings::with_public_url(public_url);
+    s.argon2 = Argon2Params {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+    };
+    s
+}
+
+/// Spawns an app, or returns `None` for PostgreSQL when it is not configured.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Spawns an app after letting the test adjust its settings.
+pub async fn spawn_app_with(
+    backend: Backend,
+    adjust: impl FnOnce(&mut Settings),
+) -> Option<TestApp> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = match backend {
+        Backend::Sqlite => portcullis_store::testing::fresh_sqlite_url(dir.path()).await,
+        Backend::Postgres => {
+            let base = postgres_url()?;
+            portcullis_store::testing::fresh_postgres_database(&base)
+                .await
+                .expect("create a fresh PostgreSQL database")
+        }
+    };
+    let store = SqlStore::connect(&url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let base = format!("http://{addr}");
+    let mut settings = test_settings(&base);
+    adjust(&mut settings);
+    let clock = TestClock::starting_now();
+    let (core, router) = portcullis_server::assemble(
+        Arc::new(store),
+        Arc::new(clock.clone()),
+        settings,
+        MasterKey::generate(),
+    )
+    .expect("assemble");
+    let boot = core
+        .realms()
+        .bootstrap(ADMIN_EMAIL, Some(SecretString::from(ADMIN_PASSWORD)))
+        .await
+        .expect("bootstrap");
+    assert!(boot.created);
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    Some(TestApp {
+        base,
+        addr,
+        http,
+        clock,
+        core,
+        backend,
+        server,
+        _dir: dir,
+    })
+}
+
+/// A response read whole.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Body parsed as JSON (`Null` when empty or not JSON).
+    pub json: Value,
+    /// Raw body.
+    pub text: String,
+}
+
+impl Reply {
+    async fn read(res: reqwest::Response) -> Reply {
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            json,
+            text,
+        }
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestApp {
+    /// Full URL of a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a request with an optional JSON body and bearer token.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Reply::read(req.send().await.expect("request")).await
+    }
+
+    /// `GET` with an optional token.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call(reqwest::Method::GET, path, token, None).await
+    }
+
+    /// `POST` a JSON body with an optional token.
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    /// `DELETE` with an optional token.
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call(reqwest::Method::DELETE, path, token, None).await
+    }
+
+    /// Sends raw bytes with a content type.
+    pub async fn post_raw(&self, path: &str, content_type: Option<&str>, body: Vec<u8>) -> Reply {
+        let mut req = self.http.post(self.url(path)).body(body);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        Reply::read(req.send().await.expect("request")).await
+    }
+
+    /// Registers an account in the default realm; asserts 201.
+    pub async fn register(&self, email: &str, password: &str) -> Value {
+        let r = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({ "email": email, "password": password }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "register {email}: {}", r.text);
+        r.json
+    }
+
+    /// Logs in to the default realm; asserts 200.
+    pub async fn login(&self, email: &str, password: &str) -> TokenResponse {
+        let r = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({ "email": email, "password": password }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "login {email}: {}", r.text);
+        serde_json::from_value(r.json).expect("token response")
+    }
+
+    /// An access token of the bootstrap administrator.
+    pub async fn admin_token(&self) -> String {
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.access_token
+    }
+
+    /// Registers and logs in a fresh user; returns its tokens.
+    pub async fn user(&self, email: &str) -> TokenResponse {
+        let password = "a perfectly fine passphrase";
+        self.register(email, password).await;
+        self.login(email, password).await
+    }
+}
+
+/// Generates one test per backend from an async test body taking `TestApp`:
+/// `backend_tests!(name, |app| async move { ... });`
+#[macro_export]
+macro_rules! backend_tests {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::spawn_app($crate::Backend::Sqlite)
+                    .await
+                    .expect("sqlite app");
+                ($body)(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(app) = $crate::spawn_app($crate::Backend::Postgres).await else {
+                    return;
+                };
+                ($body)(app).await;
+            }
+        }
+    };
+}

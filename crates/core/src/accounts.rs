@@ -1,0 +1,584 @@
+//! Accounts: registration, login with lockout, refresh-token rotation with
+//! reuse detection, logout, password change, sessions, token validation.
+
+use std::sync::Arc;
+
+use portcullis_crypto::{Verification, random_token, sha256};
+use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
+
+use crate::app::Inner;
+use crate::device::describe_user_agent;
+use crate::error::{Error, Result, StoreError};
+use crate::model::{Email, Realm, RefreshToken, RotateOutcome, Session, User, new_id};
+use crate::passwords::check_new_password;
+use crate::realms::parse_display_name;
+use crate::throttle;
+use crate::tokens::{ACCESS_TOKEN_TYP, AccessClaims, LEEWAY, Principal};
+
+/// The one answer to a failed login, whatever failed.
+pub const INVALID_CREDENTIALS: &str = "invalid email or password";
+
+/// Where a request came from.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    /// Client IP.
+    pub ip: Option<String>,
+    /// User-Agent header.
+    pub user_agent: Option<String>,
+}
+
+/// A registration.
+#[derive(Debug)]
+pub struct NewAccount {
+    /// Email as typed.
+    pub email: String,
+    /// Password.
+    pub password: SecretString,
+    /// Display name.
+    pub name: Option<String>,
+}
+
+/// Tokens issued by login and refresh.
+#[derive(Debug)]
+pub struct IssuedTokens {
+    /// Signed access token.
+    pub access_token: String,
+    /// Opaque refresh token (shown once; only its digest is stored).
+    pub refresh_token: SecretString,
+    /// Access-token lifetime in seconds.
+    pub expires_in: u64,
+    /// The user.
+    pub user: User,
+}
+
+/// Result of token validation: the claims of an active token, or nothing.
+#[derive(Debug, Clone)]
+pub struct Validation {
+    /// The realm's name.
+    pub realm: String,
+    /// Claims.
+    pub claims: AccessClaims,
+}
+
+/// Why a presented access token is not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRejection {
+    /// Not a JWT of this realm's keys, or tampered.
+    Invalid,
+    /// Issued by another realm.
+    WrongRealm,
+    /// Expired.
+    Expired,
+    /// Revoked (logout, session ended).
+    Revoked,
+    /// The realm is disabled.
+    RealmDisabled,
+}
+
+/// Account service.
+pub struct Accounts<'a> {
+    i: &'a Inner,
+}
+
+pub(crate) fn parse_name(name: Option<&str>) -> Result<Option<String>, crate::FieldError> {
+    name.map(|n| parse_display_name("name", n)).transpose()
+}
+
+impl<'a> Accounts<'a> {
+    pub(crate) fn new(i: &'a Inner) -> Self {
+        Self { i }
+    }
+
+    fn ensure_enabled(realm: &Realm) -> Result<()> {
+        if realm.enabled {
+            Ok(())
+        } else {
+            Err(Error::Forbidden("this realm is disabled"))
+        }
+    }
+
+    /// Registers a new account.
+    pub async fn register(&self, realm: &Realm, new: NewAccount) -> Result<User> {
+        Self::ensure_enabled(realm)?;
+        let mut errors = Vec::new();
+        let email = Email::parse(&new.email).map_err(|e| errors.push(e)).ok();
+        let name = parse_name(new.name.as_deref())
+            .map_err(|e| errors.push(e))
+            .ok();
+        if let Err(e) = check_new_password(
+            "password",
+            new.password.expose_secret(),
+            realm.password_min_length,
+            email.as_ref(),
+        ) {
+            errors.push(e);
+        }
+        let (Some(email), Some(name), true) = (email, name, errors.is_empty()) else {
+            return Err(Error::Validation(errors));
+        };
+        let hash = self.i.passwords.hash(new.password).await?;
+        let now = self.i.clock.now();
+        let user = User {
+            id: new_id(),
+            realm_id: realm.id,
+            email,
+            name,
+            password_hash: Some(hash),
+            active: true,
+            is_admin: false,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+        };
+        self.i
+            .store
+            .create_user(&user)
+            .await
+            .map_err(conflict_email)?;
+        Ok(user)
+    }
+
+    /// Logs in with email and password.
+    pub async fn login(
+        &self,
+        realm: &Realm,
+        email: &str,
+        password: SecretString,
+        meta: &RequestMeta,
+    ) -> Result<IssuedTokens> {
+        Self::ensure_enabled(realm)?;
+        let i = self.i;
+        let now = i.clock.now();
+        let limits = &i.settings.login;
+        let email = Email::parse(email).map_err(Error::from)?;
+        let acct_key = throttle::account_key(&email.canonical());
+        let ip_key = meta.ip.as_deref().map(throttle::ip_key);
+        if let Some(k) = &ip_key {
+            throttle::check(
+                &*i.store,
+                limits,
+                realm.id,
+                k,
+                limits.max_failures_per_ip,
+                now,
+            )
+            .await
+            .inspect_err(|_| count_login("rate_limited"))?;
+        }
+        throttle::check(
+            &*i.store,
+            limits,
+            realm.id,
+            &acct_key,
+            limits.max_failures_per_account,
+            now,
+        )
+        .await
+        .inspect_err(|_| count_login("locked"))?;
+
+        let user = i.store.get_user_by_email(realm.id, &email).await?;
+        let verified = match user.as_ref().and_then(|u| u.password_hash.clone()) {
+            Some(phc) => i.passwords.verify(password.clone(), phc).await?,
+            None => {
+                i.passwords.dummy_verify(password.clone()).await?;
+                Verification::Invalid
+            }
+        };
+        let (Some(mut user), Verification::Valid { needs_rehash }) = (user, verified) else {
+            i.store
+                .record_login_failure(realm.id, &acct_key, now)
+                .await?;
+            if let Some(k) = &ip_key {
+                i.store.record_login_failure(realm.id, k, now).await?;
+            }
+            count_login("failure");
+            return Err(Error::NotAuthenticated(INVALID_CREDENTIALS));
+        };
+        if !user.active {
+            count_login("inactive");
+            return Err(Error::Forbidden("this account is deactivated"));
+        }
+        if needs_rehash {
+            user.password_hash = Some(i.passwords.hash(password).await?);
+        }
+        i.store.clear_login_failures(realm.id, &acct_key).await?;
+        user.last_login_at = Some(now);
+        user.updated_at = if needs_rehash { now } else { user.updated_at };
+        i.store.update_user(&user).await?;
+        let tokens = self.start_session(realm, user, meta).await?;
+        count_login("success");
+        Ok(tokens)
+    }
+
+    async fn start_session(
+        &self,
+        realm: &Realm,
+        user: User,
+        meta: &RequestMeta,
+    ) -> Result<IssuedTokens> {
+        let i = self.i;
+        let now = i.clock.now();
+        let user_agent = meta
+            .user_agent
+            .as_deref()
+            .map(|ua| ua.chars().take(512).collect::<String>());
+        let session = Session {
+            id: new_id(),
+            realm_id: realm.id,
+            user_id: user.id,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + i.settings.session_ttl,
+            revoked_at: None,
+            ip: meta.ip.clone(),
+            device: user_agent.as_deref().and_then(describe_user_agent),
+            user_agent,
+        };
+        i.store.create_session(&session).await?;
+        let (refresh, record) = self.new_refresh_token(realm, &user, session.id, new_id());
+        i.store.insert_refresh_token(&record).await?;
+        let access_token = self.sign_access_token(realm, &user, session.id).await?;
+        Ok(IssuedTokens {
+            access_token,
+            refresh_token: refresh,
+            expires_in: i.settings.access_token_ttl.whole_seconds().max(0) as u64,
+            user,
+        })
+    }
+
+    fn new_refresh_token(
+        &self,
+        realm: &Realm,
+        user: &User,
+        session_id: Uuid,
+        family_id: Uuid,
+    ) -> (SecretString, RefreshToken) {
+        let now = self.i.clock.now();
+        let token = random_token();
+        let record = RefreshToken {
+            id: new_id(),
+            realm_id: realm.id,
+            token_hash: sha256(token.as_bytes()).to_vec(),
+            family_id,
+            session_id,
+            user_id: user.id,
+            client_id: None,
+            scope: None,
+            created_at: now,
+            expires_at: now + self.i.settings.refresh_token_ttl,
+            used_at: None,
+            revoked_at: None,
+        };
+        (SecretString::from(token), record)
+    }
+
+    async fn sign_access_token(&self, realm: &Realm, user: &User, sid: Uuid) -> Result<String> {
+        let i = self.i;
+        let now = i.clock.now();
+        let iss = i.settings.issuer(&realm.name);
+        let claims = AccessClaims {
+            aud: iss.clone(),
+            iss,
+            sub: user.id.to_string(),
+            exp: (now + i.settings.access_token_ttl).unix_timestamp(),
+            iat: now.unix_timestamp(),
+            jti: new_id(),
+            sid: Some(sid),
+            scope: None,
+        };
+        let key = i.keys.signer(realm).await?;
+        Ok(key.sign(&claims, ACCESS_TOKEN_TYP)?)
+    }
+
+    /// Exchanges a refresh token for a new pair. A token presented twice revokes
+    /// its whole family and session.
+    pub async fn refresh(
+        &self,
+        realm: &Realm,
+        presented: SecretString,
+        meta: &RequestMeta,
+    ) -> Result<IssuedTokens> {
+        Self::ensure_enabled(realm)?;
+        let i = self.i;
+        let now = i.clock.now();
+        let presented_hash = sha256(presented.expose_secret().as_bytes());
+        let token = random_token();
+        let replacement = RefreshToken {
+            id: new_id(),
+            realm_id: realm.id,
+            token_hash: sha256(token.as_bytes()).to_vec(),
+            family_id: Uuid::nil(),
+            session_id: Uuid::nil(),
+            user_id: Uuid::nil(),
+            client_id: None,
+            scope: None,
+            created_at: now,
+            expires_at: now + i.settings.refresh_token_ttl,
+            used_at: None,
+            revoked_at: None,
+        };
+        let outcome = i
+            .store
+            .rotate_refresh_token(
+                realm.id,
+                &presented_hash,
+                &replacement,
+                now,
+                meta.ip.as_deref(),
+            )
+            .await?;
+        match outcome {
+            RotateOutcome::Rotated(spent) => {
+                let user = i
+                    .store
+                    .get_user(realm.id, spent.user_id)
+                    .await?
+                    .filter(|u| u.active)
+                    .ok_or(Error::NotAuthenticated("invalid refresh token"))?;
+                let access_token = self
+                    .sign_access_token(realm, &user, spent.session_id)
+                    .await?;
+                Ok(IssuedTokens {
+                    access_token,
+                    refresh_token: SecretString::from(token),
+                    expires_in: i.settings.access_token_ttl.whole_seconds().max(0) as u64,
+                    user,
+                })
+            }
+            RotateOutcome::Reused(spent) => {
+                metrics::counter!("portcullis_refresh_token_reuse_total").increment(1);
+                tracing::warn!(
+                    realm = %realm.name,
+                    user_id = %spent.user_id,
+                    session_id = %spent.session_id,
+                    "refresh token reused: revoking its family and session"
+                );
+                i.store
+                    .revoke_refresh_family(realm.id, spent.family_id, now)
+                    .await?;
+                i.store
+                    .revoke_session(realm.id, spent.session_id, now)
+                    .await?;
+                self.deny_session(spent.session_id);
+                Err(Error::NotAuthenticated("invalid refresh token"))
+            }
+            RotateOutcome::Invalid => Err(Error::NotAuthenticated("invalid refresh token")),
+        }
+    }
+
+    fn deny_session(&self, sid: Uuid) {
+        let until = self.i.clock.now() + self.i.settings.access_token_ttl + LEEWAY;
+        self.i.denylist.deny_session(sid, until);
+    }
+
+    /// Verifies an access token presented to a realm's API.
+    pub async fn verify_access_token(
+        &self,
+        realm: &Arc<Realm>,
+        token: &str,
+    ) -> Result<AccessClaims, TokenRejection> {
+        let i = self.i;
+        let header =
+            portcullis_crypto::decode_header(token).map_err(|_| TokenRejection::Invalid)?;
+        let kid = header.kid.ok_or(TokenRejection::Invalid)?;
+        let key = i
+            .keys
+            .verifier(realm, &kid)
+            .await
+            .map_err(|_| TokenRejection::Invalid)?
+            .ok_or(TokenRejection::Invalid)?;
+        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+            return Err(TokenRejection::Invalid);
+        }
+        let claims: AccessClaims =
+            portcullis_crypto::verify(token, &key).map_err(|_| TokenRejection::Invalid)?;
+        if claims.iss != i.settings.issuer(&realm.name) {
+            return Err(TokenRejection::WrongRealm);
+        }
+        let now = i.clock.now().unix_timestamp();
+        if claims.exp <= now {
+            return Err(TokenRejection::Expired);
+        }
+        if claims.iat > now + LEEWAY.whole_seconds() {
+            return Err(TokenRejection::Invalid);
+        }
+        if i.denylist.is_denied(claims.jti, claims.sid) {
+            return Err(TokenRejection::Revoked);
+        }
+        if !realm.enabled {
+            return Err(TokenRejection::RealmDisabled);
+        }
+        Ok(claims)
+    }
+
+    /// Authenticates a bearer token for a realm's API.
+    pub async fn authenticate(&self, realm: Arc<Realm>, token: &str) -> Result<Principal> {
+        let claims = self.verify_access_token(&realm, token).await.map_err(|r| {
+            Error::NotAuthenticated(match r {
+                TokenRejection::Expired => "access token expired",
+                TokenRejection::Revoked => "access token revoked",
+                TokenRejection::WrongRealm => "access token issued by another realm",
+                TokenRejection::RealmDisabled => "this realm is disabled",
+                TokenRejection::Invalid => "invalid access token",
+            })
+        })?;
+        let user_id = claims
+            .sub
+            .parse()
+            .map_err(|_| Error::NotAuthenticated("invalid access token"))?;
+        Ok(Principal {
+            realm,
+            user_id,
+            session_id: claims.sid,
+            claims,
+        })
+    }
+
+    /// `validate`: the claims of an active token of this realm, or `None`.
+    pub async fn validate(&self, realm: &Arc<Realm>, token: &str) -> Option<Validation> {
+        let claims = self.verify_access_token(realm, token).await.ok()?;
+        Some(Validation {
+            realm: realm.name.to_string(),
+            claims,
+        })
+    }
+
+    /// Ends the caller's session: its refresh tokens stop working and its access
+    /// token is rejected at once.
+    pub async fn logout(&self, who: &Principal) -> Result<()> {
+        let i = self.i;
+        let now = i.clock.now();
+        let exp = who.claims.expires_at();
+        i.denylist.deny_token(who.claims.jti, exp);
+        i.store
+            .insert_revoked_token(who.realm.id, who.claims.jti, exp)
+            .await?;
+        if let Some(sid) = who.session_id {
+            i.store.revoke_session(who.realm.id, sid, now).await?;
+            self.deny_session(sid);
+        }
+        Ok(())
+    }
+
+    /// The caller's account.
+    pub async fn me(&self, who: &Principal) -> Result<User> {
+        self.i
+            .store
+            .get_user(who.realm.id, who.user_id)
+            .await?
+            .ok_or(Error::NotAuthenticated("account no longer exists"))
+    }
+
+    /// Changes the caller's password and ends every other session.
+    pub async fn change_password(
+        &self,
+        who: &Principal,
+        current: SecretString,
+        new: SecretString,
+    ) -> Result<()> {
+        let i = self.i;
+        let now = i.clock.now();
+        let mut user = self.me(who).await?;
+        let acct_key = throttle::account_key(&user.email.canonical());
+        let limits = &i.settings.login;
+        throttle::check(
+            &*i.store,
+            limits,
+            who.realm.id,
+            &acct_key,
+            limits.max_failures_per_account,
+            now,
+        )
+        .await?;
+        let ok = match user.password_hash.clone() {
+            Some(phc) => matches!(
+                i.passwords.verify(current, phc).await?,
+                Verification::Valid { .. }
+            ),
+            None => false,
+        };
+        if !ok {
+            i.store
+                .record_login_failure(who.realm.id, &acct_key, now)
+                .await?;
+            return Err(Error::field("current_password", "is incorrect"));
+        }
+        check_new_password(
+            "new_password",
+            new.expose_secret(),
+            who.realm.password_min_length,
+            Some(&user.email),
+        )?;
+        user.password_hash = Some(i.passwords.hash(new).await?);
+        user.updated_at = now;
+        i.store.update_user(&user).await?;
+        let ended = i
+            .store
+            .revoke_user_sessions(who.realm.id, user.id, who.session_id, now)
+            .await?;
+        for sid in ended {
+            self.deny_session(sid);
+        }
+        Ok(())
+    }
+
+    /// The caller's active sessions, newest first, with the current one flagged.
+    pub async fn sessions(&self, who: &Principal) -> Result<Vec<(Session, bool)>> {
+        let now = self.i.clock.now();
+        let sessions = self
+            .i
+            .store
+            .list_active_sessions(who.realm.id, who.user_id, now)
+            .await?;
+        Ok(sessions
+            .into_iter()
+            .map(|s| {
+                let current = Some(s.id) == who.session_id;
+                (s, current)
+            })
+            .collect())
+    }
+
+    /// Ends one of the caller's sessions.
+    pub async fn revoke_session(&self, who: &Principal, id: Uuid) -> Result<()> {
+        let i = self.i;
+        let session = i
+            .store
+            .get_session(who.realm.id, id)
+            .await?
+            .filter(|s| s.user_id == who.user_id && s.revoked_at.is_none())
+            .ok_or(Error::NotFound("session"))?;
+        i.store
+            .revoke_session(who.realm.id, session.id, i.clock.now())
+            .await?;
+        self.deny_session(session.id);
+        Ok(())
+    }
+
+    /// Ends every session of a user (deactivation, deletion) and denies their tokens.
+    pub(crate) async fn end_all_sessions(&self, realm_id: Uuid, user_id: Uuid) -> Result<()> {
+        let ended = self
+            .i
+            .store
+            .revoke_user_sessions(realm_id, user_id, None, self.i.clock.now())
+            .await?;
+        for sid in ended {
+            self.deny_session(sid);
+        }
+        Ok(())
+    }
+}
+
+fn count_login(result: &'static str) {
+    metrics::counter!("portcullis_logins_total", "result" => result).increment(1);
+}
+
+pub(crate) fn conflict_email(e: StoreError) -> Error {
+    match e {
+        StoreError::Conflict(_) => {
+            Error::Conflict("an account with this email address already exists".into())
+        }
+        other => other.into(),
+    }
+}

@@ -1,0 +1,130 @@
+//! The composition of core: one [`Portcullis`] value holding the store, the
+//! clock, settings and in-memory state, handing out the domain services.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use portcullis_crypto::{MasterKey, PasswordHasher};
+use time::Duration;
+
+use crate::accounts::Accounts;
+use crate::clock::SharedClock;
+use crate::denylist::Denylist;
+use crate::error::Result;
+use crate::keys::Keys;
+use crate::model::Realm;
+use crate::passwords::Passwords;
+use crate::ports::Store;
+use crate::realms::Realms;
+use crate::settings::Settings;
+use crate::users::Users;
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: SharedClock,
+    pub(crate) settings: Settings,
+    pub(crate) passwords: Passwords,
+    pub(crate) keys: Keys,
+    pub(crate) denylist: Denylist,
+    /// Realms by name.
+    pub(crate) realm_cache: DashMap<String, Arc<Realm>>,
+}
+
+/// The domain: cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct Portcullis {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Portcullis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Portcullis")
+            .field("backend", &self.inner.store.backend_name())
+            .field("public_url", &self.inner.settings.public_url)
+            .finish()
+    }
+}
+
+impl Portcullis {
+    /// Builds the domain over a migrated store.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        settings: Settings,
+        master_key: MasterKey,
+    ) -> Result<Self> {
+        let hasher = PasswordHasher::new(settings.argon2)?;
+        let passwords = Passwords::new(hasher, settings.hash_concurrency);
+        let keys = Keys::new(store.clone(), Arc::new(master_key), clock.clone());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                settings,
+                passwords,
+                keys,
+                denylist: Denylist::new(),
+                realm_cache: DashMap::new(),
+            }),
+        })
+    }
+
+    /// Realm administration and lookup.
+    pub fn realms(&self) -> Realms<'_> {
+        Realms::new(&self.inner)
+    }
+
+    /// Registration, login, tokens and sessions.
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts::new(&self.inner)
+    }
+
+    /// User administration.
+    pub fn users(&self) -> Users<'_> {
+        Users::new(&self.inner)
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
+    /// The store (for health checks and metrics).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// Loads revocations that outlive a restart into the in-memory denylist:
+    /// revoked token ids and sessions ended within the last access-token lifetime.
+    pub async fn warm_denylist(&self) -> Result<()> {
+        let i = &self.inner;
+        let now = i.clock.now();
+        for (_realm, jti, exp) in i.store.list_revoked_tokens(now).await? {
+            i.denylist.deny_token(jti, exp);
+        }
+        let ttl = i.settings.access_token_ttl;
+        for (_realm, sid) in i.store.sessions_revoked_since(now - ttl).await? {
+            i.denylist.deny_session(sid, now + ttl);
+        }
+        Ok(())
+    }
+
+    /// Periodic housekeeping: drops expired denylist entries, refresh tokens,
+    /// revoked-token records and old login failures.
+    pub async fn housekeeping(&self) -> Result<()> {
+        let i = &self.inner;
+        let now = i.clock.now();
+        i.denylist.purge(now);
+        i.store.purge_expired_refresh_tokens(now).await?;
+        i.store.purge_revoked_tokens(now).await?;
+        i.store
+            .purge_login_failures(now - i.settings.login.window - Duration::minutes(1))
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,183 @@
+//! Each realm's signing keys: generated, stored encrypted with the master key,
+//! cached decrypted in memory, rotated with overlap, published as a JWK set.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use portcullis_crypto::{MasterKey, SigningKey, VerifyingKey};
+use serde_json::{Value, json};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::clock::SharedClock;
+use crate::error::{Error, Result};
+use crate::model::{Realm, StoredSigningKey};
+use crate::ports::Store;
+
+/// Minimum time between two reloads of a realm's keys caused by an unknown `kid`
+/// (a forged token must not be able to make every request hit the database).
+const RELOAD_COOLDOWN: Duration = Duration::seconds(5);
+
+#[derive(Debug)]
+struct RealmKeys {
+    signer: Option<SigningKey>,
+    verifiers: HashMap<String, VerifyingKey>,
+    jwks: Value,
+    loaded_at: OffsetDateTime,
+}
+
+/// The key ring of every realm.
+pub struct Keys {
+    store: Arc<dyn Store>,
+    master: Arc<MasterKey>,
+    clock: SharedClock,
+    cache: DashMap<Uuid, Arc<RealmKeys>>,
+}
+
+fn aad(realm_id: Uuid, kid: &str) -> Vec<u8> {
+    let mut v = realm_id.as_bytes().to_vec();
+    v.extend_from_slice(kid.as_bytes());
+    v
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys")
+            .field("cached_realms", &self.cache.len())
+            .finish()
+    }
+}
+
+impl Keys {
+    /// A key ring over the store.
+    pub fn new(store: Arc<dyn Store>, master: Arc<MasterKey>, clock: SharedClock) -> Self {
+        Self {
+            store,
+            master,
+            clock,
+            cache: DashMap::new(),
+        }
+    }
+
+    fn new_stored_key(&self, realm: &Realm) -> Result<StoredSigningKey> {
+        let generated = portcullis_crypto::generate_signing_key(realm.signing_alg)?;
+        let private_key_enc = self
+            .master
+            .encrypt(&generated.private_pkcs8_der, &aad(realm.id, &generated.kid))?;
+        Ok(StoredSigningKey {
+            kid: generated.kid,
+            realm_id: realm.id,
+            alg: generated.alg,
+            private_key_enc,
+            public_jwk: generated.public_jwk.to_string(),
+            created_at: self.clock.now(),
+            active: true,
+            retire_after: None,
+        })
+    }
+
+    /// Gives a realm an active key for its algorithm if it has none.
+    pub async fn ensure(&self, realm: &Realm) -> Result<()> {
+        let keys = self.store.list_signing_keys(realm.id).await?;
+        if !keys.iter().any(|k| k.active && k.alg == realm.signing_alg) {
+            let key = self.new_stored_key(realm)?;
+            if keys.is_empty() {
+                self.store.insert_signing_key(&key).await?;
+            } else {
+                let retire = self.clock.now() + Duration::days(1);
+                self.store.rotate_signing_key(&key, retire).await?;
+            }
+            self.cache.remove(&realm.id);
+        }
+        Ok(())
+    }
+
+    /// Adds a new current key; the previous ones stay published and verifying
+    /// until `overlap` has passed (the longest lifetime of tokens they signed).
+    pub async fn rotate(&self, realm: &Realm, overlap: Duration) -> Result<String> {
+        let key = self.new_stored_key(realm)?;
+        let kid = key.kid.clone();
+        self.store
+            .rotate_signing_key(&key, self.clock.now() + overlap)
+            .await?;
+        self.cache.remove(&realm.id);
+        Ok(kid)
+    }
+
+    /// Forgets a realm's cached keys (after a change by another instance or a delete).
+    pub fn invalidate(&self, realm_id: Uuid) {
+        self.cache.remove(&realm_id);
+    }
+
+    async fn load(&self, realm: &Realm) -> Result<Arc<RealmKeys>> {
+        let now = self.clock.now();
+        let stored = self.store.list_signing_keys(realm.id).await?;
+        let mut signer = None;
+        let mut verifiers = HashMap::new();
+        let mut published = Vec::new();
+        for k in stored {
+            if k.retire_after.is_some_and(|t| t <= now) {
+                continue;
+            }
+            let jwk: Value = serde_json::from_str(&k.public_jwk).map_err(|e| {
+                tracing::error!(kid = %k.kid, error = %e, "stored public JWK is not JSON");
+                Error::Internal("signing key")
+            })?;
+            if k.active && k.alg == realm.signing_alg && signer.is_none() {
+                let der = self
+                    .master
+                    .decrypt(&k.private_key_enc, &aad(realm.id, &k.kid))?;
+                signer = Some(SigningKey::from_pkcs8(k.alg, &der)?);
+            }
+            verifiers.insert(k.kid.clone(), VerifyingKey::from_jwk(&jwk)?);
+            published.push(jwk);
+        }
+        let keys = Arc::new(RealmKeys {
+            signer,
+            verifiers,
+            jwks: json!({ "keys": published }),
+            loaded_at: now,
+        });
+        self.cache.insert(realm.id, keys.clone());
+        Ok(keys)
+    }
+
+    async fn get(&self, realm: &Realm) -> Result<Arc<RealmKeys>> {
+        match self.cache.get(&realm.id) {
+            Some(k) => Ok(k.clone()),
+            None => self.load(realm).await,
+        }
+    }
+
+    /// The key new tokens of a realm are signed with.
+    pub async fn signer(&self, realm: &Realm) -> Result<SigningKey> {
+        if let Some(s) = self.get(realm).await?.signer.clone() {
+            return Ok(s);
+        }
+        self.ensure(realm).await?;
+        self.load(realm)
+            .await?
+            .signer
+            .clone()
+            .ok_or(Error::Internal("no signing key"))
+    }
+
+    /// The key that verifies a `kid` of a realm, reloading once (rate-limited)
+    /// when the kid is unknown, so keys rotated by another instance are found.
+    pub async fn verifier(&self, realm: &Realm, kid: &str) -> Result<Option<VerifyingKey>> {
+        let keys = self.get(realm).await?;
+        if let Some(v) = keys.verifiers.get(kid) {
+            return Ok(Some(v.clone()));
+        }
+        if self.clock.now() - keys.loaded_at < RELOAD_COOLDOWN {
+            return Ok(None);
+        }
+        Ok(self.load(realm).await?.verifiers.get(kid).cloned())
+    }
+
+    /// The realm's published JWK set.
+    pub async fn jwks(&self, realm: &Realm) -> Result<Value> {
+        Ok(self.get(realm).await?.jwks.clone())
+    }
+}

@@ -1,0 +1,350 @@
+//! Domain records and the value types that can only hold valid values.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::{Error, FieldError};
+
+/// A new time-ordered id (UUIDv7), as every table uses.
+pub fn new_id() -> Uuid {
+    Uuid::now_v7()
+}
+
+/// An email address, validated and normalised: surrounding whitespace removed,
+/// the domain lower-cased. [`Email::canonical`] is the case-insensitive key that
+/// makes addresses unique within a realm.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+impl Email {
+    /// Parses and normalises an address.
+    pub fn parse(input: &str) -> Result<Self, FieldError> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(FieldError::new("email", "must not be empty"));
+        }
+        if trimmed.chars().count() > 254 {
+            return Err(FieldError::new("email", "must be at most 254 characters"));
+        }
+        let parsed = email_address::EmailAddress::from_str(trimmed)
+            .map_err(|_| FieldError::new("email", "is not a valid email address"))?;
+        let local = parsed.local_part();
+        let domain = parsed.domain().to_ascii_lowercase();
+        if local.starts_with('"') || trimmed.contains(['<', '>', ' ']) {
+            return Err(FieldError::new("email", "is not a valid email address"));
+        }
+        if !domain.contains('.') || domain.starts_with('[') {
+            return Err(FieldError::new(
+                "email",
+                "must have a domain name with a dot (user@example.com)",
+            ));
+        }
+        Ok(Self(format!("{local}@{domain}")))
+    }
+
+    /// The address as stored and shown.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The case-insensitive uniqueness key (the whole address lower-cased).
+    pub fn canonical(&self) -> String {
+        self.0.to_lowercase()
+    }
+
+    /// The part before the `@`.
+    pub fn local_part(&self) -> &str {
+        self.0.split('@').next().unwrap_or_default()
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = FieldError;
+    fn try_from(s: String) -> Result<Self, FieldError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Email> for String {
+    fn from(e: Email) -> Self {
+        e.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Email({})", self.0)
+    }
+}
+
+/// A realm's name: 1 to 64 characters of lower-case ASCII letters, digits, `-`
+/// and `_`, starting with a letter or digit. It appears in URLs and issuers.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RealmName(String);
+
+impl RealmName {
+    /// Parses a realm name.
+    pub fn parse(input: &str) -> Result<Self, FieldError> {
+        let ok_len = !input.is_empty() && input.len() <= 64;
+        let ok_chars = input
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        let ok_start = input
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if ok_len && ok_chars && ok_start {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(FieldError::new(
+                "name",
+                "must be 1-64 characters of a-z, 0-9, '-' and '_', starting with a letter or digit",
+            ))
+        }
+    }
+
+    /// A name known to be valid at compile time (`main`).
+    pub(crate) fn from_static(name: &'static str) -> Self {
+        debug_assert!(Self::parse(name).is_ok());
+        Self(name.to_owned())
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for RealmName {
+    type Error = FieldError;
+    fn try_from(s: String) -> Result<Self, FieldError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<RealmName> for String {
+    fn from(n: RealmName) -> Self {
+        n.0
+    }
+}
+
+impl fmt::Display for RealmName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for RealmName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RealmName({})", self.0)
+    }
+}
+
+pub use portcullis_crypto::SigningAlgorithm;
+
+/// A realm: a tenant with its own users, keys and settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Realm {
+    /// Id.
+    pub id: Uuid,
+    /// Unique name used in URLs.
+    pub name: RealmName,
+    /// Name shown on pages.
+    pub display_name: String,
+    /// A disabled realm refuses logins and token validation.
+    pub enabled: bool,
+    /// Algorithm of newly generated access-token signing keys.
+    pub signing_alg: SigningAlgorithm,
+    /// Minimum password length in Unicode code points.
+    pub password_min_length: u32,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last update.
+    pub updated_at: OffsetDateTime,
+}
+
+/// A user account of a realm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// Id.
+    pub id: Uuid,
+    /// Owning realm.
+    pub realm_id: Uuid,
+    /// Normalised email; unique per realm case-insensitively.
+    pub email: Email,
+    /// Display name.
+    pub name: Option<String>,
+    /// PHC string of the password hash; `None` for accounts without a password.
+    pub password_hash: Option<String>,
+    /// Deactivated users cannot log in.
+    pub active: bool,
+    /// Interim realm-administrator flag (replaced by permissions later).
+    pub is_admin: bool,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last update.
+    pub updated_at: OffsetDateTime,
+    /// Last successful login.
+    pub last_login_at: Option<OffsetDateTime>,
+}
+
+/// A login session: one device's sign-in, the parent of its refresh tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    /// Id (the `sid` claim).
+    pub id: Uuid,
+    /// Owning realm.
+    pub realm_id: Uuid,
+    /// The user.
+    pub user_id: Uuid,
+    /// When the session started.
+    pub created_at: OffsetDateTime,
+    /// Last login or refresh.
+    pub last_used_at: OffsetDateTime,
+    /// Absolute end of the session.
+    pub expires_at: OffsetDateTime,
+    /// Set when the session was ended.
+    pub revoked_at: Option<OffsetDateTime>,
+    /// Client IP at the last use.
+    pub ip: Option<String>,
+    /// Raw User-Agent header (truncated).
+    pub user_agent: Option<String>,
+    /// Parsed user agent, e.g. `Firefox 120 on Linux`.
+    pub device: Option<String>,
+}
+
+/// A stored refresh token. The token itself is never stored, only its SHA-256 digest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshToken {
+    /// Id.
+    pub id: Uuid,
+    /// Owning realm.
+    pub realm_id: Uuid,
+    /// SHA-256 of the opaque token.
+    pub token_hash: Vec<u8>,
+    /// Rotation family: every token descended from one login.
+    pub family_id: Uuid,
+    /// The session the family belongs to.
+    pub session_id: Uuid,
+    /// The user.
+    pub user_id: Uuid,
+    /// OAuth client the token was issued to (`None` for the first-party API).
+    pub client_id: Option<String>,
+    /// Granted scope, space separated.
+    pub scope: Option<String>,
+    /// Issue time.
+    pub created_at: OffsetDateTime,
+    /// Expiry.
+    pub expires_at: OffsetDateTime,
+    /// Set when the token was exchanged for a new one.
+    pub used_at: Option<OffsetDateTime>,
+    /// Set when the token (its family or session) was revoked.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// A realm's stored signing key; the private key is encrypted with the master key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSigningKey {
+    /// Key id (RFC 7638 thumbprint).
+    pub kid: String,
+    /// Owning realm.
+    pub realm_id: Uuid,
+    /// Algorithm.
+    pub alg: SigningAlgorithm,
+    /// PKCS#8 private key, encrypted with the master key (nonce || ciphertext).
+    pub private_key_enc: Vec<u8>,
+    /// Public JWK as JSON text.
+    pub public_jwk: String,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Whether this is the realm's current key for its algorithm (new tokens use it).
+    pub active: bool,
+    /// After this time the key is no longer published nor trusted (`None`: no end).
+    pub retire_after: Option<OffsetDateTime>,
+}
+
+/// Query for listing users.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Only users whose canonical email starts with this (lower-cased) prefix.
+    pub email_prefix: Option<String>,
+    /// Rows to skip.
+    pub offset: u64,
+    /// Maximum rows to return.
+    pub limit: u64,
+}
+
+/// A page of results with the total count.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// Items of this page.
+    pub items: Vec<T>,
+    /// Total matching items.
+    pub total: u64,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RotateOutcome {
+    /// The token was valid and unused; it is now spent and the new token stored.
+    /// Carries the spent token's record.
+    Rotated(RefreshToken),
+    /// The token had already been used: a replay. Nothing was changed; the
+    /// caller revokes the family and session.
+    Reused(RefreshToken),
+    /// Unknown, expired or revoked.
+    Invalid,
+}
+
+impl From<FieldError> for Error {
+    fn from(e: FieldError) -> Self {
+        Error::Validation(vec![e])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_normalises_domain_and_keeps_local_part() {
+        let e = Email::parse("  Alice.Smith@Example.COM ").unwrap();
+        assert_eq!(e.as_str(), "Alice.Smith@example.com");
+        assert_eq!(e.canonical(), "alice.smith@example.com");
+        assert_eq!(e.local_part(), "Alice.Smith");
+    }
+
+    #[test]
+    fn email_rejects_garbage() {
+        for bad in [
+            "",
+            "no-at",
+            "a@b",
+            "@example.com",
+            "a b@example.com",
+            "a@[127.0.0.1]",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn realm_names() {
+        assert!(RealmName::parse("main").is_ok());
+        assert!(RealmName::parse("acme-prod_2").is_ok());
+        for bad in ["", "Main", "-x", "a/b", "a b", &"x".repeat(65)] {
+            assert!(RealmName::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

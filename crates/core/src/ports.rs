@@ -1,0 +1,212 @@
+//! The storage ports core needs. Only the `store` crate implements them.
+//!
+//! Every realm-owned method takes the realm id and must filter by it: tenant
+//! isolation is enforced by the implementation, never left to callers.
+//! Times are always passed in from the domain's [`crate::Clock`]; an
+//! implementation never reads the database's or the system's clock.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::model::{
+    Email, Page, Realm, RealmName, RefreshToken, RotateOutcome, Session, StoredSigningKey, User,
+    UserQuery,
+};
+
+/// Result of a storage call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Realms.
+#[async_trait]
+pub trait RealmStore: Send + Sync {
+    /// Inserts a realm. `Conflict` when the name is taken.
+    async fn create_realm(&self, realm: &Realm) -> StoreResult<()>;
+    /// A realm by id.
+    async fn get_realm(&self, id: Uuid) -> StoreResult<Option<Realm>>;
+    /// A realm by name.
+    async fn get_realm_by_name(&self, name: &RealmName) -> StoreResult<Option<Realm>>;
+    /// All realms, ordered by name.
+    async fn list_realms(&self) -> StoreResult<Vec<Realm>>;
+    /// Updates display name, enabled, signing algorithm, password policy and `updated_at`.
+    /// `NotFound` when the realm does not exist.
+    async fn update_realm(&self, realm: &Realm) -> StoreResult<()>;
+    /// Deletes a realm and everything it owns. Returns whether it existed.
+    async fn delete_realm(&self, id: Uuid) -> StoreResult<bool>;
+}
+
+/// Users of a realm.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Inserts a user. `Conflict` when the realm already has the email (case-insensitively).
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    /// A user by id within a realm.
+    async fn get_user(&self, realm_id: Uuid, id: Uuid) -> StoreResult<Option<User>>;
+    /// A user by email within a realm, matched case-insensitively.
+    async fn get_user_by_email(&self, realm_id: Uuid, email: &Email) -> StoreResult<Option<User>>;
+    /// Users of a realm ordered by id (creation order), filtered and paginated.
+    async fn list_users(&self, realm_id: Uuid, query: &UserQuery) -> StoreResult<Page<User>>;
+    /// Updates every mutable field of a user (email, name, password hash, active,
+    /// is_admin, updated_at, last_login_at). `NotFound` if absent, `Conflict` on a duplicate email.
+    async fn update_user(&self, user: &User) -> StoreResult<()>;
+    /// Deletes a user and everything it owns (sessions, tokens). Returns whether it existed.
+    async fn delete_user(&self, realm_id: Uuid, id: Uuid) -> StoreResult<bool>;
+}
+
+/// Sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Inserts a session.
+    async fn create_session(&self, session: &Session) -> StoreResult<()>;
+    /// A session by id within a realm (revoked or not).
+    async fn get_session(&self, realm_id: Uuid, id: Uuid) -> StoreResult<Option<Session>>;
+    /// A user's sessions that are neither revoked nor expired at `now`, newest first.
+    async fn list_active_sessions(
+        &self,
+        realm_id: Uuid,
+        user_id: Uuid,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<Session>>;
+    /// Records a use of a session (login, refresh): last-used time and IP.
+    async fn touch_session(
+        &self,
+        realm_id: Uuid,
+        id: Uuid,
+        at: OffsetDateTime,
+        ip: Option<&str>,
+    ) -> StoreResult<()>;
+    /// Revokes one session and every refresh token in it, in one transaction.
+    /// Returns false when the session does not exist or was already revoked.
+    async fn revoke_session(
+        &self,
+        realm_id: Uuid,
+        id: Uuid,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Revokes every unrevoked session of a user (except `keep`, if given) and their
+    /// refresh tokens, in one transaction. Returns the ids of the sessions revoked.
+    async fn revoke_user_sessions(
+        &self,
+        realm_id: Uuid,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        at: OffsetDateTime,
+    ) -> StoreResult<Vec<Uuid>>;
+    /// Sessions (of any realm) revoked at or after `since`: (realm id, session id).
+    /// Used to warm the in-memory denylist at start-up.
+    async fn sessions_revoked_since(&self, since: OffsetDateTime)
+    -> StoreResult<Vec<(Uuid, Uuid)>>;
+    /// Number of sessions (all realms) neither revoked nor expired at `now`.
+    async fn count_active_sessions(&self, now: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// Refresh tokens.
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync {
+    /// Inserts a refresh token (the first of a family, at login).
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()>;
+    /// Presents a token by its digest and, in one transaction: when it is unused,
+    /// unrevoked, unexpired at `now` and its session is not revoked, marks it used
+    /// (a conditional update, so of two racing calls exactly one wins), inserts
+    /// `replacement` with the spent token's family, session, user, client and scope
+    /// (overwriting those fields of `replacement`), touches the session (`now`, `ip`)
+    /// and returns `Rotated`. A token already used returns `Reused` and changes
+    /// nothing; anything else (unknown, expired, revoked) returns `Invalid`.
+    async fn rotate_refresh_token(
+        &self,
+        realm_id: Uuid,
+        presented_hash: &[u8],
+        replacement: &RefreshToken,
+        now: OffsetDateTime,
+        ip: Option<&str>,
+    ) -> StoreResult<RotateOutcome>;
+    /// Revokes every token of a family. Returns how many were newly revoked.
+    async fn revoke_refresh_family(
+        &self,
+        realm_id: Uuid,
+        family_id: Uuid,
+        at: OffsetDateTime,
+    ) -> StoreResult<u64>;
+    /// Deletes tokens (all realms) that expired before `before`. Returns how many.
+    async fn purge_expired_refresh_tokens(&self, before: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// Signing keys.
+#[async_trait]
+pub trait SigningKeyStore: Send + Sync {
+    /// Inserts a key.
+    async fn insert_signing_key(&self, key: &StoredSigningKey) -> StoreResult<()>;
+    /// All keys of a realm, newest first.
+    async fn list_signing_keys(&self, realm_id: Uuid) -> StoreResult<Vec<StoredSigningKey>>;
+    /// In one transaction: every active key of the realm with `new_key`'s algorithm
+    /// becomes inactive with `retire_after = old_retire_after`, and `new_key` is
+    /// inserted (active).
+    async fn rotate_signing_key(
+        &self,
+        new_key: &StoredSigningKey,
+        old_retire_after: OffsetDateTime,
+    ) -> StoreResult<()>;
+}
+
+/// The persistent half of the access-token denylist.
+#[async_trait]
+pub trait DenylistStore: Send + Sync {
+    /// Records a revoked access-token id until it would have expired.
+    async fn insert_revoked_token(
+        &self,
+        realm_id: Uuid,
+        jti: Uuid,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Revoked token ids (all realms) that expire after `now`: (realm id, jti, expires_at).
+    async fn list_revoked_tokens(
+        &self,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<(Uuid, Uuid, OffsetDateTime)>>;
+    /// Deletes entries that expired before `before`. Returns how many.
+    async fn purge_revoked_tokens(&self, before: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// Failed-login records used for lockout and per-IP limits.
+#[async_trait]
+pub trait LoginFailureStore: Send + Sync {
+    /// Records a failure for a key (`acct:<email>` or `ip:<address>`).
+    async fn record_login_failure(
+        &self,
+        realm_id: Uuid,
+        key: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Times of a key's failures at or after `since`, oldest first.
+    async fn login_failures_since(
+        &self,
+        realm_id: Uuid,
+        key: &str,
+        since: OffsetDateTime,
+    ) -> StoreResult<Vec<OffsetDateTime>>;
+    /// Forgets a key's failures (after a successful login).
+    async fn clear_login_failures(&self, realm_id: Uuid, key: &str) -> StoreResult<()>;
+    /// Deletes failures (all realms) older than `before`. Returns how many.
+    async fn purge_login_failures(&self, before: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// Everything core needs from storage, implemented by one type per backend.
+#[async_trait]
+pub trait Store:
+    RealmStore
+    + UserStore
+    + SessionStore
+    + RefreshTokenStore
+    + SigningKeyStore
+    + DenylistStore
+    + LoginFailureStore
+    + Send
+    + Sync
+    + 'static
+{
+    /// Cheap round trip proving the database answers (for `/health/ready`).
+    async fn ping(&self) -> StoreResult<()>;
+    /// Backend name for health output: `sqlite` or `postgres`.
+    fn backend_name(&self) -> &'static str;
+}

@@ -1,0 +1,343 @@
+//! Realms: creation with signing keys, lookup (cached), administration, the
+//! first-start bootstrap, and key rotation.
+
+use std::sync::Arc;
+
+use portcullis_crypto::SigningAlgorithm;
+use secrecy::SecretString;
+use serde_json::Value;
+use time::Duration;
+use uuid::Uuid;
+
+use crate::app::Inner;
+use crate::error::{Error, FieldError, Result};
+use crate::model::{Email, Realm, RealmName, User, new_id};
+use crate::passwords::{MAX_PASSWORD_LENGTH, check_new_password};
+use crate::tokens::Principal;
+
+/// Default minimum password length (NIST SP 800-63B).
+pub const DEFAULT_MIN_PASSWORD_LENGTH: u32 = 8;
+
+/// A request to create a realm.
+#[derive(Debug, Clone)]
+pub struct NewRealm {
+    /// Name.
+    pub name: RealmName,
+    /// Display name (defaults to the name).
+    pub display_name: Option<String>,
+    /// Signing algorithm (default EdDSA).
+    pub signing_alg: Option<SigningAlgorithm>,
+    /// Minimum password length.
+    pub password_min_length: Option<u32>,
+}
+
+/// A partial update of a realm.
+#[derive(Debug, Clone, Default)]
+pub struct RealmPatch {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+    /// Algorithm of keys generated from now on.
+    pub signing_alg: Option<SigningAlgorithm>,
+    /// Minimum password length.
+    pub password_min_length: Option<u32>,
+}
+
+/// What the first start did.
+#[derive(Debug)]
+pub struct Bootstrap {
+    /// Whether the default realm was created now (false: it existed).
+    pub created: bool,
+    /// The admin's email.
+    pub admin_email: Option<Email>,
+    /// The generated password, when none was configured. Shown once.
+    pub generated_password: Option<SecretString>,
+}
+
+/// A caller proven to be an administrator of the default realm: the only value
+/// that unlocks realm administration.
+#[derive(Debug, Clone)]
+pub struct ServerAdmin {
+    _private: (),
+}
+
+/// Validates a display name: trimmed, 1-200 characters, no control characters.
+pub fn parse_display_name(field: &str, input: &str) -> Result<String, FieldError> {
+    let t = input.trim();
+    if t.is_empty() || t.chars().count() > 200 {
+        return Err(FieldError::new(field, "must be 1-200 characters"));
+    }
+    if t.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(t.to_owned())
+}
+
+fn check_min_length(v: u32) -> Result<u32, FieldError> {
+    if (8..=MAX_PASSWORD_LENGTH as u32).contains(&v) {
+        Ok(v)
+    } else {
+        Err(FieldError::new(
+            "password_min_length",
+            format!("must be between 8 and {MAX_PASSWORD_LENGTH}"),
+        ))
+    }
+}
+
+/// Realm service.
+pub struct Realms<'a> {
+    i: &'a Inner,
+}
+
+impl<'a> Realms<'a> {
+    pub(crate) fn new(i: &'a Inner) -> Self {
+        Self { i }
+    }
+
+    /// A realm by name, from the cache or the store.
+    pub async fn by_name(&self, name: &str) -> Result<Arc<Realm>> {
+        if let Some(r) = self.i.realm_cache.get(name) {
+            return Ok(r.clone());
+        }
+        let parsed = RealmName::parse(name).map_err(|_| Error::NotFound("realm"))?;
+        let realm = self
+            .i
+            .store
+            .get_realm_by_name(&parsed)
+            .await?
+            .ok_or(Error::NotFound("realm"))?;
+        let realm = Arc::new(realm);
+        self.i.realm_cache.insert(name.to_owned(), realm.clone());
+        Ok(realm)
+    }
+
+    /// The default realm.
+    pub async fn default_realm(&self) -> Result<Arc<Realm>> {
+        self.by_name(self.i.settings.default_realm.as_str()).await
+    }
+
+    /// The issuer URL of a realm.
+    pub fn issuer(&self, realm: &Realm) -> String {
+        self.i.settings.issuer(&realm.name)
+    }
+
+    /// Proves the caller administers the default realm (and so the server).
+    pub async fn require_server_admin(&self, who: &Principal) -> Result<ServerAdmin> {
+        if who.realm.name != self.i.settings.default_realm {
+            return Err(Error::Forbidden(
+                "realm administration needs an administrator of the default realm",
+            ));
+        }
+        let user = self.i.store.get_user(who.realm.id, who.user_id).await?;
+        match user {
+            Some(u) if u.active && u.is_admin => Ok(ServerAdmin { _private: () }),
+            Some(u) if u.active => Err(Error::Forbidden("administrator rights required")),
+            _ => Err(Error::NotAuthenticated("account no longer active")),
+        }
+    }
+
+    /// Creates a realm with its first signing key.
+    pub async fn create(&self, _admin: &ServerAdmin, new: NewRealm) -> Result<Realm> {
+        self.create_unchecked(new).await
+    }
+
+    async fn create_unchecked(&self, new: NewRealm) -> Result<Realm> {
+        let mut errors = Vec::new();
+        let display_name = match new.display_name.as_deref() {
+            Some(d) => parse_display_name("display_name", d)
+                .map_err(|e| errors.push(e))
+                .ok(),
+            None => Some(new.name.to_string()),
+        };
+        let min_len = check_min_length(
+            new.password_min_length
+                .unwrap_or(DEFAULT_MIN_PASSWORD_LENGTH),
+        )
+        .map_err(|e| errors.push(e))
+        .ok();
+        let (Some(display_name), Some(password_min_length)) = (display_name, min_len) else {
+            return Err(Error::Validation(errors));
+        };
+        let now = self.i.clock.now();
+        let realm = Realm {
+            id: new_id(),
+            name: new.name,
+            display_name,
+            enabled: true,
+            signing_alg: new.signing_alg.unwrap_or(SigningAlgorithm::EdDSA),
+            password_min_length,
+            created_at: now,
+            updated_at: now,
+        };
+        self.i
+            .store
+            .create_realm(&realm)
+            .await
+            .map_err(|e| match e {
+                crate::StoreError::Conflict(_) => {
+                    Error::Conflict(format!("a realm named '{}' already exists", realm.name))
+                }
+                other => other.into(),
+            })?;
+        self.i.keys.ensure(&realm).await?;
+        Ok(realm)
+    }
+
+    /// Every realm.
+    pub async fn list(&self, _admin: &ServerAdmin) -> Result<Vec<Realm>> {
+        Ok(self.i.store.list_realms().await?)
+    }
+
+    /// Every realm, for the command line (which runs with the operator's rights).
+    pub async fn list_as_operator(&self) -> Result<Vec<Realm>> {
+        Ok(self.i.store.list_realms().await?)
+    }
+
+    /// Applies a partial update.
+    pub async fn update(
+        &self,
+        _admin: &ServerAdmin,
+        name: &str,
+        patch: RealmPatch,
+    ) -> Result<Realm> {
+        let mut realm = (*self.by_name(name).await?).clone();
+        let mut errors = Vec::new();
+        if let Some(d) = patch.display_name.as_deref() {
+            match parse_display_name("display_name", d) {
+                Ok(d) => realm.display_name = d,
+                Err(e) => errors.push(e),
+            }
+        }
+        if let Some(v) = patch.password_min_length {
+            match check_min_length(v) {
+                Ok(v) => realm.password_min_length = v,
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        if let Some(enabled) = patch.enabled {
+            if !enabled && realm.name == self.i.settings.default_realm {
+                return Err(Error::Conflict(
+                    "the default realm cannot be disabled".into(),
+                ));
+            }
+            realm.enabled = enabled;
+        }
+        if let Some(alg) = patch.signing_alg {
+            realm.signing_alg = alg;
+        }
+        realm.updated_at = self.i.clock.now();
+        self.i.store.update_realm(&realm).await?;
+        self.i.realm_cache.remove(name);
+        self.i.keys.invalidate(realm.id);
+        Ok(realm)
+    }
+
+    /// Deletes a realm and everything in it. The default realm cannot be deleted.
+    pub async fn delete(&self, _admin: &ServerAdmin, name: &str) -> Result<()> {
+        let realm = self.by_name(name).await?;
+        if realm.name == self.i.settings.default_realm {
+            return Err(Error::Conflict(
+                "the default realm cannot be deleted".into(),
+            ));
+        }
+        self.i.store.delete_realm(realm.id).await?;
+        self.i.realm_cache.remove(name);
+        self.i.keys.invalidate(realm.id);
+        Ok(())
+    }
+
+    /// The realm's public signing keys as a JWK set.
+    pub async fn jwks(&self, realm: &Realm) -> Result<Value> {
+        self.i.keys.jwks(realm).await
+    }
+
+    /// Adds a new current signing key to a realm; older keys stay published and
+    /// verifying for one access-token lifetime (plus leeway). Returns the new kid.
+    pub async fn rotate_keys(&self, name: &str) -> Result<String> {
+        let realm = self.by_name(name).await?;
+        let overlap = self.i.settings.access_token_ttl + Duration::minutes(5);
+        self.i.keys.rotate(&realm, overlap).await
+    }
+
+    /// Creates the default realm and its administrator on first start. Does
+    /// nothing when the default realm exists. Without a configured password a
+    /// strong one is generated and returned (once).
+    pub async fn bootstrap(
+        &self,
+        admin_email: &str,
+        admin_password: Option<SecretString>,
+    ) -> Result<Bootstrap> {
+        let name = self.i.settings.default_realm.clone();
+        if self.i.store.get_realm_by_name(&name).await?.is_some() {
+            return Ok(Bootstrap {
+                created: false,
+                admin_email: None,
+                generated_password: None,
+            });
+        }
+        let email = Email::parse(admin_email)
+            .map_err(|e| Error::field("bootstrap_admin_email", e.reason))?;
+        let (password, generated) = match admin_password {
+            Some(p) => {
+                use secrecy::ExposeSecret;
+                check_new_password(
+                    "bootstrap_admin_password",
+                    p.expose_secret(),
+                    DEFAULT_MIN_PASSWORD_LENGTH,
+                    Some(&email),
+                )?;
+                (p, None)
+            }
+            None => {
+                let p = SecretString::from(portcullis_crypto::generate_password());
+                (p.clone(), Some(p))
+            }
+        };
+        let hash = self.i.passwords.hash(password).await?;
+        let realm = self
+            .create_unchecked(NewRealm {
+                display_name: Some(if name.as_str() == "main" {
+                    "Main".to_owned()
+                } else {
+                    name.to_string()
+                }),
+                name,
+                signing_alg: None,
+                password_min_length: None,
+            })
+            .await?;
+        let now = self.i.clock.now();
+        self.i
+            .store
+            .create_user(&User {
+                id: new_id(),
+                realm_id: realm.id,
+                email: email.clone(),
+                name: Some("Administrator".to_owned()),
+                password_hash: Some(hash),
+                active: true,
+                is_admin: true,
+                created_at: now,
+                updated_at: now,
+                last_login_at: None,
+            })
+            .await?;
+        Ok(Bootstrap {
+            created: true,
+            admin_email: Some(email),
+            generated_password: generated,
+        })
+    }
+
+    /// A realm's id by name, for the command line.
+    pub async fn id_of(&self, name: &str) -> Result<Uuid> {
+        Ok(self.by_name(name).await?.id)
+    }
+}

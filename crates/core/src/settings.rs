@@ -1,0 +1,72 @@
+//! Settings the domain services need, validated by the server's config loader.
+
+use portcullis_crypto::Argon2Params;
+use time::Duration;
+
+use crate::model::RealmName;
+
+/// Limits on failed logins.
+#[derive(Debug, Clone)]
+pub struct LoginLimits {
+    /// Failures within `window` after which an account is locked (default 5).
+    pub max_failures_per_account: u32,
+    /// Failures within `window` after which a client IP is refused (default 50).
+    pub max_failures_per_ip: u32,
+    /// The sliding window (default 15 minutes).
+    pub window: Duration,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self {
+            max_failures_per_account: 5,
+            max_failures_per_ip: 50,
+            window: Duration::minutes(15),
+        }
+    }
+}
+
+/// Domain settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Base URL of the server, without a trailing slash (`https://id.example.com`).
+    pub public_url: String,
+    /// Name of the realm created at first start and served by the short paths.
+    pub default_realm: RealmName,
+    /// Access-token lifetime (default 15 minutes).
+    pub access_token_ttl: Duration,
+    /// Refresh-token lifetime (default 7 days). Each rotation starts a new lifetime,
+    /// bounded by the session's.
+    pub refresh_token_ttl: Duration,
+    /// Absolute session lifetime (default 30 days).
+    pub session_ttl: Duration,
+    /// Password hashing parameters.
+    pub argon2: Argon2Params,
+    /// Password hashes computed at once (default: the number of cores).
+    pub hash_concurrency: usize,
+    /// Failed-login limits.
+    pub login: LoginLimits,
+}
+
+impl Settings {
+    /// Defaults for a public URL, as `cargo run` uses them.
+    pub fn with_public_url(public_url: impl Into<String>) -> Self {
+        Self {
+            public_url: public_url.into().trim_end_matches('/').to_owned(),
+            default_realm: RealmName::from_static("main"),
+            access_token_ttl: Duration::minutes(15),
+            refresh_token_ttl: Duration::days(7),
+            session_ttl: Duration::days(30),
+            argon2: Argon2Params::default(),
+            hash_concurrency: std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(2),
+            login: LoginLimits::default(),
+        }
+    }
+
+    /// The issuer URL of a realm: `{public_url}/realms/{realm}`.
+    pub fn issuer(&self, realm: &RealmName) -> String {
+        format!("{}/realms/{}", self.public_url, realm)
+    }
+}

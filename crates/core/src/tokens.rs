@@ -1,0 +1,57 @@
+//! Access tokens: JWTs signed with the realm's current key and verified against
+//! its published keys, the denylist and the clock.
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::model::Realm;
+
+/// Clock skew tolerated on `iat`.
+pub const LEEWAY: Duration = Duration::seconds(30);
+
+/// `typ` header of access tokens (RFC 9068).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// Claims of a Portcullis access token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer: `{public_url}/realms/{realm}`.
+    pub iss: String,
+    /// Subject: the user id.
+    pub sub: String,
+    /// Audience.
+    pub aud: String,
+    /// Expiry (seconds since the epoch).
+    pub exp: i64,
+    /// Issue time.
+    pub iat: i64,
+    /// Token id, for the denylist.
+    pub jti: Uuid,
+    /// Session id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
+    /// Granted scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl AccessClaims {
+    /// Expiry as a time.
+    pub fn expires_at(&self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(self.exp).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+}
+
+/// A verified access token of a realm, not denied, not expired: who is calling.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The realm the token was issued by (and the request addresses).
+    pub realm: std::sync::Arc<Realm>,
+    /// The user.
+    pub user_id: Uuid,
+    /// The session of the token.
+    pub session_id: Option<Uuid>,
+    /// The token's claims.
+    pub claims: AccessClaims,
+}

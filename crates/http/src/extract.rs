@@ -1,0 +1,184 @@
+//! Extractors: JSON bodies with problem+json rejections, the realm a route
+//! addresses, the bearer principal, path ids and request metadata.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use portcullis_core::Principal;
+use portcullis_core::accounts::RequestMeta;
+use portcullis_core::model::Realm;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON body. Rejections are problems: 415 without a JSON content type, 400
+/// for malformed JSON, 422 for well-formed JSON of the wrong shape, 413 when
+/// the body is over the limit.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> ApiError {
+    match r {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "the body must be JSON with Content-Type: application/json",
+        ),
+        JsonRejection::JsonSyntaxError(e) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+            format!("the body is not valid JSON: {}", e.body_text()),
+        ),
+        JsonRejection::JsonDataError(e) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-body",
+            format!("the JSON body has the wrong shape: {}", e.body_text()),
+        ),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                format!("the body exceeds {} bytes", crate::MAX_BODY_BYTES),
+            )
+        }
+        other => ApiError::new(other.status(), "bad-request", other.body_text()),
+    }
+}
+
+/// Path parameters by name (routes are mounted under more than one prefix, so
+/// handlers read parameters by name rather than by position).
+#[derive(Debug)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A path parameter that must be a UUID naming a `what`; anything else is a 404.
+    pub fn id(&self, name: &str, what: &'static str) -> Result<Uuid, ApiError> {
+        self.get(name)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| ApiError::from(portcullis_core::Error::NotFound(what)))
+    }
+
+    /// A path parameter as text.
+    pub fn text(&self, name: &str) -> Result<&str, ApiError> {
+        self.get(name)
+            .ok_or_else(|| ApiError::from(portcullis_core::Error::NotFound("route")))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let raw = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::from(portcullis_core::Error::NotFound("route")))?;
+        Ok(Params(
+            raw.iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        ))
+    }
+}
+
+/// The realm a request addresses: the `{realm}` path parameter, or the default
+/// realm on the short paths.
+#[derive(Debug, Clone)]
+pub struct RealmCtx(pub Arc<Realm>);
+
+impl FromRequestParts<AppState> for RealmCtx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(r) = parts.extensions.get::<RealmCtx>() {
+            return Ok(r.clone());
+        }
+        let params = Params::from_request_parts(parts, state).await?;
+        let realms = state.core.realms();
+        let realm = match params.get("realm") {
+            Some(name) => realms.by_name(name).await?,
+            None => realms.default_realm().await?,
+        };
+        let ctx = RealmCtx(realm);
+        parts.extensions.insert(ctx.clone());
+        Ok(ctx)
+    }
+}
+
+/// The caller, authenticated by a bearer access token of the addressed realm.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Principal);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let RealmCtx(realm) = RealmCtx::from_request_parts(parts, state).await?;
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, rest) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::from(portcullis_core::Error::NotAuthenticated(
+                    "a bearer access token is required",
+                ))
+            })?;
+        let principal = state.core.accounts().authenticate(realm, token).await?;
+        Ok(Authenticated(principal))
+    }
+}
+
+/// Client IP and User-Agent.
+#[derive(Debug, Clone)]
+pub struct ClientMeta(pub RequestMeta);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(ClientMeta(RequestMeta { ip, user_agent }))
+    }
+}

@@ -1,0 +1,293 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations, at
+//! `/openapi.json`, and a browsable reference at `/docs` rendered on the
+//! server (no JavaScript, no CDN: it works offline and under a strict CSP).
+
+use axum::Router;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use serde_json::{Map, Value};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{auth, ops, realms, users};
+use crate::state::AppState;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Portcullis",
+        description = "Identity and access management server. Realm-scoped routes exist twice: \
+            under `/api/v1/realms/{realm}/...` and, for the default realm, under `/api/v1/...`. \
+            Errors are RFC 9457 `application/problem+json`.",
+    ),
+    paths(
+        auth::register_post, auth::login_post, auth::refresh_post, auth::logout_post,
+        auth::me_get, auth::change_password_post, auth::sessions_get, auth::session_delete,
+        auth::validate_post,
+        users::users_list, users::user_post, users::user_get, users::user_put,
+        users::user_delete, users::user_deactivate, users::user_reactivate,
+        realms::realms_list, realms::realm_post, realms::realm_get, realms::realm_patch,
+        realms::realm_delete, realms::jwks_get,
+        ops::live_get, ops::ready_get, ops::health_get, ops::metrics_get,
+    ),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "auth", description = "Registration, login, tokens and sessions"),
+        (name = "identity", description = "User administration"),
+        (name = "realms", description = "Realm administration and keys"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+/// Paths that are realm-scoped (mounted under both prefixes).
+const REALM_SCOPED: &[&str] = &["/api/v1/auth/", "/api/v1/identity/"];
+
+/// The complete OpenAPI document as JSON, with the realm-prefixed copy of
+/// every realm-scoped path.
+pub fn document() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        let mut extra = Map::new();
+        for (path, item) in paths.iter() {
+            if !REALM_SCOPED.iter().any(|p| path.starts_with(p)) {
+                continue;
+            }
+            let suffix = path.trim_start_matches("/api/v1");
+            let mut item = item.clone();
+            if let Some(ops) = item.as_object_mut() {
+                for op in ops.values_mut().filter_map(Value::as_object_mut) {
+                    if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                        let id = format!("{id}_in_realm");
+                        op.insert("operationId".into(), Value::String(id));
+                    }
+                    let params = op
+                        .entry("parameters")
+                        .or_insert_with(|| Value::Array(Vec::new()));
+                    if let Some(list) = params.as_array_mut() {
+                        list.insert(
+                            0,
+                            serde_json::json!({
+                                "name": "realm", "in": "path", "required": true,
+                                "description": "Realm name", "schema": { "type": "string" }
+                            }),
+                        );
+                    }
+                }
+            }
+            extra.insert(format!("/api/v1/realms/{{realm}}{suffix}"), item);
+        }
+        paths.extend(extra);
+    }
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert(
+            "info".into(),
+            serde_json::json!({
+                "title": "Portcullis",
+                "version": env!("CARGO_PKG_VERSION"),
+                "description": "Identity and access management server. Realm-scoped routes exist twice: under `/api/v1/realms/{realm}/...` and, for the default realm, under `/api/v1/...`. Errors are RFC 9457 `application/problem+json`.",
+                "license": { "name": "Apache-2.0", "identifier": "Apache-2.0" }
+            }),
+        );
+    }
+    doc
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi_get))
+        .route("/docs", get(docs_get))
+}
+
+async fn openapi_get() -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=60")],
+        axum::Json(document()),
+    )
+}
+
+async fn docs_get() -> Html<String> {
+    Html(render(&document()))
+}
+
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn schema_text(schema: &Value) -> String {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let name = r.rsplit('/').next().unwrap_or(r);
+        return format!("<a href=\"#schema-{0}\">{0}</a>", esc(name));
+    }
+    if let Some(items) = schema.get("items") {
+        return format!("array of {}", schema_text(items));
+    }
+    if let Some(variants) = schema.get("oneOf").and_then(Value::as_array) {
+        let parts: Vec<String> = variants.iter().map(schema_text).collect();
+        return parts.join(" | ");
+    }
+    match schema.get("type") {
+        Some(Value::String(t)) => esc(t),
+        Some(Value::Array(ts)) => esc(&ts
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" | ")),
+        _ => "any".into(),
+    }
+}
+
+fn render(doc: &Value) -> String {
+    let mut h = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>Portcullis API reference</title><style>\
+         body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#1b1f24}\
+         code,pre{font-family:ui-monospace,monospace}.op{border:1px solid #d0d7de;border-radius:6px;margin:.75rem 0;padding:.5rem 1rem}\
+         .m{display:inline-block;min-width:4.5rem;font-weight:bold}.get{color:#1a7f37}.post{color:#0969da}.put,.patch{color:#9a6700}.delete{color:#cf222e}\
+         table{border-collapse:collapse}td,th{border:1px solid #d0d7de;padding:.2rem .5rem;text-align:left;vertical-align:top}\
+         </style></head><body><h1>Portcullis API reference</h1>",
+    );
+    if let Some(d) = doc.pointer("/info/description").and_then(Value::as_str) {
+        h.push_str(&format!("<p>{}</p>", esc(d)));
+    }
+    h.push_str("<p>Machine-readable: <a href=\"/openapi.json\">/openapi.json</a> (OpenAPI 3.1).</p><h2>Endpoints</h2>");
+    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
+        for (path, item) in paths {
+            let Some(ops) = item.as_object() else {
+                continue;
+            };
+            for (method, op) in ops {
+                h.push_str(&format!(
+                    "<div class=\"op\"><p><span class=\"m {m}\">{M}</span> <code>{p}</code> — {s}</p>",
+                    m = esc(method),
+                    M = esc(&method.to_uppercase()),
+                    p = esc(path),
+                    s = esc(op.get("summary").or(op.get("description")).and_then(Value::as_str).unwrap_or("")),
+                ));
+                if op.get("security").is_some() {
+                    h.push_str("<p>Requires a bearer access token.</p>");
+                }
+                if let Some(params) = op.get("parameters").and_then(Value::as_array) {
+                    h.push_str("<table><tr><th>parameter</th><th>in</th><th>type</th><th>description</th></tr>");
+                    for p in params {
+                        let field = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("");
+                        h.push_str(&format!(
+                            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                            esc(field("name")),
+                            esc(field("in")),
+                            p.get("schema").map(schema_text).unwrap_or_default(),
+                            esc(field("description")),
+                        ));
+                    }
+                    h.push_str("</table>");
+                }
+                if let Some(body) = op
+                    .pointer("/requestBody/content")
+                    .and_then(Value::as_object)
+                {
+                    for (ct, c) in body {
+                        h.push_str(&format!(
+                            "<p>Body ({}): {}</p>",
+                            esc(ct),
+                            c.get("schema").map(schema_text).unwrap_or_default()
+                        ));
+                    }
+                }
+                if let Some(resps) = op.get("responses").and_then(Value::as_object) {
+                    h.push_str("<table><tr><th>status</th><th>description</th><th>body</th></tr>");
+                    for (status, r) in resps {
+                        let body = r
+                            .get("content")
+                            .and_then(Value::as_object)
+                            .map(|c| {
+                                c.iter()
+                                    .map(|(ct, v)| {
+                                        format!(
+                                            "{} ({})",
+                                            v.get("schema").map(schema_text).unwrap_or_default(),
+                                            esc(ct)
+                                        )
+                                    })
+                                    .collect::<Vec<_>>()
+                                    .join("<br>")
+                            })
+                            .unwrap_or_default();
+                        h.push_str(&format!(
+                            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                            esc(status),
+                            esc(r.get("description").and_then(Value::as_str).unwrap_or("")),
+                            body
+                        ));
+                    }
+                    h.push_str("</table>");
+                }
+                h.push_str("</div>");
+            }
+        }
+    }
+    h.push_str("<h2>Schemas</h2>");
+    if let Some(schemas) = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    {
+        for (name, s) in schemas {
+            h.push_str(&format!("<h3 id=\"schema-{0}\">{0}</h3>", esc(name)));
+            if let Some(d) = s.get("description").and_then(Value::as_str) {
+                h.push_str(&format!("<p>{}</p>", esc(d)));
+            }
+            let required: Vec<&str> = s
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if let Some(props) = s.get("properties").and_then(Value::as_object) {
+                h.push_str("<table><tr><th>field</th><th>type</th><th>required</th><th>description</th></tr>");
+                for (field, p) in props {
+                    h.push_str(&format!(
+                        "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                        esc(field),
+                        schema_text(p),
+                        if required.contains(&field.as_str()) {
+                            "yes"
+                        } else {
+                            ""
+                        },
+                        esc(p.get("description").and_then(Value::as_str).unwrap_or("")),
+                    ));
+                }
+                h.push_str("</table>");
+            }
+        }
+    }
+    h.push_str("</body></html>");
+    h
+}

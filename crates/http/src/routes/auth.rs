@@ -1,0 +1,260 @@
+//! `/api/v1/auth/*`: registration, login, tokens, sessions.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use portcullis_core::accounts::{IssuedTokens, NewAccount};
+use portcullis_core::model::{Session, User};
+use portcullis_proto::{
+    ChangePasswordRequest, LoginRequest, Problem, RefreshRequest, RegisterRequest, SessionView,
+    TokenResponse, UserView, ValidateRequest, ValidateResponse,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::realm_route;
+use crate::error::ApiError;
+use crate::extract::{Authenticated, ClientMeta, Json, Params, RealmCtx};
+use crate::state::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    let mut r = Router::new();
+    r = realm_route(r, "/auth/register", post(register_post));
+    r = realm_route(r, "/auth/login", post(login_post));
+    r = realm_route(r, "/auth/refresh", post(refresh_post));
+    r = realm_route(r, "/auth/logout", post(logout_post));
+    r = realm_route(r, "/auth/me", get(me_get));
+    r = realm_route(r, "/auth/change-password", post(change_password_post));
+    r = realm_route(r, "/auth/sessions", get(sessions_get));
+    r = realm_route(r, "/auth/sessions/{id}", delete(session_delete));
+    r = realm_route(r, "/auth/validate", post(validate_post));
+    r
+}
+
+/// A user as the API shows it.
+pub(crate) fn user_view(u: &User) -> UserView {
+    UserView {
+        id: u.id,
+        email: u.email.to_string(),
+        name: u.name.clone(),
+        active: u.active,
+        admin: u.is_admin,
+        created_at: u.created_at,
+        updated_at: u.updated_at,
+        last_login_at: u.last_login_at,
+    }
+}
+
+fn token_response(t: IssuedTokens) -> TokenResponse {
+    TokenResponse {
+        access_token: t.access_token,
+        refresh_token: t.refresh_token.expose_secret().to_owned(),
+        token_type: "Bearer".to_owned(),
+        expires_in: t.expires_in,
+        user: user_view(&t.user),
+    }
+}
+
+fn session_view((s, current): (Session, bool)) -> SessionView {
+    SessionView {
+        id: s.id,
+        created_at: s.created_at,
+        last_used_at: s.last_used_at,
+        expires_at: s.expires_at,
+        ip: s.ip,
+        user_agent: s.user_agent,
+        device: s.device,
+        current,
+    }
+}
+
+/// Register a new account.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Account created", body = UserView),
+        (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid email, password or name", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn register_post(
+    State(state): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    Json(body): Json<RegisterRequest>,
+) -> Result<(StatusCode, axum::Json<UserView>), ApiError> {
+    let new = NewAccount {
+        email: body.email,
+        password: SecretString::from(body.password),
+        name: body.name,
+    };
+    let user = state.core.accounts().register(&realm, new).await?;
+    Ok((StatusCode::CREATED, axum::Json(user_view(&user))))
+}
+
+/// Log in with email and password.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 401, description = "Invalid email or password", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Account deactivated", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn login_post(
+    State(state): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    ClientMeta(meta): ClientMeta,
+    Json(body): Json<LoginRequest>,
+) -> Result<axum::Json<TokenResponse>, ApiError> {
+    let tokens = state
+        .core
+        .accounts()
+        .login(
+            &realm,
+            &body.email,
+            SecretString::from(body.password),
+            &meta,
+        )
+        .await?;
+    Ok(axum::Json(token_response(tokens)))
+}
+
+/// Exchange a refresh token for a new pair. A spent token revokes its family and session.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair", body = TokenResponse),
+        (status = 401, description = "Invalid, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn refresh_post(
+    State(state): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    ClientMeta(meta): ClientMeta,
+    Json(body): Json<RefreshRequest>,
+) -> Result<axum::Json<TokenResponse>, ApiError> {
+    let tokens = state
+        .core
+        .accounts()
+        .refresh(&realm, SecretString::from(body.refresh_token), &meta)
+        .await?;
+    Ok(axum::Json(token_response(tokens)))
+}
+
+/// End the current session: its refresh tokens and this access token stop working at once.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn logout_post(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+) -> Result<StatusCode, ApiError> {
+    state.core.accounts().logout(&who).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's account.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = UserView),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn me_get(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+) -> Result<axum::Json<UserView>, ApiError> {
+    let user = state.core.accounts().me(&who).await?;
+    Ok(axum::Json(user_view(&user)))
+}
+
+/// Change the caller's password; every other session ends.
+#[utoipa::path(post, path = "/api/v1/auth/change-password", tag = "auth",
+    security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "Password changed"),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong current password or unacceptable new one", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong passwords", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn change_password_post(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    Json(body): Json<ChangePasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .core
+        .accounts()
+        .change_password(
+            &who,
+            SecretString::from(body.current_password),
+            SecretString::from(body.new_password),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's active sessions, newest first.
+#[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Sessions", body = Vec<SessionView>),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn sessions_get(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+) -> Result<axum::Json<Vec<SessionView>>, ApiError> {
+    let sessions = state.core.accounts().sessions(&who).await?;
+    Ok(axum::Json(sessions.into_iter().map(session_view).collect()))
+}
+
+/// End one of the caller's sessions.
+#[utoipa::path(delete, path = "/api/v1/auth/sessions/{id}", tag = "auth",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Session id")),
+    responses(
+        (status = 204, description = "Session ended"),
+        (status = 404, description = "No such session of the caller", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn session_delete(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    params: Params,
+) -> Result<StatusCode, ApiError> {
+    let id = params.id("id", "session")?;
+    state.core.accounts().revoke_session(&who, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Validate an access token of this realm (shaped like RFC 7662 introspection).
+#[utoipa::path(post, path = "/api/v1/auth/validate", tag = "auth",
+    request_body = ValidateRequest,
+    responses(
+        (status = 200, description = "`active: true` with the claims, or `active: false`", body = ValidateResponse),
+    ))]
+pub(crate) async fn validate_post(
+    State(state): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    Json(body): Json<ValidateRequest>,
+) -> Result<axum::Json<ValidateResponse>, ApiError> {
+    let answer = match state.core.accounts().validate(&realm, &body.token).await {
+        Some(v) => ValidateResponse {
+            active: true,
+            sub: Some(v.claims.sub),
+            realm: Some(v.realm),
+            iss: Some(v.claims.iss),
+            aud: Some(v.claims.aud),
+            exp: Some(v.claims.exp),
+            iat: Some(v.claims.iat),
+            jti: Some(v.claims.jti.to_string()),
+            sid: v.claims.sid.map(|s| s.to_string()),
+            scope: v.claims.scope,
+            token_type: Some("Bearer".to_owned()),
+        },
+        None => ValidateResponse::default(),
+    };
+    Ok(axum::Json(answer))
+}

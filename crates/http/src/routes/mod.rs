@@ -1,0 +1,23 @@
+//! One router per resource.
+
+use axum::Router;
+use axum::routing::MethodRouter;
+
+use crate::state::AppState;
+
+pub mod auth;
+pub mod ops;
+pub mod realms;
+pub mod users;
+
+/// Mounts a realm-scoped route twice: under `/api/v1/realms/{realm}` and, for
+/// the default realm, under `/api/v1` (the seeds' short paths).
+pub(crate) fn realm_route(
+    router: Router<AppState>,
+    path: &str,
+    method_router: MethodRouter<AppState>,
+) -> Router<AppState> {
+    router
+        .route(&format!("/api/v1{path}"), method_router.clone())
+        .route(&format!("/api/v1/realms/{{realm}}{path}"), method_router)
+}

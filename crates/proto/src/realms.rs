@@ -1,0 +1,64 @@
+//! Bodies of `/api/v1/realms`.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A realm as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RealmView {
+    /// Id.
+    pub id: Uuid,
+    /// Name, as used in URLs.
+    pub name: String,
+    /// Name shown on pages.
+    pub display_name: String,
+    /// Disabled realms refuse logins and tokens.
+    pub enabled: bool,
+    /// Access-token signing algorithm: `EdDSA`, `ES256` or `RS256`.
+    pub signing_alg: String,
+    /// Minimum password length.
+    pub password_min_length: u32,
+    /// Issuer URL of the realm's tokens.
+    pub issuer: String,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last update.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// `POST /api/v1/realms`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreateRealmRequest {
+    /// Name: 1-64 of a-z, 0-9, `-`, `_`.
+    pub name: String,
+    /// Name shown on pages (defaults to the name).
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// `EdDSA` (default), `ES256` or `RS256`.
+    #[serde(default)]
+    pub signing_alg: Option<String>,
+    /// Minimum password length (default 8, between 8 and 256).
+    #[serde(default)]
+    pub password_min_length: Option<u32>,
+}
+
+/// `PATCH /api/v1/realms/{realm}`: only the fields present change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct UpdateRealmRequest {
+    /// Name shown on pages.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Enable or disable the realm.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Algorithm for keys generated from now on (takes effect at the next rotation).
+    #[serde(default)]
+    pub signing_alg: Option<String>,
+    /// Minimum password length.
+    #[serde(default)]
+    pub password_min_length: Option<u32>,
+}

@@ -1,0 +1,34 @@
+//! Black-box tests of the HTTP API, each run on SQLite and on PostgreSQL.
+
+mod accounts;
+mod errors;
+mod ops;
+mod realms;
+mod tokens;
+mod users;
+
+pub use portcullis_testkit::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, backend_tests};
+pub use serde_json::{Value, json};
+pub use time::Duration;
+
+pub const PW: &str = "a perfectly fine passphrase";
+
+/// Decodes the claims of a JWT without verifying it.
+pub fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).expect("payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64");
+    serde_json::from_slice(&bytes).expect("json")
+}
+
+/// Decodes the header of a JWT.
+pub fn header(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').next().expect("header");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64");
+    serde_json::from_slice(&bytes).expect("json")
+}
