@@ -107,15 +107,15 @@ impl<'a> Users<'a> {
         let name = parse_name(new.name.as_deref())
             .map_err(|e| errors.push(e))
             .ok();
-        if let Some(p) = &new.password {
-            if let Err(e) = check_new_password(
+        if let Some(Err(e)) = new.password.as_ref().map(|p| {
+            check_new_password(
                 "password",
                 p.expose_secret(),
                 admin.realm_min_password,
                 email.as_ref(),
-            ) {
-                errors.push(e);
-            }
+            )
+        }) {
+            errors.push(e);
         }
         let (Some(email), Some(name), true) = (email, name, errors.is_empty()) else {
             return Err(Error::Validation(errors));
