@@ -122,6 +122,51 @@ impl Passwords {
 mod tests {
     use super::*;
 
+    #[tokio::test(flavor = "current_thread")]
+    async fn hashing_runs_off_the_async_runtime() {
+        let hasher = PasswordHasher::new(portcullis_crypto::Argon2Params::default()).unwrap();
+        let p = Passwords::new(hasher, 1);
+        let hashing = tokio::spawn({
+            let p = p.clone();
+            async move {
+                for _ in 0..2 {
+                    p.hash(SecretString::from("some password".to_owned()))
+                        .await
+                        .unwrap();
+                }
+            }
+        });
+        // On a single-threaded runtime this loop only makes progress while the
+        // hashes run elsewhere.
+        let mut ticks = 0u64;
+        while !hashing.is_finished() {
+            tokio::task::yield_now().await;
+            ticks += 1;
+        }
+        assert!(ticks > 100, "the runtime was blocked ({ticks} ticks)");
+        let phc = p
+            .hash(SecretString::from("some password".to_owned()))
+            .await
+            .unwrap();
+        assert!(matches!(
+            p.verify(SecretString::from("some password".to_owned()), phc.clone())
+                .await
+                .unwrap(),
+            Verification::Valid {
+                needs_rehash: false
+            }
+        ));
+        assert_eq!(
+            p.verify(
+                SecretString::from("garbage".to_owned()),
+                "not a hash".to_owned()
+            )
+            .await
+            .unwrap(),
+            Verification::Invalid
+        );
+    }
+
     #[test]
     fn policy() {
         let email = Email::parse("alice.w@example.com").unwrap();

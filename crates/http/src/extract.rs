@@ -143,23 +143,27 @@ impl FromRequestParts<AppState> for Authenticated {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let RealmCtx(realm) = RealmCtx::from_request_parts(parts, state).await?;
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, rest) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-            })
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::from(portcullis_core::Error::NotAuthenticated(
-                    "a bearer access token is required",
-                ))
-            })?;
+        let token = bearer_token(&parts.headers)?;
         let principal = state.core.accounts().authenticate(realm, token).await?;
         Ok(Authenticated(principal))
     }
+}
+
+/// The token of an `Authorization: Bearer` header, or a 401 problem.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::from(portcullis_core::Error::NotAuthenticated(
+                "a bearer access token is required",
+            ))
+        })
 }
 
 /// Client IP and User-Agent.

@@ -12,7 +12,7 @@ use portcullis_core::{Error, FieldError};
 use portcullis_proto::{CreateRealmRequest, Problem, RealmView, UpdateRealmRequest};
 
 use crate::error::ApiError;
-use crate::extract::{Json, Params, RealmCtx};
+use crate::extract::{Json, Params, RealmCtx, bearer_token};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -52,14 +52,7 @@ async fn server_admin(
     state: &AppState,
     headers: &axum::http::HeaderMap,
 ) -> Result<ServerAdmin, ApiError> {
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-        })
-        .ok_or(Error::NotAuthenticated("a bearer access token is required"))?;
+    let token = bearer_token(headers)?;
     let default = state.core.realms().default_realm().await?;
     let who: Principal = state.core.accounts().authenticate(default, token).await?;
     Ok(state.core.realms().require_server_admin(&who).await?)
