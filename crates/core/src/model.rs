@@ -277,7 +277,8 @@ pub struct StoredSigningKey {
 /// Query for listing users.
 #[derive(Debug, Clone, Default)]
 pub struct UserQuery {
-    /// Only users whose canonical email starts with this (lower-cased) prefix.
+    /// Only users whose canonical (lower-cased) email starts with this prefix;
+    /// the store lower-cases the prefix.
     pub email_prefix: Option<String>,
     /// Rows to skip.
     pub offset: u64,

@@ -3,7 +3,12 @@
 //! Every realm-owned method takes the realm id and must filter by it: tenant
 //! isolation is enforced by the implementation, never left to callers.
 //! Times are always passed in from the domain's [`crate::Clock`]; an
-//! implementation never reads the database's or the system's clock.
+//! implementation never reads the database's or the system's clock. Times are
+//! kept at microsecond precision.
+//!
+//! Conventions of every implementation: a unique violation is
+//! `StoreError::Conflict`; a missing parent row (a foreign key) is
+//! `StoreError::NotFound`.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -68,7 +73,8 @@ pub trait SessionStore: Send + Sync {
         user_id: Uuid,
         now: OffsetDateTime,
     ) -> StoreResult<Vec<Session>>;
-    /// Records a use of a session (login, refresh): last-used time and IP.
+    /// Records a use of a session (login, refresh): last-used time and IP
+    /// (`None` keeps the last known IP). Unknown sessions are ignored.
     async fn touch_session(
         &self,
         realm_id: Uuid,
@@ -112,7 +118,8 @@ pub trait RefreshTokenStore: Send + Sync {
     /// `replacement` with the spent token's family, session, user, client and scope
     /// (overwriting those fields of `replacement`), touches the session (`now`, `ip`)
     /// and returns `Rotated`. A token already used returns `Reused` and changes
-    /// nothing; anything else (unknown, expired, revoked) returns `Invalid`.
+    /// nothing, even when it has since expired or been revoked, so replays stay
+    /// detectable; anything else (unknown, expired, revoked) returns `Invalid`.
     async fn rotate_refresh_token(
         &self,
         realm_id: Uuid,
@@ -141,7 +148,7 @@ pub trait SigningKeyStore: Send + Sync {
     async fn list_signing_keys(&self, realm_id: Uuid) -> StoreResult<Vec<StoredSigningKey>>;
     /// In one transaction: every active key of the realm with `new_key`'s algorithm
     /// becomes inactive with `retire_after = old_retire_after`, and `new_key` is
-    /// inserted (active).
+    /// inserted as active (whatever its `active` field says).
     async fn rotate_signing_key(
         &self,
         new_key: &StoredSigningKey,
@@ -152,7 +159,7 @@ pub trait SigningKeyStore: Send + Sync {
 /// The persistent half of the access-token denylist.
 #[async_trait]
 pub trait DenylistStore: Send + Sync {
-    /// Records a revoked access-token id until it would have expired.
+    /// Records a revoked access-token id until it would have expired (idempotent).
     async fn insert_revoked_token(
         &self,
         realm_id: Uuid,

@@ -1,0 +1,204 @@
+//! The conformance suite: backend-independent tests every
+//! [`Store`](portcullis_core::ports::Store) implementation must pass.
+//!
+//! Each public function is one test. It takes a freshly migrated, empty store
+//! (behind an `Arc`, so tests can spawn tasks) and panics on failure. A
+//! backend's test file runs every function once per backend (see this crate's
+//! `tests/conformance.rs`); [`ALL`] lists their names so a harness can check
+//! it runs every one.
+//!
+//! Times are fixed instants with microsecond digits (never the wall clock), so
+//! round trips are checked exactly.
+
+// This module is test code compiled into the library (feature `conformance`):
+// failing loudly is its job.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod keys_misc;
+mod realms_users;
+mod sessions;
+mod tokens;
+
+pub use keys_misc::*;
+pub use realms_users::*;
+pub use sessions::*;
+pub use tokens::*;
+
+use portcullis_core::model::{
+    Email, Realm, RealmName, RefreshToken, Session, SigningAlgorithm, StoredSigningKey, User,
+    new_id,
+};
+use portcullis_core::ports::Store;
+use time::{Duration, OffsetDateTime, macros::datetime};
+use uuid::Uuid;
+
+/// Names of every test function of the suite.
+pub const ALL: &[&str] = &[
+    "realm_create_get_list",
+    "realm_duplicate_name_conflicts",
+    "realm_update",
+    "realm_delete_cascades",
+    "user_round_trip_and_email_lookup",
+    "user_duplicate_email_conflicts",
+    "user_update",
+    "user_delete_cascades",
+    "user_list_pagination_and_prefix",
+    "user_tenant_isolation",
+    "session_round_trip",
+    "session_list_active",
+    "session_touch",
+    "session_revoke_cascades_to_tokens",
+    "session_revoke_user_sessions",
+    "sessions_revoked_since_and_count_active",
+    "session_tenant_isolation",
+    "refresh_duplicate_hash_conflicts",
+    "rotate_rotates_once_then_reports_reuse",
+    "rotate_rejects_expired_and_revoked_tokens",
+    "rotate_rejects_revoked_or_expired_session",
+    "rotate_tenant_isolation",
+    "rotate_replacement_conflict_rolls_back",
+    "rotate_parallel_exactly_one_wins",
+    "rotate_racing_session_revocation",
+    "refresh_family_revoke_and_purge",
+    "signing_keys_insert_list",
+    "signing_key_rotation",
+    "denylist_list_and_purge",
+    "login_failures_since_clear_purge",
+    "concurrent_writers",
+    "ping_and_backend_name",
+];
+
+/// The suite's reference instant (with microsecond digits, to check precision).
+pub const T0: OffsetDateTime = datetime!(2026-11-23 12:00:00.123456 UTC);
+
+/// `T0` plus a number of seconds.
+pub fn at(seconds: i64) -> OffsetDateTime {
+    T0 + Duration::seconds(seconds)
+}
+
+/// A realm named `name` created at `T0`.
+pub fn realm(name: &str) -> Realm {
+    Realm {
+        id: new_id(),
+        name: RealmName::parse(name).unwrap(),
+        display_name: format!("Realm {name}"),
+        enabled: true,
+        signing_alg: SigningAlgorithm::EdDSA,
+        password_min_length: 12,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+/// A user of `realm_id` created at `T0`.
+pub fn user(realm_id: Uuid, email: &str) -> User {
+    User {
+        id: new_id(),
+        realm_id,
+        email: Email::parse(email).unwrap(),
+        name: Some("Test User".to_owned()),
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned()),
+        active: true,
+        is_admin: false,
+        created_at: T0,
+        updated_at: T0,
+        last_login_at: None,
+    }
+}
+
+/// A session of a user created at `T0`, expiring after `ttl` seconds.
+pub fn session(realm_id: Uuid, user_id: Uuid, ttl: i64) -> Session {
+    Session {
+        id: new_id(),
+        realm_id,
+        user_id,
+        created_at: T0,
+        last_used_at: T0,
+        expires_at: at(ttl),
+        revoked_at: None,
+        ip: Some("192.0.2.1".to_owned()),
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0".to_owned()),
+        device: Some("Firefox 120 on Linux".to_owned()),
+    }
+}
+
+/// A fresh random 32-byte digest.
+pub fn digest() -> Vec<u8> {
+    let mut bytes = Uuid::now_v7().as_bytes().to_vec();
+    bytes.extend_from_slice(Uuid::now_v7().as_bytes());
+    bytes
+}
+
+/// The first token of a new family in `session`, expiring after `ttl` seconds.
+pub fn token(session: &Session, ttl: i64) -> RefreshToken {
+    RefreshToken {
+        id: new_id(),
+        realm_id: session.realm_id,
+        token_hash: digest(),
+        family_id: new_id(),
+        session_id: session.id,
+        user_id: session.user_id,
+        client_id: Some("web-app".to_owned()),
+        scope: Some("openid profile".to_owned()),
+        created_at: T0,
+        expires_at: at(ttl),
+        used_at: None,
+        revoked_at: None,
+    }
+}
+
+/// A replacement token as core builds it before rotation: family, session,
+/// user, client and scope are placeholders the store must overwrite.
+pub fn replacement(realm_id: Uuid, issued: OffsetDateTime, ttl: i64) -> RefreshToken {
+    RefreshToken {
+        id: new_id(),
+        realm_id,
+        token_hash: digest(),
+        family_id: Uuid::nil(),
+        session_id: Uuid::nil(),
+        user_id: Uuid::nil(),
+        client_id: None,
+        scope: None,
+        created_at: issued,
+        expires_at: issued + Duration::seconds(ttl),
+        used_at: None,
+        revoked_at: None,
+    }
+}
+
+/// A signing key of a realm.
+pub fn signing_key(
+    realm_id: Uuid,
+    alg: SigningAlgorithm,
+    created_at: OffsetDateTime,
+) -> StoredSigningKey {
+    StoredSigningKey {
+        kid: format!("kid-{}", Uuid::now_v7().simple()),
+        realm_id,
+        alg,
+        private_key_enc: digest(),
+        public_jwk: format!(r#"{{"kty":"OKP","alg":"{}"}}"#, alg.as_str()),
+        created_at,
+        active: true,
+        retire_after: None,
+    }
+}
+
+/// Creates a realm, a user in it and a session of that user (valid for an hour).
+pub async fn realm_user_session<S: Store + ?Sized>(
+    store: &S,
+    name: &str,
+) -> (Realm, User, Session) {
+    let r = realm(name);
+    store.create_realm(&r).await.unwrap();
+    let u = user(r.id, &format!("owner@{name}.example.com"));
+    store.create_user(&u).await.unwrap();
+    let s = session(r.id, u.id, 3600);
+    store.create_session(&s).await.unwrap();
+    (r, u, s)
+}

@@ -1,0 +1,125 @@
+//! [`DenylistStore`] and [`LoginFailureStore`] for [`SqlStore`]: the small
+//! append-and-purge tables.
+
+use async_trait::async_trait;
+use portcullis_core::ports::{DenylistStore, LoginFailureStore, StoreResult};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::SqlStore;
+use crate::convert::{db_err, instant, micros};
+use crate::entities::{login_failure, revoked_token};
+
+#[async_trait]
+impl DenylistStore for SqlStore {
+    /// Idempotent: revoking an already revoked token id changes nothing.
+    async fn insert_revoked_token(
+        &self,
+        realm_id: Uuid,
+        jti: Uuid,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let row = revoked_token::ActiveModel {
+            jti: Set(jti),
+            realm_id: Set(realm_id),
+            expires_at: Set(micros(expires_at)),
+        };
+        revoked_token::Entity::insert(row)
+            .on_conflict_do_nothing_on([revoked_token::Column::Jti])
+            .exec_without_returning(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn list_revoked_tokens(
+        &self,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<(Uuid, Uuid, OffsetDateTime)>> {
+        let rows: Vec<(Uuid, Uuid, i64)> = revoked_token::Entity::find()
+            .select_only()
+            .column(revoked_token::Column::RealmId)
+            .column(revoked_token::Column::Jti)
+            .column(revoked_token::Column::ExpiresAt)
+            .filter(revoked_token::Column::ExpiresAt.gt(micros(now)))
+            .order_by_asc(revoked_token::Column::ExpiresAt)
+            .into_tuple()
+            .all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(realm, jti, exp)| Ok((realm, jti, instant(exp)?)))
+            .collect()
+    }
+
+    async fn purge_revoked_tokens(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        let res = revoked_token::Entity::delete_many()
+            .filter(revoked_token::Column::ExpiresAt.lt(micros(before)))
+            .exec(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected)
+    }
+}
+
+#[async_trait]
+impl LoginFailureStore for SqlStore {
+    async fn record_login_failure(
+        &self,
+        realm_id: Uuid,
+        key: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let row = login_failure::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            realm_id: Set(realm_id),
+            key: Set(key.to_owned()),
+            at: Set(micros(at)),
+        };
+        login_failure::Entity::insert(row)
+            .exec_without_returning(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn login_failures_since(
+        &self,
+        realm_id: Uuid,
+        key: &str,
+        since: OffsetDateTime,
+    ) -> StoreResult<Vec<OffsetDateTime>> {
+        let rows: Vec<i64> = login_failure::Entity::find()
+            .select_only()
+            .column(login_failure::Column::At)
+            .filter(login_failure::Column::RealmId.eq(realm_id))
+            .filter(login_failure::Column::Key.eq(key))
+            .filter(login_failure::Column::At.gte(micros(since)))
+            .order_by_asc(login_failure::Column::At)
+            .into_tuple()
+            .all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(instant).collect()
+    }
+
+    async fn clear_login_failures(&self, realm_id: Uuid, key: &str) -> StoreResult<()> {
+        login_failure::Entity::delete_many()
+            .filter(login_failure::Column::RealmId.eq(realm_id))
+            .filter(login_failure::Column::Key.eq(key))
+            .exec(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn purge_login_failures(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        let res = login_failure::Entity::delete_many()
+            .filter(login_failure::Column::At.lt(micros(before)))
+            .exec(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected)
+    }
+}

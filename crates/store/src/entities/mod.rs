@@ -1,0 +1,11 @@
+//! SeaORM entities, one module per table. Times are stored as `i64` Unix
+//! microseconds (see [`crate::convert`]), UUIDs natively (PostgreSQL `uuid`,
+//! SQLite 16-byte blob), digests and ciphertexts as bytes.
+
+pub mod login_failure;
+pub mod realm;
+pub mod refresh_token;
+pub mod revoked_token;
+pub mod session;
+pub mod signing_key;
+pub mod user;

@@ -1,0 +1,33 @@
+//! The `realms` table.
+
+use sea_orm::entity::prelude::*;
+
+/// A realm row.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "realms")]
+pub struct Model {
+    /// Id (UUIDv7).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// Unique name.
+    #[sea_orm(unique)]
+    pub name: String,
+    /// Display name.
+    pub display_name: String,
+    /// Whether the realm accepts logins.
+    pub enabled: bool,
+    /// Signing algorithm name (`EdDSA`, `ES256`, `RS256`).
+    pub signing_alg: String,
+    /// Minimum password length.
+    pub password_min_length: i64,
+    /// Creation time, Unix microseconds.
+    pub created_at: i64,
+    /// Last update, Unix microseconds.
+    pub updated_at: i64,
+}
+
+/// No navigable relations: queries join explicitly.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,18 @@
+//! Versioned schema migrations, written once for SQLite and PostgreSQL with
+//! sea-orm-migration. Applied migrations are recorded in `seaql_migrations`,
+//! so running them again is a no-op.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_foundation;
+
+/// Every migration of the store, oldest first.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_foundation::Migration)]
+    }
+}

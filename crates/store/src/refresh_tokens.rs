@@ -1,0 +1,127 @@
+//! [`RefreshTokenStore`] for [`SqlStore`], including the rotation hot path.
+//!
+//! Rotation runs the per-backend statement of [`crate::rotate_sql`]: the
+//! token is marked used with a conditional update (unused, unrevoked,
+//! unexpired, session live), so of two racing rotations exactly one matches;
+//! the replacement is inserted in the spent token's family and the session is
+//! touched, all atomically. When nothing matched, one `SELECT` tells `Reused`
+//! (the token was used before) from `Invalid`, and nothing was changed.
+
+use async_trait::async_trait;
+use portcullis_core::model::{RefreshToken, RotateOutcome};
+use portcullis_core::ports::{RefreshTokenStore, StoreResult};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel, QueryFilter,
+    QueryResult,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::convert::{conflict, db_err, micros, refresh_token_row};
+use crate::entities::refresh_token;
+use crate::rotate_sql;
+use crate::store::{Backend, SqlStore};
+
+const DUPLICATE_TOKEN: &str = "refresh token already exists";
+
+/// The spent token's row returned by the rotation statement, if any.
+fn spent(rows: Vec<QueryResult>) -> StoreResult<Option<RefreshToken>> {
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let model = refresh_token::Model::from_query_result(row, "").map_err(db_err)?;
+    Ok(Some(model.try_into()?))
+}
+
+/// What a presented token that could not be rotated is.
+async fn classify<C: ConnectionTrait>(
+    db: &C,
+    realm_id: Uuid,
+    presented_hash: &[u8],
+) -> StoreResult<RotateOutcome> {
+    let found = refresh_token::Entity::find()
+        .filter(refresh_token::Column::RealmId.eq(realm_id))
+        .filter(refresh_token::Column::TokenHash.eq(presented_hash.to_vec()))
+        .one(db)
+        .await
+        .map_err(db_err)?;
+    match found {
+        Some(row) if row.used_at.is_some() => Ok(RotateOutcome::Reused(row.try_into()?)),
+        _ => Ok(RotateOutcome::Invalid),
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for SqlStore {
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
+        refresh_token::Entity::insert(refresh_token_row(token).into_active_model())
+            .exec_without_returning(&self.writer)
+            .await
+            .map_err(conflict(DUPLICATE_TOKEN))?;
+        Ok(())
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        realm_id: Uuid,
+        presented_hash: &[u8],
+        replacement: &RefreshToken,
+        now: OffsetDateTime,
+        ip: Option<&str>,
+    ) -> StoreResult<RotateOutcome> {
+        match self.backend {
+            Backend::Sqlite => {
+                let pool = self.writer.get_sqlite_connection_pool();
+                let spent =
+                    rotate_sql::sqlite(pool, realm_id, presented_hash, replacement, now, ip)
+                        .await?;
+                match spent {
+                    Some(spent) => Ok(RotateOutcome::Rotated(spent.try_into()?)),
+                    // Nothing changed; the reader sees the committed state.
+                    None => classify(&self.reader, realm_id, presented_hash).await,
+                }
+            }
+            Backend::Postgres => {
+                // One atomic statement: no explicit transaction needed.
+                let statement =
+                    rotate_sql::postgres(realm_id, presented_hash, replacement, now, ip);
+                let rows = self
+                    .writer
+                    .query_all_raw(statement)
+                    .await
+                    .map_err(conflict(DUPLICATE_TOKEN))?;
+                match spent(rows)? {
+                    Some(spent) => Ok(RotateOutcome::Rotated(spent)),
+                    None => classify(&self.writer, realm_id, presented_hash).await,
+                }
+            }
+        }
+    }
+
+    async fn revoke_refresh_family(
+        &self,
+        realm_id: Uuid,
+        family_id: Uuid,
+        at: OffsetDateTime,
+    ) -> StoreResult<u64> {
+        let res = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::RevokedAt, Expr::value(micros(at)))
+            .filter(refresh_token::Column::RealmId.eq(realm_id))
+            .filter(refresh_token::Column::FamilyId.eq(family_id))
+            .filter(refresh_token::Column::RevokedAt.is_null())
+            .exec(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected)
+    }
+
+    async fn purge_expired_refresh_tokens(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        let res = refresh_token::Entity::delete_many()
+            .filter(refresh_token::Column::ExpiresAt.lt(micros(before)))
+            .exec(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected)
+    }
+}
