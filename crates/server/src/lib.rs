@@ -40,12 +40,7 @@ pub fn assemble(
 /// Connects to the configured database and runs the migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqlStore>> {
     if config.database_url.is_sqlite() {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!(
-                "cannot create the data directory {}",
-                config.data_dir.display()
-            )
-        })?;
+        master_key::create_data_dir(&config.data_dir)?;
     }
     let store = SqlStore::connect(config.database_url.expose())
         .await

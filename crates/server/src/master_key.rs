@@ -23,12 +23,7 @@ pub fn load_or_create(config: &Config) -> anyhow::Result<MasterKey> {
         return MasterKey::parse(&text)
             .map_err(|_| anyhow::anyhow!("{} does not hold a valid 32-byte key", path.display()));
     }
-    std::fs::create_dir_all(&config.data_dir).with_context(|| {
-        format!(
-            "cannot create the data directory {}",
-            config.data_dir.display()
-        )
-    })?;
+    create_data_dir(&config.data_dir)?;
     let key = MasterKey::generate();
     write_private_file(&path, format!("{}\n", key.to_base64()).as_bytes())?;
     tracing::warn!(
@@ -36,6 +31,24 @@ pub fn load_or_create(config: &Config) -> anyhow::Result<MasterKey> {
         "created a new master key; back it up: without it, stored keys and secrets cannot be decrypted"
     );
     Ok(key)
+}
+
+/// Creates the data directory (and parents) if missing, accessible only by its
+/// owner (0700): it holds the database and the master key.
+pub fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))
 }
 
 /// Creates a file readable only by its owner (0600) and writes it; refuses to

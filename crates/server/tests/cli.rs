@@ -1,5 +1,10 @@
 //! The `portcullis` binary as an operator runs it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::Write;
 use std::path::Path;
@@ -226,6 +231,20 @@ fn first_start_bootstraps_and_keeps_secrets_out_of_the_log() {
             let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{}", f.display());
         }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let sub = dir.path().join("nested");
+        let port2 = free_port();
+        let o = portcullis(&sub)
+            .env("PORTCULLIS_BIND", format!("127.0.0.1:{port2}"))
+            .arg("migrate")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let mode = std::fs::metadata(&sub).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "a new data directory is private");
     }
     let password = std::fs::read_to_string(&pw_file).unwrap();
     assert!(password.len() >= 20);
