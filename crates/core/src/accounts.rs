@@ -48,8 +48,8 @@ pub struct IssuedTokens {
     pub refresh_token: SecretString,
     /// Access-token lifetime in seconds.
     pub expires_in: u64,
-    /// The user.
-    pub user: User,
+    /// The user, on login (a refresh does not read the account again).
+    pub user: Option<User>,
 }
 
 /// Result of token validation: the claims of an active token, or nothing.
@@ -166,7 +166,7 @@ impl<'a> Accounts<'a> {
             .await
             .inspect_err(|_| count_login("rate_limited"))?;
         }
-        throttle::check(
+        let recent_failures = throttle::check(
             &*i.store,
             limits,
             realm.id,
@@ -202,7 +202,9 @@ impl<'a> Accounts<'a> {
         if needs_rehash {
             user.password_hash = Some(i.passwords.hash(password).await?);
         }
-        i.store.clear_login_failures(realm.id, &acct_key).await?;
+        if recent_failures > 0 {
+            i.store.clear_login_failures(realm.id, &acct_key).await?;
+        }
         user.last_login_at = Some(now);
         user.updated_at = if needs_rehash { now } else { user.updated_at };
         i.store.update_user(&user).await?;
@@ -238,12 +240,12 @@ impl<'a> Accounts<'a> {
         i.store.create_session(&session).await?;
         let (refresh, record) = self.new_refresh_token(realm, &user, session.id, new_id());
         i.store.insert_refresh_token(&record).await?;
-        let access_token = self.sign_access_token(realm, &user, session.id).await?;
+        let access_token = self.sign_access_token(realm, user.id, session.id).await?;
         Ok(IssuedTokens {
             access_token,
             refresh_token: refresh,
             expires_in: i.settings.access_token_ttl.whole_seconds().max(0) as u64,
-            user,
+            user: Some(user),
         })
     }
 
@@ -273,14 +275,14 @@ impl<'a> Accounts<'a> {
         (SecretString::from(token), record)
     }
 
-    async fn sign_access_token(&self, realm: &Realm, user: &User, sid: Uuid) -> Result<String> {
+    async fn sign_access_token(&self, realm: &Realm, user_id: Uuid, sid: Uuid) -> Result<String> {
         let i = self.i;
         let now = i.clock.now();
         let iss = i.settings.issuer(&realm.name);
         let claims = AccessClaims {
             aud: iss.clone(),
             iss,
-            sub: user.id.to_string(),
+            sub: user_id.to_string(),
             exp: (now + i.settings.access_token_ttl).unix_timestamp(),
             iat: now.unix_timestamp(),
             jti: new_id(),
@@ -330,20 +332,16 @@ impl<'a> Accounts<'a> {
             .await?;
         match outcome {
             RotateOutcome::Rotated(spent) => {
-                let user = i
-                    .store
-                    .get_user(realm.id, spent.user_id)
-                    .await?
-                    .filter(|u| u.active)
-                    .ok_or(Error::NotAuthenticated("invalid refresh token"))?;
+                // No need to read the account: deactivating or deleting a user ends
+                // its sessions, and a token of an ended session never rotates.
                 let access_token = self
-                    .sign_access_token(realm, &user, spent.session_id)
+                    .sign_access_token(realm, spent.user_id, spent.session_id)
                     .await?;
                 Ok(IssuedTokens {
                     access_token,
                     refresh_token: SecretString::from(token),
                     expires_in: i.settings.access_token_ttl.whole_seconds().max(0) as u64,
-                    user,
+                    user: None,
                 })
             }
             RotateOutcome::Reused(spent) => {
@@ -379,21 +377,34 @@ impl<'a> Accounts<'a> {
         token: &str,
     ) -> Result<AccessClaims, TokenRejection> {
         let i = self.i;
-        let header =
-            portcullis_crypto::decode_header(token).map_err(|_| TokenRejection::Invalid)?;
-        let kid = header.kid.ok_or(TokenRejection::Invalid)?;
-        let key = i
-            .keys
-            .verifier(realm, &kid)
-            .await
-            .map_err(|_| TokenRejection::Invalid)?
-            .ok_or(TokenRejection::Invalid)?;
-        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
-            return Err(TokenRejection::Invalid);
-        }
-        let claims: AccessClaims =
-            portcullis_crypto::verify(token, &key).map_err(|_| TokenRejection::Invalid)?;
-        if claims.iss != i.settings.issuer(&realm.name) {
+        let claims = match i.verified.get(realm.id, token) {
+            Some(claims) => claims,
+            None => {
+                let header =
+                    portcullis_crypto::decode_header(token).map_err(|_| TokenRejection::Invalid)?;
+                if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+                    return Err(TokenRejection::Invalid);
+                }
+                let kid = header.kid.ok_or(TokenRejection::Invalid)?;
+                let key = i
+                    .keys
+                    .verifier(realm, &kid)
+                    .await
+                    .map_err(|_| TokenRejection::Invalid)?
+                    .ok_or(TokenRejection::Invalid)?;
+                let claims: Arc<AccessClaims> = Arc::new(
+                    portcullis_crypto::verify(token, &key).map_err(|_| TokenRejection::Invalid)?,
+                );
+                i.verified.insert(
+                    realm.id,
+                    token,
+                    claims.clone(),
+                    i.clock.now().unix_timestamp(),
+                );
+                claims
+            }
+        };
+        if !is_issuer_of(&claims.iss, &i.settings.public_url, realm.name.as_str()) {
             return Err(TokenRejection::WrongRealm);
         }
         let now = i.clock.now().unix_timestamp();
@@ -409,7 +420,7 @@ impl<'a> Accounts<'a> {
         if !realm.enabled {
             return Err(TokenRejection::RealmDisabled);
         }
-        Ok(claims)
+        Ok((*claims).clone())
     }
 
     /// Authenticates a bearer token for a realm's API.
@@ -580,5 +591,28 @@ pub(crate) fn conflict_email(e: StoreError) -> Error {
             Error::Conflict("an account with this email address already exists".into())
         }
         other => other.into(),
+    }
+}
+
+/// Whether `iss` is `{public_url}/realms/{realm}`, without allocating.
+fn is_issuer_of(iss: &str, public_url: &str, realm: &str) -> bool {
+    iss.strip_prefix(public_url)
+        .and_then(|rest| rest.strip_prefix("/realms/"))
+        .is_some_and(|r| r == realm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_issuer_of;
+
+    #[test]
+    fn issuer_matching_is_exact() {
+        let base = "https://id.example.com";
+        assert!(is_issuer_of("https://id.example.com/realms/main", base, "main"));
+        assert!(!is_issuer_of("https://id.example.com/realms/main2", base, "main"));
+        assert!(!is_issuer_of("https://id.example.com/realms/mai", base, "main"));
+        assert!(!is_issuer_of("https://evil.example.com/realms/main", base, "main"));
+        assert!(!is_issuer_of("https://id.example.com.evil/realms/main", base, "main"));
+        assert!(!is_issuer_of("https://id.example.com/realms/main/x", base, "main"));
     }
 }

@@ -26,6 +26,7 @@ pub(crate) struct Inner {
     pub(crate) passwords: Passwords,
     pub(crate) keys: Keys,
     pub(crate) denylist: Denylist,
+    pub(crate) verified: crate::verified::VerifiedTokens,
     /// Realms by name.
     pub(crate) realm_cache: DashMap<String, Arc<Realm>>,
 }
@@ -64,6 +65,7 @@ impl Portcullis {
                 passwords,
                 keys,
                 denylist: Denylist::new(),
+                verified: Default::default(),
                 realm_cache: DashMap::new(),
             }),
         })

@@ -19,6 +19,7 @@ pub mod settings;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
+mod verified;
 
 pub use app::Portcullis;
 pub use clock::{Clock, SharedClock, SystemClock, TestClock};

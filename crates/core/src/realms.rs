@@ -250,6 +250,7 @@ impl<'a> Realms<'a> {
         self.i.store.delete_realm(realm.id).await?;
         self.i.realm_cache.remove(name);
         self.i.keys.invalidate(realm.id);
+        self.i.verified.forget_realm(realm.id);
         Ok(())
     }
 

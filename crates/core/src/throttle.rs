@@ -40,7 +40,8 @@ pub fn retry_after(
     Some(secs.max(1) as u64)
 }
 
-/// Refuses with 429 when a key is over its limit.
+/// Refuses with 429 when a key is over its limit; otherwise returns how many
+/// failures the key has in the window.
 pub async fn check(
     store: &dyn Store,
     limits: &LoginLimits,
@@ -48,13 +49,13 @@ pub async fn check(
     key: &str,
     max: u32,
     now: OffsetDateTime,
-) -> Result<()> {
+) -> Result<usize> {
     let failures = store
         .login_failures_since(realm_id, key, now - limits.window)
         .await?;
     match retry_after(&failures, max, limits.window, now) {
         Some(retry_after) => Err(Error::RateLimited { retry_after }),
-        None => Ok(()),
+        None => Ok(failures.len()),
     }
 }
 

@@ -39,8 +39,9 @@ pub struct TokenResponse {
     pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: u64,
-    /// The authenticated user.
-    pub user: UserView,
+    /// The authenticated user (on login; a refresh answers only the new pair).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserView>,
 }
 
 /// `POST /api/v1/auth/refresh`.

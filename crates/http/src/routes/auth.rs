@@ -51,7 +51,7 @@ fn token_response(t: IssuedTokens) -> TokenResponse {
         refresh_token: t.refresh_token.expose_secret().to_owned(),
         token_type: "Bearer".to_owned(),
         expires_in: t.expires_in,
-        user: user_view(&t.user),
+        user: t.user.as_ref().map(user_view),
     }
 }
 

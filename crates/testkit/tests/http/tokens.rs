@@ -29,7 +29,7 @@ backend_tests!(
         assert_eq!(h["typ"], "at+jwt");
         let c = verify_with_jwks(&t.access_token, &jwks(&app, "main").await);
         assert_eq!(c["iss"], format!("{}/realms/main", app.base));
-        assert_eq!(c["sub"], t.user.id.to_string());
+        assert_eq!(c["sub"], t.user.as_ref().unwrap().id.to_string());
         assert!(c["aud"].is_string());
         assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 900);
         assert!(c["jti"].is_string() && c["sid"].is_string());

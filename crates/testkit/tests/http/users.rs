@@ -167,7 +167,10 @@ backend_tests!(
         let b = app.login("zoe@example.com", PW).await;
         let r = app
             .post(
-                &format!("/api/v1/identity/users/{}/deactivate", a.user.id),
+                &format!(
+                    "/api/v1/identity/users/{}/deactivate",
+                    a.user.as_ref().unwrap().id
+                ),
                 Some(&admin),
                 json!({}),
             )
@@ -193,7 +196,10 @@ backend_tests!(
         }
         let r = app
             .post(
-                &format!("/api/v1/identity/users/{}/reactivate", a.user.id),
+                &format!(
+                    "/api/v1/identity/users/{}/reactivate",
+                    a.user.as_ref().unwrap().id
+                ),
                 Some(&admin),
                 json!({}),
             )
