@@ -107,16 +107,18 @@ fn migrate_and_admin_commands() {
     // The admin commands open the store; the first `serve` bootstraps, so bootstrap
     // through a short serve first.
     let port = free_port();
-    let mut server = portcullis(dir.path())
-        .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
-        .env(
-            "PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD",
-            "operator chosen secret",
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = Running(
+        portcullis(dir.path())
+            .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
+            .env(
+                "PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD",
+                "operator chosen secret",
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait_ready(port);
     terminate(&mut server);
 
@@ -174,6 +176,16 @@ fn migrate_and_admin_commands() {
     assert!(o.status.success(), "{}", text(&o));
 }
 
+/// Kills the server if a test fails before stopping it.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn wait_ready(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -192,7 +204,8 @@ fn wait_ready(port: u16) {
     }
 }
 
-fn terminate(child: &mut std::process::Child) {
+fn terminate(running: &mut Running) {
+    let child = &mut running.0;
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -214,12 +227,14 @@ fn first_start_bootstraps_and_keeps_secrets_out_of_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let log = dir.path().join("server.log");
-    let mut server = portcullis(dir.path())
-        .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = Running(
+        portcullis(dir.path())
+            .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait_ready(port);
     // Without a terminal, the generated password goes to a private file.
     let pw_file = dir.path().join("bootstrap-admin-password");
@@ -280,12 +295,14 @@ fn first_start_bootstraps_and_keeps_secrets_out_of_the_log() {
     }
     // A second start does not bootstrap again.
     let port = free_port();
-    let mut server = portcullis(dir.path())
-        .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = Running(
+        portcullis(dir.path())
+            .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait_ready(port);
     terminate(&mut server);
     assert_eq!(std::fs::read_to_string(&pw_file).unwrap(), password);
