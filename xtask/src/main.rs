@@ -1,1 +1,62 @@
-fn main() {}
+//! Project automation for Portcullis, run as `cargo xtask <command>`:
+//!
+//! - `test [-- FILTER...]`: every test of the workspace, against a throwaway
+//!   PostgreSQL cluster (installed with apt-get when missing).
+//! - `bench [--seconds N] [--no-postgres] [--server-binary PATH]`: a load
+//!   benchmark of the release server; figures in a table, also written to `target/bench-report.md`.
+//!
+//! `loadgen` is a hidden command: the load generator `bench` runs as an
+//! optimised build (`cargo run --release -p xtask -- loadgen ...`).
+
+mod bench;
+mod loadgen;
+mod process;
+mod services;
+mod test;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  test [-- FILTER...]             run every test of the workspace against a
+                                  throwaway PostgreSQL (filters go to cargo test)
+  bench [--seconds N] [--no-postgres] [--server-binary PATH]
+                                  load benchmark of the release server (or of PATH);
+                                  report in target/bench-report.md";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.split_first() {
+        Some((command, rest)) => match command.as_str() {
+            "test" => test::run(rest),
+            "bench" => bench::run(rest),
+            "loadgen" => loadgen::main(rest),
+            "help" | "-h" | "--help" => {
+                println!("{USAGE}");
+                Ok(ExitCode::SUCCESS)
+            }
+            other => {
+                eprintln!("xtask: unknown command {other}\n\n{USAGE}");
+                Ok(ExitCode::from(2))
+            }
+        },
+        None => {
+            eprintln!("{USAGE}");
+            Ok(ExitCode::from(2))
+        }
+    };
+    match result {
+        Ok(_) if process::interrupted() => ExitCode::from(130),
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            if process::interrupted() {
+                ExitCode::from(130)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! One keep-alive HTTP/1.1 connection to the server under test (hyper's
+//! low-level client: no pool, no TLS, no redirects, nothing in the way).
+
+use std::net::SocketAddr;
+
+use anyhow::{Context as _, Result};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// A connection that sends requests one after another.
+pub struct Conn {
+    sender: SendRequest<Full<Bytes>>,
+    host: HeaderValue,
+}
+
+impl Conn {
+    /// Connects to `addr` (which the caller has checked is loopback).
+    pub async fn connect(addr: SocketAddr) -> Result<Self> {
+        let tcp = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to {addr}"))?;
+        tcp.set_nodelay(true).context("setting TCP_NODELAY")?;
+        let (sender, connection) = http1::handshake(TokioIo::new(tcp))
+            .await
+            .context("HTTP/1.1 handshake")?;
+        // Drives the connection; ends when the sender is dropped or it fails.
+        tokio::spawn(connection);
+        let host = HeaderValue::from_str(&addr.to_string()).context("Host header")?;
+        Ok(Self { sender, host })
+    }
+
+    /// POSTs a JSON body; returns the status and the whole response body.
+    pub async fn post_json(&mut self, path: &str, body: Bytes) -> Result<(u16, Bytes)> {
+        self.sender.ready().await.context("connection closed")?;
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(HOST, self.host.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(Full::new(body))
+            .context("building the request")?;
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .with_context(|| format!("POST {path}"))?;
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .with_context(|| format!("reading the response to POST {path}"))?
+            .to_bytes();
+        Ok((status, body))
+    }
+}

@@ -1,0 +1,128 @@
+//! `xtask loadgen SCENARIO [OPTIONS]`, hidden: the load generator that
+//! `cargo xtask bench` runs as `cargo run --release -p xtask -- loadgen`, so
+//! that a debug build does not skew the figures. Prints one JSON object.
+//!
+//! Scenarios:
+//! - `hash`: raw Argon2id hashes per second on `--threads` threads.
+//! - `login`, `validate`, `refresh`: `--connections` keep-alive connections to
+//!   `--addr` (loopback only) for `--seconds`, each sending requests back to
+//!   back. Accounts are registered first (falling back to the account in
+//!   `LOADGEN_EMAIL`/`LOADGEN_PASSWORD` if registration is refused).
+
+mod client;
+pub mod hash;
+mod scenario;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+
+pub use scenario::Scenario;
+
+/// Options common to the scenarios.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The server (HTTP scenarios); must be a loopback address.
+    pub addr: Option<SocketAddr>,
+    /// How long the measured phase lasts.
+    pub duration: Duration,
+    /// Concurrent connections (HTTP scenarios).
+    pub connections: usize,
+    /// Hashing threads (`hash`).
+    pub threads: usize,
+    /// Upper bound on requests sent in the measured phase, all connections together.
+    pub max_requests: u64,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let mut opts = Self {
+            addr: None,
+            duration: Duration::from_secs(10),
+            connections: 64,
+            threads: cores,
+            max_requests: 20_000_000,
+        };
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+            let bad = || format!("bad value for {flag}: {value}");
+            match flag.as_str() {
+                "--addr" => {
+                    let addr: SocketAddr = value.parse().with_context(bad)?;
+                    if !addr.ip().is_loopback() {
+                        bail!("--addr must be a loopback address, not {addr}");
+                    }
+                    opts.addr = Some(addr);
+                }
+                "--seconds" => {
+                    let secs: f64 = value.parse().with_context(bad)?;
+                    if !(secs > 0.0 && secs <= 600.0) {
+                        bail!("--seconds must be in (0, 600]");
+                    }
+                    opts.duration = Duration::from_secs_f64(secs);
+                }
+                "--connections" => {
+                    opts.connections = value.parse().with_context(bad)?;
+                    if !(1..=1024).contains(&opts.connections) {
+                        bail!("--connections must be in 1..=1024");
+                    }
+                }
+                "--threads" => {
+                    opts.threads = value.parse().with_context(bad)?;
+                    if !(1..=256).contains(&opts.threads) {
+                        bail!("--threads must be in 1..=256");
+                    }
+                }
+                "--max-requests" => opts.max_requests = value.parse().with_context(bad)?,
+                other => bail!("unknown option {other}"),
+            }
+        }
+        Ok(opts)
+    }
+}
+
+/// Entry point of the hidden subcommand. Prints the figures as JSON, or
+/// `{"error": ...}` and fails.
+pub fn main(args: &[String]) -> Result<ExitCode> {
+    match run(args) {
+        Ok(result) => {
+            println!("{result}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            eprintln!("loadgen: error: {err:#}");
+            println!("{}", serde_json::json!({ "error": format!("{err:#}") }));
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<serde_json::Value> {
+    let Some((name, rest)) = args.split_first() else {
+        bail!(
+            "usage: xtask loadgen hash|login|validate|refresh [--addr A] [--seconds S] [--connections N] [--threads N]"
+        );
+    };
+    let opts = Options::parse(rest)?;
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "loadgen: warning: this is a debug build; run it with `cargo run --release -p xtask -- loadgen`"
+        );
+    }
+    let result = if name == "hash" {
+        hash::run(opts.threads, opts.duration)?
+    } else {
+        let scenario = Scenario::parse(name)?;
+        let addr = opts.addr.context("--addr is required")?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the tokio runtime")?;
+        runtime.block_on(scenario::run(scenario, addr, &opts))?
+    };
+    Ok(result)
+}
