@@ -55,7 +55,7 @@ impl Portcullis {
         master_key: MasterKey,
     ) -> Result<Self> {
         let hasher = PasswordHasher::new(settings.argon2)?;
-        let passwords = Passwords::new(hasher, settings.hash_concurrency);
+        let passwords = Passwords::new(hasher, settings.hash_concurrency)?;
         let keys = Keys::new(store.clone(), Arc::new(master_key), clock.clone());
         Ok(Self {
             inner: Arc::new(Inner {

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use portcullis_crypto::{PasswordHasher, Verification};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Semaphore;
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TrySendError};
 
 use crate::error::{Error, FieldError, Result};
 use crate::model::Email;
@@ -52,44 +53,73 @@ pub fn check_new_password(
     Ok(())
 }
 
-/// Hashes and verifies passwords on the blocking thread pool, at most
-/// `concurrency` at once, so a flood of logins cannot starve other requests.
+/// Password hashing jobs waiting for a hashing thread, at most.
+const QUEUE_CAPACITY: usize = 1024;
+
+type Job = Box<dyn FnOnce(&PasswordHasher) + Send>;
+
+/// Hashes and verifies passwords on a small pool of dedicated threads (one per
+/// core by default), never on the async runtime, so a flood of logins cannot
+/// starve other requests. A hashing thread takes the next job the moment it is
+/// free, without waiting for the async side to be scheduled. When the queue is
+/// full, new work is refused with 503 instead of piling up.
 #[derive(Clone)]
 pub struct Passwords {
-    hasher: PasswordHasher,
-    permits: Arc<Semaphore>,
+    params: portcullis_crypto::Argon2Params,
+    jobs: std::sync::mpsc::SyncSender<Job>,
 }
 
 impl std::fmt::Debug for Passwords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Passwords")
-            .field("params", &self.hasher.params())
+            .field("params", &self.params)
             .finish()
     }
 }
 
 impl Passwords {
-    /// A hasher with bounded concurrency.
-    pub fn new(hasher: PasswordHasher, concurrency: usize) -> Self {
-        Self {
-            hasher,
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+    /// Starts `concurrency` hashing threads. They stop when the last clone of
+    /// this value is dropped.
+    pub fn new(hasher: PasswordHasher, concurrency: usize) -> Result<Self> {
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(QUEUE_CAPACITY);
+        let queue = Arc::new(Mutex::new(queue));
+        let mut started = 0;
+        for n in 0..concurrency.max(1) {
+            let queue = queue.clone();
+            let hasher = hasher.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("portcullis-hash-{n}"))
+                .spawn(move || hashing_thread(&queue, &hasher));
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => tracing::error!(error = %e, "cannot start a password hashing thread"),
+            }
         }
+        if started == 0 {
+            return Err(Error::Internal("no hashing thread"));
+        }
+        Ok(Self {
+            params: hasher.params(),
+            jobs,
+        })
     }
 
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce(&PasswordHasher) -> T + Send + 'static,
     ) -> Result<T> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| Error::Internal("hasher closed"))?;
-        let hasher = self.hasher.clone();
-        tokio::task::spawn_blocking(move || job(&hasher))
-            .await
-            .map_err(|_| Error::Internal("hash task"))
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |hasher| {
+            let _ = reply.send(job(hasher));
+        });
+        self.jobs.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => {
+                tracing::warn!("password hashing queue full: refusing");
+                Error::Unavailable
+            }
+            TrySendError::Disconnected(_) => Error::Internal("hasher stopped"),
+        })?;
+        answer.await.map_err(|_| Error::Internal("hash task"))
     }
 
     /// Hashes a password into a PHC string.
@@ -118,6 +148,30 @@ impl Passwords {
     }
 }
 
+/// How long a hashing thread waits for work before freeing its working memory.
+const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_millis(200);
+
+fn hashing_thread(queue: &Mutex<Receiver<Job>>, hasher: &PasswordHasher) {
+    loop {
+        let job = {
+            let Ok(queue) = queue.lock() else { return };
+            match queue.recv_timeout(IDLE_RELEASE) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    drop(queue);
+                    portcullis_crypto::release_thread_memory();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(hasher)));
+        if outcome.is_err() {
+            tracing::error!("a password hashing job panicked");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,7 +179,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn hashing_runs_off_the_async_runtime() {
         let hasher = PasswordHasher::new(portcullis_crypto::Argon2Params::default()).unwrap();
-        let p = Passwords::new(hasher, 1);
+        let p = Passwords::new(hasher, 1).unwrap();
         let hashing = tokio::spawn({
             let p = p.clone();
             async move {

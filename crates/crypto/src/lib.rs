@@ -31,6 +31,6 @@ pub use jws::{
     GeneratedKey, JwsHeader, SigningKey, VerifyingKey, decode_header, generate_signing_key,
     thumbprint, verify,
 };
-pub use password::{Argon2Params, PasswordHasher, Verification};
+pub use password::{Argon2Params, PasswordHasher, Verification, release_thread_memory};
 pub use random::{constant_time_eq, generate_password, random_bytes, random_token, sha256};
 pub use secret::MasterKey;

@@ -111,6 +111,8 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     let url = format!("sqlite://{}/bench.db", sqlite_dir.path().display());
     match Server::start(&binary, sqlite_dir.path(), &url, &admin_password) {
         Ok(server) => {
+            // Idle means idle: let start-up work (the bootstrap hash) settle first.
+            std::thread::sleep(std::time::Duration::from_secs(1));
             report.rss_kib = match server.rss_kib() {
                 Ok(kib) => Outcome::Done(kib.into()),
                 Err(err) => Outcome::Failed(format!("{err:#}")),

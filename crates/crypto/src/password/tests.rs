@@ -1,4 +1,5 @@
 use super::*;
+use argon2::PasswordHasher as _;
 
 /// Small parameters so the tests stay fast.
 const FAST: Argon2Params = Argon2Params {
