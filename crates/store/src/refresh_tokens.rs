@@ -72,10 +72,18 @@ impl RefreshTokenStore for SqlStore {
     ) -> StoreResult<RotateOutcome> {
         match self.backend {
             Backend::Sqlite => {
-                let pool = self.writer.get_sqlite_connection_pool();
-                let spent =
-                    rotate_sql::sqlite(pool, realm_id, presented_hash, replacement, now, ip)
-                        .await?;
+                let spent = match &self.rotator {
+                    Some(rotator) => {
+                        rotator
+                            .rotate(realm_id, presented_hash, replacement, now, ip)
+                            .await?
+                    }
+                    None => {
+                        let pool = self.writer.get_sqlite_connection_pool();
+                        rotate_sql::sqlite(pool, realm_id, presented_hash, replacement, now, ip)
+                            .await?
+                    }
+                };
                 match spent {
                     Some(spent) => Ok(RotateOutcome::Rotated(spent.try_into()?)),
                     // Nothing changed; the reader sees the committed state.

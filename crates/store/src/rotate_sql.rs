@@ -43,6 +43,32 @@ macro_rules! token_columns {
 /// (only when unused, unrevoked, unexpired and its session is live); insert
 /// the replacement only if the spend changed a row; touch the session only if
 /// the insert did. `changes()` is the row count of the previous statement.
+/// Marks the presented token used, if it may rotate; returns the spent row.
+const SQLITE_SPEND: &str = concat!(
+    "UPDATE refresh_tokens SET used_at = ?1 ",
+    "WHERE token_hash = ?3 AND realm_id = ?2 AND used_at IS NULL AND revoked_at IS NULL ",
+    "AND expires_at > ?1 AND EXISTS (SELECT 1 FROM sessions s WHERE s.realm_id = ?2 ",
+    "AND s.id = refresh_tokens.session_id AND s.revoked_at IS NULL AND s.expires_at > ?1) ",
+    "RETURNING ",
+    token_columns!(""),
+    ";"
+);
+
+/// Inserts the replacement when the previous statement spent the token.
+const SQLITE_REPLACE: &str = concat!(
+    "INSERT INTO refresh_tokens (",
+    token_columns!(""),
+    ") SELECT ?4, realm_id, ?5, family_id, session_id, user_id, client_id, scope, ?6, ?7, ?9, ?10 ",
+    "FROM refresh_tokens WHERE token_hash = ?3 AND realm_id = ?2 AND changes() = 1;"
+);
+
+/// Touches the session when the previous statement inserted the replacement.
+const SQLITE_TOUCH: &str = concat!(
+    "UPDATE sessions SET last_used_at = ?1, ip = COALESCE(?8, ip) WHERE realm_id = ?2 ",
+    "AND id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?3 AND realm_id = ?2) ",
+    "AND changes() = 1;"
+);
+
 const SQLITE: &str = concat!(
     "BEGIN IMMEDIATE;\n",
     "UPDATE refresh_tokens SET used_at = ?1 ",
@@ -62,11 +88,6 @@ const SQLITE: &str = concat!(
     "COMMIT;",
 );
 
-/// PostgreSQL, one atomic statement. `live` locks the token's session first
-/// (the order session revocation uses: session, then tokens), so a rotation
-/// racing a revocation waits instead of deadlocking; of two racing rotations
-/// the second re-checks the spent row after the first commits and matches
-/// nothing.
 const POSTGRES: &str = concat!(
     "WITH live AS (SELECT s.id FROM sessions s WHERE s.realm_id = $2 ",
     "AND s.revoked_at IS NULL AND s.expires_at > $1 AND s.id = (SELECT t.session_id ",
@@ -125,19 +146,27 @@ fn is_no_transaction(e: &sqlx::Error) -> bool {
 }
 
 fn spent_row(row: &sqlx::sqlite::SqliteRow) -> Result<refresh_token::Model, sqlx::Error> {
+    spent_row_at(row, 0)
+}
+
+/// The token columns of a row, starting at column `at`.
+fn spent_row_at(
+    row: &sqlx::sqlite::SqliteRow,
+    at: usize,
+) -> Result<refresh_token::Model, sqlx::Error> {
     Ok(refresh_token::Model {
-        id: row.try_get(0)?,
-        realm_id: row.try_get(1)?,
-        token_hash: row.try_get(2)?,
-        family_id: row.try_get(3)?,
-        session_id: row.try_get(4)?,
-        user_id: row.try_get(5)?,
-        client_id: row.try_get(6)?,
-        scope: row.try_get(7)?,
-        created_at: row.try_get(8)?,
-        expires_at: row.try_get(9)?,
-        used_at: row.try_get(10)?,
-        revoked_at: row.try_get(11)?,
+        id: row.try_get(at)?,
+        realm_id: row.try_get(at + 1)?,
+        token_hash: row.try_get(at + 2)?,
+        family_id: row.try_get(at + 3)?,
+        session_id: row.try_get(at + 4)?,
+        user_id: row.try_get(at + 5)?,
+        client_id: row.try_get(at + 6)?,
+        scope: row.try_get(at + 7)?,
+        created_at: row.try_get(at + 8)?,
+        expires_at: row.try_get(at + 9)?,
+        used_at: row.try_get(at + 10)?,
+        revoked_at: row.try_get(at + 11)?,
     })
 }
 
@@ -186,4 +215,180 @@ pub(crate) async fn sqlite(
     });
     task.await
         .map_err(|e| StoreError::Backend(format!("rotation task failed: {e}")))?
+}
+
+/// Most rotations committed in one SQLite transaction.
+const MAX_BATCH: usize = 64;
+
+/// One rotation waiting for the batching task.
+struct Pending {
+    realm_id: Uuid,
+    presented_hash: Vec<u8>,
+    replacement: RefreshToken,
+    now: OffsetDateTime,
+    ip: Option<String>,
+    reply: tokio::sync::oneshot::Sender<Result<Option<refresh_token::Model>, StoreError>>,
+}
+
+/// Group commit for SQLite rotations: concurrent rotations are queued and run
+/// by one task in a single transaction on the writer connection, so the pages
+/// they share and the file locks are written and taken once per batch rather
+/// than once per rotation. Each rotation keeps its own conditional update: a
+/// token presented twice in one batch still rotates exactly once. Under low
+/// load a batch holds one rotation.
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteRotator {
+    queue: tokio::sync::mpsc::Sender<Pending>,
+}
+
+impl SqliteRotator {
+    /// Starts the batching task on the writer pool. It ends when the last
+    /// clone of the rotator is dropped.
+    pub(crate) fn start(writer: SqlitePool) -> Self {
+        let (queue, mut pending) = tokio::sync::mpsc::channel::<Pending>(4 * MAX_BATCH);
+        tokio::spawn(async move {
+            while let Some(first) = pending.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match pending.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                run_batch(&writer, batch).await;
+            }
+        });
+        Self { queue }
+    }
+
+    /// Rotates one token (see `RefreshTokenStore::rotate_refresh_token`); the
+    /// spent token's row if it rotated.
+    pub(crate) async fn rotate(
+        &self,
+        realm_id: Uuid,
+        presented_hash: &[u8],
+        replacement: &RefreshToken,
+        now: OffsetDateTime,
+        ip: Option<&str>,
+    ) -> Result<Option<refresh_token::Model>, StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = Pending {
+            realm_id,
+            presented_hash: presented_hash.to_vec(),
+            replacement: replacement.clone(),
+            now,
+            ip: ip.map(str::to_owned),
+            reply,
+        };
+        self.queue
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Backend("rotation queue closed".to_owned()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Backend("rotation task ended".to_owned()))?
+    }
+}
+
+/// Binds one rotation's ten parameters.
+fn bind_job<'q>(
+    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    job: &Pending,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    query
+        .bind(micros(job.now))
+        .bind(job.realm_id)
+        .bind(job.presented_hash.clone())
+        .bind(job.replacement.id)
+        .bind(job.replacement.token_hash.clone())
+        .bind(micros(job.replacement.created_at))
+        .bind(micros(job.replacement.expires_at))
+        .bind(job.ip.clone())
+        .bind(micros_opt(job.replacement.used_at))
+        .bind(micros_opt(job.replacement.revoked_at))
+}
+
+/// Runs every rotation of a batch in one write transaction and commits it.
+async fn batch_in_one_transaction(
+    conn: &mut sqlx::pool::PoolConnection<sqlx::Sqlite>,
+    batch: &[Pending],
+) -> Result<Vec<Option<Result<refresh_token::Model, sqlx::Error>>>, sqlx::Error> {
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut **conn).await?;
+    let mut spent = Vec::with_capacity(batch.len());
+    for job in batch {
+        let row = bind_job(sqlx::query(SQLITE_SPEND), job)
+            .fetch_optional(&mut **conn)
+            .await?;
+        if row.is_some() {
+            bind_job(sqlx::query(SQLITE_REPLACE), job)
+                .execute(&mut **conn)
+                .await?;
+            bind_job(sqlx::query(SQLITE_TOUCH), job)
+                .execute(&mut **conn)
+                .await?;
+        }
+        spent.push(row.as_ref().map(spent_row));
+    }
+    sqlx::query("COMMIT").execute(&mut **conn).await?;
+    Ok(spent)
+}
+
+async fn run_batch(writer: &SqlitePool, batch: Vec<Pending>) {
+    if batch.len() == 1 {
+        for job in batch {
+            let outcome = sqlite(
+                writer,
+                job.realm_id,
+                &job.presented_hash,
+                &job.replacement,
+                job.now,
+                job.ip.as_deref(),
+            )
+            .await;
+            let _ = job.reply.send(outcome);
+        }
+        return;
+    }
+    let result = match writer.acquire().await {
+        Ok(mut conn) => match batch_in_one_transaction(&mut conn, &batch).await {
+            Ok(spent) => Ok(spent),
+            Err(e) => {
+                if let Err(rollback) = sqlx::query("ROLLBACK").execute(&mut *conn).await
+                    && !is_no_transaction(&rollback)
+                {
+                    tracing::warn!(error = %rollback, "closing SQLite writer connection after a failed rollback");
+                    conn.close_on_drop();
+                }
+                Err(e)
+            }
+        },
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(spent) => {
+            for (job, outcome) in batch.into_iter().zip(spent) {
+                let outcome = outcome
+                    .transpose()
+                    .map_err(|e| StoreError::Backend(e.to_string()));
+                let _ = job.reply.send(outcome);
+            }
+        }
+        Err(e) => {
+            // Rolled back: nothing of the batch happened. Run each rotation on its
+            // own so one bad request cannot fail the others.
+            tracing::debug!(error = %e, "batched rotation failed; retrying one by one");
+            for job in batch {
+                let outcome = sqlite(
+                    writer,
+                    job.realm_id,
+                    &job.presented_hash,
+                    &job.replacement,
+                    job.now,
+                    job.ip.as_deref(),
+                )
+                .await;
+                let _ = job.reply.send(outcome);
+            }
+        }
+    }
 }

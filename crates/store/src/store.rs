@@ -48,6 +48,8 @@ pub struct SqlStore {
     pub(crate) backend: Backend,
     pub(crate) writer: DatabaseConnection,
     pub(crate) reader: DatabaseConnection,
+    /// Group commit of refresh-token rotations (SQLite only).
+    pub(crate) rotator: Option<crate::rotate_sql::SqliteRotator>,
 }
 
 impl SqlStore {
@@ -131,6 +133,9 @@ async fn connect_sqlite(url: &str) -> Result<SqlStore, StoreError> {
         let conn = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
         return Ok(SqlStore {
             backend: Backend::Sqlite,
+            rotator: Some(crate::rotate_sql::SqliteRotator::start(
+                conn.get_sqlite_connection_pool().clone(),
+            )),
             writer: conn.clone(),
             reader: conn,
         });
@@ -167,6 +172,7 @@ async fn connect_sqlite(url: &str) -> Result<SqlStore, StoreError> {
         .map_err(|e| config_err("cannot open SQLite database", e))?;
     Ok(SqlStore {
         backend: Backend::Sqlite,
+        rotator: Some(crate::rotate_sql::SqliteRotator::start(writer.clone())),
         writer: SqlxSqliteConnector::from_sqlx_sqlite_pool(writer),
         reader: SqlxSqliteConnector::from_sqlx_sqlite_pool(reader),
     })
@@ -186,6 +192,7 @@ async fn connect_postgres(url: &str) -> Result<SqlStore, StoreError> {
         .map_err(|e| config_err("cannot connect to PostgreSQL", e))?;
     let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
     Ok(SqlStore {
+        rotator: None,
         backend: Backend::Postgres,
         writer: conn.clone(),
         reader: conn,

@@ -625,3 +625,45 @@ backend_tests!(
         app.login("legacy@example.com", "imported passphrase").await;
     }
 );
+
+backend_tests!(
+    concurrent_refreshes_of_different_sessions_all_rotate,
+    |app: TestApp| async move {
+        let t = app.user("batch@example.com").await;
+        let mut refresh = vec![t.refresh_token];
+        for _ in 0..23 {
+            refresh.push(app.login("batch@example.com", PW).await.refresh_token);
+        }
+        let app = std::sync::Arc::new(app);
+        for _round in 0..3 {
+            let mut tasks = Vec::new();
+            for token in refresh.drain(..) {
+                let app = app.clone();
+                tasks.push(tokio::spawn(async move {
+                    app.post(
+                        "/api/v1/auth/refresh",
+                        None,
+                        json!({"refresh_token": token}),
+                    )
+                    .await
+                }));
+            }
+            for task in tasks {
+                let r = task.await.unwrap();
+                assert_eq!(r.status, 200, "{}", r.text);
+                refresh.push(r.json["refresh_token"].as_str().unwrap().to_owned());
+            }
+        }
+        let sessions = app
+            .get(
+                "/api/v1/auth/sessions",
+                Some(&app.login("batch@example.com", PW).await.access_token),
+            )
+            .await;
+        assert_eq!(
+            sessions.json.as_array().unwrap().len(),
+            25,
+            "no session was revoked"
+        );
+    }
+);
