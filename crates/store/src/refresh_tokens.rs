@@ -8,6 +8,7 @@
 //! (the token was used before) from `Invalid`, and nothing was changed.
 
 use async_trait::async_trait;
+use portcullis_core::StoreError;
 use portcullis_core::model::{RefreshToken, RotateOutcome};
 use portcullis_core::ports::{RefreshTokenStore, StoreResult};
 use sea_orm::sea_query::Expr;
@@ -72,18 +73,12 @@ impl RefreshTokenStore for SqlStore {
     ) -> StoreResult<RotateOutcome> {
         match self.backend {
             Backend::Sqlite => {
-                let spent = match &self.rotator {
-                    Some(rotator) => {
-                        rotator
-                            .rotate(realm_id, presented_hash, replacement, now, ip)
-                            .await?
-                    }
-                    None => {
-                        let pool = self.writer.get_sqlite_connection_pool();
-                        rotate_sql::sqlite(pool, realm_id, presented_hash, replacement, now, ip)
-                            .await?
-                    }
-                };
+                let rotator = self.rotator.as_ref().ok_or_else(|| {
+                    StoreError::Backend("SQLite store without its rotator".to_owned())
+                })?;
+                let spent = rotator
+                    .rotate(realm_id, presented_hash, replacement, now, ip)
+                    .await?;
                 match spent {
                     Some(spent) => Ok(RotateOutcome::Rotated(spent.try_into()?)),
                     // Nothing changed; the reader sees the committed state.

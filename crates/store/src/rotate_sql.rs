@@ -3,12 +3,13 @@
 //!
 //! - PostgreSQL: one atomic statement (data-modifying CTEs), run through
 //!   SeaORM's raw-statement API: one round trip.
-//! - SQLite: `BEGIN IMMEDIATE`, three statements and `COMMIT` sent as one
-//!   multi-statement query to the single writer connection through sqlx: one
-//!   trip to SQLite's worker thread instead of five. It runs in its own task,
-//!   so a caller that gives up midway cannot leave the transaction open; after
-//!   a failure midway it is rolled back, and a connection whose rollback fails
-//!   is closed rather than returned to the pool.
+//! - SQLite: group commit. Concurrent rotations queue for one task that runs
+//!   them in a single `BEGIN IMMEDIATE` transaction on the writer connection,
+//!   each as one multi-statement query (one trip to SQLite's worker thread).
+//!   Under low load a batch holds one rotation. The task owns the transaction,
+//!   so a caller that gives up midway cannot leave it open; after a failure it
+//!   is rolled back, and a connection whose rollback fails is closed rather
+//!   than returned to the pool.
 //!
 //! Both yield the spent token's row when the rotation happened and no row
 //! otherwise, in which case nothing was changed.
@@ -39,38 +40,13 @@ macro_rules! token_columns {
     };
 }
 
-/// SQLite, one transaction on the single writer connection. Spend the token
-/// (only when unused, unrevoked, unexpired and its session is live); insert
-/// the replacement only if the spend changed a row; touch the session only if
-/// the insert did. `changes()` is the row count of the previous statement.
-/// Marks the presented token used, if it may rotate; returns the spent row.
-const SQLITE_SPEND: &str = concat!(
-    "UPDATE refresh_tokens SET used_at = ?1 ",
-    "WHERE token_hash = ?3 AND realm_id = ?2 AND used_at IS NULL AND revoked_at IS NULL ",
-    "AND expires_at > ?1 AND EXISTS (SELECT 1 FROM sessions s WHERE s.realm_id = ?2 ",
-    "AND s.id = refresh_tokens.session_id AND s.revoked_at IS NULL AND s.expires_at > ?1) ",
-    "RETURNING ",
-    token_columns!(""),
-    ";"
-);
-
-/// Inserts the replacement when the previous statement spent the token.
-const SQLITE_REPLACE: &str = concat!(
-    "INSERT INTO refresh_tokens (",
-    token_columns!(""),
-    ") SELECT ?4, realm_id, ?5, family_id, session_id, user_id, client_id, scope, ?6, ?7, ?9, ?10 ",
-    "FROM refresh_tokens WHERE token_hash = ?3 AND realm_id = ?2 AND changes() = 1;"
-);
-
-/// Touches the session when the previous statement inserted the replacement.
-const SQLITE_TOUCH: &str = concat!(
-    "UPDATE sessions SET last_used_at = ?1, ip = COALESCE(?8, ip) WHERE realm_id = ?2 ",
-    "AND id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?3 AND realm_id = ?2) ",
-    "AND changes() = 1;"
-);
-
+/// SQLite, one rotation: spend the token (only when unused, unrevoked,
+/// unexpired and its session is live) and return its row; insert the
+/// replacement only if the spend changed a row; touch the session only if the
+/// insert did. `changes()` is the row count of the previous statement. Sent as
+/// one multi-statement query, so a rotation is one trip to SQLite's worker
+/// thread; it runs inside the batch's transaction.
 const SQLITE: &str = concat!(
-    "BEGIN IMMEDIATE;\n",
     "UPDATE refresh_tokens SET used_at = ?1 ",
     "WHERE token_hash = ?3 AND realm_id = ?2 AND used_at IS NULL AND revoked_at IS NULL ",
     "AND expires_at > ?1 AND EXISTS (SELECT 1 FROM sessions s WHERE s.realm_id = ?2 ",
@@ -84,8 +60,7 @@ const SQLITE: &str = concat!(
     "FROM refresh_tokens WHERE token_hash = ?3 AND realm_id = ?2 AND changes() = 1;\n",
     "UPDATE sessions SET last_used_at = ?1, ip = COALESCE(?8, ip) WHERE realm_id = ?2 ",
     "AND id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?3 AND realm_id = ?2) ",
-    "AND changes() = 1;\n",
-    "COMMIT;",
+    "AND changes() = 1;",
 );
 
 const POSTGRES: &str = concat!(
@@ -145,76 +120,22 @@ fn is_no_transaction(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.message().contains("no transaction is active"))
 }
 
+/// The token columns of a spent-token row.
 fn spent_row(row: &sqlx::sqlite::SqliteRow) -> Result<refresh_token::Model, sqlx::Error> {
-    spent_row_at(row, 0)
-}
-
-/// The token columns of a row, starting at column `at`.
-fn spent_row_at(
-    row: &sqlx::sqlite::SqliteRow,
-    at: usize,
-) -> Result<refresh_token::Model, sqlx::Error> {
     Ok(refresh_token::Model {
-        id: row.try_get(at)?,
-        realm_id: row.try_get(at + 1)?,
-        token_hash: row.try_get(at + 2)?,
-        family_id: row.try_get(at + 3)?,
-        session_id: row.try_get(at + 4)?,
-        user_id: row.try_get(at + 5)?,
-        client_id: row.try_get(at + 6)?,
-        scope: row.try_get(at + 7)?,
-        created_at: row.try_get(at + 8)?,
-        expires_at: row.try_get(at + 9)?,
-        used_at: row.try_get(at + 10)?,
-        revoked_at: row.try_get(at + 11)?,
+        id: row.try_get(0)?,
+        realm_id: row.try_get(1)?,
+        token_hash: row.try_get(2)?,
+        family_id: row.try_get(3)?,
+        session_id: row.try_get(4)?,
+        user_id: row.try_get(5)?,
+        client_id: row.try_get(6)?,
+        scope: row.try_get(7)?,
+        created_at: row.try_get(8)?,
+        expires_at: row.try_get(9)?,
+        used_at: row.try_get(10)?,
+        revoked_at: row.try_get(11)?,
     })
-}
-
-/// Runs the SQLite rotation on the writer pool; the spent token's row if it
-/// rotated.
-pub(crate) async fn sqlite(
-    writer: &SqlitePool,
-    realm_id: Uuid,
-    presented_hash: &[u8],
-    replacement: &RefreshToken,
-    now: OffsetDateTime,
-    ip: Option<&str>,
-) -> Result<Option<refresh_token::Model>, StoreError> {
-    let writer = writer.clone();
-    let query = sqlx::query(SQLITE)
-        .bind(micros(now))
-        .bind(realm_id)
-        .bind(presented_hash.to_vec())
-        .bind(replacement.id)
-        .bind(replacement.token_hash.clone())
-        .bind(micros(replacement.created_at))
-        .bind(micros(replacement.expires_at))
-        .bind(ip.map(str::to_owned))
-        .bind(micros_opt(replacement.used_at))
-        .bind(micros_opt(replacement.revoked_at));
-    let task = tokio::spawn(async move {
-        let mut conn = writer.acquire().await.map_err(sqlx_err)?;
-        match query.fetch_all(&mut *conn).await {
-            Ok(rows) => rows
-                .first()
-                .map(spent_row)
-                .transpose()
-                .map_err(|e| StoreError::Backend(e.to_string())),
-            Err(e) => {
-                // The transaction may still be open: roll it back, and if that
-                // is not certain, never reuse this connection.
-                if let Err(rollback) = sqlx::query("ROLLBACK").execute(&mut *conn).await
-                    && !is_no_transaction(&rollback)
-                {
-                    tracing::warn!(error = %rollback, "closing SQLite writer connection after a failed rollback");
-                    conn.close_on_drop();
-                }
-                Err(sqlx_err(e))
-            }
-        }
-    });
-    task.await
-        .map_err(|e| StoreError::Backend(format!("rotation task failed: {e}")))?
 }
 
 /// Most rotations committed in one SQLite transaction.
@@ -312,81 +233,63 @@ fn bind_job<'q>(
 async fn batch_in_one_transaction(
     conn: &mut sqlx::pool::PoolConnection<sqlx::Sqlite>,
     batch: &[Pending],
-) -> Result<Vec<Option<Result<refresh_token::Model, sqlx::Error>>>, sqlx::Error> {
+) -> Result<Vec<Option<refresh_token::Model>>, sqlx::Error> {
     sqlx::query("BEGIN IMMEDIATE").execute(&mut **conn).await?;
     let mut spent = Vec::with_capacity(batch.len());
     for job in batch {
-        let row = bind_job(sqlx::query(SQLITE_SPEND), job)
-            .fetch_optional(&mut **conn)
+        let rows = bind_job(sqlx::query(SQLITE), job)
+            .fetch_all(&mut **conn)
             .await?;
-        if row.is_some() {
-            bind_job(sqlx::query(SQLITE_REPLACE), job)
-                .execute(&mut **conn)
-                .await?;
-            bind_job(sqlx::query(SQLITE_TOUCH), job)
-                .execute(&mut **conn)
-                .await?;
-        }
-        spent.push(row.as_ref().map(spent_row));
+        spent.push(rows.first().map(spent_row).transpose()?);
     }
     sqlx::query("COMMIT").execute(&mut **conn).await?;
     Ok(spent)
 }
 
-async fn run_batch(writer: &SqlitePool, batch: Vec<Pending>) {
-    if batch.len() == 1 {
-        for job in batch {
-            let outcome = sqlite(
-                writer,
-                job.realm_id,
-                &job.presented_hash,
-                &job.replacement,
-                job.now,
-                job.ip.as_deref(),
-            )
-            .await;
-            let _ = job.reply.send(outcome);
-        }
-        return;
-    }
-    let result = match writer.acquire().await {
-        Ok(mut conn) => match batch_in_one_transaction(&mut conn, &batch).await {
-            Ok(spent) => Ok(spent),
-            Err(e) => {
-                if let Err(rollback) = sqlx::query("ROLLBACK").execute(&mut *conn).await
-                    && !is_no_transaction(&rollback)
-                {
-                    tracing::warn!(error = %rollback, "closing SQLite writer connection after a failed rollback");
-                    conn.close_on_drop();
-                }
-                Err(e)
+/// Runs a batch in one transaction on the writer connection. After a failure
+/// the transaction is rolled back, and a connection whose rollback is not
+/// certain is closed rather than returned to the pool.
+async fn run_in_transaction(
+    writer: &SqlitePool,
+    batch: &[Pending],
+) -> Result<Vec<Option<refresh_token::Model>>, StoreError> {
+    let mut conn = writer.acquire().await.map_err(sqlx_err)?;
+    match batch_in_one_transaction(&mut conn, batch).await {
+        Ok(spent) => Ok(spent),
+        Err(e) => {
+            if let Err(rollback) = sqlx::query("ROLLBACK").execute(&mut *conn).await
+                && !is_no_transaction(&rollback)
+            {
+                tracing::warn!(error = %rollback, "closing SQLite writer connection after a failed rollback");
+                conn.close_on_drop();
             }
-        },
-        Err(e) => Err(e),
-    };
-    match result {
+            Err(sqlx_err(e))
+        }
+    }
+}
+
+/// Runs a batch and answers each waiting caller. The batching task owns the
+/// work, so a caller that gives up midway cannot leave a transaction open.
+async fn run_batch(writer: &SqlitePool, batch: Vec<Pending>) {
+    match run_in_transaction(writer, &batch).await {
         Ok(spent) => {
             for (job, outcome) in batch.into_iter().zip(spent) {
-                let outcome = outcome
-                    .transpose()
-                    .map_err(|e| StoreError::Backend(e.to_string()));
-                let _ = job.reply.send(outcome);
+                let _ = job.reply.send(Ok(outcome));
+            }
+        }
+        Err(e) if batch.len() == 1 => {
+            if let Some(job) = batch.into_iter().next() {
+                let _ = job.reply.send(Err(e));
             }
         }
         Err(e) => {
-            // Rolled back: nothing of the batch happened. Run each rotation on its
-            // own so one bad request cannot fail the others.
+            // Rolled back: nothing of the batch happened. Run each rotation on
+            // its own so one bad request cannot fail the others.
             tracing::debug!(error = %e, "batched rotation failed; retrying one by one");
             for job in batch {
-                let outcome = sqlite(
-                    writer,
-                    job.realm_id,
-                    &job.presented_hash,
-                    &job.replacement,
-                    job.now,
-                    job.ip.as_deref(),
-                )
-                .await;
+                let outcome = run_in_transaction(writer, std::slice::from_ref(&job))
+                    .await
+                    .map(|mut spent| spent.pop().flatten());
                 let _ = job.reply.send(outcome);
             }
         }
