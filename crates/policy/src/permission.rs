@@ -131,6 +131,19 @@ impl Permission {
     }
 }
 
+impl serde::Serialize for Permission {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Permission {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Permission::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 impl FromStr for Permission {
     type Err = PermissionError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
