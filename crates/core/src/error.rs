@@ -74,6 +74,10 @@ pub enum StoreError {
     /// A row that had to exist does not.
     #[error("not found")]
     NotFound,
+    /// An optimistic-concurrency check failed: the data changed since it was
+    /// read. The caller re-reads and retries.
+    #[error("stale: the data changed since it was read")]
+    Stale,
     /// The database could not be reached or answered with an error. The text is
     /// for the log only, never for a client.
     #[error("storage backend: {0}")]
@@ -85,6 +89,7 @@ impl From<StoreError> for Error {
         match e {
             StoreError::Conflict(what) => Error::Conflict(what),
             StoreError::NotFound => Error::NotFound("resource"),
+            StoreError::Stale => Error::Conflict("the data changed meanwhile; retry".to_owned()),
             StoreError::Backend(msg) => {
                 tracing::error!(error = %msg, "storage error");
                 Error::Unavailable

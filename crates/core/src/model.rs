@@ -349,3 +349,81 @@ mod tests {
         }
     }
 }
+
+/// One change to a realm's authorization data. The store applies it, its
+/// audit record and a bump of the realm's authorization revision in one
+/// transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthzChange {
+    /// Inserts a role with its permissions and included roles.
+    CreateRole(portcullis_policy::model::Role),
+    /// Replaces a role's name, description, permissions and included roles.
+    UpdateRole(portcullis_policy::model::Role),
+    /// Deletes a role and every grant of it, inclusion of it and policy
+    /// attached to it.
+    DeleteRole(Uuid),
+    /// Inserts a group.
+    CreateGroup(portcullis_policy::model::Group),
+    /// Replaces a group's name, description and parent.
+    UpdateGroup(portcullis_policy::model::Group),
+    /// Deletes a group with its memberships, grants and attached policies;
+    /// its children become children of its parent.
+    DeleteGroup(Uuid),
+    /// Adds (or replaces the validity of) a membership.
+    AddMember(portcullis_policy::model::Membership),
+    /// Removes a membership.
+    RemoveMember {
+        /// The member.
+        user: Uuid,
+        /// The group.
+        group: Uuid,
+    },
+    /// Grants a role (or replaces the validity of an existing grant).
+    GrantRole(portcullis_policy::model::RoleGrant),
+    /// Revokes a role grant.
+    RevokeRole {
+        /// Who held it.
+        to: portcullis_policy::model::Grantee,
+        /// The role.
+        role: Uuid,
+    },
+    /// Grants or denies a permission directly (replacing effect and validity
+    /// of an existing grant of the same permission to the same grantee).
+    GrantPermission(portcullis_policy::model::PermissionGrant),
+    /// Removes a direct permission grant.
+    RevokePermission {
+        /// Who held it.
+        to: portcullis_policy::model::Grantee,
+        /// The permission.
+        permission: portcullis_policy::Permission,
+    },
+    /// Inserts a policy.
+    CreatePolicy(portcullis_policy::model::Policy),
+    /// Replaces a policy.
+    UpdatePolicy(portcullis_policy::model::Policy),
+    /// Deletes a policy.
+    DeletePolicy(Uuid),
+}
+
+/// A row of the audit table: who changed what, and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// Id (UUIDv7, so ids sort by time).
+    pub id: Uuid,
+    /// Realm the event belongs to.
+    pub realm_id: Uuid,
+    /// The acting user or client; `None` for the server itself.
+    pub actor: Option<Uuid>,
+    /// What happened, dotted: `role.create`, `group.member.add`, `authz.check.deny`.
+    pub action: String,
+    /// What it happened to: `role:<id>`, `user:<id>`, ...
+    pub target: String,
+    /// State before the change, if any.
+    pub before: Option<serde_json::Value>,
+    /// State after the change, if any.
+    pub after: Option<serde_json::Value>,
+    /// The request's `x-request-id`.
+    pub request_id: Option<String>,
+    /// When.
+    pub at: OffsetDateTime,
+}

@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::model::{
-    Email, Page, Realm, RealmName, RefreshToken, RotateOutcome, Session, StoredSigningKey, User,
-    UserQuery,
+    AuditRecord, AuthzChange, Email, Page, Realm, RealmName, RefreshToken, RotateOutcome, Session,
+    StoredSigningKey, User, UserQuery,
 };
 
 /// Result of a storage call.
@@ -198,6 +198,42 @@ pub trait LoginFailureStore: Send + Sync {
     async fn purge_login_failures(&self, before: OffsetDateTime) -> StoreResult<u64>;
 }
 
+/// A realm's authorization data (roles, groups, grants, policies), its
+/// revision and the audit table.
+#[async_trait]
+pub trait AuthzStore: Send + Sync {
+    /// Every role, group, membership, grant and policy of the realm, read in
+    /// one consistent transaction, with the revision it was read at. Expired
+    /// grants may be included: the engine ignores them by time.
+    async fn authz_snapshot(
+        &self,
+        realm_id: Uuid,
+    ) -> StoreResult<portcullis_policy::model::RealmSnapshot>;
+    /// The realm's current authorization revision (0 for a new realm).
+    async fn authz_revision(&self, realm_id: Uuid) -> StoreResult<i64>;
+    /// Applies one change, appends `audit` and bumps the realm's revision, all
+    /// in one transaction; returns the new revision. With `expected_revision`,
+    /// fails with `Stale` unless the revision is still that value (optimistic
+    /// concurrency for changes validated against a snapshot). `Conflict` on a
+    /// duplicate role, group or policy name; `NotFound` when the changed or
+    /// referenced role, group, user or policy does not exist in the realm.
+    async fn apply_authz_change(
+        &self,
+        realm_id: Uuid,
+        expected_revision: Option<i64>,
+        change: &AuthzChange,
+        audit: &AuditRecord,
+    ) -> StoreResult<i64>;
+    /// Appends an audit record on its own (a denied check, for instance).
+    async fn append_audit(&self, record: &AuditRecord) -> StoreResult<()>;
+    /// The realm's latest audit records, newest first.
+    async fn list_audit(&self, realm_id: Uuid, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+    /// Deletes memberships and grants (all realms) whose `expires_at` is at or
+    /// before `now`. Does not bump revisions: expired grants already never
+    /// count. Returns how many rows went.
+    async fn purge_expired_grants(&self, now: OffsetDateTime) -> StoreResult<u64>;
+}
+
 /// Everything core needs from storage, implemented by one type per backend.
 #[async_trait]
 pub trait Store:
@@ -208,6 +244,7 @@ pub trait Store:
     + SigningKeyStore
     + DenylistStore
     + LoginFailureStore
+    + AuthzStore
     + Send
     + Sync
     + 'static

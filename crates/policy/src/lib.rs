@@ -5,6 +5,7 @@
 //! decisions with explanations build on it.
 #![deny(missing_docs)]
 
+pub mod builtin;
 pub mod model;
 mod permission;
 
