@@ -57,7 +57,7 @@ pub(crate) fn conflict(what: &'static str) -> impl FnOnce(DbErr) -> StoreError {
     }
 }
 
-fn corrupt(what: &str) -> StoreError {
+pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Backend(format!("invalid stored value: {what}"))
 }
 
@@ -95,6 +95,7 @@ pub(crate) fn realm_row(r: &Realm) -> realm::Model {
         password_min_length: i64::from(r.password_min_length),
         created_at: micros(r.created_at),
         updated_at: micros(r.updated_at),
+        authz_revision: 0,
     }
 }
 

@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+mod authz;
 mod convert;
 mod denylist;
 mod entities;

@@ -10,16 +10,21 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::SqlStore;
+use crate::authz::insert_builtin_roles;
 use crate::convert::{all, conflict, db_err, micros, realm_row};
 use crate::entities::realm;
 
 #[async_trait]
 impl RealmStore for SqlStore {
+    /// Inserts the realm and its built-in roles in one transaction.
     async fn create_realm(&self, r: &Realm) -> StoreResult<()> {
+        let txn = self.begin_write().await?;
         realm::Entity::insert(realm_row(r).into_active_model())
-            .exec_without_returning(&self.writer)
+            .exec_without_returning(&txn)
             .await
             .map_err(conflict("realm name already in use"))?;
+        insert_builtin_roles(&txn, r.id, micros(r.created_at)).await?;
+        txn.commit().await.map_err(db_err)?;
         Ok(())
     }
 

@@ -12,6 +12,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::SqlStore;
+use crate::authz::{bump_revision, delete_user_policies};
 use crate::convert::{all, conflict, db_err, micros, micros_opt, user_row};
 use crate::entities::user;
 
@@ -110,14 +111,28 @@ impl UserStore for SqlStore {
         Ok(())
     }
 
+    /// Deleting a user deletes its memberships and grants (by cascade) and
+    /// the policies attached to it, so it bumps the realm's authorization
+    /// revision in the same transaction (first, to lock the realm's row in
+    /// the same order as authorization changes do).
     async fn delete_user(&self, realm_id: Uuid, id: Uuid) -> StoreResult<bool> {
+        // Dropping the transaction on an early return rolls it back.
+        let txn = self.begin_write().await?;
+        if bump_revision(&txn, realm_id).await?.is_none() {
+            return Ok(false);
+        }
         let res = user::Entity::delete_many()
             .filter(user::Column::RealmId.eq(realm_id))
             .filter(user::Column::Id.eq(id))
-            .exec(&self.writer)
+            .exec(&txn)
             .await
             .map_err(db_err)?;
-        Ok(res.rows_affected > 0)
+        if res.rows_affected == 0 {
+            return Ok(false);
+        }
+        delete_user_policies(&txn, realm_id, id).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(true)
     }
 }
 

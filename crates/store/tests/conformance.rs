@@ -34,6 +34,19 @@ impl Sqlite {
     }
 }
 
+/// `TEST_POSTGRES_URL`, or `None` (with a notice) when it is not set and
+/// PostgreSQL is not required.
+fn postgres_base_url() -> Option<String> {
+    let Ok(base_url) = std::env::var("TEST_POSTGRES_URL") else {
+        if std::env::var("TEST_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+            panic!("TEST_REQUIRE_POSTGRES=1 but TEST_POSTGRES_URL is not set");
+        }
+        eprintln!("notice: TEST_POSTGRES_URL is not set; skipping this PostgreSQL test");
+        return None;
+    };
+    Some(base_url)
+}
+
 /// A migrated store in a fresh PostgreSQL database, or `None` when no server
 /// is configured.
 struct Postgres {
@@ -44,13 +57,7 @@ struct Postgres {
 
 impl Postgres {
     async fn new() -> Option<Self> {
-        let Ok(base_url) = std::env::var("TEST_POSTGRES_URL") else {
-            if std::env::var("TEST_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-                panic!("TEST_REQUIRE_POSTGRES=1 but TEST_POSTGRES_URL is not set");
-            }
-            eprintln!("notice: TEST_POSTGRES_URL is not set; skipping this PostgreSQL test");
-            return None;
-        };
+        let base_url = postgres_base_url()?;
         let url = testing::fresh_postgres_database(&base_url).await.unwrap();
         let store = SqlStore::connect(&url).await.unwrap();
         store.migrate().await.unwrap();
@@ -133,6 +140,20 @@ suite!(
     login_failures_since_clear_purge,
     concurrent_writers,
     ping_and_backend_name,
+    authz_builtin_roles,
+    authz_role_changes_round_trip,
+    authz_group_changes_round_trip,
+    authz_grant_changes_round_trip,
+    authz_policy_changes_round_trip,
+    authz_revision_per_realm,
+    authz_stale_revision_changes_nothing,
+    authz_tenant_isolation,
+    authz_failed_change_rolls_back,
+    authz_purge_expired_grants,
+    authz_audit_round_trip,
+    authz_user_delete_removes_grants,
+    authz_realm_delete_cascades,
+    authz_concurrent_changes_serialise,
 );
 
 #[test]
@@ -186,6 +207,11 @@ async fn sqlite_in_memory_store_works() {
     let store = memory().await;
     conformance::rotate_replacement_conflict_rolls_back(store.clone()).await;
     assert_eq!(store.list_realms().await.unwrap().len(), 1);
+    // Snapshots take a read transaction on the same connection; failed
+    // changes must give it back rolled back.
+    conformance::authz_failed_change_rolls_back(memory().await).await;
+    conformance::authz_stale_revision_changes_nothing(memory().await).await;
+    conformance::authz_concurrent_changes_serialise(memory().await).await;
 }
 
 #[tokio::test]
@@ -205,4 +231,146 @@ async fn postgres_migrate_is_idempotent() {
     db.store.migrate().await.unwrap();
     assert_eq!(db.store.backend_name(), "postgres");
     db.finish().await;
+}
+
+/// Migrates `url` to the foundation only, adds realms and users (admins and
+/// not), then applies the authorization migration: every realm gets the
+/// built-in roles and every admin a `realm-admin` grant. Rolling the
+/// migration back and applying it again works too.
+async fn authz_migration_seeds(url: &str) {
+    use portcullis_core::model::new_id;
+    use portcullis_core::ports::{AuthzStore, UserStore};
+    use portcullis_policy::builtin::{REALM_ADMIN, builtin_roles};
+    use portcullis_policy::model::{Grantee, RoleGrant, Validity};
+    use portcullis_store::Migrator;
+    use sea_orm::sea_query::{Alias, Query};
+    use sea_orm::{ConnectionTrait, Database};
+    use sea_orm_migration::MigratorTrait;
+
+    let db = Database::connect(url).await.unwrap();
+    Migrator::up(&db, Some(1)).await.unwrap();
+    let realms = [new_id(), new_id(), new_id()];
+    for (i, id) in realms.iter().enumerate() {
+        let insert = Query::insert()
+            .into_table(Alias::new("realms"))
+            .columns(
+                [
+                    "id",
+                    "name",
+                    "display_name",
+                    "enabled",
+                    "signing_alg",
+                    "password_min_length",
+                    "created_at",
+                    "updated_at",
+                ]
+                .map(Alias::new),
+            )
+            .values_panic([
+                (*id).into(),
+                format!("realm{i}").into(),
+                "Realm".into(),
+                true.into(),
+                "EdDSA".into(),
+                12i64.into(),
+                1i64.into(),
+                1i64.into(),
+            ])
+            .take();
+        db.execute(&insert).await.unwrap();
+    }
+    // Realm 0: an admin and a user; realm 1: an admin; realm 2: nobody.
+    let users = [
+        (realms[0], new_id(), true),
+        (realms[0], new_id(), false),
+        (realms[1], new_id(), true),
+    ];
+    for (i, (realm_id, id, admin)) in users.iter().enumerate() {
+        let insert = Query::insert()
+            .into_table(Alias::new("users"))
+            .columns(
+                [
+                    "id",
+                    "realm_id",
+                    "email",
+                    "email_canonical",
+                    "active",
+                    "is_admin",
+                    "created_at",
+                    "updated_at",
+                ]
+                .map(Alias::new),
+            )
+            .values_panic([
+                (*id).into(),
+                (*realm_id).into(),
+                format!("u{i}@example.com").into(),
+                format!("u{i}@example.com").into(),
+                true.into(),
+                (*admin).into(),
+                2i64.into(),
+                2i64.into(),
+            ])
+            .take();
+        db.execute(&insert).await.unwrap();
+    }
+
+    Migrator::up(&db, None).await.unwrap();
+    Migrator::down(&db, Some(1)).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    db.close().await.unwrap();
+
+    let store = SqlStore::connect(url).await.unwrap();
+    store.migrate().await.unwrap();
+    let builtin = builtin_roles();
+    for realm_id in realms {
+        let snap = store.authz_snapshot(realm_id).await.unwrap();
+        assert_eq!(snap.revision, 0);
+        assert_eq!(snap.roles.len(), builtin.len());
+        for b in &builtin {
+            let role = snap.roles.iter().find(|r| r.name == b.name).unwrap();
+            assert!(role.builtin);
+            let mut expected = b.permissions.clone();
+            expected.sort();
+            assert_eq!(role.permissions, expected);
+        }
+        let admin_role = snap.roles.iter().find(|r| r.name == REALM_ADMIN).unwrap();
+        let expected: Vec<RoleGrant> = users
+            .iter()
+            .filter(|(r, _, admin)| *r == realm_id && *admin)
+            .map(|(_, user, _)| RoleGrant {
+                to: Grantee::User(*user),
+                role: admin_role.id,
+                validity: Validity::ALWAYS,
+            })
+            .collect();
+        assert_eq!(snap.role_grants, expected);
+    }
+    // `is_admin` is still there.
+    let admin = store
+        .get_user(users[0].0, users[0].1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(admin.is_admin);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_authz_migration_seeds_builtin_roles_and_admin_grants() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = testing::fresh_sqlite_url(dir.path()).await;
+    authz_migration_seeds(&format!("{url}?mode=rwc")).await;
+}
+
+#[tokio::test]
+async fn postgres_authz_migration_seeds_builtin_roles_and_admin_grants() {
+    let Some(base_url) = postgres_base_url() else {
+        return;
+    };
+    let url = testing::fresh_postgres_database(&base_url).await.unwrap();
+    authz_migration_seeds(&url).await;
+    testing::drop_postgres_database(&base_url, &url)
+        .await
+        .unwrap();
 }

@@ -19,11 +19,13 @@
     clippy::indexing_slicing
 )]
 
+mod authz;
 mod keys_misc;
 mod realms_users;
 mod sessions;
 mod tokens;
 
+pub use authz::*;
 pub use keys_misc::*;
 pub use realms_users::*;
 pub use sessions::*;
@@ -71,6 +73,20 @@ pub const ALL: &[&str] = &[
     "login_failures_since_clear_purge",
     "concurrent_writers",
     "ping_and_backend_name",
+    "authz_builtin_roles",
+    "authz_role_changes_round_trip",
+    "authz_group_changes_round_trip",
+    "authz_grant_changes_round_trip",
+    "authz_policy_changes_round_trip",
+    "authz_revision_per_realm",
+    "authz_stale_revision_changes_nothing",
+    "authz_tenant_isolation",
+    "authz_failed_change_rolls_back",
+    "authz_purge_expired_grants",
+    "authz_audit_round_trip",
+    "authz_user_delete_removes_grants",
+    "authz_realm_delete_cascades",
+    "authz_concurrent_changes_serialise",
 ];
 
 /// The suite's reference instant (with microsecond digits, to check precision).

@@ -2,10 +2,19 @@
 //! microseconds (see [`crate::convert`]), UUIDs natively (PostgreSQL `uuid`,
 //! SQLite 16-byte blob), digests and ciphertexts as bytes.
 
+pub mod audit_event;
+pub mod group;
+pub mod group_member;
 pub mod login_failure;
+pub mod permission_grant;
+pub mod policy;
 pub mod realm;
 pub mod refresh_token;
 pub mod revoked_token;
+pub mod role;
+pub mod role_grant;
+pub mod role_include;
+pub mod role_permission;
 pub mod session;
 pub mod signing_key;
 pub mod user;

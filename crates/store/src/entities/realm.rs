@@ -24,6 +24,9 @@ pub struct Model {
     pub created_at: i64,
     /// Last update, Unix microseconds.
     pub updated_at: i64,
+    /// Authorization revision: bumped by every change of the realm's roles,
+    /// groups, grants or policies.
+    pub authz_revision: i64,
 }
 
 /// No navigable relations: queries join explicitly.
