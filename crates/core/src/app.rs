@@ -27,6 +27,8 @@ pub(crate) struct Inner {
     pub(crate) keys: Keys,
     pub(crate) denylist: Denylist,
     pub(crate) verified: crate::verified::VerifiedTokens,
+    /// Compiled authorization views by realm.
+    pub(crate) authz: crate::authz::AuthzState,
     /// Realms by name.
     pub(crate) realm_cache: DashMap<String, Arc<Realm>>,
 }
@@ -66,6 +68,7 @@ impl Portcullis {
                 keys,
                 denylist: Denylist::new(),
                 verified: Default::default(),
+                authz: Default::default(),
                 realm_cache: DashMap::new(),
             }),
         })
@@ -79,6 +82,11 @@ impl Portcullis {
     /// Registration, login, tokens and sessions.
     pub fn accounts(&self) -> Accounts<'_> {
         Accounts::new(&self.inner)
+    }
+
+    /// Roles, groups, grants, policies and the check API.
+    pub fn authz(&self) -> crate::authz::Authz<'_> {
+        crate::authz::Authz::new(&self.inner)
     }
 
     /// User administration.
@@ -124,6 +132,7 @@ impl Portcullis {
         i.denylist.purge(now);
         i.store.purge_expired_refresh_tokens(now).await?;
         i.store.purge_revoked_tokens(now).await?;
+        i.store.purge_expired_grants(now).await?;
         i.store
             .purge_login_failures(now - i.settings.login.window - Duration::minutes(1))
             .await?;

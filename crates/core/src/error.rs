@@ -35,6 +35,10 @@ pub enum Error {
     /// 422: the input is well-formed but invalid; one entry per field.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    /// 400: invalid values of named fields (a malformed permission, an unknown
+    /// role, a cycle, malformed JSON Logic); one entry per field.
+    #[error("invalid input")]
+    InvalidInput(Vec<FieldError>),
     /// 400: the request itself is malformed in a way not tied to one field.
     #[error("{0}")]
     BadRequest(String),
@@ -59,6 +63,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// A 400 invalid-input error on one field.
+    pub fn input(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidInput(vec![FieldError::new(field, reason)])
+    }
+
     /// A validation error on one field.
     pub fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, reason)])

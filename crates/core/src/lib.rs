@@ -6,6 +6,7 @@
 
 pub mod accounts;
 mod app;
+pub mod authz;
 pub mod clock;
 pub mod denylist;
 pub mod device;

@@ -427,3 +427,14 @@ pub struct AuditRecord {
     /// When.
     pub at: OffsetDateTime,
 }
+
+/// A time as Unix microseconds (the engine's and the store's unit).
+pub fn micros(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
+}
+
+/// Unix microseconds as a time (saturating at the representable range).
+pub fn from_micros(us: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}

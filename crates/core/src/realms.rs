@@ -134,8 +134,16 @@ impl<'a> Realms<'a> {
         }
         let user = self.i.store.get_user(who.realm.id, who.user_id).await?;
         match user {
-            Some(u) if u.active && u.is_admin => Ok(ServerAdmin { _private: () }),
-            Some(u) if u.active => Err(Error::Forbidden("administrator rights required")),
+            Some(u) if u.active => {
+                if crate::authz::Authz::new(self.i)
+                    .user_may(who.realm.id, u.id, "realms", "manage")
+                    .await?
+                {
+                    Ok(ServerAdmin { _private: () })
+                } else {
+                    Err(Error::Forbidden("permission realms:manage:all required"))
+                }
+            }
             _ => Err(Error::NotAuthenticated("account no longer active")),
         }
     }
@@ -249,6 +257,7 @@ impl<'a> Realms<'a> {
         }
         self.i.store.delete_realm(realm.id).await?;
         self.i.realm_cache.remove(name);
+        crate::authz::Authz::new(self.i).invalidate(realm.id);
         self.i.keys.invalidate(realm.id);
         self.i.verified.forget_realm(realm.id);
         Ok(())
@@ -315,10 +324,11 @@ impl<'a> Realms<'a> {
             })
             .await?;
         let now = self.i.clock.now();
+        let admin_id = new_id();
         self.i
             .store
             .create_user(&User {
-                id: new_id(),
+                id: admin_id,
                 realm_id: realm.id,
                 email: email.clone(),
                 name: Some("Administrator".to_owned()),
@@ -329,6 +339,9 @@ impl<'a> Realms<'a> {
                 updated_at: now,
                 last_login_at: None,
             })
+            .await?;
+        crate::authz::Authz::new(self.i)
+            .set_realm_admin(realm.id, None, admin_id, true)
             .await?;
         Ok(Bootstrap {
             created: true,

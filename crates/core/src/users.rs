@@ -59,12 +59,21 @@ impl<'a> Users<'a> {
     /// Proves the caller is an active administrator of its realm.
     pub async fn require_admin(&self, who: &Principal) -> Result<RealmAdmin> {
         match self.i.store.get_user(who.realm.id, who.user_id).await? {
-            Some(u) if u.active && u.is_admin => Ok(RealmAdmin {
-                realm_id: who.realm.id,
-                user_id: u.id,
-                realm_min_password: who.realm.password_min_length,
-            }),
-            Some(u) if u.active => Err(Error::Forbidden("administrator rights required")),
+            Some(u) if u.active => {
+                let authz = crate::authz::Authz::new(self.i);
+                if authz
+                    .user_may(who.realm.id, u.id, "users", "manage")
+                    .await?
+                {
+                    Ok(RealmAdmin {
+                        realm_id: who.realm.id,
+                        user_id: u.id,
+                        realm_min_password: who.realm.password_min_length,
+                    })
+                } else {
+                    Err(Error::Forbidden("permission users:manage:all required"))
+                }
+            }
             _ => Err(Error::NotAuthenticated("account no longer active")),
         }
     }
@@ -97,7 +106,12 @@ impl<'a> Users<'a> {
             offset: (page - 1).saturating_mul(per_page),
             limit: per_page,
         };
-        Ok(self.i.store.list_users(admin.realm_id, &query).await?)
+        let mut page = self.i.store.list_users(admin.realm_id, &query).await?;
+        let authz = crate::authz::Authz::new(self.i);
+        for user in &mut page.items {
+            user.is_admin = authz.is_realm_admin(user.realm_id, user.id).await?;
+        }
+        Ok(page)
     }
 
     /// Creates a user.
@@ -142,16 +156,32 @@ impl<'a> Users<'a> {
             .create_user(&user)
             .await
             .map_err(conflict_email)?;
+        if new.admin {
+            crate::authz::Authz::new(self.i)
+                .set_realm_admin(admin.realm_id, actor(admin), user.id, true)
+                .await?;
+        }
+        Ok(user)
+    }
+
+    /// Sets `is_admin` from the user's roles (the `admin` shown by the API is
+    /// "holds realm-admin").
+    pub async fn with_admin_flag(&self, mut user: User) -> Result<User> {
+        user.is_admin = crate::authz::Authz::new(self.i)
+            .is_realm_admin(user.realm_id, user.id)
+            .await?;
         Ok(user)
     }
 
     /// One user.
     pub async fn get(&self, admin: &RealmAdmin, id: Uuid) -> Result<User> {
-        self.i
+        let user = self
+            .i
             .store
             .get_user(admin.realm_id, id)
             .await?
-            .ok_or(Error::NotFound("user"))
+            .ok_or(Error::NotFound("user"))?;
+        self.with_admin_flag(user).await
     }
 
     /// Replaces a user's editable fields.
@@ -179,6 +209,9 @@ impl<'a> Users<'a> {
             .update_user(&user)
             .await
             .map_err(conflict_email)?;
+        crate::authz::Authz::new(self.i)
+            .set_realm_admin(admin.realm_id, actor(admin), user.id, update.admin)
+            .await?;
         Ok(user)
     }
 
@@ -223,7 +256,7 @@ impl<'a> Users<'a> {
             user.updated_at = self.i.clock.now();
             self.i.store.update_user(&user).await?;
         }
-        Ok(user)
+        self.with_admin_flag(user).await
     }
 
     /// Sets a user's password from the command line (operator rights), applying
@@ -271,4 +304,9 @@ impl<'a> Users<'a> {
         };
         self.create(&operator, new).await
     }
+}
+
+/// The acting user for the audit trail (`None` for the command line).
+fn actor(admin: &RealmAdmin) -> Option<Uuid> {
+    (!admin.user_id.is_nil()).then_some(admin.user_id)
 }

@@ -60,6 +60,25 @@ impl From<Error> for ApiError {
                 retry_after: None,
             },
             // 400
+            Error::InvalidInput(fields) => Self {
+                status: StatusCode::BAD_REQUEST,
+                kind: "invalid-input",
+                detail: Some(
+                    fields
+                        .iter()
+                        .map(|f| format!("{}: {}", f.field, f.reason))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+                errors: fields
+                    .into_iter()
+                    .map(|f| FieldProblem {
+                        field: f.field,
+                        reason: f.reason,
+                    })
+                    .collect(),
+                retry_after: None,
+            },
             Error::BadRequest(msg) => Self::new(StatusCode::BAD_REQUEST, "bad-request", msg),
             // 401
             Error::NotAuthenticated(msg) => {

@@ -30,6 +30,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(routes::auth::router())
         .merge(routes::users::router())
+        .merge(routes::authz::router())
         .merge(routes::realms::router())
         .merge(routes::ops::router())
         .merge(openapi::router())

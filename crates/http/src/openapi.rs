@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, ops, realms, users};
+use crate::routes::{auth, authz, ops, realms, users};
 use crate::state::AppState;
 
 struct BearerScheme;
@@ -47,11 +47,22 @@ impl Modify for BearerScheme {
         realms::realms_list, realms::realm_post, realms::realm_get, realms::realm_patch,
         realms::realm_delete, realms::jwks_get,
         ops::live_get, ops::ready_get, ops::health_get, ops::metrics_get,
+        authz::roles_list, authz::role_post, authz::role_get, authz::role_patch, authz::role_delete,
+        authz::role_permissions_post, authz::role_permissions_delete, authz::permissions_list,
+        authz::user_grants_get, authz::user_role_post, authz::user_role_delete,
+        authz::user_permission_post, authz::user_permission_delete,
+        authz::policies_list, authz::policy_post, authz::policy_get, authz::policy_patch,
+        authz::policy_delete, authz::groups_list, authz::group_post, authz::group_get,
+        authz::group_patch, authz::group_delete, authz::members_get, authz::member_post,
+        authz::member_delete, authz::group_grants_get, authz::group_role_post,
+        authz::group_role_delete, authz::group_permission_post, authz::group_permission_delete,
+        authz::check_post, authz::check_batch_post, authz::effective_get, authz::authorize_post,
     ),
     modifiers(&BearerScheme),
     tags(
         (name = "auth", description = "Registration, login, tokens and sessions"),
         (name = "identity", description = "User administration"),
+        (name = "authorization", description = "Roles, groups, grants, policies and checks"),
         (name = "realms", description = "Realm administration and keys"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -59,7 +70,12 @@ impl Modify for BearerScheme {
 struct ApiDoc;
 
 /// Paths that are realm-scoped (mounted under both prefixes).
-const REALM_SCOPED: &[&str] = &["/api/v1/auth/", "/api/v1/identity/"];
+const REALM_SCOPED: &[&str] = &[
+    "/api/v1/auth/",
+    "/api/v1/identity/",
+    "/api/v1/rbac/",
+    "/api/v1/authz/",
+];
 
 /// The complete OpenAPI document as JSON, with the realm-prefixed copy of
 /// every realm-scoped path.

@@ -5,11 +5,13 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod authz;
 pub mod problem;
 pub mod realms;
 pub mod users;
 
 pub use auth::*;
+pub use authz::*;
 pub use problem::*;
 pub use realms::*;
 pub use users::*;

@@ -166,6 +166,7 @@ pub(crate) async fn me_get(
     Authenticated(who): Authenticated,
 ) -> Result<axum::Json<UserView>, ApiError> {
     let user = state.core.accounts().me(&who).await?;
+    let user = state.core.users().with_admin_flag(user).await?;
     Ok(axum::Json(user_view(&user)))
 }
 

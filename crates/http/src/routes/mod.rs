@@ -6,6 +6,7 @@ use axum::routing::MethodRouter;
 use crate::state::AppState;
 
 pub mod auth;
+pub mod authz;
 pub mod ops;
 pub mod realms;
 pub mod users;

@@ -7,6 +7,7 @@
 )]
 
 mod accounts;
+mod authz;
 mod errors;
 mod ops;
 mod realms;

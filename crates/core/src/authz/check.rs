@@ -1,0 +1,294 @@
+//! The check API: single checks, batches, effective permissions.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use portcullis_policy::model::Effect;
+use portcullis_policy::{CheckRequest, Context, Decision, Resource};
+use portcullis_proto as proto;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{Authz, Caller, View};
+use crate::error::{Error, FieldError, Result};
+use crate::model::{AuditRecord, new_id};
+
+/// A check as the API receives it.
+pub type CheckInput = proto::CheckRequestBody;
+/// A decision as the API answers it.
+pub type CheckOutcome = proto::CheckResponseBody;
+/// The resource of a check.
+pub type ResourceInput = proto::CheckResource;
+
+/// Most checks in one batch.
+pub const MAX_BATCH: usize = 1000;
+/// Longest action, resource type, id, owner or team string.
+const MAX_FIELD: usize = 256;
+
+/// A check parsed and ready for the engine.
+struct Parsed {
+    subject: Uuid,
+    action: String,
+    resource: Resource,
+    context: Context,
+    explain: bool,
+}
+
+impl Authz<'_> {
+    /// Decides one check.
+    pub async fn check(&self, caller: &Caller<'_>, input: CheckInput) -> Result<CheckOutcome> {
+        let min = input.min_revision;
+        let parsed = self.parse_check(caller, input, "").await?;
+        let view = self.view(caller.who.realm.id, min).await?;
+        Ok(self.decide(caller, &view, &parsed))
+    }
+
+    /// Decides up to 1,000 checks at one revision.
+    pub async fn check_batch(
+        &self,
+        caller: &Caller<'_>,
+        input: proto::CheckBatchRequest,
+    ) -> Result<proto::CheckBatchResponse> {
+        if input.checks.is_empty() || input.checks.len() > MAX_BATCH {
+            return Err(Error::input(
+                "checks",
+                format!("must hold 1 to {MAX_BATCH} checks"),
+            ));
+        }
+        let mut min = input.min_revision;
+        let mut parsed = Vec::with_capacity(input.checks.len());
+        for (n, check) in input.checks.into_iter().enumerate() {
+            min = min.max(check.min_revision);
+            parsed.push(
+                self.parse_check(caller, check, &format!("checks[{n}]."))
+                    .await?,
+            );
+        }
+        let view = self.view(caller.who.realm.id, min).await?;
+        let results = parsed
+            .iter()
+            .map(|p| self.decide(caller, &view, p))
+            .collect();
+        Ok(proto::CheckBatchResponse {
+            results,
+            revision: view.revision(),
+        })
+    }
+
+    /// Seed 003's `POST /auth/authorize`: may the bearer do this?
+    pub async fn authorize(
+        &self,
+        caller: &Caller<'_>,
+        input: proto::AuthorizeRequest,
+    ) -> Result<CheckOutcome> {
+        self.check(
+            caller,
+            CheckInput {
+                subject: None,
+                action: input.action,
+                resource: proto::CheckResource {
+                    kind: input.resource,
+                    id: input.resource_id,
+                    owner: input.owner,
+                    team: input.team,
+                    attributes: Map::new(),
+                },
+                context: None,
+                explain: false,
+                min_revision: None,
+            },
+        )
+        .await
+    }
+
+    /// A user's effective permissions with their sources. A user may read its
+    /// own; others need `authz:check:all`.
+    pub async fn effective_permissions(
+        &self,
+        caller: &Caller<'_>,
+        user: Uuid,
+        min_revision: Option<i64>,
+    ) -> Result<proto::EffectivePermissions> {
+        self.may_check_for(caller, user).await?;
+        let view = self.view(caller.who.realm.id, min_revision).await?;
+        let now = self.now_micros();
+        Ok(proto::EffectivePermissions {
+            user_id: user,
+            roles: view.compiled.role_names(user, now),
+            groups: view.compiled.group_names(user, now),
+            permissions: view
+                .compiled
+                .effective_permissions(user, now)
+                .into_iter()
+                .map(|p| proto::EffectivePermissionView {
+                    permission: p.permission.to_string(),
+                    effect: match p.effect {
+                        Effect::Allow => "allow".to_owned(),
+                        Effect::Deny => "deny".to_owned(),
+                    },
+                    sources: p.sources,
+                })
+                .collect(),
+            revision: view.revision(),
+        })
+    }
+
+    /// The realm's current authorization revision (for ETags).
+    pub async fn revision(&self, caller: &Caller<'_>) -> Result<i64> {
+        Ok(self.view(caller.who.realm.id, None).await?.revision())
+    }
+
+    async fn may_check_for(&self, caller: &Caller<'_>, subject: Uuid) -> Result<()> {
+        if subject == caller.who.user_id {
+            return Ok(());
+        }
+        self.require(caller, "authz", "check").await
+    }
+
+    async fn parse_check(
+        &self,
+        caller: &Caller<'_>,
+        input: CheckInput,
+        prefix: &str,
+    ) -> Result<Parsed> {
+        let mut errors = Vec::new();
+        let field = |name: &str| format!("{prefix}{name}");
+        let subject = match input.subject.as_deref() {
+            None => caller.who.user_id,
+            Some(s) => match Uuid::parse_str(s) {
+                Ok(id) => id,
+                Err(_) => {
+                    errors.push(FieldError::new(field("subject"), "must be a user id"));
+                    caller.who.user_id
+                }
+            },
+        };
+        let mut text = |name: &str, value: &str, required: bool| {
+            if (required && value.is_empty()) || value.len() > MAX_FIELD {
+                errors.push(FieldError::new(
+                    field(name),
+                    format!("must be 1-{MAX_FIELD} characters"),
+                ));
+            }
+        };
+        text("action", &input.action, true);
+        text("resource.type", &input.resource.kind, true);
+        for (name, v) in [
+            ("resource.id", &input.resource.id),
+            ("resource.owner", &input.resource.owner),
+            ("resource.team", &input.resource.team),
+        ] {
+            if let Some(v) = v {
+                text(name, v, true);
+            }
+        }
+        let mut extra = input.context.unwrap_or_default();
+        let ip = match extra.remove("ip") {
+            None | Some(Value::Null) => caller.ip.and_then(|ip| ip.parse::<IpAddr>().ok()),
+            Some(Value::String(s)) => match s.parse::<IpAddr>() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    errors.push(FieldError::new(
+                        field("context.ip"),
+                        "must be an IP address",
+                    ));
+                    None
+                }
+            },
+            Some(_) => {
+                errors.push(FieldError::new(
+                    field("context.ip"),
+                    "must be an IP address",
+                ));
+                None
+            }
+        };
+        super::input::finish(errors)?;
+        self.may_check_for(caller, subject).await?;
+        Ok(Parsed {
+            subject,
+            action: input.action,
+            resource: Resource {
+                kind: input.resource.kind,
+                id: input.resource.id,
+                owner: input.resource.owner,
+                team: input.resource.team,
+                attributes: input.resource.attributes,
+            },
+            context: self.context(ip, extra),
+            explain: input.explain,
+        })
+    }
+
+    /// The context of a check made now: hour and ISO weekday in UTC.
+    pub(crate) fn context(&self, ip: Option<IpAddr>, extra: Map<String, Value>) -> Context {
+        let now = self.i.clock.now();
+        Context {
+            ip,
+            hour: now.hour(),
+            day: now.weekday().number_from_monday(),
+            extra,
+        }
+    }
+
+    fn decide(&self, caller: &Caller<'_>, view: &View, p: &Parsed) -> CheckOutcome {
+        let started = Instant::now();
+        let decision: Decision = view.compiled.check(&CheckRequest {
+            subject: p.subject,
+            subject_attributes: None,
+            action: &p.action,
+            resource: &p.resource,
+            context: &p.context,
+            now: self.now_micros(),
+            explain: p.explain,
+        });
+        let label = if decision.allowed { "allow" } else { "deny" };
+        metrics::histogram!("portcullis_authz_check_seconds")
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!("portcullis_authz_checks_total", "decision" => label).increment(1);
+        if !decision.allowed {
+            self.audit_denied(caller, view, p, &decision);
+        }
+        CheckOutcome {
+            allowed: decision.allowed,
+            decision: label.to_owned(),
+            reason: decision.reason.as_str().to_owned(),
+            message: decision.message.to_string(),
+            explanation: decision
+                .explanation
+                .and_then(|e| serde_json::to_value(e).ok()),
+            revision: view.revision(),
+        }
+    }
+
+    /// Records a denied check in the audit table, off the request's path.
+    fn audit_denied(&self, caller: &Caller<'_>, view: &View, p: &Parsed, d: &Decision) {
+        let record = AuditRecord {
+            id: new_id(),
+            realm_id: caller.who.realm.id,
+            actor: Some(caller.who.user_id),
+            action: "authz.check.deny".to_owned(),
+            target: format!("user:{}", p.subject),
+            before: None,
+            after: Some(serde_json::json!({
+                "action": p.action,
+                "resource": {
+                    "type": p.resource.kind,
+                    "id": p.resource.id,
+                    "owner": p.resource.owner,
+                    "team": p.resource.team,
+                },
+                "reason": d.reason.as_str(),
+                "revision": view.revision(),
+            })),
+            request_id: caller.request_id.map(str::to_owned),
+            at: self.i.clock.now(),
+        };
+        let store = self.i.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.append_audit(&record).await {
+                tracing::warn!(error = %e, "could not record a denied check");
+            }
+        });
+    }
+}

@@ -1,0 +1,378 @@
+//! Authorization: the realm's roles, groups, grants and policies, and the
+//! check API other services call.
+//!
+//! Decisions come from the pure engine in `portcullis-policy`, evaluated
+//! against a compiled, in-memory view of the realm. A view is tagged with
+//! the realm's authorization revision, which every change bumps in the same
+//! transaction as the change itself; a check may demand a minimum revision
+//! and is then never answered from older state. Views are reloaded when a
+//! change is made through this instance, and otherwise when a revision poll
+//! (at most every [`REVISION_POLL`]) sees that another instance moved it.
+//!
+//! Every admin method here takes the calling [`Caller`] and checks the
+//! caller's own permissions first: a handler cannot forget the check.
+
+mod admin;
+mod check;
+mod input;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use portcullis_policy::model::RealmSnapshot;
+use portcullis_policy::{CheckRequest, CompiledRealm, Context, Resource};
+use uuid::Uuid;
+
+use crate::app::Inner;
+use crate::error::{Error, Result};
+use crate::model::{AuditRecord, AuthzChange, new_id};
+use crate::ports::Store;
+use crate::tokens::Principal;
+
+pub use admin::{
+    GrantInput, GranteeRef, GroupInput, GroupPatch, PermissionGrantInput, PolicyInput, RoleInput,
+    RolePatch,
+};
+pub use check::{CheckInput, CheckOutcome, ResourceInput};
+
+/// How long a cached view is trusted before the store's revision is asked
+/// again (changes made through this instance are seen at once).
+pub const REVISION_POLL: Duration = Duration::from_secs(1);
+
+/// Tries of a change validated against a view, when another change raced it.
+const APPLY_ATTEMPTS: usize = 5;
+
+/// A compiled view of one realm and the data it was compiled from.
+#[derive(Debug)]
+pub struct View {
+    /// The indexed view checks run against.
+    pub compiled: CompiledRealm,
+    /// The raw data (for admin listings).
+    pub snapshot: RealmSnapshot,
+}
+
+impl View {
+    /// The revision the view was read at.
+    pub fn revision(&self) -> i64 {
+        self.snapshot.revision
+    }
+}
+
+struct Cached {
+    view: Arc<View>,
+    checked_at: Instant,
+}
+
+/// Views by realm id, shared by every request.
+#[derive(Default)]
+pub(crate) struct AuthzState {
+    views: DashMap<Uuid, Cached>,
+    loading: DashMap<Uuid, Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// Who is calling, for permission checks and the audit trail.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    /// The authenticated principal.
+    pub who: &'a Principal,
+    /// The request's id, recorded with audit events.
+    pub request_id: Option<&'a str>,
+    /// The client's IP, the default `context.ip` of checks.
+    pub ip: Option<&'a str>,
+}
+
+/// The authorization service of one realm-addressed request.
+pub struct Authz<'a> {
+    i: &'a Inner,
+}
+
+impl<'a> Authz<'a> {
+    pub(crate) fn new(i: &'a Inner) -> Self {
+        Self { i }
+    }
+
+    fn store(&self) -> &Arc<dyn Store> {
+        &self.i.store
+    }
+
+    /// The realm's view at its current revision, or at least `min_revision`.
+    pub async fn view(&self, realm_id: Uuid, min_revision: Option<i64>) -> Result<Arc<View>> {
+        if let Some(c) = self.i.authz.views.get(&realm_id)
+            && c.checked_at.elapsed() < REVISION_POLL
+            && min_revision.is_none_or(|m| c.view.revision() >= m)
+        {
+            metrics::counter!("portcullis_authz_view_cache_total", "result" => "hit").increment(1);
+            return Ok(c.view.clone());
+        }
+        let lock = self
+            .i
+            .authz
+            .loading
+            .entry(realm_id)
+            .or_default()
+            .value()
+            .clone();
+        let _guard = lock.lock().await;
+        let current = self.store().authz_revision(realm_id).await?;
+        if let Some(m) = min_revision
+            && m > current
+        {
+            return Err(Error::input(
+                "min_revision",
+                format!("is ahead of the realm's revision ({current})"),
+            ));
+        }
+        if let Some(mut c) = self.i.authz.views.get_mut(&realm_id)
+            && c.view.revision() >= current
+        {
+            c.checked_at = Instant::now();
+            metrics::counter!("portcullis_authz_view_cache_total", "result" => "hit").increment(1);
+            return Ok(c.view.clone());
+        }
+        metrics::counter!("portcullis_authz_view_cache_total", "result" => "miss").increment(1);
+        let snapshot = self.store().authz_snapshot(realm_id).await?;
+        let view = tokio::task::spawn_blocking(move || {
+            CompiledRealm::compile(&snapshot).map(|compiled| View { compiled, snapshot })
+        })
+        .await
+        .map_err(|_| Error::Internal("authz-compile"))?
+        .map_err(|e| {
+            // Stored data the engine cannot compile is a bug, never the caller's.
+            tracing::error!(error = %e, %realm_id, "stored authorization data does not compile");
+            Error::Internal("authz-compile")
+        })?;
+        let view = Arc::new(view);
+        metrics::gauge!("portcullis_authz_revision").set(view.revision() as f64);
+        self.i.authz.views.insert(
+            realm_id,
+            Cached {
+                view: view.clone(),
+                checked_at: Instant::now(),
+            },
+        );
+        Ok(view)
+    }
+
+    /// Forgets a realm's view (after a change, or when the realm is deleted).
+    pub(crate) fn invalidate(&self, realm_id: Uuid) {
+        self.i.authz.views.remove(&realm_id);
+    }
+
+    /// Whether the caller holds `resource:action:all` (Portcullis's own admin
+    /// permissions) at the current revision.
+    pub async fn caller_may(
+        &self,
+        caller: &Caller<'_>,
+        resource: &str,
+        action: &str,
+    ) -> Result<bool> {
+        let realm_id = caller.who.realm.id;
+        let view = self.view(realm_id, None).await?;
+        Ok(allows(
+            &view,
+            self.now_micros(),
+            caller.who.user_id,
+            resource,
+            action,
+        ))
+    }
+
+    /// Fails with 403 unless the caller holds `resource:action:all`.
+    pub async fn require(&self, caller: &Caller<'_>, resource: &str, action: &str) -> Result<()> {
+        if self.caller_may(caller, resource, action).await? {
+            Ok(())
+        } else {
+            Err(Error::Forbidden("permission required"))
+        }
+    }
+
+    /// Whether a user holds `resource:action:all` in a realm (for capability
+    /// checks of other services).
+    pub(crate) async fn user_may(
+        &self,
+        realm_id: Uuid,
+        user: Uuid,
+        resource: &str,
+        action: &str,
+    ) -> Result<bool> {
+        let view = self.view(realm_id, None).await?;
+        Ok(allows(&view, self.now_micros(), user, resource, action))
+    }
+
+    /// Names of the roles a user holds now (for the `roles` token claim).
+    pub async fn role_names(&self, realm_id: Uuid, user: Uuid) -> Result<Vec<String>> {
+        let view = self.view(realm_id, None).await?;
+        Ok(view.compiled.role_names(user, self.now_micros()))
+    }
+
+    pub(crate) fn now_micros(&self) -> i64 {
+        crate::model::micros(self.i.clock.now())
+    }
+
+    /// Applies a change with its audit record; returns the new revision. The
+    /// change is built from the current view by `build`, which validates it
+    /// (cycles, references); if another change lands between the read and
+    /// the write, it is rebuilt from the newer view.
+    async fn apply<F>(
+        &self,
+        caller: &Caller<'_>,
+        action: &str,
+        mut build: F,
+    ) -> Result<(i64, String)>
+    where
+        F: FnMut(&View) -> Result<Built>,
+    {
+        let realm_id = caller.who.realm.id;
+        let mut last = None;
+        for _ in 0..APPLY_ATTEMPTS {
+            let view = self.view(realm_id, None).await?;
+            let built = build(&view)?;
+            let audit = AuditRecord {
+                id: new_id(),
+                realm_id,
+                actor: Some(caller.who.user_id),
+                action: action.to_owned(),
+                target: built.target.clone(),
+                before: built.before,
+                after: built.after,
+                request_id: caller.request_id.map(str::to_owned),
+                at: self.i.clock.now(),
+            };
+            match self
+                .store()
+                .apply_authz_change(realm_id, Some(view.revision()), &built.change, &audit)
+                .await
+            {
+                Ok(revision) => {
+                    self.invalidate(realm_id);
+                    metrics::gauge!("portcullis_authz_revision").set(revision as f64);
+                    return Ok((revision, built.target));
+                }
+                Err(crate::StoreError::Stale) => {
+                    self.invalidate(realm_id);
+                    last = Some(Error::Conflict(
+                        "authorization data kept changing; retry".to_owned(),
+                    ));
+                }
+                Err(crate::StoreError::NotFound) => {
+                    self.invalidate(realm_id);
+                    return Err(Error::NotFound(built.missing));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(last.unwrap_or(Error::Internal("authz-apply")))
+    }
+}
+
+/// A validated change, ready to apply.
+struct Built {
+    change: AuthzChange,
+    target: String,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+    /// What a `NotFound` from the store means.
+    missing: &'static str,
+}
+
+/// Whether `user` holds `resource:action:all` at `now`.
+fn allows(view: &View, now: i64, user: Uuid, resource: &str, action: &str) -> bool {
+    let resource = Resource {
+        kind: resource.to_owned(),
+        id: None,
+        owner: None,
+        team: None,
+        attributes: serde_json::Map::new(),
+    };
+    let context = Context {
+        ip: None,
+        hour: 0,
+        day: 1,
+        extra: serde_json::Map::new(),
+    };
+    view.compiled
+        .check(&CheckRequest {
+            subject: user,
+            subject_attributes: None,
+            action,
+            resource: &resource,
+            context: &context,
+            now,
+            explain: false,
+        })
+        .allowed
+}
+
+impl Authz<'_> {
+    /// Grants (`on`) or revokes the built-in `realm-admin` role of a user,
+    /// for services that already hold the rights to (user administration, the
+    /// bootstrap). `actor` is recorded in the audit trail.
+    pub(crate) async fn set_realm_admin(
+        &self,
+        realm_id: Uuid,
+        actor: Option<Uuid>,
+        user: Uuid,
+        on: bool,
+    ) -> Result<()> {
+        use portcullis_policy::model::{Grantee, RoleGrant, Validity};
+        for _ in 0..APPLY_ATTEMPTS {
+            let view = self.view(realm_id, None).await?;
+            let role = view
+                .compiled
+                .role_id(portcullis_policy::builtin::REALM_ADMIN)
+                .ok_or(Error::Internal("authz-builtin-role"))?;
+            let to = Grantee::User(user);
+            let held = view
+                .snapshot
+                .role_grants
+                .iter()
+                .any(|g| g.to == to && g.role == role);
+            let change = match (on, held) {
+                (true, false) => AuthzChange::GrantRole(RoleGrant {
+                    to,
+                    role,
+                    validity: Validity::ALWAYS,
+                }),
+                (false, true) => AuthzChange::RevokeRole { to, role },
+                _ => return Ok(()),
+            };
+            let audit = AuditRecord {
+                id: new_id(),
+                realm_id,
+                actor,
+                action: if on { "role.grant" } else { "role.revoke" }.to_owned(),
+                target: format!("user:{user}"),
+                before: None,
+                after: Some(serde_json::json!({ "role": portcullis_policy::builtin::REALM_ADMIN })),
+                request_id: None,
+                at: self.i.clock.now(),
+            };
+            match self
+                .store()
+                .apply_authz_change(realm_id, Some(view.revision()), &change, &audit)
+                .await
+            {
+                Ok(_) => {
+                    self.invalidate(realm_id);
+                    return Ok(());
+                }
+                Err(crate::StoreError::Stale) => self.invalidate(realm_id),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict(
+            "authorization data kept changing; retry".to_owned(),
+        ))
+    }
+
+    /// Whether a user holds the built-in `realm-admin` role now.
+    pub(crate) async fn is_realm_admin(&self, realm_id: Uuid, user: Uuid) -> Result<bool> {
+        let view = self.view(realm_id, None).await?;
+        Ok(view
+            .compiled
+            .role_names(user, self.now_micros())
+            .iter()
+            .any(|r| r == portcullis_policy::builtin::REALM_ADMIN))
+    }
+}

@@ -1,0 +1,714 @@
+//! The authorization API: `/api/v1/rbac/...` (roles, permissions, grants,
+//! policies), `/api/v1/identity/groups/...` and `/api/v1/authz/...` (checks).
+//! Handlers only parse and map; rules live in `portcullis_core::authz`.
+
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use portcullis_core::Principal;
+use portcullis_core::authz::{Caller, GranteeRef};
+use portcullis_proto::*;
+
+use super::realm_route;
+use crate::error::ApiError;
+use crate::extract::{Authenticated, ClientMeta, Json, Params};
+use crate::state::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    let mut r = Router::new();
+    r = realm_route(r, "/rbac/roles", get(roles_list).post(role_post));
+    r = realm_route(
+        r,
+        "/rbac/roles/{id}",
+        get(role_get).patch(role_patch).delete(role_delete),
+    );
+    r = realm_route(
+        r,
+        "/rbac/roles/{id}/permissions",
+        post(role_permissions_post).delete(role_permissions_delete),
+    );
+    r = realm_route(r, "/rbac/permissions", get(permissions_list));
+    r = realm_route(
+        r,
+        "/rbac/users/{id}/roles",
+        get(user_grants_get).post(user_role_post),
+    );
+    r = realm_route(r, "/rbac/users/{id}/roles/{role}", delete(user_role_delete));
+    r = realm_route(
+        r,
+        "/rbac/users/{id}/permissions",
+        post(user_permission_post),
+    );
+    r = realm_route(
+        r,
+        "/rbac/users/{id}/permissions/{permission}",
+        delete(user_permission_delete),
+    );
+    r = realm_route(r, "/rbac/policies", get(policies_list).post(policy_post));
+    r = realm_route(
+        r,
+        "/rbac/policies/{id}",
+        get(policy_get).patch(policy_patch).delete(policy_delete),
+    );
+    r = realm_route(r, "/identity/groups", get(groups_list).post(group_post));
+    r = realm_route(
+        r,
+        "/identity/groups/{id}",
+        get(group_get).patch(group_patch).delete(group_delete),
+    );
+    r = realm_route(
+        r,
+        "/identity/groups/{id}/members",
+        get(members_get).post(member_post),
+    );
+    r = realm_route(
+        r,
+        "/identity/groups/{id}/members/{user}",
+        delete(member_delete),
+    );
+    r = realm_route(
+        r,
+        "/identity/groups/{id}/roles",
+        get(group_grants_get).post(group_role_post),
+    );
+    r = realm_route(
+        r,
+        "/identity/groups/{id}/roles/{role}",
+        delete(group_role_delete),
+    );
+    r = realm_route(
+        r,
+        "/identity/groups/{id}/permissions",
+        post(group_permission_post),
+    );
+    r = realm_route(
+        r,
+        "/identity/groups/{id}/permissions/{permission}",
+        delete(group_permission_delete),
+    );
+    r = realm_route(r, "/authz/check", post(check_post));
+    r = realm_route(r, "/authz/check-batch", post(check_batch_post));
+    r = realm_route(r, "/authz/users/{id}/permissions", get(effective_get));
+    r = realm_route(r, "/auth/authorize", post(authorize_post));
+    r
+}
+
+/// The authenticated caller with the request's id and address.
+pub(crate) struct Ctx {
+    who: Principal,
+    request_id: Option<String>,
+    ip: Option<String>,
+}
+
+impl Ctx {
+    fn caller(&self) -> Caller<'_> {
+        Caller {
+            who: &self.who,
+            request_id: self.request_id.as_deref(),
+            ip: self.ip.as_deref(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Authenticated(who) = Authenticated::from_request_parts(parts, state).await?;
+        let Ok(ClientMeta(meta)) = ClientMeta::from_request_parts(parts, state).await;
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(Ctx {
+            who,
+            request_id,
+            ip: meta.ip,
+        })
+    }
+}
+
+type Answer<T> = Result<axum::Json<T>, ApiError>;
+
+fn created<T: serde::Serialize>(body: T) -> (StatusCode, axum::Json<T>) {
+    (StatusCode::CREATED, axum::Json(body))
+}
+
+/// List roles.
+#[utoipa::path(get, path = "/api/v1/rbac/roles", tag = "authorization", security(("bearer" = [])),
+    responses((status = 200, body = RoleList), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn roles_list(State(s): State<AppState>, ctx: Ctx) -> Answer<RoleList> {
+    Ok(axum::Json(s.core.authz().list_roles(&ctx.caller()).await?))
+}
+
+/// Create a role.
+#[utoipa::path(post, path = "/api/v1/rbac/roles", tag = "authorization", security(("bearer" = [])),
+    request_body = CreateRoleRequest,
+    responses((status = 201, body = RoleView), (status = 400, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn role_post(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Json(body): Json<CreateRoleRequest>,
+) -> Result<(StatusCode, axum::Json<RoleView>), ApiError> {
+    Ok(created(
+        s.core.authz().create_role(&ctx.caller(), body).await?,
+    ))
+}
+
+/// Get a role by id or name.
+#[utoipa::path(get, path = "/api/v1/rbac/roles/{id}", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Role id or name")),
+    responses((status = 200, body = RoleView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn role_get(State(s): State<AppState>, ctx: Ctx, p: Params) -> Answer<RoleView> {
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .get_role(&ctx.caller(), p.text("id")?)
+            .await?,
+    ))
+}
+
+/// Change a role (name, description, permissions, included roles).
+#[utoipa::path(patch, path = "/api/v1/rbac/roles/{id}", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Role id or name")), request_body = UpdateRoleRequest,
+    responses((status = 200, body = RoleView), (status = 400, description = "Invalid field or a cycle", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn role_patch(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+    Json(body): Json<UpdateRoleRequest>,
+) -> Answer<RoleView> {
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .update_role(&ctx.caller(), p.text("id")?, body)
+            .await?,
+    ))
+}
+
+/// Delete a role (built-in roles cannot be deleted).
+#[utoipa::path(delete, path = "/api/v1/rbac/roles/{id}", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Role id or name")),
+    responses((status = 200, body = RevisionView), (status = 409, description = "Built-in role", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn role_delete(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+) -> Answer<RevisionView> {
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .delete_role(&ctx.caller(), p.text("id")?)
+            .await?,
+    ))
+}
+
+/// Add permissions to a role.
+#[utoipa::path(post, path = "/api/v1/rbac/roles/{id}/permissions", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Role id or name")), request_body = RolePermissionsRequest,
+    responses((status = 200, body = RoleView)))]
+pub(crate) async fn role_permissions_post(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+    Json(body): Json<RolePermissionsRequest>,
+) -> Answer<RoleView> {
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .role_permissions(&ctx.caller(), p.text("id")?, body, true)
+            .await?,
+    ))
+}
+
+/// Remove permissions from a role.
+#[utoipa::path(delete, path = "/api/v1/rbac/roles/{id}/permissions", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Role id or name")), request_body = RolePermissionsRequest,
+    responses((status = 200, body = RoleView)))]
+pub(crate) async fn role_permissions_delete(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+    Json(body): Json<RolePermissionsRequest>,
+) -> Answer<RoleView> {
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .role_permissions(&ctx.caller(), p.text("id")?, body, false)
+            .await?,
+    ))
+}
+
+/// Permissions in use in the realm.
+#[utoipa::path(get, path = "/api/v1/rbac/permissions", tag = "authorization", security(("bearer" = [])),
+    responses((status = 200, body = PermissionList)))]
+pub(crate) async fn permissions_list(
+    State(s): State<AppState>,
+    ctx: Ctx,
+) -> Answer<PermissionList> {
+    Ok(axum::Json(
+        s.core.authz().list_permissions(&ctx.caller()).await?,
+    ))
+}
+
+/// A user's role and permission grants.
+#[utoipa::path(get, path = "/api/v1/rbac/users/{id}/roles", tag = "authorization", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id")), responses((status = 200, body = GrantsView)))]
+pub(crate) async fn user_grants_get(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+) -> Answer<GrantsView> {
+    let id = p.id("id", "user")?;
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .grants(&ctx.caller(), GranteeRef::User(id))
+            .await?,
+    ))
+}
+
+/// Grant a role to a user.
+#[utoipa::path(post, path = "/api/v1/rbac/users/{id}/roles", tag = "authorization", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id")), request_body = GrantRoleRequest,
+    responses((status = 201, body = RevisionView), (status = 400, description = "Unknown role, expiry in the past", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn user_role_post(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+    Json(body): Json<GrantRoleRequest>,
+) -> Result<(StatusCode, axum::Json<RevisionView>), ApiError> {
+    let id = p.id("id", "user")?;
+    Ok(created(
+        s.core
+            .authz()
+            .grant_role(&ctx.caller(), GranteeRef::User(id), body)
+            .await?,
+    ))
+}
+
+/// Revoke a user's role.
+#[utoipa::path(delete, path = "/api/v1/rbac/users/{id}/roles/{role}", tag = "authorization", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id"), ("role" = String, Path, description = "Role id or name")),
+    responses((status = 200, body = RevisionView)))]
+pub(crate) async fn user_role_delete(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+) -> Answer<RevisionView> {
+    let id = p.id("id", "user")?;
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .revoke_role(&ctx.caller(), GranteeRef::User(id), p.text("role")?)
+            .await?,
+    ))
+}
+
+/// Grant (or deny) a permission directly to a user.
+#[utoipa::path(post, path = "/api/v1/rbac/users/{id}/permissions", tag = "authorization", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id")), request_body = GrantPermissionRequest,
+    responses((status = 201, body = RevisionView)))]
+pub(crate) async fn user_permission_post(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+    Json(body): Json<GrantPermissionRequest>,
+) -> Result<(StatusCode, axum::Json<RevisionView>), ApiError> {
+    let id = p.id("id", "user")?;
+    Ok(created(
+        s.core
+            .authz()
+            .grant_permission(&ctx.caller(), GranteeRef::User(id), body)
+            .await?,
+    ))
+}
+
+/// Remove a user's direct permission grant.
+#[utoipa::path(delete, path = "/api/v1/rbac/users/{id}/permissions/{permission}", tag = "authorization", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id"), ("permission" = String, Path, description = "resource:action:scope")),
+    responses((status = 200, body = RevisionView)))]
+pub(crate) async fn user_permission_delete(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+) -> Answer<RevisionView> {
+    let id = p.id("id", "user")?;
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .revoke_permission(&ctx.caller(), GranteeRef::User(id), p.text("permission")?)
+            .await?,
+    ))
+}
+
+/// List policies.
+#[utoipa::path(get, path = "/api/v1/rbac/policies", tag = "authorization", security(("bearer" = [])),
+    responses((status = 200, body = PolicyList)))]
+pub(crate) async fn policies_list(State(s): State<AppState>, ctx: Ctx) -> Answer<PolicyList> {
+    Ok(axum::Json(
+        s.core.authz().list_policies(&ctx.caller()).await?,
+    ))
+}
+
+/// Create a policy: native fields (`effect`, `actions`, `resources`,
+/// `condition` in JSON Logic) or an IAM-style `document`.
+#[utoipa::path(post, path = "/api/v1/rbac/policies", tag = "authorization", security(("bearer" = [])),
+    request_body = Object,
+    responses((status = 201, body = PolicyView), (status = 400, description = "Invalid field, JSON Logic or document", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn policy_post(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Json(body): Json<serde_json::Value>,
+) -> Result<(StatusCode, axum::Json<PolicyView>), ApiError> {
+    Ok(created(
+        s.core.authz().create_policy(&ctx.caller(), body).await?,
+    ))
+}
+
+/// Get a policy by id or name.
+#[utoipa::path(get, path = "/api/v1/rbac/policies/{id}", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Policy id or name")), responses((status = 200, body = PolicyView)))]
+pub(crate) async fn policy_get(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+) -> Answer<PolicyView> {
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .get_policy(&ctx.caller(), p.text("id")?)
+            .await?,
+    ))
+}
+
+/// Change a policy; fields given replace the stored ones.
+#[utoipa::path(patch, path = "/api/v1/rbac/policies/{id}", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Policy id or name")), request_body = Object,
+    responses((status = 200, body = PolicyView)))]
+pub(crate) async fn policy_patch(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+    Json(body): Json<serde_json::Value>,
+) -> Answer<PolicyView> {
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .update_policy(&ctx.caller(), p.text("id")?, body)
+            .await?,
+    ))
+}
+
+/// Delete a policy.
+#[utoipa::path(delete, path = "/api/v1/rbac/policies/{id}", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Policy id or name")), responses((status = 200, body = RevisionView)))]
+pub(crate) async fn policy_delete(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+) -> Answer<RevisionView> {
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .delete_policy(&ctx.caller(), p.text("id")?)
+            .await?,
+    ))
+}
+
+/// List groups.
+#[utoipa::path(get, path = "/api/v1/identity/groups", tag = "authorization", security(("bearer" = [])),
+    responses((status = 200, body = GroupList)))]
+pub(crate) async fn groups_list(State(s): State<AppState>, ctx: Ctx) -> Answer<GroupList> {
+    Ok(axum::Json(s.core.authz().list_groups(&ctx.caller()).await?))
+}
+
+/// Create a group.
+#[utoipa::path(post, path = "/api/v1/identity/groups", tag = "authorization", security(("bearer" = [])),
+    request_body = CreateGroupRequest, responses((status = 201, body = GroupView)))]
+pub(crate) async fn group_post(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Json(body): Json<CreateGroupRequest>,
+) -> Result<(StatusCode, axum::Json<GroupView>), ApiError> {
+    Ok(created(
+        s.core.authz().create_group(&ctx.caller(), body).await?,
+    ))
+}
+
+/// Get a group by id or name.
+#[utoipa::path(get, path = "/api/v1/identity/groups/{id}", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Group id or name")), responses((status = 200, body = GroupView)))]
+pub(crate) async fn group_get(State(s): State<AppState>, ctx: Ctx, p: Params) -> Answer<GroupView> {
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .get_group(&ctx.caller(), p.text("id")?)
+            .await?,
+    ))
+}
+
+/// Change a group (name, description, parent).
+#[utoipa::path(patch, path = "/api/v1/identity/groups/{id}", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Group id or name")), request_body = UpdateGroupRequest,
+    responses((status = 200, body = GroupView)))]
+pub(crate) async fn group_patch(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+    Json(body): Json<UpdateGroupRequest>,
+) -> Answer<GroupView> {
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .update_group(&ctx.caller(), p.text("id")?, body)
+            .await?,
+    ))
+}
+
+/// Delete a group; its children move to its parent.
+#[utoipa::path(delete, path = "/api/v1/identity/groups/{id}", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Group id or name")), responses((status = 200, body = RevisionView)))]
+pub(crate) async fn group_delete(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+) -> Answer<RevisionView> {
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .delete_group(&ctx.caller(), p.text("id")?)
+            .await?,
+    ))
+}
+
+/// A group's members.
+#[utoipa::path(get, path = "/api/v1/identity/groups/{id}/members", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Group id or name")), responses((status = 200, body = MemberList)))]
+pub(crate) async fn members_get(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+) -> Answer<MemberList> {
+    Ok(axum::Json(
+        s.core.authz().members(&ctx.caller(), p.text("id")?).await?,
+    ))
+}
+
+/// Add a member.
+#[utoipa::path(post, path = "/api/v1/identity/groups/{id}/members", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Group id or name")), request_body = AddMemberRequest,
+    responses((status = 201, body = RevisionView)))]
+pub(crate) async fn member_post(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+    Json(body): Json<AddMemberRequest>,
+) -> Result<(StatusCode, axum::Json<RevisionView>), ApiError> {
+    Ok(created(
+        s.core
+            .authz()
+            .add_member(&ctx.caller(), p.text("id")?, body)
+            .await?,
+    ))
+}
+
+/// Remove a member.
+#[utoipa::path(delete, path = "/api/v1/identity/groups/{id}/members/{user}", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Group id or name"), ("user" = uuid::Uuid, Path, description = "User id")),
+    responses((status = 200, body = RevisionView)))]
+pub(crate) async fn member_delete(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+) -> Answer<RevisionView> {
+    let user = p.id("user", "membership")?;
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .remove_member(&ctx.caller(), p.text("id")?, user)
+            .await?,
+    ))
+}
+
+/// A group's role and permission grants.
+#[utoipa::path(get, path = "/api/v1/identity/groups/{id}/roles", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Group id or name")), responses((status = 200, body = GrantsView)))]
+pub(crate) async fn group_grants_get(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+) -> Answer<GrantsView> {
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .grants(&ctx.caller(), GranteeRef::Group(p.text("id")?))
+            .await?,
+    ))
+}
+
+/// Grant a role to a group.
+#[utoipa::path(post, path = "/api/v1/identity/groups/{id}/roles", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Group id or name")), request_body = GrantRoleRequest,
+    responses((status = 201, body = RevisionView)))]
+pub(crate) async fn group_role_post(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+    Json(body): Json<GrantRoleRequest>,
+) -> Result<(StatusCode, axum::Json<RevisionView>), ApiError> {
+    Ok(created(
+        s.core
+            .authz()
+            .grant_role(&ctx.caller(), GranteeRef::Group(p.text("id")?), body)
+            .await?,
+    ))
+}
+
+/// Revoke a group's role.
+#[utoipa::path(delete, path = "/api/v1/identity/groups/{id}/roles/{role}", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Group id or name"), ("role" = String, Path, description = "Role id or name")),
+    responses((status = 200, body = RevisionView)))]
+pub(crate) async fn group_role_delete(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+) -> Answer<RevisionView> {
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .revoke_role(
+                &ctx.caller(),
+                GranteeRef::Group(p.text("id")?),
+                p.text("role")?,
+            )
+            .await?,
+    ))
+}
+
+/// Grant (or deny) a permission to a group.
+#[utoipa::path(post, path = "/api/v1/identity/groups/{id}/permissions", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Group id or name")), request_body = GrantPermissionRequest,
+    responses((status = 201, body = RevisionView)))]
+pub(crate) async fn group_permission_post(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+    Json(body): Json<GrantPermissionRequest>,
+) -> Result<(StatusCode, axum::Json<RevisionView>), ApiError> {
+    Ok(created(
+        s.core
+            .authz()
+            .grant_permission(&ctx.caller(), GranteeRef::Group(p.text("id")?), body)
+            .await?,
+    ))
+}
+
+/// Remove a group's direct permission grant.
+#[utoipa::path(delete, path = "/api/v1/identity/groups/{id}/permissions/{permission}", tag = "authorization", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Group id or name"), ("permission" = String, Path, description = "resource:action:scope")),
+    responses((status = 200, body = RevisionView)))]
+pub(crate) async fn group_permission_delete(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+) -> Answer<RevisionView> {
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .revoke_permission(
+                &ctx.caller(),
+                GranteeRef::Group(p.text("id")?),
+                p.text("permission")?,
+            )
+            .await?,
+    ))
+}
+
+/// Decide whether a subject may perform an action on a resource.
+#[utoipa::path(post, path = "/api/v1/authz/check", tag = "authorization", security(("bearer" = [])),
+    request_body = CheckRequestBody,
+    responses((status = 200, body = CheckResponseBody), (status = 403, description = "Checking another subject needs authz:check:all", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn check_post(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Json(body): Json<CheckRequestBody>,
+) -> Answer<CheckResponseBody> {
+    Ok(axum::Json(s.core.authz().check(&ctx.caller(), body).await?))
+}
+
+/// Decide up to 1,000 checks at one revision.
+#[utoipa::path(post, path = "/api/v1/authz/check-batch", tag = "authorization", security(("bearer" = [])),
+    request_body = CheckBatchRequest, responses((status = 200, body = CheckBatchResponse)))]
+pub(crate) async fn check_batch_post(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Json(body): Json<CheckBatchRequest>,
+) -> Answer<CheckBatchResponse> {
+    Ok(axum::Json(
+        s.core.authz().check_batch(&ctx.caller(), body).await?,
+    ))
+}
+
+/// Query of the effective-permissions read.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct EffectiveQuery {
+    /// Never answer from a revision older than this.
+    min_revision: Option<i64>,
+}
+
+/// A user's effective permissions, with their sources; `ETag` is the revision.
+#[utoipa::path(get, path = "/api/v1/authz/users/{id}/permissions", tag = "authorization", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id"), EffectiveQuery),
+    responses((status = 200, body = EffectivePermissions), (status = 304, description = "Unchanged since the ETag given in If-None-Match")))]
+pub(crate) async fn effective_get(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+    headers: HeaderMap,
+    query: Result<axum::extract::Query<EffectiveQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let axum::extract::Query(q) =
+        query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad-query", e.body_text()))?;
+    let id = p.id("id", "user")?;
+    let body = s
+        .core
+        .authz()
+        .effective_permissions(&ctx.caller(), id, q.min_revision)
+        .await?;
+    let etag = format!("\"r{}\"", body.revision);
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag)
+        });
+    let cache = [
+        (header::ETAG, etag.clone()),
+        (header::CACHE_CONTROL, "private, no-cache".to_owned()),
+    ];
+    if unchanged {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    Ok((cache, axum::Json(body)).into_response())
+}
+
+/// Seed 003: may the bearer do `action` on `resource`?
+#[utoipa::path(post, path = "/api/v1/auth/authorize", tag = "authorization", security(("bearer" = [])),
+    request_body = AuthorizeRequest, responses((status = 200, body = CheckResponseBody)))]
+pub(crate) async fn authorize_post(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Json(body): Json<AuthorizeRequest>,
+) -> Answer<CheckResponseBody> {
+    Ok(axum::Json(
+        s.core.authz().authorize(&ctx.caller(), body).await?,
+    ))
+}

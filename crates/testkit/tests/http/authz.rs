@@ -1,0 +1,530 @@
+use super::*;
+
+async fn patch(app: &TestApp, path: &str, token: &str, body: Value) -> portcullis_testkit::Reply {
+    app.call(reqwest::Method::PATCH, path, Some(token), Some(body))
+        .await
+}
+
+async fn check(app: &TestApp, token: &str, body: Value) -> Value {
+    let r = app.post("/api/v1/authz/check", Some(token), body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json
+}
+
+fn user_id(token: &portcullis_proto::TokenResponse) -> String {
+    claims(&token.access_token)["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+backend_tests!(admin_api_needs_permissions, |app: TestApp| async move {
+    let user = app.user("plain@example.com").await;
+    let t = Some(user.access_token.as_str());
+    assert_eq!(app.get("/api/v1/rbac/roles", None).await.status, 401);
+    assert_eq!(app.get("/api/v1/rbac/roles", t).await.status, 403);
+    let r = app
+        .post("/api/v1/rbac/roles", t, json!({"name": "sneaky"}))
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(app.get("/api/v1/identity/groups", t).await.status, 403);
+    assert_eq!(app.get("/api/v1/rbac/policies", t).await.status, 403);
+    // A plain user may check itself but nobody else.
+    let me = check(
+        &app,
+        &user.access_token,
+        json!({"action": "read", "resource": {"type": "documents"}}),
+    )
+    .await;
+    assert_eq!(me["allowed"], false);
+    let other = app.user("other@example.com").await;
+    let r = app
+        .post(
+            "/api/v1/authz/check",
+            t,
+            json!({"subject": user_id(&other), "action": "read", "resource": {"type": "documents"}}),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+});
+
+backend_tests!(
+    builtin_roles_and_bootstrap_admin,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let r = app.get("/api/v1/rbac/roles", Some(&admin)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let names: Vec<&str> = r.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            names.contains(&"realm-admin") && names.contains(&"user"),
+            "{names:?}"
+        );
+        let r = app
+            .delete("/api/v1/rbac/roles/realm-admin", Some(&admin))
+            .await;
+        assert_eq!(r.status, 409);
+        let me = app.get("/api/v1/auth/me", Some(&admin)).await;
+        assert_eq!(me.json["admin"], true);
+    }
+);
+
+backend_tests!(role_grant_check_and_revision, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let alice = app.user("alice@example.com").await;
+    let alice_id = user_id(&alice);
+    let r = app
+        .post(
+            "/api/v1/rbac/roles",
+            Some(&admin),
+            json!({"name": "reader", "description": "Reads documents", "permissions": ["documents:read:all"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let rev0 = r.json["revision"].as_i64().unwrap();
+    let role_id = r.json["id"].as_str().unwrap().to_owned();
+    // By name and by id.
+    assert_eq!(
+        app.get("/api/v1/rbac/roles/reader", Some(&admin))
+            .await
+            .json["id"],
+        role_id
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/rbac/roles/{role_id}"), Some(&admin))
+            .await
+            .json["name"],
+        "reader"
+    );
+    let body = json!({"subject": alice_id, "action": "read", "resource": {"type": "documents", "id": "7"}, "explain": true});
+    let before = check(&app, &admin, body.clone()).await;
+    assert_eq!(before["allowed"], false);
+    assert_eq!(before["reason"], "no_match");
+    let r = app
+        .post(
+            &format!("/api/v1/rbac/users/{alice_id}/roles"),
+            Some(&admin),
+            json!({"role": "reader"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let rev1 = r.json["revision"].as_i64().unwrap();
+    assert!(rev1 > rev0);
+    let mut b = body.clone();
+    b["min_revision"] = json!(rev1);
+    let after = check(&app, &admin, b).await;
+    assert_eq!(after["allowed"], true, "{after}");
+    assert_eq!(after["reason"], "role_allow");
+    assert_eq!(after["revision"], rev1);
+    assert!(after["explanation"].is_object());
+    // Alice checks herself (subject omitted).
+    let own = check(
+        &app,
+        &alice.access_token,
+        json!({"action": "read", "resource": {"type": "documents"}}),
+    )
+    .await;
+    assert_eq!(own["allowed"], true);
+    // A revision from the future is refused.
+    let mut b = body.clone();
+    b["min_revision"] = json!(rev1 + 1000);
+    let r = app.post("/api/v1/authz/check", Some(&admin), b).await;
+    assert_eq!(r.status, 400);
+    // Revoke.
+    let r = app
+        .delete(
+            &format!("/api/v1/rbac/users/{alice_id}/roles/reader"),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(check(&app, &admin, body.clone()).await["allowed"], false);
+    // Effective permissions with an ETag.
+    let r = app
+        .get(
+            &format!("/api/v1/authz/users/{alice_id}/permissions"),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let etag = r.header("etag").unwrap().to_owned();
+    let r = app
+        .http
+        .get(app.url(&format!("/api/v1/authz/users/{alice_id}/permissions")))
+        .bearer_auth(&admin)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+});
+
+backend_tests!(direct_deny_wins_and_expiry, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let bob = app.user("bob@example.com").await;
+    let bob_id = user_id(&bob);
+    app.post(
+        "/api/v1/rbac/roles",
+        Some(&admin),
+        json!({"name": "editor", "permissions": ["documents:*:all"]}),
+    )
+    .await;
+    let in_an_hour = (time::OffsetDateTime::now_utc() + Duration::hours(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/rbac/users/{bob_id}/roles"),
+            Some(&admin),
+            json!({"role": "editor", "expires_at": in_an_hour}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let del = json!({"subject": bob_id, "action": "delete", "resource": {"type": "documents"}});
+    assert_eq!(check(&app, &admin, del.clone()).await["allowed"], true);
+    let r = app
+        .post(
+            &format!("/api/v1/rbac/users/{bob_id}/permissions"),
+            Some(&admin),
+            json!({"permission": "documents:delete:all", "effect": "deny"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let d = check(&app, &admin, del.clone()).await;
+    assert_eq!(d["allowed"], false);
+    assert_eq!(d["reason"], "direct_deny");
+    let read = json!({"subject": bob_id, "action": "read", "resource": {"type": "documents"}});
+    assert_eq!(check(&app, &admin, read.clone()).await["allowed"], true);
+    // The role grant expires: no cleanup needed for it to stop counting.
+    app.clock.advance(Duration::hours(2));
+    let admin = app.admin_token().await;
+    assert_eq!(check(&app, &admin, read).await["allowed"], false);
+    // An expiry in the past is refused.
+    let past = (time::OffsetDateTime::now_utc() - Duration::hours(10))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/rbac/users/{bob_id}/roles"),
+            Some(&admin),
+            json!({"role": "editor", "expires_at": past}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json["errors"][0]["field"], "expires_at");
+});
+
+backend_tests!(
+    groups_inherit_down_the_hierarchy,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let carol = app.user("carol@example.com").await;
+        let carol_id = user_id(&carol);
+        for (name, parent) in [("platform", None), ("engineering", Some("platform"))] {
+            let r = app
+                .post(
+                    "/api/v1/identity/groups",
+                    Some(&admin),
+                    json!({"name": name, "parent": parent}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+        }
+        app.post(
+            "/api/v1/rbac/roles",
+            Some(&admin),
+            json!({"name": "deployer", "permissions": ["deployments:create:team"]}),
+        )
+        .await;
+        let r = app
+            .post(
+                "/api/v1/identity/groups/platform/roles",
+                Some(&admin),
+                json!({"role": "deployer"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let r = app
+            .post(
+                "/api/v1/identity/groups/engineering/members",
+                Some(&admin),
+                json!({"user_id": carol_id}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let d = check(
+        &app,
+        &admin,
+        json!({"subject": carol_id, "action": "create", "resource": {"type": "deployments", "team": "engineering"}, "explain": true}),
+    )
+    .await;
+        assert_eq!(d["allowed"], true, "{d}");
+        let text = d["explanation"].to_string();
+        assert!(
+            text.contains("engineering") && text.contains("platform") && text.contains("deployer"),
+            "{text}"
+        );
+        // Another team's resource needs scope all.
+        let d = check(
+        &app,
+        &admin,
+        json!({"subject": carol_id, "action": "create", "resource": {"type": "deployments", "team": "sales"}}),
+    )
+    .await;
+        assert_eq!(d["allowed"], false);
+        // A cycle is refused and names the field.
+        let r = patch(
+            &app,
+            "/api/v1/identity/groups/platform",
+            &admin,
+            json!({"parent": "engineering"}),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.json["errors"][0]["field"], "parent");
+        let members = app
+            .get("/api/v1/identity/groups/engineering/members", Some(&admin))
+            .await;
+        assert_eq!(members.json["items"].as_array().unwrap().len(), 1);
+    }
+);
+
+backend_tests!(role_composition_and_cycles, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let dave = app.user("dave@example.com").await;
+    let dave_id = user_id(&dave);
+    app.post(
+        "/api/v1/rbac/roles",
+        Some(&admin),
+        json!({"name": "base", "permissions": ["reports:read:all"]}),
+    )
+    .await;
+    let r = app
+        .post(
+            "/api/v1/rbac/roles",
+            Some(&admin),
+            json!({"name": "lead", "includes": ["base"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    app.post(
+        &format!("/api/v1/rbac/users/{dave_id}/roles"),
+        Some(&admin),
+        json!({"role": "lead"}),
+    )
+    .await;
+    let d = check(
+        &app,
+        &admin,
+        json!({"subject": dave_id, "action": "read", "resource": {"type": "reports"}}),
+    )
+    .await;
+    assert_eq!(d["allowed"], true);
+    let r = patch(
+        &app,
+        "/api/v1/rbac/roles/base",
+        &admin,
+        json!({"includes": ["lead"]}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.json["errors"][0]["field"]
+            .as_str()
+            .unwrap()
+            .starts_with("includes")
+    );
+    let r = app
+        .post(
+            "/api/v1/rbac/roles",
+            Some(&admin),
+            json!({"name": "bad", "permissions": ["nope"]}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json["errors"][0]["field"], "permissions[0]");
+    let r = app
+        .post(
+            "/api/v1/rbac/roles",
+            Some(&admin),
+            json!({"name": "bad", "includes": ["ghost"]}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json["errors"][0]["field"], "includes[0]");
+    let r = app
+        .post(
+            &format!("/api/v1/rbac/users/{dave_id}/roles"),
+            Some(&admin),
+            json!({"role": "ghost"}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json["errors"][0]["field"], "role");
+    let r = app
+        .post("/api/v1/rbac/roles", Some(&admin), json!({"name": "base"}))
+        .await;
+    assert_eq!(r.status, 409);
+});
+
+backend_tests!(policies_in_both_syntaxes, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let erin = app.user("erin@example.com").await;
+    let erin_id = user_id(&erin);
+    // Seed 001's example, as written.
+    let r = app
+        .post(
+            "/api/v1/rbac/policies",
+            Some(&admin),
+            json!({
+                "name": "Business Hours Only",
+                "resource": "sensitive_data",
+                "condition": {"and": [
+                    {">=": [{"var": "hour"}, 9]},
+                    {"<=": [{"var": "hour"}, 17]},
+                    {"in": [{"var": "day"}, [1, 2, 3, 4, 5]]}
+                ]},
+                "effect": "ALLOW",
+                "priority": 100
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let hour = portcullis_core::Clock::now(&app.clock).hour();
+    let day = portcullis_core::Clock::now(&app.clock)
+        .weekday()
+        .number_from_monday();
+    let expected = (9..=17).contains(&hour) && day <= 5;
+    let d = check(
+        &app,
+        &admin,
+        json!({"subject": erin_id, "action": "read", "resource": {"type": "sensitive_data"}}),
+    )
+    .await;
+    assert_eq!(d["allowed"], expected, "{d}");
+    // IAM-style document: deny from an address range.
+    let r = app
+        .post(
+            "/api/v1/rbac/policies",
+            Some(&admin),
+            json!({"name": "no-lab", "priority": 5, "document": {
+                "Version": "2012-10-17",
+                "Statement": [{"Sid": "NoLab", "Effect": "Deny", "Action": "*", "Resource": "*",
+                    "Condition": {"IpAddress": {"context.ip": "10.9.0.0/16"}}}]
+            }}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    app.post(
+        &format!("/api/v1/rbac/users/{erin_id}/permissions"),
+        Some(&admin),
+        json!({"permission": "files:read:all"}),
+    )
+    .await;
+    let from = |ip: &str| json!({"subject": erin_id, "action": "read", "resource": {"type": "files"}, "context": {"ip": ip}});
+    assert_eq!(
+        check(&app, &admin, from("192.168.1.1")).await["allowed"],
+        true
+    );
+    let d = check(&app, &admin, from("10.9.3.4")).await;
+    assert_eq!(d["allowed"], false);
+    assert_eq!(d["reason"], "policy_deny");
+    // Bad input: unknown operator, unknown IAM field, too deep.
+    let r = app
+        .post(
+            "/api/v1/rbac/policies",
+            Some(&admin),
+            json!({"name": "x", "effect": "ALLOW", "condition": {"frobnicate": [1]}}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = app
+        .post("/api/v1/rbac/policies", Some(&admin), json!({"name": "y", "document": {"Version": "2012-10-17", "Statement": [], "Extra": 1}}))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let mut deep = json!(true);
+    for _ in 0..100 {
+        deep = json!({"!": [deep]});
+    }
+    let r = app
+        .post(
+            "/api/v1/rbac/policies",
+            Some(&admin),
+            json!({"name": "z", "effect": "ALLOW", "condition": deep}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let list = app.get("/api/v1/rbac/policies", Some(&admin)).await;
+    assert_eq!(list.json["items"].as_array().unwrap().len(), 2);
+});
+
+backend_tests!(batch_checks_share_a_revision, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let frank = app.user("frank@example.com").await;
+    let fid = user_id(&frank);
+    app.post(
+        &format!("/api/v1/rbac/users/{fid}/permissions"),
+        Some(&admin),
+        json!({"permission": "notes:read:own"}),
+    )
+    .await;
+    let r = app
+        .post(
+            "/api/v1/authz/check-batch",
+            Some(&admin),
+            json!({"checks": [
+                {"subject": fid, "action": "read", "resource": {"type": "notes", "owner": fid}},
+                {"subject": fid, "action": "read", "resource": {"type": "notes", "owner": "someone-else"}},
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["results"][0]["allowed"], true);
+    assert_eq!(r.json["results"][1]["allowed"], false);
+    assert_eq!(r.json["results"][0]["revision"], r.json["revision"]);
+    let r = app
+        .post(
+            "/api/v1/authz/check-batch",
+            Some(&admin),
+            json!({"checks": []}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    // Seed 003's authorize for the bearer.
+    let r = app
+        .post(
+            "/api/v1/auth/authorize",
+            Some(&frank.access_token),
+            json!({"resource": "notes", "action": "read", "owner": fid}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["allowed"], true);
+});
+
+backend_tests!(realms_are_isolated, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let r = app
+        .post("/api/v1/realms", Some(&admin), json!({"name": "acme"}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    app.post(
+        "/api/v1/rbac/roles",
+        Some(&admin),
+        json!({"name": "main-only"}),
+    )
+    .await;
+    // The main realm's admin token is not accepted in acme.
+    let r = app
+        .get("/api/v1/realms/acme/rbac/roles", Some(&admin))
+        .await;
+    assert_eq!(r.status, 401);
+    let r = app
+        .get("/api/v1/realms/main/rbac/roles/main-only", Some(&admin))
+        .await;
+    assert_eq!(r.status, 200);
+});
