@@ -10,6 +10,8 @@
 //!   answers [`CheckRequest`]s with [`Decision`]s.
 //! - [`syntax`]: native and IAM-style policy statements, JSON Logic
 //!   conditions (validated, depth- and size-limited).
+//! - [`synthetic`]: deterministic generated realms and requests, for
+//!   benchmarks and large tests.
 
 //!
 //! # Decision
@@ -42,6 +44,7 @@ mod pattern;
 mod permission;
 mod request;
 pub mod syntax;
+pub mod synthetic;
 
 pub use engine::{CompileError, CompiledRealm};
 pub use explanation::{

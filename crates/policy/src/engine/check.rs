@@ -21,7 +21,7 @@ use std::cell::Cell;
 use datalogic_rs::DataValue;
 use uuid::Uuid;
 
-use super::{ANY, Attach, CPerm, CStatement, CompiledRealm, UserNode};
+use super::{ANY, Attach, CPerm, CStatement, CompiledRealm, DIRECT, UserNode};
 use crate::Scope;
 use crate::condition::{build_data, with_arena};
 use crate::request::{CheckRequest, Reason};
@@ -33,7 +33,7 @@ pub(crate) struct Probe<'r, 'q> {
     pub(crate) user: Option<&'r UserNode>,
     pub(crate) kind: u32,
     pub(crate) action: u32,
-    pub(crate) owner_is_subject: bool,
+    owner: Cell<Option<bool>>,
     team: Cell<Option<bool>>,
 }
 
@@ -52,9 +52,20 @@ impl<'r, 'q> Probe<'r, 'q> {
             user: realm.users.get(&req.subject),
             kind: realm.kinds.get(&req.resource.kind),
             action: realm.actions.get(req.action),
-            owner_is_subject: owner_is(req.resource.owner.as_deref(), req.subject),
+            owner: Cell::new(None),
             team: Cell::new(None),
         }
+    }
+
+    /// Whether the resource's owner is the subject.
+    #[inline]
+    pub(crate) fn owner_is_subject(&self) -> bool {
+        if let Some(known) = self.owner.get() {
+            return known;
+        }
+        let answer = owner_is(self.req.resource.owner.as_deref(), self.req.subject);
+        self.owner.set(Some(answer));
+        answer
     }
 
     /// Whether the resource's team is one of the subject's groups at `now`.
@@ -78,8 +89,8 @@ impl<'r, 'q> Probe<'r, 'q> {
     pub(crate) fn reaches(&self, scope: Scope) -> bool {
         match scope {
             Scope::All => true,
-            Scope::Team => self.owner_is_subject || self.team_is_subjects(),
-            Scope::Own => self.owner_is_subject,
+            Scope::Team => self.owner_is_subject() || self.team_is_subjects(),
+            Scope::Own => self.owner_is_subject(),
         }
     }
 
@@ -91,21 +102,17 @@ impl<'r, 'q> Probe<'r, 'q> {
     /// Whether role `role` (with what it includes) grants the request.
     #[inline]
     fn role_grants(&self, role: u32) -> bool {
-        let nodes = &self.realm.role_nodes;
-        let Some(node) = nodes.get(role as usize) else {
-            return false;
-        };
-        node.closure.iter().any(|&r| {
-            nodes
-                .get(r as usize)
-                .is_some_and(|n| self.perms_grant(&n.perms))
-        })
+        let realm = self.realm;
+        match realm.closure_of(role) {
+            [only] => self.perms_grant(realm.perms_of(*only)),
+            closure => closure.iter().any(|&r| self.perms_grant(realm.perms_of(r))),
+        }
     }
 
     /// Scans the permissions of the requested kind and the `*` ones.
     #[inline]
     fn perms_grant(&self, perms: &[CPerm]) -> bool {
-        if perms.len() <= 8 {
+        if perms.len() <= 16 {
             return perms.iter().any(|p| self.grants(p));
         }
         let start = perms.partition_point(|p| p.kind < self.kind);
@@ -249,25 +256,12 @@ impl CompiledRealm {
                     if g.deny {
                         return Reason::DirectDeny;
                     }
-                    direct_allow = true;
-                }
-            }
-            let denied = self.any_group(user, now, |gi| {
-                let Some(node) = self.group_nodes.get(gi as usize) else {
-                    return false;
-                };
-                for g in node.grants.iter() {
-                    if g.window.holds(now) && probe.grants(&g.perm) {
-                        if g.deny {
-                            return true;
-                        }
+                    if g.via == DIRECT {
+                        direct_allow = true;
+                    } else {
                         group_allow = true;
                     }
                 }
-                false
-            });
-            if denied {
-                return Reason::DirectDeny;
             }
         }
         if probe.statement_holds(true) {
@@ -277,24 +271,16 @@ impl CompiledRealm {
             return Reason::DirectAllow;
         }
         if let Some(user) = probe.user {
-            let role_allow = user
-                .roles
-                .iter()
-                .any(|h| h.window.holds(now) && probe.role_grants(h.id));
-            if role_allow {
+            let roles = user.roles();
+            let granted = |direct: bool| {
+                roles.iter().any(|h| {
+                    (h.via == DIRECT) == direct && h.window.holds(now) && probe.role_grants(h.id)
+                })
+            };
+            if granted(true) {
                 return Reason::RoleAllow;
             }
-            if group_allow {
-                return Reason::GroupAllow;
-            }
-            let through_group = self.any_group(user, now, |gi| {
-                self.group_nodes.get(gi as usize).is_some_and(|node| {
-                    node.roles
-                        .iter()
-                        .any(|h| h.window.holds(now) && probe.role_grants(h.id))
-                })
-            });
-            if through_group {
+            if group_allow || granted(false) {
                 return Reason::GroupAllow;
             }
         }

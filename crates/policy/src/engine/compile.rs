@@ -4,8 +4,8 @@ use rustc_hash::FxHashMap;
 use uuid::Uuid;
 
 use super::{
-    ANY, Attach, CGrant, CPerm, CStatement, CompileError, CompiledRealm, GroupNode, Held, Interner,
-    NO_PARENT, RoleNode, StatementIndex, UserNode, Window,
+    ANY, Attach, CGrant, CPerm, CStatement, CompileError, CompiledRealm, DIRECT, GroupNode, Held,
+    Interner, NO_PARENT, RoleNode, Span, StatementIndex, UserNode, Window,
 };
 use crate::condition::{Condition, new_engine};
 use crate::model::{Attachment, Effect, Grantee, RealmSnapshot};
@@ -34,8 +34,70 @@ fn intern_perm(kinds: &mut Interner, actions: &mut Interner, p: &Permission) -> 
 #[derive(Default)]
 struct UserBuilder {
     roles: Vec<Held>,
-    groups: Vec<Held>,
+    memberships: Vec<Held>,
     grants: Vec<CGrant>,
+}
+
+impl UserBuilder {
+    /// Flattens memberships: each membership's group and ancestors become
+    /// teams, and their role and permission grants the user's, with the
+    /// window of the whole path.
+    fn flatten(mut self, group_nodes: &[GroupNode]) -> UserNode {
+        let mut teams = Vec::new();
+        for m in &self.memberships {
+            let mut g = m.id;
+            while let Some(node) = group_nodes.get(g as usize) {
+                teams.push(Held {
+                    id: g,
+                    via: m.id,
+                    window: m.window,
+                });
+                for h in node.roles.iter() {
+                    let window = m.window.and(h.window);
+                    if !window.is_empty() {
+                        self.roles.push(Held {
+                            id: h.id,
+                            via: g,
+                            window,
+                        });
+                    }
+                }
+                for grant in node.grants.iter() {
+                    let window = m.window.and(grant.window);
+                    if !window.is_empty() {
+                        self.grants.push(CGrant {
+                            via: g,
+                            window,
+                            ..*grant
+                        });
+                    }
+                }
+                g = node.parent;
+            }
+        }
+        dedup(&mut self.roles);
+        dedup(&mut teams);
+        let n_roles = idx(self.roles.len());
+        self.roles.extend(teams);
+        UserNode {
+            held: self.roles.into_boxed_slice(),
+            n_roles,
+            grants: self.grants.into_boxed_slice(),
+        }
+    }
+}
+
+/// Removes exact repeats, keeping first occurrences in order.
+fn dedup(list: &mut Vec<Held>) {
+    let mut seen = Vec::with_capacity(list.len());
+    list.retain(|h| {
+        if seen.contains(h) {
+            false
+        } else {
+            seen.push(*h);
+            true
+        }
+    });
 }
 
 impl CompiledRealm {
@@ -81,6 +143,8 @@ impl CompiledRealm {
             ));
         }
         let closures = role_closures(&includes);
+        let mut role_perms = Vec::new();
+        let mut role_closures = Vec::new();
         let role_nodes: Vec<RoleNode> = roles
             .iter()
             .zip(closures)
@@ -94,12 +158,14 @@ impl CompiledRealm {
                 perms.sort_unstable();
                 perms.dedup();
                 RoleNode {
-                    perms: perms.into_boxed_slice(),
-                    closure,
+                    perms: Span::push(&mut role_perms, &perms),
+                    closure: Span::push(&mut role_closures, &closure),
                     includes,
                 }
             })
             .collect();
+        role_perms.shrink_to_fit();
+        role_closures.shrink_to_fit();
 
         // Groups.
         let groups = snapshot.groups.clone();
@@ -133,14 +199,16 @@ impl CompiledRealm {
 
         for m in &snapshot.memberships {
             let g = group_index(m.group)?;
-            users.entry(m.user).or_default().groups.push(Held {
+            users.entry(m.user).or_default().memberships.push(Held {
                 id: g,
+                via: g,
                 window: Window::of(&m.validity),
             });
         }
         for rg in &snapshot.role_grants {
             let held = Held {
                 id: role_index(rg.role)?,
+                via: DIRECT,
                 window: Window::of(&rg.validity),
             };
             match rg.to {
@@ -157,6 +225,7 @@ impl CompiledRealm {
                 perm: intern_perm(&mut kinds, &mut actions, &pg.permission),
                 deny: pg.effect == Effect::Deny,
                 index: idx(i),
+                via: DIRECT,
                 window: Window::of(&pg.validity),
             };
             match pg.to {
@@ -180,16 +249,7 @@ impl CompiledRealm {
             .collect();
         let mut users: FxHashMap<Uuid, UserNode> = users
             .into_iter()
-            .map(|(id, b)| {
-                (
-                    id,
-                    UserNode {
-                        roles: b.roles.into_boxed_slice(),
-                        groups: b.groups.into_boxed_slice(),
-                        grants: b.grants.into_boxed_slice(),
-                    },
-                )
-            })
+            .map(|(id, b)| (id, b.flatten(&group_nodes)))
             .collect();
         users.shrink_to_fit();
 
@@ -259,6 +319,8 @@ impl CompiledRealm {
             engine,
             roles,
             role_nodes,
+            role_perms,
+            role_closures,
             role_ids,
             role_by_name,
             groups,

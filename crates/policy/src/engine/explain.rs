@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 use uuid::Uuid;
 
 use super::check::Probe;
-use super::{Attach, CStatement, CompiledRealm, NO_PARENT};
+use super::{Attach, CStatement, CompiledRealm, DIRECT, Held, NO_PARENT, UserNode};
 use crate::condition::{build_data, with_arena};
 use crate::explanation::{
     ConditionOutcome, DecidedBy, EffectivePermission, Explanation, PathStep, PolicyEvaluation,
@@ -41,6 +41,21 @@ fn covers(p: &Permission, kind: &str, action: &str) -> bool {
         Segment::Name(n) => n == v,
     };
     seg(&p.resource, kind) && seg(&p.action, action)
+}
+
+/// Roles granted to the user itself, valid at `now`.
+fn direct_roles(node: &UserNode, now: Micros) -> impl Iterator<Item = &Held> {
+    node.roles()
+        .iter()
+        .filter(move |h| h.via == DIRECT && h.window.holds(now))
+}
+
+/// The user's memberships valid at `now` (a team entry for the membership's
+/// own group).
+fn memberships(node: &UserNode, now: Micros) -> impl Iterator<Item = &Held> {
+    node.teams()
+        .iter()
+        .filter(move |t| t.id == t.via && t.window.holds(now))
 }
 
 fn user_step(user: Uuid) -> PathStep {
@@ -92,12 +107,19 @@ impl CompiledRealm {
         out
     }
 
-    fn push_role_sources(&self, out: &mut Vec<Source>, prefix: &[PathStep], role: u32, via: Via) {
+    fn push_role_sources(
+        &self,
+        out: &mut Vec<Source>,
+        wanted: &dyn Fn(&Permission) -> bool,
+        prefix: &[PathStep],
+        role: u32,
+        via: Via,
+    ) {
         for (r, chain) in self.role_paths(role) {
             let Some(def) = self.roles.get(r as usize) else {
                 continue;
             };
-            for p in &def.permissions {
+            for p in def.permissions.iter().filter(|p| wanted(p)) {
                 let mut steps = prefix.to_vec();
                 steps.extend(chain.iter().map(|&c| self.role_step(c)));
                 steps.push(permission_step(p));
@@ -111,15 +133,26 @@ impl CompiledRealm {
         }
     }
 
-    /// Every path from the user to a permission at `now`.
-    fn sources(&self, user: Uuid, now: Micros) -> Vec<Source> {
+    /// Every path from the user to a (`wanted`) permission at `now`.
+    fn sources(
+        &self,
+        user: Uuid,
+        now: Micros,
+        wanted: &dyn Fn(&Permission) -> bool,
+    ) -> Vec<Source> {
         let mut out = Vec::new();
         let Some(node) = self.users.get(&user) else {
             return out;
         };
         let me = user_step(user);
-        for g in node.grants.iter().filter(|g| g.window.holds(now)) {
-            if let Some(pg) = self.grants.get(g.index as usize) {
+        for g in node
+            .grants
+            .iter()
+            .filter(|g| g.via == DIRECT && g.window.holds(now))
+        {
+            if let Some(pg) = self.grants.get(g.index as usize)
+                && wanted(&pg.permission)
+            {
                 out.push(Source {
                     steps: vec![me.clone(), permission_step(&pg.permission)],
                     permission: pg.permission.clone(),
@@ -128,16 +161,18 @@ impl CompiledRealm {
                 });
             }
         }
-        for h in node.roles.iter().filter(|h| h.window.holds(now)) {
-            self.push_role_sources(&mut out, std::slice::from_ref(&me), h.id, Via::Role);
+        for h in direct_roles(node, now) {
+            self.push_role_sources(&mut out, wanted, std::slice::from_ref(&me), h.id, Via::Role);
         }
-        for m in node.groups.iter().filter(|m| m.window.holds(now)) {
+        for m in memberships(node, now) {
             let mut chain = vec![me.clone()];
             let mut g = m.id;
             while let Some(gnode) = self.group_nodes.get(g as usize) {
                 chain.push(self.group_step(g));
                 for grant in gnode.grants.iter().filter(|x| x.window.holds(now)) {
-                    if let Some(pg) = self.grants.get(grant.index as usize) {
+                    if let Some(pg) = self.grants.get(grant.index as usize)
+                        && wanted(&pg.permission)
+                    {
                         let mut steps = chain.clone();
                         steps.push(permission_step(&pg.permission));
                         out.push(Source {
@@ -149,7 +184,7 @@ impl CompiledRealm {
                     }
                 }
                 for h in gnode.roles.iter().filter(|h| h.window.holds(now)) {
-                    self.push_role_sources(&mut out, &chain, h.id, Via::Group);
+                    self.push_role_sources(&mut out, wanted, &chain, h.id, Via::Group);
                 }
                 if gnode.parent == NO_PARENT {
                     break;
@@ -163,7 +198,7 @@ impl CompiledRealm {
     /// Effective permissions: every source grouped by (permission, effect).
     pub(crate) fn effective(&self, user: Uuid, now: Micros) -> Vec<EffectivePermission> {
         let mut by_perm: BTreeMap<(Permission, bool), Vec<String>> = BTreeMap::new();
-        for s in self.sources(user, now) {
+        for s in self.sources(user, now, &|_| true) {
             let texts = by_perm
                 .entry((s.permission, s.effect == Effect::Deny))
                 .or_default();
@@ -191,7 +226,7 @@ impl CompiledRealm {
             Attach::User(u) => (u == subject).then(|| vec![me]),
             Attach::Group(target) => {
                 let node = self.users.get(&subject)?;
-                for m in node.groups.iter().filter(|m| m.window.holds(now)) {
+                for m in memberships(node, now) {
                     let mut chain = vec![me.clone()];
                     let mut g = m.id;
                     while g != NO_PARENT {
@@ -219,12 +254,12 @@ impl CompiledRealm {
                             steps
                         })
                 };
-                for h in node.roles.iter().filter(|h| h.window.holds(now)) {
+                for h in direct_roles(node, now) {
                     if let Some(path) = via_role(std::slice::from_ref(&me), h.id) {
                         return Some(path);
                     }
                 }
-                for m in node.groups.iter().filter(|m| m.window.holds(now)) {
+                for m in memberships(node, now) {
                     let mut chain = vec![me.clone()];
                     let mut g = m.id;
                     while let Some(gnode) = self.group_nodes.get(g as usize) {
@@ -319,11 +354,8 @@ impl CompiledRealm {
     pub(crate) fn check_explained(&self, req: &CheckRequest<'_>) -> Decision {
         let probe = Probe::new(self, req);
         let res = req.resource;
-        let sources = self.sources(req.subject, req.now);
-        let covering: Vec<&Source> = sources
-            .iter()
-            .filter(|s| covers(&s.permission, &res.kind, req.action))
-            .collect();
+        let sources = self.sources(req.subject, req.now, &|p| covers(p, &res.kind, req.action));
+        let covering: Vec<&Source> = sources.iter().collect();
         let policies = self.evaluate_policies(req);
 
         let grant = |reason: Reason, s: &Source| {
@@ -429,7 +461,7 @@ impl CompiledRealm {
     ) -> String {
         let req = probe.req;
         let res = req.resource;
-        let needed = if probe.owner_is_subject {
+        let needed = if probe.owner_is_subject() {
             Scope::Own
         } else if probe.team_is_subjects() {
             Scope::Team

@@ -65,6 +65,8 @@ pub(crate) const ANY: u32 = u32::MAX;
 pub(crate) const UNKNOWN: u32 = u32::MAX - 1;
 /// No parent group.
 pub(crate) const NO_PARENT: u32 = u32::MAX;
+/// `via` of something held directly, not through a group.
+pub(crate) const DIRECT: u32 = u32::MAX;
 
 /// A validity as an inclusive range of instants; empty when `from > until`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +97,18 @@ impl Window {
     pub(crate) fn holds(self, now: Micros) -> bool {
         self.from <= now && now <= self.until
     }
+
+    /// Both windows at once (a path holds when every link holds).
+    pub(crate) fn and(self, other: Window) -> Window {
+        Window {
+            from: self.from.max(other.from),
+            until: self.until.min(other.until),
+        }
+    }
+
+    pub(crate) fn is_empty(self) -> bool {
+        self.from > self.until
+    }
 }
 
 /// A permission with interned resource and action.
@@ -112,10 +126,13 @@ impl CPerm {
     }
 }
 
-/// A role or group held from `window`.
-#[derive(Debug, Clone, Copy)]
+/// A role or group held during `window`, directly or through a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Held {
     pub(crate) id: u32,
+    /// [`DIRECT`], or the group it is held through: for a role, the group it
+    /// is granted to; for a group (a team), the membership's group.
+    pub(crate) via: u32,
     pub(crate) window: Window,
 }
 
@@ -126,14 +143,43 @@ pub(crate) struct CGrant {
     pub(crate) deny: bool,
     /// Index into the snapshot's permission grants.
     pub(crate) index: u32,
+    /// [`DIRECT`], or the group it is granted to.
+    pub(crate) via: u32,
     pub(crate) window: Window,
 }
 
+/// A range of a shared table.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    /// Appends `items` to `table` and returns their span.
+    pub(crate) fn push<T: Copy>(table: &mut Vec<T>, items: &[T]) -> Self {
+        let start = u32::try_from(table.len()).unwrap_or(u32::MAX);
+        table.extend_from_slice(items);
+        Self {
+            start,
+            len: u32::try_from(items.len()).unwrap_or(0),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn of<T>(self, table: &[T]) -> &[T] {
+        let start = self.start as usize;
+        table.get(start..start + self.len as usize).unwrap_or(&[])
+    }
+}
+
+/// A role, with its permissions and inclusion closure stored in shared
+/// tables (`CompiledRealm::role_perms`, `role_closures`) for locality.
 pub(crate) struct RoleNode {
     /// The role's own permissions, sorted by (kind, action); `*` kinds last.
-    pub(crate) perms: Box<[CPerm]>,
+    pub(crate) perms: Span,
     /// The role and every role it includes, transitively; sorted.
-    pub(crate) closure: Box<[u32]>,
+    pub(crate) closure: Span,
     /// Directly included roles.
     pub(crate) includes: Box<[u32]>,
 }
@@ -144,11 +190,30 @@ pub(crate) struct GroupNode {
     pub(crate) grants: Box<[CGrant]>,
 }
 
+/// Everything a user holds, flattened at compile time so a check reads two
+/// contiguous slices instead of walking group nodes. Windows are those of the
+/// whole path (membership ∩ grant).
 #[derive(Default)]
 pub(crate) struct UserNode {
-    pub(crate) roles: Box<[Held]>,
-    pub(crate) groups: Box<[Held]>,
+    /// First `n_roles` roles (granted directly or to one of the user's groups
+    /// or their ancestors; inclusion not expanded), then the user's groups:
+    /// each membership's group and its ancestors.
+    pub(crate) held: Box<[Held]>,
+    pub(crate) n_roles: u32,
+    /// Permission grants to the user and to its groups (and ancestors).
     pub(crate) grants: Box<[CGrant]>,
+}
+
+impl UserNode {
+    #[inline]
+    pub(crate) fn roles(&self) -> &[Held] {
+        self.held.get(..self.n_roles as usize).unwrap_or(&[])
+    }
+
+    #[inline]
+    pub(crate) fn teams(&self) -> &[Held] {
+        self.held.get(self.n_roles as usize..).unwrap_or(&[])
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,6 +308,8 @@ pub struct CompiledRealm {
     pub(crate) engine: Engine,
     pub(crate) roles: Vec<Role>,
     pub(crate) role_nodes: Vec<RoleNode>,
+    pub(crate) role_perms: Vec<CPerm>,
+    pub(crate) role_closures: Vec<u32>,
     pub(crate) role_ids: FxHashMap<Uuid, u32>,
     pub(crate) role_by_name: FxHashMap<String, u32>,
     pub(crate) groups: Vec<Group>,
@@ -272,6 +339,22 @@ impl std::fmt::Debug for CompiledRealm {
 }
 
 impl CompiledRealm {
+    /// A role's own permissions.
+    #[inline]
+    pub(crate) fn perms_of(&self, role: u32) -> &[CPerm] {
+        self.role_nodes
+            .get(role as usize)
+            .map_or(&[][..], |n| n.perms.of(&self.role_perms))
+    }
+
+    /// A role and every role it includes, sorted.
+    #[inline]
+    pub(crate) fn closure_of(&self, role: u32) -> &[u32] {
+        self.role_nodes
+            .get(role as usize)
+            .map_or(&[][..], |n| n.closure.of(&self.role_closures))
+    }
+
     /// The snapshot's revision.
     pub fn revision(&self) -> i64 {
         self.revision
@@ -367,8 +450,10 @@ impl CompiledRealm {
             + self
                 .role_nodes
                 .iter()
-                .map(|n| slice_bytes(&n.perms) + slice_bytes(&n.closure) + slice_bytes(&n.includes))
-                .sum::<usize>();
+                .map(|n| slice_bytes(&n.includes))
+                .sum::<usize>()
+            + vec_bytes(&self.role_perms)
+            + vec_bytes(&self.role_closures);
         let groups: usize = vec_bytes(&self.groups)
             + self
                 .groups
@@ -385,7 +470,7 @@ impl CompiledRealm {
             + self
                 .users
                 .values()
-                .map(|u| slice_bytes(&u.roles) + slice_bytes(&u.groups) + slice_bytes(&u.grants))
+                .map(|u| slice_bytes(&u.held) + slice_bytes(&u.grants))
                 .sum::<usize>();
         let names = map_bytes(&self.role_by_name)
             + self

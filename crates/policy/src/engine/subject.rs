@@ -3,12 +3,12 @@
 
 use uuid::Uuid;
 
-use super::{CompiledRealm, NO_PARENT, UserNode};
+use super::{CompiledRealm, DIRECT, UserNode};
 use crate::model::Micros;
 
 impl CompiledRealm {
     /// Calls `f` on each group the user is in at `now`: each valid
-    /// membership's group, then its ancestors. A group may come more than
+    /// membership's group and its ancestors. A group may come more than
     /// once. Stops (returning true) as soon as `f` returns true.
     #[inline]
     pub(crate) fn any_group(
@@ -17,22 +17,7 @@ impl CompiledRealm {
         now: Micros,
         mut f: impl FnMut(u32) -> bool,
     ) -> bool {
-        for m in user.groups.iter() {
-            if !m.window.holds(now) {
-                continue;
-            }
-            let mut g = m.id;
-            while g != NO_PARENT {
-                if f(g) {
-                    return true;
-                }
-                g = self
-                    .group_nodes
-                    .get(g as usize)
-                    .map_or(NO_PARENT, |n| n.parent);
-            }
-        }
-        false
+        user.teams().iter().any(|t| t.window.holds(now) && f(t.id))
     }
 
     /// Calls `f(role, through_group)` on each role granted to the user at
@@ -45,18 +30,9 @@ impl CompiledRealm {
         now: Micros,
         mut f: impl FnMut(u32, bool) -> bool,
     ) -> bool {
-        for h in user.roles.iter() {
-            if h.window.holds(now) && f(h.id, false) {
-                return true;
-            }
-        }
-        self.any_group(user, now, |g| {
-            self.group_nodes.get(g as usize).is_some_and(|node| {
-                node.roles
-                    .iter()
-                    .any(|h| h.window.holds(now) && f(h.id, true))
-            })
-        })
+        user.roles()
+            .iter()
+            .any(|h| h.window.holds(now) && f(h.id, h.via != DIRECT))
     }
 
     /// Whether the user is in group `group` at `now` (or in a descendant).
@@ -70,9 +46,7 @@ impl CompiledRealm {
     #[inline]
     pub(crate) fn holds_role(&self, user: &UserNode, now: Micros, role: u32) -> bool {
         self.any_granted_role(user, now, |r, _| {
-            self.role_nodes
-                .get(r as usize)
-                .is_some_and(|n| n.closure.binary_search(&role).is_ok())
+            self.closure_of(r).binary_search(&role).is_ok()
         })
     }
 
@@ -81,9 +55,7 @@ impl CompiledRealm {
     pub(crate) fn held_role_ids(&self, user: &UserNode, now: Micros) -> Vec<u32> {
         let mut out = Vec::new();
         self.any_granted_role(user, now, |r, _| {
-            if let Some(n) = self.role_nodes.get(r as usize) {
-                out.extend(n.closure.iter().copied());
-            }
+            out.extend_from_slice(self.closure_of(r));
             false
         });
         out.sort_unstable();
