@@ -89,15 +89,8 @@ impl UserBuilder {
 
 /// Removes exact repeats, keeping first occurrences in order.
 fn dedup(list: &mut Vec<Held>) {
-    let mut seen = Vec::with_capacity(list.len());
-    list.retain(|h| {
-        if seen.contains(h) {
-            false
-        } else {
-            seen.push(*h);
-            true
-        }
-    });
+    let mut seen = rustc_hash::FxHashSet::default();
+    list.retain(|h| seen.insert(*h));
 }
 
 impl CompiledRealm {

@@ -69,7 +69,7 @@ pub(crate) const NO_PARENT: u32 = u32::MAX;
 pub(crate) const DIRECT: u32 = u32::MAX;
 
 /// A validity as an inclusive range of instants; empty when `from > until`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Window {
     from: i64,
     until: i64,
@@ -127,7 +127,7 @@ impl CPerm {
 }
 
 /// A role or group held during `window`, directly or through a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Held {
     pub(crate) id: u32,
     /// [`DIRECT`], or the group it is held through: for a role, the group it
