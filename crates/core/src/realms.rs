@@ -136,7 +136,7 @@ impl<'a> Realms<'a> {
         match user {
             Some(u) if u.active => {
                 if crate::authz::Authz::new(self.i)
-                    .user_may(who.realm.id, u.id, "realms", "manage")
+                    .user_may(who.realm.id, u.id, None, "realms", "manage")
                     .await?
                 {
                     Ok(ServerAdmin { _private: () })

@@ -62,7 +62,7 @@ impl<'a> Users<'a> {
             Some(u) if u.active => {
                 let authz = crate::authz::Authz::new(self.i);
                 if authz
-                    .user_may(who.realm.id, u.id, "users", "manage")
+                    .user_may(who.realm.id, u.id, None, "users", "manage")
                     .await?
                 {
                     Ok(RealmAdmin {
@@ -107,10 +107,9 @@ impl<'a> Users<'a> {
             limit: per_page,
         };
         let mut page = self.i.store.list_users(admin.realm_id, &query).await?;
-        let authz = crate::authz::Authz::new(self.i);
-        for user in &mut page.items {
-            user.is_admin = authz.is_realm_admin(user.realm_id, user.id).await?;
-        }
+        crate::authz::Authz::new(self.i)
+            .mark_realm_admins(admin.realm_id, &mut page.items)
+            .await?;
         Ok(page)
     }
 
@@ -167,8 +166,8 @@ impl<'a> Users<'a> {
     /// Sets `is_admin` from the user's roles (the `admin` shown by the API is
     /// "holds realm-admin").
     pub async fn with_admin_flag(&self, mut user: User) -> Result<User> {
-        user.is_admin = crate::authz::Authz::new(self.i)
-            .is_realm_admin(user.realm_id, user.id)
+        crate::authz::Authz::new(self.i)
+            .mark_realm_admins(user.realm_id, std::slice::from_mut(&mut user))
             .await?;
         Ok(user)
     }

@@ -184,7 +184,7 @@ impl Authz<'_> {
     ) -> Result<proto::RoleView> {
         self.require(caller, "roles", "manage").await?;
         let id = new_id();
-        let (revision, _) = self
+        let revision = self
             .apply(caller, "role.create", |view| {
                 let mut errors = Vec::new();
                 let name = input::name("name", new.name.trim())
@@ -231,7 +231,7 @@ impl Authz<'_> {
     ) -> Result<proto::RoleView> {
         self.require(caller, "roles", "manage").await?;
         let mut role_id = None;
-        let (revision, _) = self
+        let revision = self
             .apply(caller, "role.update", |view| {
                 let id = input::role_in_path(view, role)?;
                 role_id = Some(id);
@@ -304,7 +304,7 @@ impl Authz<'_> {
             ));
         }
         let mut role_id = None;
-        let (revision, _) = self
+        let revision = self
             .apply(
                 caller,
                 if add {
@@ -360,7 +360,7 @@ impl Authz<'_> {
         role: &str,
     ) -> Result<proto::RevisionView> {
         self.require(caller, "roles", "manage").await?;
-        let (revision, _) = self
+        let revision = self
             .apply(caller, "role.delete", |view| {
                 let id = input::role_in_path(view, role)?;
                 let old = view.compiled.role(id).ok_or(Error::NotFound("role"))?;
@@ -436,7 +436,7 @@ impl Authz<'_> {
         };
         self.require(caller, resource, "read").await?;
         let view = self.view(caller.who.realm.id, None).await?;
-        let grantee = self.grantee(&view, to).await?;
+        let grantee = grantee(&view, to)?;
         let now = self.now_micros();
         Ok(proto::GrantsView {
             roles: view
@@ -468,13 +468,6 @@ impl Authz<'_> {
         })
     }
 
-    async fn grantee(&self, view: &View, to: GranteeRef<'_>) -> Result<Grantee> {
-        match to {
-            GranteeRef::User(id) => Ok(Grantee::User(id)),
-            GranteeRef::Group(g) => Ok(Grantee::Group(input::group_in_path(view, g)?)),
-        }
-    }
-
     /// Grants a role to a user or group (replacing the window of an existing grant).
     pub async fn grant_role(
         &self,
@@ -484,9 +477,9 @@ impl Authz<'_> {
     ) -> Result<proto::RevisionView> {
         self.require_grant_rights(caller, to).await?;
         let now = self.i.clock.now();
-        let (revision, _) = self
+        let revision = self
             .apply(caller, "role.grant", |view| {
-                let grantee = grantee_sync(view, to)?;
+                let grantee = grantee(view, to)?;
                 let mut errors = Vec::new();
                 let role = input::role_in_body(view, "role", &body.role)
                     .map_err(|e| errors.push(e))
@@ -518,9 +511,9 @@ impl Authz<'_> {
         role: &str,
     ) -> Result<proto::RevisionView> {
         self.require_grant_rights(caller, to).await?;
-        let (revision, _) = self
+        let revision = self
             .apply(caller, "role.revoke", |view| {
-                let grantee = grantee_sync(view, to)?;
+                let grantee = grantee(view, to)?;
                 let role = input::role_in_path(view, role)?;
                 let before = view
                     .snapshot
@@ -549,9 +542,9 @@ impl Authz<'_> {
     ) -> Result<proto::RevisionView> {
         self.require_grant_rights(caller, to).await?;
         let now = self.i.clock.now();
-        let (revision, _) = self
+        let revision = self
             .apply(caller, "permission.grant", |view| {
-                let grantee = grantee_sync(view, to)?;
+                let grantee = grantee(view, to)?;
                 let mut errors = Vec::new();
                 let permission = input::permission("permission", &body.permission)
                     .map_err(|e| errors.push(e))
@@ -597,9 +590,9 @@ impl Authz<'_> {
         permission: &str,
     ) -> Result<proto::RevisionView> {
         self.require_grant_rights(caller, to).await?;
-        let (revision, _) = self
+        let revision = self
             .apply(caller, "permission.revoke", |view| {
-                let grantee = grantee_sync(view, to)?;
+                let grantee = grantee(view, to)?;
                 let permission = input::permission("permission", permission)
                     .map_err(|e| Error::InvalidInput(vec![e]))?;
                 let before = view
@@ -675,7 +668,7 @@ impl Authz<'_> {
     ) -> Result<proto::GroupView> {
         self.require(caller, "groups", "manage").await?;
         let id = new_id();
-        let (revision, _) = self
+        let revision = self
             .apply(caller, "group.create", |view| {
                 let mut errors = Vec::new();
                 let name = input::name("name", new.name.trim())
@@ -723,7 +716,7 @@ impl Authz<'_> {
     ) -> Result<proto::GroupView> {
         self.require(caller, "groups", "manage").await?;
         let mut group_id = None;
-        let (revision, _) = self
+        let revision = self
             .apply(caller, "group.update", |view| {
                 let id = input::group_in_path(view, group)?;
                 group_id = Some(id);
@@ -788,7 +781,7 @@ impl Authz<'_> {
         group: &str,
     ) -> Result<proto::RevisionView> {
         self.require(caller, "groups", "manage").await?;
-        let (revision, _) = self
+        let revision = self
             .apply(caller, "group.delete", |view| {
                 let id = input::group_in_path(view, group)?;
                 let old = view.compiled.group(id).ok_or(Error::NotFound("group"))?;
@@ -836,7 +829,7 @@ impl Authz<'_> {
     ) -> Result<proto::RevisionView> {
         self.require(caller, "groups", "manage").await?;
         let now = self.i.clock.now();
-        let (revision, _) = self
+        let revision = self
             .apply(caller, "group.member.add", |view| {
                 let id = input::group_in_path(view, group)?;
                 let mut errors = Vec::new();
@@ -867,7 +860,7 @@ impl Authz<'_> {
         user: Uuid,
     ) -> Result<proto::RevisionView> {
         self.require(caller, "groups", "manage").await?;
-        let (revision, _) = self
+        let revision = self
             .apply(caller, "group.member.remove", |view| {
                 let id = input::group_in_path(view, group)?;
                 let before = view
@@ -921,7 +914,7 @@ impl Authz<'_> {
     ) -> Result<proto::PolicyView> {
         self.require(caller, "policies", "manage").await?;
         let id = new_id();
-        let (revision, _) = self
+        let revision = self
             .apply(caller, "policy.create", |view| {
                 let policy = parse_policy(view, id, &body, None)?;
                 if view.snapshot.policies.iter().any(|p| p.name == policy.name) {
@@ -953,7 +946,7 @@ impl Authz<'_> {
     ) -> Result<proto::PolicyView> {
         self.require(caller, "policies", "manage").await?;
         let mut policy_id = None;
-        let (revision, _) = self
+        let revision = self
             .apply(caller, "policy.update", |view| {
                 let old = find_policy(view, policy)?;
                 policy_id = Some(old.id);
@@ -987,7 +980,7 @@ impl Authz<'_> {
         policy: &str,
     ) -> Result<proto::RevisionView> {
         self.require(caller, "policies", "manage").await?;
-        let (revision, _) = self
+        let revision = self
             .apply(caller, "policy.delete", |view| {
                 let old = find_policy(view, policy)?;
                 Ok(Built {
@@ -1012,7 +1005,7 @@ pub enum GranteeRef<'a> {
     Group(&'a str),
 }
 
-fn grantee_sync(view: &View, to: GranteeRef<'_>) -> Result<Grantee> {
+fn grantee(view: &View, to: GranteeRef<'_>) -> Result<Grantee> {
     match to {
         GranteeRef::User(id) => Ok(Grantee::User(id)),
         GranteeRef::Group(g) => Ok(Grantee::Group(input::group_in_path(view, g)?)),

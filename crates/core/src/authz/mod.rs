@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use portcullis_policy::model::RealmSnapshot;
-use portcullis_policy::{CheckRequest, CompiledRealm, Context, Resource};
+use portcullis_policy::{CheckRequest, CompiledRealm, Resource};
 use uuid::Uuid;
 
 use crate::app::Inner;
@@ -159,45 +159,56 @@ impl<'a> Authz<'a> {
         self.i.authz.views.remove(&realm_id);
     }
 
-    /// Whether the caller holds `resource:action:all` (Portcullis's own admin
-    /// permissions) at the current revision.
-    pub async fn caller_may(
-        &self,
-        caller: &Caller<'_>,
-        resource: &str,
-        action: &str,
-    ) -> Result<bool> {
-        let realm_id = caller.who.realm.id;
-        let view = self.view(realm_id, None).await?;
-        Ok(allows(
-            &view,
-            self.now_micros(),
-            caller.who.user_id,
-            resource,
-            action,
-        ))
-    }
-
     /// Fails with 403 unless the caller holds `resource:action:all`.
     pub async fn require(&self, caller: &Caller<'_>, resource: &str, action: &str) -> Result<()> {
-        if self.caller_may(caller, resource, action).await? {
+        let ip = caller.ip.and_then(|ip| ip.parse().ok());
+        if self
+            .user_may(
+                caller.who.realm.id,
+                caller.who.user_id,
+                ip,
+                resource,
+                action,
+            )
+            .await?
+        {
             Ok(())
         } else {
             Err(Error::Forbidden("permission required"))
         }
     }
 
-    /// Whether a user holds `resource:action:all` in a realm (for capability
-    /// checks of other services).
+    /// Whether a user holds `resource:action:all` in a realm now (Portcullis's
+    /// own admin permissions), decided by the engine like any other check.
     pub(crate) async fn user_may(
         &self,
         realm_id: Uuid,
         user: Uuid,
+        ip: Option<std::net::IpAddr>,
         resource: &str,
         action: &str,
     ) -> Result<bool> {
         let view = self.view(realm_id, None).await?;
-        Ok(allows(&view, self.now_micros(), user, resource, action))
+        let resource = Resource {
+            kind: resource.to_owned(),
+            id: None,
+            owner: None,
+            team: None,
+            attributes: serde_json::Map::new(),
+        };
+        let context = self.context(ip, serde_json::Map::new());
+        Ok(view
+            .compiled
+            .check(&CheckRequest {
+                subject: user,
+                subject_attributes: None,
+                action,
+                resource: &resource,
+                context: &context,
+                now: self.now_micros(),
+                explain: false,
+            })
+            .allowed)
     }
 
     /// Names of the roles a user holds now (for the `roles` token claim).
@@ -214,29 +225,40 @@ impl<'a> Authz<'a> {
     /// change is built from the current view by `build`, which validates it
     /// (cycles, references); if another change lands between the read and
     /// the write, it is rebuilt from the newer view.
-    async fn apply<F>(
-        &self,
-        caller: &Caller<'_>,
-        action: &str,
-        mut build: F,
-    ) -> Result<(i64, String)>
+    async fn apply<F>(&self, caller: &Caller<'_>, action: &str, mut build: F) -> Result<i64>
     where
         F: FnMut(&View) -> Result<Built>,
     {
-        let realm_id = caller.who.realm.id;
-        let mut last = None;
+        let actor = Actor {
+            realm_id: caller.who.realm.id,
+            user: Some(caller.who.user_id),
+            request_id: caller.request_id,
+        };
+        self.apply_as(actor, action, |view| build(view).map(Some))
+            .await
+    }
+
+    /// [`Self::apply`] for any actor; `build` may answer `None` when there
+    /// is nothing to change (the current revision is returned).
+    async fn apply_as<F>(&self, actor: Actor<'_>, action: &str, mut build: F) -> Result<i64>
+    where
+        F: FnMut(&View) -> Result<Option<Built>>,
+    {
+        let realm_id = actor.realm_id;
         for _ in 0..APPLY_ATTEMPTS {
             let view = self.view(realm_id, None).await?;
-            let built = build(&view)?;
+            let Some(built) = build(&view)? else {
+                return Ok(view.revision());
+            };
             let audit = AuditRecord {
                 id: new_id(),
                 realm_id,
-                actor: Some(caller.who.user_id),
+                actor: actor.user,
                 action: action.to_owned(),
-                target: built.target.clone(),
+                target: built.target,
                 before: built.before,
                 after: built.after,
-                request_id: caller.request_id.map(str::to_owned),
+                request_id: actor.request_id.map(str::to_owned),
                 at: self.i.clock.now(),
             };
             match self
@@ -247,14 +269,9 @@ impl<'a> Authz<'a> {
                 Ok(revision) => {
                     self.invalidate(realm_id);
                     metrics::gauge!("portcullis_authz_revision").set(revision as f64);
-                    return Ok((revision, built.target));
+                    return Ok(revision);
                 }
-                Err(crate::StoreError::Stale) => {
-                    self.invalidate(realm_id);
-                    last = Some(Error::Conflict(
-                        "authorization data kept changing; retry".to_owned(),
-                    ));
-                }
+                Err(crate::StoreError::Stale) => self.invalidate(realm_id),
                 Err(crate::StoreError::NotFound) => {
                     self.invalidate(realm_id);
                     return Err(Error::NotFound(built.missing));
@@ -262,8 +279,19 @@ impl<'a> Authz<'a> {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(last.unwrap_or(Error::Internal("authz-apply")))
+        Err(Error::Conflict(
+            "authorization data kept changing; retry".to_owned(),
+        ))
     }
+}
+
+/// Who makes a change, for the audit trail.
+#[derive(Debug, Clone, Copy)]
+struct Actor<'a> {
+    realm_id: Uuid,
+    /// `None` for the server itself (bootstrap, command line).
+    user: Option<Uuid>,
+    request_id: Option<&'a str>,
 }
 
 /// A validated change, ready to apply.
@@ -274,34 +302,6 @@ struct Built {
     after: Option<serde_json::Value>,
     /// What a `NotFound` from the store means.
     missing: &'static str,
-}
-
-/// Whether `user` holds `resource:action:all` at `now`.
-fn allows(view: &View, now: i64, user: Uuid, resource: &str, action: &str) -> bool {
-    let resource = Resource {
-        kind: resource.to_owned(),
-        id: None,
-        owner: None,
-        team: None,
-        attributes: serde_json::Map::new(),
-    };
-    let context = Context {
-        ip: None,
-        hour: 0,
-        day: 1,
-        extra: serde_json::Map::new(),
-    };
-    view.compiled
-        .check(&CheckRequest {
-            subject: user,
-            subject_attributes: None,
-            action,
-            resource: &resource,
-            context: &context,
-            now,
-            explain: false,
-        })
-        .allowed
 }
 
 impl Authz<'_> {
@@ -316,8 +316,13 @@ impl Authz<'_> {
         on: bool,
     ) -> Result<()> {
         use portcullis_policy::model::{Grantee, RoleGrant, Validity};
-        for _ in 0..APPLY_ATTEMPTS {
-            let view = self.view(realm_id, None).await?;
+        let actor = Actor {
+            realm_id,
+            user: actor,
+            request_id: None,
+        };
+        let action = if on { "role.grant" } else { "role.revoke" };
+        self.apply_as(actor, action, |view| {
             let role = view
                 .compiled
                 .role_id(portcullis_policy::builtin::REALM_ADMIN)
@@ -335,44 +340,36 @@ impl Authz<'_> {
                     validity: Validity::ALWAYS,
                 }),
                 (false, true) => AuthzChange::RevokeRole { to, role },
-                _ => return Ok(()),
+                _ => return Ok(None),
             };
-            let audit = AuditRecord {
-                id: new_id(),
-                realm_id,
-                actor,
-                action: if on { "role.grant" } else { "role.revoke" }.to_owned(),
+            Ok(Some(Built {
+                change,
                 target: format!("user:{user}"),
                 before: None,
                 after: Some(serde_json::json!({ "role": portcullis_policy::builtin::REALM_ADMIN })),
-                request_id: None,
-                at: self.i.clock.now(),
-            };
-            match self
-                .store()
-                .apply_authz_change(realm_id, Some(view.revision()), &change, &audit)
-                .await
-            {
-                Ok(_) => {
-                    self.invalidate(realm_id);
-                    return Ok(());
-                }
-                Err(crate::StoreError::Stale) => self.invalidate(realm_id),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(Error::Conflict(
-            "authorization data kept changing; retry".to_owned(),
-        ))
+                missing: "user",
+            }))
+        })
+        .await?;
+        Ok(())
     }
 
-    /// Whether a user holds the built-in `realm-admin` role now.
-    pub(crate) async fn is_realm_admin(&self, realm_id: Uuid, user: Uuid) -> Result<bool> {
+    /// Sets each user's `is_admin` to whether it holds the built-in
+    /// `realm-admin` role now (one view for the whole list).
+    pub(crate) async fn mark_realm_admins(
+        &self,
+        realm_id: Uuid,
+        users: &mut [crate::model::User],
+    ) -> Result<()> {
         let view = self.view(realm_id, None).await?;
-        Ok(view
-            .compiled
-            .role_names(user, self.now_micros())
-            .iter()
-            .any(|r| r == portcullis_policy::builtin::REALM_ADMIN))
+        let now = self.now_micros();
+        for user in users {
+            user.is_admin = view
+                .compiled
+                .role_names(user.id, now)
+                .iter()
+                .any(|r| r == portcullis_policy::builtin::REALM_ADMIN);
+        }
+        Ok(())
     }
 }
