@@ -35,6 +35,7 @@ use datalogic_rs::datavalue::NumberValue;
 use datalogic_rs::operator::EvalContext;
 use datalogic_rs::{ArenaExt, CustomOperator, DataValue, Engine, Error, Logic};
 use ipnet::IpNet;
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::request::CheckRequest;
@@ -202,9 +203,12 @@ fn names<'a>(arena: &'a Bump, names: &[&'a str]) -> DataValue<'a> {
 }
 
 /// Builds the data a condition sees (see the module docs).
+/// `stored` are the subject's attributes from the realm, used when the
+/// request brings none.
 pub(crate) fn build_data<'a>(
     arena: &'a Bump,
     request: &CheckRequest<'a>,
+    stored: Option<&'a Map<String, Value>>,
     roles: &[&'a str],
     groups: &[&'a str],
 ) -> &'a DataValue<'a> {
@@ -212,6 +216,7 @@ pub(crate) fn build_data<'a>(
     let subject_id: &'a str = arena.alloc_str(request.subject.hyphenated().encode_lower(&mut buf));
     let attributes = request
         .subject_attributes
+        .or(stored)
         .map_or(DataValue::Object(&[]), |m| map_to_data(m, arena, 1));
     let subject = DataValue::Object(arena.alloc_slice_fill_iter([
         ("id", DataValue::String(subject_id)),
@@ -388,7 +393,7 @@ mod tests {
         let engine = new_engine();
         let c = Condition::compile(&engine, &cond).unwrap();
         with_arena(|arena| {
-            let data = build_data(arena, request, &["admin"], &["eng"]);
+            let data = build_data(arena, request, None, &["admin"], &["eng"]);
             c.holds(&engine, data, arena)
         })
     }

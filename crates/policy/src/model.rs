@@ -188,4 +188,8 @@ pub struct RealmSnapshot {
     pub permission_grants: Vec<PermissionGrant>,
     /// Policies.
     pub policies: Vec<Policy>,
+    /// Stored attributes of the users that have any (`subject.attributes` in
+    /// conditions, unless a request brings its own).
+    #[serde(default)]
+    pub subject_attributes: Vec<(Uuid, serde_json::Map<String, serde_json::Value>)>,
 }

@@ -367,7 +367,21 @@ pub fn realm(shape: &Shape, seed: u64) -> RealmSnapshot {
         role_grants,
         permission_grants,
         policies,
+        subject_attributes: (0..shape.users)
+            .map(|u| (user_id(u), department_of(u)))
+            .collect(),
     }
+}
+
+/// A generated user's stored attributes: its department.
+fn department_of(user: usize) -> Map<String, Value> {
+    let department = DEPARTMENTS
+        .get(user % DEPARTMENTS.len())
+        .copied()
+        .unwrap_or("sales");
+    let mut attributes = Map::new();
+    attributes.insert("department".into(), json!(department));
+    attributes
 }
 
 /// A generated request, owning its data; [`SampleRequest::as_check`] borrows
@@ -376,7 +390,8 @@ pub fn realm(shape: &Shape, seed: u64) -> RealmSnapshot {
 pub struct SampleRequest {
     /// The subject.
     pub subject: Uuid,
-    /// Its attributes (a `department`).
+    /// Its attributes (its stored `department`; passing them in the request
+    /// gives the same decisions as leaving them to the realm).
     pub attributes: Map<String, Value>,
     /// The action.
     pub action: String,
@@ -462,11 +477,7 @@ pub fn requests(
             } else {
                 None
             };
-            let mut attributes = Map::new();
-            attributes.insert(
-                "department".into(),
-                json!(rng.pick(&DEPARTMENTS).copied().unwrap_or("sales")),
-            );
+            let attributes = department_of(u);
             let ip = if rng.chance(50) {
                 std::net::IpAddr::from([10, 1, (rng.below(256)) as u8, (rng.below(256)) as u8])
             } else {

@@ -459,6 +459,9 @@ fn build(spec: &RealmSpec) -> (RealmSnapshot, Conds) {
         role_grants,
         permission_grants,
         policies,
+        // Requests bring their subject's attributes (stored ones are covered
+        // by the engine's unit tests).
+        subject_attributes: Vec::new(),
     };
     (snap, conds)
 }

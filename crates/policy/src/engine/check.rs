@@ -191,7 +191,13 @@ impl<'r, 'q> Probe<'r, 'q> {
                         } else {
                             (&[][..], &[][..])
                         };
-                        let d = build_data(arena, self.req, roles, groups);
+                        let d = build_data(
+                            arena,
+                            self.req,
+                            self.realm.attributes.get(&self.req.subject).map(|a| &**a),
+                            roles,
+                            groups,
+                        );
                         data = Some((d, cond.needs_sets));
                         d
                     }

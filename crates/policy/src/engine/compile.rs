@@ -1,6 +1,9 @@
 //! Building a [`CompiledRealm`] from a snapshot.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{
@@ -321,6 +324,7 @@ impl CompiledRealm {
             group_ids,
             group_by_name,
             users,
+            attributes: shared_attributes(snapshot),
             grants: snapshot.permission_grants.clone(),
             kinds,
             actions,
@@ -330,6 +334,25 @@ impl CompiledRealm {
             allow_index,
         })
     }
+}
+
+/// Each user's stored attributes, equal maps shared (most users of a realm
+/// have one of a few combinations: a department, a location).
+fn shared_attributes(snapshot: &RealmSnapshot) -> FxHashMap<Uuid, Arc<Map<String, Value>>> {
+    let mut distinct: FxHashMap<String, Arc<Map<String, Value>>> = FxHashMap::default();
+    let mut by_user = FxHashMap::default();
+    for (user, attributes) in &snapshot.subject_attributes {
+        if attributes.is_empty() {
+            continue;
+        }
+        let key = serde_json::to_string(attributes).unwrap_or_default();
+        let shared = distinct
+            .entry(key)
+            .or_insert_with(|| Arc::new(attributes.clone()))
+            .clone();
+        by_user.insert(*user, shared);
+    }
+    by_user
 }
 
 fn build_index(

@@ -311,7 +311,13 @@ impl CompiledRealm {
         let roles = self.held_role_names(req.subject, req.now);
         let groups = self.held_group_names(req.subject, req.now);
         with_arena(|arena| {
-            let data = build_data(arena, req, &roles, &groups);
+            let data = build_data(
+                arena,
+                req,
+                self.attributes.get(&req.subject).map(|a| &**a),
+                &roles,
+                &groups,
+            );
             applicable
                 .into_iter()
                 .map(|(st, path)| {

@@ -317,6 +317,8 @@ pub struct CompiledRealm {
     pub(crate) group_ids: FxHashMap<Uuid, u32>,
     pub(crate) group_by_name: FxHashMap<String, u32>,
     pub(crate) users: FxHashMap<Uuid, UserNode>,
+    /// Stored subject attributes, by user; equal maps are shared.
+    pub(crate) attributes: FxHashMap<Uuid, std::sync::Arc<serde_json::Map<String, serde_json::Value>>>,
     pub(crate) grants: Vec<crate::model::PermissionGrant>,
     pub(crate) kinds: Interner,
     pub(crate) actions: Interner,
@@ -531,11 +533,21 @@ impl CompiledRealm {
                 + slice_bytes(&i.any)
                 + slice_bytes(&i.all)
         };
+        let mut shared = rustc_hash::FxHashSet::default();
+        let attributes = map_bytes(&self.attributes)
+            + self
+                .attributes
+                .values()
+                .filter(|m| shared.insert(std::sync::Arc::as_ptr(m)))
+                .flat_map(|m| m.iter())
+                .map(|(k, v)| k.capacity() + 16 + json_bytes(v))
+                .sum::<usize>();
         roles
             + role_nodes
             + groups
             + group_nodes
             + users
+            + attributes
             + names
             + grants
             + policies

@@ -772,6 +772,36 @@ fn seed_business_hours_policy() {
 }
 
 #[test]
+fn stored_subject_attributes_feed_conditions_unless_the_request_brings_its_own() {
+    let statement = stmt(json!({
+        "effect": "ALLOW", "resources": ["ledgers"], "actions": ["read"],
+        "condition": {"==": [{"var": "subject.attributes.department"}, "finance"]}
+    }));
+    let mut realm = Realm::default().policy("finance-reads", 0, Attachment::Realm, vec![statement]);
+    let finance = serde_json::Map::from_iter([("department".to_owned(), json!("finance"))]);
+    let sales = serde_json::Map::from_iter([("department".to_owned(), json!("sales"))]);
+    realm.snap.subject_attributes = vec![
+        (id(ALICE), finance.clone()),
+        (id(BOB), sales),
+        (id("carol"), finance),
+    ];
+    let realm = realm.compile();
+    // Equal maps are stored once.
+    assert!(std::sync::Arc::ptr_eq(
+        &realm.attributes[&id(ALICE)],
+        &realm.attributes[&id("carol")]
+    ));
+    assert!(ask(ALICE, "read", "ledgers").run(&realm).allowed);
+    assert!(!ask(BOB, "read", "ledgers").run(&realm).allowed);
+    assert!(!ask("dave", "read", "ledgers").run(&realm).allowed, "no attributes");
+    // A request's own attributes replace the stored ones.
+    let claimed = ask(BOB, "read", "ledgers").attr("department", json!("finance"));
+    assert!(claimed.run(&realm).allowed);
+    let e = ask(ALICE, "read", "ledgers").run(&realm).explanation.unwrap();
+    assert_eq!(e.policies[0].condition, crate::ConditionOutcome::Held);
+}
+
+#[test]
 fn cidr_conditions() {
     let realm = Realm::default()
         .role("reader", &["payroll:read:all"], &[])
