@@ -48,8 +48,9 @@ pub struct IssuedTokens {
     pub refresh_token: SecretString,
     /// Access-token lifetime in seconds.
     pub expires_in: u64,
-    /// The user, on login (a refresh does not read the account again).
-    pub user: Option<User>,
+    /// The user with its roles, on login (a refresh does not read the
+    /// account again).
+    pub user: Option<crate::users::ManagedUser>,
 }
 
 /// Result of token validation: the claims of an active token, or nothing.
@@ -126,7 +127,7 @@ impl<'a> Accounts<'a> {
             name,
             password_hash: Some(hash),
             active: true,
-            is_admin: false,
+            attributes: serde_json::Map::new(),
             created_at: now,
             updated_at: now,
             last_login_at: None,
@@ -136,6 +137,9 @@ impl<'a> Accounts<'a> {
             .create_user(&user)
             .await
             .map_err(conflict_email)?;
+        crate::authz::Authz::new(self.i)
+            .grant_default_role(realm.id, Some(user.id), user.id)
+            .await?;
         Ok(user)
     }
 
@@ -240,12 +244,12 @@ impl<'a> Accounts<'a> {
         i.store.create_session(&session).await?;
         let (refresh, record) = self.new_refresh_token(realm, &user, session.id, new_id());
         i.store.insert_refresh_token(&record).await?;
-        let access_token = self.sign_access_token(realm, user.id, session.id).await?;
+        let (access_token, roles) = self.sign_access_token(realm, user.id, session.id).await?;
         Ok(IssuedTokens {
             access_token,
             refresh_token: refresh,
             expires_in: i.settings.access_token_ttl.whole_seconds().max(0) as u64,
-            user: Some(user),
+            user: Some(crate::users::ManagedUser { user, roles }),
         })
     }
 
@@ -275,8 +279,18 @@ impl<'a> Accounts<'a> {
         (SecretString::from(token), record)
     }
 
-    async fn sign_access_token(&self, realm: &Realm, user_id: Uuid, sid: Uuid) -> Result<String> {
+    /// Signs an access token; also answers the roles the user holds now
+    /// (carried in the `roles` claim when the realm wants it).
+    async fn sign_access_token(
+        &self,
+        realm: &Realm,
+        user_id: Uuid,
+        sid: Uuid,
+    ) -> Result<(String, Vec<String>)> {
         let i = self.i;
+        let roles = crate::authz::Authz::new(i)
+            .role_names(realm.id, user_id)
+            .await?;
         let now = i.clock.now();
         let iss = i.settings.issuer(&realm.name);
         let claims = AccessClaims {
@@ -288,9 +302,10 @@ impl<'a> Accounts<'a> {
             jti: new_id(),
             sid: Some(sid),
             scope: None,
+            roles: realm.roles_claim.then(|| roles.clone()),
         };
         let key = i.keys.signer(realm).await?;
-        Ok(key.sign(&claims, ACCESS_TOKEN_TYP)?)
+        Ok((key.sign(&claims, ACCESS_TOKEN_TYP)?, roles))
     }
 
     /// Exchanges a refresh token for a new pair. A token presented twice revokes
@@ -334,7 +349,7 @@ impl<'a> Accounts<'a> {
             RotateOutcome::Rotated(spent) => {
                 // No need to read the account: deactivating or deleting a user ends
                 // its sessions, and a token of an ended session never rotates.
-                let access_token = self
+                let (access_token, _) = self
                     .sign_access_token(realm, spent.user_id, spent.session_id)
                     .await?;
                 Ok(IssuedTokens {

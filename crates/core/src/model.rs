@@ -126,6 +126,86 @@ impl RealmName {
     }
 }
 
+/// A realm's time zone: an IANA name (`Europe/Paris`, `UTC`), resolved once.
+/// Policy conditions see `hour` and `weekday` in it.
+#[derive(Clone)]
+pub struct TimeZone {
+    name: String,
+    zone: jiff::tz::TimeZone,
+}
+
+impl TimeZone {
+    /// UTC, the default.
+    pub fn utc() -> Self {
+        Self {
+            name: "UTC".to_owned(),
+            zone: jiff::tz::TimeZone::UTC,
+        }
+    }
+
+    /// Looks an IANA name up in the time zone database.
+    pub fn parse(name: &str) -> Result<Self, FieldError> {
+        if name == "UTC" {
+            return Ok(Self::utc());
+        }
+        let unknown = || {
+            FieldError::new(
+                "time_zone",
+                "must be an IANA time zone name such as UTC or Europe/Paris",
+            )
+        };
+        // Names are short ASCII paths; refuse anything else before a lookup.
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'+'))
+        {
+            return Err(unknown());
+        }
+        let zone = jiff::tz::TimeZone::get(name).map_err(|_| unknown())?;
+        Ok(Self {
+            name: name.to_owned(),
+            zone,
+        })
+    }
+
+    /// The IANA name.
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+
+    /// The local hour (0-23) and ISO weekday (1 = Monday .. 7 = Sunday) of
+    /// an instant in this zone.
+    pub fn hour_and_weekday(&self, at: OffsetDateTime) -> (u8, u8) {
+        let utc = || (at.hour(), at.weekday().number_from_monday());
+        if self.name == "UTC" {
+            return utc();
+        }
+        match jiff::Timestamp::from_second(at.unix_timestamp()) {
+            Ok(ts) => {
+                let local = self.zone.to_datetime(ts);
+                let hour = u8::try_from(local.hour()).unwrap_or(0);
+                let day = u8::try_from(local.weekday().to_monday_one_offset()).unwrap_or(1);
+                (hour, day)
+            }
+            Err(_) => utc(),
+        }
+    }
+}
+
+impl PartialEq for TimeZone {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl fmt::Debug for TimeZone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
 impl TryFrom<String> for RealmName {
     type Error = FieldError;
     fn try_from(s: String) -> Result<Self, FieldError> {
@@ -168,6 +248,10 @@ pub struct Realm {
     pub signing_alg: SigningAlgorithm,
     /// Minimum password length in Unicode code points.
     pub password_min_length: u32,
+    /// Zone of `hour` and `weekday` in policy conditions.
+    pub time_zone: TimeZone,
+    /// Whether access tokens carry the user's role names (`roles`).
+    pub roles_claim: bool,
     /// Creation time.
     pub created_at: OffsetDateTime,
     /// Last update.
@@ -189,8 +273,10 @@ pub struct User {
     pub password_hash: Option<String>,
     /// Deactivated users cannot log in.
     pub active: bool,
-    /// Interim realm-administrator flag (replaced by permissions later).
-    pub is_admin: bool,
+    /// Attributes for policy conditions (`subject.attributes`). Changed only
+    /// through [`AuthzChange::SetUserAttributes`], which bumps the realm's
+    /// authorization revision.
+    pub attributes: serde_json::Map<String, serde_json::Value>,
     /// Creation time.
     pub created_at: OffsetDateTime,
     /// Last update.
@@ -319,6 +405,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn time_zones_follow_daylight_saving_and_refuse_unknown_names() {
+        use time::macros::datetime;
+        let paris = TimeZone::parse("Europe/Paris").unwrap();
+        // Winter: UTC+1. Monday 23:30 UTC is Tuesday 00:30.
+        assert_eq!(
+            paris.hour_and_weekday(datetime!(2026-11-23 23:30 UTC)),
+            (0, 2)
+        );
+        // Summer: UTC+2.
+        assert_eq!(
+            paris.hour_and_weekday(datetime!(2026-07-06 07:00 UTC)),
+            (9, 1)
+        );
+        let ny = TimeZone::parse("America/New_York").unwrap();
+        assert_eq!(
+            ny.hour_and_weekday(datetime!(2026-11-23 03:00 UTC)),
+            (22, 7)
+        );
+        let utc = TimeZone::utc();
+        assert_eq!(
+            utc.hour_and_weekday(datetime!(2026-11-22 03:00 UTC)),
+            (3, 7)
+        );
+        assert_eq!(TimeZone::parse("UTC").unwrap(), utc);
+        for bad in [
+            "",
+            "Mars/Base",
+            "../etc/passwd",
+            "Europe/Paris\0",
+            "UTC+1",
+            &"A".repeat(65),
+        ] {
+            let e = TimeZone::parse(bad).unwrap_err();
+            assert_eq!(e.field, "time_zone", "{bad}");
+        }
+    }
+
+    #[test]
     fn email_normalises_domain_and_keeps_local_part() {
         let e = Email::parse("  Alice.Smith@Example.COM ").unwrap();
         assert_eq!(e.as_str(), "Alice.Smith@example.com");
@@ -403,6 +527,13 @@ pub enum AuthzChange {
     UpdatePolicy(portcullis_policy::model::Policy),
     /// Deletes a policy.
     DeletePolicy(Uuid),
+    /// Replaces a user's stored attributes (`subject.attributes`).
+    SetUserAttributes {
+        /// The user.
+        user: Uuid,
+        /// The new attributes (an empty map clears them).
+        attributes: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 /// A row of the audit table: who changed what, and how.

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::app::Inner;
 use crate::error::{Error, FieldError, Result};
-use crate::model::{Email, Realm, RealmName, User, new_id};
+use crate::model::{Email, Realm, RealmName, TimeZone, User, new_id};
 use crate::passwords::{MAX_PASSWORD_LENGTH, check_new_password};
 use crate::tokens::Principal;
 
@@ -29,6 +29,10 @@ pub struct NewRealm {
     pub signing_alg: Option<SigningAlgorithm>,
     /// Minimum password length.
     pub password_min_length: Option<u32>,
+    /// IANA time zone of policy conditions (default `UTC`).
+    pub time_zone: Option<String>,
+    /// Whether access tokens carry a `roles` claim (default true).
+    pub roles_claim: Option<bool>,
 }
 
 /// A partial update of a realm.
@@ -42,6 +46,10 @@ pub struct RealmPatch {
     pub signing_alg: Option<SigningAlgorithm>,
     /// Minimum password length.
     pub password_min_length: Option<u32>,
+    /// IANA time zone of policy conditions.
+    pub time_zone: Option<String>,
+    /// Whether access tokens carry a `roles` claim.
+    pub roles_claim: Option<bool>,
 }
 
 /// What the first start did.
@@ -136,7 +144,7 @@ impl<'a> Realms<'a> {
         match user {
             Some(u) if u.active => {
                 if crate::authz::Authz::new(self.i)
-                    .user_may(who.realm.id, u.id, None, "realms", "manage")
+                    .user_may(&who.realm, u.id, None, "realms", "manage")
                     .await?
                 {
                     Ok(ServerAdmin { _private: () })
@@ -167,7 +175,13 @@ impl<'a> Realms<'a> {
         )
         .map_err(|e| errors.push(e))
         .ok();
-        let (Some(display_name), Some(password_min_length)) = (display_name, min_len) else {
+        let time_zone = match new.time_zone.as_deref() {
+            Some(tz) => TimeZone::parse(tz).map_err(|e| errors.push(e)).ok(),
+            None => Some(TimeZone::utc()),
+        };
+        let (Some(display_name), Some(password_min_length), Some(time_zone)) =
+            (display_name, min_len, time_zone)
+        else {
             return Err(Error::Validation(errors));
         };
         let now = self.i.clock.now();
@@ -178,6 +192,8 @@ impl<'a> Realms<'a> {
             enabled: true,
             signing_alg: new.signing_alg.unwrap_or(SigningAlgorithm::EdDSA),
             password_min_length,
+            time_zone,
+            roles_claim: new.roles_claim.unwrap_or(true),
             created_at: now,
             updated_at: now,
         };
@@ -225,6 +241,15 @@ impl<'a> Realms<'a> {
                 Ok(v) => realm.password_min_length = v,
                 Err(e) => errors.push(e),
             }
+        }
+        if let Some(tz) = patch.time_zone.as_deref() {
+            match TimeZone::parse(tz) {
+                Ok(tz) => realm.time_zone = tz,
+                Err(e) => errors.push(e),
+            }
+        }
+        if let Some(on) = patch.roles_claim {
+            realm.roles_claim = on;
         }
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
@@ -321,6 +346,8 @@ impl<'a> Realms<'a> {
                 name,
                 signing_alg: None,
                 password_min_length: None,
+                time_zone: None,
+                roles_claim: None,
             })
             .await?;
         let now = self.i.clock.now();
@@ -334,13 +361,15 @@ impl<'a> Realms<'a> {
                 name: Some("Administrator".to_owned()),
                 password_hash: Some(hash),
                 active: true,
-                is_admin: true,
+                attributes: serde_json::Map::new(),
                 created_at: now,
                 updated_at: now,
                 last_login_at: None,
             })
             .await?;
-        crate::authz::Authz::new(self.i)
+        let authz = crate::authz::Authz::new(self.i);
+        authz.grant_default_role(realm.id, None, admin_id).await?;
+        authz
             .set_realm_admin(realm.id, None, admin_id, true)
             .await?;
         Ok(Bootstrap {

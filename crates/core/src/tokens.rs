@@ -34,6 +34,11 @@ pub struct AccessClaims {
     /// Granted scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// Names of the roles the user held when the token was issued (when the
+    /// realm's `roles_claim` is on). For display and coarse routing only:
+    /// decisions use the live data through the check API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
 }
 
 impl AccessClaims {

@@ -1,11 +1,12 @@
 //! User administration for realm administrators.
 
 use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::accounts::{Accounts, conflict_email, parse_name};
 use crate::app::Inner;
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldError, Result};
 use crate::model::{Email, Page, User, UserQuery, new_id};
 use crate::passwords::check_new_password;
 use crate::tokens::Principal;
@@ -33,6 +34,8 @@ pub struct NewUser {
     pub name: Option<String>,
     /// Administrator flag.
     pub admin: bool,
+    /// Attributes for policy conditions.
+    pub attributes: Option<Map<String, Value>>,
 }
 
 /// The editable fields of a user (PUT semantics).
@@ -44,6 +47,27 @@ pub struct UserUpdate {
     pub name: Option<String>,
     /// Administrator flag.
     pub admin: bool,
+    /// Attributes for policy conditions; `None` leaves them unchanged.
+    pub attributes: Option<Map<String, Value>>,
+}
+
+/// A user with the names of the roles it holds now, as administrators see
+/// it.
+#[derive(Debug, Clone)]
+pub struct ManagedUser {
+    /// The account.
+    pub user: User,
+    /// Roles held now (directly, through groups, or included), sorted.
+    pub roles: Vec<String>,
+}
+
+impl ManagedUser {
+    /// Whether the user holds the built-in `realm-admin` role.
+    pub fn is_admin(&self) -> bool {
+        self.roles
+            .iter()
+            .any(|r| r == portcullis_policy::builtin::REALM_ADMIN)
+    }
 }
 
 /// User administration service.
@@ -62,7 +86,7 @@ impl<'a> Users<'a> {
             Some(u) if u.active => {
                 let authz = crate::authz::Authz::new(self.i);
                 if authz
-                    .user_may(who.realm.id, u.id, None, "users", "manage")
+                    .user_may(&who.realm, u.id, None, "users", "manage")
                     .await?
                 {
                     Ok(RealmAdmin {
@@ -85,7 +109,7 @@ impl<'a> Users<'a> {
         email_prefix: Option<&str>,
         page: u64,
         per_page: u64,
-    ) -> Result<Page<User>> {
+    ) -> Result<Page<ManagedUser>> {
         let mut errors = Vec::new();
         if page == 0 {
             errors.push(crate::FieldError::new("page", "must be at least 1"));
@@ -106,17 +130,31 @@ impl<'a> Users<'a> {
             offset: (page - 1).saturating_mul(per_page),
             limit: per_page,
         };
-        let mut page = self.i.store.list_users(admin.realm_id, &query).await?;
-        crate::authz::Authz::new(self.i)
-            .mark_realm_admins(admin.realm_id, &mut page.items)
-            .await?;
-        Ok(page)
+        let page = self.i.store.list_users(admin.realm_id, &query).await?;
+        let authz = crate::authz::Authz::new(self.i);
+        let view = authz.view(admin.realm_id, None).await?;
+        let now = authz.now_micros();
+        Ok(Page {
+            total: page.total,
+            items: page
+                .items
+                .into_iter()
+                .map(|user| ManagedUser {
+                    roles: view.compiled.role_names(user.id, now),
+                    user,
+                })
+                .collect(),
+        })
     }
 
     /// Creates a user.
-    pub async fn create(&self, admin: &RealmAdmin, new: NewUser) -> Result<User> {
+    pub async fn create(&self, admin: &RealmAdmin, new: NewUser) -> Result<ManagedUser> {
         let mut errors = Vec::new();
         let email = Email::parse(&new.email).map_err(|e| errors.push(e)).ok();
+        let attributes = match new.attributes {
+            Some(a) => check_attributes(a).map_err(|e| errors.push(e)).ok(),
+            None => Some(Map::new()),
+        };
         let name = parse_name(new.name.as_deref())
             .map_err(|e| errors.push(e))
             .ok();
@@ -130,7 +168,9 @@ impl<'a> Users<'a> {
         }) {
             errors.push(e);
         }
-        let (Some(email), Some(name), true) = (email, name, errors.is_empty()) else {
+        let (Some(email), Some(name), Some(attributes), true) =
+            (email, name, attributes, errors.is_empty())
+        else {
             return Err(Error::Validation(errors));
         };
         let password_hash = match new.password {
@@ -145,7 +185,7 @@ impl<'a> Users<'a> {
             name,
             password_hash,
             active: true,
-            is_admin: new.admin,
+            attributes,
             created_at: now,
             updated_at: now,
             last_login_at: None,
@@ -155,45 +195,63 @@ impl<'a> Users<'a> {
             .create_user(&user)
             .await
             .map_err(conflict_email)?;
+        let authz = crate::authz::Authz::new(self.i);
+        authz
+            .grant_default_role(admin.realm_id, actor(admin), user.id)
+            .await?;
         if new.admin {
-            crate::authz::Authz::new(self.i)
+            authz
                 .set_realm_admin(admin.realm_id, actor(admin), user.id, true)
                 .await?;
         }
-        Ok(user)
+        self.with_roles(user).await
     }
 
-    /// Sets `is_admin` from the user's roles (the `admin` shown by the API is
-    /// "holds realm-admin").
-    pub async fn with_admin_flag(&self, mut user: User) -> Result<User> {
-        crate::authz::Authz::new(self.i)
-            .mark_realm_admins(user.realm_id, std::slice::from_mut(&mut user))
+    /// The user with the roles it holds now.
+    pub async fn with_roles(&self, user: User) -> Result<ManagedUser> {
+        let roles = crate::authz::Authz::new(self.i)
+            .role_names(user.realm_id, user.id)
             .await?;
-        Ok(user)
+        Ok(ManagedUser { user, roles })
     }
 
     /// One user.
-    pub async fn get(&self, admin: &RealmAdmin, id: Uuid) -> Result<User> {
-        let user = self
-            .i
+    pub async fn get(&self, admin: &RealmAdmin, id: Uuid) -> Result<ManagedUser> {
+        let user = self.get_user(admin, id).await?;
+        self.with_roles(user).await
+    }
+
+    async fn get_user(&self, admin: &RealmAdmin, id: Uuid) -> Result<User> {
+        self.i
             .store
             .get_user(admin.realm_id, id)
             .await?
-            .ok_or(Error::NotFound("user"))?;
-        self.with_admin_flag(user).await
+            .ok_or(Error::NotFound("user"))
     }
 
     /// Replaces a user's editable fields.
-    pub async fn update(&self, admin: &RealmAdmin, id: Uuid, update: UserUpdate) -> Result<User> {
+    pub async fn update(
+        &self,
+        admin: &RealmAdmin,
+        id: Uuid,
+        update: UserUpdate,
+    ) -> Result<ManagedUser> {
         let mut errors = Vec::new();
         let email = Email::parse(&update.email).map_err(|e| errors.push(e)).ok();
+        let attributes = match update.attributes {
+            Some(a) => check_attributes(a)
+                .map(Some)
+                .map_err(|e| errors.push(e))
+                .ok(),
+            None => Some(None),
+        };
         let name = parse_name(update.name.as_deref())
             .map_err(|e| errors.push(e))
             .ok();
-        let (Some(email), Some(name)) = (email, name) else {
+        let (Some(email), Some(name), Some(attributes)) = (email, name, attributes) else {
             return Err(Error::Validation(errors));
         };
-        let mut user = self.get(admin, id).await?;
+        let mut user = self.get_user(admin, id).await?;
         if id == admin.user_id && !update.admin {
             return Err(Error::Conflict(
                 "you cannot remove your own administrator rights".into(),
@@ -201,17 +259,25 @@ impl<'a> Users<'a> {
         }
         user.email = email;
         user.name = name;
-        user.is_admin = update.admin;
         user.updated_at = self.i.clock.now();
         self.i
             .store
             .update_user(&user)
             .await
             .map_err(conflict_email)?;
-        crate::authz::Authz::new(self.i)
+        let authz = crate::authz::Authz::new(self.i);
+        authz
             .set_realm_admin(admin.realm_id, actor(admin), user.id, update.admin)
             .await?;
-        Ok(user)
+        if let Some(attributes) = attributes
+            && attributes != user.attributes
+        {
+            authz
+                .set_user_attributes(admin.realm_id, actor(admin), &user, attributes.clone())
+                .await?;
+            user.attributes = attributes;
+        }
+        self.with_roles(user).await
     }
 
     /// Deletes a user, ending their sessions at once.
@@ -230,7 +296,7 @@ impl<'a> Users<'a> {
     }
 
     /// Deactivates a user and ends every session of theirs at once.
-    pub async fn deactivate(&self, admin: &RealmAdmin, id: Uuid) -> Result<User> {
+    pub async fn deactivate(&self, admin: &RealmAdmin, id: Uuid) -> Result<ManagedUser> {
         if id == admin.user_id {
             return Err(Error::Conflict(
                 "you cannot deactivate your own account".into(),
@@ -244,18 +310,18 @@ impl<'a> Users<'a> {
     }
 
     /// Reactivates a user.
-    pub async fn reactivate(&self, admin: &RealmAdmin, id: Uuid) -> Result<User> {
+    pub async fn reactivate(&self, admin: &RealmAdmin, id: Uuid) -> Result<ManagedUser> {
         self.set_active(admin, id, true).await
     }
 
-    async fn set_active(&self, admin: &RealmAdmin, id: Uuid, active: bool) -> Result<User> {
-        let mut user = self.get(admin, id).await?;
+    async fn set_active(&self, admin: &RealmAdmin, id: Uuid, active: bool) -> Result<ManagedUser> {
+        let mut user = self.get_user(admin, id).await?;
         if user.active != active {
             user.active = active;
             user.updated_at = self.i.clock.now();
             self.i.store.update_user(&user).await?;
         }
-        self.with_admin_flag(user).await
+        self.with_roles(user).await
     }
 
     /// Sets a user's password from the command line (operator rights), applying
@@ -292,7 +358,7 @@ impl<'a> Users<'a> {
     }
 
     /// Creates a user from the command line (operator rights).
-    pub async fn create_as_operator(&self, realm_name: &str, new: NewUser) -> Result<User> {
+    pub async fn create_as_operator(&self, realm_name: &str, new: NewUser) -> Result<ManagedUser> {
         let realm = crate::realms::Realms::new(self.i)
             .by_name(realm_name)
             .await?;
@@ -308,4 +374,52 @@ impl<'a> Users<'a> {
 /// The acting user for the audit trail (`None` for the command line).
 fn actor(admin: &RealmAdmin) -> Option<Uuid> {
     (!admin.user_id.is_nil()).then_some(admin.user_id)
+}
+
+/// Most attributes per user.
+const MAX_ATTRIBUTES: usize = 64;
+/// Longest attribute name.
+const MAX_ATTRIBUTE_NAME: usize = 64;
+/// Largest attributes object, serialised.
+const MAX_ATTRIBUTES_BYTES: usize = 4096;
+/// Deepest nesting inside one attribute value.
+const MAX_ATTRIBUTE_DEPTH: usize = 4;
+
+/// Checks a user's attributes: a small object of named JSON values.
+pub(crate) fn check_attributes(
+    attributes: Map<String, Value>,
+) -> std::result::Result<Map<String, Value>, FieldError> {
+    fn depth(v: &Value) -> usize {
+        match v {
+            Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+            Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    let err = |why: String| Err(FieldError::new("attributes", why));
+    if attributes.len() > MAX_ATTRIBUTES {
+        return err(format!("must hold at most {MAX_ATTRIBUTES} attributes"));
+    }
+    if let Some(bad) = attributes.keys().find(|k| {
+        k.is_empty()
+            || k.len() > MAX_ATTRIBUTE_NAME
+            || k.chars().any(|c| c.is_control() || c == '.')
+    }) {
+        return err(format!(
+            "attribute name {bad:?} must be 1-{MAX_ATTRIBUTE_NAME} characters without dots or control characters"
+        ));
+    }
+    // Serialising a depth-checked value cannot recurse too deeply; check depth first.
+    if attributes.values().any(|v| depth(v) > MAX_ATTRIBUTE_DEPTH) {
+        return err(format!(
+            "values may nest at most {MAX_ATTRIBUTE_DEPTH} levels"
+        ));
+    }
+    let size = serde_json::to_vec(&attributes).map_or(usize::MAX, |v| v.len());
+    if size > MAX_ATTRIBUTES_BYTES {
+        return err(format!(
+            "must be at most {MAX_ATTRIBUTES_BYTES} bytes of JSON"
+        ));
+    }
+    Ok(attributes)
 }

@@ -20,6 +20,10 @@ pub struct RealmView {
     pub signing_alg: String,
     /// Minimum password length.
     pub password_min_length: u32,
+    /// IANA time zone of `hour` and `weekday` in policy conditions.
+    pub time_zone: String,
+    /// Whether access tokens carry the user's role names in a `roles` claim.
+    pub roles_claim: bool,
     /// Issuer URL of the realm's tokens.
     pub issuer: String,
     /// Creation time.
@@ -44,6 +48,13 @@ pub struct CreateRealmRequest {
     /// Minimum password length (default 8, between 8 and 256).
     #[serde(default)]
     pub password_min_length: Option<u32>,
+    /// IANA time zone of `hour` and `weekday` in policy conditions
+    /// (default `UTC`), such as `Europe/Paris`.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// Whether access tokens carry a `roles` claim (default true).
+    #[serde(default)]
+    pub roles_claim: Option<bool>,
 }
 
 /// `PATCH /api/v1/realms/{realm}`: only the fields present change.
@@ -61,4 +72,10 @@ pub struct UpdateRealmRequest {
     /// Minimum password length.
     #[serde(default)]
     pub password_min_length: Option<u32>,
+    /// IANA time zone of `hour` and `weekday` in policy conditions.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// Whether access tokens carry a `roles` claim.
+    #[serde(default)]
+    pub roles_claim: Option<bool>,
 }

@@ -16,8 +16,16 @@ pub struct UserView {
     pub name: Option<String>,
     /// False once deactivated.
     pub active: bool,
-    /// Realm administrator.
+    /// Realm administrator (holds the built-in `realm-admin` role).
     pub admin: bool,
+    /// Names of the roles held now: granted directly, through groups, or
+    /// included by other roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Attributes for policy conditions (`subject.attributes`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -43,6 +51,11 @@ pub struct CreateUserRequest {
     /// Make the user a realm administrator.
     #[serde(default)]
     pub admin: bool,
+    /// Attributes for policy conditions: up to 64 named JSON values, 4 KiB
+    /// in all.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `PUT /api/v1/identity/users/{id}`: replaces the user's editable fields.
@@ -56,6 +69,11 @@ pub struct UpdateUserRequest {
     /// Realm administrator.
     #[serde(default)]
     pub admin: bool,
+    /// Attributes for policy conditions; omitted leaves them unchanged,
+    /// `{}` clears them.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A page of users.

@@ -146,7 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 AdminCommand::CreateUser(args) => {
                     let (password, generated) = password_from(args.password_stdin)?;
                     let realm = args.realm.unwrap_or(default_realm);
-                    let user = core
+                    let created = core
                         .users()
                         .create_as_operator(
                             &realm,
@@ -155,10 +155,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                                 password: Some(password.clone()),
                                 name: args.name,
                                 admin: args.admin,
+                                attributes: None,
                             },
                         )
                         .await
                         .map_err(e)?;
+                    let user = &created.user;
                     println!("created user {} ({}) in realm {realm}", user.email, user.id);
                     if generated {
                         println!("password: {}", password.expose_secret());

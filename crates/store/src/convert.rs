@@ -8,7 +8,8 @@
 
 use portcullis_core::StoreError;
 use portcullis_core::model::{
-    Email, Realm, RealmName, RefreshToken, Session, SigningAlgorithm, StoredSigningKey, User,
+    Email, Realm, RealmName, RefreshToken, Session, SigningAlgorithm, StoredSigningKey, TimeZone,
+    User,
 };
 use sea_orm::{DbErr, SqlErr};
 use time::OffsetDateTime;
@@ -61,6 +62,13 @@ pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Backend(format!("invalid stored value: {what}"))
 }
 
+/// Parses stored user attributes (a JSON object).
+pub(crate) fn attributes(
+    text: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
+    serde_json::from_str(text).map_err(|_| corrupt("user attributes"))
+}
+
 /// Parses a stored algorithm name.
 pub(crate) fn alg(s: &str) -> Result<SigningAlgorithm, StoreError> {
     s.parse::<SigningAlgorithm>()
@@ -78,6 +86,8 @@ impl TryFrom<realm::Model> for Realm {
             signing_alg: alg(&m.signing_alg)?,
             password_min_length: u32::try_from(m.password_min_length)
                 .map_err(|_| corrupt("password minimum length"))?,
+            time_zone: TimeZone::parse(&m.time_zone).map_err(|_| corrupt("time zone"))?,
+            roles_claim: m.roles_claim,
             created_at: instant(m.created_at)?,
             updated_at: instant(m.updated_at)?,
         })
@@ -96,6 +106,8 @@ pub(crate) fn realm_row(r: &Realm) -> realm::Model {
         created_at: micros(r.created_at),
         updated_at: micros(r.updated_at),
         authz_revision: 0,
+        time_zone: r.time_zone.as_str().to_owned(),
+        roles_claim: r.roles_claim,
     }
 }
 
@@ -109,7 +121,7 @@ impl TryFrom<user::Model> for User {
             name: m.name,
             password_hash: m.password_hash,
             active: m.active,
-            is_admin: m.is_admin,
+            attributes: attributes(&m.attributes)?,
             created_at: instant(m.created_at)?,
             updated_at: instant(m.updated_at)?,
             last_login_at: instant_opt(m.last_login_at)?,
@@ -127,7 +139,7 @@ pub(crate) fn user_row(u: &User) -> user::Model {
         name: u.name.clone(),
         password_hash: u.password_hash.clone(),
         active: u.active,
-        is_admin: u.is_admin,
+        attributes: serde_json::Value::Object(u.attributes.clone()).to_string(),
         created_at: micros(u.created_at),
         updated_at: micros(u.updated_at),
         last_login_at: micros_opt(u.last_login_at),

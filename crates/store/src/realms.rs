@@ -62,6 +62,8 @@ impl RealmStore for SqlStore {
             enabled: Set(r.enabled),
             signing_alg: Set(r.signing_alg.as_str().to_owned()),
             password_min_length: Set(i64::from(r.password_min_length)),
+            time_zone: Set(r.time_zone.as_str().to_owned()),
+            roles_claim: Set(r.roles_claim),
             updated_at: Set(micros(r.updated_at)),
             ..Default::default()
         };

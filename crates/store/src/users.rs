@@ -36,12 +36,26 @@ fn prefix_pattern(prefix: &str) -> String {
 
 #[async_trait]
 impl UserStore for SqlStore {
+    /// A user created with attributes changes what conditions see, so it
+    /// bumps the realm's authorization revision in the same transaction.
     async fn create_user(&self, u: &User) -> StoreResult<()> {
-        user::Entity::insert(user_row(u).into_active_model())
-            .exec_without_returning(&self.writer)
+        let row = user_row(u).into_active_model();
+        if u.attributes.is_empty() {
+            user::Entity::insert(row)
+                .exec_without_returning(&self.writer)
+                .await
+                .map_err(conflict(DUPLICATE_EMAIL))?;
+            return Ok(());
+        }
+        let txn = self.begin_write().await?;
+        bump_revision(&txn, u.realm_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        user::Entity::insert(row)
+            .exec_without_returning(&txn)
             .await
             .map_err(conflict(DUPLICATE_EMAIL))?;
-        Ok(())
+        txn.commit().await.map_err(db_err)
     }
 
     async fn get_user(&self, realm_id: Uuid, id: Uuid) -> StoreResult<Option<User>> {
@@ -93,7 +107,6 @@ impl UserStore for SqlStore {
             name: Set(u.name.clone()),
             password_hash: Set(u.password_hash.clone()),
             active: Set(u.active),
-            is_admin: Set(u.is_admin),
             updated_at: Set(micros(u.updated_at)),
             last_login_at: Set(micros_opt(u.last_login_at)),
             ..Default::default()

@@ -154,6 +154,7 @@ suite!(
     authz_user_delete_removes_grants,
     authz_realm_delete_cascades,
     authz_concurrent_changes_serialise,
+    authz_user_attributes,
 );
 
 #[test]
@@ -240,7 +241,7 @@ async fn postgres_migrate_is_idempotent() {
 async fn authz_migration_seeds(url: &str) {
     use portcullis_core::model::new_id;
     use portcullis_core::ports::{AuthzStore, UserStore};
-    use portcullis_policy::builtin::{REALM_ADMIN, builtin_roles};
+    use portcullis_policy::builtin::{REALM_ADMIN, USER, builtin_roles};
     use portcullis_policy::model::{Grantee, RoleGrant, Validity};
     use portcullis_store::Migrator;
     use sea_orm::sea_query::{Alias, Query};
@@ -316,7 +317,10 @@ async fn authz_migration_seeds(url: &str) {
     }
 
     Migrator::up(&db, None).await.unwrap();
-    Migrator::down(&db, Some(1)).await.unwrap();
+    // Down through the authorization migration: the settings migration puts
+    // `is_admin` back from the grants, and going up again turns it into the
+    // same grants.
+    Migrator::down(&db, Some(2)).await.unwrap();
     Migrator::up(&db, None).await.unwrap();
     db.close().await.unwrap();
 
@@ -335,7 +339,9 @@ async fn authz_migration_seeds(url: &str) {
             assert_eq!(role.permissions, expected);
         }
         let admin_role = snap.roles.iter().find(|r| r.name == REALM_ADMIN).unwrap();
-        let expected: Vec<RoleGrant> = users
+        let user_role = snap.roles.iter().find(|r| r.name == USER).unwrap();
+        // Admins hold `realm-admin`; everyone holds `user`.
+        let mut expected: Vec<RoleGrant> = users
             .iter()
             .filter(|(r, _, admin)| *r == realm_id && *admin)
             .map(|(_, user, _)| RoleGrant {
@@ -344,15 +350,35 @@ async fn authz_migration_seeds(url: &str) {
                 validity: Validity::ALWAYS,
             })
             .collect();
-        assert_eq!(snap.role_grants, expected);
+        expected.extend(
+            users
+                .iter()
+                .filter(|(r, _, _)| *r == realm_id)
+                .map(|(_, user, _)| RoleGrant {
+                    to: Grantee::User(*user),
+                    role: user_role.id,
+                    validity: Validity::ALWAYS,
+                }),
+        );
+        assert_eq!(
+            snap.role_grants.len(),
+            expected.len(),
+            "{:?}",
+            snap.role_grants
+        );
+        for grant in &expected {
+            assert!(snap.role_grants.contains(grant), "{grant:?} missing");
+        }
     }
-    // `is_admin` is still there.
-    let admin = store
-        .get_user(users[0].0, users[0].1)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(admin.is_admin);
+    // `is_admin` is gone (the realm settings migration dropped it), the
+    // admin is still there.
+    assert!(
+        store
+            .get_user(users[0].0, users[0].1)
+            .await
+            .unwrap()
+            .is_some()
+    );
     store.close().await;
 }
 

@@ -211,18 +211,24 @@ impl Authz<'_> {
                 team: input.resource.team,
                 attributes: input.resource.attributes,
             },
-            context: self.context(ip, extra),
+            context: self.context(&caller.who.realm, ip, extra),
             explain: input.explain,
         })
     }
 
-    /// The context of a check made now: hour and ISO weekday in UTC.
-    pub(crate) fn context(&self, ip: Option<IpAddr>, extra: Map<String, Value>) -> Context {
-        let now = self.i.clock.now();
+    /// The context of a check made now: hour and ISO weekday in the realm's
+    /// time zone.
+    pub(crate) fn context(
+        &self,
+        realm: &crate::model::Realm,
+        ip: Option<IpAddr>,
+        extra: Map<String, Value>,
+    ) -> Context {
+        let (hour, day) = realm.time_zone.hour_and_weekday(self.i.clock.now());
         Context {
             ip,
-            hour: now.hour(),
-            day: now.weekday().number_from_monday(),
+            hour,
+            day,
             extra,
         }
     }

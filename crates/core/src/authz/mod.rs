@@ -163,13 +163,7 @@ impl<'a> Authz<'a> {
     pub async fn require(&self, caller: &Caller<'_>, resource: &str, action: &str) -> Result<()> {
         let ip = caller.ip.and_then(|ip| ip.parse().ok());
         if self
-            .user_may(
-                caller.who.realm.id,
-                caller.who.user_id,
-                ip,
-                resource,
-                action,
-            )
+            .user_may(&caller.who.realm, caller.who.user_id, ip, resource, action)
             .await?
         {
             Ok(())
@@ -182,13 +176,13 @@ impl<'a> Authz<'a> {
     /// own admin permissions), decided by the engine like any other check.
     pub(crate) async fn user_may(
         &self,
-        realm_id: Uuid,
+        realm: &crate::model::Realm,
         user: Uuid,
         ip: Option<std::net::IpAddr>,
         resource: &str,
         action: &str,
     ) -> Result<bool> {
-        let view = self.view(realm_id, None).await?;
+        let view = self.view(realm.id, None).await?;
         let resource = Resource {
             kind: resource.to_owned(),
             id: None,
@@ -196,7 +190,7 @@ impl<'a> Authz<'a> {
             team: None,
             attributes: serde_json::Map::new(),
         };
-        let context = self.context(ip, serde_json::Map::new());
+        let context = self.context(realm, ip, serde_json::Map::new());
         Ok(view
             .compiled
             .check(&CheckRequest {
@@ -315,6 +309,31 @@ impl Authz<'_> {
         user: Uuid,
         on: bool,
     ) -> Result<()> {
+        let role = portcullis_policy::builtin::REALM_ADMIN;
+        self.set_builtin_role(realm_id, actor, user, role, on).await
+    }
+
+    /// Grants the built-in `user` role to a new account (every account holds
+    /// it unless an administrator revokes it, like Keycloak's default roles).
+    pub(crate) async fn grant_default_role(
+        &self,
+        realm_id: Uuid,
+        actor: Option<Uuid>,
+        user: Uuid,
+    ) -> Result<()> {
+        let role = portcullis_policy::builtin::USER;
+        self.set_builtin_role(realm_id, actor, user, role, true)
+            .await
+    }
+
+    async fn set_builtin_role(
+        &self,
+        realm_id: Uuid,
+        actor: Option<Uuid>,
+        user: Uuid,
+        name: &'static str,
+        on: bool,
+    ) -> Result<()> {
         use portcullis_policy::model::{Grantee, RoleGrant, Validity};
         let actor = Actor {
             realm_id,
@@ -325,7 +344,7 @@ impl Authz<'_> {
         self.apply_as(actor, action, |view| {
             let role = view
                 .compiled
-                .role_id(portcullis_policy::builtin::REALM_ADMIN)
+                .role_id(name)
                 .ok_or(Error::Internal("authz-builtin-role"))?;
             let to = Grantee::User(user);
             let held = view
@@ -346,7 +365,7 @@ impl Authz<'_> {
                 change,
                 target: format!("user:{user}"),
                 before: None,
-                after: Some(serde_json::json!({ "role": portcullis_policy::builtin::REALM_ADMIN })),
+                after: Some(serde_json::json!({ "role": name })),
                 missing: "user",
             }))
         })
@@ -354,22 +373,36 @@ impl Authz<'_> {
         Ok(())
     }
 
-    /// Sets each user's `is_admin` to whether it holds the built-in
-    /// `realm-admin` role now (one view for the whole list).
-    pub(crate) async fn mark_realm_admins(
+    /// Replaces a user's stored attributes (already checked), for the user
+    /// service. Audited like any authorization change, with the old and new
+    /// attributes.
+    pub(crate) async fn set_user_attributes(
         &self,
         realm_id: Uuid,
-        users: &mut [crate::model::User],
+        actor: Option<Uuid>,
+        user: &crate::model::User,
+        attributes: serde_json::Map<String, serde_json::Value>,
     ) -> Result<()> {
-        let view = self.view(realm_id, None).await?;
-        let now = self.now_micros();
-        for user in users {
-            user.is_admin = view
-                .compiled
-                .role_names(user.id, now)
-                .iter()
-                .any(|r| r == portcullis_policy::builtin::REALM_ADMIN);
-        }
+        let actor = Actor {
+            realm_id,
+            user: actor,
+            request_id: None,
+        };
+        let before = serde_json::Value::Object(user.attributes.clone());
+        let after = serde_json::Value::Object(attributes.clone());
+        self.apply_as(actor, "user.attributes.set", |_| {
+            Ok(Some(Built {
+                change: AuthzChange::SetUserAttributes {
+                    user: user.id,
+                    attributes: attributes.clone(),
+                },
+                target: format!("user:{}", user.id),
+                before: Some(before.clone()),
+                after: Some(after.clone()),
+                missing: "user",
+            }))
+        })
+        .await?;
         Ok(())
     }
 }

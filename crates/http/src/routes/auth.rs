@@ -5,7 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use portcullis_core::accounts::{IssuedTokens, NewAccount};
-use portcullis_core::model::{Session, User};
+use portcullis_core::model::Session;
+use portcullis_core::users::ManagedUser;
 use portcullis_proto::{
     ChangePasswordRequest, LoginRequest, Problem, RefreshRequest, RegisterRequest, SessionView,
     TokenResponse, UserView, ValidateRequest, ValidateResponse,
@@ -32,13 +33,16 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// A user as the API shows it.
-pub(crate) fn user_view(u: &User) -> UserView {
+pub(crate) fn user_view(m: &ManagedUser) -> UserView {
+    let u = &m.user;
     UserView {
         id: u.id,
         email: u.email.to_string(),
         name: u.name.clone(),
         active: u.active,
-        admin: u.is_admin,
+        admin: m.is_admin(),
+        roles: m.roles.clone(),
+        attributes: u.attributes.clone(),
         created_at: u.created_at,
         updated_at: u.updated_at,
         last_login_at: u.last_login_at,
@@ -87,6 +91,7 @@ pub(crate) async fn register_post(
         name: body.name,
     };
     let user = state.core.accounts().register(&realm, new).await?;
+    let user = state.core.users().with_roles(user).await?;
     Ok((StatusCode::CREATED, axum::Json(user_view(&user))))
 }
 
@@ -166,7 +171,7 @@ pub(crate) async fn me_get(
     Authenticated(who): Authenticated,
 ) -> Result<axum::Json<UserView>, ApiError> {
     let user = state.core.accounts().me(&who).await?;
-    let user = state.core.users().with_admin_flag(user).await?;
+    let user = state.core.users().with_roles(user).await?;
     Ok(axum::Json(user_view(&user)))
 }
 

@@ -33,6 +33,8 @@ fn realm_view(state: &AppState, r: &Realm) -> RealmView {
         enabled: r.enabled,
         signing_alg: r.signing_alg.as_str().to_owned(),
         password_min_length: r.password_min_length,
+        time_zone: r.time_zone.as_str().to_owned(),
+        roles_claim: r.roles_claim,
         issuer: state.core.realms().issuer(r),
         created_at: r.created_at,
         updated_at: r.updated_at,
@@ -109,6 +111,8 @@ pub(crate) async fn realm_post(
                 display_name: body.display_name,
                 signing_alg,
                 password_min_length: body.password_min_length,
+                time_zone: body.time_zone,
+                roles_claim: body.roles_claim,
             },
         )
         .await?;
@@ -161,6 +165,8 @@ pub(crate) async fn realm_patch(
                 enabled: body.enabled,
                 signing_alg,
                 password_min_length: body.password_min_length,
+                time_zone: body.time_zone,
+                roles_claim: body.roles_claim,
             },
         )
         .await?;

@@ -103,6 +103,7 @@ pub(crate) async fn user_post(
                 password: body.password.map(SecretString::from),
                 name: body.name,
                 admin: body.admin,
+                attributes: body.attributes,
             },
         )
         .await?;
@@ -155,6 +156,7 @@ pub(crate) async fn user_put(
                 email: body.email,
                 name: body.name,
                 admin: body.admin,
+                attributes: body.attributes,
             },
         )
         .await?;

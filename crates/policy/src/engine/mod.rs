@@ -318,7 +318,8 @@ pub struct CompiledRealm {
     pub(crate) group_by_name: FxHashMap<String, u32>,
     pub(crate) users: FxHashMap<Uuid, UserNode>,
     /// Stored subject attributes, by user; equal maps are shared.
-    pub(crate) attributes: FxHashMap<Uuid, std::sync::Arc<serde_json::Map<String, serde_json::Value>>>,
+    pub(crate) attributes:
+        FxHashMap<Uuid, std::sync::Arc<serde_json::Map<String, serde_json::Value>>>,
     pub(crate) grants: Vec<crate::model::PermissionGrant>,
     pub(crate) kinds: Interner,
     pub(crate) actions: Interner,

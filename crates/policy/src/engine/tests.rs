@@ -793,11 +793,17 @@ fn stored_subject_attributes_feed_conditions_unless_the_request_brings_its_own()
     ));
     assert!(ask(ALICE, "read", "ledgers").run(&realm).allowed);
     assert!(!ask(BOB, "read", "ledgers").run(&realm).allowed);
-    assert!(!ask("dave", "read", "ledgers").run(&realm).allowed, "no attributes");
+    assert!(
+        !ask("dave", "read", "ledgers").run(&realm).allowed,
+        "no attributes"
+    );
     // A request's own attributes replace the stored ones.
     let claimed = ask(BOB, "read", "ledgers").attr("department", json!("finance"));
     assert!(claimed.run(&realm).allowed);
-    let e = ask(ALICE, "read", "ledgers").run(&realm).explanation.unwrap();
+    let e = ask(ALICE, "read", "ledgers")
+        .run(&realm)
+        .explanation
+        .unwrap();
     assert_eq!(e.policies[0].condition, crate::ConditionOutcome::Held);
 }
 

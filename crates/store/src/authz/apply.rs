@@ -65,6 +65,9 @@ pub(super) async fn apply(
         AuthzChange::CreatePolicy(p) => create_policy(txn, realm_id, p, at).await,
         AuthzChange::UpdatePolicy(p) => update_policy(txn, realm_id, p, at).await,
         AuthzChange::DeletePolicy(id) => delete_policy(txn, realm_id, *id).await,
+        AuthzChange::SetUserAttributes { user, attributes } => {
+            set_user_attributes(txn, realm_id, *user, attributes, at).await
+        }
     }
 }
 
@@ -569,6 +572,27 @@ async fn delete_policy(txn: &DatabaseTransaction, realm_id: Uuid, id: Uuid) -> S
     let res = policy::Entity::delete_many()
         .filter(policy::Column::RealmId.eq(realm_id))
         .filter(policy::Column::Id.eq(id))
+        .exec(txn)
+        .await
+        .map_err(db_err)?;
+    found(res.rows_affected)
+}
+
+async fn set_user_attributes(
+    txn: &DatabaseTransaction,
+    realm_id: Uuid,
+    id: Uuid,
+    attributes: &serde_json::Map<String, serde_json::Value>,
+    at: i64,
+) -> StoreResult<()> {
+    let res = user::Entity::update_many()
+        .set(user::ActiveModel {
+            attributes: Set(serde_json::Value::Object(attributes.clone()).to_string()),
+            updated_at: Set(at),
+            ..Default::default()
+        })
+        .filter(user::Column::RealmId.eq(realm_id))
+        .filter(user::Column::Id.eq(id))
         .exec(txn)
         .await
         .map_err(db_err)?;

@@ -21,7 +21,7 @@ use super::rows::{effect, grantee, permission, policy_of, validity};
 use crate::convert::db_err;
 use crate::entities::{
     group, group_member, permission_grant, policy, realm, role, role_grant, role_include,
-    role_permission,
+    role_permission, user,
 };
 
 /// The realm's authorization revision; `None` when the realm does not exist.
@@ -49,6 +49,7 @@ pub(super) async fn load<C: ConnectionTrait>(db: &C, realm_id: Uuid) -> StoreRes
         role_grants: role_grants(db, realm_id).await?,
         permission_grants: permission_grants(db, realm_id).await?,
         policies: policies(db, realm_id).await?,
+        subject_attributes: subject_attributes(db, realm_id).await?,
     })
 }
 
@@ -262,5 +263,25 @@ async fn policies<C: ConnectionTrait>(
         .map_err(db_err)?
         .into_iter()
         .map(policy_of)
+        .collect()
+}
+
+/// The stored attributes of the realm's users that have any.
+async fn subject_attributes<C: ConnectionTrait>(
+    db: &C,
+    realm_id: Uuid,
+) -> StoreResult<Vec<(Uuid, serde_json::Map<String, serde_json::Value>)>> {
+    let rows: Vec<(Uuid, String)> = user::Entity::find()
+        .select_only()
+        .columns([user::Column::Id, user::Column::Attributes])
+        .filter(user::Column::RealmId.eq(realm_id))
+        .filter(user::Column::Attributes.ne("{}"))
+        .order_by_asc(user::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await
+        .map_err(db_err)?;
+    rows.into_iter()
+        .map(|(id, text)| Ok((id, crate::convert::attributes(&text)?)))
         .collect()
 }

@@ -1203,3 +1203,68 @@ pub async fn authz_concurrent_changes_serialise<S: Store + ?Sized>(store: Arc<S>
         usize::try_from(WRITERS + 1).unwrap()
     );
 }
+
+/// Stored user attributes: set and cleared as authorization changes (with a
+/// revision), seen by the snapshot, never across realms; `update_user`
+/// leaves them alone.
+pub async fn authz_user_attributes<S: Store + ?Sized>(store: Arc<S>) {
+    let a = realm("a");
+    let b = realm("b");
+    store.create_realm(&a).await.unwrap();
+    store.create_realm(&b).await.unwrap();
+    let alice = user(a.id, "alice@example.com");
+    let bob = user(a.id, "bob@example.com");
+    let other = user(b.id, "other@example.com");
+    for u in [&alice, &bob, &other] {
+        store.create_user(u).await.unwrap();
+    }
+    let attrs = json!({"department": "finance", "clearance": 2})
+        .as_object()
+        .unwrap()
+        .clone();
+    let set = |user: Uuid| AuthzChange::SetUserAttributes {
+        user,
+        attributes: attrs.clone(),
+    };
+    assert_eq!(apply(&*store, a.id, set(alice.id)).await, 1);
+    let snap = store.authz_snapshot(a.id).await.unwrap();
+    assert_eq!(snap.subject_attributes, vec![(alice.id, attrs.clone())]);
+    let stored = store.get_user(a.id, alice.id).await.unwrap().unwrap();
+    assert_eq!(stored.attributes, attrs);
+
+    // Another realm's user is not found, and nothing changes.
+    assert_not_found(apply_err(&*store, a.id, set(other.id)).await);
+    assert_not_found(apply_err(&*store, a.id, set(new_id())).await);
+    assert_eq!(store.authz_revision(a.id).await.unwrap(), 1);
+    assert!(
+        store
+            .authz_snapshot(b.id)
+            .await
+            .unwrap()
+            .subject_attributes
+            .is_empty()
+    );
+
+    // `update_user` does not touch attributes.
+    let mut renamed = stored.clone();
+    renamed.name = Some("Alice".into());
+    renamed.attributes = serde_json::Map::new();
+    store.update_user(&renamed).await.unwrap();
+    let stored = store.get_user(a.id, alice.id).await.unwrap().unwrap();
+    assert_eq!(stored.attributes, attrs);
+
+    // Clearing removes the user from the snapshot's attributes.
+    let clear = AuthzChange::SetUserAttributes {
+        user: alice.id,
+        attributes: serde_json::Map::new(),
+    };
+    assert_eq!(apply(&*store, a.id, clear).await, 2);
+    assert!(
+        store
+            .authz_snapshot(a.id)
+            .await
+            .unwrap()
+            .subject_attributes
+            .is_empty()
+    );
+}

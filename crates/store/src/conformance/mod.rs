@@ -32,8 +32,8 @@ pub use sessions::*;
 pub use tokens::*;
 
 use portcullis_core::model::{
-    Email, Realm, RealmName, RefreshToken, Session, SigningAlgorithm, StoredSigningKey, User,
-    new_id,
+    Email, Realm, RealmName, RefreshToken, Session, SigningAlgorithm, StoredSigningKey, TimeZone,
+    User, new_id,
 };
 use portcullis_core::ports::Store;
 use time::{Duration, OffsetDateTime, macros::datetime};
@@ -87,6 +87,7 @@ pub const ALL: &[&str] = &[
     "authz_user_delete_removes_grants",
     "authz_realm_delete_cascades",
     "authz_concurrent_changes_serialise",
+    "authz_user_attributes",
 ];
 
 /// The suite's reference instant (with microsecond digits, to check precision).
@@ -106,6 +107,8 @@ pub fn realm(name: &str) -> Realm {
         enabled: true,
         signing_alg: SigningAlgorithm::EdDSA,
         password_min_length: 12,
+        time_zone: TimeZone::utc(),
+        roles_claim: true,
         created_at: T0,
         updated_at: T0,
     }
@@ -120,7 +123,7 @@ pub fn user(realm_id: Uuid, email: &str) -> User {
         name: Some("Test User".to_owned()),
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned()),
         active: true,
-        is_admin: false,
+        attributes: serde_json::Map::new(),
         created_at: T0,
         updated_at: T0,
         last_login_at: None,

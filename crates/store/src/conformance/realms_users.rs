@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use portcullis_core::StoreError;
-use portcullis_core::model::{Email, RealmName, RotateOutcome, SigningAlgorithm, UserQuery};
+use portcullis_core::model::{
+    Email, RealmName, RotateOutcome, SigningAlgorithm, TimeZone, UserQuery,
+};
 use portcullis_core::ports::Store;
 use uuid::Uuid;
 
@@ -50,6 +52,8 @@ pub async fn realm_update<S: Store + ?Sized>(store: Arc<S>) {
     changed.password_min_length = 16;
     changed.updated_at = at(60);
     // Neither the name nor the creation time are updated.
+    changed.time_zone = TimeZone::parse("Europe/Paris").unwrap();
+    changed.roles_claim = false;
     changed.name = RealmName::parse("renamed").unwrap();
     changed.created_at = at(-60);
     store.update_realm(&changed).await.unwrap();
@@ -59,6 +63,8 @@ pub async fn realm_update<S: Store + ?Sized>(store: Arc<S>) {
     assert!(!stored.enabled);
     assert_eq!(stored.signing_alg, SigningAlgorithm::RS256);
     assert_eq!(stored.password_min_length, 16);
+    assert_eq!(stored.time_zone.as_str(), "Europe/Paris");
+    assert!(!stored.roles_claim);
     assert_eq!(stored.updated_at, at(60));
     assert_eq!(stored.name, original.name);
     assert_eq!(stored.created_at, original.created_at);
@@ -156,8 +162,14 @@ pub async fn user_round_trip_and_email_lookup<S: Store + ?Sized>(store: Arc<S>) 
     store.create_realm(&r).await.unwrap();
     let mut alice = user(r.id, "Alice.Smith@Example.com");
     alice.last_login_at = Some(at(5));
-    alice.is_admin = true;
+    alice.attributes = serde_json::json!({"department": "finance", "level": 3, "tags": ["a"]})
+        .as_object()
+        .unwrap()
+        .clone();
+    // A user created with attributes changes what conditions see.
+    assert_eq!(store.authz_revision(r.id).await.unwrap(), 0);
     store.create_user(&alice).await.unwrap();
+    assert_eq!(store.authz_revision(r.id).await.unwrap(), 1);
     let mut bare = user(r.id, "bare@example.com");
     bare.name = None;
     bare.password_hash = None;
@@ -226,7 +238,6 @@ pub async fn user_update<S: Store + ?Sized>(store: Arc<S>) {
     changed.name = None;
     changed.password_hash = Some("$argon2id$v=19$new".to_owned());
     changed.active = false;
-    changed.is_admin = true;
     changed.updated_at = at(30);
     changed.last_login_at = Some(at(20));
     store.update_user(&changed).await.unwrap();
@@ -408,7 +419,7 @@ pub async fn user_tenant_isolation<S: Store + ?Sized>(store: Arc<S>) {
 
     let mut hijack = in_b.clone();
     hijack.realm_id = a.id;
-    hijack.is_admin = true;
+    hijack.active = false;
     let err = store.update_user(&hijack).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     assert!(!store.delete_user(a.id, in_b.id).await.unwrap());

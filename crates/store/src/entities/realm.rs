@@ -27,6 +27,10 @@ pub struct Model {
     /// Authorization revision: bumped by every change of the realm's roles,
     /// groups, grants or policies.
     pub authz_revision: i64,
+    /// IANA time zone of policy conditions' `hour` and `weekday`.
+    pub time_zone: String,
+    /// Whether access tokens carry a `roles` claim.
+    pub roles_claim: bool,
 }
 
 /// No navigable relations: queries join explicitly.

@@ -21,8 +21,8 @@ pub struct Model {
     pub password_hash: Option<String>,
     /// Whether the user may log in.
     pub active: bool,
-    /// Interim realm-administrator flag.
-    pub is_admin: bool,
+    /// Attributes for policy conditions: a JSON object as text.
+    pub attributes: String,
     /// Creation time, Unix microseconds.
     pub created_at: i64,
     /// Last update, Unix microseconds.

@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_foundation;
 mod m20261124_000001_authz;
+mod m20261125_000001_realm_settings;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261124_000001_authz::Migration),
+            Box::new(m20261125_000001_realm_settings::Migration),
         ]
     }
 }

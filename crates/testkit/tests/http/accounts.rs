@@ -607,7 +607,7 @@ backend_tests!(
             name: None,
             password_hash: Some(hash),
             active: true,
-            is_admin: false,
+            attributes: serde_json::Map::new(),
             created_at: now,
             updated_at: now,
             last_login_at: None,

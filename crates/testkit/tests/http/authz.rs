@@ -528,3 +528,223 @@ backend_tests!(realms_are_isolated, |app: TestApp| async move {
         .await;
     assert_eq!(r.status, 200);
 });
+
+backend_tests!(
+    realm_time_zone_decides_hour_and_day,
+    |app: TestApp| async move {
+        // Monday 23:30 in UTC is Tuesday 00:30 in Paris.
+        app.clock.set(time::macros::datetime!(2026-11-23 23:30 UTC));
+        let admin = app.admin_token().await;
+        let erin = app.user("erin@example.com").await;
+        let erin_id = user_id(&erin);
+        let r = app
+            .post(
+                "/api/v1/rbac/policies",
+                Some(&admin),
+                json!({
+                    "name": "Tuesday night shift",
+                    "resources": ["reports"],
+                    "actions": ["read"],
+                    "condition": {"and": [
+                        {"==": [{"var": "hour"}, 0]},
+                        {"==": [{"var": "weekday"}, "tuesday"]}
+                    ]},
+                    "effect": "ALLOW"
+                }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let ask = json!({"subject": erin_id, "action": "read", "resource": {"type": "reports"}});
+        assert_eq!(check(&app, &admin, ask.clone()).await["allowed"], false);
+
+        let r = patch(
+            &app,
+            "/api/v1/realms/main",
+            &admin,
+            json!({"time_zone": "Europe/Paris"}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["time_zone"], "Europe/Paris");
+        assert_eq!(check(&app, &admin, ask.clone()).await["allowed"], true);
+
+        for bad in ["Mars/Olympus_Mons", "../../etc/passwd", "", "UTC+1"] {
+            let r = patch(
+                &app,
+                "/api/v1/realms/main",
+                &admin,
+                json!({"time_zone": bad}),
+            )
+            .await;
+            // The realm and user APIs answer invalid fields with 422.
+            assert_eq!(r.status, 422, "{bad}: {}", r.text);
+            assert_eq!(r.json["errors"][0]["field"], "time_zone", "{}", r.text);
+        }
+        let r = app.get("/api/v1/realms/main", Some(&admin)).await;
+        assert_eq!(r.json["time_zone"], "Europe/Paris");
+    }
+);
+
+backend_tests!(
+    stored_user_attributes_feed_conditions,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let r = app
+            .post(
+                "/api/v1/identity/users",
+                Some(&admin),
+                json!({
+                    "email": "fiona@example.com",
+                    "password": "a perfectly fine passphrase",
+                    "attributes": {"department": "finance", "clearance": 2}
+                }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.json["attributes"]["department"], "finance");
+        assert_eq!(r.json["roles"], json!(["user"]));
+        assert_eq!(r.json["admin"], false);
+        let fiona = r.json["id"].as_str().unwrap().to_owned();
+        let r = app
+            .post(
+                "/api/v1/rbac/policies",
+                Some(&admin),
+                json!({
+                    "name": "finance reads ledgers",
+                    "resources": ["ledgers"],
+                    "actions": ["read"],
+                    "condition": {"and": [
+                        {"==": [{"var": "subject.attributes.department"}, "finance"]},
+                        {">=": [{"var": "subject.attributes.clearance"}, 2]}
+                    ]},
+                    "effect": "ALLOW"
+                }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let ask = json!({"subject": fiona, "action": "read", "resource": {"type": "ledgers"}});
+        let d = check(&app, &admin, ask.clone()).await;
+        assert_eq!(d["allowed"], true, "{d}");
+
+        // A move to sales takes effect at once, with a new revision.
+        let path = format!("/api/v1/identity/users/{fiona}");
+        let r = app
+            .call(
+                reqwest::Method::PUT,
+                &path,
+                Some(&admin),
+                Some(json!({"email": "fiona@example.com", "attributes": {"department": "sales"}})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["attributes"], json!({"department": "sales"}));
+        let after = check(&app, &admin, ask.clone()).await;
+        assert_eq!(after["allowed"], false, "{after}");
+        assert!(after["revision"].as_i64() > d["revision"].as_i64());
+
+        // Leaving attributes out of a PUT keeps them.
+        let r = app
+            .call(
+                reqwest::Method::PUT,
+                &path,
+                Some(&admin),
+                Some(json!({"email": "fiona@example.com", "name": "Fiona"})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["attributes"], json!({"department": "sales"}));
+
+        let many: serde_json::Map<String, Value> =
+            (0..65).map(|i| (format!("k{i}"), json!(i))).collect();
+        let deep = json!({"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}});
+        for bad in [json!({"a.b": 1}), json!({"": 1}), Value::Object(many), deep] {
+            let r = app
+                .call(
+                    reqwest::Method::PUT,
+                    &path,
+                    Some(&admin),
+                    Some(json!({"email": "fiona@example.com", "attributes": bad})),
+                )
+                .await;
+            assert_eq!(r.status, 422, "{}", r.text);
+            assert_eq!(r.json["errors"][0]["field"], "attributes", "{}", r.text);
+        }
+        let r = app.get(&path, Some(&admin)).await;
+        assert_eq!(r.json["attributes"], json!({"department": "sales"}));
+    }
+);
+
+backend_tests!(access_tokens_carry_roles, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    assert_eq!(claims(&admin)["roles"], json!(["realm-admin", "user"]));
+    let gus = app.user("gus@example.com").await;
+    assert_eq!(claims(&gus.access_token)["roles"], json!(["user"]));
+    assert_eq!(gus.user.as_ref().unwrap().roles, ["user"]);
+    let gus_id = user_id(&gus);
+
+    // Roles through a group and an inclusion count too; a refresh picks up
+    // changes.
+    let r = app
+        .post(
+            "/api/v1/rbac/roles",
+            Some(&admin),
+            json!({"name": "auditor", "permissions": ["audit:read:all"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app
+        .post(
+            "/api/v1/rbac/roles",
+            Some(&admin),
+            json!({"name": "lead", "includes": ["auditor"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app
+        .post(
+            "/api/v1/identity/groups",
+            Some(&admin),
+            json!({"name": "leads"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    for (path, body) in [
+        (
+            "/api/v1/identity/groups/leads/roles",
+            json!({"role": "lead"}),
+        ),
+        (
+            "/api/v1/identity/groups/leads/members",
+            json!({"user_id": gus_id}),
+        ),
+    ] {
+        let r = app.post(path, Some(&admin), body).await;
+        assert!((200..300).contains(&r.status), "{path}: {}", r.text);
+    }
+    let r = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": gus.refresh_token}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let token = r.json["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(claims(&token)["roles"], json!(["auditor", "lead", "user"]));
+
+    // Realms may leave the claim out.
+    let r = patch(
+        &app,
+        "/api/v1/realms/main",
+        &admin,
+        json!({"roles_claim": false}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["roles_claim"], false);
+    let again = app
+        .login("gus@example.com", "a perfectly fine passphrase")
+        .await;
+    assert!(claims(&again.access_token).get("roles").is_none());
+    assert_eq!(again.user.unwrap().roles, ["auditor", "lead", "user"]);
+});
