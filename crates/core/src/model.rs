@@ -527,6 +527,16 @@ pub enum AuthzChange {
     UpdatePolicy(portcullis_policy::model::Policy),
     /// Deletes a policy.
     DeletePolicy(Uuid),
+    /// Declares a permission in the realm's catalogue, or replaces its
+    /// description. Grants nothing.
+    DefinePermission {
+        /// The permission.
+        permission: portcullis_policy::Permission,
+        /// What it allows, in words.
+        description: Option<String>,
+    },
+    /// Removes a permission from the catalogue (grants naming it stay).
+    UndefinePermission(portcullis_policy::Permission),
     /// Replaces a user's stored attributes (`subject.attributes`).
     SetUserAttributes {
         /// The user.

@@ -226,6 +226,13 @@ pub trait AuthzStore: Send + Sync {
     ) -> StoreResult<i64>;
     /// Appends an audit record on its own (a denied check, for instance).
     async fn append_audit(&self, record: &AuditRecord) -> StoreResult<()>;
+
+    /// The realm's permission catalogue: `(permission, description)`, sorted
+    /// by permission.
+    async fn list_defined_permissions(
+        &self,
+        realm_id: Uuid,
+    ) -> StoreResult<Vec<(String, Option<String>)>>;
     /// The realm's latest audit records, newest first.
     async fn list_audit(&self, realm_id: Uuid, limit: u32) -> StoreResult<Vec<AuditRecord>>;
     /// Deletes memberships and grants (all realms) whose `expires_at` is at or

@@ -49,6 +49,7 @@ impl Modify for BearerScheme {
         ops::live_get, ops::ready_get, ops::health_get, ops::metrics_get,
         authz::roles_list, authz::role_post, authz::role_get, authz::role_patch, authz::role_delete,
         authz::role_permissions_post, authz::role_permissions_delete, authz::permissions_list,
+        authz::permission_define_post, authz::permission_define_delete,
         authz::user_grants_get, authz::user_role_post, authz::user_role_delete,
         authz::user_permission_post, authz::user_permission_delete,
         authz::policies_list, authz::policy_post, authz::policy_get, authz::policy_patch,

@@ -106,13 +106,30 @@ pub struct RolePermissionsRequest {
 pub struct PermissionUse {
     /// The permission.
     pub permission: String,
+    /// Whether it is declared in the realm's catalogue.
+    pub defined: bool,
+    /// Its description from the catalogue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// Roles granting it.
     pub roles: Vec<String>,
     /// How many direct grants (allow or deny) name it.
     pub direct_grants: usize,
 }
 
-/// `GET /api/v1/rbac/permissions`.
+/// `POST /api/v1/rbac/permissions`: declares a permission in the realm's
+/// catalogue (or replaces its description). Declaring grants nothing.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefinePermissionRequest {
+    /// The permission, `resource:action:scope`.
+    pub permission: String,
+    /// What it allows, in words (up to 1,024 characters).
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// `GET /api/v1/rbac/permissions`: the catalogue and every permission in use.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PermissionList {
     /// Permissions, sorted.

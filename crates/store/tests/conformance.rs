@@ -155,6 +155,7 @@ suite!(
     authz_realm_delete_cascades,
     authz_concurrent_changes_serialise,
     authz_user_attributes,
+    authz_permission_catalogue,
 );
 
 #[test]

@@ -382,33 +382,41 @@ impl Authz<'_> {
         Ok(proto::RevisionView { revision })
     }
 
-    /// Permissions in use in the realm: in roles and in direct grants.
+    /// The realm's permissions: the catalogue's, and those in use in roles
+    /// and direct grants.
     pub async fn list_permissions(&self, caller: &Caller<'_>) -> Result<proto::PermissionList> {
         self.require(caller, "roles", "read").await?;
-        let view = self.view(caller.who.realm.id, None).await?;
+        let realm_id = caller.who.realm.id;
+        let view = self.view(realm_id, None).await?;
+        let defined = self.i.store.list_defined_permissions(realm_id).await?;
         let mut uses: std::collections::BTreeMap<String, proto::PermissionUse> = Default::default();
+        fn entry(
+            uses: &mut std::collections::BTreeMap<String, proto::PermissionUse>,
+            key: String,
+        ) -> &mut proto::PermissionUse {
+            uses.entry(key.clone())
+                .or_insert_with(|| proto::PermissionUse {
+                    permission: key,
+                    defined: false,
+                    description: None,
+                    roles: Vec::new(),
+                    direct_grants: 0,
+                })
+        }
+        for (permission, description) in defined {
+            let e = entry(&mut uses, permission);
+            e.defined = true;
+            e.description = description;
+        }
         for role in &view.snapshot.roles {
             for p in &role.permissions {
-                let key = p.to_string();
-                uses.entry(key.clone())
-                    .or_insert_with(|| proto::PermissionUse {
-                        permission: key,
-                        roles: Vec::new(),
-                        direct_grants: 0,
-                    })
+                entry(&mut uses, p.to_string())
                     .roles
                     .push(role.name.clone());
             }
         }
         for g in &view.snapshot.permission_grants {
-            let key = g.permission.to_string();
-            uses.entry(key.clone())
-                .or_insert_with(|| proto::PermissionUse {
-                    permission: key,
-                    roles: Vec::new(),
-                    direct_grants: 0,
-                })
-                .direct_grants += 1;
+            entry(&mut uses, g.permission.to_string()).direct_grants += 1;
         }
         Ok(proto::PermissionList {
             items: uses
@@ -420,6 +428,70 @@ impl Authz<'_> {
                 .collect(),
             revision: view.revision(),
         })
+    }
+
+    /// Declares a permission in the realm's catalogue (or replaces its
+    /// description).
+    pub async fn define_permission(
+        &self,
+        caller: &Caller<'_>,
+        input: proto::DefinePermissionRequest,
+    ) -> Result<proto::PermissionUse> {
+        self.require(caller, "roles", "manage").await?;
+        let mut errors = Vec::new();
+        let permission = input::permission("permission", &input.permission)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let description = input::description("description", input.description.as_deref())
+            .map_err(|e| errors.push(e))
+            .ok();
+        input::finish(errors)?;
+        let (Some(permission), Some(description)) = (permission, description) else {
+            return Err(Error::Internal("authz-input"));
+        };
+        let text = permission.to_string();
+        self.apply(caller, "permission.define", |_| {
+            Ok(Built {
+                target: format!("permission:{text}"),
+                before: None,
+                after: Some(serde_json::json!({"permission": text, "description": description})),
+                change: AuthzChange::DefinePermission {
+                    permission: permission.clone(),
+                    description: description.clone(),
+                },
+                missing: "realm",
+            })
+        })
+        .await?;
+        let list = self.list_permissions(caller).await?;
+        list.items
+            .into_iter()
+            .find(|u| u.permission == text)
+            .ok_or(Error::Internal("authz-permission-defined"))
+    }
+
+    /// Removes a permission from the catalogue; grants naming it stay.
+    pub async fn undefine_permission(
+        &self,
+        caller: &Caller<'_>,
+        permission: &str,
+    ) -> Result<proto::RevisionView> {
+        self.require(caller, "roles", "manage").await?;
+        let permission = input::permission("permission", permission)
+            .map_err(|e| Error::InvalidInput(vec![e]))?;
+        let text = permission.to_string();
+        let revision = self
+            .apply(caller, "permission.undefine", |_| {
+                Ok(Built {
+                    target: format!("permission:{text}"),
+                    before: Some(serde_json::json!({"permission": text})),
+                    after: None,
+                    change: AuthzChange::UndefinePermission(permission.clone()),
+                    missing: "permission",
+                })
+            })
+            .await?;
+        Ok(proto::RevisionView { revision })
     }
 
     // ---- grants ----

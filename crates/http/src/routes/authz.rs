@@ -30,7 +30,16 @@ pub(crate) fn router() -> Router<AppState> {
         "/rbac/roles/{id}/permissions",
         post(role_permissions_post).delete(role_permissions_delete),
     );
-    r = realm_route(r, "/rbac/permissions", get(permissions_list));
+    r = realm_route(
+        r,
+        "/rbac/permissions",
+        get(permissions_list).post(permission_define_post),
+    );
+    r = realm_route(
+        r,
+        "/rbac/permissions/{permission}",
+        delete(permission_define_delete),
+    );
     r = realm_route(
         r,
         "/rbac/users/{id}/roles",
@@ -244,7 +253,7 @@ pub(crate) async fn role_permissions_delete(
     ))
 }
 
-/// Permissions in use in the realm.
+/// The realm's permissions: its catalogue and every permission in use.
 #[utoipa::path(get, path = "/api/v1/rbac/permissions", tag = "authorization", security(("bearer" = [])),
     responses((status = 200, body = PermissionList)))]
 pub(crate) async fn permissions_list(
@@ -253,6 +262,41 @@ pub(crate) async fn permissions_list(
 ) -> Answer<PermissionList> {
     Ok(axum::Json(
         s.core.authz().list_permissions(&ctx.caller()).await?,
+    ))
+}
+
+/// Declare a permission in the realm's catalogue, or replace its
+/// description. Declaring grants nothing.
+#[utoipa::path(post, path = "/api/v1/rbac/permissions", tag = "authorization", security(("bearer" = [])),
+    request_body = DefinePermissionRequest,
+    responses((status = 201, body = PermissionUse), (status = 400, description = "Invalid field", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn permission_define_post(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Json(body): Json<DefinePermissionRequest>,
+) -> Result<(StatusCode, axum::Json<PermissionUse>), ApiError> {
+    Ok(created(
+        s.core
+            .authz()
+            .define_permission(&ctx.caller(), body)
+            .await?,
+    ))
+}
+
+/// Remove a permission from the catalogue; grants naming it stay.
+#[utoipa::path(delete, path = "/api/v1/rbac/permissions/{permission}", tag = "authorization", security(("bearer" = [])),
+    params(("permission" = String, Path, description = "resource:action:scope")),
+    responses((status = 200, body = RevisionView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn permission_define_delete(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    p: Params,
+) -> Answer<RevisionView> {
+    Ok(axum::Json(
+        s.core
+            .authz()
+            .undefine_permission(&ctx.caller(), p.text("permission")?)
+            .await?,
     ))
 }
 

@@ -26,8 +26,8 @@ use uuid::Uuid;
 use super::rows::{attachment_columns, effect_name, grantee_columns, policy_row};
 use crate::convert::{conflict, db_err};
 use crate::entities::{
-    group, group_member, permission_grant, policy, role, role_grant, role_include, role_permission,
-    user,
+    group, group_member, permission_definition, permission_grant, policy, role, role_grant,
+    role_include, role_permission, user,
 };
 
 const DUPLICATE_ROLE: &str = "role name already in use in this realm";
@@ -65,6 +65,13 @@ pub(super) async fn apply(
         AuthzChange::CreatePolicy(p) => create_policy(txn, realm_id, p, at).await,
         AuthzChange::UpdatePolicy(p) => update_policy(txn, realm_id, p, at).await,
         AuthzChange::DeletePolicy(id) => delete_policy(txn, realm_id, *id).await,
+        AuthzChange::DefinePermission {
+            permission,
+            description,
+        } => define_permission(txn, realm_id, permission, description.as_deref(), at).await,
+        AuthzChange::UndefinePermission(permission) => {
+            undefine_permission(txn, realm_id, permission).await
+        }
         AuthzChange::SetUserAttributes { user, attributes } => {
             set_user_attributes(txn, realm_id, *user, attributes, at).await
         }
@@ -593,6 +600,52 @@ async fn set_user_attributes(
         })
         .filter(user::Column::RealmId.eq(realm_id))
         .filter(user::Column::Id.eq(id))
+        .exec(txn)
+        .await
+        .map_err(db_err)?;
+    found(res.rows_affected)
+}
+
+async fn define_permission(
+    txn: &DatabaseTransaction,
+    realm_id: Uuid,
+    permission: &Permission,
+    description: Option<&str>,
+    at: i64,
+) -> StoreResult<()> {
+    let row = permission_definition::ActiveModel {
+        realm_id: Set(realm_id),
+        permission: Set(permission.to_string()),
+        description: Set(description.map(str::to_owned)),
+        created_at: Set(at),
+        updated_at: Set(at),
+    };
+    permission_definition::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                permission_definition::Column::RealmId,
+                permission_definition::Column::Permission,
+            ])
+            .update_columns([
+                permission_definition::Column::Description,
+                permission_definition::Column::UpdatedAt,
+            ])
+            .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+async fn undefine_permission(
+    txn: &DatabaseTransaction,
+    realm_id: Uuid,
+    permission: &Permission,
+) -> StoreResult<()> {
+    let res = permission_definition::Entity::delete_many()
+        .filter(permission_definition::Column::RealmId.eq(realm_id))
+        .filter(permission_definition::Column::Permission.eq(permission.to_string()))
         .exec(txn)
         .await
         .map_err(db_err)?;

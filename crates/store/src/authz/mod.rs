@@ -30,7 +30,9 @@ use uuid::Uuid;
 
 use crate::SqlStore;
 use crate::convert::{all, db_err, micros};
-use crate::entities::{audit_event, group_member, permission_grant, realm, role, role_grant};
+use crate::entities::{
+    audit_event, group_member, permission_definition, permission_grant, realm, role, role_grant,
+};
 use crate::store::Backend;
 
 /// Bumps a realm's revision and returns the new value; `None` when the realm
@@ -149,6 +151,24 @@ impl AuthzStore for SqlStore {
             .await
             .map_err(db_err)?;
         Ok(())
+    }
+
+    async fn list_defined_permissions(
+        &self,
+        realm_id: Uuid,
+    ) -> StoreResult<Vec<(String, Option<String>)>> {
+        permission_definition::Entity::find()
+            .select_only()
+            .columns([
+                permission_definition::Column::Permission,
+                permission_definition::Column::Description,
+            ])
+            .filter(permission_definition::Column::RealmId.eq(realm_id))
+            .order_by_asc(permission_definition::Column::Permission)
+            .into_tuple()
+            .all(&self.reader)
+            .await
+            .map_err(db_err)
     }
 
     async fn list_audit(&self, realm_id: Uuid, limit: u32) -> StoreResult<Vec<AuditRecord>> {

@@ -1268,3 +1268,74 @@ pub async fn authz_user_attributes<S: Store + ?Sized>(store: Arc<S>) {
             .is_empty()
     );
 }
+
+/// The permission catalogue: declared with a description, redeclared to
+/// change it, removed; per realm; removing an unknown one is `NotFound`.
+pub async fn authz_permission_catalogue<S: Store + ?Sized>(store: Arc<S>) {
+    let a = realm("a");
+    let b = realm("b");
+    store.create_realm(&a).await.unwrap();
+    store.create_realm(&b).await.unwrap();
+    let define = |p: &str, d: Option<&str>| AuthzChange::DefinePermission {
+        permission: perm(p),
+        description: d.map(str::to_owned),
+    };
+    assert_eq!(
+        apply(
+            &*store,
+            a.id,
+            define("reports:read:team", Some("Team reports"))
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        apply(&*store, a.id, define("invoices:*:all", None)).await,
+        2
+    );
+    assert_eq!(
+        store.list_defined_permissions(a.id).await.unwrap(),
+        vec![
+            ("invoices:*:all".to_owned(), None),
+            (
+                "reports:read:team".to_owned(),
+                Some("Team reports".to_owned())
+            ),
+        ]
+    );
+    // Declaring again replaces the description.
+    apply(
+        &*store,
+        a.id,
+        define("reports:read:team", Some("Reports of one's teams")),
+    )
+    .await;
+    let listed = store.list_defined_permissions(a.id).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[1].1.as_deref(), Some("Reports of one's teams"));
+    assert!(
+        store
+            .list_defined_permissions(b.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let undefine = |p: &str| AuthzChange::UndefinePermission(perm(p));
+    assert_not_found(apply_err(&*store, b.id, undefine("reports:read:team")).await);
+    apply(&*store, a.id, undefine("reports:read:team")).await;
+    assert_not_found(apply_err(&*store, a.id, undefine("reports:read:team")).await);
+    assert_eq!(
+        store.list_defined_permissions(a.id).await.unwrap(),
+        vec![("invoices:*:all".to_owned(), None)]
+    );
+    // Gone with the realm.
+    store.delete_realm(a.id).await.unwrap();
+    assert!(
+        store
+            .list_defined_permissions(a.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -88,6 +88,7 @@ pub const ALL: &[&str] = &[
     "authz_realm_delete_cascades",
     "authz_concurrent_changes_serialise",
     "authz_user_attributes",
+    "authz_permission_catalogue",
 ];
 
 /// The suite's reference instant (with microsecond digits, to check precision).

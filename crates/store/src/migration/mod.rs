@@ -7,6 +7,7 @@ use sea_orm_migration::prelude::*;
 mod m20261123_000001_foundation;
 mod m20261124_000001_authz;
 mod m20261125_000001_realm_settings;
+mod m20261125_000002_permission_catalogue;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261124_000001_authz::Migration),
             Box::new(m20261125_000001_realm_settings::Migration),
+            Box::new(m20261125_000002_permission_catalogue::Migration),
         ]
     }
 }

@@ -748,3 +748,94 @@ backend_tests!(access_tokens_carry_roles, |app: TestApp| async move {
     assert!(claims(&again.access_token).get("roles").is_none());
     assert_eq!(again.user.unwrap().roles, ["auditor", "lead", "user"]);
 });
+
+backend_tests!(permission_catalogue, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let r = app
+        .post(
+            "/api/v1/rbac/permissions",
+            Some(&admin),
+            json!({"permission": "reports:read:team", "description": "Reports of one's teams"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["defined"], true);
+    assert_eq!(r.json["description"], "Reports of one's teams");
+    assert_eq!(r.json["roles"], json!([]));
+    let r = app
+        .post(
+            "/api/v1/rbac/roles",
+            Some(&admin),
+            json!({"name": "reporter", "permissions": ["reports:read:team"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app.get("/api/v1/rbac/permissions", Some(&admin)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let items = r.json["items"].as_array().unwrap();
+    let reports = items
+        .iter()
+        .find(|i| i["permission"] == "reports:read:team")
+        .unwrap();
+    assert_eq!(reports["roles"], json!(["reporter"]));
+    assert_eq!(reports["defined"], true);
+    // Built-in roles' permissions are listed, undeclared.
+    let builtin = items
+        .iter()
+        .find(|i| i["permission"] == "users:manage:all")
+        .unwrap();
+    assert_eq!(builtin["defined"], false);
+
+    for (body, field) in [
+        (json!({"permission": "reports:read"}), "permission"),
+        (
+            json!({"permission": "a:b:all", "description": "x".repeat(1025)}),
+            "description",
+        ),
+    ] {
+        let r = app
+            .post("/api/v1/rbac/permissions", Some(&admin), body)
+            .await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.json["errors"][0]["field"], field, "{}", r.text);
+    }
+    let r = app
+        .post(
+            "/api/v1/rbac/permissions",
+            Some(&admin),
+            json!({"permission": "a:b:all", "extra": 1}),
+        )
+        .await;
+    // An unknown field is a body of the wrong shape.
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.json["type"], "urn:portcullis:problem:invalid-body");
+    let plain = app.user("plain@example.com").await;
+    let r = app
+        .post(
+            "/api/v1/rbac/permissions",
+            Some(&plain.access_token),
+            json!({"permission": "a:b:all"}),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+
+    let r = app
+        .delete("/api/v1/rbac/permissions/reports:read:team", Some(&admin))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app
+        .delete("/api/v1/rbac/permissions/reports:read:team", Some(&admin))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    // The role still grants it.
+    let r = app.get("/api/v1/rbac/permissions", Some(&admin)).await;
+    let reports = r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["permission"] == "reports:read:team")
+        .cloned()
+        .unwrap();
+    assert_eq!(reports["defined"], false);
+    assert_eq!(reports["roles"], json!(["reporter"]));
+});
