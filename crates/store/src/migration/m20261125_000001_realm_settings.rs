@@ -109,56 +109,54 @@ async fn grant_default_role(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// SQLite alters one column per statement.
-async fn alter(manager: &SchemaManager<'_>, statement: TableAlterStatement) -> Result<(), DbErr> {
-    manager.alter_table(statement).await
+/// Applies alterations one at a time: SQLite alters one column per
+/// statement.
+async fn alter_each(
+    manager: &SchemaManager<'_>,
+    statements: impl IntoIterator<Item = TableAlterStatement>,
+) -> Result<(), DbErr> {
+    for statement in statements {
+        manager.alter_table(statement).await?;
+    }
+    Ok(())
+}
+
+fn realms() -> TableAlterStatement {
+    Table::alter().table(Realms::Table).take()
+}
+
+fn users() -> TableAlterStatement {
+    Table::alter().table(Users::Table).take()
 }
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        alter(
+        alter_each(
             manager,
-            Table::alter()
-                .table(Realms::Table)
-                .add_column(text(Realms::TimeZone).default("UTC"))
-                .take(),
-        )
-        .await?;
-        alter(
-            manager,
-            Table::alter()
-                .table(Realms::Table)
-                .add_column(boolean(Realms::RolesClaim).default(true))
-                .take(),
-        )
-        .await?;
-        alter(
-            manager,
-            Table::alter()
-                .table(Users::Table)
-                .add_column(text(Users::Attributes).default("{}"))
-                .take(),
-        )
-        .await?;
-        alter(
-            manager,
-            Table::alter()
-                .table(Users::Table)
-                .drop_column(Users::IsAdmin)
-                .take(),
+            [
+                realms()
+                    .add_column(text(Realms::TimeZone).default("UTC"))
+                    .take(),
+                realms()
+                    .add_column(boolean(Realms::RolesClaim).default(true))
+                    .take(),
+                users()
+                    .add_column(text(Users::Attributes).default("{}"))
+                    .take(),
+                users().drop_column(Users::IsAdmin).take(),
+            ],
         )
         .await?;
         grant_default_role(manager).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        alter(
+        alter_each(
             manager,
-            Table::alter()
-                .table(Users::Table)
+            [users()
                 .add_column(boolean(Users::IsAdmin).default(false))
-                .take(),
+                .take()],
         )
         .await?;
         // Holders of a direct `realm-admin` grant get the flag back.
@@ -191,28 +189,13 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        alter(
+        alter_each(
             manager,
-            Table::alter()
-                .table(Users::Table)
-                .drop_column(Users::Attributes)
-                .take(),
-        )
-        .await?;
-        alter(
-            manager,
-            Table::alter()
-                .table(Realms::Table)
-                .drop_column(Realms::RolesClaim)
-                .take(),
-        )
-        .await?;
-        alter(
-            manager,
-            Table::alter()
-                .table(Realms::Table)
-                .drop_column(Realms::TimeZone)
-                .take(),
+            [
+                users().drop_column(Users::Attributes).take(),
+                realms().drop_column(Realms::RolesClaim).take(),
+                realms().drop_column(Realms::TimeZone).take(),
+            ],
         )
         .await
     }
