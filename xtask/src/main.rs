@@ -4,6 +4,9 @@
 //!   PostgreSQL cluster (installed with apt-get when missing).
 //! - `bench [--seconds N] [--no-postgres] [--server-binary PATH]`: a load
 //!   benchmark of the release server; figures in a table, also written to `target/bench-report.md`.
+//! - `bench authz [--seconds N] [--skip-http] [--server-binary PATH]`: the
+//!   authorization engine against casbin-rs and cedar-policy in process, and
+//!   the check API over HTTP; report in `target/bench-authz-report.md`.
 //!
 //! `loadgen` is a hidden command: the load generator `bench` runs as an
 //! optimised build (`cargo run --release -p xtask -- loadgen ...`).
@@ -24,7 +27,12 @@ commands:
                                   throwaway PostgreSQL (filters go to cargo test)
   bench [--seconds N] [--no-postgres] [--server-binary PATH]
                                   load benchmark of the release server (or of PATH);
-                                  report in target/bench-report.md";
+                                  report in target/bench-report.md
+  bench authz [--seconds N] [--skip-http] [--server-binary PATH]
+                                  authorization benchmark: our engine, casbin-rs and
+                                  cedar-policy in process on a 100,000-user realm, and
+                                  /api/v1/authz/check over HTTP (--skip-http: in process
+                                  only); report in target/bench-authz-report.md";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

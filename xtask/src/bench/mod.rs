@@ -8,7 +8,11 @@
 //! server on a throwaway PostgreSQL cluster (refresh rotations). The load
 //! generator is this crate's hidden `loadgen` subcommand, built with
 //! `--release` and run in its own process.
+//!
+//! `cargo xtask bench authz ...` is the authorization benchmark: see
+//! [`authz`].
 
+mod authz;
 mod report;
 mod server;
 
@@ -70,6 +74,9 @@ impl Options {
 
 /// Runs the benchmark.
 pub fn run(args: &[String]) -> Result<ExitCode> {
+    if let Some(("authz", rest)) = args.split_first().map(|(a, r)| (a.as_str(), r)) {
+        return authz::run(rest);
+    }
     let opts = Options::parse(args)?;
     process::install_signal_handler()?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -36,12 +36,26 @@ impl Conn {
 
     /// POSTs a JSON body; returns the status and the whole response body.
     pub async fn post_json(&mut self, path: &str, body: Bytes) -> Result<(u16, Bytes)> {
+        self.post_json_as(path, body, None).await
+    }
+
+    /// POSTs a JSON body with an `Authorization` header value, if any.
+    pub async fn post_json_as(
+        &mut self,
+        path: &str,
+        body: Bytes,
+        authorization: Option<&HeaderValue>,
+    ) -> Result<(u16, Bytes)> {
         self.sender.ready().await.context("connection closed")?;
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(Method::POST)
             .uri(path)
             .header(HOST, self.host.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(value) = authorization {
+            request = request.header(AUTHORIZATION, value.clone());
+        }
+        let request = request
             .body(Full::new(body))
             .context("building the request")?;
         let response = self

@@ -8,7 +8,12 @@
 //!   `--addr` (loopback only) for `--seconds`, each sending requests back to
 //!   back. Accounts are registered first (falling back to the account in
 //!   `LOADGEN_EMAIL`/`LOADGEN_PASSWORD` if registration is refused).
+//! - `authz-check`: `POST /api/v1/authz/check` with the bodies of `--bodies
+//!   FILE`, as the admin in `LOADGEN_EMAIL`/`LOADGEN_PASSWORD`; closed loop,
+//!   paced (`--rate R`) or a verification pass (`--verify OUT`), see
+//!   [`authz`].
 
+pub mod authz;
 mod client;
 pub mod hash;
 mod scenario;
@@ -34,6 +39,8 @@ pub struct Options {
     pub threads: usize,
     /// Upper bound on requests sent in the measured phase, all connections together.
     pub max_requests: u64,
+    /// `authz-check` only: bodies, rate, verification.
+    pub authz: authz::AuthzOptions,
 }
 
 impl Options {
@@ -45,6 +52,7 @@ impl Options {
             connections: 64,
             threads: cores,
             max_requests: 20_000_000,
+            authz: authz::AuthzOptions::default(),
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -78,6 +86,15 @@ impl Options {
                     }
                 }
                 "--max-requests" => opts.max_requests = value.parse().with_context(bad)?,
+                "--bodies" => opts.authz.bodies = Some(value.into()),
+                "--verify" => opts.authz.verify = Some(value.into()),
+                "--rate" => {
+                    let rate: f64 = value.parse().with_context(bad)?;
+                    if !(rate > 0.0 && rate <= 1e7) {
+                        bail!("--rate must be in (0, 10,000,000]");
+                    }
+                    opts.authz.rate = Some(rate);
+                }
                 other => bail!("unknown option {other}"),
             }
         }
@@ -104,7 +121,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
 fn run(args: &[String]) -> Result<serde_json::Value> {
     let Some((name, rest)) = args.split_first() else {
         bail!(
-            "usage: xtask loadgen hash|login|validate|refresh [--addr A] [--seconds S] [--connections N] [--threads N]"
+            "usage: xtask loadgen hash|login|validate|refresh|authz-check [--addr A] [--seconds S] [--connections N] [--threads N] [--bodies FILE] [--rate R] [--verify OUT] [--max-requests N]"
         );
     };
     let opts = Options::parse(rest)?;
@@ -113,16 +130,21 @@ fn run(args: &[String]) -> Result<serde_json::Value> {
             "loadgen: warning: this is a debug build; run it with `cargo run --release -p xtask -- loadgen`"
         );
     }
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the tokio runtime")
+    };
     let result = if name == "hash" {
         hash::run(opts.threads, opts.duration)?
+    } else if name == "authz-check" {
+        let addr = opts.addr.context("--addr is required")?;
+        runtime()?.block_on(authz::run(addr, &opts))?
     } else {
         let scenario = Scenario::parse(name)?;
         let addr = opts.addr.context("--addr is required")?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("starting the tokio runtime")?;
-        runtime.block_on(scenario::run(scenario, addr, &opts))?
+        runtime()?.block_on(scenario::run(scenario, addr, &opts))?
     };
     Ok(result)
 }
