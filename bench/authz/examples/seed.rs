@@ -6,6 +6,10 @@
 //!     --bodies bodies.jsonl --requests 200000
 //! ```
 //!
+//! With `--allowed-bodies FILE`, also the bodies of only those requests our
+//! engine allows (judged as the server will: stored attributes, the UTC
+//! hour and weekday now), for a run without denied checks.
+//!
 //! The realm is the admin's. Rows are inserted in one transaction with
 //! their columns named (the table's other columns must be nullable or have
 //! a default; `PRAGMA table_info` says which exist), then the realm's
@@ -31,6 +35,7 @@ use portcullis_policy::model::{
     Attachment, Effect, Grantee, Micros, PermissionGrant, RealmSnapshot, Validity,
 };
 use portcullis_policy::synthetic::{self, NOW, SampleRequest, Shape};
+use portcullis_policy::{CheckRequest, CompiledRealm, Context};
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension as _, Transaction};
 use serde_json::{Map, Value, json};
@@ -44,6 +49,7 @@ struct Args {
     db: String,
     admin_email: String,
     bodies: String,
+    allowed_bodies: Option<String>,
     requests: usize,
 }
 
@@ -51,6 +57,7 @@ fn args() -> Result<Args, String> {
     let mut db = None;
     let mut admin_email = None;
     let mut bodies = None;
+    let mut allowed_bodies = None;
     let mut requests = 200_000usize;
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
@@ -60,6 +67,7 @@ fn args() -> Result<Args, String> {
             "--db" => db = Some(value.clone()),
             "--admin-email" => admin_email = Some(value.clone()),
             "--bodies" => bodies = Some(value.clone()),
+            "--allowed-bodies" => allowed_bodies = Some(value.clone()),
             "--requests" => requests = value.parse().map_err(|_| "bad --requests")?,
             other => return Err(format!("unknown option {other}")),
         }
@@ -68,6 +76,7 @@ fn args() -> Result<Args, String> {
         db: db.ok_or("--db is required")?,
         admin_email: admin_email.ok_or("--admin-email is required")?,
         bodies: bodies.ok_or("--bodies is required")?,
+        allowed_bodies,
         requests,
     })
 }
@@ -114,8 +123,40 @@ fn run() -> Result<Value, String> {
     tx.commit().map_err(sql)?;
 
     progress("seed: writing the request bodies");
-    write_bodies(&args.bodies, &requests)?;
+    write_bodies(&args.bodies, requests.iter())?;
+    let mut allowed = Value::Null;
+    if let Some(path) = &args.allowed_bodies {
+        let realm = CompiledRealm::compile(&snapshot).map_err(|e| e.to_string())?;
+        let secs = now / 1_000_000;
+        let hour = u8::try_from(secs % 86_400 / 3600).unwrap_or(0);
+        // 1970-01-01 was a Thursday (ISO 4).
+        let day = u8::try_from((secs / 86_400 + 3) % 7 + 1).unwrap_or(1);
+        let kept: Vec<&SampleRequest> = requests
+            .iter()
+            .filter(|r| {
+                let context = Context {
+                    hour,
+                    day,
+                    ..r.context.clone()
+                };
+                realm
+                    .check(&CheckRequest {
+                        subject: r.subject,
+                        subject_attributes: None,
+                        action: &r.action,
+                        resource: &r.resource,
+                        context: &context,
+                        now: NOW,
+                        explain: false,
+                    })
+                    .allowed
+            })
+            .collect();
+        allowed = json!(kept.len());
+        write_bodies(path, kept.into_iter())?;
+    }
     Ok(json!({
+        "allowed_bodies": allowed,
         "realm": realm.to_string(),
         "shift_us": shift,
         "rows": counts,
@@ -620,7 +661,10 @@ pub fn body(r: &SampleRequest) -> Value {
     body
 }
 
-fn write_bodies(path: &str, requests: &[SampleRequest]) -> Result<(), String> {
+fn write_bodies<'a>(
+    path: &str,
+    requests: impl Iterator<Item = &'a SampleRequest>,
+) -> Result<(), String> {
     let file = std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?;
     let mut out = std::io::BufWriter::new(file);
     for r in requests {
