@@ -17,8 +17,10 @@
 //!    again. A verification pass sends the first requests once and
 //!    `verify` compares the answers with our engine; then the loadgen's
 //!    `authz-check` runs closed loop (maximum throughput), then paced at the
-//!    goal's rate (latency at that rate, counted from each request's
-//!    scheduled instant).
+//!    goal's rate (latency at that rate; see the loadgen's `authz` module
+//!    for when it counts from the scheduled instant), then closed loop again
+//!    with only the requests our engine allows: the server records every
+//!    denied check in the audit table, and this run shows what that costs.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -94,6 +96,11 @@ struct Figures {
     server_rss_kib: Outcome,
     closed: Outcome,
     paced: Outcome,
+    closed_allowed: Outcome,
+    paced_allowed: Outcome,
+    /// Seconds the server kept busy after the paced run and the closed loop.
+    settle_paced: Option<f64>,
+    settle_closed: Option<f64>,
 }
 
 /// Runs the benchmark.
@@ -131,6 +138,10 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
         server_rss_kib: Outcome::Skipped("--skip-http"),
         closed: Outcome::Skipped("--skip-http"),
         paced: Outcome::Skipped("--skip-http"),
+        closed_allowed: Outcome::Skipped("--skip-http"),
+        paced_allowed: Outcome::Skipped("--skip-http"),
+        settle_paced: None,
+        settle_closed: None,
     };
     check_interrupted()?;
     figures.cedar = engine(
@@ -164,6 +175,8 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
             &mut figures.server_rss_kib,
             &mut figures.closed,
             &mut figures.paced,
+            &mut figures.closed_allowed,
+            &mut figures.paced_allowed,
         ] {
             if matches!(outcome, Outcome::Skipped(_)) {
                 *outcome = Outcome::Failed(why.clone());
@@ -186,6 +199,8 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
         &figures.server_rss_kib,
         &figures.closed,
         &figures.paced,
+        &figures.closed_allowed,
+        &figures.paced_allowed,
     ];
     if all.iter().any(|o| matches!(o, Outcome::Failed(_))) {
         eprintln!("xtask: some measurements could not be taken (see the report)");
@@ -249,6 +264,7 @@ fn http(opts: &Options, examples: &Path, figures: &mut Figures) -> Result<()> {
     Server::start(&binary, dir.path(), &url, &password)?.stop()?;
 
     let bodies = dir.path().join("bodies.jsonl");
+    let allowed = dir.path().join("allowed.jsonl");
     eprintln!("xtask: seeding the realm into {}", db.display());
     let seed = json_line(
         &mut Command::new(examples.join("seed")),
@@ -260,6 +276,8 @@ fn http(opts: &Options, examples: &Path, figures: &mut Figures) -> Result<()> {
             server::ADMIN_EMAIL,
             "--bodies",
             &bodies.to_string_lossy(),
+            "--allowed-bodies",
+            &allowed.to_string_lossy(),
             "--requests",
             &REQUESTS.to_string(),
         ],
@@ -304,43 +322,70 @@ fn http(opts: &Options, examples: &Path, figures: &mut Figures) -> Result<()> {
 
     let seconds = opts.seconds.to_string();
     let connections = CONNECTIONS.to_string();
-    eprintln!("xtask: authz-check closed loop, {CONNECTIONS} connections, {seconds} s");
-    figures.closed = super::measure(
-        &[
+    let run = |bodies: &str, rate: Option<&str>| {
+        let mut args = vec![
             "authz-check",
             "--addr",
             &addr,
             "--bodies",
-            &bodies,
+            bodies,
             "--seconds",
             &seconds,
             "--connections",
             &connections,
-        ],
-        &password,
-    );
-    check_interrupted()?;
+        ];
+        if let Some(rate) = rate {
+            args.extend(["--rate", rate]);
+        }
+        super::measure(&args, &password)
+    };
+    settle(&server, "the verification pass");
     eprintln!("xtask: authz-check paced at {GOAL_RATE}/s, {CONNECTIONS} connections, {seconds} s");
-    figures.paced = super::measure(
-        &[
-            "authz-check",
-            "--addr",
-            &addr,
-            "--bodies",
-            &bodies,
-            "--seconds",
-            &seconds,
-            "--connections",
-            &connections,
-            "--rate",
-            &GOAL_RATE.to_string(),
-        ],
-        &password,
+    figures.paced = run(&bodies, Some(&GOAL_RATE.to_string()));
+    check_interrupted()?;
+    figures.settle_paced = settle(&server, "the paced run");
+    eprintln!("xtask: authz-check closed loop, {CONNECTIONS} connections, {seconds} s");
+    figures.closed = run(&bodies, None);
+    check_interrupted()?;
+    figures.settle_closed = settle(&server, "the closed loop");
+    eprintln!(
+        "xtask: authz-check closed loop, allowed checks only, {CONNECTIONS} connections, {seconds} s"
     );
+    let allowed = allowed.to_string_lossy();
+    figures.closed_allowed = run(&allowed, None);
+    check_interrupted()?;
+    settle(&server, "the closed loop of allowed checks");
+    eprintln!(
+        "xtask: authz-check paced at {GOAL_RATE}/s, allowed checks only, {CONNECTIONS} connections, {seconds} s"
+    );
+    figures.paced_allowed = run(&allowed, Some(&GOAL_RATE.to_string()));
     if let Err(err) = server.stop() {
         eprintln!("xtask: stopping the server: {err:#}");
     }
     Ok(())
+}
+
+/// Waits (up to two minutes) until the server uses less than a tenth of a
+/// core, so that work left over from one run (denied checks are audited by
+/// tasks that outlive their request) does not load the next. Returns how
+/// long it took.
+fn settle(server: &Server, after: &str) -> Option<f64> {
+    let started = std::time::Instant::now();
+    let step = std::time::Duration::from_millis(500);
+    let mut last = server.cpu_ticks().ok()?;
+    while started.elapsed() < std::time::Duration::from_secs(120) {
+        std::thread::sleep(step);
+        let now = server.cpu_ticks().ok()?;
+        // Clock ticks are 1/100 s: 5 ticks in 0.5 s is a tenth of a core.
+        if now.saturating_sub(last) < 5 {
+            let seconds = started.elapsed().as_secs_f64();
+            eprintln!("xtask: the server settled {seconds:.1} s after {after}");
+            return Some(seconds);
+        }
+        last = now;
+    }
+    eprintln!("xtask: the server was still busy two minutes after {after}");
+    None
 }
 
 fn field(o: &Outcome, name: &str) -> Option<f64> {
@@ -529,7 +574,36 @@ fn markdown(f: &Figures) -> String {
             .zip(paced_p99)
             .map(|(r, p)| r >= GOAL_RATE * 0.99 && p < 1.0)),
     );
+    let _ = writeln!(
+        md,
+        "| Closed loop, allowed checks only, {CONNECTIONS} connections | {} | {} | {} | {} | (diagnostic) | |",
+        field(&f.closed_allowed, "rate").map_or("".into(), number),
+        ms(&f.closed_allowed, "p50_ms"),
+        ms(&f.closed_allowed, "p99_ms"),
+        errors(&f.closed_allowed),
+    );
+    let _ = writeln!(
+        md,
+        "| Paced at {}/s, allowed checks only, {CONNECTIONS} connections | {} | {} | {} | {} | (diagnostic) | |",
+        number(GOAL_RATE),
+        field(&f.paced_allowed, "rate").map_or("".into(), number),
+        ms(&f.paced_allowed, "p50_ms"),
+        ms(&f.paced_allowed, "p99_ms"),
+        errors(&f.paced_allowed),
+    );
 
+    let denied = field(&f.ours, "allowed")
+        .zip(field(&f.ours, "compared"))
+        .filter(|(_, n)| *n > 0.0)
+        .map_or("most".to_owned(), |(a, n)| {
+            format!("{:.0}%", (1.0 - a / n) * 100.0)
+        });
+    let _ = writeln!(
+        md,
+        "\nThe server writes an audit row for every denied check ({denied} of these requests \
+         are denied); the *allowed checks only* rows replay just the requests our engine \
+         allows, to show the check path without those writes."
+    );
     md.push_str("\n## Notes\n\n");
     if let Some(rss) = match &f.server_rss_kib {
         Outcome::Done(v) => v.as_f64(),
@@ -608,17 +682,35 @@ fn markdown(f: &Figures) -> String {
             v["errors"], v["first_error"]
         );
     }
-    for (name, o) in [("closed loop", &f.closed), ("paced", &f.paced)] {
+    for (name, o) in [
+        ("closed loop", &f.closed),
+        ("paced", &f.paced),
+        ("closed loop, allowed only", &f.closed_allowed),
+        ("paced, allowed only", &f.paced_allowed),
+    ] {
         if let Outcome::Done(v) = o
             && let Some(first) = v.get("first_error").and_then(Value::as_str)
         {
             let _ = writeln!(md, "- HTTP {name}: first error `{first}`");
         }
     }
+    for (after, settle) in [
+        ("paced run", f.settle_paced),
+        ("closed loop", f.settle_closed),
+    ] {
+        if let Some(s) = settle {
+            let _ = writeln!(
+                md,
+                "- After the {after} the server stayed busy for {s:.1} s (writing the audit rows \
+                 of denied checks) before the next run started."
+            );
+        }
+    }
     md.push_str(
         "- Latencies in process are per check, timed one by one (the clock adds a few tens of \
-         nanoseconds); over HTTP they include the load generator on the same 2 cores, and the \
-         paced run counts from each request's scheduled instant.\n",
+         nanoseconds). Over HTTP the load generator shares the 2 cores with the server; in the \
+         paced run a request that had to wait for the previous answer on its connection counts \
+         from its scheduled instant, otherwise from its actual send.\n",
     );
     md
 }

@@ -74,6 +74,24 @@ impl Server {
         self.addr
     }
 
+    /// CPU time the server has used so far, in clock ticks (`utime` +
+    /// `stime` of /proc/PID/stat).
+    pub fn cpu_ticks(&self) -> Result<u64> {
+        let file = format!("/proc/{}/stat", self.job.pid());
+        let stat = std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?;
+        // The command name may hold spaces: fields count from after its ')'.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let field = |n: usize| fields.get(n).and_then(|v| v.parse::<u64>().ok());
+        // utime and stime are fields 14 and 15; after ')' they are the 12th and 13th.
+        field(11)
+            .zip(field(12))
+            .map(|(u, s)| u + s)
+            .with_context(|| format!("no CPU times in {file}"))
+    }
+
     /// The server's resident set size in KiB (`VmRSS` in /proc).
     pub fn rss_kib(&self) -> Result<u64> {
         let file = format!("/proc/{}/status", self.job.pid());
