@@ -244,7 +244,11 @@ impl<'a> Accounts<'a> {
         i.store.create_session(&session).await?;
         let (refresh, record) = self.new_refresh_token(realm, &user, session.id, new_id());
         i.store.insert_refresh_token(&record).await?;
-        let (access_token, roles) = self.sign_access_token(realm, user.id, session.id).await?;
+        // The login answer shows the roles whether or not the token carries them.
+        let roles = self.roles_of(realm, user.id).await?;
+        let access_token = self
+            .sign_access_token(realm, user.id, session.id, Some(&roles))
+            .await?;
         Ok(IssuedTokens {
             access_token,
             refresh_token: refresh,
@@ -279,18 +283,23 @@ impl<'a> Accounts<'a> {
         (SecretString::from(token), record)
     }
 
-    /// Signs an access token; also answers the roles the user holds now
-    /// (carried in the `roles` claim when the realm wants it).
+    /// The roles a user holds now.
+    async fn roles_of(&self, realm: &Realm, user_id: Uuid) -> Result<Vec<String>> {
+        crate::authz::Authz::new(self.i)
+            .role_names(realm.id, user_id)
+            .await
+    }
+
+    /// Signs an access token; `roles` go into the `roles` claim when the
+    /// realm wants it.
     async fn sign_access_token(
         &self,
         realm: &Realm,
         user_id: Uuid,
         sid: Uuid,
-    ) -> Result<(String, Vec<String>)> {
+        roles: Option<&[String]>,
+    ) -> Result<String> {
         let i = self.i;
-        let roles = crate::authz::Authz::new(i)
-            .role_names(realm.id, user_id)
-            .await?;
         let now = i.clock.now();
         let iss = i.settings.issuer(&realm.name);
         let claims = AccessClaims {
@@ -302,10 +311,10 @@ impl<'a> Accounts<'a> {
             jti: new_id(),
             sid: Some(sid),
             scope: None,
-            roles: realm.roles_claim.then(|| roles.clone()),
+            roles: roles.filter(|_| realm.roles_claim).map(<[String]>::to_vec),
         };
         let key = i.keys.signer(realm).await?;
-        Ok((key.sign(&claims, ACCESS_TOKEN_TYP)?, roles))
+        Ok(key.sign(&claims, ACCESS_TOKEN_TYP)?)
     }
 
     /// Exchanges a refresh token for a new pair. A token presented twice revokes
@@ -349,8 +358,13 @@ impl<'a> Accounts<'a> {
             RotateOutcome::Rotated(spent) => {
                 // No need to read the account: deactivating or deleting a user ends
                 // its sessions, and a token of an ended session never rotates.
-                let (access_token, _) = self
-                    .sign_access_token(realm, spent.user_id, spent.session_id)
+                // Roles are looked up only for a realm whose tokens carry them.
+                let roles = match realm.roles_claim {
+                    true => Some(self.roles_of(realm, spent.user_id).await?),
+                    false => None,
+                };
+                let access_token = self
+                    .sign_access_token(realm, spent.user_id, spent.session_id, roles.as_deref())
                     .await?;
                 Ok(IssuedTokens {
                     access_token,
