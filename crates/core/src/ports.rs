@@ -224,8 +224,9 @@ pub trait AuthzStore: Send + Sync {
         change: &AuthzChange,
         audit: &AuditRecord,
     ) -> StoreResult<i64>;
-    /// Appends an audit record on its own (a denied check, for instance).
-    async fn append_audit(&self, record: &AuditRecord) -> StoreResult<()>;
+    /// Appends audit records on their own (denied checks, for instance), all
+    /// or none: one failing record (its realm is gone) fails the call.
+    async fn append_audit(&self, records: &[AuditRecord]) -> StoreResult<()>;
 
     /// The realm's permission catalogue: `(permission, description)`, sorted
     /// by permission.

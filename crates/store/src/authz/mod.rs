@@ -91,6 +91,21 @@ pub(crate) async fn delete_user_policies<C: ConnectionTrait>(
     apply::delete_attached_policies(db, realm_id, Attachment::User(user_id)).await
 }
 
+/// Audit rows per `INSERT`: 9 bound values each, well under SQLite's 32,766
+/// and PostgreSQL's 65,535 parameters per statement.
+const AUDIT_ROWS_PER_INSERT: usize = 500;
+
+async fn insert_audit_rows<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<audit_event::ActiveModel>,
+) -> StoreResult<()> {
+    audit_event::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
 #[async_trait]
 impl AuthzStore for SqlStore {
     async fn authz_snapshot(&self, realm_id: Uuid) -> StoreResult<RealmSnapshot> {
@@ -144,13 +159,25 @@ impl AuthzStore for SqlStore {
         Ok(revision)
     }
 
-    async fn append_audit(&self, record: &AuditRecord) -> StoreResult<()> {
-        let row = rows::audit_row(record.realm_id, record)?;
-        audit_event::Entity::insert(row.into_active_model())
-            .exec_without_returning(&self.writer)
-            .await
-            .map_err(db_err)?;
-        Ok(())
+    async fn append_audit(&self, records: &[AuditRecord]) -> StoreResult<()> {
+        let rows = records
+            .iter()
+            .map(|r| rows::audit_row(r.realm_id, r).map(IntoActiveModel::into_active_model))
+            .collect::<StoreResult<Vec<_>>>()?;
+        match rows.len() {
+            0 => Ok(()),
+            // One statement is atomic on its own.
+            n if n <= AUDIT_ROWS_PER_INSERT => insert_audit_rows(&self.writer, rows).await,
+            _ => {
+                let txn = self.begin_write().await?;
+                let mut rows = rows.into_iter().peekable();
+                while rows.peek().is_some() {
+                    let chunk: Vec<_> = rows.by_ref().take(AUDIT_ROWS_PER_INSERT).collect();
+                    insert_audit_rows(&txn, chunk).await?;
+                }
+                txn.commit().await.map_err(db_err)
+            }
+        }
     }
 
     async fn list_defined_permissions(

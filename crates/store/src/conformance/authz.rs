@@ -977,7 +977,7 @@ pub async fn authz_audit_round_trip<S: Store + ?Sized>(store: Arc<S>) {
         request_id: Some("req-1".to_owned()),
         at: at(1),
     };
-    store.append_audit(&denied).await.unwrap();
+    store.append_audit(&[denied.clone()]).await.unwrap();
     let g = group("staff", None);
     let created = AuditRecord {
         id: new_id(),
@@ -1005,20 +1005,23 @@ pub async fn authz_audit_round_trip<S: Store + ?Sized>(store: Arc<S>) {
         request_id: None,
         at: at(3),
     };
-    store.append_audit(&server).await.unwrap();
-    // Same instant as `server`, later id: listed first.
+    // Same instant as `server`, later id: listed first. One call may write
+    // records of several realms.
     let same_time = AuditRecord {
         id: new_id(),
         action: "same.time".to_owned(),
         ..server.clone()
     };
-    store.append_audit(&same_time).await.unwrap();
     let other = AuditRecord {
         id: new_id(),
         realm_id: b.id,
         ..server.clone()
     };
-    store.append_audit(&other).await.unwrap();
+    store
+        .append_audit(&[server.clone(), same_time.clone(), other.clone()])
+        .await
+        .unwrap();
+    store.append_audit(&[]).await.unwrap();
 
     assert_eq!(
         store.list_audit(a, 10).await.unwrap(),
@@ -1035,7 +1038,37 @@ pub async fn authz_audit_round_trip<S: Store + ?Sized>(store: Arc<S>) {
         realm_id: new_id(),
         ..audit(a, "x")
     };
-    assert_not_found(store.append_audit(&orphan).await.unwrap_err());
+    // All or none: a record of a realm that does not exist fails the call and
+    // writes nothing.
+    let kept = audit(a, "kept.not");
+    assert_not_found(
+        store
+            .append_audit(&[kept.clone(), orphan])
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        !store
+            .list_audit(a, 100)
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.id == kept.id)
+    );
+
+    // More records than one INSERT holds go in one transaction.
+    let many: Vec<AuditRecord> = (0..1203)
+        .map(|n| AuditRecord {
+            id: new_id(),
+            at: at(10 + n),
+            ..audit(b.id, "bulk")
+        })
+        .collect();
+    store.append_audit(&many).await.unwrap();
+    let listed = store.list_audit(b.id, 2000).await.unwrap();
+    assert_eq!(listed.len(), 1204);
+    assert_eq!(listed[0], many[1202]);
+    assert_eq!(listed[1202], many[0]);
 }
 
 /// Deleting a user removes its memberships, grants and attached policies,
