@@ -29,6 +29,8 @@ pub(crate) struct Inner {
     pub(crate) verified: crate::verified::VerifiedTokens,
     /// Compiled authorization views by realm.
     pub(crate) authz: crate::authz::AuthzState,
+    /// Audit records written off the request's path.
+    pub(crate) audit: crate::audit::AuditWriter,
     /// Realms by name.
     pub(crate) realm_cache: DashMap<String, Arc<Realm>>,
 }
@@ -59,6 +61,7 @@ impl Portcullis {
         let hasher = PasswordHasher::new(settings.argon2)?;
         let passwords = Passwords::new(hasher, settings.hash_concurrency)?;
         let keys = Keys::new(store.clone(), Arc::new(master_key), clock.clone());
+        let audit = crate::audit::AuditWriter::new(store.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -69,6 +72,7 @@ impl Portcullis {
                 denylist: Denylist::new(),
                 verified: Default::default(),
                 authz: Default::default(),
+                audit,
                 realm_cache: DashMap::new(),
             }),
         })
@@ -122,6 +126,12 @@ impl Portcullis {
             i.denylist.deny_session(sid, now + ttl);
         }
         Ok(())
+    }
+
+    /// Returns once every audit record queued so far is written: call it
+    /// before shutting down, and in tests before reading the audit table.
+    pub async fn flush_audit(&self) {
+        self.inner.audit.flush().await;
     }
 
     /// Periodic housekeeping: drops expired denylist entries, refresh tokens,

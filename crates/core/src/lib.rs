@@ -6,6 +6,7 @@
 
 pub mod accounts;
 mod app;
+mod audit;
 pub mod authz;
 pub mod clock;
 pub mod denylist;

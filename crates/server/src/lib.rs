@@ -111,6 +111,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .await
     .context("server error")?;
     housekeeping.abort();
+    core.flush_audit().await;
     tracing::info!("shut down cleanly");
     Ok(())
 }

@@ -41,7 +41,11 @@ impl Authz<'_> {
         let parsed = self.parse_check(caller, input, "")?;
         self.may_check_for(caller, parsed.subject).await?;
         let view = self.view(caller.who.realm.id, min).await?;
-        Ok(self.decide(caller, &view, &parsed))
+        let (outcome, denied) = self.decide(caller, &view, &parsed);
+        if let Some(record) = denied {
+            self.i.audit.record(record).await;
+        }
+        Ok(outcome)
     }
 
     /// Decides up to 1,000 checks at one revision.
@@ -67,10 +71,14 @@ impl Authz<'_> {
             self.may_check_for(caller, other.subject).await?;
         }
         let view = self.view(caller.who.realm.id, min).await?;
-        let results = parsed
-            .iter()
-            .map(|p| self.decide(caller, &view, p))
-            .collect();
+        let mut results = Vec::with_capacity(parsed.len());
+        for p in &parsed {
+            let (outcome, denied) = self.decide(caller, &view, p);
+            if let Some(record) = denied {
+                self.i.audit.record(record).await;
+            }
+            results.push(outcome);
+        }
         Ok(proto::CheckBatchResponse {
             results,
             revision: view.revision(),
@@ -233,7 +241,13 @@ impl Authz<'_> {
         }
     }
 
-    fn decide(&self, caller: &Caller<'_>, view: &View, p: &Parsed) -> CheckOutcome {
+    /// Decides a parsed check; for a denial, the audit record to write too.
+    fn decide(
+        &self,
+        caller: &Caller<'_>,
+        view: &View,
+        p: &Parsed,
+    ) -> (CheckOutcome, Option<AuditRecord>) {
         let started = Instant::now();
         let decision: Decision = view.compiled.check(&CheckRequest {
             subject: p.subject,
@@ -245,13 +259,15 @@ impl Authz<'_> {
             explain: p.explain,
         });
         let label = if decision.allowed { "allow" } else { "deny" };
-        metrics::histogram!("portcullis_authz_check_seconds")
-            .record(started.elapsed().as_secs_f64());
-        metrics::counter!("portcullis_authz_checks_total", "decision" => label).increment(1);
-        if !decision.allowed {
-            self.audit_denied(caller, view, p, &decision);
+        let hot = self.i.authz.metrics();
+        hot.check_seconds.record(started.elapsed().as_secs_f64());
+        if decision.allowed {
+            hot.allowed.increment(1);
+        } else {
+            hot.denied.increment(1);
         }
-        CheckOutcome {
+        let denied = (!decision.allowed).then(|| self.denied_record(caller, view, p, &decision));
+        let outcome = CheckOutcome {
             allowed: decision.allowed,
             decision: label.to_owned(),
             reason: decision.reason.as_str().to_owned(),
@@ -260,12 +276,19 @@ impl Authz<'_> {
                 .explanation
                 .and_then(|e| serde_json::to_value(e).ok()),
             revision: view.revision(),
-        }
+        };
+        (outcome, denied)
     }
 
-    /// Records a denied check in the audit table, off the request's path.
-    fn audit_denied(&self, caller: &Caller<'_>, view: &View, p: &Parsed, d: &Decision) {
-        let record = AuditRecord {
+    /// The audit record of a denied check.
+    fn denied_record(
+        &self,
+        caller: &Caller<'_>,
+        view: &View,
+        p: &Parsed,
+        d: &Decision,
+    ) -> AuditRecord {
+        AuditRecord {
             id: new_id(),
             realm_id: caller.who.realm.id,
             actor: Some(caller.who.user_id),
@@ -285,12 +308,6 @@ impl Authz<'_> {
             })),
             request_id: caller.request_id.map(str::to_owned),
             at: self.i.clock.now(),
-        };
-        let store = self.i.store.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.append_audit(&record).await {
-                tracing::warn!(error = %e, "could not record a denied check");
-            }
-        });
+        }
     }
 }

@@ -69,6 +69,28 @@ struct Cached {
 pub(crate) struct AuthzState {
     views: DashMap<Uuid, Cached>,
     loading: DashMap<Uuid, Arc<tokio::sync::Mutex<()>>>,
+    metrics: std::sync::OnceLock<HotMetrics>,
+}
+
+/// Handles of the metrics every check updates, registered once (on the
+/// first check, after the server installed its recorder) rather than looked
+/// up by name and labels on every check.
+pub(crate) struct HotMetrics {
+    pub(crate) check_seconds: metrics::Histogram,
+    pub(crate) allowed: metrics::Counter,
+    pub(crate) denied: metrics::Counter,
+    pub(crate) view_hit: metrics::Counter,
+}
+
+impl AuthzState {
+    pub(crate) fn metrics(&self) -> &HotMetrics {
+        self.metrics.get_or_init(|| HotMetrics {
+            check_seconds: metrics::histogram!("portcullis_authz_check_seconds"),
+            allowed: metrics::counter!("portcullis_authz_checks_total", "decision" => "allow"),
+            denied: metrics::counter!("portcullis_authz_checks_total", "decision" => "deny"),
+            view_hit: metrics::counter!("portcullis_authz_view_cache_total", "result" => "hit"),
+        })
+    }
 }
 
 /// Who is calling, for permission checks and the audit trail.
@@ -102,7 +124,7 @@ impl<'a> Authz<'a> {
             && c.checked_at.elapsed() < REVISION_POLL
             && min_revision.is_none_or(|m| c.view.revision() >= m)
         {
-            metrics::counter!("portcullis_authz_view_cache_total", "result" => "hit").increment(1);
+            self.i.authz.metrics().view_hit.increment(1);
             return Ok(c.view.clone());
         }
         let lock = self

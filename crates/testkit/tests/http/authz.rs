@@ -839,3 +839,108 @@ backend_tests!(permission_catalogue, |app: TestApp| async move {
     assert_eq!(reports["defined"], false);
     assert_eq!(reports["roles"], json!(["reporter"]));
 });
+
+backend_tests!(denied_checks_are_audited, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let alice = app.user("audited@example.com").await;
+    let alice_id = user_id(&alice);
+    let admin_id = claims(&admin)["sub"].as_str().unwrap().to_owned();
+    let r = app
+        .http
+        .post(app.url("/api/v1/authz/check"))
+        .bearer_auth(&admin)
+        .header("x-request-id", "deny-1")
+        .json(&json!({"subject": alice_id, "action": "delete", "resource": {"type": "invoices", "id": "9", "owner": "someone"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // In a batch, each denied check is a record; the allowed one is not.
+    let r = app
+        .post(
+            "/api/v1/authz/check-batch",
+            Some(&admin),
+            json!({"checks": [
+                {"subject": alice_id, "action": "approve", "resource": {"type": "invoices"}},
+                {"action": "read", "resource": {"type": "users"}},
+                {"subject": alice_id, "action": "pay", "resource": {"type": "invoices"}},
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let decided: Vec<bool> = r.json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["allowed"].as_bool().unwrap())
+        .collect();
+    assert_eq!(decided, [false, true, false]);
+
+    // Records are written off the request's path; flushing waits for them.
+    app.core.flush_audit().await;
+    let realm = app.core.realms().default_realm().await.unwrap();
+    let records = app.core.store().list_audit(realm.id, 100).await.unwrap();
+    let denied: Vec<_> = records
+        .iter()
+        .filter(|r| r.action == "authz.check.deny")
+        .collect();
+    let actions: Vec<&str> = denied
+        .iter()
+        .map(|r| r.after.as_ref().unwrap()["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions.len(), 3, "{actions:?}");
+    for action in ["delete", "approve", "pay"] {
+        assert!(actions.contains(&action), "{actions:?}");
+    }
+    let first = denied
+        .iter()
+        .find(|r| r.after.as_ref().unwrap()["action"] == "delete")
+        .unwrap();
+    assert_eq!(first.request_id.as_deref(), Some("deny-1"));
+    assert_eq!(first.target, format!("user:{alice_id}"));
+    assert_eq!(first.actor.map(|a| a.to_string()), Some(admin_id));
+    let after = first.after.as_ref().unwrap();
+    assert_eq!(after["resource"]["type"], "invoices");
+    assert_eq!(after["resource"]["owner"], "someone");
+    assert_eq!(after["reason"], "no_match");
+
+    // Many denied checks at once: every one is written, none twice.
+    let tasks: Vec<_> = (0..150)
+        .map(|n| {
+            let http = app.http.clone();
+            let url = app.url("/api/v1/authz/check");
+            let admin = admin.clone();
+            let alice_id = alice_id.clone();
+            tokio::spawn(async move {
+                let r = http
+                    .post(url)
+                    .bearer_auth(admin)
+                    .json(&json!({"subject": alice_id, "action": format!("burst{n}"), "resource": {"type": "invoices"}}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    app.core.flush_audit().await;
+    let records = app.core.store().list_audit(realm.id, 1000).await.unwrap();
+    let mut burst: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r.after.as_ref()?["action"].as_str())
+        .filter(|a| a.starts_with("burst"))
+        .collect();
+    burst.sort_unstable();
+    burst.dedup();
+    assert_eq!(burst.len(), 150);
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.action == "authz.check.deny")
+            .count(),
+        153
+    );
+});
