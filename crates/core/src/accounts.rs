@@ -58,8 +58,8 @@ pub struct IssuedTokens {
 pub struct Validation {
     /// The realm's name.
     pub realm: String,
-    /// Claims.
-    pub claims: AccessClaims,
+    /// Claims (shared with the verified-token cache).
+    pub claims: Arc<AccessClaims>,
 }
 
 /// Why a presented access token is not accepted.
@@ -404,7 +404,7 @@ impl<'a> Accounts<'a> {
         &self,
         realm: &Arc<Realm>,
         token: &str,
-    ) -> Result<AccessClaims, TokenRejection> {
+    ) -> Result<Arc<AccessClaims>, TokenRejection> {
         let i = self.i;
         let claims = match i.verified.get(realm.id, token) {
             Some(claims) => claims,
@@ -449,7 +449,7 @@ impl<'a> Accounts<'a> {
         if !realm.enabled {
             return Err(TokenRejection::RealmDisabled);
         }
-        Ok((*claims).clone())
+        Ok(claims)
     }
 
     /// Authenticates a bearer token for a realm's API.

@@ -58,5 +58,5 @@ pub struct Principal {
     /// The session of the token.
     pub session_id: Option<Uuid>,
     /// The token's claims.
-    pub claims: AccessClaims,
+    pub claims: std::sync::Arc<AccessClaims>,
 }
