@@ -1,12 +1,14 @@
 //! Middleware: request ids and trace spans, security headers, HTTP metrics.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing::Instrument;
 
@@ -82,29 +84,80 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
 
 /// Counts requests by method, route template and status, with a latency histogram.
 pub async fn metrics(State(_): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
+    let path = req.extensions().get::<MatchedPath>().cloned();
     let started = Instant::now();
     let res = next.run(req).await;
-    let status = res.status().as_u16().to_string();
-    metrics::counter!(
-        "portcullis_http_requests_total",
-        "method" => method.clone(),
-        "route" => route.clone(),
-        "status" => status
-    )
-    .increment(1);
-    metrics::histogram!(
-        "portcullis_http_request_duration_seconds",
-        "method" => method,
-        "route" => route
-    )
-    .record(started.elapsed().as_secs_f64());
+    let route = path.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let (requests, duration) = route_metrics(route, method, res.status().as_u16());
+    requests.increment(1);
+    duration.record(started.elapsed().as_secs_f64());
     res
+}
+
+/// The method as a label: the standard ones by name, any other as `OTHER`,
+/// so that a client cannot add label values at will.
+fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "TRACE" => "TRACE",
+        "CONNECT" => "CONNECT",
+        _ => "OTHER",
+    }
+}
+
+/// The handles of one route, method and status.
+struct RouteMetrics {
+    method: &'static str,
+    status: u16,
+    requests: Counter,
+    duration: Histogram,
+}
+
+/// The request counter and latency histogram of a route, method and status.
+/// Registered on first use and kept: looking a metric up by name and labels
+/// on every request costs more than the rest of a cheap request's
+/// bookkeeping. Routes are the router's templates, so the map stays small.
+fn route_metrics(route: &str, method: &'static str, status: u16) -> (Counter, Histogram) {
+    static HANDLES: LazyLock<RwLock<HashMap<String, Vec<RouteMetrics>>>> =
+        LazyLock::new(Default::default);
+    let found = |all: &HashMap<String, Vec<RouteMetrics>>| {
+        all.get(route)?
+            .iter()
+            .find(|h| h.method == method && h.status == status)
+            .map(|h| (h.requests.clone(), h.duration.clone()))
+    };
+    if let Some(handles) = found(&HANDLES.read().unwrap_or_else(PoisonError::into_inner)) {
+        return handles;
+    }
+    let mut all = HANDLES.write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(handles) = found(&all) {
+        return handles;
+    }
+    let handles = RouteMetrics {
+        method,
+        status,
+        requests: metrics::counter!(
+            "portcullis_http_requests_total",
+            "method" => method,
+            "route" => route.to_owned(),
+            "status" => status.to_string()
+        ),
+        duration: metrics::histogram!(
+            "portcullis_http_request_duration_seconds",
+            "method" => method,
+            "route" => route.to_owned()
+        ),
+    };
+    let answer = (handles.requests.clone(), handles.duration.clone());
+    all.entry(route.to_owned()).or_default().push(handles);
+    answer
 }
 
 /// Installs the process-wide Prometheus recorder once and returns its handle
