@@ -27,11 +27,40 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !is_json(req.headers()) {
+            return Err(json_rejection(JsonRejection::MissingJsonContentType(
+                Default::default(),
+            )));
+        }
+        let body = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| json_rejection(e.into()))?;
+        // The common case parses once; only a body that fails is parsed again
+        // by axum, to name the path of the offending field.
+        match serde_json::from_slice(&body) {
+            Ok(v) => Ok(Json(v)),
+            Err(_) => match axum::Json::<T>::from_bytes(&body) {
+                Ok(axum::Json(v)) => Ok(Json(v)),
+                Err(rejection) => Err(json_rejection(rejection)),
+            },
         }
     }
+}
+
+/// `application/json` or `application/*+json`, as axum's own extractor accepts.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
 }
 
 fn json_rejection(r: JsonRejection) -> ApiError {
@@ -184,5 +213,43 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         Ok(ClientMeta(RequestMeta { ip, user_agent }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    use super::is_json;
+
+    fn with(content_type: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        h
+    }
+
+    #[test]
+    fn json_content_types() {
+        for yes in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/problem+json",
+            "application/merge-patch+JSON ; x=y",
+        ] {
+            assert!(is_json(&with(yes)), "{yes}");
+        }
+        for no in [
+            "text/plain",
+            "application/jsonx",
+            "application/x-www-form-urlencoded",
+            "json",
+            "text/json",
+            "application/+jsonp",
+            "",
+        ] {
+            assert!(!is_json(&with(no)), "{no}");
+        }
+        assert!(!is_json(&HeaderMap::new()));
     }
 }
