@@ -9,6 +9,12 @@ use portcullis_core::users::NewUser;
 use portcullis_server::Config;
 use secrecy::{ExposeSecret, SecretString};
 
+/// mimalloc rather than the C library's allocator: a request allocates and
+/// frees many small buffers on whichever worker thread runs it, and glibc's
+/// arenas then contend on their locks (measured in `cargo xtask bench authz`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Portcullis: identity and access management in one binary.
 ///
 /// Configuration comes from an optional TOML file (--config) and from
