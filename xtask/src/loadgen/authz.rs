@@ -6,13 +6,15 @@
 //! Three modes:
 //! - closed loop (default): every connection sends back to back until the
 //!   deadline; the figure is the maximum throughput;
-//! - `--rate R`: a paced schedule of R requests/s in all, each connection
-//!   sending at fixed intervals. When the previous answer on the connection
-//!   came after a request's scheduled instant, the request's latency counts
-//!   from that instant, so a server that falls behind shows its queueing in
-//!   p99 instead of silently receiving less; otherwise it counts from the
-//!   actual send (tokio's timer wakes up to a millisecond late, which is
-//!   the load generator's delay, not the server's);
+//! - `--rate R`: an open-loop schedule of R requests/s in all: request `k`
+//!   is due at `k / R` seconds, on connection `k mod N`. A pacing thread
+//!   hands each connection its requests' due instants (it sleeps with the
+//!   operating system's timer; tokio's one-millisecond timer would send the
+//!   requests due within each millisecond as one burst). When the previous
+//!   answer on the connection came after a request's due instant, the
+//!   request's latency counts from that instant, so a server that falls
+//!   behind shows its queueing in p99 instead of silently receiving less
+//!   (no coordinated omission); otherwise it counts from the actual send;
 //! - `--verify FILE`: each of the first `--max-requests` bodies is sent
 //!   once; the answers (index, status, `allowed`, `reason`, and the UTC hour
 //!   and weekday before sending and after the answer) go to FILE as JSON
@@ -28,6 +30,8 @@ use anyhow::{Context as _, Result, bail};
 use hyper::body::Bytes;
 use hyper::header::HeaderValue;
 use serde_json::{Value, json};
+
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::Options;
 use super::client::Conn;
@@ -89,11 +93,8 @@ pub async fn run(addr: SocketAddr, opts: &Options) -> Result<Value> {
 
     let start = Instant::now();
     let deadline = start + opts.duration;
-    let interval = opts
-        .authz
-        .rate
-        .map(|rate| Duration::from_secs_f64(connections as f64 / rate));
     let cap = (opts.max_requests / connections as u64).max(1);
+    let mut permits = Vec::with_capacity(connections);
     let tasks: Vec<_> = conns
         .into_iter()
         .enumerate()
@@ -105,14 +106,26 @@ pub async fn run(addr: SocketAddr, opts: &Options) -> Result<Value> {
                 next: w,
                 step: connections,
             };
-            // Paced connections start spread over one interval.
-            let first = interval.map(|i| start + i.mul_f64(w as f64 / connections as f64));
-            tokio::spawn(worker.run(deadline, cap, first.zip(interval)))
+            let pace = opts.authz.rate.map(|_| {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                permits.push(tx);
+                rx
+            });
+            tokio::spawn(worker.run(deadline, cap, pace))
         })
         .collect();
+    let pacer = opts
+        .authz
+        .rate
+        .map(|rate| std::thread::spawn(move || pace(rate, start, deadline, permits)));
     let mut stats = Stats::default();
     for task in tasks {
         stats.merge(task.await.context("load task")?);
+    }
+    if let Some(pacer) = pacer {
+        pacer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the pacer thread panicked"))?;
     }
     let seconds = start.elapsed().as_secs_f64();
     let mut report = stats.report("authz-check", connections, seconds);
@@ -131,25 +144,22 @@ struct Worker {
 }
 
 impl Worker {
-    /// Sends until the deadline or `cap` requests; back to back, or at
-    /// `(first, interval)` when paced.
+    /// Sends until the deadline or `cap` requests: back to back, or, when
+    /// paced, once per permit (the permit carries the scheduled instant).
     async fn run(
         mut self,
         deadline: Instant,
         cap: u64,
-        pace: Option<(Instant, Duration)>,
+        mut pace: Option<UnboundedReceiver<Instant>>,
     ) -> Stats {
         let mut stats = Stats::default();
-        let mut k = 0u32;
         let mut previous_done = Instant::now();
         loop {
-            let scheduled = match pace {
-                Some((first, interval)) => {
-                    let at = first + interval * k;
-                    if at >= deadline {
+            let scheduled = match &mut pace {
+                Some(permits) => {
+                    let Some(at) = permits.recv().await else {
                         break;
-                    }
-                    tokio::time::sleep_until(at.into()).await;
+                    };
                     if previous_done > at {
                         at
                     } else {
@@ -167,7 +177,6 @@ impl Worker {
             if stats.sent >= cap {
                 break;
             }
-            k += 1;
             let body = self
                 .bodies
                 .get(self.next % self.bodies.len())
@@ -209,6 +218,34 @@ impl Worker {
             }
         }
         stats
+    }
+}
+
+/// The paced schedule: request `k` is due at `start + k / rate`, and goes
+/// to connection `k mod n`. This runs on its own thread, sleeping with the
+/// operating system's timer (tens of microseconds) rather than tokio's (one
+/// millisecond): with tokio's, the twenty requests due within each
+/// millisecond at 20,000/s left together, a burst that is the load
+/// generator's artefact, not the load asked for.
+fn pace(rate: f64, start: Instant, deadline: Instant, permits: Vec<UnboundedSender<Instant>>) {
+    /// Requests due within this much of now leave together.
+    const SLACK: Duration = Duration::from_micros(20);
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let mut k = 0u32;
+    loop {
+        let due = start + interval * k;
+        if due >= deadline {
+            break;
+        }
+        let now = Instant::now();
+        if due > now + SLACK {
+            std::thread::sleep(due - now);
+            continue;
+        }
+        let worker = k as usize % permits.len();
+        // A worker that stopped (transport error) takes no more permits.
+        let _ = permits[worker].send(due);
+        k += 1;
     }
 }
 
