@@ -91,9 +91,24 @@ pub(crate) async fn delete_user_policies<C: ConnectionTrait>(
     apply::delete_attached_policies(db, realm_id, Attachment::User(user_id)).await
 }
 
-/// Audit rows per `INSERT`: 9 bound values each, well under SQLite's 32,766
-/// and PostgreSQL's 65,535 parameters per statement.
-const AUDIT_ROWS_PER_INSERT: usize = 500;
+/// Rows per audit `INSERT`: a batch is cut greedily into statements of these
+/// sizes (200 rows: 3 × 64 + 2 × 4), so that the database sees four distinct
+/// statements, which stay prepared, instead of one new statement per batch
+/// size. The largest binds 576 values, well under SQLite's 32,766 and
+/// PostgreSQL's 65,535 parameters per statement.
+const AUDIT_INSERT_SIZES: [usize; 4] = [64, 16, 4, 1];
+
+/// How [`AUDIT_INSERT_SIZES`] cuts `n` rows: the size of each statement.
+fn audit_statements(mut n: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    for size in AUDIT_INSERT_SIZES {
+        while n >= size {
+            sizes.push(size);
+            n -= size;
+        }
+    }
+    sizes
+}
 
 async fn insert_audit_rows<C: ConnectionTrait>(
     db: &C,
@@ -164,16 +179,16 @@ impl AuthzStore for SqlStore {
             .iter()
             .map(|r| rows::audit_row(r.realm_id, r).map(IntoActiveModel::into_active_model))
             .collect::<StoreResult<Vec<_>>>()?;
-        match rows.len() {
+        let sizes = audit_statements(rows.len());
+        match sizes.len() {
             0 => Ok(()),
             // One statement is atomic on its own.
-            n if n <= AUDIT_ROWS_PER_INSERT => insert_audit_rows(&self.writer, rows).await,
+            1 => insert_audit_rows(&self.writer, rows).await,
             _ => {
                 let txn = self.begin_write().await?;
-                let mut rows = rows.into_iter().peekable();
-                while rows.peek().is_some() {
-                    let chunk: Vec<_> = rows.by_ref().take(AUDIT_ROWS_PER_INSERT).collect();
-                    insert_audit_rows(&txn, chunk).await?;
+                let mut rows = rows.into_iter();
+                for size in sizes {
+                    insert_audit_rows(&txn, rows.by_ref().take(size).collect()).await?;
                 }
                 txn.commit().await.map_err(db_err)
             }
@@ -230,5 +245,23 @@ impl AuthzStore for SqlStore {
             .map_err(db_err)?;
         txn.commit().await.map_err(db_err)?;
         Ok(members.rows_affected + roles.rows_affected + permissions.rows_affected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::audit_statements;
+
+    #[test]
+    fn audit_batches_are_cut_into_few_statement_sizes() {
+        assert!(audit_statements(0).is_empty());
+        assert_eq!(audit_statements(1), [1]);
+        assert_eq!(audit_statements(7), [4, 1, 1, 1]);
+        assert_eq!(audit_statements(200), [64, 64, 64, 4, 4]);
+        for n in 0..2000 {
+            let sizes = audit_statements(n);
+            assert_eq!(sizes.iter().sum::<usize>(), n);
+            assert!(sizes.len() <= n / 64 + 3 + 3 + 3);
+        }
     }
 }
