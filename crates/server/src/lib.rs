@@ -103,6 +103,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         database = %config.database_url,
         "Portcullis is listening"
     );
+    // Answers leave at once rather than wait for the client's ACK of the
+    // previous segment (Nagle).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
