@@ -80,14 +80,20 @@ pub async fn run(addr: SocketAddr, opts: &Options) -> Result<Value> {
 
     let connections = opts.connections;
     let mut conns = Vec::with_capacity(connections);
+    let mut drivers = Vec::with_capacity(connections);
     for _ in 0..connections {
-        conns.push(Conn::connect(addr).await?);
+        let (conn, driver) = Conn::connect_driven(addr).await?;
+        conns.push(conn);
+        drivers.push(driver);
     }
 
     if let Some(out) = &opts.authz.verify {
         let n = usize::try_from(opts.max_requests)
             .unwrap_or(usize::MAX)
             .min(bodies.len());
+        for driver in drivers {
+            tokio::spawn(driver);
+        }
         return verify(conns, bearer, bodies, n, out).await;
     }
 
@@ -97,8 +103,9 @@ pub async fn run(addr: SocketAddr, opts: &Options) -> Result<Value> {
     let mut permits = Vec::with_capacity(connections);
     let tasks: Vec<_> = conns
         .into_iter()
+        .zip(drivers)
         .enumerate()
-        .map(|(w, conn)| {
+        .map(|(w, (conn, driver))| {
             let worker = Worker {
                 conn,
                 bearer: bearer.clone(),
@@ -111,7 +118,16 @@ pub async fn run(addr: SocketAddr, opts: &Options) -> Result<Value> {
                 permits.push(tx);
                 rx
             });
-            tokio::spawn(worker.run(deadline, cap, pace))
+            // One task drives the connection and sends on it.
+            tokio::spawn(async move {
+                let work = worker.run(deadline, cap, pace);
+                tokio::pin!(work);
+                tokio::select! {
+                    stats = &mut work => stats,
+                    // The connection closed: the worker's next request fails.
+                    _ = driver => work.await,
+                }
+            })
         })
         .collect();
     let pacer = opts

@@ -12,6 +12,9 @@ use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+/// The future that drives one connection (ends when it closes).
+pub type Driver = http1::Connection<TokioIo<TcpStream>, Full<Bytes>>;
+
 /// A connection that sends requests one after another.
 pub struct Conn {
     sender: SendRequest<Full<Bytes>>,
@@ -19,19 +22,28 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Connects to `addr` (which the caller has checked is loopback).
+    /// Connects to `addr` (which the caller has checked is loopback); the
+    /// connection is driven by a task of its own.
     pub async fn connect(addr: SocketAddr) -> Result<Self> {
+        let (conn, driver) = Self::connect_driven(addr).await?;
+        // Drives the connection; ends when the sender is dropped or it fails.
+        tokio::spawn(driver);
+        Ok(conn)
+    }
+
+    /// Connects to `addr`, returning the future that drives the connection
+    /// for the caller to poll, in the same task as its requests: a request
+    /// then costs no wake-ups between tasks of the load generator.
+    pub async fn connect_driven(addr: SocketAddr) -> Result<(Self, Driver)> {
         let tcp = TcpStream::connect(addr)
             .await
             .with_context(|| format!("connecting to {addr}"))?;
         tcp.set_nodelay(true).context("setting TCP_NODELAY")?;
-        let (sender, connection) = http1::handshake(TokioIo::new(tcp))
+        let (sender, driver) = http1::handshake(TokioIo::new(tcp))
             .await
             .context("HTTP/1.1 handshake")?;
-        // Drives the connection; ends when the sender is dropped or it fails.
-        tokio::spawn(connection);
         let host = HeaderValue::from_str(&addr.to_string()).context("Host header")?;
-        Ok(Self { sender, host })
+        Ok((Self { sender, host }, driver))
     }
 
     /// POSTs a JSON body; returns the status and the whole response body.
