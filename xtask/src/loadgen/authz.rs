@@ -258,9 +258,10 @@ fn pace(rate: f64, start: Instant, deadline: Instant, permits: Vec<UnboundedSend
             std::thread::sleep(due - now);
             continue;
         }
-        let worker = k as usize % permits.len();
         // A worker that stopped (transport error) takes no more permits.
-        let _ = permits[worker].send(due);
+        if let Some(worker) = permits.get(k as usize % permits.len()) {
+            let _ = worker.send(due);
+        }
         k += 1;
     }
 }

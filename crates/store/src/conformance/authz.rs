@@ -977,7 +977,10 @@ pub async fn authz_audit_round_trip<S: Store + ?Sized>(store: Arc<S>) {
         request_id: Some("req-1".to_owned()),
         at: at(1),
     };
-    store.append_audit(&[denied.clone()]).await.unwrap();
+    store
+        .append_audit(std::slice::from_ref(&denied))
+        .await
+        .unwrap();
     let g = group("staff", None);
     let created = AuditRecord {
         id: new_id(),
