@@ -93,6 +93,11 @@ impl Portcullis {
         crate::authz::Authz::new(&self.inner)
     }
 
+    /// The OAuth clients of a realm.
+    pub fn clients(&self) -> crate::clients::Clients<'_> {
+        crate::clients::Clients::new(&self.inner)
+    }
+
     /// User administration.
     pub fn users(&self) -> Users<'_> {
         Users::new(&self.inner)

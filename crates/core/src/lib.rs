@@ -8,6 +8,7 @@ pub mod accounts;
 mod app;
 mod audit;
 pub mod authz;
+pub mod clients;
 pub mod clock;
 pub mod denylist;
 pub mod device;

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::clients::OAuthClient;
 use crate::error::StoreError;
 use crate::model::{
     AuditRecord, AuthzChange, Email, Page, Realm, RealmName, RefreshToken, RotateOutcome, Session,
@@ -242,6 +243,23 @@ pub trait AuthzStore: Send + Sync {
     async fn purge_expired_grants(&self, now: OffsetDateTime) -> StoreResult<u64>;
 }
 
+/// OAuth clients of a realm.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Inserts a client. `Conflict` when the realm already has its `client_id`.
+    async fn create_client(&self, client: &OAuthClient) -> StoreResult<()>;
+    /// A client by `client_id` within a realm.
+    async fn get_client(&self, realm_id: Uuid, client_id: &str)
+    -> StoreResult<Option<OAuthClient>>;
+    /// The realm's clients ordered by `client_id`.
+    async fn list_clients(&self, realm_id: Uuid) -> StoreResult<Vec<OAuthClient>>;
+    /// Updates every mutable field (all but ids and `created_at`). `NotFound`
+    /// when absent.
+    async fn update_client(&self, client: &OAuthClient) -> StoreResult<()>;
+    /// Deletes a client. Returns whether it existed.
+    async fn delete_client(&self, realm_id: Uuid, id: Uuid) -> StoreResult<bool>;
+}
+
 /// Everything core needs from storage, implemented by one type per backend.
 #[async_trait]
 pub trait Store:
@@ -253,6 +271,7 @@ pub trait Store:
     + DenylistStore
     + LoginFailureStore
     + AuthzStore
+    + ClientStore
     + Send
     + Sync
     + 'static

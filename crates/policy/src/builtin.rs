@@ -23,6 +23,8 @@ pub const ADMIN_PERMISSIONS: &[&str] = &[
     "policies:manage:all",
     "authz:check:all",
     "audit:read:all",
+    "clients:read:all",
+    "clients:manage:all",
 ];
 
 /// Permissions of the built-in `user` role: what every account may do to

@@ -6,12 +6,14 @@
 
 pub mod auth;
 pub mod authz;
+pub mod clients;
 pub mod problem;
 pub mod realms;
 pub mod users;
 
 pub use auth::*;
 pub use authz::*;
+pub use clients::*;
 pub use problem::*;
 pub use realms::*;
 pub use users::*;
