@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod authz;
+mod clients;
 mod convert;
 mod denylist;
 mod entities;

@@ -156,6 +156,8 @@ suite!(
     authz_concurrent_changes_serialise,
     authz_user_attributes,
     authz_permission_catalogue,
+    clients_round_trip_and_isolation,
+    clients_update_delete_cascade,
 );
 
 #[test]
@@ -321,7 +323,7 @@ async fn authz_migration_seeds(url: &str) {
     // Down through the authorization migration: the settings migration puts
     // `is_admin` back from the grants, and going up again turns it into the
     // same grants.
-    Migrator::down(&db, Some(2)).await.unwrap();
+    Migrator::down(&db, Some(3)).await.unwrap();
     Migrator::up(&db, None).await.unwrap();
     db.close().await.unwrap();
 

@@ -20,12 +20,14 @@
 )]
 
 mod authz;
+mod clients;
 mod keys_misc;
 mod realms_users;
 mod sessions;
 mod tokens;
 
 pub use authz::*;
+pub use clients::*;
 pub use keys_misc::*;
 pub use realms_users::*;
 pub use sessions::*;
@@ -89,6 +91,8 @@ pub const ALL: &[&str] = &[
     "authz_concurrent_changes_serialise",
     "authz_user_attributes",
     "authz_permission_catalogue",
+    "clients_round_trip_and_isolation",
+    "clients_update_delete_cascade",
 ];
 
 /// The suite's reference instant (with microsecond digits, to check precision).

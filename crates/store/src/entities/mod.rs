@@ -6,6 +6,7 @@ pub mod audit_event;
 pub mod group;
 pub mod group_member;
 pub mod login_failure;
+pub mod oauth_client;
 pub mod permission_definition;
 pub mod permission_grant;
 pub mod policy;

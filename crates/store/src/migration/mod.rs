@@ -8,6 +8,7 @@ mod m20261123_000001_foundation;
 mod m20261124_000001_authz;
 mod m20261125_000001_realm_settings;
 mod m20261125_000002_permission_catalogue;
+mod m20261126_000001_clients;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_authz::Migration),
             Box::new(m20261125_000001_realm_settings::Migration),
             Box::new(m20261125_000002_permission_catalogue::Migration),
+            Box::new(m20261126_000001_clients::Migration),
         ]
     }
 }
