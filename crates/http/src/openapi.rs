@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, authz, ops, realms, users};
+use crate::routes::{auth, authz, clients, ops, realms, users};
 use crate::state::AppState;
 
 struct BearerScheme;
@@ -58,12 +58,15 @@ impl Modify for BearerScheme {
         authz::member_delete, authz::group_grants_get, authz::group_role_post,
         authz::group_role_delete, authz::group_permission_post, authz::group_permission_delete,
         authz::check_post, authz::check_batch_post, authz::effective_get, authz::authorize_post,
+        clients::clients_list, clients::client_post, clients::client_get, clients::client_patch,
+        clients::client_delete, clients::client_secret_post,
     ),
     modifiers(&BearerScheme),
     tags(
         (name = "auth", description = "Registration, login, tokens and sessions"),
         (name = "identity", description = "User administration"),
         (name = "authorization", description = "Roles, groups, grants, policies and checks"),
+        (name = "clients", description = "OAuth 2.0 / OpenID Connect clients of a realm"),
         (name = "realms", description = "Realm administration and keys"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -76,6 +79,7 @@ const REALM_SCOPED: &[&str] = &[
     "/api/v1/identity/",
     "/api/v1/rbac/",
     "/api/v1/authz/",
+    "/api/v1/clients",
 ];
 
 /// The complete OpenAPI document as JSON, with the realm-prefixed copy of

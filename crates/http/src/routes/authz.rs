@@ -113,7 +113,7 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    fn caller(&self) -> Caller<'_> {
+    pub(crate) fn caller(&self) -> Caller<'_> {
         Caller {
             who: &self.who,
             request_id: self.request_id.as_deref(),

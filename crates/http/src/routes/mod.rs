@@ -7,6 +7,7 @@ use crate::state::AppState;
 
 pub mod auth;
 pub mod authz;
+pub mod clients;
 pub mod ops;
 pub mod realms;
 pub mod users;

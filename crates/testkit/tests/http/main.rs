@@ -8,6 +8,7 @@
 
 mod accounts;
 mod authz;
+mod clients;
 mod errors;
 mod ops;
 mod realms;
