@@ -700,7 +700,7 @@ fn markdown(f: &Figures) -> String {
     ] {
         match settle {
             // The first sample is taken half a second after the run.
-            Some(s) if s <= 0.5 => {
+            Some(s) if s < 1.0 => {
                 let _ = writeln!(
                     md,
                     "- The server was idle within 0.5 s of the end of the {after}."
