@@ -312,6 +312,7 @@ impl<'a> Accounts<'a> {
             sid: Some(sid),
             scope: None,
             roles: roles.filter(|_| realm.roles_claim).map(<[String]>::to_vec),
+            client_id: None,
         };
         let key = i.keys.signer(realm).await?;
         Ok(key.sign(&claims, ACCESS_TOKEN_TYP)?)
@@ -463,6 +464,12 @@ impl<'a> Accounts<'a> {
                 TokenRejection::Invalid => "invalid access token",
             })
         })?;
+        if claims.is_client_own() {
+            // Service accounts (roles granted to clients) come later.
+            return Err(Error::NotAuthenticated(
+                "a client's own token (client_credentials) cannot call this API",
+            ));
+        }
         let user_id = claims
             .sub
             .parse()

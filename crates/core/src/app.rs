@@ -108,6 +108,11 @@ impl Portcullis {
         &self.inner.settings
     }
 
+    /// The realms' signing keys.
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
     /// The clock.
     pub fn clock(&self) -> &SharedClock {
         &self.inner.clock

@@ -39,9 +39,19 @@ pub struct AccessClaims {
     /// decisions use the live data through the check API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<String>>,
+    /// The OAuth client the token was issued to (RFC 9068). For the
+    /// `client_credentials` grant the client is also the subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 impl AccessClaims {
+    /// Whether the token was issued to a client acting as itself
+    /// (`client_credentials`), not to a user.
+    pub fn is_client_own(&self) -> bool {
+        self.client_id.as_deref() == Some(self.sub.as_str())
+    }
+
     /// Expiry as a time.
     pub fn expires_at(&self) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(self.exp).unwrap_or(OffsetDateTime::UNIX_EPOCH)
