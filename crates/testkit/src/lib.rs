@@ -164,6 +164,11 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Reads a response sent with the test's own `reqwest` request builder.
+    pub async fn read_public(res: reqwest::Response) -> Reply {
+        Self::read(res).await
+    }
+
     async fn read(res: reqwest::Response) -> Reply {
         let status = res.status().as_u16();
         let headers = res.headers().clone();

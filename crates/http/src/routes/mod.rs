@@ -8,6 +8,7 @@ use crate::state::AppState;
 pub mod auth;
 pub mod authz;
 pub mod clients;
+pub mod oauth;
 pub mod ops;
 pub mod realms;
 pub mod users;

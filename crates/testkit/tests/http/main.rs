@@ -10,6 +10,7 @@ mod accounts;
 mod authz;
 mod clients;
 mod errors;
+mod oauth;
 mod ops;
 mod realms;
 mod tokens;

@@ -1,0 +1,77 @@
+//! HTTP adapters of the OAuth 2.0 endpoints under each realm's issuer
+//! (`/realms/{realm}/oauth2/...`). The protocol lives in `portcullis-oidc`;
+//! errors here are RFC 6749 JSON (`{error, error_description}`), not problem
+//! details, and every answer is `Cache-Control: no-store`.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use portcullis_oidc::{OAuthError, Request};
+use serde::Serialize;
+
+use crate::extract::RealmCtx;
+use crate::state::AppState;
+
+/// The routes of this module.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/realms/{realm}/oauth2/token", post(token_post))
+        .route("/realms/{realm}/oauth2/introspect", post(introspect_post))
+}
+
+fn request<'a>(headers: &'a HeaderMap, body: &'a Bytes) -> Request<'a> {
+    Request {
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+        content_type: headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+        body,
+    }
+}
+
+fn answer<T: Serialize>(result: Result<T, OAuthError>, realm: &str) -> Response {
+    let mut res = match result {
+        Ok(body) => (StatusCode::OK, axum::Json(body)).into_response(),
+        Err(e) => {
+            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let challenge = e.basic_challenge;
+            let mut res = (status, axum::Json(e)).into_response();
+            if challenge && let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{realm}\"")) {
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+            res
+        }
+    };
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    res
+}
+
+/// The token endpoint (RFC 6749 §3.2).
+pub(crate) async fn token_post(
+    State(s): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = portcullis_oidc::token::token(&s.core, &realm, request(&headers, &body)).await;
+    answer(result, realm.name.as_str())
+}
+
+/// Token introspection (RFC 7662).
+pub(crate) async fn introspect_post(
+    State(s): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result =
+        portcullis_oidc::introspect::introspect(&s.core, &realm, request(&headers, &body)).await;
+    answer(result, realm.name.as_str())
+}

@@ -1,0 +1,316 @@
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::*;
+
+const TOKEN: &str = "/realms/main/oauth2/token";
+const INTROSPECT: &str = "/realms/main/oauth2/introspect";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// POSTs a form, with Basic credentials when given.
+async fn form(
+    app: &TestApp,
+    path: &str,
+    basic: Option<(&str, &str)>,
+    body: &str,
+) -> portcullis_testkit::Reply {
+    let mut req = app
+        .http
+        .post(app.url(path))
+        .header("content-type", FORM)
+        .body(body.to_owned());
+    if let Some((id, secret)) = basic {
+        req = req.header(
+            "authorization",
+            format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
+        );
+    }
+    portcullis_testkit::Reply::read_public(req.send().await.unwrap()).await
+}
+
+async fn client(app: &TestApp, admin: &str, body: Value) -> Value {
+    let r = app.post("/api/v1/clients", Some(admin), body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.json
+}
+
+fn oauth_error(r: &portcullis_testkit::Reply, status: u16, error: &str) {
+    assert_eq!(r.status, status, "{}", r.text);
+    assert_eq!(r.json["error"], error, "{}", r.text);
+    assert!(r.json["error_description"].is_string(), "{}", r.text);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+}
+
+backend_tests!(client_credentials_grant, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let job = client(
+        &app,
+        &admin,
+        json!({"name": "Billing job", "client_id": "billing", "scopes": ["orders:read", "orders:write"],
+               "access_token_ttl": 300}),
+    )
+    .await;
+    let secret = job["client_secret"].as_str().unwrap().to_owned();
+    let creds = Some(("billing", secret.as_str()));
+
+    let r = form(&app, TOKEN, creds, "grant_type=client_credentials").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(r.json["token_type"], "Bearer");
+    assert_eq!(r.json["expires_in"], 300);
+    assert_eq!(r.json["scope"], "orders:read orders:write");
+    let token = r.json["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(header(&token)["typ"], "at+jwt");
+    let c = claims(&token);
+    assert_eq!(c["iss"], format!("{}/realms/main", app.base));
+    assert_eq!(c["sub"], "billing");
+    assert_eq!(c["client_id"], "billing");
+    assert_eq!(c["aud"], "billing");
+    assert_eq!(c["scope"], "orders:read orders:write");
+    assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 300);
+
+    // A narrower scope, and an audience named by RFC 8707 `resource`.
+    let r = form(
+        &app,
+        TOKEN,
+        creds,
+        "grant_type=client_credentials&scope=orders%3Aread&resource=https%3A%2F%2Fapi.example.com%2Forders",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["scope"], "orders:read");
+    let c = claims(r.json["access_token"].as_str().unwrap());
+    assert_eq!(c["aud"], "https://api.example.com/orders");
+
+    // The client's own token is not a user's: the REST API refuses it.
+    let r = app.get("/api/v1/auth/me", Some(&token)).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+
+    // client_secret_post for a client registered with Basic is refused.
+    let r = form(
+        &app,
+        TOKEN,
+        None,
+        &format!("grant_type=client_credentials&client_id=billing&client_secret={secret}"),
+    )
+    .await;
+    oauth_error(&r, 401, "invalid_client");
+    // Wrong secret, unknown client: 401 with a Basic challenge.
+    let r = form(
+        &app,
+        TOKEN,
+        Some(("billing", "nope")),
+        "grant_type=client_credentials",
+    )
+    .await;
+    oauth_error(&r, 401, "invalid_client");
+    assert_eq!(r.header("www-authenticate"), Some("Basic realm=\"main\""));
+    let r = form(
+        &app,
+        TOKEN,
+        Some(("ghost", "x")),
+        "grant_type=client_credentials",
+    )
+    .await;
+    oauth_error(&r, 401, "invalid_client");
+    // Bad requests.
+    oauth_error(&form(&app, TOKEN, creds, "").await, 400, "invalid_request");
+    oauth_error(
+        &form(&app, TOKEN, creds, "grant_type=password").await,
+        400,
+        "unsupported_grant_type",
+    );
+    oauth_error(
+        &form(
+            &app,
+            TOKEN,
+            creds,
+            "grant_type=client_credentials&grant_type=client_credentials",
+        )
+        .await,
+        400,
+        "invalid_request",
+    );
+    oauth_error(
+        &form(
+            &app,
+            TOKEN,
+            creds,
+            "grant_type=client_credentials&scope=openid",
+        )
+        .await,
+        400,
+        "invalid_scope",
+    );
+    oauth_error(
+        &form(
+            &app,
+            TOKEN,
+            creds,
+            "grant_type=client_credentials&scope=admin",
+        )
+        .await,
+        400,
+        "invalid_scope",
+    );
+    oauth_error(
+        &form(
+            &app,
+            TOKEN,
+            creds,
+            "grant_type=client_credentials&resource=orders",
+        )
+        .await,
+        400,
+        "invalid_target",
+    );
+    oauth_error(
+        &form(&app, TOKEN, creds, "grant_type=authorization_code&code=x").await,
+        400,
+        "unauthorized_client",
+    );
+    let r = app
+        .http
+        .post(app.url(TOKEN))
+        .header("content-type", "application/json")
+        .header(
+            "authorization",
+            format!("Basic {}", STANDARD.encode(format!("billing:{secret}"))),
+        )
+        .body(r#"{"grant_type":"client_credentials"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // A public client cannot use client_credentials (it has no such grant).
+    client(
+        &app,
+        &admin,
+        json!({"name": "SPA", "client_id": "spa", "client_type": "public",
+               "redirect_uris": ["https://spa.example.com/cb"]}),
+    )
+    .await;
+    oauth_error(
+        &form(
+            &app,
+            TOKEN,
+            None,
+            "grant_type=client_credentials&client_id=spa",
+        )
+        .await,
+        400,
+        "unauthorized_client",
+    );
+
+    // A disabled client gets nothing.
+    let r = app
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/clients/billing",
+            Some(&admin),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    oauth_error(
+        &form(&app, TOKEN, creds, "grant_type=client_credentials").await,
+        401,
+        "invalid_client",
+    );
+    // Unknown realm: no such issuer.
+    let r = form(
+        &app,
+        "/realms/nowhere/oauth2/token",
+        creds,
+        "grant_type=client_credentials",
+    )
+    .await;
+    assert_eq!(r.status, 404);
+});
+
+backend_tests!(introspection, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let rs = client(
+        &app,
+        &admin,
+        json!({"name": "Orders API", "client_id": "orders-api", "scopes": ["orders:read"]}),
+    )
+    .await;
+    let secret = rs["client_secret"].as_str().unwrap().to_owned();
+    let creds = Some(("orders-api", secret.as_str()));
+    client(
+        &app,
+        &admin,
+        json!({"name": "SPA", "client_id": "spa", "client_type": "public",
+               "redirect_uris": ["https://spa.example.com/cb"]}),
+    )
+    .await;
+    let r = form(&app, TOKEN, creds, "grant_type=client_credentials").await;
+    let machine = r.json["access_token"].as_str().unwrap().to_owned();
+
+    let r = form(&app, INTROSPECT, creds, &format!("token={machine}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(r.json["active"], true);
+    assert_eq!(r.json["client_id"], "orders-api");
+    assert_eq!(r.json["sub"], "orders-api");
+    assert_eq!(r.json["scope"], "orders:read");
+    assert_eq!(r.json["token_type"], "Bearer");
+    assert_eq!(r.json["iss"], format!("{}/realms/main", app.base));
+
+    // A user's access token, active until the user logs out.
+    let user = app.user("reader@example.com").await;
+    let r = form(
+        &app,
+        INTROSPECT,
+        creds,
+        &format!("token={}", user.access_token),
+    )
+    .await;
+    assert_eq!(r.json["active"], true, "{}", r.text);
+    assert_eq!(r.json["sub"], claims(&user.access_token)["sub"]);
+    let r = app
+        .post("/api/v1/auth/logout", Some(&user.access_token), json!({}))
+        .await;
+    assert!(r.status == 204 || r.status == 200, "{}", r.text);
+    let r = form(
+        &app,
+        INTROSPECT,
+        creds,
+        &format!("token={}", user.access_token),
+    )
+    .await;
+    assert_eq!(r.json, json!({"active": false}));
+
+    // Garbage, a tampered token, and an expired one: inactive, nothing more.
+    for token in ["garbage", &format!("{machine}x")] {
+        let r = form(&app, INTROSPECT, creds, &format!("token={token}")).await;
+        assert_eq!(r.json, json!({"active": false}), "{token}");
+    }
+    app.clock.advance(Duration::hours(2));
+    let r = form(&app, INTROSPECT, creds, &format!("token={machine}")).await;
+    assert_eq!(r.json, json!({"active": false}));
+
+    // Only an authenticated confidential client may ask.
+    oauth_error(
+        &form(&app, INTROSPECT, None, &format!("token={machine}")).await,
+        401,
+        "invalid_client",
+    );
+    oauth_error(
+        &form(&app, INTROSPECT, Some(("orders-api", "wrong")), "token=x").await,
+        401,
+        "invalid_client",
+    );
+    oauth_error(
+        &form(&app, INTROSPECT, None, "client_id=spa&token=x").await,
+        401,
+        "invalid_client",
+    );
+    oauth_error(
+        &form(&app, INTROSPECT, creds, "").await,
+        400,
+        "invalid_request",
+    );
+});
