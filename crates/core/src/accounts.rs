@@ -496,15 +496,23 @@ impl<'a> Accounts<'a> {
     pub async fn logout(&self, who: &Principal) -> Result<()> {
         let i = self.i;
         let now = i.clock.now();
-        let exp = who.claims.expires_at();
-        i.denylist.deny_token(who.claims.jti, exp);
-        i.store
-            .insert_revoked_token(who.realm.id, who.claims.jti, exp)
-            .await?;
+        self.revoke_access_token(who.realm.id, &who.claims).await?;
         if let Some(sid) = who.session_id {
             i.store.revoke_session(who.realm.id, sid, now).await?;
             self.deny_session(sid);
         }
+        Ok(())
+    }
+
+    /// Revokes one access token at once (until it would have expired): on
+    /// this instance now, on every instance through the stored denylist.
+    pub async fn revoke_access_token(&self, realm_id: Uuid, claims: &AccessClaims) -> Result<()> {
+        let exp = claims.expires_at();
+        self.i.denylist.deny_token(claims.jti, exp);
+        self.i
+            .store
+            .insert_revoked_token(realm_id, claims.jti, exp)
+            .await?;
         Ok(())
     }
 

@@ -5,13 +5,14 @@
 //!
 //! Built so far: client authentication (`client_secret_basic`,
 //! `client_secret_post`, `none`), the token endpoint's `client_credentials`
-//! grant with RFC 9068 access tokens, and introspection (RFC 7662) of access
-//! tokens.
+//! grant with RFC 9068 access tokens, introspection (RFC 7662) and
+//! revocation (RFC 7009) of access tokens.
 
 mod client_auth;
 mod error;
 mod form;
 pub mod introspect;
+pub mod revoke;
 pub mod token;
 
 pub use error::OAuthError;

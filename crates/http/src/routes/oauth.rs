@@ -20,6 +20,7 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/realms/{realm}/oauth2/token", post(token_post))
         .route("/realms/{realm}/oauth2/introspect", post(introspect_post))
+        .route("/realms/{realm}/oauth2/revoke", post(revoke_post))
 }
 
 fn request<'a>(headers: &'a HeaderMap, body: &'a Bytes) -> Request<'a> {
@@ -34,9 +35,17 @@ fn request<'a>(headers: &'a HeaderMap, body: &'a Bytes) -> Request<'a> {
     }
 }
 
-fn answer<T: Serialize>(result: Result<T, OAuthError>, realm: &str) -> Response {
+/// The body of a successful answer.
+enum Body<T> {
+    Json(T),
+    /// RFC 7009: an empty 200.
+    Empty,
+}
+
+fn answer<T: Serialize>(result: Result<Body<T>, OAuthError>, realm: &str) -> Response {
     let mut res = match result {
-        Ok(body) => (StatusCode::OK, axum::Json(body)).into_response(),
+        Ok(Body::Json(body)) => (StatusCode::OK, axum::Json(body)).into_response(),
+        Ok(Body::Empty) => StatusCode::OK.into_response(),
         Err(e) => {
             let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
             let challenge = e.basic_challenge;
@@ -61,7 +70,7 @@ pub(crate) async fn token_post(
     body: Bytes,
 ) -> Response {
     let result = portcullis_oidc::token::token(&s.core, &realm, request(&headers, &body)).await;
-    answer(result, realm.name.as_str())
+    answer(result.map(Body::Json), realm.name.as_str())
 }
 
 /// Token introspection (RFC 7662).
@@ -73,5 +82,16 @@ pub(crate) async fn introspect_post(
 ) -> Response {
     let result =
         portcullis_oidc::introspect::introspect(&s.core, &realm, request(&headers, &body)).await;
-    answer(result, realm.name.as_str())
+    answer(result.map(Body::Json), realm.name.as_str())
+}
+
+/// Token revocation (RFC 7009).
+pub(crate) async fn revoke_post(
+    State(s): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = portcullis_oidc::revoke::revoke(&s.core, &realm, request(&headers, &body)).await;
+    answer(result.map(|()| Body::<()>::Empty), realm.name.as_str())
 }

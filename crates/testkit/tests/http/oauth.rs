@@ -314,3 +314,107 @@ backend_tests!(introspection, |app: TestApp| async move {
         "invalid_request",
     );
 });
+
+backend_tests!(revocation, |app: TestApp| async move {
+    const REVOKE: &str = "/realms/main/oauth2/revoke";
+    let admin = app.admin_token().await;
+    let a = client(
+        &app,
+        &admin,
+        json!({"name": "A", "client_id": "a", "scopes": ["x"]}),
+    )
+    .await;
+    let b = client(
+        &app,
+        &admin,
+        json!({"name": "B", "client_id": "b", "scopes": ["x"]}),
+    )
+    .await;
+    client(
+        &app,
+        &admin,
+        json!({"name": "SPA", "client_id": "spa", "client_type": "public",
+               "redirect_uris": ["https://spa.example.com/cb"]}),
+    )
+    .await;
+    let a_secret = a["client_secret"].as_str().unwrap().to_owned();
+    let b_secret = b["client_secret"].as_str().unwrap().to_owned();
+    let a_creds = Some(("a", a_secret.as_str()));
+    let b_creds = Some(("b", b_secret.as_str()));
+    let r = form(&app, TOKEN, a_creds, "grant_type=client_credentials").await;
+    let token = r.json["access_token"].as_str().unwrap().to_owned();
+    let active = |creds| {
+        let token = token.clone();
+        let app = &app;
+        async move {
+            form(app, INTROSPECT, creds, &format!("token={token}"))
+                .await
+                .json["active"]
+                .as_bool()
+                .unwrap()
+        }
+    };
+    assert!(active(b_creds).await);
+
+    // Another client may not revoke it; neither may a user's token be revoked here.
+    let r = form(&app, REVOKE, b_creds, &format!("token={token}")).await;
+    oauth_error(&r, 400, "unauthorized_client");
+    assert!(active(b_creds).await);
+    let user = app.user("someone@example.com").await;
+    let r = form(
+        &app,
+        REVOKE,
+        a_creds,
+        &format!("token={}", user.access_token),
+    )
+    .await;
+    oauth_error(&r, 400, "unauthorized_client");
+
+    // Its own client revokes it: an empty 200, and the token is dead.
+    let r = form(
+        &app,
+        REVOKE,
+        a_creds,
+        &format!("token={token}&token_type_hint=access_token"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.is_empty());
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert!(!active(b_creds).await);
+    // On every instance: the revocation is stored.
+    let realm = app.core.realms().default_realm().await.unwrap();
+    let jti: uuid::Uuid = claims(&token)["jti"].as_str().unwrap().parse().unwrap();
+    let stored = app
+        .core
+        .store()
+        .list_revoked_tokens(portcullis_core::Clock::now(&app.clock))
+        .await
+        .unwrap();
+    assert!(stored.iter().any(|(r, j, _)| *r == realm.id && *j == jti));
+
+    // Revoking again, or revoking garbage, is a quiet 200.
+    for t in [token.as_str(), "garbage", "opaque-refresh-token-like"] {
+        let r = form(&app, REVOKE, a_creds, &format!("token={t}")).await;
+        assert_eq!(r.status, 200, "{t}: {}", r.text);
+    }
+    let r = form(&app, REVOKE, None, "client_id=spa&token=garbage").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    oauth_error(
+        &form(&app, REVOKE, a_creds, "").await,
+        400,
+        "invalid_request",
+    );
+    oauth_error(
+        &form(
+            &app,
+            REVOKE,
+            Some(("a", "wrong")),
+            &format!("token={token}"),
+        )
+        .await,
+        401,
+        "invalid_client",
+    );
+});

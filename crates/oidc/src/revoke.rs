@@ -1,0 +1,39 @@
+//! Token revocation (RFC 7009). A client revokes an access token issued to
+//! it; the token stops working at once on every instance. A token that is
+//! not active here (malformed, expired, already revoked, another realm's) is
+//! answered like a revoked one: there is nothing to do, and the answer
+//! reveals nothing. Refresh tokens belong to no OAuth client yet (the REST
+//! API's logins issue them), so none is revocable here.
+
+use std::sync::Arc;
+
+use portcullis_core::Portcullis;
+use portcullis_core::model::Realm;
+
+use crate::client_auth::authenticate;
+use crate::{Form, OAuthError, Request};
+
+/// `POST {issuer}/oauth2/revoke`: `Ok(())` is an empty 200.
+pub async fn revoke(
+    core: &Portcullis,
+    realm: &Arc<Realm>,
+    req: Request<'_>,
+) -> Result<(), OAuthError> {
+    let form = Form::parse(req.content_type, req.body)?;
+    let client = authenticate(core, realm, &req, &form).await?;
+    let token = form.require("token")?;
+    // `token_type_hint` is only a hint (RFC 7009 §2.1): every token is
+    // looked up the same way.
+    let Ok(claims) = core.accounts().verify_access_token(realm, token).await else {
+        return Ok(());
+    };
+    if claims.client_id.as_deref() != Some(client.client_id.as_str()) {
+        return Err(OAuthError::unauthorized_client(
+            "the token was not issued to this client",
+        ));
+    }
+    core.accounts()
+        .revoke_access_token(realm.id, &claims)
+        .await
+        .map_err(OAuthError::from)
+}
