@@ -26,6 +26,7 @@ pub(crate) struct Inner {
     pub(crate) passwords: Passwords,
     pub(crate) keys: Keys,
     pub(crate) denylist: Denylist,
+    pub(crate) replay: crate::replay::ReplayGuard,
     pub(crate) verified: crate::verified::VerifiedTokens,
     /// Compiled authorization views by realm.
     pub(crate) authz: crate::authz::AuthzState,
@@ -70,6 +71,7 @@ impl Portcullis {
                 passwords,
                 keys,
                 denylist: Denylist::new(),
+                replay: Default::default(),
                 verified: Default::default(),
                 authz: Default::default(),
                 audit,
@@ -106,6 +108,13 @@ impl Portcullis {
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    /// Records a single-use value (such as a client assertion's `jti`)
+    /// until `until`; false when it was used already.
+    pub fn first_use(&self, key: String, until: time::OffsetDateTime) -> bool {
+        let now = self.inner.clock.now();
+        self.inner.replay.first_use(key, until, now)
     }
 
     /// The realms' signing keys.
@@ -150,6 +159,7 @@ impl Portcullis {
         let i = &self.inner;
         let now = i.clock.now();
         i.denylist.purge(now);
+        i.replay.purge(now);
         i.store.purge_expired_refresh_tokens(now).await?;
         i.store.purge_revoked_tokens(now).await?;
         i.store.purge_expired_grants(now).await?;

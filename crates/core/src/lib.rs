@@ -18,6 +18,7 @@ pub mod model;
 pub mod passwords;
 pub mod ports;
 pub mod realms;
+pub mod replay;
 pub mod settings;
 pub mod throttle;
 pub mod tokens;

@@ -4,7 +4,7 @@
 //! answer, or the RFC 6749 error, into a response.
 //!
 //! Built so far: client authentication (`client_secret_basic`,
-//! `client_secret_post`, `none`), the token endpoint's `client_credentials`
+//! `client_secret_post`, `private_key_jwt`, `none`), the token endpoint's `client_credentials`
 //! grant with RFC 9068 access tokens, introspection (RFC 7662) and
 //! revocation (RFC 7009) of access tokens.
 

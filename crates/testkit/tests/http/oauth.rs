@@ -418,3 +418,121 @@ backend_tests!(revocation, |app: TestApp| async move {
         "invalid_client",
     );
 });
+
+backend_tests!(private_key_jwt_assertions, |app: TestApp| async move {
+    use portcullis_crypto::{SigningAlgorithm, SigningKey, generate_signing_key};
+    const BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    let admin = app.admin_token().await;
+    let key = generate_signing_key(SigningAlgorithm::ES256).unwrap();
+    let signer = SigningKey::from_pkcs8(SigningAlgorithm::ES256, &key.private_pkcs8_der).unwrap();
+    let other = generate_signing_key(SigningAlgorithm::ES256).unwrap();
+    let intruder =
+        SigningKey::from_pkcs8(SigningAlgorithm::ES256, &other.private_pkcs8_der).unwrap();
+    let r = client(
+        &app,
+        &admin,
+        json!({"name": "Signer", "client_id": "signer", "scopes": ["x"],
+               "token_endpoint_auth_method": "private_key_jwt",
+               "jwks": {"keys": [key.public_jwk]}}),
+    )
+    .await;
+    assert!(r.get("client_secret").is_none());
+    let issuer = format!("{}/realms/main", app.base);
+    let now = portcullis_core::Clock::now(&app.clock).unix_timestamp();
+    let assertion = |claims: Value, key: &SigningKey| key.sign(&claims, "JWT").unwrap();
+    let claims = |aud: &str, jti: &str| {
+        json!({"iss": "signer", "sub": "signer", "aud": aud, "jti": jti,
+               "iat": now, "exp": now + 120})
+    };
+    let grant = |jwt: String| {
+        format!(
+            "grant_type=client_credentials&client_assertion_type={BEARER}&client_assertion={jwt}"
+        )
+    };
+
+    let token_url = format!("{issuer}/oauth2/token");
+    let first = assertion(claims(&token_url, "1"), &signer);
+    let r = form(&app, TOKEN, None, &grant(first.clone())).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(claims_of(&r)["sub"], "signer");
+    // Each assertion once.
+    oauth_error(
+        &form(&app, TOKEN, None, &grant(first)).await,
+        401,
+        "invalid_client",
+    );
+    // The issuer as audience, and an audience list, are accepted too.
+    let r = form(
+        &app,
+        TOKEN,
+        None,
+        &grant(assertion(claims(&issuer, "2"), &signer)),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut listed = claims("x", "3");
+    listed["aud"] = json!(["https://elsewhere.example.com", token_url]);
+    let r = form(&app, TOKEN, None, &grant(assertion(listed, &signer))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // Refused: another key, another audience, expired, too long-lived,
+    // issuer not the subject, no jti.
+    let mut bad = vec![
+        assertion(claims(&token_url, "4"), &intruder),
+        assertion(claims("https://other.example.com/token", "5"), &signer),
+    ];
+    let mut c = claims(&token_url, "6");
+    c["exp"] = json!(now - 120);
+    bad.push(assertion(c, &signer));
+    let mut c = claims(&token_url, "7");
+    c["exp"] = json!(now + 7200);
+    bad.push(assertion(c, &signer));
+    let mut c = claims(&token_url, "8");
+    c["iss"] = json!("someone-else");
+    bad.push(assertion(c, &signer));
+    let mut c = claims(&token_url, "9");
+    c.as_object_mut().unwrap().remove("jti");
+    bad.push(assertion(c, &signer));
+    for (n, jwt) in bad.into_iter().enumerate() {
+        let r = form(&app, TOKEN, None, &grant(jwt)).await;
+        assert_eq!(r.status, 401, "case {n}: {}", r.text);
+        assert_eq!(r.json["error"], "invalid_client", "case {n}");
+    }
+    // One method per request, and the right assertion type.
+    let jwt = assertion(claims(&token_url, "10"), &signer);
+    let r = form(&app, TOKEN, Some(("signer", "x")), &grant(jwt.clone())).await;
+    oauth_error(&r, 400, "invalid_request");
+    let r = form(
+        &app,
+        TOKEN,
+        None,
+        &format!("grant_type=client_credentials&client_assertion_type=jwt&client_assertion={jwt}"),
+    )
+    .await;
+    oauth_error(&r, 400, "invalid_request");
+    // A secret does not work for a client registered with keys.
+    let r = form(
+        &app,
+        TOKEN,
+        None,
+        "grant_type=client_credentials&client_id=signer&client_secret=guess",
+    )
+    .await;
+    oauth_error(&r, 401, "invalid_client");
+    // The introspection endpoint as audience.
+    let intro = format!("{issuer}/oauth2/introspect");
+    let jwt = assertion(claims(&intro, "11"), &signer);
+    let r = form(
+        &app,
+        INTROSPECT,
+        None,
+        &format!("token=x&client_assertion_type={BEARER}&client_assertion={jwt}"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json, json!({"active": false}));
+});
+
+fn claims_of(r: &portcullis_testkit::Reply) -> Value {
+    claims(r.json["access_token"].as_str().unwrap())
+}
