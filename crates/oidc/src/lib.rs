@@ -6,12 +6,14 @@
 //! Built so far: client authentication (`client_secret_basic`,
 //! `client_secret_post`, `private_key_jwt`, `none`), the token endpoint's `client_credentials`
 //! grant with RFC 9068 access tokens, introspection (RFC 7662) and
-//! revocation (RFC 7009) of access tokens.
+//! revocation (RFC 7009) of access tokens, and the authorization server
+//! metadata (RFC 8414) that lists them.
 
 mod client_auth;
 mod error;
 mod form;
 pub mod introspect;
+pub mod metadata;
 pub mod revoke;
 pub mod token;
 

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use portcullis_oidc::{OAuthError, Request};
 use serde::Serialize;
 
@@ -21,6 +21,15 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/realms/{realm}/oauth2/token", post(token_post))
         .route("/realms/{realm}/oauth2/introspect", post(introspect_post))
         .route("/realms/{realm}/oauth2/revoke", post(revoke_post))
+        .route(
+            "/realms/{realm}/.well-known/oauth-authorization-server",
+            get(metadata_get),
+        )
+        // RFC 8414 §3.1: the well-known segment before the issuer's path.
+        .route(
+            "/.well-known/oauth-authorization-server/realms/{realm}",
+            get(metadata_get),
+        )
 }
 
 fn request<'a>(headers: &'a HeaderMap, body: &'a Bytes) -> Request<'a> {
@@ -94,4 +103,14 @@ pub(crate) async fn revoke_post(
 ) -> Response {
     let result = portcullis_oidc::revoke::revoke(&s.core, &realm, request(&headers, &body)).await;
     answer(result.map(|()| Body::<()>::Empty), realm.name.as_str())
+}
+
+/// OAuth 2.0 Authorization Server Metadata (RFC 8414).
+pub(crate) async fn metadata_get(State(s): State<AppState>, RealmCtx(realm): RealmCtx) -> Response {
+    let issuer = s.core.realms().issuer(&realm);
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        axum::Json(portcullis_oidc::metadata::authorization_server(&issuer)),
+    )
+        .into_response()
 }

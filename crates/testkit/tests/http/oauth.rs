@@ -536,3 +536,68 @@ backend_tests!(private_key_jwt_assertions, |app: TestApp| async move {
 fn claims_of(r: &portcullis_testkit::Reply) -> Value {
     claims(r.json["access_token"].as_str().unwrap())
 }
+
+backend_tests!(authorization_server_metadata, |app: TestApp| async move {
+    let issuer = format!("{}/realms/main", app.base);
+    for path in [
+        "/realms/main/.well-known/oauth-authorization-server",
+        "/.well-known/oauth-authorization-server/realms/main",
+    ] {
+        let r = app.get(path, None).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        assert_eq!(r.json["issuer"], issuer);
+        assert_eq!(r.json["token_endpoint"], format!("{issuer}/oauth2/token"));
+        assert_eq!(
+            r.json["introspection_endpoint"],
+            format!("{issuer}/oauth2/introspect")
+        );
+        assert_eq!(
+            r.json["revocation_endpoint"],
+            format!("{issuer}/oauth2/revoke")
+        );
+        assert_eq!(
+            r.json["grant_types_supported"],
+            json!(["client_credentials"])
+        );
+        assert!(
+            r.json["token_endpoint_auth_methods_supported"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("private_key_jwt"))
+        );
+    }
+    // Every URL it names answers.
+    let r = app
+        .get("/realms/main/.well-known/oauth-authorization-server", None)
+        .await;
+    let jwks = r.json["jwks_uri"].as_str().unwrap();
+    let jwks = app.get(jwks.strip_prefix(&app.base).unwrap(), None).await;
+    assert_eq!(jwks.status, 200);
+    for endpoint in [
+        "token_endpoint",
+        "introspection_endpoint",
+        "revocation_endpoint",
+    ] {
+        let url = r.json[endpoint].as_str().unwrap();
+        let answer = form(&app, url.strip_prefix(&app.base).unwrap(), None, "").await;
+        assert!(
+            answer.status == 400 || answer.status == 401,
+            "{endpoint}: {}",
+            answer.text
+        );
+        assert!(
+            answer.json["error"].is_string(),
+            "{endpoint}: {}",
+            answer.text
+        );
+    }
+    assert_eq!(
+        app.get(
+            "/realms/nowhere/.well-known/oauth-authorization-server",
+            None
+        )
+        .await
+        .status,
+        404
+    );
+});
