@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use dashmap::DashMap;
-use portcullis_crypto::{MasterKey, SigningKey, VerifyingKey};
+use portcullis_crypto::{MasterKey, SigningAlgorithm, SigningKey, VerifyingKey};
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -21,7 +21,8 @@ const RELOAD_COOLDOWN: Duration = Duration::seconds(5);
 
 #[derive(Debug)]
 struct RealmKeys {
-    signer: Option<SigningKey>,
+    /// The newest active key of each algorithm.
+    signers: HashMap<SigningAlgorithm, SigningKey>,
     verifiers: HashMap<String, VerifyingKey>,
     jwks: Value,
     loaded_at: OffsetDateTime,
@@ -49,19 +50,15 @@ impl std::fmt::Debug for Keys {
     }
 }
 
-impl Keys {
-    /// A key ring over the store.
-    pub fn new(store: Arc<dyn Store>, master: Arc<MasterKey>, clock: SharedClock) -> Self {
-        Self {
-            store,
-            master,
-            clock,
-            cache: DashMap::new(),
-        }
-    }
+/// What generating a key needs, movable to a blocking thread.
+struct Generator {
+    master: Arc<MasterKey>,
+    clock: SharedClock,
+}
 
-    fn new_stored_key(&self, realm: &Realm) -> Result<StoredSigningKey> {
-        let generated = portcullis_crypto::generate_signing_key(realm.signing_alg)?;
+impl Generator {
+    fn generate(&self, realm: &Realm, alg: SigningAlgorithm) -> Result<StoredSigningKey> {
+        let generated = portcullis_crypto::generate_signing_key(alg)?;
         let private_key_enc = self
             .master
             .encrypt(&generated.private_pkcs8_der, &aad(realm.id, &generated.kid))?;
@@ -75,6 +72,23 @@ impl Keys {
             active: true,
             retire_after: None,
         })
+    }
+}
+
+impl Keys {
+    /// A key ring over the store.
+    pub fn new(store: Arc<dyn Store>, master: Arc<MasterKey>, clock: SharedClock) -> Self {
+        Self {
+            store,
+            master,
+            clock,
+            cache: DashMap::new(),
+        }
+    }
+
+    fn new_stored_key(&self, realm: &Realm) -> Result<StoredSigningKey> {
+        self.clone_for_generation()
+            .generate(realm, realm.signing_alg)
     }
 
     /// Gives a realm an active key for its algorithm if it has none.
@@ -93,14 +107,33 @@ impl Keys {
         Ok(())
     }
 
-    /// Adds a new current key; the previous ones stay published and verifying
-    /// until `overlap` has passed (the longest lifetime of tokens they signed).
+    /// Adds a new current key for the realm's algorithm, and for every other
+    /// algorithm the realm has an active key of (ID tokens); the previous ones
+    /// stay published and verifying until `overlap` has passed (the longest
+    /// lifetime of tokens they signed). Returns the new key id of the realm's
+    /// algorithm.
     pub async fn rotate(&self, realm: &Realm, overlap: Duration) -> Result<String> {
         let key = self.new_stored_key(realm)?;
         let kid = key.kid.clone();
-        self.store
-            .rotate_signing_key(&key, self.clock.now() + overlap)
-            .await?;
+        let retire = self.clock.now() + overlap;
+        let mut others: Vec<SigningAlgorithm> = self
+            .store
+            .list_signing_keys(realm.id)
+            .await?
+            .iter()
+            .filter(|k| k.active && k.alg != realm.signing_alg)
+            .map(|k| k.alg)
+            .collect();
+        others.sort_by_key(|a| a.as_str());
+        others.dedup();
+        self.store.rotate_signing_key(&key, retire).await?;
+        for alg in others {
+            let (this_realm, generator) = (realm.clone(), self.clone_for_generation());
+            let key = tokio::task::spawn_blocking(move || generator.generate(&this_realm, alg))
+                .await
+                .map_err(|_| Error::Internal("key generation"))??;
+            self.store.rotate_signing_key(&key, retire).await?;
+        }
         self.cache.remove(&realm.id);
         Ok(kid)
     }
@@ -113,7 +146,7 @@ impl Keys {
     async fn load(&self, realm: &Realm) -> Result<Arc<RealmKeys>> {
         let now = self.clock.now();
         let stored = self.store.list_signing_keys(realm.id).await?;
-        let mut signer = None;
+        let mut signers = HashMap::new();
         let mut verifiers = HashMap::new();
         let mut published = Vec::new();
         for k in stored {
@@ -124,17 +157,17 @@ impl Keys {
                 tracing::error!(kid = %k.kid, error = %e, "stored public JWK is not JSON");
                 Error::Internal("signing key")
             })?;
-            if k.active && k.alg == realm.signing_alg && signer.is_none() {
+            if k.active && !signers.contains_key(&k.alg) {
                 let der = self
                     .master
                     .decrypt(&k.private_key_enc, &aad(realm.id, &k.kid))?;
-                signer = Some(SigningKey::from_pkcs8(k.alg, &der)?);
+                signers.insert(k.alg, SigningKey::from_pkcs8(k.alg, &der)?);
             }
             verifiers.insert(k.kid.clone(), VerifyingKey::from_jwk(&jwk)?);
             published.push(jwk);
         }
         let keys = Arc::new(RealmKeys {
-            signer,
+            signers,
             verifiers,
             jwks: json!({ "keys": published }),
             loaded_at: now,
@@ -152,15 +185,55 @@ impl Keys {
 
     /// The key new tokens of a realm are signed with.
     pub async fn signer(&self, realm: &Realm) -> Result<SigningKey> {
-        if let Some(s) = self.get(realm).await?.signer.clone() {
-            return Ok(s);
+        if let Some(s) = self.get(realm).await?.signers.get(&realm.signing_alg) {
+            return Ok(s.clone());
         }
         self.ensure(realm).await?;
         self.load(realm)
             .await?
-            .signer
-            .clone()
+            .signers
+            .get(&realm.signing_alg)
+            .cloned()
             .ok_or(Error::Internal("no signing key"))
+    }
+
+    /// A realm's key for `alg`, generated (and published) the first time one
+    /// is asked for: ID tokens are RS256 by default whatever the realm signs
+    /// its access tokens with, and a client may ask for ES256 or EdDSA.
+    /// [`Keys::rotate`] rotates these with the realm's own key.
+    pub async fn signer_for(&self, realm: &Realm, alg: SigningAlgorithm) -> Result<SigningKey> {
+        if alg == realm.signing_alg {
+            return self.signer(realm).await;
+        }
+        if let Some(s) = self.get(realm).await?.signers.get(&alg) {
+            return Ok(s.clone());
+        }
+        let stored = self.store.list_signing_keys(realm.id).await?;
+        let now = self.clock.now();
+        let usable = |k: &StoredSigningKey| {
+            k.active && k.alg == alg && k.retire_after.is_none_or(|t| t > now)
+        };
+        if !stored.iter().any(usable) {
+            // RSA generation takes a while: off the async workers.
+            let (this_realm, keys) = (realm.clone(), self.clone_for_generation());
+            let key = tokio::task::spawn_blocking(move || keys.generate(&this_realm, alg))
+                .await
+                .map_err(|_| Error::Internal("key generation"))??;
+            self.store.insert_signing_key(&key).await?;
+        }
+        self.load(realm)
+            .await?
+            .signers
+            .get(&alg)
+            .cloned()
+            .ok_or(Error::Internal("no signing key"))
+    }
+
+    fn clone_for_generation(&self) -> Generator {
+        Generator {
+            master: self.master.clone(),
+            clock: self.clock.clone(),
+        }
     }
 
     /// The key that verifies a `kid` of a realm, reloading once (rate-limited)

@@ -156,3 +156,71 @@ backend_tests!(
         assert_eq!(v.json["active"], false);
     }
 );
+
+async fn published_keys(app: &TestApp) -> Vec<(String, String)> {
+    jwks(app, "main").await["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["kid"].as_str().unwrap().to_owned(),
+                k["kty"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+backend_tests!(keys_for_other_algorithms, |app: TestApp| async move {
+    use portcullis_crypto::SigningAlgorithm;
+    let realm = app.core.realms().default_realm().await.unwrap();
+    assert_eq!(realm.signing_alg, SigningAlgorithm::EdDSA);
+    let rsa = app
+        .core
+        .keys()
+        .signer_for(&realm, SigningAlgorithm::RS256)
+        .await
+        .unwrap();
+    assert_eq!(rsa.alg(), SigningAlgorithm::RS256);
+    // Made once, published beside the realm's own key.
+    let again = app
+        .core
+        .keys()
+        .signer_for(&realm, SigningAlgorithm::RS256)
+        .await
+        .unwrap();
+    assert_eq!(again.kid(), rsa.kid());
+    let published = published_keys(&app).await;
+    assert!(
+        published.contains(&(rsa.kid().to_owned(), "RSA".to_owned())),
+        "{published:?}"
+    );
+    assert!(
+        published.iter().any(|(_, kty)| kty == "OKP"),
+        "{published:?}"
+    );
+    // Access tokens keep the realm's algorithm.
+    let user = app.user("alg@example.com").await;
+    assert_eq!(header(&user.access_token)["alg"], "EdDSA");
+    // The realm's own algorithm is the realm's signer.
+    let own = app
+        .core
+        .keys()
+        .signer_for(&realm, SigningAlgorithm::EdDSA)
+        .await
+        .unwrap();
+    assert_eq!(own.alg(), SigningAlgorithm::EdDSA);
+    // A rotation replaces it too; the old one stays published during the
+    // overlap.
+    app.core.realms().rotate_keys("main").await.unwrap();
+    let fresh = app
+        .core
+        .keys()
+        .signer_for(&realm, SigningAlgorithm::RS256)
+        .await
+        .unwrap();
+    assert_ne!(fresh.kid(), rsa.kid());
+    let published = published_keys(&app).await;
+    assert!(published.iter().any(|(kid, _)| kid == rsa.kid()));
+    assert!(published.iter().any(|(kid, _)| kid == fresh.kid()));
+});
