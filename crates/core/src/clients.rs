@@ -179,6 +179,14 @@ impl OAuthClient {
         })
     }
 
+    /// Gives the client a new secret (256 random bits; its SHA-256 is kept)
+    /// and returns it, to be shown once.
+    fn new_secret(&mut self) -> String {
+        let secret = portcullis_crypto::random_token();
+        self.secret_hash = Some(portcullis_crypto::sha256(secret.as_bytes()).to_vec());
+        secret
+    }
+
     /// Checks the rules that tie the fields together; field errors name the
     /// API's fields.
     fn check(&self) -> Vec<FieldError> {
@@ -427,6 +435,25 @@ fn id_token_alg(input: &str, errors: &mut Vec<FieldError>) -> SigningAlgorithm {
     })
 }
 
+fn auth_method(input: &str, errors: &mut Vec<FieldError>) -> Option<AuthMethod> {
+    let parsed = AuthMethod::parse(input);
+    if parsed.is_none() {
+        errors.push(FieldError::new(
+            "token_endpoint_auth_method",
+            "must be client_secret_basic, client_secret_post, private_key_jwt or none",
+        ));
+    }
+    parsed
+}
+
+fn access_token_ttl(value: Option<u32>, errors: &mut Vec<FieldError>) {
+    ttl("access_token_ttl", value, 60, 86_400, errors);
+}
+
+fn refresh_token_ttl(value: Option<u32>, errors: &mut Vec<FieldError>) {
+    ttl("refresh_token_ttl", value, 300, 31_536_000, errors);
+}
+
 fn ttl(field: &str, value: Option<u32>, min: u32, max: u32, errors: &mut Vec<FieldError>) {
     if value.is_some_and(|v| !(min..=max).contains(&v)) {
         errors.push(FieldError::new(
@@ -559,13 +586,7 @@ impl<'a> Clients<'a> {
         let auth_method = match input.token_endpoint_auth_method.as_deref() {
             None if client_type == ClientType::Public => AuthMethod::None,
             None => AuthMethod::ClientSecretBasic,
-            Some(m) => AuthMethod::parse(m).unwrap_or_else(|| {
-                errors.push(FieldError::new(
-                    "token_endpoint_auth_method",
-                    "must be client_secret_basic, client_secret_post, private_key_jwt or none",
-                ));
-                AuthMethod::ClientSecretBasic
-            }),
+            Some(m) => auth_method(m, &mut errors).unwrap_or(AuthMethod::ClientSecretBasic),
         };
         let redirect_uris = uris("redirect_uris", input.redirect_uris, &mut errors);
         let post_logout_redirect_uris = uris(
@@ -594,35 +615,18 @@ impl<'a> Clients<'a> {
                 .unwrap_or("RS256"),
             &mut errors,
         );
-        ttl(
-            "access_token_ttl",
-            input.access_token_ttl,
-            60,
-            86_400,
-            &mut errors,
-        );
-        ttl(
-            "refresh_token_ttl",
-            input.refresh_token_ttl,
-            300,
-            31_536_000,
-            &mut errors,
-        );
+        access_token_ttl(input.access_token_ttl, &mut errors);
+        refresh_token_ttl(input.refresh_token_ttl, &mut errors);
         let jwks = jwks(input.jwks, &mut errors);
-        let secret = auth_method
-            .uses_secret()
-            .then(portcullis_crypto::random_token);
         let now = self.i.clock.now();
-        let client = OAuthClient {
+        let mut client = OAuthClient {
             id: new_id(),
             realm_id: caller.who.realm.id,
             client_id,
             name,
             client_type,
             auth_method,
-            secret_hash: secret
-                .as_deref()
-                .map(|s| portcullis_crypto::sha256(s.as_bytes()).to_vec()),
+            secret_hash: None,
             redirect_uris,
             post_logout_redirect_uris,
             grant_types,
@@ -640,6 +644,10 @@ impl<'a> Clients<'a> {
             errors = client.check();
         }
         finish(errors)?;
+        let secret = client
+            .auth_method
+            .uses_secret()
+            .then(|| client.new_secret());
         self.i.store.create_client(&client).await?;
         Ok(proto::ClientWithSecret {
             client: view(&client),
@@ -661,14 +669,10 @@ impl<'a> Clients<'a> {
         if let Some(n) = input.name {
             c.name = name(&n, &mut errors);
         }
-        if let Some(m) = input.token_endpoint_auth_method {
-            match AuthMethod::parse(&m) {
-                Some(m) => c.auth_method = m,
-                None => errors.push(FieldError::new(
-                    "token_endpoint_auth_method",
-                    "must be client_secret_basic, client_secret_post, private_key_jwt or none",
-                )),
-            }
+        if let Some(m) = input.token_endpoint_auth_method
+            && let Some(m) = auth_method(&m, &mut errors)
+        {
+            c.auth_method = m;
         }
         if let Some(list) = input.redirect_uris {
             c.redirect_uris = uris("redirect_uris", list, &mut errors);
@@ -689,11 +693,11 @@ impl<'a> Clients<'a> {
             c.jwks = jwks(keys, &mut errors);
         }
         if let Some(t) = input.access_token_ttl {
-            ttl("access_token_ttl", t, 60, 86_400, &mut errors);
+            access_token_ttl(t, &mut errors);
             c.access_token_ttl = t;
         }
         if let Some(t) = input.refresh_token_ttl {
-            ttl("refresh_token_ttl", t, 300, 31_536_000, &mut errors);
+            refresh_token_ttl(t, &mut errors);
             c.refresh_token_ttl = t;
         }
         if let Some(v) = input.require_consent {
@@ -707,14 +711,13 @@ impl<'a> Clients<'a> {
         }
         finish(errors)?;
         let secret = match (c.auth_method.uses_secret(), c.secret_hash.is_some()) {
-            (true, false) => Some(portcullis_crypto::random_token()),
-            _ => None,
+            (true, false) => Some(c.new_secret()),
+            (true, true) => None,
+            (false, _) => {
+                c.secret_hash = None;
+                None
+            }
         };
-        if let Some(s) = &secret {
-            c.secret_hash = Some(portcullis_crypto::sha256(s.as_bytes()).to_vec());
-        } else if !c.auth_method.uses_secret() {
-            c.secret_hash = None;
-        }
         c.updated_at = self.i.clock.now();
         self.i.store.update_client(&c).await?;
         Ok(proto::ClientWithSecret {
@@ -738,8 +741,7 @@ impl<'a> Clients<'a> {
                 c.auth_method.as_str()
             )));
         }
-        let secret = portcullis_crypto::random_token();
-        c.secret_hash = Some(portcullis_crypto::sha256(secret.as_bytes()).to_vec());
+        let secret = c.new_secret();
         c.updated_at = self.i.clock.now();
         self.i.store.update_client(&c).await?;
         Ok(proto::ClientWithSecret {
