@@ -23,12 +23,13 @@
 //!    check in the audit table, and these runs show what that costs.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
+use super::Options;
 use super::report::Outcome;
 use super::server::{self, Server};
 use crate::process::{self, Job, TempDir, check_interrupted, target_dir, workspace_root};
@@ -44,46 +45,6 @@ const GOAL_RATE: f64 = 20_000.0;
 /// casbin evaluates its matcher once per rule for every check: at most
 /// this many checks per phase.
 const CASBIN_CHECKS: usize = 1_000;
-
-struct Options {
-    seconds: u64,
-    http: bool,
-    server_binary: Option<PathBuf>,
-}
-
-impl Options {
-    fn parse(args: &[String]) -> Result<Self> {
-        let mut opts = Self {
-            seconds: 10,
-            http: true,
-            server_binary: None,
-        };
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            match arg.as_str() {
-                "--seconds" => {
-                    let value = it.next().context("--seconds needs a value")?;
-                    opts.seconds = value
-                        .parse()
-                        .ok()
-                        .filter(|s| (1..=600).contains(s))
-                        .with_context(|| format!("--seconds must be 1..=600, not {value}"))?;
-                }
-                "--skip-http" => opts.http = false,
-                "--server-binary" => {
-                    let path = it.next().context("--server-binary needs a path")?;
-                    let path = std::fs::canonicalize(path)
-                        .with_context(|| format!("--server-binary {path}"))?;
-                    opts.server_binary = Some(path);
-                }
-                other => {
-                    bail!("unknown option {other} (--seconds N, --skip-http, --server-binary PATH)")
-                }
-            }
-        }
-        Ok(opts)
-    }
-}
 
 /// Everything one run measured.
 struct Figures {
@@ -105,7 +66,7 @@ struct Figures {
 
 /// Runs the benchmark.
 pub fn run(args: &[String]) -> Result<ExitCode> {
-    let opts = Options::parse(args)?;
+    let opts = Options::parse(args, "--skip-http")?;
     process::install_signal_handler()?;
     let bench_target = target_dir().join("bench-authz");
     let examples = bench_target.join("release").join("examples");
@@ -164,7 +125,7 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     );
     check_interrupted()?;
 
-    if opts.http
+    if !opts.skip
         && let Err(err) = http(&opts, &examples, &mut figures)
     {
         eprintln!("xtask: HTTP measurement failed: {err:#}");

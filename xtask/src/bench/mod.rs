@@ -30,19 +30,21 @@ use server::Server;
 /// Connections for cheap endpoints (validate, refresh).
 const CHEAP_CONNECTIONS: usize = 64;
 
-/// Benchmark options.
+/// Options every benchmark takes: `--seconds N` (1 to 600, default 10),
+/// `--server-binary PATH` (a prebuilt server to measure instead of building
+/// `portcullis`), and one switch of its own that leaves a part out.
 struct Options {
     seconds: u64,
-    postgres: bool,
-    /// A prebuilt server to measure instead of building `portcullis`.
+    /// Whether the benchmark's own switch was given.
+    skip: bool,
     server_binary: Option<PathBuf>,
 }
 
 impl Options {
-    fn parse(args: &[String]) -> Result<Self> {
+    fn parse(args: &[String], switch: &str) -> Result<Self> {
         let mut opts = Self {
             seconds: 10,
-            postgres: true,
+            skip: false,
             server_binary: None,
         };
         let mut it = args.iter();
@@ -56,16 +58,16 @@ impl Options {
                         .filter(|s| (1..=600).contains(s))
                         .with_context(|| format!("--seconds must be 1..=600, not {value}"))?;
                 }
-                "--no-postgres" => opts.postgres = false,
                 "--server-binary" => {
                     let path = it.next().context("--server-binary needs a path")?;
                     let path = std::fs::canonicalize(path)
                         .with_context(|| format!("--server-binary {path}"))?;
                     opts.server_binary = Some(path);
                 }
-                other => bail!(
-                    "unknown option {other} (--seconds N, --no-postgres, --server-binary PATH)"
-                ),
+                other if other == switch => opts.skip = true,
+                other => {
+                    bail!("unknown option {other} (--seconds N, {switch}, --server-binary PATH)")
+                }
             }
         }
         Ok(opts)
@@ -77,7 +79,7 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     if let Some(("authz", rest)) = args.split_first().map(|(a, r)| (a.as_str(), r)) {
         return authz::run(rest);
     }
-    let opts = Options::parse(args)?;
+    let opts = Options::parse(args, "--no-postgres")?;
     process::install_signal_handler()?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let seconds = opts.seconds.to_string();
@@ -154,7 +156,7 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     drop(sqlite_dir);
 
     check_interrupted()?;
-    report.refresh_postgres = if opts.postgres {
+    report.refresh_postgres = if !opts.skip {
         refresh_on_postgres(&binary, &admin_password, &seconds)
     } else {
         Outcome::Skipped("--no-postgres")
