@@ -195,6 +195,35 @@ fn better(old: &Validity, new: &Validity) -> bool {
     !old.holds_at(NOW) && new.holds_at(NOW)
 }
 
+/// One item per key, in the order keys first appear: a later item with the
+/// same key replaces the kept one when `replace(kept, later)`. Also returns
+/// how many items were duplicates.
+fn keep_one<K: std::hash::Hash + Eq + Clone, T>(
+    items: impl IntoIterator<Item = (K, T)>,
+    replace: impl Fn(&T, &T) -> bool,
+) -> (Vec<(K, T)>, u64) {
+    let mut index: HashMap<K, usize> = HashMap::new();
+    let mut kept: Vec<(K, T)> = Vec::new();
+    let mut duplicates = 0;
+    for (key, item) in items {
+        match index.get(&key) {
+            Some(&i) => {
+                duplicates += 1;
+                if let Some(slot) = kept.get_mut(i)
+                    && replace(&slot.1, &item)
+                {
+                    slot.1 = item;
+                }
+            }
+            None => {
+                index.insert(key.clone(), kept.len());
+                kept.push((key, item));
+            }
+        }
+    }
+    (kept, duplicates)
+}
+
 struct Seeder<'a> {
     tx: &'a Transaction<'a>,
     realm: Uuid,
@@ -399,22 +428,12 @@ impl Seeder<'_> {
             groups,
         )?;
 
-        let mut members: HashMap<(Uuid, Uuid), Validity> = HashMap::new();
-        let mut duplicates = 0u64;
-        for m in &s.memberships {
-            match members.get_mut(&(m.group, m.user)) {
-                Some(old) => {
-                    duplicates += 1;
-                    if better(old, &m.validity) {
-                        *old = m.validity;
-                    }
-                }
-                None => {
-                    members.insert((m.group, m.user), m.validity);
-                }
-            }
-        }
-        let mut members: Vec<_> = members.into_iter().collect();
+        let (mut members, duplicates) = keep_one(
+            s.memberships
+                .iter()
+                .map(|m| ((m.group, m.user), m.validity)),
+            better,
+        );
         members.sort_by_key(|((g, u), _)| (*g, *u));
         let rows: Vec<Vec<Sql>> = members
             .into_iter()
@@ -444,30 +463,16 @@ impl Seeder<'_> {
         self.counts
             .insert("duplicate_memberships".into(), json!(duplicates));
 
-        let mut grants: HashMap<(Uuid, Grantee), Validity> = HashMap::new();
-        let mut order = Vec::new();
-        let mut duplicates = 0u64;
-        for g in &s.role_grants {
-            match grants.get_mut(&(g.role, g.to)) {
-                Some(old) => {
-                    duplicates += 1;
-                    if better(old, &g.validity) {
-                        *old = g.validity;
-                    }
-                }
-                None => {
-                    grants.insert((g.role, g.to), g.validity);
-                    order.push((g.role, g.to));
-                }
-            }
-        }
-        let rows: Vec<Vec<Sql>> = order
+        let (grants, duplicates) = keep_one(
+            s.role_grants.iter().map(|g| ((g.role, g.to), g.validity)),
+            better,
+        );
+        let rows: Vec<Vec<Sql>> = grants
             .iter()
             .enumerate()
-            .filter_map(|(i, key)| {
-                let v = grants.get(key)?;
+            .map(|(i, (key, v))| {
                 let (user, group) = grantee_columns(key.1);
-                Some(vec![
+                vec![
                     blob(row_id(1, i)),
                     realm.clone(),
                     blob(key.0),
@@ -476,7 +481,7 @@ impl Seeder<'_> {
                     self.bound(v.not_before),
                     self.bound(v.expires_at),
                     now.clone(),
-                ])
+                ]
             })
             .collect();
         self.rows(
@@ -496,38 +501,27 @@ impl Seeder<'_> {
         self.counts
             .insert("duplicate_role_grants".into(), json!(duplicates));
 
-        let mut kept: HashMap<(Grantee, String), &PermissionGrant> = HashMap::new();
-        let mut order = Vec::new();
-        let mut duplicates = 0u64;
-        for g in &s.permission_grants {
-            let key = (g.to, g.permission.to_string());
-            match kept.get_mut(&key) {
-                Some(old) => {
-                    duplicates += 1;
-                    let deny_wins = old.effect == Effect::Allow
-                        && g.effect == Effect::Deny
-                        && g.validity.holds_at(NOW);
-                    if better(&old.validity, &g.validity) || deny_wins {
-                        *old = g;
-                    }
-                }
-                None => {
-                    kept.insert(key.clone(), g);
-                    order.push(key);
-                }
-            }
-        }
-        let rows: Vec<Vec<Sql>> = order
+        let (kept, duplicates) = keep_one(
+            s.permission_grants
+                .iter()
+                .map(|g| ((g.to, g.permission.to_string()), g)),
+            |old: &&PermissionGrant, new: &&PermissionGrant| {
+                let deny_wins = old.effect == Effect::Allow
+                    && new.effect == Effect::Deny
+                    && new.validity.holds_at(NOW);
+                better(&old.validity, &new.validity) || deny_wins
+            },
+        );
+        let rows: Vec<Vec<Sql>> = kept
             .iter()
             .enumerate()
-            .filter_map(|(i, key)| {
-                let g = kept.get(key)?;
+            .map(|(i, (key, g))| {
                 let (user, group) = grantee_columns(g.to);
                 let effect = match g.effect {
                     Effect::Allow => "allow",
                     Effect::Deny => "deny",
                 };
-                Some(vec![
+                vec![
                     blob(row_id(2, i)),
                     realm.clone(),
                     opt_blob(user),
@@ -537,7 +531,7 @@ impl Seeder<'_> {
                     self.bound(g.validity.not_before),
                     self.bound(g.validity.expires_at),
                     now.clone(),
-                ])
+                ]
             })
             .collect();
         self.rows(
