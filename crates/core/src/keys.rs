@@ -50,29 +50,27 @@ impl std::fmt::Debug for Keys {
     }
 }
 
-/// What generating a key needs, movable to a blocking thread.
-struct Generator {
-    master: Arc<MasterKey>,
-    clock: SharedClock,
-}
-
-impl Generator {
-    fn generate(&self, realm: &Realm, alg: SigningAlgorithm) -> Result<StoredSigningKey> {
-        let generated = portcullis_crypto::generate_signing_key(alg)?;
-        let private_key_enc = self
-            .master
-            .encrypt(&generated.private_pkcs8_der, &aad(realm.id, &generated.kid))?;
-        Ok(StoredSigningKey {
-            kid: generated.kid,
-            realm_id: realm.id,
-            alg: generated.alg,
-            private_key_enc,
-            public_jwk: generated.public_jwk.to_string(),
-            created_at: self.clock.now(),
-            active: true,
-            retire_after: None,
-        })
-    }
+/// A new key of `alg` for a realm, its private half encrypted with the
+/// master key.
+fn generate(
+    master: &MasterKey,
+    realm_id: Uuid,
+    alg: SigningAlgorithm,
+    now: OffsetDateTime,
+) -> Result<StoredSigningKey> {
+    let generated = portcullis_crypto::generate_signing_key(alg)?;
+    let private_key_enc =
+        master.encrypt(&generated.private_pkcs8_der, &aad(realm_id, &generated.kid))?;
+    Ok(StoredSigningKey {
+        kid: generated.kid,
+        realm_id,
+        alg: generated.alg,
+        private_key_enc,
+        public_jwk: generated.public_jwk.to_string(),
+        created_at: now,
+        active: true,
+        retire_after: None,
+    })
 }
 
 impl Keys {
@@ -86,16 +84,25 @@ impl Keys {
         }
     }
 
-    fn new_stored_key(&self, realm: &Realm) -> Result<StoredSigningKey> {
-        self.clone_for_generation()
-            .generate(realm, realm.signing_alg)
+    /// A new key of `alg` for a realm, generated on a blocking thread (RSA
+    /// generation takes tens to hundreds of milliseconds).
+    async fn new_stored_key(
+        &self,
+        realm_id: Uuid,
+        alg: SigningAlgorithm,
+    ) -> Result<StoredSigningKey> {
+        let master = self.master.clone();
+        let now = self.clock.now();
+        tokio::task::spawn_blocking(move || generate(&master, realm_id, alg, now))
+            .await
+            .map_err(|_| Error::Internal("key generation"))?
     }
 
     /// Gives a realm an active key for its algorithm if it has none.
     pub async fn ensure(&self, realm: &Realm) -> Result<()> {
         let keys = self.store.list_signing_keys(realm.id).await?;
         if !keys.iter().any(|k| k.active && k.alg == realm.signing_alg) {
-            let key = self.new_stored_key(realm)?;
+            let key = self.new_stored_key(realm.id, realm.signing_alg).await?;
             if keys.is_empty() {
                 self.store.insert_signing_key(&key).await?;
             } else {
@@ -113,7 +120,7 @@ impl Keys {
     /// lifetime of tokens they signed). Returns the new key id of the realm's
     /// algorithm.
     pub async fn rotate(&self, realm: &Realm, overlap: Duration) -> Result<String> {
-        let key = self.new_stored_key(realm)?;
+        let key = self.new_stored_key(realm.id, realm.signing_alg).await?;
         let kid = key.kid.clone();
         let retire = self.clock.now() + overlap;
         let mut others: Vec<SigningAlgorithm> = self
@@ -128,10 +135,7 @@ impl Keys {
         others.dedup();
         self.store.rotate_signing_key(&key, retire).await?;
         for alg in others {
-            let (this_realm, generator) = (realm.clone(), self.clone_for_generation());
-            let key = tokio::task::spawn_blocking(move || generator.generate(&this_realm, alg))
-                .await
-                .map_err(|_| Error::Internal("key generation"))??;
+            let key = self.new_stored_key(realm.id, alg).await?;
             self.store.rotate_signing_key(&key, retire).await?;
         }
         self.cache.remove(&realm.id);
@@ -214,11 +218,7 @@ impl Keys {
             k.active && k.alg == alg && k.retire_after.is_none_or(|t| t > now)
         };
         if !stored.iter().any(usable) {
-            // RSA generation takes a while: off the async workers.
-            let (this_realm, keys) = (realm.clone(), self.clone_for_generation());
-            let key = tokio::task::spawn_blocking(move || keys.generate(&this_realm, alg))
-                .await
-                .map_err(|_| Error::Internal("key generation"))??;
+            let key = self.new_stored_key(realm.id, alg).await?;
             self.store.insert_signing_key(&key).await?;
         }
         self.load(realm)
@@ -227,13 +227,6 @@ impl Keys {
             .get(&alg)
             .cloned()
             .ok_or(Error::Internal("no signing key"))
-    }
-
-    fn clone_for_generation(&self) -> Generator {
-        Generator {
-            master: self.master.clone(),
-            clock: self.clock.clone(),
-        }
     }
 
     /// The key that verifies a `kid` of a realm, reloading once (rate-limited)

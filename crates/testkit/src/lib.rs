@@ -164,12 +164,8 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// Reads a response sent with the test's own `reqwest` request builder.
-    pub async fn read_public(res: reqwest::Response) -> Reply {
-        Self::read(res).await
-    }
-
-    async fn read(res: reqwest::Response) -> Reply {
+    /// Reads a response (also one sent with a test's own request builder).
+    pub async fn read(res: reqwest::Response) -> Reply {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let text = res.text().await.unwrap_or_default();

@@ -1,7 +1,8 @@
 //! HTTP adapters of the OAuth 2.0 endpoints under each realm's issuer
 //! (`/realms/{realm}/oauth2/...`). The protocol lives in `portcullis-oidc`;
 //! errors here are RFC 6749 JSON (`{error, error_description}`), not problem
-//! details, and every answer is `Cache-Control: no-store`.
+//! details, and every answer is `Cache-Control: no-store` (set for every
+//! response by the security-headers middleware) and `Pragma: no-cache`.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -65,9 +66,9 @@ fn answer<T: Serialize>(result: Result<Body<T>, OAuthError>, realm: &str) -> Res
             res
         }
     };
-    let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    // `Cache-Control: no-store` comes from the security-headers middleware.
+    res.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     res
 }
 

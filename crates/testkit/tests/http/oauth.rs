@@ -25,7 +25,7 @@ async fn form(
             format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
         );
     }
-    portcullis_testkit::Reply::read_public(req.send().await.unwrap()).await
+    portcullis_testkit::Reply::read(req.send().await.unwrap()).await
 }
 
 async fn client(app: &TestApp, admin: &str, body: Value) -> Value {
