@@ -16,6 +16,9 @@ use crate::realms::parse_display_name;
 use crate::throttle;
 use crate::tokens::{ACCESS_TOKEN_TYP, AccessClaims, LEEWAY, Principal};
 
+/// RFC 8176 `amr` value of a password.
+pub const AMR_PASSWORD: &str = "pwd";
+
 /// The one answer to a failed login, whatever failed.
 pub const INVALID_CREDENTIALS: &str = "invalid email or password";
 
@@ -240,6 +243,11 @@ impl<'a> Accounts<'a> {
             ip: meta.ip.clone(),
             device: user_agent.as_deref().and_then(describe_user_agent),
             user_agent,
+            auth_time: now,
+            amr: vec![AMR_PASSWORD.to_owned()],
+            secret_hash: None,
+            client_id: None,
+            parent_id: None,
         };
         i.store.create_session(&session).await?;
         let (refresh, record) = self.new_refresh_token(realm, &user, session.id, new_id());
@@ -349,6 +357,7 @@ impl<'a> Accounts<'a> {
             .store
             .rotate_refresh_token(
                 realm.id,
+                None,
                 &presented_hash,
                 &replacement,
                 now,
@@ -385,14 +394,26 @@ impl<'a> Accounts<'a> {
                 i.store
                     .revoke_refresh_family(realm.id, spent.family_id, now)
                     .await?;
-                i.store
-                    .revoke_session(realm.id, spent.session_id, now)
-                    .await?;
-                self.deny_session(spent.session_id);
+                self.end_session(realm.id, spent.session_id).await?;
                 Err(Error::NotAuthenticated("invalid refresh token"))
             }
             RotateOutcome::Invalid => Err(Error::NotAuthenticated("invalid refresh token")),
         }
+    }
+
+    /// Ends a session and the client sessions under it: their refresh tokens
+    /// stop working and their access tokens are denied at once. Returns
+    /// whether the session was live.
+    pub(crate) async fn end_session(&self, realm_id: Uuid, sid: Uuid) -> Result<bool> {
+        let ended = self
+            .i
+            .store
+            .revoke_session(realm_id, sid, self.i.clock.now())
+            .await?;
+        for id in &ended {
+            self.deny_session(*id);
+        }
+        Ok(!ended.is_empty())
     }
 
     fn deny_session(&self, sid: Uuid) {
@@ -494,12 +515,9 @@ impl<'a> Accounts<'a> {
     /// Ends the caller's session: its refresh tokens stop working and its access
     /// token is rejected at once.
     pub async fn logout(&self, who: &Principal) -> Result<()> {
-        let i = self.i;
-        let now = i.clock.now();
         self.revoke_access_token(who.realm.id, &who.claims).await?;
         if let Some(sid) = who.session_id {
-            i.store.revoke_session(who.realm.id, sid, now).await?;
-            self.deny_session(sid);
+            self.end_session(who.realm.id, sid).await?;
         }
         Ok(())
     }
@@ -604,10 +622,7 @@ impl<'a> Accounts<'a> {
             .await?
             .filter(|s| s.user_id == who.user_id && s.revoked_at.is_none())
             .ok_or(Error::NotFound("session"))?;
-        i.store
-            .revoke_session(who.realm.id, session.id, i.clock.now())
-            .await?;
-        self.deny_session(session.id);
+        self.end_session(who.realm.id, session.id).await?;
         Ok(())
     }
 

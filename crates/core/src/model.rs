@@ -308,6 +308,20 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// Parsed user agent, e.g. `Firefox 120 on Linux`.
     pub device: Option<String>,
+    /// When the user last proved who they are in this session (the ID
+    /// token's `auth_time`; for a client session, its browser session's).
+    pub auth_time: OffsetDateTime,
+    /// How they did (RFC 8176 values such as `pwd`, `otp`, `hwk`), in order.
+    pub amr: Vec<String>,
+    /// For a browser (single sign-on) session: the SHA-256 digest of the
+    /// secret its cookie holds. `None` for API and client sessions.
+    pub secret_hash: Option<Vec<u8>>,
+    /// For a client session (the tokens one OAuth client holds from one
+    /// authorization): the client.
+    pub client_id: Option<String>,
+    /// For a client session: the browser session it was authorized in.
+    /// Ending a session ends the client sessions under it.
+    pub parent_id: Option<Uuid>,
 }
 
 /// A stored refresh token. The token itself is never stored, only its SHA-256 digest.
@@ -379,6 +393,72 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Total matching items.
     pub total: u64,
+}
+
+/// An authorization code (OAuth 2.0 §4.1), stored as the SHA-256 digest of
+/// the code handed to the browser. Lives 60 seconds and is redeemed once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthCode {
+    /// Id.
+    pub id: Uuid,
+    /// Owning realm.
+    pub realm_id: Uuid,
+    /// SHA-256 of the code.
+    pub code_hash: Vec<u8>,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user who authorized it.
+    pub user_id: Uuid,
+    /// The browser session it was issued in.
+    pub session_id: Uuid,
+    /// The `redirect_uri` of the authorization request, when it had one: the
+    /// token request must then send the same.
+    pub redirect_uri: Option<String>,
+    /// Granted scope, space separated.
+    pub scope: String,
+    /// The request's `nonce`, for the ID token.
+    pub nonce: Option<String>,
+    /// The PKCE `S256` challenge, when the request had one.
+    pub code_challenge: Option<String>,
+    /// Issue time.
+    pub created_at: OffsetDateTime,
+    /// Expiry.
+    pub expires_at: OffsetDateTime,
+    /// Set by the one redemption.
+    pub used_at: Option<OffsetDateTime>,
+    /// The client session the redemption created: revoked if the code is
+    /// presented again.
+    pub grant_session_id: Option<Uuid>,
+}
+
+/// What presenting an authorization code did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodeOutcome {
+    /// The code was unused; it is now spent (whatever else is wrong with it,
+    /// such as its expiry, the caller checks).
+    Consumed(AuthCode),
+    /// The code had been redeemed before; carries the record with the client
+    /// session of the first redemption.
+    Reused(AuthCode),
+    /// Unknown.
+    Invalid,
+}
+
+/// A user's consent to a client's scopes, remembered until revoked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consent {
+    /// Owning realm.
+    pub realm_id: Uuid,
+    /// The user.
+    pub user_id: Uuid,
+    /// The client.
+    pub client_id: String,
+    /// The scopes consented to.
+    pub scopes: Vec<String>,
+    /// First consent.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
 }
 
 /// What presenting a refresh token did.

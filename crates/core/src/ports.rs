@@ -17,8 +17,8 @@ use uuid::Uuid;
 use crate::clients::OAuthClient;
 use crate::error::StoreError;
 use crate::model::{
-    AuditRecord, AuthzChange, Email, Page, Realm, RealmName, RefreshToken, RotateOutcome, Session,
-    StoredSigningKey, User, UserQuery,
+    AuditRecord, AuthCode, AuthzChange, CodeOutcome, Consent, Email, Page, Realm, RealmName,
+    RefreshToken, RotateOutcome, Session, StoredSigningKey, User, UserQuery,
 };
 
 /// Result of a storage call.
@@ -83,14 +83,23 @@ pub trait SessionStore: Send + Sync {
         at: OffsetDateTime,
         ip: Option<&str>,
     ) -> StoreResult<()>;
-    /// Revokes one session and every refresh token in it, in one transaction.
-    /// Returns false when the session does not exist or was already revoked.
+    /// A browser session by the SHA-256 digest of its cookie's secret
+    /// (revoked or not: the caller checks).
+    async fn get_session_by_secret(
+        &self,
+        realm_id: Uuid,
+        secret_hash: &[u8],
+    ) -> StoreResult<Option<Session>>;
+    /// Revokes one session, the unrevoked client sessions under it
+    /// (`parent_id`), and every refresh token in them, in one transaction.
+    /// Returns the ids of the sessions revoked: empty when the session does
+    /// not exist or was already revoked.
     async fn revoke_session(
         &self,
         realm_id: Uuid,
         id: Uuid,
         at: OffsetDateTime,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<Vec<Uuid>>;
     /// Revokes every unrevoked session of a user (except `keep`, if given) and their
     /// refresh tokens, in one transaction. Returns the ids of the sessions revoked.
     async fn revoke_user_sessions(
@@ -113,22 +122,33 @@ pub trait SessionStore: Send + Sync {
 pub trait RefreshTokenStore: Send + Sync {
     /// Inserts a refresh token (the first of a family, at login).
     async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()>;
-    /// Presents a token by its digest and, in one transaction: when it is unused,
+    /// Presents a token by its digest and, in one transaction: when it was
+    /// issued to `client_id` (`None`: the first-party API, whose tokens have
+    /// no client), is unused,
     /// unrevoked, unexpired at `now` and its session is not revoked, marks it used
     /// (a conditional update, so of two racing calls exactly one wins), inserts
     /// `replacement` with the spent token's family, session, user, client and scope
     /// (overwriting those fields of `replacement`), touches the session (`now`, `ip`)
     /// and returns `Rotated`. A token already used returns `Reused` and changes
     /// nothing, even when it has since expired or been revoked, so replays stay
-    /// detectable; anything else (unknown, expired, revoked) returns `Invalid`.
+    /// detectable; anything else (unknown, expired, revoked, another
+    /// client's, used or not) returns `Invalid` and changes nothing.
     async fn rotate_refresh_token(
         &self,
         realm_id: Uuid,
+        client_id: Option<&str>,
         presented_hash: &[u8],
         replacement: &RefreshToken,
         now: OffsetDateTime,
         ip: Option<&str>,
     ) -> StoreResult<RotateOutcome>;
+    /// A refresh token by its digest (used, revoked or expired alike: the
+    /// caller checks), to see whom it belongs to before spending it.
+    async fn get_refresh_token(
+        &self,
+        realm_id: Uuid,
+        token_hash: &[u8],
+    ) -> StoreResult<Option<RefreshToken>>;
     /// Revokes every token of a family. Returns how many were newly revoked.
     async fn revoke_refresh_family(
         &self,
@@ -256,8 +276,50 @@ pub trait ClientStore: Send + Sync {
     /// Updates every mutable field (all but ids and `created_at`). `NotFound`
     /// when absent.
     async fn update_client(&self, client: &OAuthClient) -> StoreResult<()>;
-    /// Deletes a client. Returns whether it existed.
+    /// Deletes a client and, in the same transaction, its consents and
+    /// authorization codes, and revokes its client sessions (`client_id`)
+    /// with their refresh tokens. Returns whether it existed.
     async fn delete_client(&self, realm_id: Uuid, id: Uuid) -> StoreResult<bool>;
+}
+
+/// Authorization codes and consents of the OpenID Provider.
+#[async_trait]
+pub trait OAuthStore: Send + Sync {
+    /// Inserts an authorization code. `Conflict` on a duplicate digest.
+    async fn insert_auth_code(&self, code: &AuthCode) -> StoreResult<()>;
+    /// Redeems a code by its digest with one conditional update: when it is
+    /// unused, sets `used_at = now` and `grant_session_id` and returns
+    /// `Consumed` with the updated record, so of two racing redemptions
+    /// exactly one wins. A code used before returns `Reused` (changing
+    /// nothing); an unknown one `Invalid`. Expiry is not checked here.
+    async fn consume_auth_code(
+        &self,
+        realm_id: Uuid,
+        code_hash: &[u8],
+        grant_session_id: Uuid,
+        now: OffsetDateTime,
+    ) -> StoreResult<CodeOutcome>;
+    /// Deletes codes (all realms) that expired before `before`. Returns how many.
+    async fn purge_auth_codes(&self, before: OffsetDateTime) -> StoreResult<u64>;
+    /// A user's consent to a client.
+    async fn get_consent(
+        &self,
+        realm_id: Uuid,
+        user_id: Uuid,
+        client_id: &str,
+    ) -> StoreResult<Option<Consent>>;
+    /// Inserts or replaces (scopes, `updated_at`) a user's consent to a client.
+    /// `NotFound` when the user or the client does not exist.
+    async fn put_consent(&self, consent: &Consent) -> StoreResult<()>;
+    /// A user's consents ordered by `client_id`.
+    async fn list_consents(&self, realm_id: Uuid, user_id: Uuid) -> StoreResult<Vec<Consent>>;
+    /// Withdraws a consent. Returns whether it existed.
+    async fn delete_consent(
+        &self,
+        realm_id: Uuid,
+        user_id: Uuid,
+        client_id: &str,
+    ) -> StoreResult<bool>;
 }
 
 /// Everything core needs from storage, implemented by one type per backend.
@@ -272,6 +334,7 @@ pub trait Store:
     + LoginFailureStore
     + AuthzStore
     + ClientStore
+    + OAuthStore
     + Send
     + Sync
     + 'static
