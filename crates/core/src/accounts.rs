@@ -154,6 +154,150 @@ impl<'a> Accounts<'a> {
         password: SecretString,
         meta: &RequestMeta,
     ) -> Result<IssuedTokens> {
+        let user = self.check_password(realm, email, password, meta).await?;
+        let tokens = self.start_session(realm, user, meta).await?;
+        count_login("success");
+        Ok(tokens)
+    }
+
+    /// Logs in with email and password in a browser: starts a single
+    /// sign-on session whose secret goes into a cookie (only its digest is
+    /// stored). No tokens: clients get theirs through the authorization
+    /// endpoint.
+    pub async fn login_browser(
+        &self,
+        realm: &Realm,
+        email: &str,
+        password: SecretString,
+        meta: &RequestMeta,
+    ) -> Result<(Session, SecretString)> {
+        let user = self.check_password(realm, email, password, meta).await?;
+        let secret = random_token();
+        let mut session = self.new_session(realm, user.id, meta);
+        session.secret_hash = Some(sha256(secret.as_bytes()).to_vec());
+        self.i.store.create_session(&session).await?;
+        count_login("success");
+        Ok((session, SecretString::from(secret)))
+    }
+
+    /// The live browser session whose cookie holds `secret`, if any.
+    pub async fn browser_session(&self, realm: &Realm, secret: &str) -> Result<Option<Session>> {
+        if secret.is_empty() || secret.len() > 128 {
+            return Ok(None);
+        }
+        let now = self.i.clock.now();
+        let found = self
+            .i
+            .store
+            .get_session_by_secret(realm.id, &sha256(secret.as_bytes()))
+            .await?;
+        Ok(found.filter(|s| s.revoked_at.is_none() && s.expires_at > now && s.client_id.is_none()))
+    }
+
+    /// Starts the client session of one authorization: the parent of the
+    /// refresh tokens and the `sid` of the access tokens a client gets from
+    /// one code. It lives as long as the client's refresh tokens may
+    /// (`lifetime`), keeps its browser session's `auth_time` and `amr`, and
+    /// ends with it.
+    /// `Conflict` when `id` is taken (see [`Self::end_grant`]).
+    pub async fn start_client_session(
+        &self,
+        id: Uuid,
+        browser: &Session,
+        client_id: &str,
+        lifetime: time::Duration,
+    ) -> Result<Session> {
+        let now = self.i.clock.now();
+        let session = Session {
+            id,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + lifetime,
+            revoked_at: None,
+            secret_hash: None,
+            client_id: Some(client_id.to_owned()),
+            parent_id: Some(browser.id),
+            ..browser.clone()
+        };
+        self.i.store.create_session(&session).await?;
+        Ok(session)
+    }
+
+    /// Ends the client session `sid` of an authorization whose code was
+    /// presented twice. If the first redemption has not created it yet, a
+    /// revoked placeholder takes its id, so that redemption fails instead.
+    pub async fn end_grant(
+        &self,
+        realm_id: Uuid,
+        sid: Uuid,
+        user_id: Uuid,
+        client_id: &str,
+    ) -> Result<()> {
+        if self.end_session(realm_id, sid).await? {
+            return Ok(());
+        }
+        let now = self.i.clock.now();
+        let placeholder = Session {
+            id: sid,
+            realm_id,
+            user_id,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now,
+            revoked_at: Some(now),
+            ip: None,
+            user_agent: None,
+            device: None,
+            auth_time: now,
+            amr: Vec::new(),
+            secret_hash: None,
+            client_id: Some(client_id.to_owned()),
+            parent_id: None,
+        };
+        match self.i.store.create_session(&placeholder).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict(_)) => self.end_session(realm_id, sid).await.map(|_| ()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Issues the first refresh token of a client session.
+    pub async fn issue_client_refresh_token(
+        &self,
+        session: &Session,
+        scope: &str,
+        ttl: Option<time::Duration>,
+    ) -> Result<SecretString> {
+        let now = self.i.clock.now();
+        let token = random_token();
+        let record = RefreshToken {
+            id: new_id(),
+            realm_id: session.realm_id,
+            token_hash: sha256(token.as_bytes()).to_vec(),
+            family_id: session.id,
+            session_id: session.id,
+            user_id: session.user_id,
+            client_id: session.client_id.clone(),
+            scope: Some(scope.to_owned()),
+            created_at: now,
+            expires_at: (now + ttl.unwrap_or(self.i.settings.refresh_token_ttl))
+                .min(session.expires_at),
+            used_at: None,
+            revoked_at: None,
+        };
+        self.i.store.insert_refresh_token(&record).await?;
+        Ok(SecretString::from(token))
+    }
+
+    /// Checks an email and password, with the realm's lockout and rate
+    /// limits, and records the login on the account.
+    async fn check_password(
+        &self,
+        realm: &Realm,
+        email: &str,
+        password: SecretString,
+        meta: &RequestMeta,
+    ) -> Result<User> {
         Self::ensure_enabled(realm)?;
         let i = self.i;
         let now = i.clock.now();
@@ -215,27 +359,21 @@ impl<'a> Accounts<'a> {
         user.last_login_at = Some(now);
         user.updated_at = if needs_rehash { now } else { user.updated_at };
         i.store.update_user(&user).await?;
-        let tokens = self.start_session(realm, user, meta).await?;
-        count_login("success");
-        Ok(tokens)
+        Ok(user)
     }
 
-    async fn start_session(
-        &self,
-        realm: &Realm,
-        user: User,
-        meta: &RequestMeta,
-    ) -> Result<IssuedTokens> {
+    /// A new session of a user who just logged in with a password.
+    fn new_session(&self, realm: &Realm, user_id: Uuid, meta: &RequestMeta) -> Session {
         let i = self.i;
         let now = i.clock.now();
         let user_agent = meta
             .user_agent
             .as_deref()
             .map(|ua| ua.chars().take(512).collect::<String>());
-        let session = Session {
+        Session {
             id: new_id(),
             realm_id: realm.id,
-            user_id: user.id,
+            user_id,
             created_at: now,
             last_used_at: now,
             expires_at: now + i.settings.session_ttl,
@@ -248,7 +386,17 @@ impl<'a> Accounts<'a> {
             secret_hash: None,
             client_id: None,
             parent_id: None,
-        };
+        }
+    }
+
+    async fn start_session(
+        &self,
+        realm: &Realm,
+        user: User,
+        meta: &RequestMeta,
+    ) -> Result<IssuedTokens> {
+        let i = self.i;
+        let session = self.new_session(realm, user.id, meta);
         i.store.create_session(&session).await?;
         let (refresh, record) = self.new_refresh_token(realm, &user, session.id, new_id());
         i.store.insert_refresh_token(&record).await?;
@@ -334,6 +482,39 @@ impl<'a> Accounts<'a> {
         presented: SecretString,
         meta: &RequestMeta,
     ) -> Result<IssuedTokens> {
+        let (spent, refresh_token) = self.rotate(realm, None, None, &presented, meta).await?;
+        // No need to read the account: deactivating or deleting a user ends
+        // its sessions, and a token of an ended session never rotates.
+        // Roles are looked up only for a realm whose tokens carry them.
+        let roles = match realm.roles_claim {
+            true => Some(self.roles_of(realm, spent.user_id).await?),
+            false => None,
+        };
+        let access_token = self
+            .sign_access_token(realm, spent.user_id, spent.session_id, roles.as_deref())
+            .await?;
+        Ok(IssuedTokens {
+            access_token,
+            refresh_token,
+            expires_in: self.i.settings.access_token_ttl.whole_seconds().max(0) as u64,
+            user: None,
+        })
+    }
+
+    /// Spends a refresh token issued to `client_id` (`None`: the first-party
+    /// API) and returns its record with its replacement, in the same family
+    /// and session. A token presented twice revokes its whole family and
+    /// session; another client's token is invalid and left untouched. The
+    /// replacement lives `ttl` (default: the realm's refresh-token lifetime),
+    /// and never beyond its session.
+    pub async fn rotate(
+        &self,
+        realm: &Realm,
+        client_id: Option<&str>,
+        ttl: Option<time::Duration>,
+        presented: &SecretString,
+        meta: &RequestMeta,
+    ) -> Result<(RefreshToken, SecretString)> {
         Self::ensure_enabled(realm)?;
         let i = self.i;
         let now = i.clock.now();
@@ -349,7 +530,7 @@ impl<'a> Accounts<'a> {
             client_id: None,
             scope: None,
             created_at: now,
-            expires_at: now + i.settings.refresh_token_ttl,
+            expires_at: now + ttl.unwrap_or(i.settings.refresh_token_ttl),
             used_at: None,
             revoked_at: None,
         };
@@ -357,7 +538,7 @@ impl<'a> Accounts<'a> {
             .store
             .rotate_refresh_token(
                 realm.id,
-                None,
+                client_id,
                 &presented_hash,
                 &replacement,
                 now,
@@ -365,30 +546,14 @@ impl<'a> Accounts<'a> {
             )
             .await?;
         match outcome {
-            RotateOutcome::Rotated(spent) => {
-                // No need to read the account: deactivating or deleting a user ends
-                // its sessions, and a token of an ended session never rotates.
-                // Roles are looked up only for a realm whose tokens carry them.
-                let roles = match realm.roles_claim {
-                    true => Some(self.roles_of(realm, spent.user_id).await?),
-                    false => None,
-                };
-                let access_token = self
-                    .sign_access_token(realm, spent.user_id, spent.session_id, roles.as_deref())
-                    .await?;
-                Ok(IssuedTokens {
-                    access_token,
-                    refresh_token: SecretString::from(token),
-                    expires_in: i.settings.access_token_ttl.whole_seconds().max(0) as u64,
-                    user: None,
-                })
-            }
+            RotateOutcome::Rotated(spent) => Ok((spent, SecretString::from(token))),
             RotateOutcome::Reused(spent) => {
                 metrics::counter!("portcullis_refresh_token_reuse_total").increment(1);
                 tracing::warn!(
                     realm = %realm.name,
                     user_id = %spent.user_id,
                     session_id = %spent.session_id,
+                    client_id = spent.client_id.as_deref().unwrap_or(""),
                     "refresh token reused: revoking its family and session"
                 );
                 i.store
@@ -404,7 +569,7 @@ impl<'a> Accounts<'a> {
     /// Ends a session and the client sessions under it: their refresh tokens
     /// stop working and their access tokens are denied at once. Returns
     /// whether the session was live.
-    pub(crate) async fn end_session(&self, realm_id: Uuid, sid: Uuid) -> Result<bool> {
+    pub async fn end_session(&self, realm_id: Uuid, sid: Uuid) -> Result<bool> {
         let ended = self
             .i
             .store
@@ -489,6 +654,13 @@ impl<'a> Accounts<'a> {
             // Service accounts (roles granted to clients) come later.
             return Err(Error::NotAuthenticated(
                 "a client's own token (client_credentials) cannot call this API",
+            ));
+        }
+        if claims.client_id.is_some() && claims.aud != claims.iss {
+            // A token an OAuth client got for a user is for that client's
+            // audience; one for this API names it (RFC 8707 `resource`).
+            return Err(Error::NotAuthenticated(
+                "this access token is for another audience",
             ));
         }
         let user_id = claims

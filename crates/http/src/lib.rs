@@ -33,6 +33,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::authz::router())
         .merge(routes::clients::router())
         .merge(routes::oauth::router())
+        .merge(routes::pages::router())
         .merge(routes::realms::router())
         .merge(routes::ops::router())
         .merge(openapi::router())

@@ -19,7 +19,8 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(error: &'static str, description: impl Into<String>) -> Self {
+    /// An error with any code, status 400.
+    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
         Self {
             error,
             error_description: description.into(),
@@ -50,6 +51,12 @@ impl OAuthError {
     /// `unsupported_grant_type`.
     pub fn unsupported_grant_type(description: impl Into<String>) -> Self {
         Self::new("unsupported_grant_type", description)
+    }
+
+    /// `invalid_grant`: a code or refresh token that is invalid, expired,
+    /// spent, or issued to another client or redirect URI.
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new("invalid_grant", description)
     }
 
     /// `invalid_scope`.

@@ -25,6 +25,12 @@ impl Form {
                 "the body must be application/x-www-form-urlencoded",
             ));
         }
+        Self::parse_urlencoded(body)
+    }
+
+    /// Parses `application/x-www-form-urlencoded` bytes (a body or a query
+    /// string) with the same rules.
+    pub fn parse_urlencoded(body: &[u8]) -> Result<Self, OAuthError> {
         if body.len() > MAX_FORM_BYTES {
             return Err(OAuthError::invalid_request("the body is too large"));
         }
@@ -48,6 +54,19 @@ impl Form {
     /// A parameter's value, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
+    }
+
+    /// The parameters, form-encoded again (in no particular order).
+    pub fn encode(&self) -> String {
+        let mut out = url::form_urlencoded::Serializer::new(String::new());
+        let mut names: Vec<&String> = self.0.keys().collect();
+        names.sort();
+        for name in names {
+            if let Some(value) = self.0.get(name) {
+                out.append_pair(name, value);
+            }
+        }
+        out.finish()
     }
 
     /// A required parameter.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use portcullis_core::Portcullis;
 use portcullis_core::clients::ClientType;
 use portcullis_core::model::Realm;
+use portcullis_crypto::sha256;
 use serde::Serialize;
 
 use crate::client_auth::authenticate;
@@ -63,7 +64,7 @@ pub async fn introspect(
     }
     let token = form.require("token")?;
     let Ok(claims) = core.accounts().verify_access_token(realm, token).await else {
-        return Ok(Introspection::default());
+        return refresh_token(core, realm, &client.client_id, token).await;
     };
     Ok(Introspection {
         active: true,
@@ -76,5 +77,50 @@ pub async fn introspect(
         aud: Some(claims.aud.clone()),
         iss: Some(claims.iss.clone()),
         jti: Some(claims.jti.to_string()),
+    })
+}
+
+/// A refresh token is described to the client it was issued to, while it
+/// could still be used: unspent, unrevoked, unexpired, its session live.
+async fn refresh_token(
+    core: &Portcullis,
+    realm: &Realm,
+    client_id: &str,
+    token: &str,
+) -> Result<Introspection, OAuthError> {
+    let now = core.clock().now();
+    let store = core.store();
+    let Some(record) = store
+        .get_refresh_token(realm.id, &sha256(token.as_bytes()))
+        .await
+        .map_err(portcullis_core::Error::from)?
+        .filter(|t| {
+            t.client_id.as_deref() == Some(client_id)
+                && t.used_at.is_none()
+                && t.revoked_at.is_none()
+                && t.expires_at > now
+        })
+    else {
+        return Ok(Introspection::default());
+    };
+    let live = store
+        .get_session(realm.id, record.session_id)
+        .await
+        .map_err(portcullis_core::Error::from)?
+        .is_some_and(|s| s.revoked_at.is_none() && s.expires_at > now);
+    if !live || !realm.enabled {
+        return Ok(Introspection::default());
+    }
+    Ok(Introspection {
+        active: true,
+        scope: record.scope,
+        client_id: record.client_id,
+        token_type: Some("refresh_token"),
+        exp: Some(record.expires_at.unix_timestamp()),
+        iat: Some(record.created_at.unix_timestamp()),
+        sub: Some(record.user_id.to_string()),
+        aud: Some(client_id.to_owned()),
+        iss: Some(core.realms().issuer(realm)),
+        jti: None,
     })
 }

@@ -3,19 +3,25 @@
 //! crate hands each endpoint the request's headers and body and turns the
 //! answer, or the RFC 6749 error, into a response.
 //!
-//! Built so far: client authentication (`client_secret_basic`,
-//! `client_secret_post`, `private_key_jwt`, `none`), the token endpoint's `client_credentials`
-//! grant with RFC 9068 access tokens, introspection (RFC 7662) and
-//! revocation (RFC 7009) of access tokens, and the authorization server
-//! metadata (RFC 8414) that lists them.
+//! Endpoints: authorization (code flow with PKCE), token
+//! (`authorization_code`, `refresh_token`, `client_credentials`, with
+//! `client_secret_basic`, `client_secret_post`, `private_key_jwt` and `none`
+//! client authentication), UserInfo, introspection (RFC 7662), revocation
+//! (RFC 7009), RP-initiated logout, and the discovery documents that list
+//! them. The HTML pages around the authorization endpoint are the `http`
+//! crate's.
 
+pub mod authorize;
 mod client_auth;
 mod error;
 mod form;
+pub mod id_token;
 pub mod introspect;
+pub mod logout;
 pub mod metadata;
 pub mod revoke;
 pub mod token;
+pub mod userinfo;
 
 pub use error::OAuthError;
 pub use form::Form;

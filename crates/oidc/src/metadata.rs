@@ -1,6 +1,6 @@
-//! OAuth 2.0 Authorization Server Metadata (RFC 8414) of a realm: only what
-//! is built. The OpenID Provider configuration joins it with the
-//! authorization endpoint.
+//! OAuth 2.0 Authorization Server Metadata (RFC 8414) and the OpenID
+//! Provider configuration (OpenID Connect Discovery 1.0 §3) of a realm: only
+//! what is built.
 
 use serde_json::{Value, json};
 
@@ -28,9 +28,16 @@ pub fn authorization_server(issuer: &str) -> Value {
         "token_endpoint": format!("{issuer}/oauth2/token"),
         "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
+        "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "grant_types_supported": ["client_credentials"],
-        "response_types_supported": [],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
+        "scopes_supported": SCOPES,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "introspection_endpoint_auth_methods_supported": confidential,
@@ -38,6 +45,55 @@ pub fn authorization_server(issuer: &str) -> Value {
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
     })
+}
+
+/// The scopes every realm knows.
+pub const SCOPES: [&str; 6] = [
+    "openid",
+    "profile",
+    "email",
+    "phone",
+    "address",
+    "offline_access",
+];
+
+/// The OpenID Provider configuration: the authorization server metadata
+/// plus the OpenID Connect fields.
+pub fn openid_configuration(issuer: &str) -> Value {
+    let mut doc = authorization_server(issuer);
+    let mut claims = vec![
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "at_hash",
+        "sid",
+        "acr",
+        "amr",
+        "azp",
+    ];
+    for (_, names) in crate::id_token::SCOPE_CLAIMS {
+        claims.extend_from_slice(names);
+    }
+    let extra = json!({
+        "userinfo_endpoint": format!("{issuer}/oauth2/userinfo"),
+        "end_session_endpoint": format!("{issuer}/oauth2/logout"),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+        "claims_supported": claims,
+        "claims_parameter_supported": false,
+        "acr_values_supported": ["1", "2"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "frontchannel_logout_supported": false,
+        "backchannel_logout_supported": false,
+    });
+    if let (Some(doc), Value::Object(extra)) = (doc.as_object_mut(), extra) {
+        doc.extend(extra);
+    }
+    doc
 }
 
 #[cfg(test)]
@@ -52,7 +108,23 @@ mod tests {
             m["token_endpoint"],
             "https://id.example.com/realms/main/oauth2/token"
         );
-        assert_eq!(m["grant_types_supported"], json!(["client_credentials"]));
+        assert_eq!(
+            m["grant_types_supported"],
+            json!(["authorization_code", "refresh_token", "client_credentials"])
+        );
+        assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
+        let o = openid_configuration("https://id.example.com/realms/main");
+        assert_eq!(o["issuer"], m["issuer"]);
+        assert_eq!(
+            o["userinfo_endpoint"],
+            "https://id.example.com/realms/main/oauth2/userinfo"
+        );
+        assert!(
+            o["scopes_supported"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("openid"))
+        );
         assert!(
             !m["introspection_endpoint_auth_methods_supported"]
                 .as_array()

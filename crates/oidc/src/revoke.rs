@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use portcullis_core::Portcullis;
 use portcullis_core::model::Realm;
+use portcullis_crypto::sha256;
 
 use crate::client_auth::authenticate;
 use crate::{Form, OAuthError, Request};
@@ -25,7 +26,7 @@ pub async fn revoke(
     // `token_type_hint` is only a hint (RFC 7009 §2.1): every token is
     // looked up the same way.
     let Ok(claims) = core.accounts().verify_access_token(realm, token).await else {
-        return Ok(());
+        return revoke_refresh_token(core, realm, &client.client_id, token).await;
     };
     if claims.client_id.as_deref() != Some(client.client_id.as_str()) {
         return Err(OAuthError::unauthorized_client(
@@ -36,4 +37,32 @@ pub async fn revoke(
         .revoke_access_token(realm.id, &claims)
         .await
         .map_err(OAuthError::from)
+}
+
+/// Revoking a refresh token ends the authorization it belongs to: every
+/// refresh token of its client session and the access tokens issued in it.
+async fn revoke_refresh_token(
+    core: &Portcullis,
+    realm: &Realm,
+    client_id: &str,
+    token: &str,
+) -> Result<(), OAuthError> {
+    let Some(record) = core
+        .store()
+        .get_refresh_token(realm.id, &sha256(token.as_bytes()))
+        .await
+        .map_err(portcullis_core::Error::from)?
+    else {
+        return Ok(());
+    };
+    if record.client_id.as_deref() != Some(client_id) {
+        return Err(OAuthError::unauthorized_client(
+            "the token was not issued to this client",
+        ));
+    }
+    core.accounts()
+        .end_session(realm.id, record.session_id)
+        .await
+        .map_err(OAuthError::from)?;
+    Ok(())
 }

@@ -10,6 +10,7 @@ pub mod authz;
 pub mod clients;
 pub mod oauth;
 pub mod ops;
+pub mod pages;
 pub mod realms;
 pub mod users;
 

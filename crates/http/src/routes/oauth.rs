@@ -4,16 +4,19 @@
 //! details, and every answer is `Cache-Control: no-store` (set for every
 //! response by the security-headers middleware) and `Pragma: no-cache`.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use portcullis_core::model::Realm;
 use portcullis_oidc::{OAuthError, Request};
 use serde::Serialize;
 
-use crate::extract::RealmCtx;
+use crate::extract::{ClientMeta, RealmCtx};
 use crate::state::AppState;
 
 /// The routes of this module.
@@ -22,6 +25,14 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/realms/{realm}/oauth2/token", post(token_post))
         .route("/realms/{realm}/oauth2/introspect", post(introspect_post))
         .route("/realms/{realm}/oauth2/revoke", post(revoke_post))
+        .route(
+            "/realms/{realm}/oauth2/userinfo",
+            get(userinfo_get).post(userinfo_post),
+        )
+        .route(
+            "/realms/{realm}/.well-known/openid-configuration",
+            get(openid_configuration_get),
+        )
         .route(
             "/realms/{realm}/.well-known/oauth-authorization-server",
             get(metadata_get),
@@ -76,10 +87,12 @@ fn answer<T: Serialize>(result: Result<Body<T>, OAuthError>, realm: &str) -> Res
 pub(crate) async fn token_post(
     State(s): State<AppState>,
     RealmCtx(realm): RealmCtx,
+    ClientMeta(meta): ClientMeta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let result = portcullis_oidc::token::token(&s.core, &realm, request(&headers, &body)).await;
+    let result =
+        portcullis_oidc::token::token(&s.core, &realm, request(&headers, &body), &meta).await;
     answer(result.map(Body::Json), realm.name.as_str())
 }
 
@@ -114,4 +127,58 @@ pub(crate) async fn metadata_get(State(s): State<AppState>, RealmCtx(realm): Rea
         axum::Json(portcullis_oidc::metadata::authorization_server(&issuer)),
     )
         .into_response()
+}
+
+/// The OpenID Provider configuration (OpenID Connect Discovery 1.0).
+pub(crate) async fn openid_configuration_get(
+    State(s): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+) -> Response {
+    let issuer = s.core.realms().issuer(&realm);
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        axum::Json(portcullis_oidc::metadata::openid_configuration(&issuer)),
+    )
+        .into_response()
+}
+
+async fn userinfo(
+    s: &AppState,
+    realm: &Arc<Realm>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    post: bool,
+) -> Response {
+    let result =
+        portcullis_oidc::userinfo::userinfo(&s.core, realm, request(headers, body), post).await;
+    match result {
+        Ok(claims) => axum::Json(claims).into_response(),
+        Err(e) => {
+            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::UNAUTHORIZED);
+            let mut res = status.into_response();
+            if let Ok(v) = HeaderValue::from_str(&e.challenge(realm.name.as_str())) {
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+            res
+        }
+    }
+}
+
+/// UserInfo (OpenID Connect Core §5.3), GET.
+pub(crate) async fn userinfo_get(
+    State(s): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    headers: HeaderMap,
+) -> Response {
+    userinfo(&s, &realm, &headers, &Bytes::new(), false).await
+}
+
+/// UserInfo, POST (the token in the header or the form body).
+pub(crate) async fn userinfo_post(
+    State(s): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    userinfo(&s, &realm, &headers, &body, true).await
 }

@@ -11,6 +11,7 @@ mod authz;
 mod clients;
 mod errors;
 mod oauth;
+mod oidc;
 mod ops;
 mod realms;
 mod tokens;

@@ -1,0 +1,842 @@
+//! The OpenID Provider through a browser's eyes: authorization endpoint,
+//! login and consent pages, code and refresh grants, ID tokens, UserInfo,
+//! discovery and RP-initiated logout, with the RFC 9700 negatives.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use portcullis_testkit::Reply;
+use sha2::Digest as _;
+
+use super::*;
+
+const AUTHORIZE: &str = "/realms/main/oauth2/authorize";
+const TOKEN: &str = "/realms/main/oauth2/token";
+const USERINFO: &str = "/realms/main/oauth2/userinfo";
+const FORM: &str = "application/x-www-form-urlencoded";
+const CB: &str = "https://app.example.com/cb";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+}
+
+fn enc(v: &str) -> String {
+    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+fn query(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A browser: keeps cookies, follows nothing.
+#[derive(Default)]
+struct Browser {
+    cookies: HashMap<String, String>,
+}
+
+impl Browser {
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, r: &Reply) {
+        for v in r.headers.get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = pair.split_once('=').unwrap();
+            if val.is_empty() || attrs.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), val.to_owned());
+            }
+        }
+    }
+
+    async fn get(&mut self, app: &TestApp, path: &str) -> Reply {
+        let r = Reply::read(
+            app.http
+                .get(app.url(path))
+                .header("cookie", self.cookie_header())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        self.keep(&r);
+        r
+    }
+
+    async fn post(&mut self, app: &TestApp, path: &str, body: String) -> Reply {
+        let r = Reply::read(
+            app.http
+                .post(app.url(path))
+                .header("cookie", self.cookie_header())
+                .header("content-type", FORM)
+                .header("origin", app.base.clone())
+                .body(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        self.keep(&r);
+        r
+    }
+
+    /// Submits the page's form with `fields` added to its hidden ones.
+    async fn submit(&mut self, app: &TestApp, page: &Reply, fields: &[(&str, &str)]) -> Reply {
+        let action = attr_after(&page.text, "<form method=\"post\" action=\"", "\"");
+        let mut pairs: Vec<(String, String)> = hidden_inputs(&page.text);
+        pairs.extend(
+            fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let body = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", enc(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.post(app, &action, body).await
+    }
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&#60;", "<")
+        .replace("&gt;", ">")
+        .replace("&#62;", ">")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+}
+
+fn attr_after(html: &str, start: &str, end: &str) -> String {
+    let from = html
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} in {html}"))
+        + start.len();
+    let rest = &html[from..];
+    unescape(&rest[..rest.find(end).unwrap()])
+}
+
+fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+    html.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .map(|chunk| {
+            let name = &chunk[..chunk.find('"').unwrap()];
+            let value = attr_after(chunk, "value=\"", "\"");
+            (name.to_owned(), value)
+        })
+        .collect()
+}
+
+/// The query parameters of a redirect's Location.
+fn location_params(r: &Reply) -> (String, HashMap<String, String>) {
+    assert_eq!(r.status, 303, "{}", r.text);
+    let loc = r.header("location").unwrap();
+    let url = url::Url::parse(loc).unwrap();
+    let base = format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap(),
+        url.path()
+    );
+    (base, url.query_pairs().into_owned().collect())
+}
+
+async fn client(app: &TestApp, admin: &str, body: Value) -> (String, Option<String>) {
+    let r = app.post("/api/v1/clients", Some(admin), body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    (
+        r.json["client_id"].as_str().unwrap().to_owned(),
+        r.json["client_secret"].as_str().map(str::to_owned),
+    )
+}
+
+async fn web_client(app: &TestApp, admin: &str, id: &str, extra: Value) -> String {
+    let mut body = json!({
+        "name": format!("App {id}"),
+        "client_id": id,
+        "redirect_uris": [CB, "https://app.example.com/other"],
+        "post_logout_redirect_uris": ["https://app.example.com/bye"],
+        "grant_types": ["authorization_code", "refresh_token"],
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    client(app, admin, body).await.1.unwrap_or_default()
+}
+
+async fn token(app: &TestApp, id: &str, secret: &str, body: &str) -> Reply {
+    Reply::read(
+        app.http
+            .post(app.url(TOKEN))
+            .header("content-type", FORM)
+            .header(
+                "authorization",
+                format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
+            )
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+fn authorize_query(client_id: &str, extra: &[(&str, &str)]) -> String {
+    let ch = challenge(VERIFIER);
+    let mut pairs = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", CB),
+        ("scope", "openid profile email offline_access"),
+        ("state", "st-1"),
+        ("nonce", "n-1"),
+        ("code_challenge", ch.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    for (k, v) in extra {
+        pairs.retain(|(pk, _)| pk != k);
+        if !v.is_empty() {
+            pairs.push((k, v));
+        }
+    }
+    format!("{AUTHORIZE}?{}", query(&pairs))
+}
+
+/// Logs in on the login page and returns the code (asserting state and iss).
+async fn login_for_code(app: &TestApp, b: &mut Browser, client_id: &str, email: &str) -> String {
+    let page = b.get(app, &authorize_query(client_id, &[])).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let r = b
+        .submit(app, &page, &[("email", email), ("password", PW)])
+        .await;
+    code_of(app, &r)
+}
+
+fn code_of(app: &TestApp, r: &Reply) -> String {
+    let (base, params) = location_params(r);
+    assert_eq!(base, CB);
+    assert_eq!(params["state"], "st-1");
+    assert_eq!(params["iss"], format!("{}/realms/main", app.base));
+    params
+        .get("code")
+        .unwrap_or_else(|| panic!("{params:?}"))
+        .clone()
+}
+
+fn redeem_body(code: &str) -> String {
+    format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
+        enc(CB)
+    )
+}
+
+backend_tests!(discovery_document, |app: TestApp| async move {
+    let r = app
+        .get("/realms/main/.well-known/openid-configuration", None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let issuer = format!("{}/realms/main", app.base);
+    assert_eq!(r.json["issuer"], issuer);
+    assert_eq!(
+        r.json["authorization_endpoint"],
+        format!("{issuer}/oauth2/authorize")
+    );
+    assert_eq!(
+        r.json["userinfo_endpoint"],
+        format!("{issuer}/oauth2/userinfo")
+    );
+    assert_eq!(
+        r.json["end_session_endpoint"],
+        format!("{issuer}/oauth2/logout")
+    );
+    assert_eq!(r.json["response_types_supported"], json!(["code"]));
+    assert_eq!(r.json["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(
+        r.json["authorization_response_iss_parameter_supported"],
+        true
+    );
+    assert!(
+        r.json["id_token_signing_alg_values_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("RS256"))
+    );
+    let jwks = app.get("/realms/main/.well-known/jwks.json", None).await;
+    assert_eq!(jwks.status, 200);
+});
+
+backend_tests!(code_flow_with_login_page, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let secret = web_client(&app, &admin, "web", json!({})).await;
+    let user = app.register("ada@example.com", PW).await;
+    let mut b = Browser::default();
+
+    // The login page: the right fields, CSRF, a strict policy.
+    let page = b.get(&app, &authorize_query("web", &[])).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(page.text.contains("autocomplete=\"username\""));
+    assert!(page.text.contains("autocomplete=\"current-password\""));
+    assert!(page.text.contains("name=\"csrf_token\""));
+    assert!(page.text.contains("App web"));
+    assert!(b.cookies.contains_key("portcullis_csrf"));
+
+    // A wrong password shows the form again, with the message.
+    let r = b
+        .submit(
+            &app,
+            &page,
+            &[("email", "ada@example.com"), ("password", "nope nope nope")],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(r.text.contains("invalid email or password"));
+    assert!(!b.cookies.contains_key("portcullis_sso"));
+
+    let r = b
+        .submit(
+            &app,
+            &page,
+            &[("email", "ada@example.com"), ("password", PW)],
+        )
+        .await;
+    let sso = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("portcullis_sso="))
+        .unwrap();
+    assert!(
+        sso.contains("HttpOnly") && sso.contains("SameSite=Lax"),
+        "{sso}"
+    );
+    assert!(sso.contains("Path=/realms/main/"), "{sso}");
+    let code = code_of(&app, &r);
+
+    let r = token(&app, "web", &secret, &redeem_body(&code)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["token_type"], "Bearer");
+    assert_eq!(r.json["scope"], "openid profile email offline_access");
+    let access = r.json["access_token"].as_str().unwrap().to_owned();
+    let id_token = r.json["id_token"].as_str().unwrap().to_owned();
+    assert!(r.json["refresh_token"].is_string());
+
+    let at = claims(&access);
+    assert_eq!(header(&access)["typ"], "at+jwt");
+    assert_eq!(at["sub"], user["id"]);
+    assert_eq!(at["client_id"], "web");
+    assert_eq!(at["aud"], "web");
+
+    let h = header(&id_token);
+    assert_eq!(h["alg"], "RS256");
+    let jwks = app.get("/realms/main/.well-known/jwks.json", None).await;
+    assert!(
+        jwks.json["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == h["kid"])
+    );
+    let id = claims(&id_token);
+    assert_eq!(id["iss"], format!("{}/realms/main", app.base));
+    assert_eq!(id["sub"], user["id"]);
+    assert_eq!(id["aud"], "web");
+    assert_eq!(id["nonce"], "n-1");
+    assert_eq!(id["email"], "ada@example.com");
+    assert_eq!(id["amr"], json!(["pwd"]));
+    assert_eq!(id["acr"], "1");
+    assert!(id["auth_time"].is_i64() && id["sid"].is_string());
+    let digest = sha2::Sha256::digest(access.as_bytes());
+    assert_eq!(id["at_hash"], URL_SAFE_NO_PAD.encode(&digest[..16]));
+
+    // UserInfo by GET, by POST with the header, and by POST with the body.
+    let r = app.get(USERINFO, Some(&access)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["sub"], user["id"]);
+    assert_eq!(r.json["email"], "ada@example.com");
+    let r = Reply::read(
+        app.http
+            .post(app.url(USERINFO))
+            .header("content-type", FORM)
+            .body(format!("access_token={access}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app.get(USERINFO, None).await;
+    assert_eq!(r.status, 401);
+    assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
+    let r = app.get(USERINFO, Some("not-a-token")).await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.header("www-authenticate")
+            .unwrap()
+            .contains("invalid_token")
+    );
+
+    // The client's token does not open the admin API for the user.
+    let r = app.get("/api/v1/auth/me", Some(&access)).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+
+    // Single sign-on: the next request gets a code without a page.
+    let r = b.get(&app, &authorize_query("web", &[])).await;
+    let code2 = code_of(&app, &r);
+    assert_ne!(code2, code);
+    // prompt=none works with the session; prompt=login shows the form.
+    let r = b
+        .get(&app, &authorize_query("web", &[("prompt", "none")]))
+        .await;
+    code_of(&app, &r);
+    let r = b
+        .get(&app, &authorize_query("web", &[("prompt", "login")]))
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("name=\"password\""));
+    // max_age: an old authentication asks again.
+    app.clock.advance(Duration::seconds(120));
+    let r = b
+        .get(&app, &authorize_query("web", &[("max_age", "60")]))
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("name=\"password\""));
+    let r = b
+        .get(&app, &authorize_query("web", &[("max_age", "600")]))
+        .await;
+    code_of(&app, &r);
+
+    // Without a session, prompt=none comes back with login_required.
+    let mut other = Browser::default();
+    let r = other
+        .get(&app, &authorize_query("web", &[("prompt", "none")]))
+        .await;
+    let (_, params) = location_params(&r);
+    assert_eq!(params["error"], "login_required");
+    assert_eq!(params["state"], "st-1");
+});
+
+backend_tests!(codes_are_single_use_and_bound, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let secret = web_client(&app, &admin, "web", json!({})).await;
+    let other_secret = web_client(&app, &admin, "other", json!({})).await;
+    app.register("bob@example.com", PW).await;
+    let mut b = Browser::default();
+    let code = login_for_code(&app, &mut b, "web", "bob@example.com").await;
+
+    // Another client, another redirect URI, a wrong or missing verifier:
+    // each fails, and each spends the code.
+    let r = token(&app, "other", &other_secret, &redeem_body(&code)).await;
+    assert_eq!(r.json["error"], "invalid_grant", "{}", r.text);
+    let r = token(&app, "web", &secret, &redeem_body(&code)).await;
+    assert_eq!(r.json["error"], "invalid_grant", "{}", r.text);
+
+    let bad_bodies = [
+        format!(
+            "grant_type=authorization_code&code={{c}}&redirect_uri={}&code_verifier={VERIFIER}",
+            enc("https://app.example.com/other")
+        ),
+        format!(
+            "grant_type=authorization_code&code={{c}}&redirect_uri={}&code_verifier={}",
+            enc(CB),
+            "x".repeat(43)
+        ),
+        format!(
+            "grant_type=authorization_code&code={{c}}&redirect_uri={}",
+            enc(CB)
+        ),
+        format!(
+            "grant_type=authorization_code&code={{c}}&redirect_uri={}&code_verifier=short",
+            enc(CB)
+        ),
+    ];
+    for body in bad_bodies {
+        let code = login_for_code_sso(&app, &mut b, "web").await;
+        let r = token(&app, "web", &secret, &body.replace("{c}", &code)).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.text);
+        assert_eq!(r.json["error"], "invalid_grant", "{body}");
+        let r = token(&app, "web", &secret, &redeem_body(&code)).await;
+        assert_eq!(
+            r.json["error"], "invalid_grant",
+            "spent by the failure: {body}"
+        );
+    }
+
+    // A code expires after 60 seconds.
+    let code = login_for_code_sso(&app, &mut b, "web").await;
+    app.clock.advance(Duration::seconds(61));
+    let r = token(&app, "web", &secret, &redeem_body(&code)).await;
+    assert_eq!(r.json["error"], "invalid_grant", "{}", r.text);
+
+    // A second redemption revokes what the first one issued.
+    let code = login_for_code_sso(&app, &mut b, "web").await;
+    let first = token(&app, "web", &secret, &redeem_body(&code)).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let access = first.json["access_token"].as_str().unwrap();
+    let refresh = first.json["refresh_token"].as_str().unwrap();
+    assert_eq!(app.get(USERINFO, Some(access)).await.status, 200);
+    let again = token(&app, "web", &secret, &redeem_body(&code)).await;
+    assert_eq!(again.json["error"], "invalid_grant", "{}", again.text);
+    assert_eq!(app.get(USERINFO, Some(access)).await.status, 401);
+    let r = token(
+        &app,
+        "web",
+        &secret,
+        &format!("grant_type=refresh_token&refresh_token={refresh}"),
+    )
+    .await;
+    assert_eq!(r.json["error"], "invalid_grant", "{}", r.text);
+
+    // Racing redemptions: exactly one wins.
+    let code = login_for_code_sso(&app, &mut b, "web").await;
+    let body = redeem_body(&code);
+    let mut racers = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let req = app
+            .http
+            .post(app.url(TOKEN))
+            .header("content-type", FORM)
+            .header(
+                "authorization",
+                format!("Basic {}", STANDARD.encode(format!("web:{secret}"))),
+            )
+            .body(body.clone());
+        racers.spawn(async move { Reply::read(req.send().await.unwrap()).await });
+    }
+    let results = racers.join_all().await;
+    let wins = results.iter().filter(|r| r.status == 200).count();
+    assert_eq!(
+        wins,
+        1,
+        "{:?}",
+        results.iter().map(|r| &r.text).collect::<Vec<_>>()
+    );
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.status != 200)
+            .all(|r| r.json["error"] == "invalid_grant")
+    );
+});
+
+/// A code for the browser's existing session.
+async fn login_for_code_sso(app: &TestApp, b: &mut Browser, client_id: &str) -> String {
+    let r = b.get(app, &authorize_query(client_id, &[])).await;
+    code_of(app, &r)
+}
+
+backend_tests!(
+    refresh_tokens_rotate_per_client,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let secret = web_client(&app, &admin, "web", json!({})).await;
+        let other_secret = web_client(&app, &admin, "other", json!({})).await;
+        app.register("cy@example.com", PW).await;
+        let mut b = Browser::default();
+        let code = login_for_code(&app, &mut b, "web", "cy@example.com").await;
+        let r = token(&app, "web", &secret, &redeem_body(&code)).await;
+        let rt1 = r.json["refresh_token"].as_str().unwrap().to_owned();
+        let refresh = |rt: &str| format!("grant_type=refresh_token&refresh_token={rt}");
+
+        // Another client cannot use it, and trying does not spend it.
+        let r = token(&app, "other", &other_secret, &refresh(&rt1)).await;
+        assert_eq!(r.json["error"], "invalid_grant", "{}", r.text);
+        // A wider scope is refused.
+        let r = token(
+            &app,
+            "web",
+            &secret,
+            &format!("{}&scope=openid%20phone", refresh(&rt1)),
+        )
+        .await;
+        assert_eq!(r.json["error"], "invalid_scope", "{}", r.text);
+
+        let r = token(
+            &app,
+            "web",
+            &secret,
+            &format!("{}&scope=openid", refresh(&rt1)),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["scope"], "openid");
+        assert!(r.json["id_token"].is_string());
+        let id = claims(r.json["id_token"].as_str().unwrap());
+        assert!(id.get("nonce").is_none());
+        let rt2 = r.json["refresh_token"].as_str().unwrap().to_owned();
+        let at2 = r.json["access_token"].as_str().unwrap().to_owned();
+        let r = token(&app, "web", &secret, &refresh(&rt2)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let rt3 = r.json["refresh_token"].as_str().unwrap().to_owned();
+        let at3 = r.json["access_token"].as_str().unwrap().to_owned();
+
+        // Replaying RT1 revokes the family: RT3 and AT3 die with it.
+        let r = token(&app, "web", &secret, &refresh(&rt1)).await;
+        assert_eq!(r.json["error"], "invalid_grant", "{}", r.text);
+        let r = token(&app, "web", &secret, &refresh(&rt3)).await;
+        assert_eq!(r.json["error"], "invalid_grant", "{}", r.text);
+        assert_eq!(app.get(USERINFO, Some(&at3)).await.status, 401);
+        assert_eq!(app.get(USERINFO, Some(&at2)).await.status, 401);
+
+        // Without offline_access, no refresh token.
+        let mut b2 = Browser::default();
+        app.register("dee@example.com", PW).await;
+        let page = b2
+            .get(&app, &authorize_query("web", &[("scope", "openid email")]))
+            .await;
+        let r = b2
+            .submit(
+                &app,
+                &page,
+                &[("email", "dee@example.com"), ("password", PW)],
+            )
+            .await;
+        let code = code_of(&app, &r);
+        let r = token(&app, "web", &secret, &redeem_body(&code)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(r.json.get("refresh_token").is_none(), "{}", r.text);
+    }
+);
+
+backend_tests!(authorization_request_errors, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    web_client(&app, &admin, "web", json!({})).await;
+    client(
+        &app,
+        &admin,
+        json!({"name": "Mobile", "client_id": "mobile", "client_type": "public",
+               "token_endpoint_auth_method": "none",
+               "redirect_uris": [CB], "grant_types": ["authorization_code"]}),
+    )
+    .await;
+    let mut b = Browser::default();
+
+    // Never a redirect to an unproven address.
+    for q in [
+        authorize_query("web", &[("redirect_uri", "https://evil.example.com/cb")]),
+        authorize_query("web", &[("redirect_uri", "https://app.example.com/cb/")]),
+        authorize_query("web", &[("redirect_uri", "https://app.example.com/cb?x=1")]),
+        authorize_query("web", &[("redirect_uri", "")]),
+        authorize_query("nobody", &[]),
+        authorize_query("", &[("client_id", "")]),
+        format!("{}&client_id=web", authorize_query("web", &[])),
+    ] {
+        let r = b.get(&app, &q).await;
+        assert_eq!(r.status, 400, "{q}: {}", r.text);
+        assert!(r.header("location").is_none(), "{q}");
+        assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    }
+
+    // Errors that can go back do, with state and iss.
+    let back = |r: &Reply| {
+        let (base, params) = location_params(r);
+        assert_eq!(base, CB);
+        assert_eq!(params["state"], "st-1");
+        assert_eq!(params["iss"], format!("{}/realms/main", app.base));
+        params["error"].clone()
+    };
+    let cases: [(&[(&str, &str)], &str); 7] = [
+        (&[("response_type", "token")], "unsupported_response_type"),
+        (
+            &[("response_type", "code id_token")],
+            "unsupported_response_type",
+        ),
+        (&[("response_type", "")], "invalid_request"),
+        (&[("code_challenge_method", "plain")], "invalid_request"),
+        (&[("code_challenge_method", "")], "invalid_request"),
+        (&[("prompt", "none login")], "invalid_request"),
+        (
+            &[("request", "eyJhbGciOiJub25lIn0.e30.")],
+            "request_not_supported",
+        ),
+    ];
+    for (extra, error) in cases {
+        let r = b.get(&app, &authorize_query("web", extra)).await;
+        assert_eq!(back(&r), error, "{extra:?}");
+    }
+    // A public client must use PKCE.
+    let r = b
+        .get(
+            &app,
+            &authorize_query(
+                "mobile",
+                &[("code_challenge", ""), ("code_challenge_method", "")],
+            ),
+        )
+        .await;
+    assert_eq!(back(&r), "invalid_request");
+    // Unknown parameters are ignored; POST works like GET.
+    let r = b
+        .get(&app, &authorize_query("web", &[("extra", "foobar")]))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let body = authorize_query("web", &[])
+        .split_once('?')
+        .unwrap()
+        .1
+        .to_owned();
+    let r = b.post(&app, AUTHORIZE, body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // form_post: an HTML form to the redirect URI, allowed by the policy.
+    app.register("eve@example.com", PW).await;
+    let page = b
+        .get(
+            &app,
+            &authorize_query("web", &[("response_mode", "form_post")]),
+        )
+        .await;
+    let r = b
+        .submit(
+            &app,
+            &page,
+            &[("email", "eve@example.com"), ("password", PW)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains(&format!("action=\"{CB}\"")), "{}", r.text);
+    assert!(r.text.contains("name=\"code\""));
+    assert!(r.text.contains("name=\"iss\""));
+    let csp = r.header("content-security-policy").unwrap();
+    assert!(csp.contains("form-action https://app.example.com"), "{csp}");
+    assert!(csp.contains("script-src 'nonce-"), "{csp}");
+
+    // A login form posted without the CSRF cookie is refused.
+    let mut stranger = Browser::default();
+    let r = stranger
+        .submit(
+            &app,
+            &page,
+            &[("email", "eve@example.com"), ("password", PW)],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(!stranger.cookies.contains_key("portcullis_sso"));
+});
+
+backend_tests!(consent_is_asked_and_remembered, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let secret = web_client(&app, &admin, "third", json!({"require_consent": true})).await;
+    app.register("fay@example.com", PW).await;
+    let mut b = Browser::default();
+    let page = b.get(&app, &authorize_query("third", &[])).await;
+    let consent = b
+        .submit(
+            &app,
+            &page,
+            &[("email", "fay@example.com"), ("password", PW)],
+        )
+        .await;
+    assert_eq!(consent.status, 200, "{}", consent.text);
+    assert!(consent.text.contains("App third"));
+    assert!(consent.text.contains("See your email address"));
+    assert!(consent.text.contains("value=\"allow\""));
+
+    let r = b.submit(&app, &consent, &[("decision", "deny")]).await;
+    let (_, params) = location_params(&r);
+    assert_eq!(params["error"], "access_denied");
+    assert_eq!(params["state"], "st-1");
+
+    // Asked again, allowed, then remembered.
+    let consent = b.get(&app, &authorize_query("third", &[])).await;
+    assert!(consent.text.contains("value=\"allow\""));
+    let r = b.submit(&app, &consent, &[("decision", "allow")]).await;
+    let code = code_of(&app, &r);
+    let r = token(&app, "third", &secret, &redeem_body(&code)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = b.get(&app, &authorize_query("third", &[])).await;
+    code_of(&app, &r);
+    // prompt=consent asks again; prompt=none with a new scope says so.
+    let r = b
+        .get(&app, &authorize_query("third", &[("prompt", "consent")]))
+        .await;
+    assert!(r.text.contains("value=\"allow\""));
+});
+
+backend_tests!(rp_initiated_logout, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let secret = web_client(&app, &admin, "web", json!({})).await;
+    app.register("gus@example.com", PW).await;
+    let mut b = Browser::default();
+    let code = login_for_code(&app, &mut b, "web", "gus@example.com").await;
+    let r = token(&app, "web", &secret, &redeem_body(&code)).await;
+    let id_token = r.json["id_token"].as_str().unwrap().to_owned();
+    let access = r.json["access_token"].as_str().unwrap().to_owned();
+
+    // An unregistered address or a bad hint: an error page, no redirect.
+    for q in [
+        format!(
+            "id_token_hint={id_token}&post_logout_redirect_uri={}",
+            enc("https://evil.example.com/")
+        ),
+        format!(
+            "id_token_hint={}&post_logout_redirect_uri={}",
+            "x.y.z",
+            enc("https://app.example.com/bye")
+        ),
+        format!(
+            "post_logout_redirect_uri={}",
+            enc("https://app.example.com/bye")
+        ),
+    ] {
+        let r = b
+            .get(&app, &format!("/realms/main/oauth2/logout?{q}"))
+            .await;
+        assert_eq!(r.status, 400, "{q}: {}", r.text);
+        assert!(r.header("location").is_none());
+    }
+    // Without a hint the user confirms.
+    let r = b
+        .get(&app, "/realms/main/oauth2/logout?client_id=web")
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("Sign out"));
+
+    // With the hint of this session: signed out at once, back with state.
+    let r = b
+        .get(
+            &app,
+            &format!(
+                "/realms/main/oauth2/logout?id_token_hint={id_token}&post_logout_redirect_uri={}&state=bye-1",
+                enc("https://app.example.com/bye")
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(
+        r.header("location").unwrap(),
+        "https://app.example.com/bye?state=bye-1"
+    );
+    assert!(!b.cookies.contains_key("portcullis_sso"));
+    // The client's tokens ended with the session, and the next request asks
+    // for a login.
+    assert_eq!(app.get(USERINFO, Some(&access)).await.status, 401);
+    let r = b.get(&app, &authorize_query("web", &[])).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("name=\"password\""));
+});
