@@ -4,22 +4,17 @@ use async_trait::async_trait;
 use portcullis_core::StoreError;
 use portcullis_core::clients::{AuthMethod, ClientType, GrantType, OAuthClient};
 use portcullis_core::ports::{ClientStore, StoreResult};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
 };
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::SqlStore;
-use crate::convert::{alg, all, conflict, corrupt, db_err, instant, micros};
-use crate::entities::oauth_client;
-
-fn json_list(list: &[String]) -> String {
-    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
-}
-
-fn parse_list(text: &str, what: &str) -> Result<Vec<String>, StoreError> {
-    serde_json::from_str(text).map_err(|_| corrupt(what))
-}
+use crate::convert::{alg, all, conflict, corrupt, db_err, instant, json_list, micros, parse_list};
+use crate::entities::{oauth_client, refresh_token, session};
 
 fn client_row(c: &OAuthClient) -> oauth_client::Model {
     let grants: Vec<String> = c
@@ -152,12 +147,56 @@ impl ClientStore for SqlStore {
     }
 
     async fn delete_client(&self, realm_id: Uuid, id: Uuid) -> StoreResult<bool> {
-        let res = oauth_client::Entity::delete_many()
+        let txn = self.begin_write().await?;
+        let Some(client_id) = oauth_client::Entity::find()
+            .select_only()
+            .column(oauth_client::Column::ClientId)
             .filter(oauth_client::Column::Id.eq(id))
             .filter(oauth_client::Column::RealmId.eq(realm_id))
-            .exec(&self.writer)
+            .into_tuple::<String>()
+            .one(&txn)
+            .await
+            .map_err(db_err)?
+        else {
+            txn.rollback().await.map_err(db_err)?;
+            return Ok(false);
+        };
+        // Its client sessions end, with their refresh tokens (those of
+        // sessions revoked before are revoked already). The port passes no
+        // time, so this one call reads the system clock: `revoked_at` must be
+        // current for `sessions_revoked_since`.
+        let at = micros(OffsetDateTime::now_utc());
+        let client_sessions = Query::select()
+            .column(session::Column::Id)
+            .from(session::Entity)
+            .and_where(session::Column::RealmId.eq(realm_id))
+            .and_where(session::Column::ClientId.eq(client_id.as_str()))
+            .take();
+        refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::RevokedAt, Expr::value(at))
+            .filter(refresh_token::Column::RealmId.eq(realm_id))
+            .filter(refresh_token::Column::SessionId.in_subquery(client_sessions))
+            .filter(refresh_token::Column::RevokedAt.is_null())
+            .exec(&txn)
             .await
             .map_err(db_err)?;
-        Ok(res.rows_affected > 0)
+        session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(at))
+            .filter(session::Column::RealmId.eq(realm_id))
+            .filter(session::Column::ClientId.eq(client_id.as_str()))
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        // Its consents and authorization codes go with it (foreign keys
+        // `ON DELETE CASCADE`).
+        oauth_client::Entity::delete_many()
+            .filter(oauth_client::Column::Id.eq(id))
+            .filter(oauth_client::Column::RealmId.eq(realm_id))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(true)
     }
 }

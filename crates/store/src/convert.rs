@@ -62,6 +62,16 @@ pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Backend(format!("invalid stored value: {what}"))
 }
 
+/// A list as a JSON array (how client lists and consented scopes are stored).
+pub(crate) fn json_list(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Parses a list stored by [`json_list`]; `what` names it in the error.
+pub(crate) fn parse_list(text: &str, what: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|_| corrupt(what))
+}
+
 /// Parses stored user attributes (a JSON object).
 pub(crate) fn attributes(
     text: &str,
@@ -160,6 +170,11 @@ impl TryFrom<session::Model> for Session {
             ip: m.ip,
             user_agent: m.user_agent,
             device: m.device,
+            auth_time: instant(m.auth_time)?,
+            amr: m.amr.split_whitespace().map(str::to_owned).collect(),
+            secret_hash: m.secret_hash,
+            client_id: m.client_id,
+            parent_id: m.parent_id,
         })
     }
 }
@@ -177,6 +192,11 @@ pub(crate) fn session_row(s: &Session) -> session::Model {
         ip: s.ip.clone(),
         user_agent: s.user_agent.clone(),
         device: s.device.clone(),
+        auth_time: micros(s.auth_time),
+        amr: s.amr.join(" "),
+        secret_hash: s.secret_hash.clone(),
+        client_id: s.client_id.clone(),
+        parent_id: s.parent_id,
     }
 }
 

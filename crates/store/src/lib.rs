@@ -25,6 +25,7 @@ mod denylist;
 mod entities;
 mod keys;
 pub mod migration;
+mod oauth;
 mod realms;
 mod refresh_tokens;
 mod rotate_sql;

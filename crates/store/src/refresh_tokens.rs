@@ -4,8 +4,9 @@
 //! token is marked used with a conditional update (unused, unrevoked,
 //! unexpired, session live), so of two racing rotations exactly one matches;
 //! the replacement is inserted in the spent token's family and the session is
-//! touched, all atomically. When nothing matched, one `SELECT` tells `Reused`
-//! (the token was used before) from `Invalid`, and nothing was changed.
+//! touched, all atomically. Only a token issued to the presenting client
+//! matches. When nothing matched, one `SELECT` tells `Reused` (the token was
+//! used before, and is that client's) from `Invalid`, and nothing was changed.
 
 use async_trait::async_trait;
 use portcullis_core::StoreError;
@@ -35,20 +36,33 @@ fn spent(rows: Vec<QueryResult>) -> StoreResult<Option<RefreshToken>> {
     Ok(Some(model.try_into()?))
 }
 
-/// What a presented token that could not be rotated is.
+/// A token by its digest, within a realm.
+async fn find<C: ConnectionTrait>(
+    db: &C,
+    realm_id: Uuid,
+    token_hash: &[u8],
+) -> StoreResult<Option<refresh_token::Model>> {
+    refresh_token::Entity::find()
+        .filter(refresh_token::Column::RealmId.eq(realm_id))
+        .filter(refresh_token::Column::TokenHash.eq(token_hash.to_vec()))
+        .one(db)
+        .await
+        .map_err(db_err)
+}
+
+/// What a presented token that could not be rotated is: `Reused` only when it
+/// was used and is the presenting client's; another client's token, used or
+/// not, is `Invalid`.
 async fn classify<C: ConnectionTrait>(
     db: &C,
     realm_id: Uuid,
+    client_id: Option<&str>,
     presented_hash: &[u8],
 ) -> StoreResult<RotateOutcome> {
-    let found = refresh_token::Entity::find()
-        .filter(refresh_token::Column::RealmId.eq(realm_id))
-        .filter(refresh_token::Column::TokenHash.eq(presented_hash.to_vec()))
-        .one(db)
-        .await
-        .map_err(db_err)?;
-    match found {
-        Some(row) if row.used_at.is_some() => Ok(RotateOutcome::Reused(row.try_into()?)),
+    match find(db, realm_id, presented_hash).await? {
+        Some(row) if row.used_at.is_some() && row.client_id.as_deref() == client_id => {
+            Ok(RotateOutcome::Reused(row.try_into()?))
+        }
         _ => Ok(RotateOutcome::Invalid),
     }
 }
@@ -66,6 +80,7 @@ impl RefreshTokenStore for SqlStore {
     async fn rotate_refresh_token(
         &self,
         realm_id: Uuid,
+        client_id: Option<&str>,
         presented_hash: &[u8],
         replacement: &RefreshToken,
         now: OffsetDateTime,
@@ -77,18 +92,18 @@ impl RefreshTokenStore for SqlStore {
                     StoreError::Backend("SQLite store without its rotator".to_owned())
                 })?;
                 let spent = rotator
-                    .rotate(realm_id, presented_hash, replacement, now, ip)
+                    .rotate(realm_id, client_id, presented_hash, replacement, now, ip)
                     .await?;
                 match spent {
                     Some(spent) => Ok(RotateOutcome::Rotated(spent.try_into()?)),
                     // Nothing changed; the reader sees the committed state.
-                    None => classify(&self.reader, realm_id, presented_hash).await,
+                    None => classify(&self.reader, realm_id, client_id, presented_hash).await,
                 }
             }
             Backend::Postgres => {
                 // One atomic statement: no explicit transaction needed.
                 let statement =
-                    rotate_sql::postgres(realm_id, presented_hash, replacement, now, ip);
+                    rotate_sql::postgres(realm_id, client_id, presented_hash, replacement, now, ip);
                 let rows = self
                     .writer
                     .query_all_raw(statement)
@@ -96,10 +111,21 @@ impl RefreshTokenStore for SqlStore {
                     .map_err(conflict(DUPLICATE_TOKEN))?;
                 match spent(rows)? {
                     Some(spent) => Ok(RotateOutcome::Rotated(spent)),
-                    None => classify(&self.writer, realm_id, presented_hash).await,
+                    None => classify(&self.writer, realm_id, client_id, presented_hash).await,
                 }
             }
         }
+    }
+
+    async fn get_refresh_token(
+        &self,
+        realm_id: Uuid,
+        token_hash: &[u8],
+    ) -> StoreResult<Option<RefreshToken>> {
+        find(&self.reader, realm_id, token_hash)
+            .await?
+            .map(RefreshToken::try_from)
+            .transpose()
     }
 
     async fn revoke_refresh_family(

@@ -12,11 +12,23 @@
 //!   than returned to the pool.
 //!
 //! Both yield the spent token's row when the rotation happened and no row
-//! otherwise, in which case nothing was changed.
+//! otherwise, in which case nothing was changed. A token issued to another
+//! client than the presenting one (`client_id`, NULL for the first-party API)
+//! never matches.
 //!
-//! Parameters, in order: `now`, `realm_id`, presented hash, replacement id,
-//! replacement hash, replacement `created_at`, `expires_at`, `ip`,
-//! replacement `used_at`, `revoked_at`.
+//! Parameters, in order: `now`, `realm_id`, presented hash, `ip`,
+//! `client_id`, replacement id, replacement hash, replacement `created_at`,
+//! `expires_at`, `used_at`, `revoked_at`.
+//!
+//! The SQLite text is several statements sharing numbered parameters. sqlx
+//! binds each statement's unused lower-numbered slots (`?4` in a statement
+//! that uses `?5` but not `?4`) as if they were anonymous parameters, taking
+//! values from a running count over the whole query, and stops binding a
+//! statement once that count passes the number of values, leaving its later
+//! parameters NULL. The order above keeps those holes few (one, three and
+//! none), so every statement gets all its values. (With `client_id` last,
+//! the session update silently lost its `ip`; the conformance suite checks
+//! it.)
 
 use portcullis_core::StoreError;
 use portcullis_core::model::RefreshToken;
@@ -40,42 +52,50 @@ macro_rules! token_columns {
     };
 }
 
-/// SQLite, one rotation: spend the token (only when unused, unrevoked,
-/// unexpired and its session is live) and return its row; insert the
+/// SQLite, one rotation: spend the token (only when issued to the presenting
+/// client, unused, unrevoked, unexpired and its session is live; `IS` is
+/// SQLite's NULL-safe equality) and return its row; insert the
 /// replacement only if the spend changed a row; touch the session only if the
 /// insert did. `changes()` is the row count of the previous statement. Sent as
 /// one multi-statement query, so a rotation is one trip to SQLite's worker
 /// thread; it runs inside the batch's transaction.
 const SQLITE: &str = concat!(
     "UPDATE refresh_tokens SET used_at = ?1 ",
-    "WHERE token_hash = ?3 AND realm_id = ?2 AND used_at IS NULL AND revoked_at IS NULL ",
-    "AND expires_at > ?1 AND EXISTS (SELECT 1 FROM sessions s WHERE s.realm_id = ?2 ",
-    "AND s.id = refresh_tokens.session_id AND s.revoked_at IS NULL AND s.expires_at > ?1) ",
-    "RETURNING ",
+    "WHERE token_hash = ?3 AND realm_id = ?2 AND client_id IS ?5 AND used_at IS NULL ",
+    "AND revoked_at IS NULL AND expires_at > ?1 AND EXISTS (SELECT 1 FROM sessions s ",
+    "WHERE s.realm_id = ?2 AND s.id = refresh_tokens.session_id AND s.revoked_at IS NULL ",
+    "AND s.expires_at > ?1) RETURNING ",
     token_columns!(""),
     ";\n",
     "INSERT INTO refresh_tokens (",
     token_columns!(""),
-    ") SELECT ?4, realm_id, ?5, family_id, session_id, user_id, client_id, scope, ?6, ?7, ?9, ?10 ",
+    ") SELECT ?6, realm_id, ?7, family_id, session_id, user_id, client_id, scope, ?8, ?9, ?10, ?11 ",
     "FROM refresh_tokens WHERE token_hash = ?3 AND realm_id = ?2 AND changes() = 1;\n",
-    "UPDATE sessions SET last_used_at = ?1, ip = COALESCE(?8, ip) WHERE realm_id = ?2 ",
+    "UPDATE sessions SET last_used_at = ?1, ip = COALESCE(?4, ip) WHERE realm_id = ?2 ",
     "AND id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?3 AND realm_id = ?2) ",
     "AND changes() = 1;",
 );
 
+/// PostgreSQL, one statement: lock the token's live session (so a racing
+/// revocation of the session waits or is waited for), spend the token when
+/// it was issued to the presenting client and is unused, unrevoked and
+/// unexpired, insert the replacement and touch the session, each step fed by
+/// the previous one.
 const POSTGRES: &str = concat!(
     "WITH live AS (SELECT s.id FROM sessions s WHERE s.realm_id = $2 ",
     "AND s.revoked_at IS NULL AND s.expires_at > $1 AND s.id = (SELECT t.session_id ",
-    "FROM refresh_tokens t WHERE t.realm_id = $2 AND t.token_hash = $3) FOR UPDATE), ",
+    "FROM refresh_tokens t WHERE t.realm_id = $2 AND t.token_hash = $3 ",
+    "AND t.client_id IS NOT DISTINCT FROM $5) FOR UPDATE), ",
     "spent AS (UPDATE refresh_tokens t SET used_at = $1 FROM live ",
     "WHERE t.session_id = live.id AND t.token_hash = $3 AND t.realm_id = $2 ",
-    "AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $1 RETURNING ",
+    "AND t.client_id IS NOT DISTINCT FROM $5 AND t.used_at IS NULL ",
+    "AND t.revoked_at IS NULL AND t.expires_at > $1 RETURNING ",
     token_columns!("t."),
     "), inserted AS (INSERT INTO refresh_tokens (",
     token_columns!(""),
-    ") SELECT $4, realm_id, $5, family_id, session_id, user_id, client_id, scope, $6, $7, $9, $10 ",
+    ") SELECT $6, realm_id, $7, family_id, session_id, user_id, client_id, scope, $8, $9, $10, $11 ",
     "FROM spent), ",
-    "touched AS (UPDATE sessions SET last_used_at = $1, ip = COALESCE($8, ip) ",
+    "touched AS (UPDATE sessions SET last_used_at = $1, ip = COALESCE($4, ip) ",
     "WHERE realm_id = $2 AND id IN (SELECT session_id FROM spent)) ",
     "SELECT ",
     token_columns!(""),
@@ -85,20 +105,22 @@ const POSTGRES: &str = concat!(
 /// The PostgreSQL rotation statement.
 pub(crate) fn postgres(
     realm_id: Uuid,
+    client_id: Option<&str>,
     presented_hash: &[u8],
     replacement: &RefreshToken,
     now: OffsetDateTime,
     ip: Option<&str>,
 ) -> Statement {
-    let values: [Value; 10] = [
+    let values: [Value; 11] = [
         micros(now).into(),
         realm_id.into(),
         presented_hash.to_vec().into(),
+        ip.map(str::to_owned).into(),
+        client_id.map(str::to_owned).into(),
         replacement.id.into(),
         replacement.token_hash.clone().into(),
         micros(replacement.created_at).into(),
         micros(replacement.expires_at).into(),
-        ip.map(str::to_owned).into(),
         micros_opt(replacement.used_at).into(),
         micros_opt(replacement.revoked_at).into(),
     ];
@@ -144,6 +166,7 @@ const MAX_BATCH: usize = 64;
 /// One rotation waiting for the batching task.
 struct Pending {
     realm_id: Uuid,
+    client_id: Option<String>,
     presented_hash: Vec<u8>,
     replacement: RefreshToken,
     now: OffsetDateTime,
@@ -187,6 +210,7 @@ impl SqliteRotator {
     pub(crate) async fn rotate(
         &self,
         realm_id: Uuid,
+        client_id: Option<&str>,
         presented_hash: &[u8],
         replacement: &RefreshToken,
         now: OffsetDateTime,
@@ -195,6 +219,7 @@ impl SqliteRotator {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = Pending {
             realm_id,
+            client_id: client_id.map(str::to_owned),
             presented_hash: presented_hash.to_vec(),
             replacement: replacement.clone(),
             now,
@@ -211,7 +236,7 @@ impl SqliteRotator {
     }
 }
 
-/// Binds one rotation's ten parameters.
+/// Binds one rotation's eleven parameters.
 fn bind_job<'q>(
     query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
     job: &Pending,
@@ -220,11 +245,12 @@ fn bind_job<'q>(
         .bind(micros(job.now))
         .bind(job.realm_id)
         .bind(job.presented_hash.clone())
+        .bind(job.ip.clone())
+        .bind(job.client_id.clone())
         .bind(job.replacement.id)
         .bind(job.replacement.token_hash.clone())
         .bind(micros(job.replacement.created_at))
         .bind(micros(job.replacement.expires_at))
-        .bind(job.ip.clone())
         .bind(micros_opt(job.replacement.used_at))
         .bind(micros_opt(job.replacement.revoked_at))
 }

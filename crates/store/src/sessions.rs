@@ -112,12 +112,27 @@ impl SessionStore for SqlStore {
         Ok(())
     }
 
+    async fn get_session_by_secret(
+        &self,
+        realm_id: Uuid,
+        secret_hash: &[u8],
+    ) -> StoreResult<Option<Session>> {
+        session::Entity::find()
+            .filter(session::Column::RealmId.eq(realm_id))
+            .filter(session::Column::SecretHash.eq(secret_hash.to_vec()))
+            .one(&self.reader)
+            .await
+            .map_err(db_err)?
+            .map(Session::try_from)
+            .transpose()
+    }
+
     async fn revoke_session(
         &self,
         realm_id: Uuid,
         id: Uuid,
         at: OffsetDateTime,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Vec<Uuid>> {
         let at = micros(at);
         let txn = self.begin_write().await?;
         let res = session::Entity::update_many()
@@ -130,11 +145,25 @@ impl SessionStore for SqlStore {
             .map_err(db_err)?;
         if res.rows_affected == 0 {
             txn.rollback().await.map_err(db_err)?;
-            return Ok(false);
+            return Ok(Vec::new());
         }
-        revoke_tokens_of(&txn, realm_id, vec![id], at).await?;
+        // The client sessions authorized in it end with it.
+        let mut revoked = vec![id];
+        revoked.extend(
+            session::Entity::update_many()
+                .col_expr(session::Column::RevokedAt, Expr::value(at))
+                .filter(session::Column::RealmId.eq(realm_id))
+                .filter(session::Column::ParentId.eq(id))
+                .filter(session::Column::RevokedAt.is_null())
+                .exec_with_returning(&txn)
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(|s| s.id),
+        );
+        revoke_tokens_of(&txn, realm_id, revoked.clone(), at).await?;
         txn.commit().await.map_err(db_err)?;
-        Ok(true)
+        Ok(revoked)
     }
 
     async fn revoke_user_sessions(

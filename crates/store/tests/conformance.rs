@@ -125,6 +125,8 @@ suite!(
     session_revoke_user_sessions,
     sessions_revoked_since_and_count_active,
     session_tenant_isolation,
+    session_oidc_fields_and_secret_lookup,
+    session_revoke_ends_client_sessions,
     refresh_duplicate_hash_conflicts,
     rotate_rotates_once_then_reports_reuse,
     rotate_rejects_expired_and_revoked_tokens,
@@ -134,6 +136,8 @@ suite!(
     rotate_parallel_exactly_one_wins,
     rotate_racing_session_revocation,
     refresh_family_revoke_and_purge,
+    rotate_bound_to_client,
+    refresh_get_by_hash,
     signing_keys_insert_list,
     signing_key_rotation,
     denylist_list_and_purge,
@@ -158,6 +162,12 @@ suite!(
     authz_permission_catalogue,
     clients_round_trip_and_isolation,
     clients_update_delete_cascade,
+    clients_delete_ends_sessions_consents_codes,
+    code_redeemed_once,
+    code_concurrent_redemption_one_wins,
+    code_tenant_isolation_and_purge,
+    consents_round_trip_and_isolation,
+    consents_cascade_with_user_and_client,
 );
 
 #[test]
@@ -235,6 +245,16 @@ async fn postgres_migrate_is_idempotent() {
     db.store.migrate().await.unwrap();
     assert_eq!(db.store.backend_name(), "postgres");
     db.finish().await;
+}
+
+/// How many migrations, counted from the newest, undo everything down to
+/// and including `name`.
+fn migrations_from(name: &str) -> u32 {
+    use portcullis_store::Migrator;
+    use sea_orm_migration::MigratorTrait;
+    let all = Migrator::migrations();
+    let position = all.iter().position(|m| m.name() == name).unwrap();
+    u32::try_from(all.len() - position).unwrap()
 }
 
 /// Migrates `url` to the foundation only, adds realms and users (admins and
@@ -320,10 +340,15 @@ async fn authz_migration_seeds(url: &str) {
     }
 
     Migrator::up(&db, None).await.unwrap();
-    // Down through the authorization migration: the settings migration puts
-    // `is_admin` back from the grants, and going up again turns it into the
-    // same grants.
-    Migrator::down(&db, Some(3)).await.unwrap();
+    // Down through the realm settings migration, to just after the
+    // authorization one: the settings migration puts `is_admin` back from
+    // the grants, and going up again turns it into the same grants.
+    Migrator::down(
+        &db,
+        Some(migrations_from("m20261125_000001_realm_settings")),
+    )
+    .await
+    .unwrap();
     Migrator::up(&db, None).await.unwrap();
     db.close().await.unwrap();
 
@@ -399,6 +424,164 @@ async fn postgres_authz_migration_seeds_builtin_roles_and_admin_grants() {
     };
     let url = testing::fresh_postgres_database(&base_url).await.unwrap();
     authz_migration_seeds(&url).await;
+    testing::drop_postgres_database(&base_url, &url)
+        .await
+        .unwrap();
+}
+
+/// Migrates `url` to just before the OpenID Provider migration and adds a
+/// session; applying it gives the session `auth_time = created_at` and
+/// `amr = pwd`. Rolling it back with codes, consents and client sessions in
+/// place, and applying it again, works too.
+async fn oidc_migration_fills_sessions(url: &str) {
+    use portcullis_core::model::new_id;
+    use portcullis_core::ports::{ClientStore, OAuthStore, SessionStore};
+    use portcullis_store::Migrator;
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    use sea_orm::{ConnectionTrait, Database};
+    use sea_orm_migration::MigratorTrait;
+    use time::OffsetDateTime;
+
+    const OIDC: &str = "m20261201_000001_oidc";
+    let before = u32::try_from(Migrator::migrations().len()).unwrap() - migrations_from(OIDC);
+    let db = Database::connect(url).await.unwrap();
+    Migrator::up(&db, Some(before)).await.unwrap();
+    let (realm_id, user_id, session_id) = (new_id(), new_id(), new_id());
+    let created = 1_795_000_000_123_456i64;
+    let rows: [(&str, Vec<(&str, sea_orm::Value)>); 3] = [
+        (
+            "realms",
+            vec![
+                ("id", realm_id.into()),
+                ("name", "acme".into()),
+                ("display_name", "Acme".into()),
+                ("enabled", true.into()),
+                ("signing_alg", "EdDSA".into()),
+                ("password_min_length", 12i64.into()),
+                ("created_at", 1i64.into()),
+                ("updated_at", 1i64.into()),
+            ],
+        ),
+        (
+            "users",
+            vec![
+                ("id", user_id.into()),
+                ("realm_id", realm_id.into()),
+                ("email", "u@example.com".into()),
+                ("email_canonical", "u@example.com".into()),
+                ("active", true.into()),
+                ("created_at", 2i64.into()),
+                ("updated_at", 2i64.into()),
+            ],
+        ),
+        (
+            "sessions",
+            vec![
+                ("id", session_id.into()),
+                ("realm_id", realm_id.into()),
+                ("user_id", user_id.into()),
+                ("created_at", created.into()),
+                ("last_used_at", (created + 5).into()),
+                ("expires_at", (created + 3_600_000_000).into()),
+            ],
+        ),
+    ];
+    for (table, values) in rows {
+        let (columns, values): (Vec<_>, Vec<_>) = values.into_iter().unzip();
+        let insert = Query::insert()
+            .into_table(Alias::new(table))
+            .columns(columns.into_iter().map(Alias::new))
+            .values_panic(values.into_iter().map(Expr::from))
+            .take();
+        db.execute(&insert).await.unwrap();
+    }
+    Migrator::up(&db, None).await.unwrap();
+    db.close().await.unwrap();
+
+    let created_at =
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(created) * 1_000).unwrap();
+    let check = move |store: SqlStore| async move {
+        let s = store
+            .get_session(realm_id, session_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.created_at, created_at);
+        assert_eq!(s.auth_time, created_at);
+        assert_eq!(s.amr, vec!["pwd".to_owned()]);
+        assert_eq!(
+            (s.secret_hash, s.client_id, s.parent_id),
+            (None, None, None)
+        );
+        store
+    };
+    let store = check(SqlStore::connect(url).await.unwrap()).await;
+    // Rows in everything the migration adds.
+    let mut browser = store
+        .get_session(realm_id, session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    browser.id = new_id();
+    browser.secret_hash = Some(vec![1; 32]);
+    browser.amr = vec!["pwd".to_owned(), "otp".to_owned()];
+    store.create_session(&browser).await.unwrap();
+    store
+        .create_client(&conformance::client(realm_id, "web"))
+        .await
+        .unwrap();
+    store
+        .create_session(&conformance::client_session(&browser, "web"))
+        .await
+        .unwrap();
+    store
+        .insert_auth_code(&conformance::auth_code(&browser, "web"))
+        .await
+        .unwrap();
+    store
+        .put_consent(&conformance::consent(realm_id, user_id, "web"))
+        .await
+        .unwrap();
+    store.close().await;
+
+    let db = Database::connect(url).await.unwrap();
+    Migrator::down(&db, Some(migrations_from(OIDC)))
+        .await
+        .unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    db.close().await.unwrap();
+    let store = check(SqlStore::connect(url).await.unwrap()).await;
+    let again = store
+        .get_session(realm_id, browser.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.amr, vec!["pwd".to_owned()]);
+    assert_eq!(again.secret_hash, None);
+    assert!(
+        store
+            .list_consents(realm_id, user_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_oidc_migration_fills_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = testing::fresh_sqlite_url(dir.path()).await;
+    oidc_migration_fills_sessions(&format!("{url}?mode=rwc")).await;
+}
+
+#[tokio::test]
+async fn postgres_oidc_migration_fills_sessions() {
+    let Some(base_url) = postgres_base_url() else {
+        return;
+    };
+    let url = testing::fresh_postgres_database(&base_url).await.unwrap();
+    oidc_migration_fills_sessions(&url).await;
     testing::drop_postgres_database(&base_url, &url)
         .await
         .unwrap();

@@ -1,44 +1,18 @@
 //! OAuth clients: round trip, uniqueness per realm, update, delete, tenant
-//! isolation and cascade with the realm.
+//! isolation, cascade with the realm, and what deleting a client ends.
 
 use std::sync::Arc;
 
 use portcullis_core::StoreError;
 use portcullis_core::clients::{AuthMethod, ClientType, GrantType, OAuthClient};
-use portcullis_core::model::SigningAlgorithm;
-use portcullis_core::model::new_id;
+use portcullis_core::model::{CodeOutcome, RotateOutcome, SigningAlgorithm, new_id};
 use portcullis_core::ports::Store;
 use serde_json::json;
-use uuid::Uuid;
 
-use super::{T0, at, realm};
-
-fn client(realm_id: Uuid, client_id: &str) -> OAuthClient {
-    OAuthClient {
-        id: new_id(),
-        realm_id,
-        client_id: client_id.to_owned(),
-        name: format!("App {client_id}"),
-        client_type: ClientType::Confidential,
-        auth_method: AuthMethod::ClientSecretBasic,
-        secret_hash: Some(vec![7; 32]),
-        redirect_uris: vec![
-            "https://app.example.com/cb".to_owned(),
-            "http://127.0.0.1:8080/cb".to_owned(),
-        ],
-        post_logout_redirect_uris: vec!["https://app.example.com/bye".to_owned()],
-        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-        scopes: vec!["openid".to_owned(), "profile".to_owned()],
-        id_token_alg: SigningAlgorithm::RS256,
-        jwks: None,
-        access_token_ttl: Some(600),
-        refresh_token_ttl: None,
-        require_consent: false,
-        enabled: true,
-        created_at: T0,
-        updated_at: T0,
-    }
-}
+use super::{
+    CLIENT, T0, at, auth_code, client, client_session, consent, realm, realm_user_session,
+    replacement, token,
+};
 
 /// A client round-trips exactly; `client_id` is unique per realm only; a
 /// realm sees only its own clients, listed by `client_id`.
@@ -170,4 +144,150 @@ pub async fn clients_update_delete_cascade<S: Store + ?Sized>(store: Arc<S>) {
     store.create_client(&client(b.id, "x")).await.unwrap();
     assert!(store.delete_realm(b.id).await.unwrap());
     assert!(store.list_clients(b.id).await.unwrap().is_empty());
+}
+
+/// Deleting a client ends its client sessions (with their refresh tokens)
+/// and deletes its consents and codes, in its realm only; other clients,
+/// browser sessions and a later client of the same `client_id` are not
+/// affected.
+pub async fn clients_delete_ends_sessions_consents_codes<S: Store + ?Sized>(store: Arc<S>) {
+    let (r, u, browser) = realm_user_session(&*store, "acme").await;
+    let (b, ub, sb) = realm_user_session(&*store, "b").await;
+    let web = client(r.id, "web");
+    let other = client(r.id, "other");
+    let web_b = client(b.id, "web");
+    for c in [&web, &other, &web_b] {
+        store.create_client(c).await.unwrap();
+    }
+    let web_session = client_session(&browser, "web");
+    let other_session = client_session(&browser, "other");
+    let web_session_b = client_session(&sb, "web");
+    let mut web_token = token(&web_session, 600);
+    web_token.client_id = Some("web".to_owned());
+    let mut other_token = token(&other_session, 600);
+    other_token.client_id = Some("other".to_owned());
+    let browser_token = token(&browser, 600);
+    for s in [&web_session, &other_session, &web_session_b] {
+        store.create_session(s).await.unwrap();
+    }
+    for t in [&web_token, &other_token, &browser_token] {
+        store.insert_refresh_token(t).await.unwrap();
+    }
+    let web_code = auth_code(&browser, "web");
+    let other_code = auth_code(&browser, "other");
+    let web_code_b = auth_code(&sb, "web");
+    for c in [&web_code, &other_code, &web_code_b] {
+        store.insert_auth_code(c).await.unwrap();
+    }
+    for (realm_id, user_id, client_id) in [
+        (r.id, u.id, "web"),
+        (r.id, u.id, "other"),
+        (b.id, ub.id, "web"),
+    ] {
+        store
+            .put_consent(&consent(realm_id, user_id, client_id))
+            .await
+            .unwrap();
+    }
+
+    assert!(store.delete_client(r.id, web.id).await.unwrap());
+
+    // Its client session and its token are revoked.
+    let ended = store
+        .get_session(r.id, web_session.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(ended.revoked_at.is_some());
+    let outcome = store
+        .rotate_refresh_token(
+            r.id,
+            Some("web"),
+            &web_token.token_hash,
+            &replacement(r.id, at(1), 600),
+            at(1),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, RotateOutcome::Invalid);
+    assert!(
+        store
+            .get_refresh_token(r.id, &web_token.token_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    // Its consents and codes are gone.
+    assert_eq!(store.get_consent(r.id, u.id, "web").await.unwrap(), None);
+    assert_eq!(
+        store
+            .consume_auth_code(r.id, &web_code.code_hash, new_id(), at(1))
+            .await
+            .unwrap(),
+        CodeOutcome::Invalid
+    );
+    // A new client with the same client_id inherits nothing.
+    store.create_client(&client(r.id, "web")).await.unwrap();
+    assert_eq!(store.get_consent(r.id, u.id, "web").await.unwrap(), None);
+    assert!(
+        store
+            .get_session(r.id, web_session.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+
+    // The rest is untouched: the browser session and the other client in
+    // this realm, the same client_id in the other realm.
+    for (realm_id, id) in [
+        (r.id, browser.id),
+        (r.id, other_session.id),
+        (b.id, web_session_b.id),
+    ] {
+        let s = store.get_session(realm_id, id).await.unwrap().unwrap();
+        assert_eq!(s.revoked_at, None);
+    }
+    for (client_id, t) in [
+        (Some("other"), &other_token),
+        (Some(CLIENT), &browser_token),
+    ] {
+        let outcome = store
+            .rotate_refresh_token(
+                r.id,
+                client_id,
+                &t.token_hash,
+                &replacement(r.id, at(2), 600),
+                at(2),
+                None,
+            )
+            .await
+            .unwrap();
+        assert!(matches!(outcome, RotateOutcome::Rotated(_)), "{outcome:?}");
+    }
+    assert!(
+        store
+            .get_consent(r.id, u.id, "other")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .get_consent(b.id, ub.id, "web")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    for (realm_id, code) in [(r.id, &other_code), (b.id, &web_code_b)] {
+        let outcome = store
+            .consume_auth_code(realm_id, &code.code_hash, new_id(), at(3))
+            .await
+            .unwrap();
+        assert!(matches!(outcome, CodeOutcome::Consumed(_)), "{outcome:?}");
+    }
 }

@@ -22,6 +22,7 @@
 mod authz;
 mod clients;
 mod keys_misc;
+mod oauth;
 mod realms_users;
 mod sessions;
 mod tokens;
@@ -29,13 +30,15 @@ mod tokens;
 pub use authz::*;
 pub use clients::*;
 pub use keys_misc::*;
+pub use oauth::*;
 pub use realms_users::*;
 pub use sessions::*;
 pub use tokens::*;
 
+use portcullis_core::clients::{AuthMethod, ClientType, GrantType, OAuthClient};
 use portcullis_core::model::{
-    Email, Realm, RealmName, RefreshToken, Session, SigningAlgorithm, StoredSigningKey, TimeZone,
-    User, new_id,
+    AuthCode, Consent, Email, Realm, RealmName, RefreshToken, Session, SigningAlgorithm,
+    StoredSigningKey, TimeZone, User, new_id,
 };
 use portcullis_core::ports::Store;
 use time::{Duration, OffsetDateTime, macros::datetime};
@@ -60,6 +63,8 @@ pub const ALL: &[&str] = &[
     "session_revoke_user_sessions",
     "sessions_revoked_since_and_count_active",
     "session_tenant_isolation",
+    "session_oidc_fields_and_secret_lookup",
+    "session_revoke_ends_client_sessions",
     "refresh_duplicate_hash_conflicts",
     "rotate_rotates_once_then_reports_reuse",
     "rotate_rejects_expired_and_revoked_tokens",
@@ -69,6 +74,8 @@ pub const ALL: &[&str] = &[
     "rotate_parallel_exactly_one_wins",
     "rotate_racing_session_revocation",
     "refresh_family_revoke_and_purge",
+    "rotate_bound_to_client",
+    "refresh_get_by_hash",
     "signing_keys_insert_list",
     "signing_key_rotation",
     "denylist_list_and_purge",
@@ -93,7 +100,16 @@ pub const ALL: &[&str] = &[
     "authz_permission_catalogue",
     "clients_round_trip_and_isolation",
     "clients_update_delete_cascade",
+    "clients_delete_ends_sessions_consents_codes",
+    "code_redeemed_once",
+    "code_concurrent_redemption_one_wins",
+    "code_tenant_isolation_and_purge",
+    "consents_round_trip_and_isolation",
+    "consents_cascade_with_user_and_client",
 ];
+
+/// The OAuth `client_id` of the suite's refresh tokens ([`token`]).
+pub const CLIENT: &str = "web-app";
 
 /// The suite's reference instant (with microsecond digits, to check precision).
 pub const T0: OffsetDateTime = datetime!(2026-11-23 12:00:00.123456 UTC);
@@ -148,6 +164,84 @@ pub fn session(realm_id: Uuid, user_id: Uuid, ttl: i64) -> Session {
         ip: Some("192.0.2.1".to_owned()),
         user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0".to_owned()),
         device: Some("Firefox 120 on Linux".to_owned()),
+        auth_time: T0,
+        amr: vec!["pwd".to_owned()],
+        secret_hash: None,
+        client_id: None,
+        parent_id: None,
+    }
+}
+
+/// A client session of `client_id` under the browser session `parent`, as
+/// a code redemption creates it.
+pub fn client_session(parent: &Session, client_id: &str) -> Session {
+    Session {
+        client_id: Some(client_id.to_owned()),
+        parent_id: Some(parent.id),
+        auth_time: parent.auth_time,
+        amr: parent.amr.clone(),
+        ..session(parent.realm_id, parent.user_id, 3600)
+    }
+}
+
+/// A confidential client of `realm_id` created at `T0`.
+pub fn client(realm_id: Uuid, client_id: &str) -> OAuthClient {
+    OAuthClient {
+        id: new_id(),
+        realm_id,
+        client_id: client_id.to_owned(),
+        name: format!("App {client_id}"),
+        client_type: ClientType::Confidential,
+        auth_method: AuthMethod::ClientSecretBasic,
+        secret_hash: Some(vec![7; 32]),
+        redirect_uris: vec![
+            "https://app.example.com/cb".to_owned(),
+            "http://127.0.0.1:8080/cb".to_owned(),
+        ],
+        post_logout_redirect_uris: vec!["https://app.example.com/bye".to_owned()],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        scopes: vec!["openid".to_owned(), "profile".to_owned()],
+        id_token_alg: SigningAlgorithm::RS256,
+        jwks: None,
+        access_token_ttl: Some(600),
+        refresh_token_ttl: None,
+        require_consent: false,
+        enabled: true,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+/// A consent of a user to a client given at `T0`.
+pub fn consent(realm_id: Uuid, user_id: Uuid, client_id: &str) -> Consent {
+    Consent {
+        realm_id,
+        user_id,
+        client_id: client_id.to_owned(),
+        scopes: vec!["openid".to_owned(), "email".to_owned()],
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+/// An unused authorization code issued at `T0` in `session` to `client_id`,
+/// living 60 seconds.
+pub fn auth_code(session: &Session, client_id: &str) -> AuthCode {
+    AuthCode {
+        id: new_id(),
+        realm_id: session.realm_id,
+        code_hash: digest(),
+        client_id: client_id.to_owned(),
+        user_id: session.user_id,
+        session_id: session.id,
+        redirect_uri: Some("https://app.example.com/cb".to_owned()),
+        scope: "openid profile".to_owned(),
+        nonce: Some("n-0S6_WzA2Mj".to_owned()),
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned()),
+        created_at: T0,
+        expires_at: at(60),
+        used_at: None,
+        grant_session_id: None,
     }
 }
 
@@ -167,7 +261,7 @@ pub fn token(session: &Session, ttl: i64) -> RefreshToken {
         family_id: new_id(),
         session_id: session.id,
         user_id: session.user_id,
-        client_id: Some("web-app".to_owned()),
+        client_id: Some(CLIENT.to_owned()),
         scope: Some("openid profile".to_owned()),
         created_at: T0,
         expires_at: at(ttl),

@@ -9,7 +9,9 @@ use portcullis_core::model::{
 use portcullis_core::ports::Store;
 use uuid::Uuid;
 
-use super::{T0, at, realm, realm_user_session, replacement, session, signing_key, token, user};
+use super::{
+    CLIENT, T0, at, realm, realm_user_session, replacement, session, signing_key, token, user,
+};
 
 /// Realms round-trip exactly, are found by id and name, and list by name.
 pub async fn realm_create_get_list<S: Store + ?Sized>(store: Arc<S>) {
@@ -120,6 +122,7 @@ pub async fn realm_delete_cascades<S: Store + ?Sized>(store: Arc<S>) {
     let outcome = store
         .rotate_refresh_token(
             doomed.id,
+            Some(CLIENT),
             &doomed_token.token_hash,
             &replacement(doomed.id, at(1), 600),
             at(1),
@@ -288,6 +291,7 @@ pub async fn user_delete_cascades<S: Store + ?Sized>(store: Arc<S>) {
     let outcome = store
         .rotate_refresh_token(
             r.id,
+            Some(CLIENT),
             &t.token_hash,
             &replacement(r.id, at(1), 600),
             at(1),

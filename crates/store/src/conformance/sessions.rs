@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
+use portcullis_core::StoreError;
 use portcullis_core::model::RotateOutcome;
 use portcullis_core::ports::Store;
 use uuid::Uuid;
 
-use super::{T0, at, realm_user_session, replacement, session, token, user};
+use super::{
+    CLIENT, T0, at, client_session, digest, realm_user_session, replacement, session, token, user,
+};
 
 /// Sessions round-trip exactly, with and without optional fields.
 pub async fn session_round_trip<S: Store + ?Sized>(store: Arc<S>) {
@@ -113,13 +116,23 @@ pub async fn session_revoke_cascades_to_tokens<S: Store + ?Sized>(store: Arc<S>)
     let other_token = token(&other, 600);
     store.insert_refresh_token(&other_token).await.unwrap();
 
-    assert!(store.revoke_session(r.id, s.id, at(10)).await.unwrap());
-    assert!(!store.revoke_session(r.id, s.id, at(20)).await.unwrap());
+    assert_eq!(
+        store.revoke_session(r.id, s.id, at(10)).await.unwrap(),
+        vec![s.id]
+    );
     assert!(
-        !store
+        store
+            .revoke_session(r.id, s.id, at(20))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
             .revoke_session(r.id, Uuid::now_v7(), at(20))
             .await
             .unwrap()
+            .is_empty()
     );
     let revoked = store.get_session(r.id, s.id).await.unwrap().unwrap();
     assert_eq!(revoked.revoked_at, Some(at(10)));
@@ -142,6 +155,7 @@ pub async fn session_revoke_cascades_to_tokens<S: Store + ?Sized>(store: Arc<S>)
     let outcome = store
         .rotate_refresh_token(
             r.id,
+            Some(CLIENT),
             &t1.token_hash,
             &replacement(r.id, at(11), 600),
             at(11),
@@ -157,6 +171,7 @@ pub async fn session_revoke_cascades_to_tokens<S: Store + ?Sized>(store: Arc<S>)
     let outcome = store
         .rotate_refresh_token(
             r.id,
+            Some(CLIENT),
             &other_token.token_hash,
             &replacement(r.id, at(12), 600),
             at(12),
@@ -311,7 +326,13 @@ pub async fn session_tenant_isolation<S: Store + ?Sized>(store: Arc<S>) {
         .touch_session(a.id, sb.id, at(5), Some("203.0.113.9"))
         .await
         .unwrap();
-    assert!(!store.revoke_session(a.id, sb.id, at(5)).await.unwrap());
+    assert!(
+        store
+            .revoke_session(a.id, sb.id, at(5))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(
         store
             .revoke_user_sessions(a.id, ub.id, None, at(5))
@@ -336,6 +357,7 @@ pub async fn session_tenant_isolation<S: Store + ?Sized>(store: Arc<S>) {
     let outcome = store
         .rotate_refresh_token(
             b.id,
+            Some(CLIENT),
             &tb.token_hash,
             &replacement(b.id, at(6), 600),
             at(6),
@@ -344,4 +366,183 @@ pub async fn session_tenant_isolation<S: Store + ?Sized>(store: Arc<S>) {
         .await
         .unwrap();
     assert!(matches!(outcome, RotateOutcome::Rotated(_)), "{outcome:?}");
+}
+
+/// The OpenID Provider's fields round-trip; a browser session is found by
+/// its cookie digest, revoked or not, in its own realm only; a digest is
+/// unique per realm.
+pub async fn session_oidc_fields_and_secret_lookup<S: Store + ?Sized>(store: Arc<S>) {
+    let (r, u, browser) = realm_user_session(&*store, "acme").await;
+    let (b, ub, _sb) = realm_user_session(&*store, "b").await;
+    let mut sso = session(r.id, u.id, 3600);
+    sso.auth_time = at(-90);
+    sso.amr = vec!["pwd".to_owned(), "otp".to_owned()];
+    sso.secret_hash = Some(digest());
+    store.create_session(&sso).await.unwrap();
+    assert_eq!(
+        store.get_session(r.id, sso.id).await.unwrap(),
+        Some(sso.clone())
+    );
+    let mut child = client_session(&sso, "web");
+    child.amr = Vec::new();
+    store.create_session(&child).await.unwrap();
+    assert_eq!(
+        store.get_session(r.id, child.id).await.unwrap(),
+        Some(child.clone())
+    );
+    let listed = store.list_active_sessions(r.id, u.id, T0).await.unwrap();
+    assert!(listed.contains(&child) && listed.contains(&sso) && listed.contains(&browser));
+
+    let secret = sso.secret_hash.clone().unwrap();
+    assert_eq!(
+        store.get_session_by_secret(r.id, &secret).await.unwrap(),
+        Some(sso.clone())
+    );
+    assert_eq!(
+        store.get_session_by_secret(b.id, &secret).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.get_session_by_secret(r.id, &digest()).await.unwrap(),
+        None
+    );
+    store.revoke_session(r.id, sso.id, at(5)).await.unwrap();
+    let found = store
+        .get_session_by_secret(r.id, &secret)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.revoked_at, Some(at(5)));
+
+    // The same digest twice in a realm is refused; in another realm it is
+    // another session.
+    let mut clash = session(r.id, u.id, 3600);
+    clash.secret_hash = Some(secret.clone());
+    assert!(matches!(
+        store.create_session(&clash).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut elsewhere = session(b.id, ub.id, 3600);
+    elsewhere.secret_hash = Some(secret.clone());
+    store.create_session(&elsewhere).await.unwrap();
+    assert_eq!(
+        store.get_session_by_secret(b.id, &secret).await.unwrap(),
+        Some(elsewhere)
+    );
+}
+
+/// Revoking a browser session revokes its unrevoked client sessions and
+/// every refresh token in them, and returns their ids; revoking a client
+/// session alone leaves its parent and siblings.
+pub async fn session_revoke_ends_client_sessions<S: Store + ?Sized>(store: Arc<S>) {
+    let (r, u, browser) = realm_user_session(&*store, "acme").await;
+    let (b, _ub, sb) = realm_user_session(&*store, "b").await;
+    let c1 = client_session(&browser, "web");
+    let c2 = client_session(&browser, "cli");
+    let c3 = client_session(&browser, "web");
+    let ended_before = client_session(&browser, "web");
+    let other_browser = session(r.id, u.id, 3600);
+    store.create_session(&other_browser).await.unwrap();
+    let unrelated = client_session(&other_browser, "web");
+    for s in [&c1, &c2, &c3, &ended_before, &unrelated] {
+        store.create_session(s).await.unwrap();
+    }
+    assert_eq!(
+        store
+            .revoke_session(r.id, ended_before.id, at(1))
+            .await
+            .unwrap(),
+        vec![ended_before.id]
+    );
+    let tokens: Vec<_> = [&browser, &c1, &c2, &c3, &unrelated]
+        .into_iter()
+        .map(|s| token(s, 600))
+        .collect();
+    for t in &tokens {
+        store.insert_refresh_token(t).await.unwrap();
+    }
+
+    // A client session alone.
+    assert_eq!(
+        store.revoke_session(r.id, c3.id, at(5)).await.unwrap(),
+        vec![c3.id]
+    );
+    assert_eq!(
+        store
+            .get_session(r.id, browser.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
+
+    // Another realm cannot reach them.
+    assert!(
+        store
+            .revoke_session(b.id, browser.id, at(8))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The browser session: it comes first, then its live children.
+    let revoked = store
+        .revoke_session(r.id, browser.id, at(10))
+        .await
+        .unwrap();
+    assert_eq!(revoked.first(), Some(&browser.id));
+    let mut sorted = revoked.clone();
+    sorted.sort();
+    let mut expected = vec![browser.id, c1.id, c2.id];
+    expected.sort();
+    assert_eq!(sorted, expected);
+    for (id, when) in [
+        (browser.id, at(10)),
+        (c1.id, at(10)),
+        (c2.id, at(10)),
+        (c3.id, at(5)),
+        (ended_before.id, at(1)),
+    ] {
+        let s = store.get_session(r.id, id).await.unwrap().unwrap();
+        assert_eq!(s.revoked_at, Some(when));
+    }
+    // Their tokens are revoked; the other browser's client session keeps its.
+    for t in &tokens[..4] {
+        assert_eq!(
+            store
+                .revoke_refresh_family(r.id, t.family_id, at(20))
+                .await
+                .unwrap(),
+            0
+        );
+    }
+    let outcome = store
+        .rotate_refresh_token(
+            r.id,
+            Some(CLIENT),
+            &tokens[4].token_hash,
+            &replacement(r.id, at(21), 600),
+            at(21),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(outcome, RotateOutcome::Rotated(_)), "{outcome:?}");
+    assert!(
+        store
+            .revoke_session(r.id, browser.id, at(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The other realm's session was never touched.
+    assert_eq!(
+        store
+            .get_session(b.id, sb.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
 }

@@ -7,7 +7,7 @@ use portcullis_core::model::RotateOutcome;
 use portcullis_core::ports::Store;
 use tokio::task::JoinSet;
 
-use super::{T0, at, digest, realm_user_session, replacement, session, token};
+use super::{CLIENT, T0, at, digest, realm_user_session, replacement, session, token};
 
 /// A token digest can be stored once.
 pub async fn refresh_duplicate_hash_conflicts<S: Store + ?Sized>(store: Arc<S>) {
@@ -29,7 +29,14 @@ pub async fn rotate_rotates_once_then_reports_reuse<S: Store + ?Sized>(store: Ar
 
     let next = replacement(r.id, at(60), 600);
     let outcome = store
-        .rotate_refresh_token(r.id, &first.token_hash, &next, at(60), Some("198.51.100.7"))
+        .rotate_refresh_token(
+            r.id,
+            Some(CLIENT),
+            &first.token_hash,
+            &next,
+            at(60),
+            Some("198.51.100.7"),
+        )
         .await
         .unwrap();
     let mut spent = first.clone();
@@ -42,7 +49,7 @@ pub async fn rotate_rotates_once_then_reports_reuse<S: Store + ?Sized>(store: Ar
     // The replacement inherited family, session, user, client and scope.
     let third = replacement(r.id, at(120), 600);
     let outcome = store
-        .rotate_refresh_token(r.id, &next.token_hash, &third, at(120), None)
+        .rotate_refresh_token(r.id, Some(CLIENT), &next.token_hash, &third, at(120), None)
         .await
         .unwrap();
     let RotateOutcome::Rotated(spent_next) = outcome else {
@@ -67,6 +74,7 @@ pub async fn rotate_rotates_once_then_reports_reuse<S: Store + ?Sized>(store: Ar
     let outcome = store
         .rotate_refresh_token(
             r.id,
+            Some(CLIENT),
             &first.token_hash,
             &replacement(r.id, at(180), 600),
             at(180),
@@ -90,6 +98,7 @@ pub async fn rotate_rotates_once_then_reports_reuse<S: Store + ?Sized>(store: Ar
     let outcome = store
         .rotate_refresh_token(
             r.id,
+            Some(CLIENT),
             &first.token_hash,
             &replacement(r.id, at(201), 600),
             at(201),
@@ -107,7 +116,14 @@ pub async fn rotate_rejects_expired_and_revoked_tokens<S: Store + ?Sized>(store:
         let store = store.clone();
         async move {
             store
-                .rotate_refresh_token(r.id, &hash, &replacement(r.id, now, 600), now, None)
+                .rotate_refresh_token(
+                    r.id,
+                    Some(CLIENT),
+                    &hash,
+                    &replacement(r.id, now, 600),
+                    now,
+                    None,
+                )
                 .await
                 .unwrap()
         }
@@ -159,6 +175,7 @@ pub async fn rotate_rejects_revoked_or_expired_session<S: Store + ?Sized>(store:
     let outcome = store
         .rotate_refresh_token(
             r.id,
+            Some(CLIENT),
             &outliving.token_hash,
             &replacement(r.id, at(150), 600),
             at(150),
@@ -170,6 +187,7 @@ pub async fn rotate_rejects_revoked_or_expired_session<S: Store + ?Sized>(store:
     let outcome = store
         .rotate_refresh_token(
             r.id,
+            Some(CLIENT),
             &outliving.token_hash,
             &replacement(r.id, at(50), 600),
             at(50),
@@ -189,7 +207,14 @@ pub async fn rotate_rejects_revoked_or_expired_session<S: Store + ?Sized>(store:
     store.insert_refresh_token(&late).await.unwrap();
     for hash in [&t.token_hash, &late.token_hash] {
         let outcome = store
-            .rotate_refresh_token(r.id, hash, &replacement(r.id, at(12), 600), at(12), None)
+            .rotate_refresh_token(
+                r.id,
+                Some(CLIENT),
+                hash,
+                &replacement(r.id, at(12), 600),
+                at(12),
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(outcome, RotateOutcome::Invalid);
@@ -208,6 +233,7 @@ pub async fn rotate_tenant_isolation<S: Store + ?Sized>(store: Arc<S>) {
     let outcome = store
         .rotate_refresh_token(
             a.id,
+            Some(CLIENT),
             &tb.token_hash,
             &replacement(a.id, at(1), 600),
             at(1),
@@ -227,6 +253,7 @@ pub async fn rotate_tenant_isolation<S: Store + ?Sized>(store: Arc<S>) {
     let outcome = store
         .rotate_refresh_token(
             b.id,
+            Some(CLIENT),
             &tb.token_hash,
             &replacement(b.id, at(3), 600),
             at(3),
@@ -239,6 +266,7 @@ pub async fn rotate_tenant_isolation<S: Store + ?Sized>(store: Arc<S>) {
     let outcome = store
         .rotate_refresh_token(
             a.id,
+            Some(CLIENT),
             &tb.token_hash,
             &replacement(a.id, at(4), 600),
             at(4),
@@ -260,7 +288,14 @@ pub async fn rotate_replacement_conflict_rolls_back<S: Store + ?Sized>(store: Ar
     let mut clash = replacement(r.id, at(5), 600);
     clash.token_hash = other.token_hash.clone();
     let err = store
-        .rotate_refresh_token(r.id, &first.token_hash, &clash, at(5), Some("192.0.2.99"))
+        .rotate_refresh_token(
+            r.id,
+            Some(CLIENT),
+            &first.token_hash,
+            &clash,
+            at(5),
+            Some("192.0.2.99"),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -270,6 +305,7 @@ pub async fn rotate_replacement_conflict_rolls_back<S: Store + ?Sized>(store: Ar
     let outcome = store
         .rotate_refresh_token(
             r.id,
+            Some(CLIENT),
             &first.token_hash,
             &replacement(r.id, at(6), 600),
             at(6),
@@ -294,7 +330,14 @@ pub async fn rotate_parallel_exactly_one_wins<S: Store + ?Sized>(store: Arc<S>) 
         tasks.spawn(async move {
             let now = at(10 + i);
             store
-                .rotate_refresh_token(realm_id, &hash, &replacement(realm_id, now, 600), now, None)
+                .rotate_refresh_token(
+                    realm_id,
+                    Some(CLIENT),
+                    &hash,
+                    &replacement(realm_id, now, 600),
+                    now,
+                    None,
+                )
                 .await
         });
     }
@@ -333,7 +376,7 @@ pub async fn refresh_family_revoke_and_purge<S: Store + ?Sized>(store: Arc<S>) {
     store.insert_refresh_token(&first).await.unwrap();
     let second = replacement(r.id, at(10), 100);
     let outcome = store
-        .rotate_refresh_token(r.id, &first.token_hash, &second, at(10), None)
+        .rotate_refresh_token(r.id, Some(CLIENT), &first.token_hash, &second, at(10), None)
         .await
         .unwrap();
     assert!(matches!(outcome, RotateOutcome::Rotated(_)));
@@ -360,6 +403,7 @@ pub async fn refresh_family_revoke_and_purge<S: Store + ?Sized>(store: Arc<S>) {
     let outcome = store
         .rotate_refresh_token(
             r.id,
+            Some(CLIENT),
             &second.token_hash,
             &replacement(r.id, at(22), 100),
             at(22),
@@ -387,6 +431,7 @@ pub async fn refresh_family_revoke_and_purge<S: Store + ?Sized>(store: Arc<S>) {
     let outcome = store
         .rotate_refresh_token(
             r.id,
+            Some(CLIENT),
             &unrelated.token_hash,
             &replacement(r.id, at(200), 100),
             at(200),
@@ -398,6 +443,7 @@ pub async fn refresh_family_revoke_and_purge<S: Store + ?Sized>(store: Arc<S>) {
     let outcome = store
         .rotate_refresh_token(
             b.id,
+            Some(CLIENT),
             &other_realm.token_hash,
             &replacement(b.id, at(1), 100),
             at(1),
@@ -427,6 +473,7 @@ pub async fn rotate_racing_session_revocation<S: Store + ?Sized>(store: Arc<S>) 
                 store
                     .rotate_refresh_token(
                         realm_id,
+                        Some(CLIENT),
                         &hash,
                         &replacement(realm_id, now, 600),
                         now,
@@ -441,7 +488,7 @@ pub async fn rotate_racing_session_revocation<S: Store + ?Sized>(store: Arc<S>) 
             tokio::spawn(async move { store.revoke_session(realm_id, id, at(round)).await })
         };
         let outcome = rotating.await.unwrap().unwrap();
-        assert!(revoking.await.unwrap().unwrap());
+        assert_eq!(revoking.await.unwrap().unwrap(), vec![s.id]);
         assert!(
             matches!(outcome, RotateOutcome::Rotated(_) | RotateOutcome::Invalid),
             "{outcome:?}"
@@ -455,4 +502,156 @@ pub async fn rotate_racing_session_revocation<S: Store + ?Sized>(store: Arc<S>) 
             "round {round}: a token of the revoked session is still live"
         );
     }
+}
+
+/// A token rotates only for the client it was issued to (`None`: the
+/// first-party API): presented by another, used or not, it is `Invalid` and
+/// changes nothing; only its own client sees `Reused`.
+pub async fn rotate_bound_to_client<S: Store + ?Sized>(store: Arc<S>) {
+    let (r, _u, s) = realm_user_session(&*store, "acme").await;
+    let rotate = |client: Option<&'static str>, hash: Vec<u8>, now| {
+        let store = store.clone();
+        async move {
+            store
+                .rotate_refresh_token(
+                    r.id,
+                    client,
+                    &hash,
+                    &replacement(r.id, now, 600),
+                    now,
+                    Some("203.0.113.5"),
+                )
+                .await
+                .unwrap()
+        }
+    };
+
+    // A client's token.
+    let t = token(&s, 600);
+    store.insert_refresh_token(&t).await.unwrap();
+    for client in [Some("other-app"), Some("WEB-APP"), None] {
+        assert_eq!(
+            rotate(client, t.token_hash.clone(), at(1)).await,
+            RotateOutcome::Invalid,
+            "{client:?}"
+        );
+    }
+    assert_eq!(
+        store.get_session(r.id, s.id).await.unwrap(),
+        Some(s.clone())
+    );
+    assert_eq!(
+        store.get_refresh_token(r.id, &t.token_hash).await.unwrap(),
+        Some(t.clone())
+    );
+    let RotateOutcome::Rotated(spent) = rotate(Some(CLIENT), t.token_hash.clone(), at(2)).await
+    else {
+        panic!("the token's own client could not rotate it");
+    };
+    assert_eq!(spent.client_id.as_deref(), Some(CLIENT));
+    assert_eq!(spent.used_at, Some(at(2)));
+    // Spent: another client still sees nothing, its own client sees reuse.
+    for client in [Some("other-app"), None] {
+        assert_eq!(
+            rotate(client, t.token_hash.clone(), at(3)).await,
+            RotateOutcome::Invalid,
+            "{client:?}"
+        );
+    }
+    assert_eq!(
+        rotate(Some(CLIENT), t.token_hash.clone(), at(4)).await,
+        RotateOutcome::Reused(spent)
+    );
+
+    // A first-party token (no client).
+    let mut api = token(&s, 600);
+    api.client_id = None;
+    store.insert_refresh_token(&api).await.unwrap();
+    assert_eq!(
+        rotate(Some(CLIENT), api.token_hash.clone(), at(5)).await,
+        RotateOutcome::Invalid
+    );
+    let next = replacement(r.id, at(6), 600);
+    let outcome = store
+        .rotate_refresh_token(r.id, None, &api.token_hash, &next, at(6), None)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, RotateOutcome::Rotated(_)), "{outcome:?}");
+    // The replacement inherited "no client": it rotates with `None` only.
+    assert_eq!(
+        store
+            .get_refresh_token(r.id, &next.token_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .client_id,
+        None
+    );
+    assert_eq!(
+        rotate(Some(CLIENT), next.token_hash.clone(), at(7)).await,
+        RotateOutcome::Invalid
+    );
+    assert!(matches!(
+        rotate(None, next.token_hash.clone(), at(8)).await,
+        RotateOutcome::Rotated(_)
+    ));
+    assert_eq!(
+        rotate(Some(CLIENT), api.token_hash.clone(), at(9)).await,
+        RotateOutcome::Invalid
+    );
+    assert!(matches!(
+        rotate(None, api.token_hash.clone(), at(9)).await,
+        RotateOutcome::Reused(_)
+    ));
+}
+
+/// A token is found by its digest in its own realm, used or not.
+pub async fn refresh_get_by_hash<S: Store + ?Sized>(store: Arc<S>) {
+    let (r, _u, s) = realm_user_session(&*store, "acme").await;
+    let (b, _ub, _sb) = realm_user_session(&*store, "b").await;
+    let t = token(&s, 600);
+    store.insert_refresh_token(&t).await.unwrap();
+    assert_eq!(
+        store.get_refresh_token(r.id, &t.token_hash).await.unwrap(),
+        Some(t.clone())
+    );
+    assert_eq!(
+        store.get_refresh_token(b.id, &t.token_hash).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.get_refresh_token(r.id, &digest()).await.unwrap(),
+        None
+    );
+
+    let next = replacement(r.id, at(10), 600);
+    store
+        .rotate_refresh_token(r.id, Some(CLIENT), &t.token_hash, &next, at(10), None)
+        .await
+        .unwrap();
+    store
+        .revoke_refresh_family(r.id, t.family_id, at(20))
+        .await
+        .unwrap();
+    let spent = store
+        .get_refresh_token(r.id, &t.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(spent.used_at, Some(at(10)));
+    assert_eq!(spent.revoked_at, Some(at(20)));
+    let stored = store
+        .get_refresh_token(r.id, &next.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.id, next.id);
+    assert_eq!(stored.family_id, t.family_id);
+    assert_eq!(stored.session_id, s.id);
+    assert_eq!(stored.client_id.as_deref(), Some(CLIENT));
+    assert_eq!(stored.scope, t.scope);
+    assert_eq!(stored.created_at, at(10));
+    assert_eq!(stored.expires_at, at(610));
+    assert_eq!(stored.used_at, None);
+    assert_eq!(stored.revoked_at, Some(at(20)));
 }

@@ -7,6 +7,8 @@ pub mod group;
 pub mod group_member;
 pub mod login_failure;
 pub mod oauth_client;
+pub mod oauth_code;
+pub mod oauth_consent;
 pub mod permission_definition;
 pub mod permission_grant;
 pub mod policy;

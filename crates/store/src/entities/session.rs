@@ -27,6 +27,16 @@ pub struct Model {
     pub user_agent: Option<String>,
     /// Parsed device description.
     pub device: Option<String>,
+    /// Last authentication, Unix microseconds.
+    pub auth_time: i64,
+    /// Authentication methods (RFC 8176), space separated.
+    pub amr: String,
+    /// SHA-256 of a browser session's cookie secret; unique per realm.
+    pub secret_hash: Option<Vec<u8>>,
+    /// A client session's OAuth `client_id`.
+    pub client_id: Option<String>,
+    /// A client session's browser session.
+    pub parent_id: Option<Uuid>,
 }
 
 /// No navigable relations: queries join explicitly.

@@ -9,6 +9,7 @@ mod m20261124_000001_authz;
 mod m20261125_000001_realm_settings;
 mod m20261125_000002_permission_catalogue;
 mod m20261126_000001_clients;
+mod m20261201_000001_oidc;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_realm_settings::Migration),
             Box::new(m20261125_000002_permission_catalogue::Migration),
             Box::new(m20261126_000001_clients::Migration),
+            Box::new(m20261201_000001_oidc::Migration),
         ]
     }
 }
