@@ -581,7 +581,7 @@ impl<'a> Accounts<'a> {
         Ok(!ended.is_empty())
     }
 
-    fn deny_session(&self, sid: Uuid) {
+    pub(crate) fn deny_session(&self, sid: Uuid) {
         let until = self.i.clock.now() + self.i.settings.access_token_ttl + LEEWAY;
         self.i.denylist.deny_session(sid, until);
     }

@@ -154,13 +154,17 @@ impl Portcullis {
     }
 
     /// Periodic housekeeping: drops expired denylist entries, refresh tokens,
-    /// revoked-token records and old login failures.
+    /// revoked-token records, old authorization codes and login failures.
     pub async fn housekeeping(&self) -> Result<()> {
         let i = &self.inner;
         let now = i.clock.now();
         i.denylist.purge(now);
         i.replay.purge(now);
         i.store.purge_expired_refresh_tokens(now).await?;
+        // Spent codes stay a while, so a late replay still revokes its grant.
+        i.store
+            .purge_auth_codes(now - Duration::minutes(10))
+            .await?;
         i.store.purge_revoked_tokens(now).await?;
         i.store.purge_expired_grants(now).await?;
         i.store

@@ -750,15 +750,22 @@ impl<'a> Clients<'a> {
         })
     }
 
-    /// Deletes a client.
+    /// Deletes a client, ending the sessions and tokens it holds.
     pub async fn delete(&self, caller: &Caller<'_>, client_id: &str) -> Result<()> {
         self.require(caller, "manage").await?;
         let c = self.find(caller.who.realm.id, client_id).await?;
-        if self.i.store.delete_client(c.realm_id, c.id).await? {
-            Ok(())
-        } else {
-            Err(Error::NotFound("client"))
+        let now = self.i.clock.now();
+        let ended = self
+            .i
+            .store
+            .delete_client(c.realm_id, c.id, now)
+            .await?
+            .ok_or(Error::NotFound("client"))?;
+        let accounts = crate::accounts::Accounts::new(self.i);
+        for sid in ended {
+            accounts.deny_session(sid);
         }
+        Ok(())
     }
 }
 

@@ -278,8 +278,14 @@ pub trait ClientStore: Send + Sync {
     async fn update_client(&self, client: &OAuthClient) -> StoreResult<()>;
     /// Deletes a client and, in the same transaction, its consents and
     /// authorization codes, and revokes its client sessions (`client_id`)
-    /// with their refresh tokens. Returns whether it existed.
-    async fn delete_client(&self, realm_id: Uuid, id: Uuid) -> StoreResult<bool>;
+    /// with their refresh tokens, at `at`. Returns the ids of the sessions
+    /// revoked, or `None` when the client did not exist.
+    async fn delete_client(
+        &self,
+        realm_id: Uuid,
+        id: Uuid,
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<Vec<Uuid>>>;
 }
 
 /// Authorization codes and consents of the OpenID Provider.

@@ -146,7 +146,12 @@ impl ClientStore for SqlStore {
         Ok(())
     }
 
-    async fn delete_client(&self, realm_id: Uuid, id: Uuid) -> StoreResult<bool> {
+    async fn delete_client(
+        &self,
+        realm_id: Uuid,
+        id: Uuid,
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<Vec<Uuid>>> {
         let txn = self.begin_write().await?;
         let Some(client_id) = oauth_client::Entity::find()
             .select_only()
@@ -159,13 +164,11 @@ impl ClientStore for SqlStore {
             .map_err(db_err)?
         else {
             txn.rollback().await.map_err(db_err)?;
-            return Ok(false);
+            return Ok(None);
         };
         // Its client sessions end, with their refresh tokens (those of
-        // sessions revoked before are revoked already). The port passes no
-        // time, so this one call reads the system clock: `revoked_at` must be
-        // current for `sessions_revoked_since`.
-        let at = micros(OffsetDateTime::now_utc());
+        // sessions revoked before are revoked already).
+        let at = micros(at);
         let client_sessions = Query::select()
             .column(session::Column::Id)
             .from(session::Entity)
@@ -180,14 +183,17 @@ impl ClientStore for SqlStore {
             .exec(&txn)
             .await
             .map_err(db_err)?;
-        session::Entity::update_many()
+        let ended: Vec<Uuid> = session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(at))
             .filter(session::Column::RealmId.eq(realm_id))
             .filter(session::Column::ClientId.eq(client_id.as_str()))
             .filter(session::Column::RevokedAt.is_null())
-            .exec(&txn)
+            .exec_with_returning(&txn)
             .await
-            .map_err(db_err)?;
+            .map_err(db_err)?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
         // Its consents and authorization codes go with it (foreign keys
         // `ON DELETE CASCADE`).
         oauth_client::Entity::delete_many()
@@ -197,6 +203,6 @@ impl ClientStore for SqlStore {
             .await
             .map_err(db_err)?;
         txn.commit().await.map_err(db_err)?;
-        Ok(true)
+        Ok(Some(ended))
     }
 }

@@ -136,9 +136,18 @@ pub async fn clients_update_delete_cascade<S: Store + ?Sized>(store: Arc<S>) {
             .is_err()
     );
 
-    assert!(!store.delete_client(b.id, web.id).await.unwrap());
-    assert!(store.delete_client(a.id, web.id).await.unwrap());
-    assert!(!store.delete_client(a.id, web.id).await.unwrap());
+    assert_eq!(
+        store.delete_client(b.id, web.id, at(1)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.delete_client(a.id, web.id, at(1)).await.unwrap(),
+        Some(Vec::new())
+    );
+    assert_eq!(
+        store.delete_client(a.id, web.id, at(1)).await.unwrap(),
+        None
+    );
     assert_eq!(store.get_client(a.id, "web").await.unwrap(), None);
 
     store.create_client(&client(b.id, "x")).await.unwrap();
@@ -190,7 +199,10 @@ pub async fn clients_delete_ends_sessions_consents_codes<S: Store + ?Sized>(stor
             .unwrap();
     }
 
-    assert!(store.delete_client(r.id, web.id).await.unwrap());
+    assert_eq!(
+        store.delete_client(r.id, web.id, at(1)).await.unwrap(),
+        Some(vec![web_session.id])
+    );
 
     // Its client session and its token are revoked.
     let ended = store
@@ -198,7 +210,7 @@ pub async fn clients_delete_ends_sessions_consents_codes<S: Store + ?Sized>(stor
         .await
         .unwrap()
         .unwrap();
-    assert!(ended.revoked_at.is_some());
+    assert_eq!(ended.revoked_at, Some(at(1)));
     let outcome = store
         .rotate_refresh_token(
             r.id,

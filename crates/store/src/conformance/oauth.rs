@@ -337,7 +337,13 @@ pub async fn consents_cascade_with_user_and_client<S: Store + ?Sized>(store: Arc
     );
     assert_eq!(store.list_consents(a.id, ua.id).await.unwrap().len(), 2);
 
-    assert!(store.delete_client(a.id, cli.id).await.unwrap());
+    assert!(
+        store
+            .delete_client(a.id, cli.id, at(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
     let left = store.list_consents(a.id, ua.id).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].client_id, "web");

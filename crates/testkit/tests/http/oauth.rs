@@ -557,7 +557,11 @@ backend_tests!(authorization_server_metadata, |app: TestApp| async move {
         );
         assert_eq!(
             r.json["grant_types_supported"],
-            json!(["client_credentials"])
+            json!(["authorization_code", "refresh_token", "client_credentials"])
+        );
+        assert_eq!(
+            r.json["authorization_endpoint"],
+            format!("{issuer}/oauth2/authorize")
         );
         assert!(
             r.json["token_endpoint_auth_methods_supported"]
