@@ -14,6 +14,7 @@
 mod bench;
 mod loadgen;
 mod process;
+mod server;
 mod services;
 mod test;
 

@@ -1,5 +1,5 @@
-//! The release `portcullis` server, run on a free loopback port for a
-//! benchmark and stopped afterwards.
+//! The real `portcullis` server binary, run on a free loopback port for a
+//! benchmark or the end-to-end suites and stopped afterwards.
 
 use std::fs::File;
 use std::io::{Read as _, Write as _};
@@ -16,7 +16,7 @@ use crate::process::{Job, check_interrupted, free_port, tail};
 /// How long start-up (including migrations) may take.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// The bootstrap administrator's e-mail address.
-pub const ADMIN_EMAIL: &str = "admin@bench.test";
+pub const ADMIN_EMAIL: &str = "admin@portcullis.test";
 
 /// A running server, stopped when dropped.
 pub struct Server {
@@ -27,12 +27,27 @@ pub struct Server {
 
 impl Server {
     /// Starts `binary serve` with its data in `data_dir` and its database at
-    /// `database_url`, and waits until `GET /health/ready` answers 200.
+    /// `database_url`, logging warnings only, and waits until
+    /// `GET /health/ready` answers 200.
     pub fn start(
         binary: &Path,
         data_dir: &Path,
         database_url: &str,
         admin_password: &str,
+    ) -> Result<Self> {
+        Self::start_logging(binary, data_dir, database_url, admin_password, "warn")
+    }
+
+    /// [`Server::start`] with another `PORTCULLIS_LOG_LEVEL`. The server's
+    /// public URL is `http://{addr}`, so its issuers are
+    /// `http://{addr}/realms/{realm}`; its output goes to
+    /// `data_dir/server.log`.
+    pub fn start_logging(
+        binary: &Path,
+        data_dir: &Path,
+        database_url: &str,
+        admin_password: &str,
+        log_level: &str,
     ) -> Result<Self> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?));
         let log = data_dir.join("server.log");
@@ -51,11 +66,12 @@ impl Server {
             }
         }
         cmd.env("PORTCULLIS_BIND", addr.to_string())
+            .env("PORTCULLIS_PUBLIC_URL", format!("http://{addr}"))
             .env("PORTCULLIS_DATA_DIR", data_dir)
             .env("PORTCULLIS_DATABASE_URL", database_url)
             .env("PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD", admin_password)
-            .env("PORTCULLIS_LOG_LEVEL", "warn");
+            .env("PORTCULLIS_LOG_LEVEL", log_level);
         let job = Job::spawn("portcullis serve", &mut cmd)?;
         let mut server = Self { job, addr, log };
         if let Err(err) = server.wait_ready() {
@@ -72,6 +88,11 @@ impl Server {
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The file that holds the server's output.
+    pub fn log(&self) -> &Path {
+        &self.log
     }
 
     /// CPU time the server has used so far, in clock ticks (`utime` +

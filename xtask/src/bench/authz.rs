@@ -31,8 +31,8 @@ use serde_json::Value;
 
 use super::Options;
 use super::report::Outcome;
-use super::server::{self, Server};
 use crate::process::{self, Job, TempDir, check_interrupted, target_dir, workspace_root};
+use crate::server::{self, Server};
 
 /// Requests generated for each engine and for the HTTP runs.
 const REQUESTS: usize = 200_000;

@@ -14,7 +14,6 @@
 
 mod authz;
 mod report;
-mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
@@ -23,9 +22,9 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
 use crate::process::{self, Job, TempDir, check_interrupted, target_dir};
+use crate::server::{self, Server};
 use crate::services::Postgres;
 use report::{Outcome, Report};
-use server::Server;
 
 /// Connections for cheap endpoints (validate, refresh).
 const CHEAP_CONNECTIONS: usize = 64;
