@@ -209,17 +209,13 @@ async fn authorization_code(
         Err(e) => return Err(e.into()),
     };
     let scopes: Vec<&str> = record.scope.split(' ').filter(|s| !s.is_empty()).collect();
-    user_tokens(
-        core,
-        realm,
-        client,
-        &user,
-        &session,
-        &scopes,
-        record.nonce,
-        true,
-    )
-    .await
+    let grant = UserGrant {
+        user: &user,
+        session: &session,
+        scopes: &scopes,
+        aud: audience(client, form.get("resource"))?,
+    };
+    user_tokens(core, realm, client, grant, record.nonce, true).await
 }
 
 async fn live_user(core: &Portcullis, realm: &Realm, id: Uuid) -> Result<User, OAuthError> {
@@ -231,19 +227,31 @@ async fn live_user(core: &Portcullis, realm: &Realm, id: Uuid) -> Result<User, O
         .ok_or_else(|| OAuthError::invalid_grant("the account is no longer active"))
 }
 
+/// What a user granted a client, in one client session.
+struct UserGrant<'a> {
+    user: &'a User,
+    session: &'a Session,
+    scopes: &'a [&'a str],
+    /// The access token's audience.
+    aud: String,
+}
+
 /// Access token, ID token (for `openid`) and refresh token (for
 /// `offline_access`, when `new_refresh`) for a user's client session.
-#[allow(clippy::too_many_arguments)]
 async fn user_tokens(
     core: &Portcullis,
     realm: &Realm,
     client: &OAuthClient,
-    user: &User,
-    session: &Session,
-    scopes: &[&str],
+    grant: UserGrant<'_>,
     nonce: Option<String>,
     new_refresh: bool,
 ) -> Result<TokenResponse, OAuthError> {
+    let UserGrant {
+        user,
+        session,
+        scopes,
+        aud,
+    } = grant;
     let now = core.clock().now();
     let ttl = access_ttl(core, client);
     let scope = scopes.join(" ");
@@ -254,7 +262,7 @@ async fn user_tokens(
     let claims = AccessClaims {
         iss: core.settings().issuer(&realm.name),
         sub: user.id.to_string(),
-        aud: client.client_id.clone(),
+        aud,
         exp: (now + ttl).unix_timestamp(),
         iat: now.unix_timestamp(),
         jti: new_id(),
@@ -358,8 +366,13 @@ async fn refresh_token(
         Some(r) => r.clone(),
         None => granted.split(' ').filter(|s| !s.is_empty()).collect(),
     };
-    let mut answer =
-        user_tokens(core, realm, client, &user, &session, &scopes, None, false).await?;
+    let grant = UserGrant {
+        user: &user,
+        session: &session,
+        scopes: &scopes,
+        aud: audience(client, form.get("resource"))?,
+    };
+    let mut answer = user_tokens(core, realm, client, grant, None, false).await?;
     answer.refresh_token = Some(new_token);
     Ok(answer)
 }

@@ -404,6 +404,17 @@ backend_tests!(code_flow_with_login_page, |app: TestApp| async move {
     // The client's token does not open the admin API for the user.
     let r = app.get("/api/v1/auth/me", Some(&access)).await;
     assert_eq!(r.status, 401, "{}", r.text);
+    // One asked for this server's API (RFC 8707) does.
+    let r = b.get(&app, &authorize_query("web", &[])).await;
+    let code = code_of(&app, &r);
+    let issuer = format!("{}/realms/main", app.base);
+    let body = format!("{}&resource={}", redeem_body(&code), enc(&issuer));
+    let r = token(&app, "web", &secret, &body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let api_token = r.json["access_token"].as_str().unwrap();
+    assert_eq!(claims(api_token)["aud"], issuer);
+    let r = app.get("/api/v1/auth/me", Some(api_token)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
 
     // Single sign-on: the next request gets a code without a page.
     let r = b.get(&app, &authorize_query("web", &[])).await;
