@@ -650,15 +650,13 @@ impl<'a> Accounts<'a> {
                 TokenRejection::Invalid => "invalid access token",
             })
         })?;
-        if claims.is_client_own() {
-            // Service accounts (roles granted to clients) come later.
-            return Err(Error::NotAuthenticated(
-                "a client's own token (client_credentials) cannot call this API",
-            ));
-        }
-        if claims.client_id.is_some() && claims.aud != claims.iss {
-            // A token an OAuth client got for a user is for that client's
-            // audience; one for this API names it (RFC 8707 `resource`).
+        // A token an OAuth client got for a user is for that client's
+        // audience; one for this API names it (RFC 8707 `resource`). A
+        // client acting as itself (its service account) may also use a token
+        // for itself, but not one it got for another resource server.
+        let for_us = claims.aud == claims.iss
+            || (claims.is_client_own() && Some(&claims.aud) == claims.client_id.as_ref());
+        if claims.client_id.is_some() && !for_us {
             return Err(Error::NotAuthenticated(
                 "this access token is for another audience",
             ));

@@ -502,6 +502,10 @@ pub fn view(c: &OAuthClient) -> proto::ClientView {
         require_consent: c.require_consent,
         enabled: c.enabled,
         has_secret: c.secret_hash.is_some(),
+        service_account_id: c
+            .grant_types
+            .contains(&GrantType::ClientCredentials)
+            .then_some(c.id),
         created_at: c.created_at,
         updated_at: c.updated_at,
     }
@@ -649,6 +653,14 @@ impl<'a> Clients<'a> {
             .uses_secret()
             .then(|| client.new_secret());
         self.i.store.create_client(&client).await?;
+        if let Err(e) = self.ensure_service_account(&client).await {
+            let _ = self
+                .i
+                .store
+                .delete_client(client.realm_id, client.id, now)
+                .await;
+            return Err(e);
+        }
         Ok(proto::ClientWithSecret {
             client: view(&client),
             client_secret: secret,
@@ -720,10 +732,47 @@ impl<'a> Clients<'a> {
         };
         c.updated_at = self.i.clock.now();
         self.i.store.update_client(&c).await?;
+        self.ensure_service_account(&c).await?;
         Ok(proto::ClientWithSecret {
             client: view(&c),
             client_secret: secret,
         })
+    }
+
+    /// Creates the service account of a client with the
+    /// `client_credentials` grant, if it has none: a user without a
+    /// password (so it cannot log in) whose id is the client's, listed among
+    /// the realm's users as `sa-{id}@service-accounts.invalid`. Roles and
+    /// permissions granted to it apply to the client's own tokens.
+    async fn ensure_service_account(&self, c: &OAuthClient) -> Result<()> {
+        if !c.grant_types.contains(&GrantType::ClientCredentials)
+            || self.i.store.get_user(c.realm_id, c.id).await?.is_some()
+        {
+            return Ok(());
+        }
+        let now = self.i.clock.now();
+        let email =
+            crate::model::Email::parse(&format!("sa-{}@service-accounts.invalid", c.id.simple()))?;
+        let name: String = format!("Service account of {}", c.name)
+            .chars()
+            .take(200)
+            .collect();
+        let user = crate::model::User {
+            id: c.id,
+            realm_id: c.realm_id,
+            email,
+            name: Some(name),
+            password_hash: None,
+            active: true,
+            attributes: serde_json::Map::new(),
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+        };
+        match self.i.store.create_user(&user).await {
+            Ok(()) | Err(crate::StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Replaces a confidential client's secret; the old one stops working at
@@ -765,6 +814,8 @@ impl<'a> Clients<'a> {
         for sid in ended {
             accounts.deny_session(sid);
         }
+        // Its service account, with the grants to it.
+        self.i.store.delete_user(c.realm_id, c.id).await?;
         Ok(())
     }
 }

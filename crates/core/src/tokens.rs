@@ -40,16 +40,18 @@ pub struct AccessClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<String>>,
     /// The OAuth client the token was issued to (RFC 9068). For the
-    /// `client_credentials` grant the client is also the subject.
+    /// `client_credentials` grant the subject is the client's service
+    /// account, whose id is the client's `id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
 }
 
 impl AccessClaims {
     /// Whether the token was issued to a client acting as itself
-    /// (`client_credentials`), not to a user.
+    /// (`client_credentials`; its subject is the client's service account),
+    /// not to a user: a client's token without a session.
     pub fn is_client_own(&self) -> bool {
-        self.client_id.as_deref() == Some(self.sub.as_str())
+        self.client_id.is_some() && self.sid.is_none()
     }
 
     /// Expiry as a time.

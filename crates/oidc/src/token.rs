@@ -434,7 +434,7 @@ async fn client_credentials(
     let scope = (!scope.is_empty()).then(|| scope.join(" "));
     let claims = AccessClaims {
         iss: core.settings().issuer(&realm.name),
-        sub: client.client_id.clone(),
+        sub: client.id.to_string(),
         aud,
         exp: (now + ttl).unix_timestamp(),
         iat: now.unix_timestamp(),

@@ -47,6 +47,12 @@ pub struct ClientView {
     pub enabled: bool,
     /// Whether the client holds a secret.
     pub has_secret: bool,
+    /// The client's service account, for a client with the
+    /// `client_credentials` grant: the subject of its own tokens, to which
+    /// roles and permissions are granted like to a user (its id is the
+    /// client's `id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_account_id: Option<Uuid>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

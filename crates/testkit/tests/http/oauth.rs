@@ -63,7 +63,7 @@ backend_tests!(client_credentials_grant, |app: TestApp| async move {
     assert_eq!(header(&token)["typ"], "at+jwt");
     let c = claims(&token);
     assert_eq!(c["iss"], format!("{}/realms/main", app.base));
-    assert_eq!(c["sub"], "billing");
+    assert_eq!(c["sub"], job["id"]);
     assert_eq!(c["client_id"], "billing");
     assert_eq!(c["aud"], "billing");
     assert_eq!(c["scope"], "orders:read orders:write");
@@ -82,8 +82,9 @@ backend_tests!(client_credentials_grant, |app: TestApp| async move {
     let c = claims(r.json["access_token"].as_str().unwrap());
     assert_eq!(c["aud"], "https://api.example.com/orders");
 
-    // The client's own token is not a user's: the REST API refuses it.
-    let r = app.get("/api/v1/auth/me", Some(&token)).await;
+    // The token for another resource server is refused by the REST API.
+    let foreign = r.json["access_token"].as_str().unwrap().to_owned();
+    let r = app.get("/api/v1/auth/me", Some(&foreign)).await;
     assert_eq!(r.status, 401, "{}", r.text);
 
     // client_secret_post for a client registered with Basic is refused.
@@ -254,7 +255,7 @@ backend_tests!(introspection, |app: TestApp| async move {
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert_eq!(r.json["active"], true);
     assert_eq!(r.json["client_id"], "orders-api");
-    assert_eq!(r.json["sub"], "orders-api");
+    assert_eq!(r.json["sub"], rs["id"]);
     assert_eq!(r.json["scope"], "orders:read");
     assert_eq!(r.json["token_type"], "Bearer");
     assert_eq!(r.json["iss"], format!("{}/realms/main", app.base));
@@ -437,6 +438,7 @@ backend_tests!(private_key_jwt_assertions, |app: TestApp| async move {
     )
     .await;
     assert!(r.get("client_secret").is_none());
+    let signer_id = r["id"].clone();
     let issuer = format!("{}/realms/main", app.base);
     let now = portcullis_core::Clock::now(&app.clock).unix_timestamp();
     let assertion = |claims: Value, key: &SigningKey| key.sign(&claims, "JWT").unwrap();
@@ -454,7 +456,7 @@ backend_tests!(private_key_jwt_assertions, |app: TestApp| async move {
     let first = assertion(claims(&token_url, "1"), &signer);
     let r = form(&app, TOKEN, None, &grant(first.clone())).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(claims_of(&r)["sub"], "signer");
+    assert_eq!(claims_of(&r)["sub"], signer_id);
     // Each assertion once.
     oauth_error(
         &form(&app, TOKEN, None, &grant(first)).await,
@@ -604,4 +606,99 @@ backend_tests!(authorization_server_metadata, |app: TestApp| async move {
         .status,
         404
     );
+});
+
+backend_tests!(service_accounts, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let job = client(
+        &app,
+        &admin,
+        json!({"name": "Orders service", "client_id": "orders-svc", "scopes": ["orders:read"]}),
+    )
+    .await;
+    let sa = job["service_account_id"].as_str().unwrap().to_owned();
+    assert_eq!(sa, job["id"].as_str().unwrap());
+    let secret = job["client_secret"].as_str().unwrap().to_owned();
+    // A web client has no service account.
+    let web = client(
+        &app,
+        &admin,
+        json!({"name": "Web", "client_id": "web", "redirect_uris": ["https://app.example.com/cb"]}),
+    )
+    .await;
+    assert!(web.get("service_account_id").is_none(), "{web}");
+
+    let token = form(
+        &app,
+        TOKEN,
+        Some(("orders-svc", &secret)),
+        "grant_type=client_credentials",
+    )
+    .await;
+    let token = token.json["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(claims(&token)["sub"], sa);
+    // The service account is a subject of the engine: it has nothing yet.
+    let me = app.get("/api/v1/auth/me", Some(&token)).await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.json["id"], sa);
+    let user = app.register("olga@example.com", PW).await;
+    let check = |subject: Option<&str>| {
+        let mut body = json!({"action": "read", "resource": {"type": "orders"}});
+        if let Some(s) = subject {
+            body["subject"] = json!(s);
+        }
+        body
+    };
+    let r = app
+        .post("/api/v1/authz/check", Some(&token), check(None))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["allowed"], false);
+    let r = app
+        .post(
+            "/api/v1/authz/check",
+            Some(&token),
+            check(user["id"].as_str()),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+
+    // Roles are granted to it like to a user.
+    let r = app
+        .post(
+            "/api/v1/rbac/roles",
+            Some(&admin),
+            json!({"name": "order-checker", "permissions": ["orders:read:all", "authz:check:all"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app
+        .post(
+            &format!("/api/v1/rbac/users/{sa}/roles"),
+            Some(&admin),
+            json!({"role": "order-checker"}),
+        )
+        .await;
+    assert!(r.status == 200 || r.status == 201, "{}", r.text);
+    let r = app
+        .post("/api/v1/authz/check", Some(&token), check(None))
+        .await;
+    assert_eq!(r.json["allowed"], true, "{}", r.text);
+    let r = app
+        .post(
+            "/api/v1/authz/check",
+            Some(&token),
+            check(user["id"].as_str()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["allowed"], false);
+
+    // Deleting the client deletes its service account and grants.
+    let r = app.delete("/api/v1/clients/orders-svc", Some(&admin)).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = app
+        .get(&format!("/api/v1/identity/users/{sa}"), Some(&admin))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
 });
