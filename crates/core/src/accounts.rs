@@ -16,6 +16,10 @@ use crate::realms::parse_display_name;
 use crate::throttle;
 use crate::tokens::{ACCESS_TOKEN_TYP, AccessClaims, LEEWAY, Principal};
 
+/// How many 25 ms steps [`Accounts::end_grant`] waits for a racing
+/// redemption to store its session (2 s).
+const GRANT_WAIT_STEPS: u32 = 80;
+
 /// RFC 8176 `amr` value of a password.
 pub const AMR_PASSWORD: &str = "pwd";
 
@@ -199,7 +203,6 @@ impl<'a> Accounts<'a> {
     /// one code. It lives as long as the client's refresh tokens may
     /// (`lifetime`), keeps its browser session's `auth_time` and `amr`, and
     /// ends with it.
-    /// `Conflict` when `id` is taken (see [`Self::end_grant`]).
     pub async fn start_client_session(
         &self,
         id: Uuid,
@@ -224,20 +227,34 @@ impl<'a> Accounts<'a> {
     }
 
     /// Ends the client session `sid` of an authorization whose code was
-    /// presented twice. If the first redemption has not created it yet, a
-    /// revoked placeholder takes its id, so that redemption fails instead.
-    pub async fn end_grant(
+    /// presented twice. A racing first redemption may not have stored it
+    /// yet: wait for it a little (it follows the code's redemption within
+    /// milliseconds), so the first redemption still succeeds and what it
+    /// issued is revoked.
+    pub async fn end_grant(&self, realm_id: Uuid, sid: Uuid) -> Result<()> {
+        for _ in 0..GRANT_WAIT_STEPS {
+            if self.end_session(realm_id, sid).await?
+                || self.i.store.get_session(realm_id, sid).await?.is_some()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        Ok(())
+    }
+
+    /// Stores the client session `sid` as already ended: for a spent code
+    /// whose redemption failed, so a later presentation of it finds the
+    /// grant ended at once instead of waiting for it.
+    pub async fn block_grant(
         &self,
         realm_id: Uuid,
         sid: Uuid,
         user_id: Uuid,
         client_id: &str,
     ) -> Result<()> {
-        if self.end_session(realm_id, sid).await? {
-            return Ok(());
-        }
         let now = self.i.clock.now();
-        let placeholder = Session {
+        let marker = Session {
             id: sid,
             realm_id,
             user_id,
@@ -254,11 +271,8 @@ impl<'a> Accounts<'a> {
             client_id: Some(client_id.to_owned()),
             parent_id: None,
         };
-        match self.i.store.create_session(&placeholder).await {
-            Ok(()) => Ok(()),
-            Err(StoreError::Conflict(_)) => self.end_session(realm_id, sid).await.map(|_| ()),
-            Err(e) => Err(e.into()),
-        }
+        self.i.store.create_session(&marker).await?;
+        Ok(())
     }
 
     /// Issues the first refresh token of a client session.

@@ -5,7 +5,7 @@
 
 use portcullis_core::accounts::RequestMeta;
 use portcullis_core::clients::{GrantType, OAuthClient};
-use portcullis_core::model::{CodeOutcome, Realm, Session, User, new_id};
+use portcullis_core::model::{AuthCode, CodeOutcome, Realm, Session, User, new_id};
 use portcullis_core::tokens::{ACCESS_TOKEN_TYP, AccessClaims};
 use portcullis_core::{Error, Portcullis};
 use portcullis_crypto::{constant_time_eq, sha256};
@@ -161,14 +161,51 @@ async fn authorization_code(
                     "authorization code reused: revoking its tokens"
                 );
                 metrics::counter!("portcullis_auth_code_reuse_total").increment(1);
-                core.accounts()
-                    .end_grant(realm.id, sid, record.user_id, &record.client_id)
-                    .await?;
+                core.accounts().end_grant(realm.id, sid).await?;
             }
             return Err(OAuthError::invalid_grant("the code was already used"));
         }
         CodeOutcome::Invalid => return Err(OAuthError::invalid_grant("unknown code")),
     };
+    let (browser, user, aud) = match check_redemption(core, realm, client, form, &record).await {
+        Ok(checked) => checked,
+        Err(e) => {
+            // Nothing will be issued for this code: mark its grant as
+            // ended, so a later presentation need not wait for it.
+            let _ = core
+                .accounts()
+                .block_grant(realm.id, grant_session, record.user_id, &record.client_id)
+                .await;
+            return Err(e);
+        }
+    };
+    let lifetime = core.settings().session_ttl;
+    let session = core
+        .accounts()
+        .start_client_session(grant_session, &browser, &client.client_id, lifetime)
+        .await?;
+    let scopes: Vec<&str> = record.scope.split(' ').filter(|s| !s.is_empty()).collect();
+    let grant = UserGrant {
+        user: &user,
+        session: &session,
+        scopes: &scopes,
+        aud,
+    };
+    user_tokens(core, realm, client, grant, record.nonce, true).await
+}
+
+/// Everything a redemption must satisfy once the code is spent: the
+/// client, the expiry, the redirect URI, PKCE, a live browser session and
+/// account, and an acceptable `resource`. Gives the browser session, the
+/// user and the access token's audience.
+async fn check_redemption(
+    core: &Portcullis,
+    realm: &Realm,
+    client: &OAuthClient,
+    form: &Form,
+    record: &AuthCode,
+) -> Result<(Session, User, String), OAuthError> {
+    let now = core.clock().now();
     if record.client_id != client.client_id {
         return Err(OAuthError::invalid_grant(
             "the code was issued to another client",
@@ -188,34 +225,16 @@ async fn authorization_code(
         }
     }
     check_pkce(record.code_challenge.as_deref(), form.get("code_verifier"))?;
-    let browser = store
+    let aud = audience(client, form.get("resource"))?;
+    let browser = core
+        .store()
         .get_session(realm.id, record.session_id)
         .await
         .map_err(Error::from)?
         .filter(|s| s.revoked_at.is_none() && s.expires_at > now)
         .ok_or_else(|| OAuthError::invalid_grant("the user's session has ended"))?;
     let user = live_user(core, realm, record.user_id).await?;
-    let lifetime = core.settings().session_ttl;
-    let session = match core
-        .accounts()
-        .start_client_session(grant_session, &browser, &client.client_id, lifetime)
-        .await
-    {
-        Ok(s) => s,
-        // A second redemption got here first and revoked this grant.
-        Err(Error::Conflict(_)) => {
-            return Err(OAuthError::invalid_grant("the code was already used"));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let scopes: Vec<&str> = record.scope.split(' ').filter(|s| !s.is_empty()).collect();
-    let grant = UserGrant {
-        user: &user,
-        session: &session,
-        scopes: &scopes,
-        aud: audience(client, form.get("resource"))?,
-    };
-    user_tokens(core, realm, client, grant, record.nonce, true).await
+    Ok((browser, user, aud))
 }
 
 async fn live_user(core: &Portcullis, realm: &Realm, id: Uuid) -> Result<User, OAuthError> {

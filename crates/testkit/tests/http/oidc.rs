@@ -540,12 +540,11 @@ backend_tests!(codes_are_single_use_and_bound, |app: TestApp| async move {
         racers.spawn(async move { Reply::read(req.send().await.unwrap()).await });
     }
     let results = racers.join_all().await;
-    // At most one wins; the others count as reuse, which revokes the
-    // grant, so whatever the winner got is dead too (or, when a loser got
-    // there before the winner stored its session, nobody wins).
+    // Exactly one wins; the others count as reuse, which revokes the
+    // grant, so whatever the winner got is dead too.
     let wins: Vec<&Reply> = results.iter().filter(|r| r.status == 200).collect();
     assert!(
-        wins.len() <= 1,
+        wins.len() == 1,
         "{:?}",
         results.iter().map(|r| &r.text).collect::<Vec<_>>()
     );
