@@ -674,11 +674,14 @@ async fn logout(
         Err(_) => return ctx.unavailable(),
     };
     match session {
-        None => finish_logout(&ctx, Page::new(), &req),
+        // Nothing to end; a redirect needs a valid hint or the user's click.
+        None if req.hint.is_some() || req.redirect_uri.is_none() => {
+            finish_logout(&ctx, Page::new(), &req)
+        }
         Some(session) if req.proves_session(&session.id.to_string()) => {
             end_browser_session(&ctx, &session, &req).await
         }
-        Some(_) => {
+        _ => {
             let mut page = Page::new();
             let csrf = ctx.csrf(&mut page);
             if let Some(uri) = &req.redirect_uri {

@@ -856,3 +856,380 @@ backend_tests!(rp_initiated_logout, |app: TestApp| async move {
     assert_eq!(r.status, 200);
     assert!(r.text.contains("name=\"password\""));
 });
+
+/// Tokens from the code flow for a fresh browser, with `extra` parameters.
+async fn tokens_for(
+    app: &TestApp,
+    b: &mut Browser,
+    client_id: &str,
+    secret: &str,
+    email: &str,
+    extra: &[(&str, &str)],
+) -> Value {
+    let page = b.get(app, &authorize_query(client_id, extra)).await;
+    let r = match page.status {
+        200 => {
+            b.submit(app, &page, &[("email", email), ("password", PW)])
+                .await
+        }
+        _ => page,
+    };
+    let code = code_of(app, &r);
+    let r = token(app, client_id, secret, &redeem_body(&code)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json
+}
+
+// The OpenID Foundation's Basic OP and Config OP modules that apply to a
+// code-flow-only provider (SECURITY-CHECKLIST.md §1.1, §1.2), by name.
+backend_tests!(basic_op_modules, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let scopes =
+        json!({"scopes": ["openid", "profile", "email", "phone", "address", "offline_access"]});
+    let secret = web_client(&app, &admin, "web", scopes).await;
+    let user = app.register("hal@example.com", PW).await;
+    let id = user["id"].as_str().unwrap();
+    let r = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/identity/users/{id}"),
+            Some(&admin),
+            Some(
+                json!({"email": "hal@example.com", "name": "Hal Jordan", "attributes": {
+                "given_name": "Hal", "family_name": "Jordan", "phone_number": "+1 555 0100",
+                "address": {"locality": "Coast City", "country": "US"}}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut b = Browser::default();
+
+    // oidcc-ensure-request-without-nonce-succeeds-for-code-flow, oidcc-scope-all
+    let all = "openid profile email address phone offline_access";
+    let t = tokens_for(
+        &app,
+        &mut b,
+        "web",
+        &secret,
+        "hal@example.com",
+        &[("nonce", ""), ("scope", all)],
+    )
+    .await;
+    let idt = claims(t["id_token"].as_str().unwrap());
+    assert!(idt.get("nonce").is_none());
+    let first_auth_time = idt["auth_time"].as_i64().unwrap();
+    let access = t["access_token"].as_str().unwrap().to_owned();
+    // oidcc-userinfo-post-header, oidcc-scope-profile/-email/-address/-phone
+    let r = Reply::read(
+        app.http
+            .post(app.url(USERINFO))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["sub"], id);
+    assert_eq!(r.json["name"], "Hal Jordan");
+    assert_eq!(r.json["given_name"], "Hal");
+    assert_eq!(r.json["family_name"], "Jordan");
+    assert_eq!(r.json["email"], "hal@example.com");
+    assert_eq!(r.json["phone_number"], "+1 555 0100");
+    assert_eq!(r.json["address"]["locality"], "Coast City");
+    // Scopes the client may not have are dropped, and their claims too.
+    let t = tokens_for(
+        &app,
+        &mut b,
+        "web",
+        &secret,
+        "",
+        &[("scope", "openid email")],
+    )
+    .await;
+    let r = app.get(USERINFO, t["access_token"].as_str()).await;
+    assert!(r.json.get("phone_number").is_none() && r.json.get("name").is_none());
+    assert_eq!(r.json["email"], "hal@example.com");
+
+    // oidcc-display-page/-popup, oidcc-login-hint, oidcc-ui-locales,
+    // oidcc-claims-locales, oidcc-ensure-request-with-acr-values-succeeds,
+    // oidcc-claims-essential, oidcc-alternate-happy-flow
+    for extra in [
+        ("display", "page"),
+        ("display", "popup"),
+        ("login_hint", "hal@example.com"),
+        ("ui_locales", "fr-CA fr en"),
+        ("claims_locales", "fr"),
+        ("acr_values", "1 2"),
+        ("claims", r#"{"id_token":{"email":{"essential":true}}}"#),
+        ("scope", "email openid"),
+    ] {
+        let t = tokens_for(&app, &mut b, "web", &secret, "", &[extra]).await;
+        let idt = claims(t["id_token"].as_str().unwrap());
+        assert_eq!(idt["sub"], id, "{extra:?}");
+        assert_eq!(idt["acr"], "1");
+    }
+
+    // oidcc-id-token-hint: prompt=none with the previous ID token.
+    let hint = t_id_token(&app, &mut b, &secret).await;
+    let r = b
+        .get(
+            &app,
+            &authorize_query("web", &[("prompt", "none"), ("id_token_hint", &hint)]),
+        )
+        .await;
+    code_of(&app, &r);
+    // A hint for someone else is a login the browser does not have.
+    app.register("ike@example.com", PW).await;
+    let mut other = Browser::default();
+    let theirs = tokens_for(&app, &mut other, "web", &secret, "ike@example.com", &[]).await;
+    let r = b
+        .get(
+            &app,
+            &authorize_query(
+                "web",
+                &[
+                    ("prompt", "none"),
+                    ("id_token_hint", theirs["id_token"].as_str().unwrap()),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(location_params(&r).1["error"], "login_required");
+
+    // oidcc-prompt-login: a new authentication, a later auth_time.
+    app.clock.advance(Duration::seconds(5));
+    let t = tokens_for(
+        &app,
+        &mut b,
+        "web",
+        &secret,
+        "hal@example.com",
+        &[("prompt", "login")],
+    )
+    .await;
+    let idt = claims(t["id_token"].as_str().unwrap());
+    assert!(idt["auth_time"].as_i64().unwrap() > first_auth_time);
+    assert_eq!(idt["sub"], id);
+
+    // oidcc-request-uri-unsigned-supported-correctly-or-rejected-as-unsupported
+    let r = b
+        .get(
+            &app,
+            &authorize_query("web", &[("request_uri", "https://app.example.com/r/1")]),
+        )
+        .await;
+    assert_eq!(location_params(&r).1["error"], "request_uri_not_supported");
+
+    // oidcc-server-client-secret-post
+    let (_, post_secret) = client(
+        &app,
+        &admin,
+        json!({"name": "Poster", "client_id": "poster", "redirect_uris": [CB],
+               "token_endpoint_auth_method": "client_secret_post",
+               "grant_types": ["authorization_code"]}),
+    )
+    .await;
+    let r = b.get(&app, &authorize_query("poster", &[])).await;
+    let code = code_of(&app, &r);
+    let r = Reply::read(
+        app.http
+            .post(app.url(TOKEN))
+            .header("content-type", FORM)
+            .body(format!(
+                "{}&client_id=poster&client_secret={}",
+                redeem_body(&code),
+                post_secret.unwrap()
+            ))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.json.get("refresh_token").is_none(),
+        "no refresh_token grant"
+    );
+
+    // oidcc-redirect-uri-query-OK / -mismatch / -added, oidcc-redirect-uri-regfrag
+    let with_query = "https://app.example.com/cb?tenant=a";
+    let (_, q_secret) = client(
+        &app,
+        &admin,
+        json!({"name": "Q", "client_id": "q", "redirect_uris": [with_query],
+               "grant_types": ["authorization_code"]}),
+    )
+    .await;
+    let r = b
+        .get(&app, &authorize_query("q", &[("redirect_uri", with_query)]))
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let loc = r.header("location").unwrap();
+    assert!(
+        loc.starts_with("https://app.example.com/cb?tenant=a&code="),
+        "{loc}"
+    );
+    assert!(q_secret.is_some());
+    for bad in [
+        "https://app.example.com/cb?tenant=b",
+        "https://app.example.com/cb?tenant=a&x=1",
+    ] {
+        let r = b
+            .get(&app, &authorize_query("q", &[("redirect_uri", bad)]))
+            .await;
+        assert_eq!(r.status, 400, "{bad}");
+        assert!(r.header("location").is_none());
+    }
+    let r = app
+        .post(
+            "/api/v1/clients",
+            Some(&admin),
+            json!({"name": "Frag", "redirect_uris": ["https://app.example.com/cb#x"]}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+
+    // oidcc-idtoken-unsigned: alg none cannot be registered; another alg
+    // is used when registered.
+    let r = app
+        .post(
+            "/api/v1/clients",
+            Some(&admin),
+            json!({"name": "None", "redirect_uris": [CB], "id_token_signed_response_alg": "none"}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let es_secret = web_client(
+        &app,
+        &admin,
+        "es",
+        json!({"id_token_signed_response_alg": "ES256"}),
+    )
+    .await;
+    let t = tokens_for(&app, &mut b, "es", &es_secret, "", &[]).await;
+    assert_eq!(header(t["id_token"].as_str().unwrap())["alg"], "ES256");
+
+    // A token of another realm is not active here.
+    let r = app
+        .post("/api/v1/realms", Some(&admin), json!({"name": "other"}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app
+        .get("/realms/other/oauth2/userinfo", Some(&access))
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+});
+
+/// A fresh ID token of the browser's session for `web`.
+async fn t_id_token(app: &TestApp, b: &mut Browser, secret: &str) -> String {
+    let t = tokens_for(app, b, "web", secret, "", &[]).await;
+    t["id_token"].as_str().unwrap().to_owned()
+}
+
+// The RP-Initiated Logout OP modules (SECURITY-CHECKLIST.md §1.4).
+backend_tests!(rp_initiated_logout_modules, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let secret = web_client(&app, &admin, "web", json!({})).await;
+    app.register("jan@example.com", PW).await;
+    let mut b = Browser::default();
+    let t = tokens_for(&app, &mut b, "web", &secret, "jan@example.com", &[]).await;
+    let hint = t["id_token"].as_str().unwrap().to_owned();
+    let logout = |q: String| format!("/realms/main/oauth2/logout?{q}");
+    let bye = enc("https://app.example.com/bye");
+
+    // -modified-id-token-hint: the hint re-encoded with alg none.
+    let mut parts = hint.split('.');
+    let (_, payload) = (parts.next(), parts.next().unwrap());
+    let none = format!("{}.{payload}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#));
+    // -bad-id-token-hint: signed by a key that is not the realm's.
+    let foreign = {
+        use portcullis_crypto::{SigningAlgorithm, SigningKey, generate_signing_key};
+        let k = generate_signing_key(SigningAlgorithm::RS256).unwrap();
+        let key = SigningKey::from_pkcs8(SigningAlgorithm::RS256, &k.private_pkcs8_der).unwrap();
+        key.sign(&claims(&hint), "JWT").unwrap()
+    };
+    for bad in [none, foreign] {
+        let r = b
+            .get(
+                &app,
+                &logout(format!(
+                    "id_token_hint={bad}&post_logout_redirect_uri={bye}"
+                )),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.header("location").is_none());
+    }
+    // -query-added-to-post-logout-redirect-uri
+    let r = b
+        .get(
+            &app,
+            &logout(format!(
+                "id_token_hint={hint}&post_logout_redirect_uri={}",
+                enc("https://app.example.com/bye?x=1")
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    // -no-id-token-hint: a confirmation, never a redirect by itself; even
+    // for a browser without a session.
+    let mut stranger = Browser::default();
+    for br in [&mut b, &mut stranger] {
+        let r = br
+            .get(
+                &app,
+                &logout(format!("client_id=web&post_logout_redirect_uri={bye}")),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(r.header("location").is_none());
+        assert!(r.text.contains("Sign out"));
+    }
+    // Confirming it (stranger: nothing to end) goes to the registered URI.
+    let page = stranger
+        .get(
+            &app,
+            &logout(format!(
+                "client_id=web&post_logout_redirect_uri={bye}&state=s"
+            )),
+        )
+        .await;
+    let r = stranger.submit(&app, &page, &[("confirm", "yes")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(
+        r.header("location").unwrap(),
+        "https://app.example.com/bye?state=s"
+    );
+    // -no-params and -only-state: a confirmation for a browser with a session.
+    for q in ["", "state=only"] {
+        let r = b.get(&app, &logout(q.to_owned())).await;
+        assert_eq!(r.status, 200);
+        assert!(r.text.contains("Sign out"));
+    }
+    // The confirmation form ends the session.
+    let page = b.get(&app, &logout(String::new())).await;
+    let r = b.submit(&app, &page, &[("confirm", "yes")]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("signed out"));
+    assert!(!b.cookies.contains_key("portcullis_sso"));
+    let access = t["access_token"].as_str().unwrap();
+    assert_eq!(app.get(USERINFO, Some(access)).await.status, 401);
+    // -no-post-logout-redirect-uri and -no-state, with a new session.
+    let t = tokens_for(&app, &mut b, "web", &secret, "jan@example.com", &[]).await;
+    let hint = t["id_token"].as_str().unwrap();
+    let r = b.get(&app, &logout(format!("id_token_hint={hint}"))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("signed out"));
+    let t = tokens_for(&app, &mut b, "web", &secret, "jan@example.com", &[]).await;
+    let hint = t["id_token"].as_str().unwrap();
+    let r = b
+        .get(
+            &app,
+            &logout(format!(
+                "id_token_hint={hint}&post_logout_redirect_uri={bye}"
+            )),
+        )
+        .await;
+    assert_eq!(r.header("location").unwrap(), "https://app.example.com/bye");
+});
