@@ -797,6 +797,40 @@ impl<'a> Accounts<'a> {
             .collect())
     }
 
+    /// The consents the caller gave clients.
+    pub async fn consents(&self, who: &Principal) -> Result<Vec<crate::model::Consent>> {
+        Ok(self
+            .i
+            .store
+            .list_consents(who.realm.id, who.user_id)
+            .await?)
+    }
+
+    /// Withdraws the caller's consent to a client and ends the client's
+    /// sessions of the caller (their refresh and access tokens).
+    pub async fn revoke_consent(&self, who: &Principal, client_id: &str) -> Result<()> {
+        let i = self.i;
+        if !i
+            .store
+            .delete_consent(who.realm.id, who.user_id, client_id)
+            .await?
+        {
+            return Err(Error::NotFound("consent"));
+        }
+        let now = i.clock.now();
+        let sessions = i
+            .store
+            .list_active_sessions(who.realm.id, who.user_id, now)
+            .await?;
+        for s in sessions
+            .iter()
+            .filter(|s| s.client_id.as_deref() == Some(client_id))
+        {
+            self.end_session(who.realm.id, s.id).await?;
+        }
+        Ok(())
+    }
+
     /// Ends one of the caller's sessions.
     pub async fn revoke_session(&self, who: &Principal, id: Uuid) -> Result<()> {
         let i = self.i;

@@ -41,6 +41,7 @@ impl Modify for BearerScheme {
     paths(
         auth::register_post, auth::login_post, auth::refresh_post, auth::logout_post,
         auth::me_get, auth::change_password_post, auth::sessions_get, auth::session_delete,
+        auth::consents_get, auth::consent_delete,
         auth::validate_post,
         users::users_list, users::user_post, users::user_get, users::user_put,
         users::user_delete, users::user_deactivate, users::user_reactivate,

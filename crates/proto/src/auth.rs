@@ -82,6 +82,25 @@ pub struct SessionView {
     pub device: Option<String>,
     /// Whether this is the session of the token making the request.
     pub current: bool,
+    /// For the tokens an OAuth client holds from one authorization: the
+    /// client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+/// A consent the caller gave a client (remembered until withdrawn).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ConsentView {
+    /// The client.
+    pub client_id: String,
+    /// The scopes consented to.
+    pub scopes: Vec<String>,
+    /// First consent.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
 }
 
 /// `POST /api/v1/auth/validate`.

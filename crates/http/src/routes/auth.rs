@@ -8,8 +8,8 @@ use portcullis_core::accounts::{IssuedTokens, NewAccount};
 use portcullis_core::model::Session;
 use portcullis_core::users::ManagedUser;
 use portcullis_proto::{
-    ChangePasswordRequest, LoginRequest, Problem, RefreshRequest, RegisterRequest, SessionView,
-    TokenResponse, UserView, ValidateRequest, ValidateResponse,
+    ChangePasswordRequest, ConsentView, LoginRequest, Problem, RefreshRequest, RegisterRequest,
+    SessionView, TokenResponse, UserView, ValidateRequest, ValidateResponse,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -28,6 +28,8 @@ pub(crate) fn router() -> Router<AppState> {
     r = realm_route(r, "/auth/change-password", post(change_password_post));
     r = realm_route(r, "/auth/sessions", get(sessions_get));
     r = realm_route(r, "/auth/sessions/{id}", delete(session_delete));
+    r = realm_route(r, "/auth/consents", get(consents_get));
+    r = realm_route(r, "/auth/consents/{client_id}", delete(consent_delete));
     r = realm_route(r, "/auth/validate", post(validate_post));
     r
 }
@@ -69,6 +71,7 @@ fn session_view((s, current): (Session, bool)) -> SessionView {
         user_agent: s.user_agent,
         device: s.device,
         current,
+        client_id: s.client_id,
     }
 }
 
@@ -263,4 +266,52 @@ pub(crate) async fn validate_post(
         None => ValidateResponse::default(),
     };
     Ok(axum::Json(answer))
+}
+
+/// The consents the caller gave OAuth clients.
+#[utoipa::path(get, path = "/api/v1/auth/consents", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Consents, by client", body = Vec<ConsentView>),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn consents_get(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+) -> Result<axum::Json<Vec<ConsentView>>, ApiError> {
+    let consents = state.core.accounts().consents(&who).await?;
+    Ok(axum::Json(
+        consents
+            .into_iter()
+            .map(|c| ConsentView {
+                client_id: c.client_id,
+                scopes: c.scopes,
+                created_at: c.created_at,
+                updated_at: c.updated_at,
+            })
+            .collect(),
+    ))
+}
+
+/// Withdraw a consent: the client asks again next time, and what it holds
+/// from the caller's authorizations (refresh and access tokens) ends now.
+#[utoipa::path(delete, path = "/api/v1/auth/consents/{client_id}", tag = "auth",
+    security(("bearer" = [])),
+    params(("client_id" = String, Path, description = "The client")),
+    responses(
+        (status = 204, description = "Consent withdrawn"),
+        (status = 404, description = "No consent to this client", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn consent_delete(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    params: Params,
+) -> Result<StatusCode, ApiError> {
+    let client_id = params.text("client_id")?;
+    state
+        .core
+        .accounts()
+        .revoke_consent(&who, client_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -787,11 +787,53 @@ backend_tests!(consent_is_asked_and_remembered, |app: TestApp| async move {
     assert_eq!(r.status, 200, "{}", r.text);
     let r = b.get(&app, &authorize_query("third", &[])).await;
     code_of(&app, &r);
-    // prompt=consent asks again; prompt=none with a new scope says so.
+    // prompt=consent asks again.
     let r = b
         .get(&app, &authorize_query("third", &[("prompt", "consent")]))
         .await;
     assert!(r.text.contains("value=\"allow\""));
+
+    // The user sees the consent and withdraws it: the client's tokens end
+    // and the next request asks again (prompt=none: consent_required).
+    let me = app.login("fay@example.com", PW).await;
+    let r = app
+        .get("/api/v1/auth/consents", Some(&me.access_token))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json[0]["client_id"], "third");
+    assert_eq!(
+        r.json[0]["scopes"],
+        json!(["openid", "profile", "email", "offline_access"])
+    );
+    let sessions = app
+        .get("/api/v1/auth/sessions", Some(&me.access_token))
+        .await;
+    assert!(
+        sessions
+            .json
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["client_id"] == "third"),
+        "{}",
+        sessions.text
+    );
+    let code = code_of(&app, &b.get(&app, &authorize_query("third", &[])).await);
+    let held = token(&app, "third", &secret, &redeem_body(&code)).await;
+    let held_access = held.json["access_token"].as_str().unwrap();
+    let r = app
+        .delete("/api/v1/auth/consents/third", Some(&me.access_token))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(app.get(USERINFO, Some(held_access)).await.status, 401);
+    let r = app
+        .delete("/api/v1/auth/consents/third", Some(&me.access_token))
+        .await;
+    assert_eq!(r.status, 404);
+    let r = b
+        .get(&app, &authorize_query("third", &[("prompt", "none")]))
+        .await;
+    assert_eq!(location_params(&r).1["error"], "consent_required");
 });
 
 backend_tests!(rp_initiated_logout, |app: TestApp| async move {
