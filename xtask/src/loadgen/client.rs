@@ -58,12 +58,37 @@ impl Conn {
         body: Bytes,
         authorization: Option<&HeaderValue>,
     ) -> Result<(u16, Bytes)> {
+        let json = HeaderValue::from_static("application/json");
+        self.post(path, json, body, authorization).await
+    }
+
+    /// POSTs an `application/x-www-form-urlencoded` body (already encoded)
+    /// with an `Authorization` header value.
+    pub async fn post_form(
+        &mut self,
+        path: &str,
+        body: Bytes,
+        authorization: &HeaderValue,
+    ) -> Result<(u16, Bytes)> {
+        let form = HeaderValue::from_static("application/x-www-form-urlencoded");
+        self.post(path, form, body, Some(authorization)).await
+    }
+
+    /// POSTs `body` of `content_type`; returns the status and the whole
+    /// response body.
+    async fn post(
+        &mut self,
+        path: &str,
+        content_type: HeaderValue,
+        body: Bytes,
+        authorization: Option<&HeaderValue>,
+    ) -> Result<(u16, Bytes)> {
         self.sender.ready().await.context("connection closed")?;
         let mut request = Request::builder()
             .method(Method::POST)
             .uri(path)
             .header(HOST, self.host.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            .header(CONTENT_TYPE, content_type);
         if let Some(value) = authorization {
             request = request.header(AUTHORIZATION, value.clone());
         }

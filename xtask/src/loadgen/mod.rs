@@ -12,10 +12,14 @@
 //!   FILE`, as the admin in `LOADGEN_EMAIL`/`LOADGEN_PASSWORD`; closed loop,
 //!   paced (`--rate R`) or a verification pass (`--verify OUT`), see
 //!   [`authz`].
+//! - `oauth-token`, `oauth-introspect`: the client_credentials grant and
+//!   introspection of any OAuth 2.0 server, as the client `--client-id`
+//!   with `client_secret_basic`, see [`oauth`].
 
 pub mod authz;
 mod client;
 pub mod hash;
+pub mod oauth;
 mod scenario;
 
 use std::net::SocketAddr;
@@ -41,6 +45,8 @@ pub struct Options {
     pub max_requests: u64,
     /// `authz-check` only: bodies, rate, verification.
     pub authz: authz::AuthzOptions,
+    /// `oauth-*` only: endpoints, client, scope, token pool.
+    pub oauth: oauth::OAuthOptions,
 }
 
 impl Options {
@@ -53,6 +59,7 @@ impl Options {
             threads: cores,
             max_requests: 20_000_000,
             authz: authz::AuthzOptions::default(),
+            oauth: oauth::OAuthOptions::default(),
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -95,6 +102,16 @@ impl Options {
                     }
                     opts.authz.rate = Some(rate);
                 }
+                "--prefix" => opts.oauth.prefix = value.clone(),
+                "--client-id" => opts.oauth.client_id = Some(value.clone()),
+                "--client-secret" => opts.oauth.client_secret = Some(value.clone()),
+                "--scope" => opts.oauth.scope = value.clone(),
+                "--pool" => {
+                    opts.oauth.pool = value.parse().with_context(bad)?;
+                    if !(1..=1_000_000).contains(&opts.oauth.pool) {
+                        bail!("--pool must be in 1..=1,000,000");
+                    }
+                }
                 other => bail!("unknown option {other}"),
             }
         }
@@ -121,7 +138,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
 fn run(args: &[String]) -> Result<serde_json::Value> {
     let Some((name, rest)) = args.split_first() else {
         bail!(
-            "usage: xtask loadgen hash|login|validate|refresh|authz-check [--addr A] [--seconds S] [--connections N] [--threads N] [--bodies FILE] [--rate R] [--verify OUT] [--max-requests N]"
+            "usage: xtask loadgen hash|login|validate|refresh|authz-check|oauth-token|oauth-introspect [--addr A] [--seconds S] [--connections N] [--threads N] [--bodies FILE] [--rate R] [--verify OUT] [--max-requests N] [--prefix P] [--client-id ID] [--client-secret S] [--scope S] [--pool N]"
         );
     };
     let opts = Options::parse(rest)?;
@@ -141,6 +158,9 @@ fn run(args: &[String]) -> Result<serde_json::Value> {
     } else if name == "authz-check" {
         let addr = opts.addr.context("--addr is required")?;
         runtime()?.block_on(authz::run(addr, &opts))?
+    } else if let Some(kind) = oauth::Kind::parse(name) {
+        let addr = opts.addr.context("--addr is required")?;
+        runtime()?.block_on(oauth::run(kind, addr, &opts))?
     } else {
         let scenario = Scenario::parse(name)?;
         let addr = opts.addr.context("--addr is required")?;

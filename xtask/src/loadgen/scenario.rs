@@ -42,7 +42,9 @@ impl Scenario {
             "login" => Self::Login,
             "validate" => Self::Validate,
             "refresh" => Self::Refresh,
-            other => bail!("unknown scenario {other} (hash, login, validate, refresh)"),
+            other => bail!(
+                "unknown scenario {other} (hash, login, validate, refresh, authz-check, oauth-token, oauth-introspect)"
+            ),
         })
     }
 
@@ -328,7 +330,7 @@ impl Worker {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+pub(super) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
