@@ -10,9 +10,11 @@
 //! `--release` and run in its own process.
 //!
 //! `cargo xtask bench authz ...` is the authorization benchmark: see
-//! [`authz`].
+//! [`authz`]. `cargo xtask bench oidc ...` compares the OAuth endpoints with
+//! Node's oidc-provider: see [`oidc`].
 
 mod authz;
+mod oidc;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -75,8 +77,10 @@ impl Options {
 
 /// Runs the benchmark.
 pub fn run(args: &[String]) -> Result<ExitCode> {
-    if let Some(("authz", rest)) = args.split_first().map(|(a, r)| (a.as_str(), r)) {
-        return authz::run(rest);
+    match args.split_first().map(|(a, r)| (a.as_str(), r)) {
+        Some(("authz", rest)) => return authz::run(rest),
+        Some(("oidc", rest)) => return oidc::run(rest),
+        _ => {}
     }
     let opts = Options::parse(args, "--no-postgres")?;
     process::install_signal_handler()?;
@@ -207,7 +211,13 @@ fn refresh_on_postgres(binary: &Path, admin_password: &str, seconds: &str) -> Ou
 
 /// Runs the optimised load generator once; its figures or why it failed.
 fn measure(args: &[&str], admin_password: &str) -> Outcome {
-    match loadgen(args, admin_password) {
+    measure_env(args, &[("LOADGEN_PASSWORD", admin_password)])
+}
+
+/// [`measure`] with other `LOADGEN_*` variables (`LOADGEN_EMAIL` is the
+/// admin's in every case).
+fn measure_env(args: &[&str], env: &[(&str, &str)]) -> Outcome {
+    match loadgen_env(args, env) {
         Ok(value) => Outcome::Done(value),
         Err(err) => {
             eprintln!("xtask: loadgen {}: {err:#}", args.first().unwrap_or(&""));
@@ -218,6 +228,11 @@ fn measure(args: &[&str], admin_password: &str) -> Outcome {
 
 /// `cargo run --release -p xtask -- loadgen ARGS`, parsing its JSON output.
 fn loadgen(args: &[&str], admin_password: &str) -> Result<Value> {
+    loadgen_env(args, &[("LOADGEN_PASSWORD", admin_password)])
+}
+
+/// [`loadgen`] with the given environment variables.
+fn loadgen_env(args: &[&str], env: &[(&str, &str)]) -> Result<Value> {
     check_interrupted()?;
     let mut cmd = process::cargo();
     cmd.args([
@@ -231,7 +246,7 @@ fn loadgen(args: &[&str], admin_password: &str) -> Result<Value> {
     ])
     .args(args)
     .env("LOADGEN_EMAIL", server::ADMIN_EMAIL)
-    .env("LOADGEN_PASSWORD", admin_password)
+    .envs(env.iter().copied())
     .stdin(Stdio::null())
     .stdout(Stdio::piped());
     let mut job = Job::spawn("loadgen", &mut cmd)?;
