@@ -1,7 +1,10 @@
 //! Project automation for Portcullis, run as `cargo xtask <command>`:
 //!
 //! - `test [-- FILTER...]`: every test of the workspace, against a throwaway
-//!   PostgreSQL cluster (installed with apt-get when missing).
+//!   PostgreSQL cluster (installed with apt-get when missing), then the
+//!   end-to-end suites in `e2e/` against the real server (Node.js, Chromium
+//!   and npm packages installed when missing).
+//! - `e2e [-- PATTERN...]`: the end-to-end suites only.
 //! - `bench [--seconds N] [--no-postgres] [--server-binary PATH]`: a load
 //!   benchmark of the release server; figures in a table, also written to `target/bench-report.md`.
 //! - `bench authz [--seconds N] [--skip-http] [--server-binary PATH]`: the
@@ -12,6 +15,7 @@
 //! optimised build (`cargo run --release -p xtask -- loadgen ...`).
 
 mod bench;
+mod e2e;
 mod loadgen;
 mod process;
 mod server;
@@ -24,8 +28,12 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test [-- FILTER...]             run every test of the workspace against a
-                                  throwaway PostgreSQL (filters go to cargo test)
+  test [-- FILTER...]             run every test: the workspace's against a
+                                  throwaway PostgreSQL, then the end-to-end suites
+                                  (filters go to cargo test and leave the end-to-end
+                                  suites out; the filter e2e runs those alone)
+  e2e [-- PATTERN...]             the end-to-end suites in e2e/ only, against the real
+                                  server (PATTERN: a regex on test names)
   bench [--seconds N] [--no-postgres] [--server-binary PATH]
                                   load benchmark of the release server (or of PATH);
                                   report in target/bench-report.md
@@ -40,6 +48,7 @@ fn main() -> ExitCode {
     let result = match args.split_first() {
         Some((command, rest)) => match command.as_str() {
             "test" => test::run(rest),
+            "e2e" => e2e::run(rest),
             "bench" => bench::run(rest),
             "loadgen" => loadgen::main(rest),
             "help" | "-h" | "--help" => {

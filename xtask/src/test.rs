@@ -2,15 +2,26 @@
 //! real services started for the run.
 //!
 //! Suites run in order: `cargo test --workspace --all-targets`, then the doc
-//! tests. The end-to-end suites in `e2e/` (Node: `npm ci` there, Chromium from
-//! Debian's `chromium` package) will run after them as one more suite, with
-//! the server's URL and the same services.
+//! tests (both against a throwaway PostgreSQL, stopped after them), then the
+//! end-to-end suites in `e2e/` against the real server binary (see
+//! [`crate::e2e`]: Node.js, Chromium and the npm packages are installed when
+//! missing). The closing line adds up all of them: `N passed, N failed`.
+//!
+//! Filters: without any, everything runs. Filters go to `cargo test` and
+//! select among the cargo suites only: the end-to-end suite, which builds and
+//! starts the server and a browser, is left out then. The filter `e2e`
+//! selects the end-to-end suite alone (no cargo suite, no PostgreSQL); the
+//! other filters given with it are `--test-name-pattern`s of Node's test
+//! runner (`cargo xtask test e2e consent` runs the end-to-end tests whose
+//! names match `consent`). `cargo xtask e2e` is the same as `cargo xtask test
+//! e2e`.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{ExitCode, Stdio};
 
 use anyhow::{Context as _, Result};
 
+use crate::e2e;
 use crate::process::{self, Job, check_interrupted, interrupted};
 use crate::services::{Kind, Services};
 
@@ -24,6 +35,10 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
         Some((first, rest)) if first == "--" => rest.to_vec(),
         _ => args.to_vec(),
     };
+    if filters.iter().any(|f| f == "e2e") {
+        let patterns: Vec<String> = filters.into_iter().filter(|f| f != "e2e").collect();
+        return e2e::run(&patterns);
+    }
     process::install_signal_handler()?;
 
     let mut services = Services::start(SERVICES)?;
@@ -54,6 +69,20 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     }
 
     let stopped = services.stop();
+    let mut e2e_failed = false;
+    if filters.is_empty() && !interrupted() && stopped.is_ok() {
+        eprintln!("xtask: running end-to-end tests");
+        match e2e::suite(&[], e2e::Build::AsCargoTest) {
+            Ok(outcome) => {
+                totals.add(outcome.counts);
+                e2e_failed = !outcome.ok;
+            }
+            Err(err) => {
+                eprintln!("xtask: the end-to-end suite could not run: {err:#}");
+                e2e_failed = true;
+            }
+        }
+    }
     println!();
     println!("{}", totals.summary());
     stopped.context("stopping services")?;
@@ -65,6 +94,10 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
                 failures.join(", ")
             );
         }
+        return Ok(ExitCode::FAILURE);
+    }
+    if e2e_failed {
+        eprintln!("xtask: the end-to-end suite failed (see above)");
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
@@ -101,12 +134,13 @@ fn cargo_test(cmd: &mut std::process::Command, label: &str) -> Result<(bool, Cou
     Ok((status.success(), counts))
 }
 
-/// Test counts from libtest's `test result:` lines.
+/// Test counts: from libtest's `test result:` lines, and from the end-to-end
+/// suite's TAP summary.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Counts {
-    passed: u64,
-    failed: u64,
-    ignored: u64,
+pub struct Counts {
+    pub passed: u64,
+    pub failed: u64,
+    pub ignored: u64,
 }
 
 impl Counts {
@@ -132,14 +166,14 @@ impl Counts {
         Some(counts)
     }
 
-    fn add(&mut self, other: Self) {
+    pub fn add(&mut self, other: Self) {
         self.passed += other.passed;
         self.failed += other.failed;
         self.ignored += other.ignored;
     }
 
     /// `N passed, N failed` (`, N skipped` when tests were ignored).
-    fn summary(&self) -> String {
+    pub fn summary(&self) -> String {
         let mut line = format!("{} passed, {} failed", self.passed, self.failed);
         if self.ignored > 0 {
             line.push_str(&format!(", {} skipped", self.ignored));
