@@ -23,7 +23,7 @@ const skip = await oidcMissing();
 const SCOPE = 'openid profile email offline_access';
 const AUTHORIZE = `${issuer}/oauth2/authorize`;
 /** Playwright's wait for any one page event. */
-const PAGE_TIMEOUT = 15_000;
+const PAGE_TIMEOUT = 10_000;
 
 let browser;
 let callbacks;
@@ -78,6 +78,17 @@ async function authorizationRequest(rp, extra = {}) {
   return { url, codeVerifier, state, nonce };
 }
 
+/**
+ * The next response of `page` matching `predicate`, waited for from now on.
+ * If the test fails before awaiting it, its rejection (the page closes) is
+ * not reported in place of the real failure.
+ */
+function nextResponse(page, predicate) {
+  const response = page.waitForResponse(predicate);
+  response.catch(() => {});
+  return response;
+}
+
 /** Whether `response` is a redirect to `uri` (with a query). */
 function redirectsTo(response, uri) {
   const location = response.headers().location ?? '';
@@ -105,14 +116,31 @@ function submitButtons(form) {
   return form.locator('button[type="submit"], button:not([type]), input[type="submit"]');
 }
 
-/** Fills in and submits the login form; resolves once the answer arrived. */
+/** The `<title>` of an HTML document. */
+function titleOf(html) {
+  return /<title>([^<]*)<\/title>/i.exec(html)?.[1]?.trim() ?? '(no title)';
+}
+
+/** Fills in and submits the login form; resolves to the answer once it arrived. */
 async function logIn(page, user) {
   const form = await loginForm(page);
   await form.locator('input[name="email"]').fill(user.email);
   await form.locator('input[name="password"]').fill(user.password);
-  const answered = page.waitForResponse((r) => r.request().method() === 'POST');
+  const answered = nextResponse(page, (r) => r.request().method() === 'POST');
   await submitButtons(form).first().click();
   return answered;
+}
+
+/**
+ * Logs in with the right password: fails at once, with the page's title,
+ * if the form's POST is refused, rather than time out waiting for a redirect.
+ */
+async function logInAccepted(page, user) {
+  const answer = await logIn(page, user);
+  if (answer.status() >= 400) {
+    assert.fail(`the login form's POST answered ${answer.status()}: ${titleOf(await answer.text())}`);
+  }
+  return answer;
 }
 
 /** The consent page of `rp`: shows its name; clicks `decision`. */
@@ -136,10 +164,10 @@ async function decide(page, rp, decision) {
  */
 async function authorize(page, rp, { user, login = true, consent, extra } = {}) {
   const request = await authorizationRequest(rp, extra);
-  const redirected = page.waitForResponse((r) => redirectsTo(r, rp.redirectUri));
+  const redirected = nextResponse(page, (r) => redirectsTo(r, rp.redirectUri));
   await page.goto(request.url.href);
   if (login) {
-    await logIn(page, user);
+    await logInAccepted(page, user);
   }
   if (consent) {
     await decide(page, rp, consent);
@@ -436,8 +464,8 @@ describe('OpenID Connect provider', () => {
       assert.ok(!page.url().startsWith(rp.redirectUri), 'no redirect to the client');
       await loginForm(page);
       // The right password on the page shown then completes the request.
-      const redirected = page.waitForResponse((r) => redirectsTo(r, rp.redirectUri));
-      await logIn(page, user);
+      const redirected = nextResponse(page, (r) => redirectsTo(r, rp.redirectUri));
+      await logInAccepted(page, user);
       assert.equal((await redirected).status(), 303);
       await page.waitForURL((u) => u.href.startsWith(rp.redirectUri), { waitUntil: 'commit' });
       const tokens = await exchange(rp, { ...request, callbackUrl: new URL(page.url()) });
@@ -456,11 +484,11 @@ describe('OpenID Connect provider', () => {
     callbacks.serve('/start', `<form method="post" action="${AUTHORIZE}">${inputs}<button>Sign in</button></form>`);
     await withPage({}, async (page) => {
       await page.goto(callbacks.url('/start'));
-      const loginPage = page.waitForResponse((r) => r.url().startsWith(AUTHORIZE));
+      const loginPage = nextResponse(page, (r) => r.url().startsWith(AUTHORIZE));
       await page.locator('button').click();
       assert.equal((await loginPage).request().method(), 'POST');
-      const redirected = page.waitForResponse((r) => redirectsTo(r, rp.redirectUri));
-      await logIn(page, user);
+      const redirected = nextResponse(page, (r) => redirectsTo(r, rp.redirectUri));
+      await logInAccepted(page, user);
       assert.equal((await redirected).status(), 303);
       await page.waitForURL((u) => u.href.startsWith(rp.redirectUri), { waitUntil: 'commit' });
       const tokens = await exchange(rp, { ...request, callbackUrl: new URL(page.url()) });
