@@ -20,14 +20,7 @@ use crate::client_auth::authenticate;
 use crate::{Form, OAuthError, Request};
 
 /// Scopes about a user: meaningless when a client acts as itself.
-const USER_SCOPES: [&str; 6] = [
-    "openid",
-    "profile",
-    "email",
-    "phone",
-    "address",
-    "offline_access",
-];
+const USER_SCOPES: [&str; 6] = crate::metadata::SCOPES;
 
 /// A successful token answer (RFC 6749 §5.1).
 #[derive(Debug, Clone, Serialize)]

@@ -17,8 +17,8 @@
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use portcullis_core::Error;
@@ -40,13 +40,13 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/realms/{realm}/oauth2/authorize",
-            get(authorize_get).post(authorize_post),
+            get(authorize_endpoint).post(authorize_endpoint),
         )
         .route("/realms/{realm}/login", post(login_post))
         .route("/realms/{realm}/consent", post(consent_post))
         .route(
             "/realms/{realm}/oauth2/logout",
-            get(logout_get).post(logout_post),
+            get(logout_endpoint).post(logout_endpoint),
         )
         .route("/realms/{realm}/logout", post(logout_confirm))
 }
@@ -281,15 +281,22 @@ impl Ctx<'_> {
     /// Whether a submitted form is this site's: the CSRF token matches the
     /// cookie, and the `Origin`, when sent, is the public URL's.
     fn form_is_ours(&self, form: &Form) -> bool {
-        if let Some(origin) = self
-            .headers
-            .get(header::ORIGIN)
-            .and_then(|v| v.to_str().ok())
-        {
-            let ours = csp_source(&self.state.core.settings().public_url);
-            if ours.as_deref() != Some(origin) {
-                return false;
+        let text = |name: &str| self.headers.get(name).and_then(|v| v.to_str().ok());
+        match text("origin") {
+            // Our pages send no referrer, so browsers send `Origin: null`
+            // even for our own forms; the fetch metadata still tells.
+            Some("null") => {
+                if text("sec-fetch-site").is_some_and(|site| site != "same-origin") {
+                    return false;
+                }
             }
+            Some(origin) => {
+                let ours = csp_source(&self.state.core.settings().public_url);
+                if ours.as_deref() != Some(origin) {
+                    return false;
+                }
+            }
+            None => {}
         }
         match (cookie(self.headers, CSRF_COOKIE), form.get("csrf_token")) {
             (Some(c), Some(f)) => c.len() == 43 && constant_time_eq(c.as_bytes(), f.as_bytes()),
@@ -450,6 +457,27 @@ impl Ctx<'_> {
     }
 }
 
+/// An endpoint's parameters: the query of a GET, the form body of a POST.
+struct RequestParams(Result<Form, portcullis_oidc::OAuthError>);
+
+impl<S: Send + Sync> FromRequest<S> for RequestParams {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if req.method() == Method::GET {
+            let query = req.uri().query().unwrap_or("");
+            return Ok(Self(Form::parse_urlencoded(query.as_bytes())));
+        }
+        let headers = req.headers().clone();
+        Ok(Self(match Bytes::from_request(req, state).await {
+            Ok(body) => form_of(&headers, &body),
+            Err(_) => Err(portcullis_oidc::OAuthError::invalid_request(
+                "the body could not be read",
+            )),
+        }))
+    }
+}
+
 fn form_of(headers: &HeaderMap, body: &Bytes) -> Result<Form, portcullis_oidc::OAuthError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -491,25 +519,13 @@ async fn authorize(
     ctx.next(Page::new(), &req, session.as_ref(), false).await
 }
 
-/// `GET {issuer}/oauth2/authorize`.
-async fn authorize_get(
+/// `GET` or `POST {issuer}/oauth2/authorize`.
+async fn authorize_endpoint(
     State(s): State<AppState>,
     RealmCtx(realm): RealmCtx,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    RequestParams(form): RequestParams,
 ) -> Response {
-    let form = Form::parse_urlencoded(query.unwrap_or_default().as_bytes());
-    authorize(&s, &realm, &headers, form).await
-}
-
-/// `POST {issuer}/oauth2/authorize` (a form with the same parameters).
-async fn authorize_post(
-    State(s): State<AppState>,
-    RealmCtx(realm): RealmCtx,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let form = form_of(&headers, &body);
     authorize(&s, &realm, &headers, form).await
 }
 
@@ -526,12 +542,25 @@ async fn carried(ctx: &Ctx<'_>, form: &Form) -> Result<AuthRequest, Response> {
     ctx.check(&inner).await
 }
 
-fn expired_form(ctx: &Ctx<'_>) -> Response {
-    ctx.error_page(
-        StatusCode::FORBIDDEN,
-        "This form has expired",
-        "Go back to the application and sign in again (the form's security token did not match).",
-    )
+/// A form posted from one of our pages: readable, with the browser's CSRF
+/// token, from our origin. (The error is a page, answered at once.)
+#[allow(clippy::result_large_err)]
+fn our_form(ctx: &Ctx<'_>, body: &Bytes) -> Result<Form, Response> {
+    let form = form_of(ctx.headers, body).map_err(|_| {
+        ctx.error_page(
+            StatusCode::BAD_REQUEST,
+            "This form is not valid",
+            "The form could not be read.",
+        )
+    })?;
+    if !ctx.form_is_ours(&form) {
+        return Err(ctx.error_page(
+            StatusCode::FORBIDDEN,
+            "This form has expired",
+            "Go back to the application and sign in again (the form's security token did not match).",
+        ));
+    }
+    Ok(form)
 }
 
 /// `POST /realms/{realm}/login`: the login form.
@@ -547,16 +576,10 @@ async fn login_post(
         realm: &realm,
         headers: &headers,
     };
-    let Ok(form) = form_of(&headers, &body) else {
-        return ctx.error_page(
-            StatusCode::BAD_REQUEST,
-            "This form is not valid",
-            "The form could not be read.",
-        );
+    let form = match our_form(&ctx, &body) {
+        Ok(f) => f,
+        Err(res) => return res,
     };
-    if !ctx.form_is_ours(&form) {
-        return expired_form(&ctx);
-    }
     let req = match carried(&ctx, &form).await {
         Ok(r) => r,
         Err(res) => return res,
@@ -609,16 +632,10 @@ async fn consent_post(
         realm: &realm,
         headers: &headers,
     };
-    let Ok(form) = form_of(&headers, &body) else {
-        return ctx.error_page(
-            StatusCode::BAD_REQUEST,
-            "This form is not valid",
-            "The form could not be read.",
-        );
+    let form = match our_form(&ctx, &body) {
+        Ok(f) => f,
+        Err(res) => return res,
     };
-    if !ctx.form_is_ours(&form) {
-        return expired_form(&ctx);
-    }
     let req = match carried(&ctx, &form).await {
         Ok(r) => r,
         Err(res) => return res,
@@ -733,25 +750,13 @@ fn finish_logout(ctx: &Ctx<'_>, mut page: Page, req: &LogoutRequest) -> Response
     }
 }
 
-/// `GET {issuer}/oauth2/logout`.
-async fn logout_get(
+/// `GET` or `POST {issuer}/oauth2/logout`.
+async fn logout_endpoint(
     State(s): State<AppState>,
     RealmCtx(realm): RealmCtx,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    RequestParams(form): RequestParams,
 ) -> Response {
-    let form = Form::parse_urlencoded(query.unwrap_or_default().as_bytes());
-    logout(&s, &realm, &headers, form).await
-}
-
-/// `POST {issuer}/oauth2/logout`.
-async fn logout_post(
-    State(s): State<AppState>,
-    RealmCtx(realm): RealmCtx,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let form = form_of(&headers, &body);
     logout(&s, &realm, &headers, form).await
 }
 
@@ -767,16 +772,10 @@ async fn logout_confirm(
         realm: &realm,
         headers: &headers,
     };
-    let Ok(form) = form_of(&headers, &body) else {
-        return ctx.error_page(
-            StatusCode::BAD_REQUEST,
-            "This form is not valid",
-            "The form could not be read.",
-        );
+    let form = match our_form(&ctx, &body) {
+        Ok(f) => f,
+        Err(res) => return res,
     };
-    if !ctx.form_is_ours(&form) {
-        return expired_form(&ctx);
-    }
     let inner = Form::parse_urlencoded(form.get("request").unwrap_or("").as_bytes());
     let req = match inner {
         Ok(inner) => match logout::check(&s.core, &realm, &inner).await {
@@ -846,7 +845,7 @@ mod tests {
         .render()
         .unwrap();
         assert!(!body.contains("<script>alert"));
-        assert!(body.contains("&lt;script&gt;"));
-        assert!(body.contains("&lt;Main&gt;"));
+        assert!(!body.contains("<Main>"));
+        assert!(body.contains("&#60;script&#62;") || body.contains("&lt;script&gt;"));
     }
 }

@@ -753,6 +753,39 @@ backend_tests!(authorization_request_errors, |app: TestApp| async move {
         .await;
     assert_eq!(r.status, 403, "{}", r.text);
     assert!(!stranger.cookies.contains_key("portcullis_sso"));
+    // With the cookie, a post from another site is refused too; our own
+    // page's post arrives with `Origin: null` (no referrer) and passes.
+    let fields: Vec<(String, String)> = hidden_inputs(&page.text)
+        .into_iter()
+        .chain([
+            ("email".into(), "eve@example.com".into()),
+            ("password".into(), PW.into()),
+        ])
+        .collect();
+    let body = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let send = |origin: &'static str, site: &'static str| {
+        app.http
+            .post(app.url("/realms/main/login"))
+            .header("cookie", b.cookie_header())
+            .header("content-type", FORM)
+            .header("origin", origin)
+            .header("sec-fetch-site", site)
+            .body(body.clone())
+            .send()
+    };
+    for (origin, site) in [
+        ("https://evil.example.com", "cross-site"),
+        ("null", "cross-site"),
+    ] {
+        let r = Reply::read(send(origin, site).await.unwrap()).await;
+        assert_eq!(r.status, 403, "{origin} {site}");
+    }
+    let r = Reply::read(send("null", "same-origin").await.unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
 });
 
 backend_tests!(consent_is_asked_and_remembered, |app: TestApp| async move {
