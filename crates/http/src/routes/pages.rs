@@ -285,11 +285,10 @@ impl Ctx<'_> {
         match text("origin") {
             // Our pages send no referrer, so browsers send `Origin: null`
             // even for our own forms; the fetch metadata still tells.
-            Some("null") => {
-                if text("sec-fetch-site").is_some_and(|site| site != "same-origin") {
-                    return false;
-                }
+            Some("null") if text("sec-fetch-site").is_some_and(|site| site != "same-origin") => {
+                return false;
             }
+            Some("null") => {}
             Some(origin) => {
                 let ours = csp_source(&self.state.core.settings().public_url);
                 if ours.as_deref() != Some(origin) {
