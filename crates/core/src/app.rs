@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     pub(crate) audit: crate::audit::AuditWriter,
     /// Realms by name.
     pub(crate) realm_cache: DashMap<String, Arc<Realm>>,
+    /// OAuth clients, read on every token request.
+    pub(crate) client_cache: crate::clients::ClientCache,
 }
 
 /// The domain: cheap to clone, shared by every request.
@@ -76,6 +78,7 @@ impl Portcullis {
                 authz: Default::default(),
                 audit,
                 realm_cache: DashMap::new(),
+                client_cache: Default::default(),
             }),
         })
     }

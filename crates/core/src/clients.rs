@@ -511,6 +511,40 @@ pub fn view(c: &OAuthClient) -> proto::ClientView {
     }
 }
 
+/// How long a cached client is trusted: a change made on this instance
+/// applies at once, one made on another instance within this time.
+const CLIENT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+/// Most clients cached; beyond, the cache starts over.
+const CLIENT_CACHE_MAX: usize = 10_000;
+
+/// Recently read clients by realm and `client_id`, so the token,
+/// introspection and revocation endpoints need no database read per
+/// request.
+#[derive(Default)]
+pub(crate) struct ClientCache(dashmap::DashMap<(Uuid, String), (OAuthClient, std::time::Instant)>);
+
+impl ClientCache {
+    fn get(&self, realm_id: Uuid, client_id: &str) -> Option<OAuthClient> {
+        let entry = self.0.get(&(realm_id, client_id.to_owned()))?;
+        let (client, at) = entry.value();
+        (at.elapsed() < CLIENT_CACHE_TTL).then(|| client.clone())
+    }
+
+    fn put(&self, c: &OAuthClient) {
+        if self.0.len() >= CLIENT_CACHE_MAX {
+            self.0.clear();
+        }
+        self.0.insert(
+            (c.realm_id, c.client_id.clone()),
+            (c.clone(), std::time::Instant::now()),
+        );
+    }
+
+    fn forget(&self, realm_id: Uuid, client_id: &str) {
+        self.0.remove(&(realm_id, client_id.to_owned()));
+    }
+}
+
 /// The client registry of a realm.
 pub struct Clients<'a> {
     i: &'a Inner,
@@ -547,16 +581,24 @@ impl<'a> Clients<'a> {
         Ok(view(&self.find(caller.who.realm.id, client_id).await?))
     }
 
-    /// A client of a realm by `client_id` (for the OAuth endpoints).
+    /// A client of a realm by `client_id` (for the OAuth endpoints), from
+    /// the cache when it was read in the last few seconds.
     pub async fn find(&self, realm_id: Uuid, client_id: &str) -> Result<OAuthClient> {
         if check_client_id(client_id).is_err() {
             return Err(Error::NotFound("client"));
         }
-        self.i
+        let cache = &self.i.client_cache;
+        if let Some(c) = cache.get(realm_id, client_id) {
+            return Ok(c);
+        }
+        let c = self
+            .i
             .store
             .get_client(realm_id, client_id)
             .await?
-            .ok_or(Error::NotFound("client"))
+            .ok_or(Error::NotFound("client"))?;
+        cache.put(&c);
+        Ok(c)
     }
 
     /// Registers a client; a confidential client using a secret gets one,
@@ -732,6 +774,7 @@ impl<'a> Clients<'a> {
         };
         c.updated_at = self.i.clock.now();
         self.i.store.update_client(&c).await?;
+        self.i.client_cache.forget(c.realm_id, &c.client_id);
         self.ensure_service_account(&c).await?;
         Ok(proto::ClientWithSecret {
             client: view(&c),
@@ -793,6 +836,7 @@ impl<'a> Clients<'a> {
         let secret = c.new_secret();
         c.updated_at = self.i.clock.now();
         self.i.store.update_client(&c).await?;
+        self.i.client_cache.forget(c.realm_id, &c.client_id);
         Ok(proto::ClientWithSecret {
             client: view(&c),
             client_secret: Some(secret),
@@ -810,6 +854,7 @@ impl<'a> Clients<'a> {
             .delete_client(c.realm_id, c.id, now)
             .await?
             .ok_or(Error::NotFound("client"))?;
+        self.i.client_cache.forget(c.realm_id, &c.client_id);
         let accounts = crate::accounts::Accounts::new(self.i);
         for sid in ended {
             accounts.deny_session(sid);
