@@ -6,6 +6,7 @@
 use portcullis_crypto::SigningAlgorithm;
 use portcullis_proto as proto;
 use serde_json::Value;
+use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -521,16 +522,18 @@ const CLIENT_CACHE_MAX: usize = 10_000;
 /// introspection and revocation endpoints need no database read per
 /// request.
 #[derive(Default)]
-pub(crate) struct ClientCache(dashmap::DashMap<(Uuid, String), (OAuthClient, std::time::Instant)>);
+pub(crate) struct ClientCache(
+    dashmap::DashMap<(Uuid, String), (Arc<OAuthClient>, std::time::Instant)>,
+);
 
 impl ClientCache {
-    fn get(&self, realm_id: Uuid, client_id: &str) -> Option<OAuthClient> {
+    fn get(&self, realm_id: Uuid, client_id: &str) -> Option<Arc<OAuthClient>> {
         let entry = self.0.get(&(realm_id, client_id.to_owned()))?;
         let (client, at) = entry.value();
         (at.elapsed() < CLIENT_CACHE_TTL).then(|| client.clone())
     }
 
-    fn put(&self, c: &OAuthClient) {
+    fn put(&self, c: &Arc<OAuthClient>) {
         if self.0.len() >= CLIENT_CACHE_MAX {
             self.0.clear();
         }
@@ -581,9 +584,16 @@ impl<'a> Clients<'a> {
         Ok(view(&self.find(caller.who.realm.id, client_id).await?))
     }
 
+    /// A client of a realm by `client_id`, to change it.
+    pub async fn find(&self, realm_id: Uuid, client_id: &str) -> Result<OAuthClient> {
+        Ok(OAuthClient::clone(
+            &*self.find_shared(realm_id, client_id).await?,
+        ))
+    }
+
     /// A client of a realm by `client_id` (for the OAuth endpoints), from
     /// the cache when it was read in the last few seconds.
-    pub async fn find(&self, realm_id: Uuid, client_id: &str) -> Result<OAuthClient> {
+    pub async fn find_shared(&self, realm_id: Uuid, client_id: &str) -> Result<Arc<OAuthClient>> {
         if check_client_id(client_id).is_err() {
             return Err(Error::NotFound("client"));
         }
@@ -591,12 +601,13 @@ impl<'a> Clients<'a> {
         if let Some(c) = cache.get(realm_id, client_id) {
             return Ok(c);
         }
-        let c = self
-            .i
-            .store
-            .get_client(realm_id, client_id)
-            .await?
-            .ok_or(Error::NotFound("client"))?;
+        let c = Arc::new(
+            self.i
+                .store
+                .get_client(realm_id, client_id)
+                .await?
+                .ok_or(Error::NotFound("client"))?,
+        );
         cache.put(&c);
         Ok(c)
     }

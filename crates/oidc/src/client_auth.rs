@@ -195,7 +195,7 @@ pub(crate) async fn authenticate(
     realm: &Realm,
     req: &Request<'_>,
     form: &Form,
-) -> Result<OAuthClient, OAuthError> {
+) -> Result<std::sync::Arc<OAuthClient>, OAuthError> {
     let presented = presented(req, form)?;
     let (id, used_basic) = match &presented {
         Presented::Basic { id, .. } => (id.as_str(), true),
@@ -204,7 +204,7 @@ pub(crate) async fn authenticate(
         }
     };
     let failed = || OAuthError::invalid_client("client authentication failed", used_basic);
-    let client = match core.clients().find(realm.id, id).await {
+    let client = match core.clients().find_shared(realm.id, id).await {
         Ok(c) => c,
         Err(portcullis_core::Error::NotFound(_)) => return Err(failed()),
         Err(e) => return Err(e.into()),
