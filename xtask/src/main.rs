@@ -10,6 +10,9 @@
 //! - `bench authz [--seconds N] [--skip-http] [--server-binary PATH]`: the
 //!   authorization engine against casbin-rs and cedar-policy in process, and
 //!   the check API over HTTP; report in `target/bench-authz-report.md`.
+//! - `bench oidc [--seconds N] [--portcullis-only] [--server-binary PATH]`:
+//!   client_credentials tokens and introspections against Node's
+//!   oidc-provider; report in `target/bench-oidc-report.md`.
 //!
 //! `loadgen` is a hidden command: the load generator `bench` runs as an
 //! optimised build (`cargo run --release -p xtask -- loadgen ...`).
@@ -41,7 +44,11 @@ commands:
                                   authorization benchmark: our engine, casbin-rs and
                                   cedar-policy in process on a 100,000-user realm, and
                                   /api/v1/authz/check over HTTP (--skip-http: in process
-                                  only); report in target/bench-authz-report.md";
+                                  only); report in target/bench-authz-report.md
+  bench oidc [--seconds N] [--portcullis-only] [--server-binary PATH]
+                                  token endpoint (client_credentials) and introspection
+                                  against Node's oidc-provider, installed with npm;
+                                  report in target/bench-oidc-report.md";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
