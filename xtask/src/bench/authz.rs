@@ -30,7 +30,7 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
 use super::Options;
-use super::report::Outcome;
+use super::report::{Outcome, field, number};
 use crate::process::{self, Job, TempDir, check_interrupted, target_dir, workspace_root};
 use crate::server::{self, Server};
 
@@ -347,29 +347,6 @@ fn settle(server: &Server, after: &str) -> Option<f64> {
     }
     eprintln!("xtask: the server was still busy two minutes after {after}");
     None
-}
-
-fn field(o: &Outcome, name: &str) -> Option<f64> {
-    match o {
-        Outcome::Done(v) => v.get(name)?.as_f64(),
-        _ => None,
-    }
-}
-
-/// A number with thousands separators (one decimal below 100).
-fn number(value: f64) -> String {
-    if value < 100.0 {
-        return format!("{value:.1}");
-    }
-    let digits = format!("{value:.0}");
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Microseconds, readable from 0.1 µs to seconds.

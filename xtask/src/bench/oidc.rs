@@ -37,7 +37,7 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::{Value, json};
 
 use super::Options;
-use super::report::Outcome;
+use super::report::{Outcome, field, number};
 use crate::process::{
     self, Job, TempDir, check_interrupted, free_port, tail, target_dir, which, workspace_root,
 };
@@ -481,29 +481,6 @@ fn parse_response(response: &[u8]) -> Result<(u16, Vec<u8>)> {
         out.extend_from_slice(data);
         rest = rest.get(end + 4 + size..).context("truncated chunk")?;
     }
-}
-
-fn field(o: &Outcome, name: &str) -> Option<f64> {
-    match o {
-        Outcome::Done(v) => v.get(name)?.as_f64(),
-        _ => None,
-    }
-}
-
-/// A number with thousands separators (one decimal below 100).
-fn number(value: f64) -> String {
-    if value < 100.0 {
-        return format!("{value:.1}");
-    }
-    let digits = format!("{value:.0}");
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Milliseconds, readable from microseconds to seconds.

@@ -291,8 +291,16 @@ fn error_count(value: &Value) -> u64 {
         .sum()
 }
 
+/// A measured figure of an outcome, if it was measured.
+pub(crate) fn field(o: &Outcome, name: &str) -> Option<f64> {
+    match o {
+        Outcome::Done(v) => v.get(name)?.as_f64(),
+        _ => None,
+    }
+}
+
 /// A rate with thousands separators: `23,456` (or `12.3` below 100).
-fn number(value: f64) -> String {
+pub(crate) fn number(value: f64) -> String {
     if value < 100.0 {
         return format!("{value:.1}");
     }
