@@ -29,8 +29,8 @@ use std::process::{Command, ExitCode, Stdio};
 use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
-use super::Options;
 use super::report::{Outcome, field, number};
+use super::{Options, build_binaries, publish};
 use crate::process::{self, Job, TempDir, check_interrupted, target_dir, workspace_root};
 use crate::server::{self, Server};
 
@@ -147,10 +147,7 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     check_interrupted()?;
 
     let markdown = markdown(&figures);
-    println!("\n{markdown}");
-    let path = target_dir().join("bench-authz-report.md");
-    std::fs::write(&path, &markdown).with_context(|| format!("writing {}", path.display()))?;
-    eprintln!("xtask: report written to {}", path.display());
+    publish(&markdown, "bench-authz-report.md")?;
     let all = [
         &figures.ours,
         &figures.cedar,
@@ -206,16 +203,7 @@ fn json_line(cmd: &mut Command, name: &str, args: &[&str]) -> Result<Value> {
 
 /// The HTTP half: seed, verify, closed loop, paced.
 fn http(opts: &Options, examples: &Path, figures: &mut Figures) -> Result<()> {
-    let binary = match &opts.server_binary {
-        Some(path) => path.clone(),
-        None => {
-            eprintln!("xtask: building the server (release)");
-            process::run(process::cargo().args(["build", "--release", "-p", "portcullis-server"]))?;
-            target_dir().join("release").join("portcullis")
-        }
-    };
-    eprintln!("xtask: building the load generator (release)");
-    process::run(process::cargo().args(["build", "--release", "-p", "xtask"]))?;
+    let binary = build_binaries(opts)?;
     let password = format!("Lg-{}-Q7!", process::random_hex(12)?);
     let dir = TempDir::new("portcullis-bench-authz")?;
     let db = dir.path().join("bench.db");

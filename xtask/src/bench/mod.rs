@@ -75,6 +75,34 @@ impl Options {
     }
 }
 
+/// Builds the release server (unless `--server-binary` names one) and the
+/// release load generator; returns the server's path.
+fn build_binaries(opts: &Options) -> Result<PathBuf> {
+    let binary = match &opts.server_binary {
+        Some(path) => path.clone(),
+        None => {
+            eprintln!("xtask: building the server (release)");
+            process::run(process::cargo().args(["build", "--release", "-p", "portcullis-server"]))?;
+            target_dir().join("release").join("portcullis")
+        }
+    };
+    eprintln!("xtask: building the load generator (release)");
+    process::run(process::cargo().args(["build", "--release", "-p", "xtask"]))?;
+    if !binary.is_file() {
+        bail!("{} was not built", binary.display());
+    }
+    Ok(binary)
+}
+
+/// Prints a report and writes it to `target/{file}`.
+fn publish(markdown: &str, file: &str) -> Result<()> {
+    println!("\n{markdown}");
+    let path = target_dir().join(file);
+    std::fs::write(&path, markdown).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("xtask: report written to {}", path.display());
+    Ok(())
+}
+
 /// Runs the benchmark.
 pub fn run(args: &[String]) -> Result<ExitCode> {
     match args.split_first().map(|(a, r)| (a.as_str(), r)) {
@@ -87,19 +115,7 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let seconds = opts.seconds.to_string();
 
-    let binary = match opts.server_binary {
-        Some(path) => path,
-        None => {
-            eprintln!("xtask: building the server (release)");
-            process::run(process::cargo().args(["build", "--release", "-p", "portcullis-server"]))?;
-            target_dir().join("release").join("portcullis")
-        }
-    };
-    eprintln!("xtask: building the load generator (release)");
-    process::run(process::cargo().args(["build", "--release", "-p", "xtask"]))?;
-    if !binary.is_file() {
-        bail!("{} was not built", binary.display());
-    }
+    let binary = build_binaries(&opts)?;
     // Random, and free of the e-mail's local part, which the server refuses.
     let admin_password = format!("Lg-{}-Q7!", process::random_hex(12)?);
 
@@ -167,10 +183,7 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     check_interrupted()?;
 
     let markdown = report.markdown();
-    println!("\n{markdown}");
-    let path = target_dir().join("bench-report.md");
-    std::fs::write(&path, &markdown).with_context(|| format!("writing {}", path.display()))?;
-    eprintln!("xtask: report written to {}", path.display());
+    publish(&markdown, "bench-report.md")?;
     if report.any_failed() {
         eprintln!("xtask: some measurements could not be taken (see the report)");
         return Ok(ExitCode::FAILURE);

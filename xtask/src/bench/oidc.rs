@@ -36,10 +36,10 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context as _, Result, bail};
 use serde_json::{Value, json};
 
-use super::Options;
 use super::report::{Outcome, field, number};
+use super::{Options, build_binaries, publish};
 use crate::process::{
-    self, Job, TempDir, check_interrupted, free_port, tail, target_dir, which, workspace_root,
+    self, Job, TempDir, check_interrupted, free_port, tail, which, workspace_root,
 };
 use crate::server::{self, Server};
 use crate::services::apt;
@@ -81,19 +81,7 @@ struct Figures {
 pub fn run(args: &[String]) -> Result<ExitCode> {
     let opts = Options::parse(args, "--portcullis-only")?;
     process::install_signal_handler()?;
-    let binary = match &opts.server_binary {
-        Some(path) => path.clone(),
-        None => {
-            eprintln!("xtask: building the server (release)");
-            process::run(process::cargo().args(["build", "--release", "-p", "portcullis-server"]))?;
-            target_dir().join("release").join("portcullis")
-        }
-    };
-    eprintln!("xtask: building the load generator (release)");
-    process::run(process::cargo().args(["build", "--release", "-p", "xtask"]))?;
-    if !binary.is_file() {
-        bail!("{} was not built", binary.display());
-    }
+    let binary = build_binaries(&opts)?;
 
     let skipped = || Outcome::Skipped("--portcullis-only");
     let mut figures = Figures {
@@ -137,10 +125,7 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     }
 
     let markdown = markdown(&figures);
-    println!("\n{markdown}");
-    let path = target_dir().join("bench-oidc-report.md");
-    std::fs::write(&path, &markdown).with_context(|| format!("writing {}", path.display()))?;
-    eprintln!("xtask: report written to {}", path.display());
+    publish(&markdown, "bench-oidc-report.md")?;
     let all = [
         &figures.ours_token,
         &figures.ours_introspect,
