@@ -21,6 +21,7 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use portcullis_core::Error;
 use portcullis_core::model::{Realm, Session};
 use portcullis_crypto::{constant_time_eq, random_token};
@@ -221,14 +222,9 @@ fn csp_source(uri: &str) -> Option<String> {
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
+    CookieJar::from_headers(headers)
+        .get(name)
+        .map(|c| c.value().to_owned())
 }
 
 /// Per-request context of a page handler.
@@ -252,17 +248,15 @@ impl Ctx<'_> {
     }
 
     fn set_cookie(&self, name: &str, value: &str, max_age: Option<i64>) -> String {
-        let mut c = format!(
-            "{name}={value}; Path=/realms/{}/; HttpOnly; SameSite=Lax",
-            self.realm.name.as_str()
-        );
+        let mut c = Cookie::build((name.to_owned(), value.to_owned()))
+            .path(format!("/realms/{}/", self.realm.name.as_str()))
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.secure());
         if let Some(age) = max_age {
-            c.push_str(&format!("; Max-Age={age}"));
+            c = c.max_age(time::Duration::seconds(age));
         }
-        if self.secure() {
-            c.push_str("; Secure");
-        }
-        c
+        c.build().to_string()
     }
 
     /// The CSRF token of this browser, set as a cookie when new.
@@ -528,8 +522,10 @@ async fn authorize_endpoint(
     authorize(&s, &realm, &headers, form).await
 }
 
-/// The carried authorization request of a login or consent form.
-async fn carried(ctx: &Ctx<'_>, form: &Form) -> Result<AuthRequest, Response> {
+/// A login or consent form and the authorization request it carries,
+/// checked again.
+async fn submitted_request(ctx: &Ctx<'_>, body: &Bytes) -> Result<(Form, AuthRequest), Response> {
+    let form = our_form(ctx, body)?;
     let inner =
         Form::parse_urlencoded(form.get("request").unwrap_or("").as_bytes()).map_err(|e| {
             ctx.error_page(
@@ -538,7 +534,8 @@ async fn carried(ctx: &Ctx<'_>, form: &Form) -> Result<AuthRequest, Response> {
                 &e.error_description,
             )
         })?;
-    ctx.check(&inner).await
+    let req = ctx.check(&inner).await?;
+    Ok((form, req))
 }
 
 /// A form posted from one of our pages: readable, with the browser's CSRF
@@ -575,12 +572,8 @@ async fn login_post(
         realm: &realm,
         headers: &headers,
     };
-    let form = match our_form(&ctx, &body) {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
-    let req = match carried(&ctx, &form).await {
-        Ok(r) => r,
+    let (form, req) = match submitted_request(&ctx, &body).await {
+        Ok(ok) => ok,
         Err(res) => return res,
     };
     let email = form.get("email").unwrap_or("").trim();
@@ -631,12 +624,8 @@ async fn consent_post(
         realm: &realm,
         headers: &headers,
     };
-    let form = match our_form(&ctx, &body) {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
-    let req = match carried(&ctx, &form).await {
-        Ok(r) => r,
+    let (form, req) = match submitted_request(&ctx, &body).await {
+        Ok(ok) => ok,
         Err(res) => return res,
     };
     let session = match ctx.session().await {
