@@ -515,7 +515,7 @@ pub fn view(c: &OAuthClient) -> proto::ClientView {
 /// How long a cached client is trusted: a change made on this instance
 /// applies at once, one made on another instance within this time.
 const CLIENT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
-/// Most clients cached; beyond, the cache starts over.
+/// Most clients cached per realm; beyond, the realm's cache starts over.
 const CLIENT_CACHE_MAX: usize = 10_000;
 
 /// Recently read clients by realm and `client_id`, so the token,
@@ -523,28 +523,29 @@ const CLIENT_CACHE_MAX: usize = 10_000;
 /// request.
 #[derive(Default)]
 pub(crate) struct ClientCache(
-    dashmap::DashMap<(Uuid, String), (Arc<OAuthClient>, std::time::Instant)>,
+    dashmap::DashMap<Uuid, dashmap::DashMap<String, (Arc<OAuthClient>, std::time::Instant)>>,
 );
 
 impl ClientCache {
     fn get(&self, realm_id: Uuid, client_id: &str) -> Option<Arc<OAuthClient>> {
-        let entry = self.0.get(&(realm_id, client_id.to_owned()))?;
+        let realm = self.0.get(&realm_id)?;
+        let entry = realm.get(client_id)?;
         let (client, at) = entry.value();
         (at.elapsed() < CLIENT_CACHE_TTL).then(|| client.clone())
     }
 
     fn put(&self, c: &Arc<OAuthClient>) {
-        if self.0.len() >= CLIENT_CACHE_MAX {
-            self.0.clear();
+        let realm = self.0.entry(c.realm_id).or_default();
+        if realm.len() >= CLIENT_CACHE_MAX {
+            realm.clear();
         }
-        self.0.insert(
-            (c.realm_id, c.client_id.clone()),
-            (c.clone(), std::time::Instant::now()),
-        );
+        realm.insert(c.client_id.clone(), (c.clone(), std::time::Instant::now()));
     }
 
     fn forget(&self, realm_id: Uuid, client_id: &str) {
-        self.0.remove(&(realm_id, client_id.to_owned()));
+        if let Some(realm) = self.0.get(&realm_id) {
+            realm.remove(client_id);
+        }
     }
 }
 
