@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::app::Inner;
 use crate::device::describe_user_agent;
 use crate::error::{Error, Result, StoreError};
+use crate::mfa::{ChallengePurpose, MfaRequired};
 use crate::model::{Email, Realm, RefreshToken, RotateOutcome, Session, User, new_id};
 use crate::passwords::check_new_password;
 use crate::realms::parse_display_name;
@@ -58,6 +59,29 @@ pub struct IssuedTokens {
     /// The user with its roles, on login (a refresh does not read the
     /// account again).
     pub user: Option<crate::users::ManagedUser>,
+    /// On login: how the user authenticated (RFC 8176: `pwd`, `otp`,
+    /// `mfa`). Empty on refresh, which does not read the session.
+    pub amr: Vec<String>,
+}
+
+/// What a correct password leads to.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    /// The login is complete.
+    Tokens(Box<IssuedTokens>),
+    /// The user has a second factor: complete with
+    /// [`Accounts::complete_login`].
+    MfaRequired(MfaRequired),
+}
+
+/// What a correct password on the login page leads to.
+#[derive(Debug)]
+pub enum BrowserLogin {
+    /// A single sign-on session and its cookie secret.
+    Session(Box<Session>, SecretString),
+    /// The user has a second factor: complete with
+    /// [`Accounts::complete_browser_login`].
+    MfaRequired(MfaRequired),
 }
 
 /// Result of token validation: the claims of an active token, or nothing.
@@ -150,34 +174,115 @@ impl<'a> Accounts<'a> {
         Ok(user)
     }
 
-    /// Logs in with email and password.
+    /// Logs in with email and password: tokens, or, for a user with a
+    /// second factor, a challenge to complete with [`Self::complete_login`].
     pub async fn login(
         &self,
         realm: &Realm,
         email: &str,
         password: SecretString,
         meta: &RequestMeta,
+    ) -> Result<LoginOutcome> {
+        let (user, failures) = self.check_password(realm, email, password, meta).await?;
+        let mfa = crate::mfa::Mfa::new(self.i);
+        if let Some(required) = mfa
+            .challenge_for(realm, &user, ChallengePurpose::Api)
+            .await?
+        {
+            count_login("mfa_required");
+            return Ok(LoginOutcome::MfaRequired(required));
+        }
+        if failures {
+            self.clear_failures(realm, &user).await?;
+        }
+        let amr = vec![AMR_PASSWORD.to_owned()];
+        let tokens = self.start_session(realm, user, amr, meta).await?;
+        count_login("success");
+        Ok(LoginOutcome::Tokens(Box::new(tokens)))
+    }
+
+    /// Completes a login's second step: the tokens, with `amr` naming both
+    /// steps.
+    pub async fn complete_login(
+        &self,
+        realm: &Realm,
+        mfa_token: &str,
+        method: &str,
+        code: &str,
+        meta: &RequestMeta,
     ) -> Result<IssuedTokens> {
-        let user = self.check_password(realm, email, password, meta).await?;
-        let tokens = self.start_session(realm, user, meta).await?;
+        Self::ensure_enabled(realm)?;
+        let step = crate::mfa::Mfa::new(self.i)
+            .complete(realm, mfa_token, method, code, ChallengePurpose::Api, meta)
+            .await?;
+        let tokens = self.start_session(realm, step.user, step.amr, meta).await?;
         count_login("success");
         Ok(tokens)
     }
 
     /// Logs in with email and password in a browser: starts a single
     /// sign-on session whose secret goes into a cookie (only its digest is
-    /// stored). No tokens: clients get theirs through the authorization
-    /// endpoint.
+    /// stored), or, for a user with a second factor, a challenge to
+    /// complete with [`Self::complete_browser_login`]. No tokens: clients
+    /// get theirs through the authorization endpoint.
     pub async fn login_browser(
         &self,
         realm: &Realm,
         email: &str,
         password: SecretString,
         meta: &RequestMeta,
+    ) -> Result<BrowserLogin> {
+        let (user, failures) = self.check_password(realm, email, password, meta).await?;
+        let mfa = crate::mfa::Mfa::new(self.i);
+        if let Some(required) = mfa
+            .challenge_for(realm, &user, ChallengePurpose::Browser)
+            .await?
+        {
+            count_login("mfa_required");
+            return Ok(BrowserLogin::MfaRequired(required));
+        }
+        if failures {
+            self.clear_failures(realm, &user).await?;
+        }
+        let (session, secret) = self
+            .start_browser_session(realm, &user, vec![AMR_PASSWORD.to_owned()], meta)
+            .await?;
+        Ok(BrowserLogin::Session(Box::new(session), secret))
+    }
+
+    /// Completes a browser login's second step: the single sign-on session.
+    pub async fn complete_browser_login(
+        &self,
+        realm: &Realm,
+        mfa_token: &str,
+        method: &str,
+        code: &str,
+        meta: &RequestMeta,
     ) -> Result<(Session, SecretString)> {
-        let user = self.check_password(realm, email, password, meta).await?;
+        Self::ensure_enabled(realm)?;
+        let step = crate::mfa::Mfa::new(self.i)
+            .complete(
+                realm,
+                mfa_token,
+                method,
+                code,
+                ChallengePurpose::Browser,
+                meta,
+            )
+            .await?;
+        self.start_browser_session(realm, &step.user, step.amr, meta)
+            .await
+    }
+
+    async fn start_browser_session(
+        &self,
+        realm: &Realm,
+        user: &User,
+        amr: Vec<String>,
+        meta: &RequestMeta,
+    ) -> Result<(Session, SecretString)> {
         let secret = random_token();
-        let mut session = self.new_session(realm, user.id, meta);
+        let mut session = self.new_session(realm, user.id, amr, meta);
         session.secret_hash = Some(sha256(secret.as_bytes()).to_vec());
         self.i.store.create_session(&session).await?;
         count_login("success");
@@ -304,14 +409,17 @@ impl<'a> Accounts<'a> {
     }
 
     /// Checks an email and password, with the realm's lockout and rate
-    /// limits, and records the login on the account.
+    /// limits, and records the login on the account. Returns the user and
+    /// whether the account has failed logins on record, which a completed
+    /// login clears (not a password alone: a second factor's failures count
+    /// against the account too).
     async fn check_password(
         &self,
         realm: &Realm,
         email: &str,
         password: SecretString,
         meta: &RequestMeta,
-    ) -> Result<User> {
+    ) -> Result<(User, bool)> {
         Self::ensure_enabled(realm)?;
         let i = self.i;
         let now = i.clock.now();
@@ -367,17 +475,27 @@ impl<'a> Accounts<'a> {
         if needs_rehash {
             user.password_hash = Some(i.passwords.hash(password).await?);
         }
-        if recent_failures > 0 {
-            i.store.clear_login_failures(realm.id, &acct_key).await?;
-        }
         user.last_login_at = Some(now);
         user.updated_at = if needs_rehash { now } else { user.updated_at };
         i.store.update_user(&user).await?;
-        Ok(user)
+        Ok((user, recent_failures > 0))
     }
 
-    /// A new session of a user who just logged in with a password.
-    fn new_session(&self, realm: &Realm, user_id: Uuid, meta: &RequestMeta) -> Session {
+    /// Forgets an account's failed logins once a login is complete.
+    pub(crate) async fn clear_failures(&self, realm: &Realm, user: &User) -> Result<()> {
+        let key = throttle::account_key(&user.email.canonical());
+        self.i.store.clear_login_failures(realm.id, &key).await?;
+        Ok(())
+    }
+
+    /// A new session of a user who just logged in (`amr`: how).
+    fn new_session(
+        &self,
+        realm: &Realm,
+        user_id: Uuid,
+        amr: Vec<String>,
+        meta: &RequestMeta,
+    ) -> Session {
         let i = self.i;
         let now = i.clock.now();
         let user_agent = meta
@@ -396,7 +514,7 @@ impl<'a> Accounts<'a> {
             device: user_agent.as_deref().and_then(describe_user_agent),
             user_agent,
             auth_time: now,
-            amr: vec![AMR_PASSWORD.to_owned()],
+            amr,
             secret_hash: None,
             client_id: None,
             parent_id: None,
@@ -407,10 +525,11 @@ impl<'a> Accounts<'a> {
         &self,
         realm: &Realm,
         user: User,
+        amr: Vec<String>,
         meta: &RequestMeta,
     ) -> Result<IssuedTokens> {
         let i = self.i;
-        let session = self.new_session(realm, user.id, meta);
+        let session = self.new_session(realm, user.id, amr, meta);
         i.store.create_session(&session).await?;
         let (refresh, record) = self.new_refresh_token(realm, &user, session.id, new_id());
         i.store.insert_refresh_token(&record).await?;
@@ -424,6 +543,7 @@ impl<'a> Accounts<'a> {
             refresh_token: refresh,
             expires_in: i.settings.access_token_ttl.whole_seconds().max(0) as u64,
             user: Some(crate::users::ManagedUser { user, roles }),
+            amr: session.amr,
         })
     }
 
@@ -512,6 +632,7 @@ impl<'a> Accounts<'a> {
             refresh_token,
             expires_in: self.i.settings.access_token_ttl.whole_seconds().max(0) as u64,
             user: None,
+            amr: Vec::new(),
         })
     }
 

@@ -103,6 +103,11 @@ impl Portcullis {
         crate::clients::Clients::new(&self.inner)
     }
 
+    /// Second factors.
+    pub fn mfa(&self) -> crate::mfa::Mfa<'_> {
+        crate::mfa::Mfa::new(&self.inner)
+    }
+
     /// User administration.
     pub fn users(&self) -> Users<'_> {
         Users::new(&self.inner)
@@ -169,6 +174,7 @@ impl Portcullis {
             .purge_auth_codes(now - Duration::minutes(10))
             .await?;
         i.store.purge_revoked_tokens(now).await?;
+        i.store.purge_challenges(now).await?;
         i.store.purge_expired_grants(now).await?;
         i.store
             .purge_login_failures(now - i.settings.login.window - Duration::minutes(1))

@@ -142,6 +142,11 @@ impl Keys {
         Ok(kid)
     }
 
+    /// The master key, for other secrets stored encrypted.
+    pub(crate) fn master(&self) -> &MasterKey {
+        &self.master
+    }
+
     /// Forgets a realm's cached keys (after a change by another instance or a delete).
     pub fn invalidate(&self, realm_id: Uuid) {
         self.cache.remove(&realm_id);

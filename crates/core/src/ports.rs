@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::clients::OAuthClient;
 use crate::error::StoreError;
+use crate::mfa::{MfaChallenge, MfaFactor};
 use crate::model::{
     AuditRecord, AuthCode, AuthzChange, CodeOutcome, Consent, Email, Page, Realm, RealmName,
     RefreshToken, RotateOutcome, Session, StoredSigningKey, User, UserQuery,
@@ -328,6 +329,83 @@ pub trait OAuthStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+/// Second factors, backup codes and login challenges ([`crate::mfa`]).
+#[async_trait]
+pub trait MfaStore: Send + Sync {
+    /// Inserts a factor.
+    async fn insert_factor(&self, factor: &MfaFactor) -> StoreResult<()>;
+    /// A user's factors, oldest first.
+    async fn list_factors(&self, realm_id: Uuid, user_id: Uuid) -> StoreResult<Vec<MfaFactor>>;
+    /// Marks a pending factor confirmed; false when there is no such
+    /// pending factor.
+    async fn confirm_factor(
+        &self,
+        realm_id: Uuid,
+        user_id: Uuid,
+        id: Uuid,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Records that a TOTP factor accepted the code of `step`, only when no
+    /// code of that step or a later one was accepted before (one
+    /// conditional update); false otherwise.
+    async fn use_totp_step(
+        &self,
+        realm_id: Uuid,
+        id: Uuid,
+        step: i64,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Deletes a factor of a user; false when there was none.
+    async fn delete_factor(&self, realm_id: Uuid, user_id: Uuid, id: Uuid) -> StoreResult<bool>;
+    /// Replaces every backup code of a user with these digests (none: the
+    /// user has no codes), in one transaction.
+    async fn replace_backup_codes(
+        &self,
+        realm_id: Uuid,
+        user_id: Uuid,
+        digests: &[Vec<u8>],
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Spends an unused backup code (one conditional update); false when
+    /// there is no unused code with this digest.
+    async fn consume_backup_code(
+        &self,
+        realm_id: Uuid,
+        user_id: Uuid,
+        digest: &[u8],
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// How many unused backup codes a user has.
+    async fn count_backup_codes(&self, realm_id: Uuid, user_id: Uuid) -> StoreResult<u64>;
+    /// Inserts a login challenge.
+    async fn insert_challenge(&self, challenge: &MfaChallenge) -> StoreResult<()>;
+    /// The challenge whose token has this digest.
+    async fn find_challenge(
+        &self,
+        realm_id: Uuid,
+        token_hash: &[u8],
+    ) -> StoreResult<Option<MfaChallenge>>;
+    /// Counts a wrong code against an open challenge, ending it at
+    /// `max_failures`.
+    async fn fail_challenge(
+        &self,
+        realm_id: Uuid,
+        id: Uuid,
+        max_failures: u32,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Spends an open challenge (one conditional update); false when it was
+    /// spent or ended already.
+    async fn consume_challenge(
+        &self,
+        realm_id: Uuid,
+        id: Uuid,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Deletes challenges that expired before `before`.
+    async fn purge_challenges(&self, before: OffsetDateTime) -> StoreResult<u64>;
+}
+
 /// Everything core needs from storage, implemented by one type per backend.
 #[async_trait]
 pub trait Store:
@@ -341,6 +419,7 @@ pub trait Store:
     + AuthzStore
     + ClientStore
     + OAuthStore
+    + MfaStore
     + Send
     + Sync
     + 'static

@@ -47,6 +47,29 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     }
 }
 
+/// A JSON body that may be left out: an empty body is `T::default()`;
+/// anything else is read as [`Json`] reads it.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let empty = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() == b"0")
+            || (!req.headers().contains_key(header::CONTENT_LENGTH)
+                && !req.headers().contains_key(header::TRANSFER_ENCODING));
+        if empty {
+            return Ok(OptionalJson(T::default()));
+        }
+        let Json(v) = Json::<T>::from_request(req, state).await?;
+        Ok(OptionalJson(v))
+    }
+}
+
 /// `application/json` or `application/*+json`, as axum's own extractor accepts.
 fn is_json(headers: &axum::http::HeaderMap) -> bool {
     let Some(value) = headers

@@ -29,6 +29,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(routes::auth::router())
+        .merge(routes::mfa::router())
         .merge(routes::users::router())
         .merge(routes::authz::router())
         .merge(routes::clients::router())

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, authz, clients, ops, realms, users};
+use crate::routes::{auth, authz, clients, mfa, ops, realms, users};
 use crate::state::AppState;
 
 struct BearerScheme;
@@ -61,10 +61,14 @@ impl Modify for BearerScheme {
         authz::check_post, authz::check_batch_post, authz::effective_get, authz::authorize_post,
         clients::clients_list, clients::client_post, clients::client_get, clients::client_patch,
         clients::client_delete, clients::client_secret_post,
+        mfa::verify_post, mfa::totp_validate_post, mfa::methods_get, mfa::devices_get,
+        mfa::method_delete, mfa::setup_post, mfa::totp_enable_post, mfa::totp_verify_post,
+        mfa::totp_disable_post, mfa::backup_codes_post,
     ),
     modifiers(&BearerScheme),
     tags(
         (name = "auth", description = "Registration, login, tokens and sessions"),
+        (name = "mfa", description = "Second factors and the second step of a login"),
         (name = "identity", description = "User administration"),
         (name = "authorization", description = "Roles, groups, grants, policies and checks"),
         (name = "clients", description = "OAuth 2.0 / OpenID Connect clients of a realm"),
@@ -81,6 +85,7 @@ const REALM_SCOPED: &[&str] = &[
     "/api/v1/rbac/",
     "/api/v1/authz/",
     "/api/v1/clients",
+    "/api/v1/mfa/",
 ];
 
 /// The complete OpenAPI document as JSON, with the realm-prefixed copy of

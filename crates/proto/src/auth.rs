@@ -42,6 +42,10 @@ pub struct TokenResponse {
     /// The authenticated user (on login; a refresh answers only the new pair).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<UserView>,
+    /// On login: how the user authenticated, as RFC 8176 values (`pwd`;
+    /// with a second factor also `otp` and `mfa`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 /// `POST /api/v1/auth/refresh`.
@@ -86,6 +90,11 @@ pub struct SessionView {
     /// client.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// When the user last proved who they are in this session.
+    #[serde(with = "time::serde::rfc3339")]
+    pub auth_time: OffsetDateTime,
+    /// How (RFC 8176 values: `pwd`, `otp`, `mfa`).
+    pub amr: Vec<String>,
 }
 
 /// A consent the caller gave a client (remembered until withdrawn).

@@ -4,12 +4,12 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use portcullis_core::accounts::{IssuedTokens, NewAccount};
+use portcullis_core::accounts::{IssuedTokens, LoginOutcome, NewAccount};
 use portcullis_core::model::Session;
 use portcullis_core::users::ManagedUser;
 use portcullis_proto::{
-    ChangePasswordRequest, ConsentView, LoginRequest, Problem, RefreshRequest, RegisterRequest,
-    SessionView, TokenResponse, UserView, ValidateRequest, ValidateResponse,
+    ChangePasswordRequest, ConsentView, LoginRequest, LoginResponse, Problem, RefreshRequest,
+    RegisterRequest, SessionView, TokenResponse, UserView, ValidateRequest, ValidateResponse,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -51,13 +51,14 @@ pub(crate) fn user_view(m: &ManagedUser) -> UserView {
     }
 }
 
-fn token_response(t: IssuedTokens) -> TokenResponse {
+pub(crate) fn token_response(t: IssuedTokens) -> TokenResponse {
     TokenResponse {
         access_token: t.access_token,
         refresh_token: t.refresh_token.expose_secret().to_owned(),
         token_type: "Bearer".to_owned(),
         expires_in: t.expires_in,
         user: t.user.as_ref().map(user_view),
+        amr: t.amr,
     }
 }
 
@@ -72,6 +73,8 @@ fn session_view((s, current): (Session, bool)) -> SessionView {
         device: s.device,
         current,
         client_id: s.client_id,
+        auth_time: s.auth_time,
+        amr: s.amr,
     }
 }
 
@@ -98,11 +101,13 @@ pub(crate) async fn register_post(
     Ok((StatusCode::CREATED, axum::Json(user_view(&user))))
 }
 
-/// Log in with email and password.
+/// Log in with email and password. A user with a second factor gets
+/// `{mfa_required: true, mfa_token, methods}` and no tokens: complete with
+/// `POST /api/v1/mfa/verify`.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 200, description = "Logged in, or a second step to complete", body = LoginResponse),
         (status = 401, description = "Invalid email or password", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Account deactivated", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json"),
@@ -112,8 +117,8 @@ pub(crate) async fn login_post(
     RealmCtx(realm): RealmCtx,
     ClientMeta(meta): ClientMeta,
     Json(body): Json<LoginRequest>,
-) -> Result<axum::Json<TokenResponse>, ApiError> {
-    let tokens = state
+) -> Result<axum::Json<LoginResponse>, ApiError> {
+    let outcome = state
         .core
         .accounts()
         .login(
@@ -123,7 +128,12 @@ pub(crate) async fn login_post(
             &meta,
         )
         .await?;
-    Ok(axum::Json(token_response(tokens)))
+    Ok(axum::Json(match outcome {
+        LoginOutcome::Tokens(tokens) => LoginResponse::Tokens(Box::new(token_response(*tokens))),
+        LoginOutcome::MfaRequired(required) => {
+            LoginResponse::MfaRequired(super::mfa::mfa_required_response(required))
+        }
+    }))
 }
 
 /// Exchange a refresh token for a new pair. A spent token revokes its family and session.

@@ -23,6 +23,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use portcullis_core::Error;
+use portcullis_core::accounts::BrowserLogin;
+use portcullis_core::mfa::ChallengePurpose;
 use portcullis_core::model::{Realm, Session};
 use portcullis_crypto::{constant_time_eq, random_token};
 use portcullis_oidc::Form;
@@ -44,6 +46,7 @@ pub(crate) fn router() -> Router<AppState> {
             get(authorize_endpoint).post(authorize_endpoint),
         )
         .route("/realms/{realm}/login", post(login_post))
+        .route("/realms/{realm}/login/mfa", post(login_mfa_post))
         .route("/realms/{realm}/consent", post(consent_post))
         .route(
             "/realms/{realm}/oauth2/logout",
@@ -65,6 +68,30 @@ struct LoginPage<'a> {
     client_name: Option<&'a str>,
     email: &'a str,
     error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "mfa.html")]
+struct MfaPage<'a> {
+    realm_name: &'a str,
+    nonce: &'a str,
+    action: String,
+    csrf_token: &'a str,
+    request: &'a str,
+    client_name: Option<&'a str>,
+    mfa_token: &'a str,
+    /// (method, label, checked)
+    methods: Vec<(&'a str, &'static str, bool)>,
+    error: Option<&'a str>,
+}
+
+/// How the second-step page names a method.
+fn method_label(method: &str) -> &'static str {
+    match method {
+        "totp" => "Authenticator app",
+        "backup_code" => "Backup code",
+        _ => "Other",
+    }
 }
 
 #[derive(Template)]
@@ -371,6 +398,40 @@ impl Ctx<'_> {
         page.html(status, body)
     }
 
+    #[allow(clippy::too_many_arguments)]
+    fn mfa_page(
+        &self,
+        mut page: Page,
+        req: &AuthRequest,
+        status: StatusCode,
+        mfa_token: &str,
+        methods: &[String],
+        chosen: Option<&str>,
+        error: Option<&str>,
+    ) -> Response {
+        let csrf = self.csrf(&mut page);
+        page.allow_form_target(&req.redirect_uri);
+        let chosen = chosen
+            .filter(|c| methods.iter().any(|m| m == c))
+            .or(methods.first().map(String::as_str));
+        let body = MfaPage {
+            realm_name: &self.realm.display_name,
+            nonce: &page.nonce,
+            action: self.path("login/mfa"),
+            csrf_token: &csrf,
+            request: &req.encoded,
+            client_name: Some(&req.client.name),
+            mfa_token,
+            methods: methods
+                .iter()
+                .map(|m| (m.as_str(), method_label(m), Some(m.as_str()) == chosen))
+                .collect(),
+            error,
+        }
+        .render();
+        page.html(status, body)
+    }
+
     async fn consent_page(&self, mut page: Page, req: &AuthRequest, session: &Session) -> Response {
         let user = match self
             .state
@@ -579,37 +640,131 @@ async fn login_post(
     let email = form.get("email").unwrap_or("").trim();
     let password = SecretString::from(form.get("password").unwrap_or("").to_owned());
     let accounts = s.core.accounts();
-    let (session, secret) = match accounts.login_browser(&realm, email, password, &meta).await {
-        Ok(ok) => ok,
+    match accounts.login_browser(&realm, email, password, &meta).await {
+        Ok(BrowserLogin::Session(session, secret)) => signed_in(&ctx, &req, *session, secret).await,
+        Ok(BrowserLogin::MfaRequired(required)) => ctx.mfa_page(
+            Page::new(),
+            &req,
+            StatusCode::OK,
+            required.mfa_token.expose_secret(),
+            &required.methods,
+            None,
+            None,
+        ),
         Err(e) => {
-            let (status, message) = match &e {
-                Error::NotAuthenticated(m) | Error::Forbidden(m) => {
-                    (StatusCode::UNAUTHORIZED, (*m).to_owned())
-                }
-                Error::Validation(_) => (
-                    StatusCode::UNAUTHORIZED,
-                    portcullis_core::accounts::INVALID_CREDENTIALS.to_owned(),
-                ),
-                Error::RateLimited { .. } => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "Too many failed attempts; wait a while and try again.".to_owned(),
-                ),
-                _ => return ctx.unavailable(),
+            let (status, message) = match login_error(&e) {
+                Some(shown) => shown,
+                None => return ctx.unavailable(),
             };
-            return ctx.login_page(Page::new(), &req, status, email, Some(&message));
+            ctx.login_page(Page::new(), &req, status, email, Some(&message))
         }
-    };
+    }
+}
+
+/// What the login pages show for a failed step; `None` for a failure of
+/// the server.
+fn login_error(e: &Error) -> Option<(StatusCode, String)> {
+    Some(match e {
+        Error::NotAuthenticated(m) | Error::Forbidden(m) => {
+            (StatusCode::UNAUTHORIZED, (*m).to_owned())
+        }
+        Error::Validation(_) => (
+            StatusCode::UNAUTHORIZED,
+            portcullis_core::accounts::INVALID_CREDENTIALS.to_owned(),
+        ),
+        Error::InvalidInput(_) => (
+            StatusCode::BAD_REQUEST,
+            "Choose one of the offered ways to verify.".to_owned(),
+        ),
+        Error::RateLimited { .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed attempts; wait a while and try again.".to_owned(),
+        ),
+        _ => return None,
+    })
+}
+
+/// A browser that just signed in: its session cookie, then on with the
+/// authorization request.
+async fn signed_in(
+    ctx: &Ctx<'_>,
+    req: &AuthRequest,
+    session: Session,
+    secret: SecretString,
+) -> Response {
+    let accounts = ctx.state.core.accounts();
     // A new login replaces the browser's previous session.
     if let Ok(Some(old)) = ctx.session().await
         && old.id != session.id
     {
-        let _ = accounts.end_session(realm.id, old.id).await;
+        let _ = accounts.end_session(ctx.realm.id, old.id).await;
     }
     let mut page = Page::new();
-    let max_age = s.core.settings().session_ttl.whole_seconds();
+    let max_age = ctx.state.core.settings().session_ttl.whole_seconds();
     page.cookies
         .push(ctx.set_cookie(SSO_COOKIE, secret.expose_secret(), Some(max_age)));
-    ctx.next(page, &req, Some(&session), true).await
+    ctx.next(page, req, Some(&session), true).await
+}
+
+/// `POST /realms/{realm}/login/mfa`: the second step of the login form.
+async fn login_mfa_post(
+    State(s): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    ClientMeta(meta): ClientMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ctx = Ctx {
+        state: &s,
+        realm: &realm,
+        headers: &headers,
+    };
+    let (form, req) = match submitted_request(&ctx, &body).await {
+        Ok(ok) => ok,
+        Err(res) => return res,
+    };
+    let mfa_token = form.get("mfa_token").unwrap_or("");
+    let method = form.get("method").unwrap_or("");
+    let code = form.get("code").unwrap_or("");
+    let accounts = s.core.accounts();
+    let err = match accounts
+        .complete_browser_login(&realm, mfa_token, method, code, &meta)
+        .await
+    {
+        Ok((session, secret)) => return signed_in(&ctx, &req, session, secret).await,
+        Err(e) => e,
+    };
+    let Some((status, message)) = login_error(&err) else {
+        return ctx.unavailable();
+    };
+    // While the challenge is open the user may try again; once it has
+    // ended (expired, or too many wrong codes), they start over.
+    match s
+        .core
+        .mfa()
+        .challenge_methods(&realm, mfa_token, ChallengePurpose::Browser)
+        .await
+    {
+        Ok(methods) => ctx.mfa_page(
+            Page::new(),
+            &req,
+            status,
+            mfa_token,
+            &methods,
+            Some(method),
+            Some(&message),
+        ),
+        Err(Error::NotAuthenticated(_)) => ctx.login_page(
+            Page::new(),
+            &req,
+            StatusCode::UNAUTHORIZED,
+            "",
+            Some(
+                "The sign-in was not completed in time or had too many wrong codes; sign in again.",
+            ),
+        ),
+        Err(_) => ctx.unavailable(),
+    }
 }
 
 /// `POST /realms/{realm}/consent`: the consent form.

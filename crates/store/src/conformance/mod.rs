@@ -22,6 +22,7 @@
 mod authz;
 mod clients;
 mod keys_misc;
+mod mfa;
 mod oauth;
 mod realms_users;
 mod sessions;
@@ -30,6 +31,7 @@ mod tokens;
 pub use authz::*;
 pub use clients::*;
 pub use keys_misc::*;
+pub use mfa::*;
 pub use oauth::*;
 pub use realms_users::*;
 pub use sessions::*;
@@ -106,6 +108,11 @@ pub const ALL: &[&str] = &[
     "code_tenant_isolation_and_purge",
     "consents_round_trip_and_isolation",
     "consents_cascade_with_user_and_client",
+    "mfa_factor_lifecycle",
+    "mfa_totp_step_parallel_one_wins",
+    "mfa_backup_codes",
+    "mfa_challenges",
+    "mfa_cascades",
 ];
 
 /// The OAuth `client_id` of the suite's refresh tokens ([`token`]).

@@ -1308,3 +1308,126 @@ backend_tests!(rp_initiated_logout_modules, |app: TestApp| async move {
         .await;
     assert_eq!(r.header("location").unwrap(), "https://app.example.com/bye");
 });
+
+backend_tests!(
+    login_page_asks_for_the_second_factor,
+    |app: TestApp| async move {
+        use super::mfa::{code_at, enrolled};
+        let admin = app.admin_token().await;
+        let secret = web_client(&app, &admin, "mfa-app", json!({})).await;
+        let (_, totp_secret, backup) = enrolled(&app, "page-mfa@example.com").await;
+        let mut b = Browser::default();
+        let page = b.get(&app, &authorize_query("mfa-app", &[])).await;
+        let r = b
+            .submit(
+                &app,
+                &page,
+                &[("email", "page-mfa@example.com"), ("password", PW)],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(r.text.contains("Two-step verification"), "{}", r.text);
+        assert!(r.text.contains("autocomplete=\"one-time-code\""));
+        assert!(
+            r.text.contains("value=\"totp\" checked") && r.text.contains("value=\"backup_code\"")
+        );
+        assert!(
+            !b.cookies.contains_key("portcullis_sso"),
+            "no session before the second step"
+        );
+        // The page's mfa_token is for the page only.
+        let page_token = hidden_inputs(&r.text)
+            .into_iter()
+            .find(|(k, _)| k == "mfa_token")
+            .unwrap()
+            .1;
+        let api = app
+        .post(
+            "/api/v1/mfa/verify",
+            None,
+            json!({"mfa_token": page_token, "method": "totp", "code": code_at(&app, &totp_secret, 0)}),
+        )
+        .await;
+        assert_eq!(api.status, 401, "{}", api.text);
+
+        // A wrong code: the same step again, with an error.
+        let wrong = b
+            .submit(&app, &r, &[("method", "totp"), ("code", "000000")])
+            .await;
+        assert_eq!(wrong.status, 401, "{}", wrong.text);
+        assert!(
+            wrong.text.contains("invalid code") && wrong.text.contains("Two-step verification")
+        );
+        // A method not offered: the same step again.
+        let odd = b
+            .submit(&app, &wrong, &[("method", "sms"), ("code", "123456")])
+            .await;
+        assert_eq!(odd.status, 400, "{}", odd.text);
+        // The right code completes the login and the authorization.
+        let done = b
+            .submit(
+                &app,
+                &odd,
+                &[
+                    ("method", "totp"),
+                    ("code", &code_at(&app, &totp_secret, 0)),
+                ],
+            )
+            .await;
+        let code = code_of(&app, &done);
+        assert!(b.cookies.contains_key("portcullis_sso"));
+        let t = token(&app, "mfa-app", &secret, &redeem_body(&code)).await;
+        assert_eq!(t.status, 200, "{}", t.text);
+        let id = claims(t.json["id_token"].as_str().unwrap());
+        assert_eq!(id["amr"], json!(["pwd", "otp", "mfa"]));
+
+        // A backup code works on the page too; too many wrong codes start over.
+        let mut b = Browser::default();
+        let page = b.get(&app, &authorize_query("mfa-app", &[])).await;
+        let mut step = b
+            .submit(
+                &app,
+                &page,
+                &[("email", "page-mfa@example.com"), ("password", PW)],
+            )
+            .await;
+        for _ in 0..4 {
+            step = b
+                .submit(
+                    &app,
+                    &step,
+                    &[("method", "backup_code"), ("code", "0000-0000-0000-0000")],
+                )
+                .await;
+            assert_eq!(step.status, 401, "{}", step.text);
+        }
+        let ok = b
+            .submit(
+                &app,
+                &step,
+                &[("method", "backup_code"), ("code", &backup[0])],
+            )
+            .await;
+        code_of(&app, &ok);
+        let mut b = Browser::default();
+        let page = b.get(&app, &authorize_query("mfa-app", &[])).await;
+        let mut step = b
+            .submit(
+                &app,
+                &page,
+                &[("email", "page-mfa@example.com"), ("password", PW)],
+            )
+            .await;
+        for n in 0..5 {
+            step = b
+                .submit(&app, &step, &[("method", "totp"), ("code", "000000")])
+                .await;
+            assert_eq!(step.status, 401, "{n}: {}", step.text);
+        }
+        assert!(step.text.contains("sign in again"), "{}", step.text);
+        assert!(
+            step.text.contains("name=\"password\""),
+            "back on the login form"
+        );
+    }
+);

@@ -1,0 +1,307 @@
+//! `/api/v1/mfa/*`: the caller's second factors, and the second step of a
+//! login.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use portcullis_core::mfa::{MfaRequired, MfaStatus, Reauthentication, TotpEnrolment};
+use portcullis_proto::{
+    BackupCodesResponse, MfaMethodView, MfaMethodsResponse, MfaRequiredResponse, MfaSetupRequest,
+    MfaVerifyRequest, Problem, ReauthRequest, TokenResponse, TotpEnrolmentResponse,
+    TotpValidateRequest, TotpVerifyRequest, TotpVerifyResponse,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::auth::token_response;
+use super::realm_route;
+use crate::error::ApiError;
+use crate::extract::{Authenticated, ClientMeta, Json, OptionalJson, Params, RealmCtx};
+use crate::state::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    let mut r = Router::new();
+    r = realm_route(r, "/mfa/verify", post(verify_post));
+    r = realm_route(r, "/mfa/totp/validate", post(totp_validate_post));
+    r = realm_route(r, "/mfa/methods", get(methods_get));
+    r = realm_route(r, "/mfa/devices", get(devices_get));
+    r = realm_route(r, "/mfa/methods/{id}", delete(method_delete));
+    r = realm_route(r, "/mfa/setup", post(setup_post));
+    r = realm_route(r, "/mfa/totp/enable", post(totp_enable_post));
+    r = realm_route(r, "/mfa/totp/verify", post(totp_verify_post));
+    r = realm_route(r, "/mfa/totp/disable", post(totp_disable_post));
+    r = realm_route(r, "/mfa/backup-codes/regenerate", post(backup_codes_post));
+    r
+}
+
+/// The login answer of a user with a second factor.
+pub(crate) fn mfa_required_response(r: MfaRequired) -> MfaRequiredResponse {
+    MfaRequiredResponse {
+        mfa_required: true,
+        mfa_token: r.mfa_token.expose_secret().to_owned(),
+        methods: r.methods,
+        expires_in: r.expires_in,
+    }
+}
+
+fn reauth(password: Option<String>, code: Option<String>) -> Reauthentication {
+    Reauthentication {
+        password: password.map(SecretString::from),
+        code,
+    }
+}
+
+fn enrolment_response(e: TotpEnrolment) -> TotpEnrolmentResponse {
+    TotpEnrolmentResponse {
+        id: e.factor_id,
+        method: "totp".to_owned(),
+        secret: e.secret.expose_secret().to_owned(),
+        otpauth_uri: e.otpauth_uri.expose_secret().to_owned(),
+        qr_code: e.qr_code.expose_secret().to_owned(),
+    }
+}
+
+fn methods_response(status: MfaStatus) -> MfaMethodsResponse {
+    MfaMethodsResponse {
+        mfa_enabled: status.factors.iter().any(|f| f.confirmed_at.is_some()),
+        methods: status
+            .factors
+            .into_iter()
+            .map(|f| MfaMethodView {
+                id: f.id,
+                method: f.kind.as_str().to_owned(),
+                name: f.name,
+                confirmed: f.confirmed_at.is_some(),
+                created_at: f.created_at,
+                last_used_at: f.last_used_at,
+            })
+            .collect(),
+        backup_codes_remaining: status.backup_codes_remaining,
+    }
+}
+
+/// Complete a login's second step: the tokens.
+#[utoipa::path(post, path = "/api/v1/mfa/verify", tag = "mfa",
+    request_body = MfaVerifyRequest,
+    responses(
+        (status = 200, description = "Logged in; `amr` names both steps", body = TokenResponse),
+        (status = 400, description = "A method the login does not offer", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong code, or an invalid, spent or expired mfa_token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn verify_post(
+    State(state): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    ClientMeta(meta): ClientMeta,
+    Json(body): Json<MfaVerifyRequest>,
+) -> Result<axum::Json<TokenResponse>, ApiError> {
+    let tokens = state
+        .core
+        .accounts()
+        .complete_login(&realm, &body.mfa_token, &body.method, &body.code, &meta)
+        .await?;
+    Ok(axum::Json(token_response(tokens)))
+}
+
+/// Complete a login's second step with a TOTP code.
+#[utoipa::path(post, path = "/api/v1/mfa/totp/validate", tag = "mfa",
+    request_body = TotpValidateRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 401, description = "Wrong code, or an invalid, spent or expired mfa_token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn totp_validate_post(
+    State(state): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    ClientMeta(meta): ClientMeta,
+    Json(body): Json<TotpValidateRequest>,
+) -> Result<axum::Json<TokenResponse>, ApiError> {
+    let tokens = state
+        .core
+        .accounts()
+        .complete_login(&realm, &body.mfa_token, "totp", &body.code, &meta)
+        .await?;
+    Ok(axum::Json(token_response(tokens)))
+}
+
+/// The caller's second factors.
+#[utoipa::path(get, path = "/api/v1/mfa/methods", tag = "mfa",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The factors", body = MfaMethodsResponse),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn methods_get(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+) -> Result<axum::Json<MfaMethodsResponse>, ApiError> {
+    let status = state.core.mfa().status(&who.realm, who.user_id).await?;
+    Ok(axum::Json(methods_response(status)))
+}
+
+/// The caller's second factors (the same as `GET /api/v1/mfa/methods`).
+#[utoipa::path(get, path = "/api/v1/mfa/devices", tag = "mfa",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The factors", body = MfaMethodsResponse),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn devices_get(
+    state: State<AppState>,
+    who: Authenticated,
+) -> Result<axum::Json<MfaMethodsResponse>, ApiError> {
+    methods_get(state, who).await
+}
+
+/// Remove one of the caller's factors. Within five minutes of a login the
+/// body may be empty; later it carries the password or a current code.
+#[utoipa::path(delete, path = "/api/v1/mfa/methods/{id}", tag = "mfa",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Factor id")),
+    request_body(content = ReauthRequest, description = "Optional proof of a recent authentication"),
+    responses(
+        (status = 204, description = "Removed; with no factor left, the backup codes go too"),
+        (status = 401, description = "Missing or invalid access token, or a wrong password or code", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The login is older than five minutes and no proof was sent", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such factor of the caller", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn method_delete(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    params: Params,
+    OptionalJson(body): OptionalJson<ReauthRequest>,
+) -> Result<StatusCode, ApiError> {
+    let id = params.id("id", "MFA method")?;
+    state
+        .core
+        .mfa()
+        .delete_factor(&who, id, reauth(body.password, body.code))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Set up a second factor: `{method: "totp"}` starts a TOTP enrolment.
+#[utoipa::path(post, path = "/api/v1/mfa/setup", tag = "mfa",
+    security(("bearer" = [])),
+    request_body = MfaSetupRequest,
+    responses(
+        (status = 201, description = "Enrolment started; confirm it with a first code", body = TotpEnrolmentResponse),
+        (status = 400, description = "Unknown method", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The login is older than five minutes and no proof was sent", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already enrolled", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn setup_post(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    Json(body): Json<MfaSetupRequest>,
+) -> Result<(StatusCode, axum::Json<TotpEnrolmentResponse>), ApiError> {
+    match body.method.as_str() {
+        "totp" => {
+            let enrolment = state
+                .core
+                .mfa()
+                .enable_totp(&who, reauth(body.password, body.code))
+                .await?;
+            Ok((
+                StatusCode::CREATED,
+                axum::Json(enrolment_response(enrolment)),
+            ))
+        }
+        _ => Err(portcullis_core::Error::input("method", "must be one of: totp").into()),
+    }
+}
+
+/// Start a TOTP enrolment: the secret, its `otpauth://` URI and a QR code,
+/// shown once. Confirm with `POST /api/v1/mfa/totp/verify`.
+#[utoipa::path(post, path = "/api/v1/mfa/totp/enable", tag = "mfa",
+    security(("bearer" = [])),
+    request_body(content = ReauthRequest, description = "Optional proof of a recent authentication"),
+    responses(
+        (status = 201, description = "Enrolment started", body = TotpEnrolmentResponse),
+        (status = 403, description = "The login is older than five minutes and no proof was sent", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An authenticator app is already enrolled", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn totp_enable_post(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    OptionalJson(body): OptionalJson<ReauthRequest>,
+) -> Result<(StatusCode, axum::Json<TotpEnrolmentResponse>), ApiError> {
+    let enrolment = state
+        .core
+        .mfa()
+        .enable_totp(&who, reauth(body.password, body.code))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(enrolment_response(enrolment)),
+    ))
+}
+
+/// Confirm the TOTP enrolment with a first code. The first factor also
+/// brings ten backup codes, shown once.
+#[utoipa::path(post, path = "/api/v1/mfa/totp/verify", tag = "mfa",
+    security(("bearer" = [])),
+    request_body = TotpVerifyRequest,
+    responses(
+        (status = 200, description = "Enabled", body = TotpVerifyResponse),
+        (status = 409, description = "No enrolment pending", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not the current code", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn totp_verify_post(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    Json(body): Json<TotpVerifyRequest>,
+) -> Result<axum::Json<TotpVerifyResponse>, ApiError> {
+    let backup_codes = state.core.mfa().confirm_totp(&who, &body.code).await?;
+    Ok(axum::Json(TotpVerifyResponse {
+        enabled: true,
+        backup_codes,
+    }))
+}
+
+/// Disable TOTP. Within five minutes of a login the body may be empty;
+/// later it carries the password or a current code.
+#[utoipa::path(post, path = "/api/v1/mfa/totp/disable", tag = "mfa",
+    security(("bearer" = [])),
+    request_body(content = ReauthRequest, description = "Optional proof of a recent authentication"),
+    responses(
+        (status = 204, description = "Disabled"),
+        (status = 401, description = "A wrong password or code", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The login is older than five minutes and no proof was sent", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No authenticator app enrolled", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn totp_disable_post(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    OptionalJson(body): OptionalJson<ReauthRequest>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .core
+        .mfa()
+        .disable_totp(&who, reauth(body.password, body.code))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replace every backup code with ten new ones, shown once.
+#[utoipa::path(post, path = "/api/v1/mfa/backup-codes/regenerate", tag = "mfa",
+    security(("bearer" = [])),
+    request_body(content = ReauthRequest, description = "Optional proof of a recent authentication"),
+    responses(
+        (status = 200, description = "The new codes", body = BackupCodesResponse),
+        (status = 403, description = "The login is older than five minutes and no proof was sent", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No second factor enrolled", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn backup_codes_post(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    OptionalJson(body): OptionalJson<ReauthRequest>,
+) -> Result<axum::Json<BackupCodesResponse>, ApiError> {
+    let backup_codes = state
+        .core
+        .mfa()
+        .regenerate_backup_codes(&who, reauth(body.password, body.code))
+        .await?;
+    Ok(axum::Json(BackupCodesResponse { backup_codes }))
+}

@@ -1,0 +1,148 @@
+//! Bodies of `/api/v1/mfa/*` and the second step of a login.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::TokenResponse;
+
+/// The answer to `POST /api/v1/auth/login`: tokens, or a second step to
+/// complete.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginResponse {
+    /// The user has a second factor: no tokens yet.
+    MfaRequired(MfaRequiredResponse),
+    /// Logged in.
+    Tokens(Box<TokenResponse>),
+}
+
+/// A login that needs its second step (`POST /api/v1/mfa/verify`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MfaRequiredResponse {
+    /// Always `true`.
+    pub mfa_required: bool,
+    /// Single-use token for the second step; good for nothing else.
+    pub mfa_token: String,
+    /// The methods the login can be completed with (`totp`, `backup_code`).
+    pub methods: Vec<String>,
+    /// Seconds the `mfa_token` lives.
+    pub expires_in: u64,
+}
+
+/// `POST /api/v1/mfa/verify`: the second step of a login.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MfaVerifyRequest {
+    /// From the login answer.
+    pub mfa_token: String,
+    /// One of the login answer's `methods`.
+    pub method: String,
+    /// The code (a TOTP code, a backup code).
+    pub code: String,
+}
+
+/// `POST /api/v1/mfa/totp/validate`: the second step of a login with a TOTP
+/// code.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TotpValidateRequest {
+    /// From the login answer.
+    pub mfa_token: String,
+    /// The current code of the authenticator app.
+    pub code: String,
+}
+
+/// Proof of a recent authentication, for changes of factors. Not needed
+/// within five minutes of a login.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ReauthRequest {
+    /// The account's password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A current TOTP code or an unused backup code.
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+/// `POST /api/v1/mfa/setup`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MfaSetupRequest {
+    /// The method to set up: `totp`.
+    pub method: String,
+    /// The account's password, when the login is older than five minutes.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A current code of another factor, instead of the password.
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+/// A started TOTP enrolment: shown once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TotpEnrolmentResponse {
+    /// The factor's id.
+    pub id: Uuid,
+    /// `totp`.
+    pub method: String,
+    /// The secret in base32, to type into an authenticator app.
+    pub secret: String,
+    /// The `otpauth://totp/...` URI.
+    pub otpauth_uri: String,
+    /// The URI as a QR code: an SVG `data:` URI for an `<img src>`.
+    pub qr_code: String,
+}
+
+/// `POST /api/v1/mfa/totp/verify`: confirms the enrolment.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TotpVerifyRequest {
+    /// The current code of the authenticator app.
+    pub code: String,
+}
+
+/// A confirmed TOTP enrolment.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TotpVerifyResponse {
+    /// Always `true`.
+    pub enabled: bool,
+    /// New backup codes when the user had none left: shown once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_codes: Option<Vec<String>>,
+}
+
+/// A set of backup codes: shown once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BackupCodesResponse {
+    /// Ten single-use codes.
+    pub backup_codes: Vec<String>,
+}
+
+/// One second factor of the caller.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MfaMethodView {
+    /// Id (for `DELETE /api/v1/mfa/methods/{id}`).
+    pub id: Uuid,
+    /// `totp`.
+    pub method: String,
+    /// Name shown to the user.
+    pub name: String,
+    /// Whether enrolment was confirmed (only confirmed factors are asked for
+    /// at login).
+    pub confirmed: bool,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last successful use.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// The caller's second factors.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MfaMethodsResponse {
+    /// Whether a login asks for a second factor.
+    pub mfa_enabled: bool,
+    /// The factors.
+    pub methods: Vec<MfaMethodView>,
+    /// Unused backup codes.
+    pub backup_codes_remaining: u64,
+}
