@@ -274,6 +274,42 @@ impl<'a> Accounts<'a> {
             .await
     }
 
+    /// A passwordless login with a passkey: the answer to a ceremony from
+    /// [`crate::mfa::Mfa::start_passkey_login`]. The tokens, `amr` `hwk`
+    /// and `mfa` (the passkey verified its user).
+    pub async fn login_with_passkey(
+        &self,
+        realm: &Realm,
+        ceremony_id: Uuid,
+        credential: &serde_json::Value,
+        meta: &RequestMeta,
+    ) -> Result<IssuedTokens> {
+        Self::ensure_enabled(realm)?;
+        let step = crate::mfa::Mfa::new(self.i)
+            .finish_passkey_login(realm, ceremony_id, credential)
+            .await?;
+        let tokens = self.start_session(realm, step.user, step.amr, meta).await?;
+        count_login("success");
+        Ok(tokens)
+    }
+
+    /// A passwordless login with a passkey on the login page: the single
+    /// sign-on session.
+    pub async fn browser_login_with_passkey(
+        &self,
+        realm: &Realm,
+        ceremony_id: Uuid,
+        credential: &serde_json::Value,
+        meta: &RequestMeta,
+    ) -> Result<(Session, SecretString)> {
+        Self::ensure_enabled(realm)?;
+        let step = crate::mfa::Mfa::new(self.i)
+            .finish_passkey_login(realm, ceremony_id, credential)
+            .await?;
+        self.start_browser_session(realm, &step.user, step.amr, meta)
+            .await
+    }
+
     async fn start_browser_session(
         &self,
         realm: &Realm,

@@ -175,6 +175,7 @@ impl Portcullis {
             .await?;
         i.store.purge_revoked_tokens(now).await?;
         i.store.purge_challenges(now).await?;
+        i.store.purge_ceremonies(now).await?;
         i.store.purge_expired_grants(now).await?;
         i.store
             .purge_login_failures(now - i.settings.login.window - Duration::minutes(1))

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::clients::OAuthClient;
 use crate::error::StoreError;
-use crate::mfa::{MfaChallenge, MfaFactor};
+use crate::mfa::{MfaChallenge, MfaFactor, WebauthnCeremony};
 use crate::model::{
     AuditRecord, AuthCode, AuthzChange, CodeOutcome, Consent, Email, Page, Realm, RealmName,
     RefreshToken, RotateOutcome, Session, StoredSigningKey, User, UserQuery,
@@ -404,6 +404,32 @@ pub trait MfaStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Deletes challenges that expired before `before`.
     async fn purge_challenges(&self, before: OffsetDateTime) -> StoreResult<u64>;
+    /// Replaces a WebAuthn factor's stored passkey (its signature counter
+    /// moved) and records its use.
+    async fn update_factor_credential(
+        &self,
+        realm_id: Uuid,
+        id: Uuid,
+        credential: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Stores a WebAuthn ceremony; one of a login challenge replaces the
+    /// challenge's earlier ones.
+    async fn insert_ceremony(&self, ceremony: &WebauthnCeremony) -> StoreResult<()>;
+    /// Takes (reads and deletes, in one statement) the ceremony `id`.
+    async fn take_ceremony(
+        &self,
+        realm_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<WebauthnCeremony>>;
+    /// Takes the ceremony of a login challenge.
+    async fn take_challenge_ceremony(
+        &self,
+        realm_id: Uuid,
+        challenge_id: Uuid,
+    ) -> StoreResult<Option<WebauthnCeremony>>;
+    /// Deletes ceremonies that expired before `before`.
+    async fn purge_ceremonies(&self, before: OffsetDateTime) -> StoreResult<u64>;
 }
 
 /// Everything core needs from storage, implemented by one type per backend.

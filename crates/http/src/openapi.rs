@@ -63,7 +63,9 @@ impl Modify for BearerScheme {
         clients::client_delete, clients::client_secret_post,
         mfa::verify_post, mfa::totp_validate_post, mfa::methods_get, mfa::devices_get,
         mfa::method_delete, mfa::setup_post, mfa::totp_enable_post, mfa::totp_verify_post,
-        mfa::totp_disable_post, mfa::backup_codes_post,
+        mfa::totp_disable_post, mfa::backup_codes_post, mfa::challenge_post,
+        mfa::webauthn_start_post, mfa::webauthn_finish_post, mfa::passkey_start_post,
+        mfa::passkey_finish_post,
     ),
     modifiers(&BearerScheme),
     tags(

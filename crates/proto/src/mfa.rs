@@ -38,8 +38,82 @@ pub struct MfaVerifyRequest {
     pub mfa_token: String,
     /// One of the login answer's `methods`.
     pub method: String,
-    /// The code (a TOTP code, a backup code).
+    /// The code (a TOTP code, a backup code); not for `webauthn`.
+    #[serde(default)]
     pub code: String,
+    /// For `webauthn`: the browser's answer to the options of
+    /// `POST /api/v1/mfa/challenge` (a `PublicKeyCredential` as JSON, binary
+    /// values in base64url).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<serde_json::Value>,
+}
+
+/// `POST /api/v1/mfa/challenge`: prepares a login's second step with a
+/// method that needs one (`webauthn`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MfaChallengeRequest {
+    /// From the login answer.
+    pub mfa_token: String,
+    /// One of the login answer's `methods`.
+    pub method: String,
+}
+
+/// What a second step needs from the browser.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MfaChallengeResponse {
+    /// The method.
+    pub method: String,
+    /// For `webauthn`: options for `navigator.credentials.get()`
+    /// (`{publicKey: {...}}`, binary values in base64url).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub options: Option<serde_json::Value>,
+}
+
+/// A WebAuthn ceremony to run in the browser.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PasskeyOptionsResponse {
+    /// Send it back with the browser's answer.
+    pub ceremony_id: Uuid,
+    /// Options for `navigator.credentials.create()` or `.get()`
+    /// (`{publicKey: {...}}`, binary values in base64url).
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+}
+
+/// `POST /api/v1/mfa/webauthn/register/finish`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WebauthnRegisterRequest {
+    /// From `register/start`.
+    pub ceremony_id: Uuid,
+    /// A name the user recognises (at most 64 characters; default `Passkey`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The browser's answer (a `PublicKeyCredential` as JSON, binary values
+    /// in base64url).
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}
+
+/// A registered WebAuthn credential.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WebauthnRegisterResponse {
+    /// The new factor.
+    pub method: MfaMethodView,
+    /// New backup codes when the user had none left: shown once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_codes: Option<Vec<String>>,
+}
+
+/// `POST /api/v1/auth/passkey/finish`: a passwordless login.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PasskeyLoginRequest {
+    /// From `POST /api/v1/auth/passkey/start`.
+    pub ceremony_id: Uuid,
+    /// The browser's answer (a `PublicKeyCredential` as JSON).
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
 }
 
 /// `POST /api/v1/mfa/totp/validate`: the second step of a login with a TOTP

@@ -7,7 +7,9 @@
 
 use async_trait::async_trait;
 use portcullis_core::StoreError;
-use portcullis_core::mfa::{ChallengePurpose, FactorKind, MfaChallenge, MfaFactor};
+use portcullis_core::mfa::{
+    CeremonyKind, ChallengePurpose, FactorKind, MfaChallenge, MfaFactor, WebauthnCeremony,
+};
 use portcullis_core::ports::{MfaStore, StoreResult};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder};
@@ -18,7 +20,7 @@ use crate::SqlStore;
 use crate::convert::{
     all, conflict, corrupt, db_err, instant, instant_opt, json_list, micros, micros_opt, parse_list,
 };
-use crate::entities::{mfa_backup_code, mfa_challenge, mfa_factor};
+use crate::entities::{mfa_backup_code, mfa_challenge, mfa_factor, webauthn_ceremony};
 
 impl TryFrom<mfa_factor::Model> for MfaFactor {
     type Error = StoreError;
@@ -34,6 +36,7 @@ impl TryFrom<mfa_factor::Model> for MfaFactor {
             last_step: m.last_step,
             created_at: instant(m.created_at)?,
             last_used_at: instant_opt(m.last_used_at)?,
+            credential: m.credential,
         })
     }
 }
@@ -50,6 +53,36 @@ fn factor_row(f: &MfaFactor) -> mfa_factor::Model {
         last_step: f.last_step,
         created_at: micros(f.created_at),
         last_used_at: micros_opt(f.last_used_at),
+        credential: f.credential.clone(),
+    }
+}
+
+impl TryFrom<webauthn_ceremony::Model> for WebauthnCeremony {
+    type Error = StoreError;
+    fn try_from(m: webauthn_ceremony::Model) -> Result<Self, StoreError> {
+        Ok(WebauthnCeremony {
+            id: m.id,
+            realm_id: m.realm_id,
+            user_id: m.user_id,
+            challenge_id: m.challenge_id,
+            kind: CeremonyKind::parse(&m.kind).ok_or_else(|| corrupt("ceremony kind"))?,
+            state: m.state,
+            created_at: instant(m.created_at)?,
+            expires_at: instant(m.expires_at)?,
+        })
+    }
+}
+
+fn ceremony_row(c: &WebauthnCeremony) -> webauthn_ceremony::Model {
+    webauthn_ceremony::Model {
+        id: c.id,
+        realm_id: c.realm_id,
+        user_id: c.user_id,
+        challenge_id: c.challenge_id,
+        kind: c.kind.as_str().to_owned(),
+        state: c.state.clone(),
+        created_at: micros(c.created_at),
+        expires_at: micros(c.expires_at),
     }
 }
 
@@ -301,6 +334,79 @@ impl MfaStore for SqlStore {
             .await
             .map_err(db_err)?;
         Ok(res.rows_affected == 1)
+    }
+
+    async fn update_factor_credential(
+        &self,
+        realm_id: Uuid,
+        id: Uuid,
+        credential: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        mfa_factor::Entity::update_many()
+            .col_expr(mfa_factor::Column::Credential, Expr::value(credential))
+            .col_expr(mfa_factor::Column::LastUsedAt, Expr::value(micros(now)))
+            .filter(mfa_factor::Column::RealmId.eq(realm_id))
+            .filter(mfa_factor::Column::Id.eq(id))
+            .exec(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn insert_ceremony(&self, ceremony: &WebauthnCeremony) -> StoreResult<()> {
+        let txn = self.begin_write().await?;
+        if let Some(challenge_id) = ceremony.challenge_id {
+            webauthn_ceremony::Entity::delete_many()
+                .filter(webauthn_ceremony::Column::RealmId.eq(ceremony.realm_id))
+                .filter(webauthn_ceremony::Column::ChallengeId.eq(challenge_id))
+                .exec(&txn)
+                .await
+                .map_err(db_err)?;
+        }
+        webauthn_ceremony::Entity::insert(ceremony_row(ceremony).into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(conflict("WebAuthn ceremony already exists"))?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn take_ceremony(
+        &self,
+        realm_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<WebauthnCeremony>> {
+        let taken = webauthn_ceremony::Entity::delete_many()
+            .filter(webauthn_ceremony::Column::RealmId.eq(realm_id))
+            .filter(webauthn_ceremony::Column::Id.eq(id))
+            .exec_with_returning(&self.writer)
+            .await
+            .map_err(db_err)?;
+        taken.into_iter().next().map(TryInto::try_into).transpose()
+    }
+
+    async fn take_challenge_ceremony(
+        &self,
+        realm_id: Uuid,
+        challenge_id: Uuid,
+    ) -> StoreResult<Option<WebauthnCeremony>> {
+        let taken = webauthn_ceremony::Entity::delete_many()
+            .filter(webauthn_ceremony::Column::RealmId.eq(realm_id))
+            .filter(webauthn_ceremony::Column::ChallengeId.eq(challenge_id))
+            .exec_with_returning(&self.writer)
+            .await
+            .map_err(db_err)?;
+        taken.into_iter().next().map(TryInto::try_into).transpose()
+    }
+
+    async fn purge_ceremonies(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        let res = webauthn_ceremony::Entity::delete_many()
+            .filter(webauthn_ceremony::Column::ExpiresAt.lt(micros(before)))
+            .exec(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected)
     }
 
     async fn purge_challenges(&self, before: OffsetDateTime) -> StoreResult<u64> {

@@ -169,6 +169,7 @@ suite!(
     mfa_backup_codes,
     mfa_challenges,
     mfa_cascades,
+    mfa_webauthn_ceremonies,
     code_concurrent_redemption_one_wins,
     code_tenant_isolation_and_purge,
     consents_round_trip_and_isolation,

@@ -13,6 +13,9 @@
 
 mod backup;
 mod totp;
+mod webauthn;
+
+pub use webauthn::{CeremonyKind, PasskeyOptions, WebauthnCeremony};
 
 use portcullis_crypto::{Verification, random_bytes, random_token, sha256};
 use secrecy::SecretString;
@@ -39,6 +42,8 @@ pub const RECENT_AUTH: Duration = Duration::minutes(5);
 pub const METHOD_BACKUP_CODE: &str = "backup_code";
 /// RFC 8176 `amr` value of a one-time password (TOTP, backup code).
 pub const AMR_OTP: &str = "otp";
+/// RFC 8176 `amr` value of a proof of possession of a key (WebAuthn).
+pub const AMR_HWK: &str = "hwk";
 /// RFC 8176 `amr` value of a login with more than one factor.
 pub const AMR_MFA: &str = "mfa";
 
@@ -54,6 +59,8 @@ const NEEDS_RECENT_AUTH: &str = "this change needs a recent authentication: send
 pub enum FactorKind {
     /// Time-based one-time passwords from an authenticator app.
     Totp,
+    /// A WebAuthn credential: a passkey or a security key.
+    WebAuthn,
 }
 
 impl FactorKind {
@@ -61,6 +68,7 @@ impl FactorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Totp => "totp",
+            Self::WebAuthn => "webauthn",
         }
     }
 
@@ -68,6 +76,7 @@ impl FactorKind {
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "totp" => Some(Self::Totp),
+            "webauthn" => Some(Self::WebAuthn),
             _ => None,
         }
     }
@@ -76,6 +85,7 @@ impl FactorKind {
     pub fn amr(self) -> &'static str {
         match self {
             Self::Totp => AMR_OTP,
+            Self::WebAuthn => AMR_HWK,
         }
     }
 }
@@ -105,6 +115,9 @@ pub struct MfaFactor {
     pub created_at: OffsetDateTime,
     /// Last successful use.
     pub last_used_at: Option<OffsetDateTime>,
+    /// A WebAuthn factor's passkey (public key, credential id, signature
+    /// counter) as webauthn-rs serialises it. Not secret.
+    pub credential: Option<String>,
 }
 
 /// What a login challenge is for.
@@ -283,6 +296,7 @@ impl<'a> Mfa<'a> {
             last_step: None,
             created_at: now,
             last_used_at: None,
+            credential: None,
         };
         self.i.store.insert_factor(&factor).await?;
         self.audit(realm, &user, "mfa.totp.enrolment_started", &factor)
@@ -536,7 +550,10 @@ impl<'a> Mfa<'a> {
             now,
         )
         .await?;
-        let amr = match self.check_code(realm, &user, method, code).await? {
+        let amr = match self
+            .check_code(realm, &user, method, code, Some(&challenge))
+            .await?
+        {
             Some(amr) => amr,
             None => {
                 self.i
@@ -591,13 +608,15 @@ impl<'a> Mfa<'a> {
         Ok(SecondStep { user, amr: all })
     }
 
-    /// Checks a code of `method`; its `amr` value when right.
+    /// Checks a code of `method` (for WebAuthn, the browser's answer to
+    /// the challenge's ceremony); its `amr` value when right.
     async fn check_code(
         &self,
         realm: &Realm,
         user: &User,
         method: &str,
         code: &str,
+        challenge: Option<&MfaChallenge>,
     ) -> Result<Option<&'static str>> {
         if method == METHOD_BACKUP_CODE {
             let Some(digest) = backup::digest(code) else {
@@ -623,6 +642,12 @@ impl<'a> Mfa<'a> {
                 }
                 Ok(None)
             }
+            Some(FactorKind::WebAuthn) => match challenge {
+                Some(c) if self.check_webauthn(realm, user, c, code).await? => {
+                    Ok(Some(FactorKind::WebAuthn.amr()))
+                }
+                _ => Ok(None),
+            },
             None => Ok(None),
         }
     }
@@ -693,7 +718,7 @@ impl<'a> Mfa<'a> {
             methods.push(METHOD_BACKUP_CODE);
             for method in methods {
                 if self
-                    .check_code(realm, &user, method, &code)
+                    .check_code(realm, &user, method, &code, None)
                     .await?
                     .is_some()
                 {

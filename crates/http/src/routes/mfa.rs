@@ -5,11 +5,16 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use portcullis_core::mfa::{MfaRequired, MfaStatus, Reauthentication, TotpEnrolment};
+use portcullis_core::mfa::{
+    ChallengePurpose, MfaFactor, MfaRequired, MfaStatus, PasskeyOptions, Reauthentication,
+    TotpEnrolment,
+};
 use portcullis_proto::{
-    BackupCodesResponse, MfaMethodView, MfaMethodsResponse, MfaRequiredResponse, MfaSetupRequest,
-    MfaVerifyRequest, Problem, ReauthRequest, TokenResponse, TotpEnrolmentResponse,
-    TotpValidateRequest, TotpVerifyRequest, TotpVerifyResponse,
+    BackupCodesResponse, MfaChallengeRequest, MfaChallengeResponse, MfaMethodView,
+    MfaMethodsResponse, MfaRequiredResponse, MfaSetupRequest, MfaVerifyRequest,
+    PasskeyLoginRequest, PasskeyOptionsResponse, Problem, ReauthRequest, TokenResponse,
+    TotpEnrolmentResponse, TotpValidateRequest, TotpVerifyRequest, TotpVerifyResponse,
+    WebauthnRegisterRequest, WebauthnRegisterResponse,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -31,6 +36,15 @@ pub(crate) fn router() -> Router<AppState> {
     r = realm_route(r, "/mfa/totp/verify", post(totp_verify_post));
     r = realm_route(r, "/mfa/totp/disable", post(totp_disable_post));
     r = realm_route(r, "/mfa/backup-codes/regenerate", post(backup_codes_post));
+    r = realm_route(r, "/mfa/challenge", post(challenge_post));
+    r = realm_route(r, "/mfa/webauthn/register/start", post(webauthn_start_post));
+    r = realm_route(
+        r,
+        "/mfa/webauthn/register/finish",
+        post(webauthn_finish_post),
+    );
+    r = realm_route(r, "/auth/passkey/start", post(passkey_start_post));
+    r = realm_route(r, "/auth/passkey/finish", post(passkey_finish_post));
     r
 }
 
@@ -61,22 +75,29 @@ fn enrolment_response(e: TotpEnrolment) -> TotpEnrolmentResponse {
     }
 }
 
+fn method_view(f: MfaFactor) -> MfaMethodView {
+    MfaMethodView {
+        id: f.id,
+        method: f.kind.as_str().to_owned(),
+        name: f.name,
+        confirmed: f.confirmed_at.is_some(),
+        created_at: f.created_at,
+        last_used_at: f.last_used_at,
+    }
+}
+
 fn methods_response(status: MfaStatus) -> MfaMethodsResponse {
     MfaMethodsResponse {
         mfa_enabled: status.factors.iter().any(|f| f.confirmed_at.is_some()),
-        methods: status
-            .factors
-            .into_iter()
-            .map(|f| MfaMethodView {
-                id: f.id,
-                method: f.kind.as_str().to_owned(),
-                name: f.name,
-                confirmed: f.confirmed_at.is_some(),
-                created_at: f.created_at,
-                last_used_at: f.last_used_at,
-            })
-            .collect(),
+        methods: status.factors.into_iter().map(method_view).collect(),
         backup_codes_remaining: status.backup_codes_remaining,
+    }
+}
+
+fn options_response(o: PasskeyOptions) -> PasskeyOptionsResponse {
+    PasskeyOptionsResponse {
+        ceremony_id: o.ceremony_id,
+        options: o.options,
     }
 }
 
@@ -95,10 +116,15 @@ pub(crate) async fn verify_post(
     ClientMeta(meta): ClientMeta,
     Json(body): Json<MfaVerifyRequest>,
 ) -> Result<axum::Json<TokenResponse>, ApiError> {
+    // A WebAuthn answer travels as JSON; the domain reads it as the code.
+    let code = match (&body.credential, body.method.as_str()) {
+        (Some(credential), "webauthn") => credential.to_string(),
+        _ => body.code,
+    };
     let tokens = state
         .core
         .accounts()
-        .complete_login(&realm, &body.mfa_token, &body.method, &body.code, &meta)
+        .complete_login(&realm, &body.mfa_token, &body.method, &code, &meta)
         .await?;
     Ok(axum::Json(token_response(tokens)))
 }
@@ -304,4 +330,146 @@ pub(crate) async fn backup_codes_post(
         .regenerate_backup_codes(&who, reauth(body.password, body.code))
         .await?;
     Ok(axum::Json(BackupCodesResponse { backup_codes }))
+}
+
+/// Prepare a login's second step with a method that needs it: for
+/// `webauthn`, the options for `navigator.credentials.get()`. (A TOTP or
+/// backup code needs nothing sent.)
+#[utoipa::path(post, path = "/api/v1/mfa/challenge", tag = "mfa",
+    request_body = MfaChallengeRequest,
+    responses(
+        (status = 200, description = "What the browser needs", body = MfaChallengeResponse),
+        (status = 400, description = "A method the login does not offer, or one that needs no challenge", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "An invalid, spent or expired mfa_token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn challenge_post(
+    State(state): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    Json(body): Json<MfaChallengeRequest>,
+) -> Result<axum::Json<MfaChallengeResponse>, ApiError> {
+    let mfa = state.core.mfa();
+    let methods = mfa
+        .challenge_methods(&realm, &body.mfa_token, ChallengePurpose::Api)
+        .await?;
+    if !methods.contains(&body.method) {
+        return Err(portcullis_core::Error::input(
+            "method",
+            format!("must be one of: {}", methods.join(", ")),
+        )
+        .into());
+    }
+    match body.method.as_str() {
+        "webauthn" => {
+            let options = mfa
+                .webauthn_login_options(&realm, &body.mfa_token, ChallengePurpose::Api)
+                .await?;
+            Ok(axum::Json(MfaChallengeResponse {
+                method: body.method,
+                options: Some(options),
+            }))
+        }
+        other => Err(portcullis_core::Error::input(
+            "method",
+            format!("{other} needs no challenge: send its code to POST /api/v1/mfa/verify"),
+        )
+        .into()),
+    }
+}
+
+/// Start registering a passkey or security key: options for
+/// `navigator.credentials.create()`. Needs a recent authentication.
+#[utoipa::path(post, path = "/api/v1/mfa/webauthn/register/start", tag = "mfa",
+    security(("bearer" = [])),
+    request_body(content = ReauthRequest, description = "Optional proof of a recent authentication"),
+    responses(
+        (status = 200, description = "The ceremony", body = PasskeyOptionsResponse),
+        (status = 400, description = "The server's public URL cannot name a WebAuthn relying party (an IP address)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The login is older than five minutes and no proof was sent", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn webauthn_start_post(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    OptionalJson(body): OptionalJson<ReauthRequest>,
+) -> Result<axum::Json<PasskeyOptionsResponse>, ApiError> {
+    let options = state
+        .core
+        .mfa()
+        .start_webauthn_registration(&who, reauth(body.password, body.code))
+        .await?;
+    Ok(axum::Json(options_response(options)))
+}
+
+/// Finish registering a passkey or security key with the browser's answer.
+/// The first factor also brings ten backup codes, shown once.
+#[utoipa::path(post, path = "/api/v1/mfa/webauthn/register/finish", tag = "mfa",
+    security(("bearer" = [])),
+    request_body = WebauthnRegisterRequest,
+    responses(
+        (status = 201, description = "Registered", body = WebauthnRegisterResponse),
+        (status = 400, description = "An unknown or expired ceremony, or an answer the WebAuthn checks refuse", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The credential is registered already", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid name", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn webauthn_finish_post(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    Json(body): Json<WebauthnRegisterRequest>,
+) -> Result<(StatusCode, axum::Json<WebauthnRegisterResponse>), ApiError> {
+    let (factor, backup_codes) = state
+        .core
+        .mfa()
+        .finish_webauthn_registration(
+            &who,
+            body.ceremony_id,
+            body.name.as_deref(),
+            &body.credential,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(WebauthnRegisterResponse {
+            method: method_view(factor),
+            backup_codes,
+        }),
+    ))
+}
+
+/// Start a passwordless login with a passkey: options for
+/// `navigator.credentials.get()` that let the authenticator choose the
+/// account.
+#[utoipa::path(post, path = "/api/v1/auth/passkey/start", tag = "auth",
+    responses(
+        (status = 200, description = "The ceremony", body = PasskeyOptionsResponse),
+        (status = 400, description = "The server's public URL cannot name a WebAuthn relying party (an IP address)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn passkey_start_post(
+    State(state): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+) -> Result<axum::Json<PasskeyOptionsResponse>, ApiError> {
+    let options = state.core.mfa().start_passkey_login(&realm).await?;
+    Ok(axum::Json(options_response(options)))
+}
+
+/// Finish a passwordless login with the browser's answer: tokens with `amr`
+/// `["hwk", "mfa"]` (the passkey verified its user).
+#[utoipa::path(post, path = "/api/v1/auth/passkey/finish", tag = "auth",
+    request_body = PasskeyLoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 400, description = "An unknown or expired ceremony, or not a WebAuthn answer", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The passkey was not accepted", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Account deactivated", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn passkey_finish_post(
+    State(state): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    ClientMeta(meta): ClientMeta,
+    Json(body): Json<PasskeyLoginRequest>,
+) -> Result<axum::Json<TokenResponse>, ApiError> {
+    let tokens = state
+        .core
+        .accounts()
+        .login_with_passkey(&realm, body.ceremony_id, &body.credential, &meta)
+        .await?;
+    Ok(axum::Json(token_response(tokens)))
 }

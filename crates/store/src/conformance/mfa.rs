@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use portcullis_core::mfa::{ChallengePurpose, FactorKind, MfaChallenge, MfaFactor};
+use portcullis_core::mfa::{
+    CeremonyKind, ChallengePurpose, FactorKind, MfaChallenge, MfaFactor, WebauthnCeremony,
+};
 use portcullis_core::model::new_id;
 use portcullis_core::ports::Store;
 use tokio::task::JoinSet;
@@ -23,6 +25,7 @@ fn factor(realm_id: Uuid, user_id: Uuid) -> MfaFactor {
         last_step: None,
         created_at: at(0),
         last_used_at: None,
+        credential: None,
     }
 }
 
@@ -293,4 +296,96 @@ pub async fn mfa_cascades<S: Store + ?Sized>(store: Arc<S>) {
             .is_empty()
     );
     assert_eq!(store.purge_challenges(at(100_000)).await.unwrap(), 0);
+}
+
+fn ceremony(realm_id: Uuid, user_id: Option<Uuid>, challenge_id: Option<Uuid>) -> WebauthnCeremony {
+    WebauthnCeremony {
+        id: new_id(),
+        realm_id,
+        user_id,
+        challenge_id,
+        kind: CeremonyKind::Authenticate,
+        state: r#"{"challenge":"abc"}"#.to_owned(),
+        created_at: at(0),
+        expires_at: at(300),
+    }
+}
+
+/// A ceremony is taken once (exactly one of parallel takes gets it), by id
+/// or by its login challenge; a new ceremony of a challenge replaces the
+/// old; other realms see nothing; expired ones are purged; a user's go
+/// with the user. A WebAuthn factor's credential is replaced in place.
+pub async fn mfa_webauthn_ceremonies<S: Store + ?Sized>(store: Arc<S>) {
+    let (r, u, _) = realm_user_session(&*store, "acme").await;
+    let (r2, _, _) = realm_user_session(&*store, "other").await;
+    let open = ceremony(r.id, None, None);
+    store.insert_ceremony(&open).await.unwrap();
+    assert_eq!(store.take_ceremony(r2.id, open.id).await.unwrap(), None);
+    let mut tasks = JoinSet::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        let (realm_id, id) = (r.id, open.id);
+        tasks.spawn(async move { store.take_ceremony(realm_id, id).await.unwrap() });
+    }
+    let taken: Vec<_> = tasks.join_all().await.into_iter().flatten().collect();
+    assert_eq!(taken, vec![open]);
+
+    let c = challenge(r.id, u.id);
+    store.insert_challenge(&c).await.unwrap();
+    let first = ceremony(r.id, Some(u.id), Some(c.id));
+    let second = ceremony(r.id, Some(u.id), Some(c.id));
+    store.insert_ceremony(&first).await.unwrap();
+    store.insert_ceremony(&second).await.unwrap();
+    assert_eq!(
+        store.take_challenge_ceremony(r2.id, c.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.take_challenge_ceremony(r.id, c.id).await.unwrap(),
+        Some(second)
+    );
+    assert_eq!(
+        store.take_challenge_ceremony(r.id, c.id).await.unwrap(),
+        None
+    );
+    assert_eq!(store.take_ceremony(r.id, first.id).await.unwrap(), None);
+
+    store
+        .insert_ceremony(&ceremony(r.id, None, None))
+        .await
+        .unwrap();
+    let kept = ceremony(r.id, Some(u.id), None);
+    store.insert_ceremony(&kept).await.unwrap();
+    assert_eq!(store.purge_ceremonies(at(299)).await.unwrap(), 0);
+    assert!(store.delete_user(r.id, u.id).await.unwrap());
+    assert_eq!(store.take_ceremony(r.id, kept.id).await.unwrap(), None);
+    assert_eq!(store.purge_ceremonies(at(301)).await.unwrap(), 1);
+
+    let owner = user(r2.id, "keys@other.example.com");
+    store.create_user(&owner).await.unwrap();
+    let mut f = factor(r2.id, owner.id);
+    f.kind = FactorKind::WebAuthn;
+    f.secret_enc = None;
+    f.confirmed_at = Some(at(0));
+    f.credential = Some(r#"{"cred":1}"#.to_owned());
+    store.insert_factor(&f).await.unwrap();
+    store
+        .update_factor_credential(r.id, f.id, "{}", at(9))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_factors(r2.id, owner.id).await.unwrap(),
+        vec![f.clone()]
+    );
+    store
+        .update_factor_credential(r2.id, f.id, r#"{"cred":2}"#, at(9))
+        .await
+        .unwrap();
+    let mut expected = f;
+    expected.credential = Some(r#"{"cred":2}"#.to_owned());
+    expected.last_used_at = Some(at(9));
+    assert_eq!(
+        store.list_factors(r2.id, owner.id).await.unwrap(),
+        vec![expected]
+    );
 }

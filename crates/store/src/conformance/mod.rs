@@ -113,6 +113,7 @@ pub const ALL: &[&str] = &[
     "mfa_backup_codes",
     "mfa_challenges",
     "mfa_cascades",
+    "mfa_webauthn_ceremonies",
 ];
 
 /// The OAuth `client_id` of the suite's refresh tokens ([`token`]).

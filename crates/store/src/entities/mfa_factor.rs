@@ -27,6 +27,8 @@ pub struct Model {
     pub created_at: i64,
     /// Last use, Unix microseconds.
     pub last_used_at: Option<i64>,
+    /// A WebAuthn factor's passkey, as webauthn-rs serialises it.
+    pub credential: Option<String>,
 }
 
 /// No navigable relations: queries join explicitly.

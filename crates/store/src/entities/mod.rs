@@ -25,3 +25,4 @@ pub mod role_permission;
 pub mod session;
 pub mod signing_key;
 pub mod user;
+pub mod webauthn_ceremony;

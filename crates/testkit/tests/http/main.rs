@@ -17,6 +17,7 @@ mod ops;
 mod realms;
 mod tokens;
 mod users;
+mod webauthn;
 
 pub use portcullis_testkit::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, backend_tests};
 pub use serde_json::{Value, json};
