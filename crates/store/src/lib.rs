@@ -24,6 +24,7 @@ mod convert;
 mod denylist;
 mod entities;
 mod keys;
+mod mail;
 pub mod migration;
 mod oauth;
 mod realms;

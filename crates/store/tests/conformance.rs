@@ -168,6 +168,12 @@ suite!(
     code_tenant_isolation_and_purge,
     consents_round_trip_and_isolation,
     consents_cascade_with_user_and_client,
+    mail_settings_round_trip,
+    mail_outbox_lease_and_settle,
+    mail_outbox_concurrent_claims_take_each_once,
+    mail_templates_round_trip_and_isolation,
+    email_tokens_spent_once,
+    email_tokens_concurrent_use_one_wins,
 );
 
 #[test]

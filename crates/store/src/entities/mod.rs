@@ -3,9 +3,12 @@
 //! SQLite 16-byte blob), digests and ciphertexts as bytes.
 
 pub mod audit_event;
+pub mod email_token;
 pub mod group;
 pub mod group_member;
 pub mod login_failure;
+pub mod mail_outbox;
+pub mod mail_template;
 pub mod oauth_client;
 pub mod oauth_code;
 pub mod oauth_consent;

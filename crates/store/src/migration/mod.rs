@@ -10,6 +10,7 @@ mod m20261125_000001_realm_settings;
 mod m20261125_000002_permission_catalogue;
 mod m20261126_000001_clients;
 mod m20261201_000001_oidc;
+mod m20261202_000001_mail;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_permission_catalogue::Migration),
             Box::new(m20261126_000001_clients::Migration),
             Box::new(m20261201_000001_oidc::Migration),
+            Box::new(m20261202_000001_mail::Migration),
         ]
     }
 }
