@@ -404,6 +404,8 @@ pub trait MailStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// A message of a realm by id.
     async fn get_mail(&self, realm_id: Uuid, id: Uuid) -> StoreResult<Option<OutboxMessage>>;
+    /// A realm's latest messages (any status), newest first.
+    async fn list_mail(&self, realm_id: Uuid, limit: u32) -> StoreResult<Vec<OutboxMessage>>;
     /// Deletes sent or failed messages (all realms) created before `before`.
     /// Returns how many.
     async fn purge_mail(&self, before: OffsetDateTime) -> StoreResult<u64>;

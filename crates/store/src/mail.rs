@@ -23,7 +23,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::SqlStore;
-use crate::convert::{conflict, corrupt, db_err, instant, instant_opt, micros, micros_opt};
+use crate::convert::{all, conflict, corrupt, db_err, instant, instant_opt, micros, micros_opt};
 use crate::entities::{email_token, mail_outbox, mail_template};
 
 impl TryFrom<mail_outbox::Model> for OutboxMessage {
@@ -233,6 +233,17 @@ impl MailStore for SqlStore {
             .map_err(db_err)?
             .map(OutboxMessage::try_from)
             .transpose()
+    }
+
+    async fn list_mail(&self, realm_id: Uuid, limit: u32) -> StoreResult<Vec<OutboxMessage>> {
+        let rows = mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::RealmId.eq(realm_id))
+            .order_by_desc(mail_outbox::Column::Id)
+            .limit(u64::from(limit))
+            .all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        all(rows)
     }
 
     async fn purge_mail(&self, before: OffsetDateTime) -> StoreResult<u64> {

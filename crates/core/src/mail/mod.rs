@@ -555,6 +555,12 @@ impl<'a> Mail<'a> {
         self.i.mail_wakeup.notified().await;
     }
 
+    /// A realm's latest queued, sent and failed messages, newest first (for
+    /// operators and tests; bodies stay sealed).
+    pub async fn outbox(&self, realm_id: Uuid, limit: u32) -> Result<Vec<OutboxMessage>> {
+        Ok(self.i.store.list_mail(realm_id, limit).await?)
+    }
+
     /// Whether a mailer is configured.
     pub fn can_send(&self) -> bool {
         self.i.mailer.is_some()

@@ -222,6 +222,25 @@ pub async fn mail_outbox_lease_and_settle<S: Store + ?Sized>(store: Arc<S>) {
         store.get_mail(other_realm.id, later.id).await.unwrap(),
         None
     );
+    assert!(
+        store
+            .list_mail(other_realm.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let listed: Vec<Uuid> = store
+        .list_mail(r.id, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    let mut expected = vec![first.id, second.id, later.id, other.id];
+    expected.sort();
+    expected.reverse();
+    assert_eq!(listed, expected);
+    assert_eq!(store.list_mail(r.id, 1).await.unwrap().len(), 1);
 
     // Purging removes settled messages created before the cut-off only.
     assert_eq!(store.purge_mail(at(1)).await.unwrap(), 2);
