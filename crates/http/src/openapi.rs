@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, authz, clients, ops, realms, users};
+use crate::routes::{auth, authz, clients, mail, ops, realms, users};
 use crate::state::AppState;
 
 struct BearerScheme;
@@ -61,6 +61,9 @@ impl Modify for BearerScheme {
         authz::check_post, authz::check_batch_post, authz::effective_get, authz::authorize_post,
         clients::clients_list, clients::client_post, clients::client_get, clients::client_patch,
         clients::client_delete, clients::client_secret_post,
+        mail::verify_email_post, mail::resend_verification_post, mail::forgot_password_post,
+        mail::reset_password_post, mail::mail_template_get, mail::mail_template_put,
+        mail::mail_template_delete,
     ),
     modifiers(&BearerScheme),
     tags(
@@ -69,6 +72,7 @@ impl Modify for BearerScheme {
         (name = "authorization", description = "Roles, groups, grants, policies and checks"),
         (name = "clients", description = "OAuth 2.0 / OpenID Connect clients of a realm"),
         (name = "realms", description = "Realm administration and keys"),
+        (name = "mail", description = "Mail templates of a realm"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -81,6 +85,7 @@ const REALM_SCOPED: &[&str] = &[
     "/api/v1/rbac/",
     "/api/v1/authz/",
     "/api/v1/clients",
+    "/api/v1/mail-templates/",
 ];
 
 /// The complete OpenAPI document as JSON, with the realm-prefixed copy of

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod authz;
 pub mod clients;
+pub mod mail;
 pub mod problem;
 pub mod realms;
 pub mod users;
@@ -14,6 +15,7 @@ pub mod users;
 pub use auth::*;
 pub use authz::*;
 pub use clients::*;
+pub use mail::*;
 pub use problem::*;
 pub use realms::*;
 pub use users::*;
