@@ -24,6 +24,10 @@ const GRANT_WAIT_STEPS: u32 = 80;
 /// RFC 8176 `amr` value of a password.
 pub const AMR_PASSWORD: &str = "pwd";
 
+/// The answer to a right password of an account whose address a realm
+/// requires verified first.
+pub const EMAIL_NOT_VERIFIED: &str = "this account's email address is not verified: open the link sent to it, or reset the password to get a new one";
+
 /// The one answer to a failed login, whatever failed.
 pub const INVALID_CREDENTIALS: &str = "invalid email or password";
 
@@ -135,6 +139,12 @@ impl<'a> Accounts<'a> {
         Self::ensure_enabled(realm)?;
         let mut errors = Vec::new();
         let email = Email::parse(&new.email).map_err(|e| errors.push(e)).ok();
+        if let Some(email) = &email
+            && let Err(e) =
+                crate::mail::signup::check(email, realm.check_email_mx, self.i.mx.as_deref()).await
+        {
+            errors.push(e);
+        }
         let name = parse_name(new.name.as_deref())
             .map_err(|e| errors.push(e))
             .ok();
@@ -158,6 +168,7 @@ impl<'a> Accounts<'a> {
             name,
             password_hash: Some(hash),
             active: true,
+            email_verified: false,
             attributes: serde_json::Map::new(),
             created_at: now,
             updated_at: now,
@@ -171,6 +182,11 @@ impl<'a> Accounts<'a> {
         crate::authz::Authz::new(self.i)
             .grant_default_role(realm.id, Some(user.id), user.id)
             .await?;
+        // The account exists either way: a mail that cannot be queued now
+        // can be asked for again (resend-verification, forgot-password).
+        if let Err(e) = crate::recovery::send_verification(self.i, realm, &user).await {
+            tracing::warn!(realm = %realm.name, user_id = %user.id, error = %e, "could not queue the verification mail");
+        }
         Ok(user)
     }
 
@@ -507,6 +523,10 @@ impl<'a> Accounts<'a> {
         if !user.active {
             count_login("inactive");
             return Err(Error::Forbidden("this account is deactivated"));
+        }
+        if realm.require_verified_email && !user.email_verified {
+            count_login("unverified");
+            return Err(Error::Forbidden(EMAIL_NOT_VERIFIED));
         }
         if needs_rehash {
             user.password_hash = Some(i.passwords.hash(password).await?);

@@ -36,6 +36,14 @@ pub(crate) struct Inner {
     pub(crate) realm_cache: DashMap<String, Arc<Realm>>,
     /// OAuth clients, read on every token request.
     pub(crate) client_cache: crate::clients::ClientCache,
+    /// Encrypts secrets at rest (queued mail bodies).
+    pub(crate) master: Arc<MasterKey>,
+    /// Sends queued mail; `None` keeps it queued.
+    pub(crate) mailer: Option<Arc<dyn crate::ports::Mailer>>,
+    /// MX look-ups for signup checks.
+    pub(crate) mx: Option<Arc<dyn crate::ports::MxResolver>>,
+    /// Wakes the mail worker when a message is queued.
+    pub(crate) mail_wakeup: tokio::sync::Notify,
 }
 
 /// The domain: cheap to clone, shared by every request.
@@ -61,9 +69,28 @@ impl Portcullis {
         settings: Settings,
         master_key: MasterKey,
     ) -> Result<Self> {
+        Self::with_adapters(
+            store,
+            clock,
+            settings,
+            master_key,
+            crate::mail::Adapters::default(),
+        )
+    }
+
+    /// Builds the domain over a migrated store, with the adapters it uses
+    /// beside storage (mail delivery, DNS).
+    pub fn with_adapters(
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        settings: Settings,
+        master_key: MasterKey,
+        adapters: crate::mail::Adapters,
+    ) -> Result<Self> {
         let hasher = PasswordHasher::new(settings.argon2)?;
         let passwords = Passwords::new(hasher, settings.hash_concurrency)?;
-        let keys = Keys::new(store.clone(), Arc::new(master_key), clock.clone());
+        let master = Arc::new(master_key);
+        let keys = Keys::new(store.clone(), master.clone(), clock.clone());
         let audit = crate::audit::AuditWriter::new(store.clone());
         Ok(Self {
             inner: Arc::new(Inner {
@@ -79,6 +106,10 @@ impl Portcullis {
                 audit,
                 realm_cache: DashMap::new(),
                 client_cache: Default::default(),
+                master,
+                mailer: adapters.mailer,
+                mx: adapters.mx,
+                mail_wakeup: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -106,6 +137,16 @@ impl Portcullis {
     /// Second factors.
     pub fn mfa(&self) -> crate::mfa::Mfa<'_> {
         crate::mfa::Mfa::new(&self.inner)
+    }
+
+    /// Outgoing mail: templates and the delivery worker's pass.
+    pub fn mail(&self) -> crate::mail::Mail<'_> {
+        crate::mail::Mail::new(&self.inner)
+    }
+
+    /// E-mail verification and password reset.
+    pub fn recovery(&self) -> crate::recovery::Recovery<'_> {
+        crate::recovery::Recovery::new(&self.inner)
     }
 
     /// User administration.
@@ -180,6 +221,10 @@ impl Portcullis {
         i.store
             .purge_login_failures(now - i.settings.login.window - Duration::minutes(1))
             .await?;
+        i.store.purge_email_tokens(now - Duration::days(1)).await?;
+        // Sent and given-up messages (their bodies already cleared) stay a
+        // week for inspection.
+        i.store.purge_mail(now - Duration::days(7)).await?;
         Ok(())
     }
 }

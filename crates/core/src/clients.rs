@@ -819,6 +819,8 @@ impl<'a> Clients<'a> {
             name: Some(name),
             password_hash: None,
             active: true,
+            // A service account has no mailbox.
+            email_verified: false,
             attributes: serde_json::Map::new(),
             created_at: now,
             updated_at: now,

@@ -252,6 +252,10 @@ pub struct Realm {
     pub time_zone: TimeZone,
     /// Whether access tokens carry the user's role names (`roles`).
     pub roles_claim: bool,
+    /// Whether logins are refused until the account's email address is verified.
+    pub require_verified_email: bool,
+    /// Whether registration refuses addresses whose domain has no mail server (MX).
+    pub check_email_mx: bool,
     /// Creation time.
     pub created_at: OffsetDateTime,
     /// Last update.
@@ -273,6 +277,8 @@ pub struct User {
     pub password_hash: Option<String>,
     /// Deactivated users cannot log in.
     pub active: bool,
+    /// Whether the user proved control of `email` (a verification or reset link).
+    pub email_verified: bool,
     /// Attributes for policy conditions (`subject.attributes`). Changed only
     /// through [`AuthzChange::SetUserAttributes`], which bumps the realm's
     /// authorization revision.

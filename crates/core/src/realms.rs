@@ -33,6 +33,10 @@ pub struct NewRealm {
     pub time_zone: Option<String>,
     /// Whether access tokens carry a `roles` claim (default true).
     pub roles_claim: Option<bool>,
+    /// Whether logins need a verified address (default false).
+    pub require_verified_email: Option<bool>,
+    /// Whether registration refuses domains without MX records (default false).
+    pub check_email_mx: Option<bool>,
 }
 
 /// A partial update of a realm.
@@ -50,6 +54,10 @@ pub struct RealmPatch {
     pub time_zone: Option<String>,
     /// Whether access tokens carry a `roles` claim.
     pub roles_claim: Option<bool>,
+    /// Whether logins need a verified address.
+    pub require_verified_email: Option<bool>,
+    /// Whether registration refuses domains without MX records.
+    pub check_email_mx: Option<bool>,
 }
 
 /// What the first start did.
@@ -194,6 +202,8 @@ impl<'a> Realms<'a> {
             password_min_length,
             time_zone,
             roles_claim: new.roles_claim.unwrap_or(true),
+            require_verified_email: new.require_verified_email.unwrap_or(false),
+            check_email_mx: new.check_email_mx.unwrap_or(false),
             created_at: now,
             updated_at: now,
         };
@@ -250,6 +260,12 @@ impl<'a> Realms<'a> {
         }
         if let Some(on) = patch.roles_claim {
             realm.roles_claim = on;
+        }
+        if let Some(on) = patch.require_verified_email {
+            realm.require_verified_email = on;
+        }
+        if let Some(on) = patch.check_email_mx {
+            realm.check_email_mx = on;
         }
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
@@ -348,6 +364,8 @@ impl<'a> Realms<'a> {
                 password_min_length: None,
                 time_zone: None,
                 roles_claim: None,
+                require_verified_email: None,
+                check_email_mx: None,
             })
             .await?;
         let now = self.i.clock.now();
@@ -361,6 +379,8 @@ impl<'a> Realms<'a> {
                 name: Some("Administrator".to_owned()),
                 password_hash: Some(hash),
                 active: true,
+                // The operator configured this address: it counts as verified.
+                email_verified: true,
                 attributes: serde_json::Map::new(),
                 created_at: now,
                 updated_at: now,

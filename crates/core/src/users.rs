@@ -185,6 +185,7 @@ impl<'a> Users<'a> {
             name,
             password_hash,
             active: true,
+            email_verified: false,
             attributes,
             created_at: now,
             updated_at: now,
@@ -256,6 +257,10 @@ impl<'a> Users<'a> {
             return Err(Error::Conflict(
                 "you cannot remove your own administrator rights".into(),
             ));
+        }
+        if user.email.canonical() != email.canonical() {
+            // The new address has not been proven.
+            user.email_verified = false;
         }
         user.email = email;
         user.name = name;

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod authz;
 pub mod clients;
+pub mod mail;
 pub mod mfa;
 pub mod problem;
 pub mod realms;
@@ -15,6 +16,7 @@ pub mod users;
 pub use auth::*;
 pub use authz::*;
 pub use clients::*;
+pub use mail::*;
 pub use mfa::*;
 pub use problem::*;
 pub use realms::*;

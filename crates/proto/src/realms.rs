@@ -24,6 +24,12 @@ pub struct RealmView {
     pub time_zone: String,
     /// Whether access tokens carry the user's role names in a `roles` claim.
     pub roles_claim: bool,
+    /// Whether logins are refused until the account's address is verified.
+    #[serde(default)]
+    pub require_verified_email: bool,
+    /// Whether registration refuses domains that receive no mail (no MX record).
+    #[serde(default)]
+    pub check_email_mx: bool,
     /// Issuer URL of the realm's tokens.
     pub issuer: String,
     /// Creation time.
@@ -55,6 +61,13 @@ pub struct CreateRealmRequest {
     /// Whether access tokens carry a `roles` claim (default true).
     #[serde(default)]
     pub roles_claim: Option<bool>,
+    /// Whether logins are refused until the account's address is verified
+    /// (default false).
+    #[serde(default)]
+    pub require_verified_email: Option<bool>,
+    /// Whether registration refuses domains without MX records (default false).
+    #[serde(default)]
+    pub check_email_mx: Option<bool>,
 }
 
 /// `PATCH /api/v1/realms/{realm}`: only the fields present change.
@@ -78,4 +91,10 @@ pub struct UpdateRealmRequest {
     /// Whether access tokens carry a `roles` claim.
     #[serde(default)]
     pub roles_claim: Option<bool>,
+    /// Whether logins are refused until the account's address is verified.
+    #[serde(default)]
+    pub require_verified_email: Option<bool>,
+    /// Whether registration refuses domains without MX records.
+    #[serde(default)]
+    pub check_email_mx: Option<bool>,
 }

@@ -16,6 +16,10 @@ pub struct UserView {
     pub name: Option<String>,
     /// False once deactivated.
     pub active: bool,
+    /// Whether the user proved control of the address (a verification or
+    /// reset link).
+    #[serde(default)]
+    pub email_verified: bool,
     /// Realm administrator (holds the built-in `realm-admin` role).
     pub admin: bool,
     /// Names of the roles held now: granted directly, through groups, or

@@ -74,6 +74,52 @@ impl fmt::Display for DatabaseUrl {
     }
 }
 
+/// An SMTP URL whose `Debug` and `Display` hide the password.
+#[derive(Clone)]
+pub struct SmtpUrl(SecretString);
+
+impl SmtpUrl {
+    /// Checks and wraps a URL (as the `smtp_url` setting does).
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        check_smtp_url("smtp_url", SecretString::from(url.to_owned()))
+    }
+
+    /// The full URL, password included: pass it to the transport, never to a log.
+    pub fn expose(&self) -> &str {
+        use secrecy::ExposeSecret;
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Display for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match url::Url::parse(self.expose()) {
+            Ok(mut u) => {
+                if u.password().is_some() {
+                    let _ = u.set_password(Some("***"));
+                }
+                f.write_str(u.as_str())
+            }
+            Err(_) => f.write_str("(invalid URL)"),
+        }
+    }
+}
+
+impl fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SmtpUrl({self})")
+    }
+}
+
+/// Outgoing mail.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// The SMTP server; `None` keeps mail queued.
+    pub smtp_url: Option<SmtpUrl>,
+    /// The From address.
+    pub from: String,
+}
+
 impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "DatabaseUrl({self})")
@@ -225,6 +271,12 @@ raw_config! {
     login_ip_max_failures: u32,
     /// The failed-login window (default `15m`).
     login_failure_window: DurationSetting,
+    /// SMTP server for outgoing mail: `smtp://host:25`, `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://user:pass@host:465`; when absent, mail is queued but not sent.
+    smtp_url: String,
+    /// File holding the SMTP URL (it may contain a password).
+    smtp_url_file: PathBuf,
+    /// From address of outgoing mail, e.g. `Portcullis <noreply@id.example.com>` (default `noreply@` + the public URL's host).
+    smtp_from: String,
 }
 
 /// The validated configuration.
@@ -248,6 +300,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Domain settings.
     pub settings: Settings,
+    /// Outgoing mail.
+    pub mail: MailConfig,
 }
 
 /// Where a setting came from, for error messages.
@@ -483,7 +537,43 @@ impl Config {
             window,
         };
 
+        let smtp_url = match (raw.smtp_url, raw.smtp_url_file) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    n("smtp_url_file"),
+                    "set either the SMTP URL or the SMTP URL file, not both",
+                ));
+            }
+            (Some(u), None) => Some((n("smtp_url"), SecretString::from(u))),
+            (None, Some(f)) => Some((
+                n("smtp_url_file"),
+                read_secret_file(n("smtp_url_file"), &f)?,
+            )),
+            (None, None) => None,
+        };
+        let smtp_url = match smtp_url {
+            Some((setting, url)) => Some(check_smtp_url(&setting, url)?),
+            None => None,
+        };
+        let from = match raw.smtp_from {
+            Some(f) => {
+                check_mailbox(&f).map_err(|reason| err(n("smtp_from"), reason))?;
+                f
+            }
+            None => {
+                let host = url::Url::parse(&settings.public_url)
+                    .ok()
+                    .and_then(|u| match u.host() {
+                        Some(url::Host::Domain(d)) if d.contains('.') => Some(d.to_owned()),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| "localhost".to_owned());
+                format!("noreply@{host}")
+            }
+        };
+
         Ok(Config {
+            mail: MailConfig { smtp_url, from },
             bind,
             data_dir,
             database_url,
@@ -494,6 +584,53 @@ impl Config {
             log_format,
             settings,
         })
+    }
+}
+
+/// Checks an SMTP URL's shape without ever echoing it (it may hold a password).
+fn check_smtp_url(setting: &str, url: SecretString) -> Result<SmtpUrl, ConfigError> {
+    use secrecy::ExposeSecret;
+    let parsed = url::Url::parse(url.expose_secret()).map_err(|_| {
+        err(
+            setting,
+            "is not a URL such as smtp://host:25 or smtps://user:pass@host",
+        )
+    })?;
+    if !matches!(parsed.scheme(), "smtp" | "smtps") {
+        return Err(err(setting, "must start with smtp:// or smtps://"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(err(setting, "must name a host"));
+    }
+    if let Some(tls) = parsed
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned())
+        && !matches!(tls.as_str(), "required" | "opportunistic")
+    {
+        return Err(err(setting, "tls= must be required or opportunistic"));
+    }
+    Ok(SmtpUrl(url))
+}
+
+/// Checks a From address: `addr@domain` or `Name <addr@domain>`, one line.
+fn check_mailbox(text: &str) -> Result<(), String> {
+    let t = text.trim();
+    let address = match (t.rfind('<'), t.ends_with('>')) {
+        (Some(start), true) => t.get(start + 1..t.len() - 1).unwrap_or_default(),
+        _ => t,
+    };
+    let ok = !t.contains(['\r', '\n'])
+        && address
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
+        && !address.contains(char::is_whitespace);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{t}' is not a mail address such as noreply@example.com or Name <noreply@example.com>"
+        ))
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod config;
 mod logging;
+pub mod mail;
 mod master_key;
 
 use std::net::SocketAddr;
@@ -20,17 +21,32 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 pub use config::{Config, ConfigError};
+
+/// How often the mail worker looks for due messages besides being woken.
+const MAIL_POLL: Duration = Duration::from_secs(5);
 pub use logging::init as init_logging;
 pub use master_key::load_or_create as load_master_key;
 
-/// Wires a domain and its router over a migrated store.
+/// Wires a domain and its router over a migrated store, without mail
+/// delivery or DNS checks (mail stays queued).
 pub fn assemble(
     store: Arc<SqlStore>,
     clock: SharedClock,
     settings: Settings,
     master_key: MasterKey,
 ) -> anyhow::Result<(Portcullis, axum::Router)> {
-    let core = Portcullis::new(store, clock, settings, master_key)
+    assemble_with(store, clock, settings, master_key, Default::default())
+}
+
+/// Wires a domain with its mail and DNS adapters, and its router.
+pub fn assemble_with(
+    store: Arc<SqlStore>,
+    clock: SharedClock,
+    settings: Settings,
+    master_key: MasterKey,
+    adapters: portcullis_core::mail::Adapters,
+) -> anyhow::Result<(Portcullis, axum::Router)> {
+    let core = Portcullis::with_adapters(store, clock, settings, master_key, adapters)
         .map_err(|e| anyhow::anyhow!("cannot build the domain: {e}"))?;
     let metrics = portcullis_http::install_metrics_recorder();
     let router = portcullis_http::app(AppState::new(core.clone(), metrics));
@@ -56,11 +72,12 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqlStore>> {
 pub async fn open(config: &Config) -> anyhow::Result<(Portcullis, axum::Router)> {
     let store = open_store(config).await?;
     let master = load_master_key(config)?;
-    assemble(
+    assemble_with(
         store,
         Arc::new(SystemClock),
         config.settings.clone(),
         master,
+        mail::adapters(&config.mail)?,
     )
 }
 
@@ -93,6 +110,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         })
     };
 
+    let mail_worker = core
+        .mail()
+        .can_send()
+        .then(|| mail::spawn_mail_worker(core.clone(), MAIL_POLL));
+
     let listener = TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -118,6 +140,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .await
     .context("server error")?;
     housekeeping.abort();
+    if let Some(worker) = mail_worker {
+        worker.abort();
+    }
     core.flush_audit().await;
     tracing::info!("shut down cleanly");
     Ok(())

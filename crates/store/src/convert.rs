@@ -98,6 +98,8 @@ impl TryFrom<realm::Model> for Realm {
                 .map_err(|_| corrupt("password minimum length"))?,
             time_zone: TimeZone::parse(&m.time_zone).map_err(|_| corrupt("time zone"))?,
             roles_claim: m.roles_claim,
+            require_verified_email: m.require_verified_email,
+            check_email_mx: m.check_email_mx,
             created_at: instant(m.created_at)?,
             updated_at: instant(m.updated_at)?,
         })
@@ -118,6 +120,8 @@ pub(crate) fn realm_row(r: &Realm) -> realm::Model {
         authz_revision: 0,
         time_zone: r.time_zone.as_str().to_owned(),
         roles_claim: r.roles_claim,
+        require_verified_email: r.require_verified_email,
+        check_email_mx: r.check_email_mx,
     }
 }
 
@@ -131,6 +135,7 @@ impl TryFrom<user::Model> for User {
             name: m.name,
             password_hash: m.password_hash,
             active: m.active,
+            email_verified: m.email_verified,
             attributes: attributes(&m.attributes)?,
             created_at: instant(m.created_at)?,
             updated_at: instant(m.updated_at)?,
@@ -149,6 +154,7 @@ pub(crate) fn user_row(u: &User) -> user::Model {
         name: u.name.clone(),
         password_hash: u.password_hash.clone(),
         active: u.active,
+        email_verified: u.email_verified,
         attributes: serde_json::Value::Object(u.attributes.clone()).to_string(),
         created_at: micros(u.created_at),
         updated_at: micros(u.updated_at),

@@ -24,6 +24,7 @@ mod convert;
 mod denylist;
 mod entities;
 mod keys;
+mod mail;
 mod mfa;
 pub mod migration;
 mod oauth;

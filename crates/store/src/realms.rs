@@ -64,6 +64,8 @@ impl RealmStore for SqlStore {
             password_min_length: Set(i64::from(r.password_min_length)),
             time_zone: Set(r.time_zone.as_str().to_owned()),
             roles_claim: Set(r.roles_claim),
+            require_verified_email: Set(r.require_verified_email),
+            check_email_mx: Set(r.check_email_mx),
             updated_at: Set(micros(r.updated_at)),
             ..Default::default()
         };

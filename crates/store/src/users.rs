@@ -107,6 +107,7 @@ impl UserStore for SqlStore {
             name: Set(u.name.clone()),
             password_hash: Set(u.password_hash.clone()),
             active: Set(u.active),
+            email_verified: Set(u.email_verified),
             updated_at: Set(micros(u.updated_at)),
             last_login_at: Set(micros_opt(u.last_login_at)),
             ..Default::default()

@@ -3,8 +3,11 @@
 //! when `TEST_POSTGRES_URL` is set) and a [`TestClock`], and talks to it
 //! through a small typed client. Tests move the clock instead of sleeping.
 
+pub mod smtp;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration as StdDuration;
 
 use portcullis_core::{Portcullis, Settings, TestClock};
 use portcullis_crypto::{Argon2Params, MasterKey};
@@ -48,13 +51,30 @@ pub struct TestApp {
     /// The backend in use.
     pub backend: Backend,
     server: tokio::task::JoinHandle<()>,
+    mail_worker: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(w) = &self.mail_worker {
+            w.abort();
+        }
     }
+}
+
+/// From address of test apps' mail.
+pub const MAIL_FROM: &str = "Portcullis Test <noreply@portcullis.test>";
+
+/// How a test app sends mail and checks domains.
+#[derive(Default)]
+pub struct AppOptions {
+    /// SMTP server to deliver to (`smtp://127.0.0.1:PORT`); `None` keeps
+    /// mail queued. With one, the app runs the real delivery worker.
+    pub smtp_url: Option<String>,
+    /// MX look-ups for signup checks (`None`: no check).
+    pub mx: Option<Arc<dyn portcullis_core::ports::MxResolver>>,
 }
 
 /// The PostgreSQL URL for tests, `None` to skip. Panics when PostgreSQL is
@@ -96,6 +116,31 @@ pub async fn spawn_app_with(
     backend: Backend,
     adjust: impl FnOnce(&mut Settings),
 ) -> Option<TestApp> {
+    spawn_app_opts(backend, adjust, AppOptions::default()).await
+}
+
+/// Spawns an app with an SMTP sink it delivers to; `None` for PostgreSQL
+/// when it is not configured.
+pub async fn spawn_mail_app(backend: Backend) -> Option<(TestApp, smtp::SmtpSink)> {
+    let sink = smtp::SmtpSink::start().await;
+    let app = spawn_app_opts(
+        backend,
+        |_| {},
+        AppOptions {
+            smtp_url: Some(sink.url()),
+            mx: None,
+        },
+    )
+    .await?;
+    Some((app, sink))
+}
+
+/// Spawns an app with settings adjusted and mail options.
+pub async fn spawn_app_opts(
+    backend: Backend,
+    adjust: impl FnOnce(&mut Settings),
+    options: AppOptions,
+) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = match backend {
         Backend::Sqlite => portcullis_store::testing::fresh_sqlite_url(dir.path()).await,
@@ -114,11 +159,25 @@ pub async fn spawn_app_with(
     let mut settings = test_settings(&base);
     adjust(&mut settings);
     let clock = TestClock::starting_now();
-    let (core, router) = portcullis_server::assemble(
+    let mailer: Option<Arc<dyn portcullis_core::ports::Mailer>> = match &options.smtp_url {
+        Some(url) => Some(Arc::new(
+            portcullis_server::mail::SmtpMailer::new(
+                &portcullis_server::config::SmtpUrl::parse(url).expect("SMTP URL"),
+                MAIL_FROM,
+            )
+            .expect("SMTP mailer"),
+        )),
+        None => None,
+    };
+    let (core, router) = portcullis_server::assemble_with(
         Arc::new(store),
         Arc::new(clock.clone()),
         settings,
         MasterKey::generate(),
+        portcullis_core::mail::Adapters {
+            mailer,
+            mx: options.mx,
+        },
     )
     .expect("assemble");
     let boot = core
@@ -134,6 +193,10 @@ pub async fn spawn_app_with(
         )
         .await;
     });
+    // Short polls: a retry the test clock made due is sent promptly.
+    let mail_worker = core.mail().can_send().then(|| {
+        portcullis_server::mail::spawn_mail_worker(core.clone(), StdDuration::from_millis(100))
+    });
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -146,6 +209,7 @@ pub async fn spawn_app_with(
         core,
         backend,
         server,
+        mail_worker,
         _dir: dir,
     })
 }

@@ -419,6 +419,9 @@ impl Mfa<'_> {
             Some(_) => return Err(Error::Forbidden("this account is deactivated")),
             None => return Err(Error::NotAuthenticated(NOT_ACCEPTED)),
         };
+        if realm.require_verified_email && !user.email_verified {
+            return Err(Error::Forbidden(crate::accounts::EMAIL_NOT_VERIFIED));
+        }
         let Some((factor, mut passkey)) = self
             .passkeys(realm, user.id)
             .await?

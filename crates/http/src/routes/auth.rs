@@ -42,6 +42,7 @@ pub(crate) fn user_view(m: &ManagedUser) -> UserView {
         email: u.email.to_string(),
         name: u.name.clone(),
         active: u.active,
+        email_verified: u.email_verified,
         admin: m.is_admin(),
         roles: m.roles.clone(),
         attributes: u.attributes.clone(),

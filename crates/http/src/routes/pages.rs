@@ -665,9 +665,10 @@ async fn login_post(
 /// the server.
 fn login_error(e: &Error) -> Option<(StatusCode, String)> {
     Some(match e {
-        Error::NotAuthenticated(m) | Error::Forbidden(m) => {
-            (StatusCode::UNAUTHORIZED, (*m).to_owned())
-        }
+        Error::NotAuthenticated(m) => (StatusCode::UNAUTHORIZED, (*m).to_owned()),
+        // A right password, but the account may not sign in (deactivated,
+        // or its address is not verified yet).
+        Error::Forbidden(m) => (StatusCode::FORBIDDEN, (*m).to_owned()),
         Error::Validation(_) => (
             StatusCode::UNAUTHORIZED,
             portcullis_core::accounts::INVALID_CREDENTIALS.to_owned(),

@@ -35,6 +35,8 @@ fn realm_view(state: &AppState, r: &Realm) -> RealmView {
         password_min_length: r.password_min_length,
         time_zone: r.time_zone.as_str().to_owned(),
         roles_claim: r.roles_claim,
+        require_verified_email: r.require_verified_email,
+        check_email_mx: r.check_email_mx,
         issuer: state.core.realms().issuer(r),
         created_at: r.created_at,
         updated_at: r.updated_at,
@@ -113,6 +115,8 @@ pub(crate) async fn realm_post(
                 password_min_length: body.password_min_length,
                 time_zone: body.time_zone,
                 roles_claim: body.roles_claim,
+                require_verified_email: body.require_verified_email,
+                check_email_mx: body.check_email_mx,
             },
         )
         .await?;
@@ -167,6 +171,8 @@ pub(crate) async fn realm_patch(
                 password_min_length: body.password_min_length,
                 time_zone: body.time_zone,
                 roles_claim: body.roles_claim,
+                require_verified_email: body.require_verified_email,
+                check_email_mx: body.check_email_mx,
             },
         )
         .await?;

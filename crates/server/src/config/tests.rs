@@ -114,3 +114,47 @@ fn secret_files() {
         "from-a-file"
     );
 }
+
+#[test]
+fn smtp_settings_from_file_and_env_hide_the_password() {
+    let c = Config::load(None, env(&[])).unwrap();
+    assert!(c.mail.smtp_url.is_none());
+    assert_eq!(c.mail.from, "noreply@localhost");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.toml");
+    std::fs::write(
+        &file,
+        "public_url = \"https://id.example.com\"\nsmtp_url = \"smtp://mailer:hunter2secret@mail.example.com:587?tls=required\"\n",
+    )
+    .unwrap();
+    let c = Config::load(Some(&file), env(&[])).unwrap();
+    let url = c.mail.smtp_url.as_ref().unwrap();
+    assert!(url.expose().contains("hunter2secret"));
+    for shown in [url.to_string(), format!("{url:?}"), format!("{:?}", c.mail)] {
+        assert!(!shown.contains("hunter2secret"), "{shown}");
+        assert!(shown.contains("mail.example.com"), "{shown}");
+    }
+    assert_eq!(c.mail.from, "noreply@id.example.com");
+
+    let c = Config::load(
+        Some(&file),
+        env(&[("PORTCULLIS_SMTP_FROM", "Acme ID <id@acme.example>")]),
+    )
+    .unwrap();
+    assert_eq!(c.mail.from, "Acme ID <id@acme.example>");
+
+    for (var, value) in [
+        ("PORTCULLIS_SMTP_URL", "http://mail.example.com"),
+        ("PORTCULLIS_SMTP_URL", "smtp://user:topsecret@[::1"),
+        (
+            "PORTCULLIS_SMTP_URL",
+            "smtp://mail.example.com?tls=sometimes",
+        ),
+        ("PORTCULLIS_SMTP_FROM", "not an address"),
+    ] {
+        let e = Config::load(None, env(&[(var, value)])).unwrap_err();
+        assert_eq!(e.setting, var, "{value}");
+        assert!(!e.to_string().contains("topsecret"), "{e}");
+    }
+}

@@ -22,6 +22,7 @@
 mod authz;
 mod clients;
 mod keys_misc;
+mod mail;
 mod mfa;
 mod oauth;
 mod realms_users;
@@ -31,6 +32,7 @@ mod tokens;
 pub use authz::*;
 pub use clients::*;
 pub use keys_misc::*;
+pub use mail::*;
 pub use mfa::*;
 pub use oauth::*;
 pub use realms_users::*;
@@ -114,6 +116,12 @@ pub const ALL: &[&str] = &[
     "mfa_challenges",
     "mfa_cascades",
     "mfa_webauthn_ceremonies",
+    "mail_settings_round_trip",
+    "mail_outbox_lease_and_settle",
+    "mail_outbox_concurrent_claims_take_each_once",
+    "mail_templates_round_trip_and_isolation",
+    "email_tokens_spent_once",
+    "email_tokens_concurrent_use_one_wins",
 ];
 
 /// The OAuth `client_id` of the suite's refresh tokens ([`token`]).
@@ -138,6 +146,8 @@ pub fn realm(name: &str) -> Realm {
         password_min_length: 12,
         time_zone: TimeZone::utc(),
         roles_claim: true,
+        require_verified_email: false,
+        check_email_mx: false,
         created_at: T0,
         updated_at: T0,
     }
@@ -152,6 +162,7 @@ pub fn user(realm_id: Uuid, email: &str) -> User {
         name: Some("Test User".to_owned()),
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned()),
         active: true,
+        email_verified: false,
         attributes: serde_json::Map::new(),
         created_at: T0,
         updated_at: T0,

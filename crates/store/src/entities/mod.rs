@@ -3,9 +3,12 @@
 //! SQLite 16-byte blob), digests and ciphertexts as bytes.
 
 pub mod audit_event;
+pub mod email_token;
 pub mod group;
 pub mod group_member;
 pub mod login_failure;
+pub mod mail_outbox;
+pub mod mail_template;
 pub mod mfa_backup_code;
 pub mod mfa_challenge;
 pub mod mfa_factor;

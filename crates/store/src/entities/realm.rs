@@ -31,6 +31,10 @@ pub struct Model {
     pub time_zone: String,
     /// Whether access tokens carry a `roles` claim.
     pub roles_claim: bool,
+    /// Whether logins need a verified address.
+    pub require_verified_email: bool,
+    /// Whether registration checks the domain's MX records.
+    pub check_email_mx: bool,
 }
 
 /// No navigable relations: queries join explicitly.

@@ -21,6 +21,8 @@ pub struct Model {
     pub password_hash: Option<String>,
     /// Whether the user may log in.
     pub active: bool,
+    /// Whether the user proved control of the address.
+    pub email_verified: bool,
     /// Attributes for policy conditions: a JSON object as text.
     pub attributes: String,
     /// Creation time, Unix microseconds.

@@ -12,6 +12,7 @@ mod m20261126_000001_clients;
 mod m20261201_000001_oidc;
 mod m20261202_000001_mfa;
 mod m20261203_000001_webauthn;
+mod m20261204_000001_mail;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_oidc::Migration),
             Box::new(m20261202_000001_mfa::Migration),
             Box::new(m20261203_000001_webauthn::Migration),
+            Box::new(m20261204_000001_mail::Migration),
         ]
     }
 }

@@ -607,6 +607,7 @@ backend_tests!(
             name: None,
             password_hash: Some(hash),
             active: true,
+            email_verified: false,
             attributes: serde_json::Map::new(),
             created_at: now,
             updated_at: now,

@@ -1,0 +1,635 @@
+//! Outgoing e-mail: the records of the persistent outbox, per-realm
+//! templates, and the delivery worker's pass.
+//!
+//! A service never sends mail itself: it renders a message from the realm's
+//! template and enqueues it, encrypted with the master key (the bodies hold
+//! secrets such as reset links), in the same call; a worker (spawned by the
+//! server) claims due messages with a lease, sends them through a
+//! [`Mailer`], and on failure schedules a retry with exponential backoff,
+//! giving up after [`MAX_ATTEMPTS`]. Bodies are cleared once a message is
+//! sent or given up. A mail server that is down loses nothing: messages wait
+//! in the table.
+
+pub mod signup;
+pub mod templates;
+
+use std::sync::Arc;
+
+use portcullis_crypto::MasterKey;
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::app::Inner;
+use crate::error::{Error, Result};
+use crate::model::{Email, Realm, new_id};
+use crate::ports::Mailer;
+use crate::tokens::Principal;
+
+pub use templates::{Rendered, TemplateSource};
+
+/// Attempts at a message before it is given up.
+pub const MAX_ATTEMPTS: u32 = 10;
+/// Pause after the first failed attempt; doubled after each further one.
+pub const FIRST_RETRY: Duration = Duration::seconds(30);
+/// Longest pause between two attempts.
+pub const MAX_RETRY: Duration = Duration::hours(1);
+/// How long a claimed message is reserved for its worker.
+pub const LEASE: Duration = Duration::minutes(5);
+/// Messages one worker pass claims at most.
+const BATCH: u32 = 20;
+/// Longest error text kept with a message.
+const MAX_ERROR_LEN: usize = 500;
+
+/// What a message is for; each kind has a compiled-in default template that
+/// a realm may override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailKind {
+    /// Confirms an address at registration (or on request).
+    VerifyEmail,
+    /// A password-reset link.
+    PasswordReset,
+    /// A passwordless sign-in link.
+    MagicLink,
+    /// A one-time code for a second factor.
+    EmailOtp,
+    /// Confirms a new address before an account switches to it.
+    EmailChange,
+    /// Tells a user about a sign-in from a new device.
+    NewDevice,
+}
+
+impl MailKind {
+    /// Every kind.
+    pub const ALL: [MailKind; 6] = [
+        MailKind::VerifyEmail,
+        MailKind::PasswordReset,
+        MailKind::MagicLink,
+        MailKind::EmailOtp,
+        MailKind::EmailChange,
+        MailKind::NewDevice,
+    ];
+
+    /// The name used in URLs and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::VerifyEmail => "verify_email",
+            MailKind::PasswordReset => "password_reset",
+            MailKind::MagicLink => "magic_link",
+            MailKind::EmailOtp => "email_otp",
+            MailKind::EmailChange => "email_change",
+            MailKind::NewDevice => "new_device",
+        }
+    }
+
+    /// A kind by name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// What a single-use e-mail token proves when presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EmailTokenPurpose {
+    /// Control of the address: marks it verified.
+    VerifyEmail,
+    /// Control of the address: allows setting a new password.
+    PasswordReset,
+}
+
+impl EmailTokenPurpose {
+    /// The name stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailTokenPurpose::VerifyEmail => "verify_email",
+            EmailTokenPurpose::PasswordReset => "password_reset",
+        }
+    }
+
+    /// A purpose by stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "verify_email" => Some(EmailTokenPurpose::VerifyEmail),
+            "password_reset" => Some(EmailTokenPurpose::PasswordReset),
+            _ => None,
+        }
+    }
+}
+
+/// A single-use token sent by e-mail. The token itself is never stored, only
+/// its SHA-256 digest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailToken {
+    /// Id.
+    pub id: Uuid,
+    /// Owning realm.
+    pub realm_id: Uuid,
+    /// The user it was sent to.
+    pub user_id: Uuid,
+    /// What it proves.
+    pub purpose: EmailTokenPurpose,
+    /// SHA-256 of the token.
+    pub token_hash: Vec<u8>,
+    /// The address it was sent to (canonical form): it proves nothing once
+    /// the account has another address.
+    pub email: String,
+    /// Issue time.
+    pub created_at: OffsetDateTime,
+    /// Expiry.
+    pub expires_at: OffsetDateTime,
+    /// Set by its one use (or when a newer token or a reset spent it).
+    pub used_at: Option<OffsetDateTime>,
+}
+
+/// Where a message of the outbox stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailStatus {
+    /// Waiting for (another) attempt.
+    Pending,
+    /// Delivered to the mail server.
+    Sent,
+    /// Given up after too many failures.
+    Failed,
+}
+
+impl MailStatus {
+    /// The name stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailStatus::Pending => "pending",
+            MailStatus::Sent => "sent",
+            MailStatus::Failed => "failed",
+        }
+    }
+
+    /// A status by stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "pending" => Some(MailStatus::Pending),
+            "sent" => Some(MailStatus::Sent),
+            "failed" => Some(MailStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A message of the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMessage {
+    /// Id (bound into the encryption of `sealed`).
+    pub id: Uuid,
+    /// Owning realm.
+    pub realm_id: Uuid,
+    /// What it is for.
+    pub kind: MailKind,
+    /// Recipient address.
+    pub recipient: String,
+    /// Subject and bodies, encrypted with the master key; `None` once the
+    /// message was sent or given up.
+    pub sealed: Option<Vec<u8>>,
+    /// Where it stands.
+    pub status: MailStatus,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the next attempt is due.
+    pub next_attempt_at: OffsetDateTime,
+    /// The worker pass holding it, while it does.
+    pub lease_id: Option<Uuid>,
+    /// Until when that lease holds.
+    pub lease_until: Option<OffsetDateTime>,
+    /// Why the last attempt failed (never a secret).
+    pub last_error: Option<String>,
+    /// When it was queued.
+    pub created_at: OffsetDateTime,
+    /// When it was sent.
+    pub sent_at: Option<OffsetDateTime>,
+}
+
+/// A realm's override of one kind's template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MailTemplate {
+    /// Owning realm.
+    pub realm_id: Uuid,
+    /// The kind it overrides.
+    pub kind: MailKind,
+    /// The three parts.
+    pub source: TemplateSource,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+/// A message ready to hand to a [`Mailer`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct OutgoingMail {
+    /// Recipient address.
+    pub to: String,
+    /// Rendered subject, text and HTML.
+    pub content: Rendered,
+}
+
+impl std::fmt::Debug for OutgoingMail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The bodies hold secrets (links, codes).
+        f.debug_struct("OutgoingMail")
+            .field("to", &self.to)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a [`Mailer`] could not send a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SendError {
+    /// What went wrong, without secrets.
+    pub message: String,
+    /// True when retrying cannot help (the server refused the recipient for good).
+    pub permanent: bool,
+}
+
+/// What DNS says about a domain's mail servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MxAnswer {
+    /// It has MX records (or an address that takes mail).
+    Accepts,
+    /// A definite answer: the domain does not exist or has no MX record.
+    NoMail,
+    /// No definite answer (a timeout, a server failure): do not block on it.
+    Unknown,
+}
+
+/// The pause before attempt `attempts + 1`, after `attempts` failures.
+pub fn backoff(attempts: u32) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(16);
+    let pause = FIRST_RETRY * 2_i32.pow(doublings);
+    pause.min(MAX_RETRY)
+}
+
+/// What one pass of the delivery worker did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Messages claimed.
+    pub claimed: usize,
+    /// Messages sent.
+    pub sent: usize,
+    /// Messages scheduled for another attempt.
+    pub retried: usize,
+    /// Messages given up.
+    pub failed: usize,
+}
+
+/// The associated data of a message's ciphertext: its id, so a ciphertext
+/// copied to another row does not decrypt.
+fn aad(id: Uuid) -> Vec<u8> {
+    let mut v = b"mail_outbox:".to_vec();
+    v.extend_from_slice(id.as_bytes());
+    v
+}
+
+/// Encrypts a rendered message for the outbox row `id`.
+pub(crate) fn seal(master: &MasterKey, id: Uuid, content: &Rendered) -> Result<Vec<u8>> {
+    let plain = zeroize::Zeroizing::new(
+        serde_json::to_vec(content).map_err(|_| Error::Internal("mail encoding"))?,
+    );
+    Ok(master.encrypt(&plain, &aad(id))?)
+}
+
+/// Decrypts what [`seal`] made for the row `id`.
+pub(crate) fn open(master: &MasterKey, id: Uuid, sealed: &[u8]) -> Result<Rendered> {
+    let plain = master.decrypt(sealed, &aad(id))?;
+    serde_json::from_slice(&plain).map_err(|_| Error::Internal("mail decoding"))
+}
+
+/// Cuts an error text to [`MAX_ERROR_LEN`] on a character boundary and
+/// drops control characters.
+fn clip_error(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_ERROR_LEN)
+        .collect()
+}
+
+/// A caller proven to administer its realm's mail templates.
+#[derive(Debug, Clone)]
+pub struct TemplateAdmin {
+    realm_id: Uuid,
+}
+
+/// A kind's template as a realm uses it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectiveTemplate {
+    /// The kind.
+    pub kind: MailKind,
+    /// The template in force.
+    pub source: TemplateSource,
+    /// Whether the realm overrides the default.
+    pub custom: bool,
+    /// Last change of the override.
+    pub updated_at: Option<OffsetDateTime>,
+}
+
+/// Mail service: templates, enqueueing, delivery.
+pub struct Mail<'a> {
+    i: &'a Inner,
+}
+
+impl<'a> Mail<'a> {
+    pub(crate) fn new(i: &'a Inner) -> Self {
+        Self { i }
+    }
+
+    /// Proves the caller administers its realm (`users:manage`).
+    pub async fn require_admin(&self, who: &Principal) -> Result<TemplateAdmin> {
+        crate::users::Users::new(self.i).require_admin(who).await?;
+        Ok(TemplateAdmin {
+            realm_id: who.realm.id,
+        })
+    }
+
+    /// A kind's template in force in the admin's realm.
+    pub async fn template(
+        &self,
+        admin: &TemplateAdmin,
+        kind: MailKind,
+    ) -> Result<EffectiveTemplate> {
+        Ok(
+            match self.i.store.get_mail_template(admin.realm_id, kind).await? {
+                Some(t) => EffectiveTemplate {
+                    kind,
+                    source: t.source,
+                    custom: true,
+                    updated_at: Some(t.updated_at),
+                },
+                None => EffectiveTemplate {
+                    kind,
+                    source: templates::default_source(kind),
+                    custom: false,
+                    updated_at: None,
+                },
+            },
+        )
+    }
+
+    /// Overrides a kind's template after checking that it compiles and
+    /// renders with sample values.
+    pub async fn put_template(
+        &self,
+        admin: &TemplateAdmin,
+        kind: MailKind,
+        source: TemplateSource,
+    ) -> Result<EffectiveTemplate> {
+        templates::validate(kind, &source).map_err(Error::Validation)?;
+        let template = MailTemplate {
+            realm_id: admin.realm_id,
+            kind,
+            source,
+            updated_at: self.i.clock.now(),
+        };
+        self.i.store.put_mail_template(&template).await?;
+        Ok(EffectiveTemplate {
+            kind,
+            source: template.source,
+            custom: true,
+            updated_at: Some(template.updated_at),
+        })
+    }
+
+    /// Removes a realm's override: the default applies again.
+    pub async fn delete_template(&self, admin: &TemplateAdmin, kind: MailKind) -> Result<()> {
+        if self
+            .i
+            .store
+            .delete_mail_template(admin.realm_id, kind)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Error::NotFound("mail template override"))
+        }
+    }
+
+    /// Renders a kind for a realm (its override, else the default) and
+    /// queues it for `to`. Returns the message id.
+    pub(crate) async fn enqueue(
+        &self,
+        realm: &Realm,
+        kind: MailKind,
+        to: &Email,
+        values: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Uuid> {
+        let i = self.i;
+        let source = match i.store.get_mail_template(realm.id, kind).await? {
+            Some(t) => t.source,
+            None => templates::default_source(kind),
+        };
+        let mut values = values;
+        values.insert("realm".into(), realm.display_name.clone().into());
+        values.insert("realm_name".into(), realm.name.as_str().into());
+        values.insert("email".into(), to.as_str().into());
+        let content = match templates::render(&source, &serde_json::Value::Object(values.clone())) {
+            Ok(c) => c,
+            Err(e) => {
+                // An override that no longer renders (it was valid when
+                // saved) must not stop the mail: fall back to the default.
+                tracing::warn!(realm = %realm.name, kind = kind.as_str(), error = %e, "mail template override failed to render; using the default");
+                templates::render(
+                    &templates::default_source(kind),
+                    &serde_json::Value::Object(values),
+                )
+                .map_err(|_| Error::Internal("mail template"))?
+            }
+        };
+        let now = i.clock.now();
+        let id = new_id();
+        let message = OutboxMessage {
+            id,
+            realm_id: realm.id,
+            kind,
+            recipient: to.as_str().to_owned(),
+            sealed: Some(seal(&i.master, id, &content)?),
+            status: MailStatus::Pending,
+            attempts: 0,
+            next_attempt_at: now,
+            lease_id: None,
+            lease_until: None,
+            last_error: None,
+            created_at: now,
+            sent_at: None,
+        };
+        i.store.enqueue_mail(&message).await?;
+        metrics::counter!("portcullis_mail_queued_total", "kind" => kind.as_str()).increment(1);
+        i.mail_wakeup.notify_one();
+        Ok(id)
+    }
+
+    /// One pass of the delivery worker: claims due messages, sends them and
+    /// settles each. Without a configured mailer it does nothing (messages
+    /// stay queued).
+    pub async fn deliver_due(&self) -> Result<DeliveryReport> {
+        let i = self.i;
+        let Some(mailer) = i.mailer.clone() else {
+            return Ok(DeliveryReport::default());
+        };
+        let now = i.clock.now();
+        let lease = new_id();
+        let claimed = i.store.claim_mail(lease, now, now + LEASE, BATCH).await?;
+        let mut report = DeliveryReport {
+            claimed: claimed.len(),
+            ..Default::default()
+        };
+        for message in claimed {
+            match self.attempt(&*mailer, &message, lease).await? {
+                Attempt::Sent => report.sent += 1,
+                Attempt::Retry => report.retried += 1,
+                Attempt::GaveUp => report.failed += 1,
+            }
+        }
+        Ok(report)
+    }
+
+    async fn attempt(
+        &self,
+        mailer: &dyn Mailer,
+        message: &OutboxMessage,
+        lease: Uuid,
+    ) -> Result<Attempt> {
+        let i = self.i;
+        let attempts = message.attempts.saturating_add(1);
+        let content = match message
+            .sealed
+            .as_deref()
+            .map(|s| open(&i.master, message.id, s))
+        {
+            Some(Ok(content)) => content,
+            _ => {
+                // Another master key, or a tampered row: retrying cannot help.
+                tracing::error!(mail_id = %message.id, "a queued mail cannot be decrypted; giving it up");
+                i.store
+                    .mark_mail_failed(message.id, lease, attempts, "cannot be decrypted", None)
+                    .await?;
+                count_delivery(message.kind, "failed");
+                return Ok(Attempt::GaveUp);
+            }
+        };
+        let mail = OutgoingMail {
+            to: message.recipient.clone(),
+            content,
+        };
+        match mailer.send(&mail).await {
+            Ok(()) => {
+                i.store
+                    .mark_mail_sent(message.id, lease, i.clock.now())
+                    .await?;
+                count_delivery(message.kind, "sent");
+                Ok(Attempt::Sent)
+            }
+            Err(e) => {
+                let error = clip_error(&e.message);
+                let give_up = e.permanent || attempts >= MAX_ATTEMPTS;
+                let retry_at = (!give_up).then(|| i.clock.now() + backoff(attempts));
+                tracing::warn!(
+                    mail_id = %message.id,
+                    kind = message.kind.as_str(),
+                    attempts,
+                    error = %error,
+                    retry_at = ?retry_at,
+                    "sending a mail failed"
+                );
+                i.store
+                    .mark_mail_failed(message.id, lease, attempts, &error, retry_at)
+                    .await?;
+                if give_up {
+                    count_delivery(message.kind, "failed");
+                    Ok(Attempt::GaveUp)
+                } else {
+                    count_delivery(message.kind, "retry");
+                    Ok(Attempt::Retry)
+                }
+            }
+        }
+    }
+
+    /// Waits until a message is queued on this instance (the worker also
+    /// polls, for messages queued elsewhere and retries that fall due).
+    pub async fn queued(&self) {
+        self.i.mail_wakeup.notified().await;
+    }
+
+    /// A realm's latest queued, sent and failed messages, newest first (for
+    /// operators and tests; bodies stay sealed).
+    pub async fn outbox(&self, realm_id: Uuid, limit: u32) -> Result<Vec<OutboxMessage>> {
+        Ok(self.i.store.list_mail(realm_id, limit).await?)
+    }
+
+    /// Whether a mailer is configured.
+    pub fn can_send(&self) -> bool {
+        self.i.mailer.is_some()
+    }
+}
+
+enum Attempt {
+    Sent,
+    Retry,
+    GaveUp,
+}
+
+fn count_delivery(kind: MailKind, result: &'static str) {
+    metrics::counter!("portcullis_mail_delivery_total", "kind" => kind.as_str(), "result" => result)
+        .increment(1);
+}
+
+/// The adapters core talks to outside storage, chosen by the server.
+#[derive(Clone, Default)]
+pub struct Adapters {
+    /// Sends mail; `None` keeps messages queued.
+    pub mailer: Option<Arc<dyn Mailer>>,
+    /// Looks up MX records for signup checks; `None` skips the check.
+    pub mx: Option<Arc<dyn crate::ports::MxResolver>>,
+}
+
+impl std::fmt::Debug for Adapters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Adapters")
+            .field("mailer", &self.mailer.is_some())
+            .field("mx", &self.mx.is_some())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::seconds(30));
+        assert_eq!(backoff(2), Duration::seconds(60));
+        assert_eq!(backoff(3), Duration::seconds(120));
+        assert_eq!(backoff(8), Duration::hours(1));
+        assert_eq!(backoff(u32::MAX), Duration::hours(1));
+    }
+
+    #[test]
+    fn sealed_bodies_are_bound_to_their_row() {
+        let key = MasterKey::generate();
+        let id = new_id();
+        let content = Rendered {
+            subject: "s".into(),
+            text: "secret link".into(),
+            html: "<p>secret link</p>".into(),
+        };
+        let sealed = seal(&key, id, &content).unwrap();
+        assert!(!sealed.windows(6).any(|w| w == b"secret"));
+        assert_eq!(open(&key, id, &sealed).unwrap(), content);
+        assert!(open(&key, new_id(), &sealed).is_err());
+    }
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in MailKind::ALL {
+            assert_eq!(MailKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(MailKind::parse("nope"), None);
+        assert!(clip_error(&"x\r\n".repeat(400)).len() <= MAX_ERROR_LEN);
+    }
+}
