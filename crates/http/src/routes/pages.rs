@@ -47,6 +47,7 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/realms/{realm}/login", post(login_post))
         .route("/realms/{realm}/login/mfa", post(login_mfa_post))
+        .route("/realms/{realm}/login/passkey", post(login_passkey_post))
         .route("/realms/{realm}/consent", post(consent_post))
         .route(
             "/realms/{realm}/oauth2/logout",
@@ -68,7 +69,13 @@ struct LoginPage<'a> {
     client_name: Option<&'a str>,
     email: &'a str,
     error: Option<&'a str>,
+    passkey_action: String,
+    passkey_start: String,
+    script: &'static str,
 }
+
+/// The login pages' script: passkeys and security keys (WebAuthn).
+const WEBAUTHN_JS: &str = include_str!("../../templates/webauthn.js");
 
 #[derive(Template)]
 #[template(path = "mfa.html")]
@@ -80,9 +87,13 @@ struct MfaPage<'a> {
     request: &'a str,
     client_name: Option<&'a str>,
     mfa_token: &'a str,
-    /// (method, label, checked)
+    /// (method, label, checked): the methods with a typed code.
     methods: Vec<(&'a str, &'static str, bool)>,
+    /// Options of a WebAuthn ceremony, when the user has a passkey or
+    /// security key (JSON, `<` escaped).
+    webauthn_options: Option<String>,
     error: Option<&'a str>,
+    script: &'static str,
 }
 
 /// How the second-step page names a method.
@@ -184,9 +195,11 @@ impl Page {
         }
     }
 
+    /// The page's Content Security Policy; a page with a script may also
+    /// call this server (the login page starts a passkey ceremony).
     fn csp(&self, script: bool) -> String {
         let script = match script {
-            true => format!("script-src 'nonce-{}'; ", self.nonce),
+            true => format!("script-src 'nonce-{}'; connect-src 'self'; ", self.nonce),
             false => String::new(),
         };
         format!(
@@ -393,13 +406,19 @@ impl Ctx<'_> {
             client_name: Some(&req.client.name),
             email,
             error,
+            passkey_action: self.path("login/passkey"),
+            passkey_start: format!("/api/v1/realms/{}/auth/passkey/start", self.realm.name),
+            script: WEBAUTHN_JS,
         }
         .render();
-        page.html(status, body)
+        page.finish(status, body, true)
     }
 
+    /// The second step of a login. For a user with a passkey or security
+    /// key it starts a WebAuthn ceremony, whose options the page's script
+    /// hands to the browser.
     #[allow(clippy::too_many_arguments)]
-    fn mfa_page(
+    async fn mfa_page(
         &self,
         mut page: Page,
         req: &AuthRequest,
@@ -411,9 +430,23 @@ impl Ctx<'_> {
     ) -> Response {
         let csrf = self.csrf(&mut page);
         page.allow_form_target(&req.redirect_uri);
+        let webauthn_options = match methods.iter().any(|m| m == "webauthn") {
+            true => match self
+                .state
+                .core
+                .mfa()
+                .webauthn_login_options(self.realm, mfa_token, ChallengePurpose::Browser)
+                .await
+            {
+                Ok(options) => Some(options.to_string().replace('<', "\\u003c")),
+                Err(_) => None,
+            },
+            false => None,
+        };
+        let coded: Vec<&String> = methods.iter().filter(|m| *m != "webauthn").collect();
         let chosen = chosen
-            .filter(|c| methods.iter().any(|m| m == c))
-            .or(methods.first().map(String::as_str));
+            .filter(|c| coded.iter().any(|m| m == c))
+            .or(coded.first().map(|m| m.as_str()));
         let body = MfaPage {
             realm_name: &self.realm.display_name,
             nonce: &page.nonce,
@@ -422,14 +455,16 @@ impl Ctx<'_> {
             request: &req.encoded,
             client_name: Some(&req.client.name),
             mfa_token,
-            methods: methods
+            methods: coded
                 .iter()
                 .map(|m| (m.as_str(), method_label(m), Some(m.as_str()) == chosen))
                 .collect(),
+            webauthn_options,
             error,
+            script: WEBAUTHN_JS,
         }
         .render();
-        page.html(status, body)
+        page.finish(status, body, true)
     }
 
     async fn consent_page(&self, mut page: Page, req: &AuthRequest, session: &Session) -> Response {
@@ -642,15 +677,18 @@ async fn login_post(
     let accounts = s.core.accounts();
     match accounts.login_browser(&realm, email, password, &meta).await {
         Ok(BrowserLogin::Session(session, secret)) => signed_in(&ctx, &req, *session, secret).await,
-        Ok(BrowserLogin::MfaRequired(required)) => ctx.mfa_page(
-            Page::new(),
-            &req,
-            StatusCode::OK,
-            required.mfa_token.expose_secret(),
-            &required.methods,
-            None,
-            None,
-        ),
+        Ok(BrowserLogin::MfaRequired(required)) => {
+            ctx.mfa_page(
+                Page::new(),
+                &req,
+                StatusCode::OK,
+                required.mfa_token.expose_secret(),
+                &required.methods,
+                None,
+                None,
+            )
+            .await
+        }
         Err(e) => {
             let (status, message) = match login_error(&e) {
                 Some(shown) => shown,
@@ -707,6 +745,61 @@ async fn signed_in(
     ctx.next(page, req, Some(&session), true).await
 }
 
+/// `POST /realms/{realm}/login/passkey`: a passwordless login with a
+/// passkey, posted by the login page's script.
+async fn login_passkey_post(
+    State(s): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    ClientMeta(meta): ClientMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ctx = Ctx {
+        state: &s,
+        realm: &realm,
+        headers: &headers,
+    };
+    let (form, req) = match submitted_request(&ctx, &body).await {
+        Ok(ok) => ok,
+        Err(res) => return res,
+    };
+    let ceremony = form
+        .get("ceremony_id")
+        .and_then(|id| uuid::Uuid::parse_str(id).ok());
+    let credential = form
+        .get("credential")
+        .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok());
+    let (Some(ceremony), Some(credential)) = (ceremony, credential) else {
+        return ctx.login_page(
+            Page::new(),
+            &req,
+            StatusCode::BAD_REQUEST,
+            "",
+            Some("The passkey sign-in could not be read; try again."),
+        );
+    };
+    let accounts = s.core.accounts();
+    match accounts
+        .browser_login_with_passkey(&realm, ceremony, &credential, &meta)
+        .await
+    {
+        Ok((session, secret)) => signed_in(&ctx, &req, session, secret).await,
+        Err(e) => {
+            let (status, message) = match e {
+                Error::InvalidInput(_) => (
+                    StatusCode::BAD_REQUEST,
+                    "The passkey sign-in took too long or was already used; try again.".to_owned(),
+                ),
+                other => match login_error(&other) {
+                    Some(shown) => shown,
+                    None => return ctx.unavailable(),
+                },
+            };
+            ctx.login_page(Page::new(), &req, status, "", Some(&message))
+        }
+    }
+}
+
 /// `POST /realms/{realm}/login/mfa`: the second step of the login form.
 async fn login_mfa_post(
     State(s): State<AppState>,
@@ -725,8 +818,14 @@ async fn login_mfa_post(
         Err(res) => return res,
     };
     let mfa_token = form.get("mfa_token").unwrap_or("");
-    let method = form.get("method").unwrap_or("");
-    let code = form.get("code").unwrap_or("");
+    // The script posts a WebAuthn answer in `credential`.
+    let (method, code) = match form.get("webauthn") {
+        Some("1") => ("webauthn", form.get("credential").unwrap_or("")),
+        _ => (
+            form.get("method").unwrap_or(""),
+            form.get("code").unwrap_or(""),
+        ),
+    };
     let accounts = s.core.accounts();
     let err = match accounts
         .complete_browser_login(&realm, mfa_token, method, code, &meta)
@@ -746,15 +845,18 @@ async fn login_mfa_post(
         .challenge_methods(&realm, mfa_token, ChallengePurpose::Browser)
         .await
     {
-        Ok(methods) => ctx.mfa_page(
-            Page::new(),
-            &req,
-            status,
-            mfa_token,
-            &methods,
-            Some(method),
-            Some(&message),
-        ),
+        Ok(methods) => {
+            ctx.mfa_page(
+                Page::new(),
+                &req,
+                status,
+                mfa_token,
+                &methods,
+                Some(method),
+                Some(&message),
+            )
+            .await
+        }
         Err(Error::NotAuthenticated(_)) => ctx.login_page(
             Page::new(),
             &req,

@@ -36,8 +36,10 @@ fn query(pairs: &[(&str, &str)]) -> String {
 
 /// A browser: keeps cookies, follows nothing.
 #[derive(Default)]
-struct Browser {
-    cookies: HashMap<String, String>,
+pub(crate) struct Browser {
+    pub(crate) cookies: HashMap<String, String>,
+    /// The `Origin` of its posts (default: the app's base URL).
+    pub(crate) origin: Option<String>,
 }
 
 impl Browser {
@@ -62,7 +64,7 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, app: &TestApp, path: &str) -> Reply {
+    pub(crate) async fn get(&mut self, app: &TestApp, path: &str) -> Reply {
         let r = Reply::read(
             app.http
                 .get(app.url(path))
@@ -76,13 +78,13 @@ impl Browser {
         r
     }
 
-    async fn post(&mut self, app: &TestApp, path: &str, body: String) -> Reply {
+    pub(crate) async fn post(&mut self, app: &TestApp, path: &str, body: String) -> Reply {
         let r = Reply::read(
             app.http
                 .post(app.url(path))
                 .header("cookie", self.cookie_header())
                 .header("content-type", FORM)
-                .header("origin", app.base.clone())
+                .header("origin", self.origin.clone().unwrap_or(app.base.clone()))
                 .body(body)
                 .send()
                 .await
@@ -93,10 +95,38 @@ impl Browser {
         r
     }
 
-    /// Submits the page's form with `fields` added to its hidden ones.
-    async fn submit(&mut self, app: &TestApp, page: &Reply, fields: &[(&str, &str)]) -> Reply {
-        let action = attr_after(&page.text, "<form method=\"post\" action=\"", "\"");
-        let mut pairs: Vec<(String, String)> = hidden_inputs(&page.text);
+    /// Submits the page's first form with `fields` set (beside its hidden
+    /// ones), as a browser would: only that form's fields.
+    pub(crate) async fn submit(
+        &mut self,
+        app: &TestApp,
+        page: &Reply,
+        fields: &[(&str, &str)],
+    ) -> Reply {
+        self.submit_nth(app, page, 0, fields).await
+    }
+
+    /// Submits the page's `n`th form (from 0) with `fields` set, replacing
+    /// hidden inputs of the same name (as a script filling them would).
+    pub(crate) async fn submit_nth(
+        &mut self,
+        app: &TestApp,
+        page: &Reply,
+        n: usize,
+        fields: &[(&str, &str)],
+    ) -> Reply {
+        let marker = "<form method=\"post\" action=\"";
+        let start = page
+            .text
+            .match_indices(marker)
+            .nth(n)
+            .unwrap_or_else(|| panic!("form {n} in {}", page.text))
+            .0;
+        let form = &page.text[start..];
+        let form = &form[..form.find("</form>").unwrap()];
+        let action = attr_after(form, marker, "\"");
+        let mut pairs: Vec<(String, String)> = hidden_inputs(form);
+        pairs.retain(|(k, _)| !fields.iter().any(|(f, _)| f == k));
         pairs.extend(
             fields
                 .iter()
@@ -123,7 +153,7 @@ fn unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
-fn attr_after(html: &str, start: &str, end: &str) -> String {
+pub(crate) fn attr_after(html: &str, start: &str, end: &str) -> String {
     let from = html
         .find(start)
         .unwrap_or_else(|| panic!("{start} in {html}"))
@@ -132,7 +162,14 @@ fn attr_after(html: &str, start: &str, end: &str) -> String {
     unescape(&rest[..rest.find(end).unwrap()])
 }
 
-fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+/// The hidden inputs of a page's first form (a browser posts only those).
+pub(crate) fn first_form_hidden_inputs(html: &str) -> Vec<(String, String)> {
+    let start = html.find("<form method=\"post\"").unwrap();
+    let form = &html[start..];
+    hidden_inputs(&form[..form.find("</form>").unwrap()])
+}
+
+pub(crate) fn hidden_inputs(html: &str) -> Vec<(String, String)> {
     html.split("<input type=\"hidden\" name=\"")
         .skip(1)
         .map(|chunk| {
@@ -144,7 +181,7 @@ fn hidden_inputs(html: &str) -> Vec<(String, String)> {
 }
 
 /// The query parameters of a redirect's Location.
-fn location_params(r: &Reply) -> (String, HashMap<String, String>) {
+pub(crate) fn location_params(r: &Reply) -> (String, HashMap<String, String>) {
     assert_eq!(r.status, 303, "{}", r.text);
     let loc = r.header("location").unwrap();
     let url = url::Url::parse(loc).unwrap();
@@ -166,7 +203,7 @@ async fn client(app: &TestApp, admin: &str, body: Value) -> (String, Option<Stri
     )
 }
 
-async fn web_client(app: &TestApp, admin: &str, id: &str, extra: Value) -> String {
+pub(crate) async fn web_client(app: &TestApp, admin: &str, id: &str, extra: Value) -> String {
     let mut body = json!({
         "name": format!("App {id}"),
         "client_id": id,
@@ -180,7 +217,7 @@ async fn web_client(app: &TestApp, admin: &str, id: &str, extra: Value) -> Strin
     client(app, admin, body).await.1.unwrap_or_default()
 }
 
-async fn token(app: &TestApp, id: &str, secret: &str, body: &str) -> Reply {
+pub(crate) async fn token(app: &TestApp, id: &str, secret: &str, body: &str) -> Reply {
     Reply::read(
         app.http
             .post(app.url(TOKEN))
@@ -197,7 +234,7 @@ async fn token(app: &TestApp, id: &str, secret: &str, body: &str) -> Reply {
     .await
 }
 
-fn authorize_query(client_id: &str, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_query(client_id: &str, extra: &[(&str, &str)]) -> String {
     let ch = challenge(VERIFIER);
     let mut pairs = vec![
         ("response_type", "code"),
@@ -228,7 +265,7 @@ async fn login_for_code(app: &TestApp, b: &mut Browser, client_id: &str, email: 
     code_of(app, &r)
 }
 
-fn code_of(app: &TestApp, r: &Reply) -> String {
+pub(crate) fn code_of(app: &TestApp, r: &Reply) -> String {
     let (base, params) = location_params(r);
     assert_eq!(base, CB);
     assert_eq!(params["state"], "st-1");
@@ -239,7 +276,7 @@ fn code_of(app: &TestApp, r: &Reply) -> String {
         .clone()
 }
 
-fn redeem_body(code: &str) -> String {
+pub(crate) fn redeem_body(code: &str) -> String {
     format!(
         "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
         enc(CB)
@@ -755,7 +792,7 @@ backend_tests!(authorization_request_errors, |app: TestApp| async move {
     assert!(!stranger.cookies.contains_key("portcullis_sso"));
     // With the cookie, a post from another site is refused too; our own
     // page's post arrives with `Origin: null` (no referrer) and passes.
-    let fields: Vec<(String, String)> = hidden_inputs(&page.text)
+    let fields: Vec<(String, String)> = first_form_hidden_inputs(&page.text)
         .into_iter()
         .chain([
             ("email".into(), "eve@example.com".into()),

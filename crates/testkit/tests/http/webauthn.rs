@@ -442,3 +442,119 @@ backend_tests!(webauthn_needs_a_host_name, |app: TestApp| async move {
         .await;
     assert_eq!(r.status, 400, "{}", r.text);
 });
+
+async fn login_pages(app: TestApp) {
+    use super::oidc::{Browser, authorize_query, location_params, redeem_body, token, web_client};
+    let admin = app.admin_token().await;
+    let secret = web_client(&app, &admin, "pk-app", json!({})).await;
+    let user = app.user("page-wa@example.com").await.access_token;
+    let (mut key, r) = register(&app, &user, "Phone").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    // The login page offers a passkey to browsers that can use one.
+    let mut b = Browser {
+        origin: Some(origin(&app)),
+        ..Browser::default()
+    };
+    let page = b.get(&app, &authorize_query("pk-app", &[])).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("id=\"passkey-button\""));
+    assert!(
+        page.text
+            .contains("data-start=\"/api/v1/realms/main/auth/passkey/start\"")
+    );
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'nonce-") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
+
+    // Password, then the security key on the second page.
+    let step = b
+        .submit(
+            &app,
+            &page,
+            &[("email", "page-wa@example.com"), ("password", PW)],
+        )
+        .await;
+    assert_eq!(step.status, 200, "{}", step.text);
+    let start =
+        step.text.find("id=\"webauthn-options\">").unwrap() + "id=\"webauthn-options\">".len();
+    let end = start + step.text[start..].find("</script>").unwrap();
+    let options: Value = serde_json::from_str(&step.text[start..end]).unwrap();
+    assert_eq!(options["publicKey"]["rpId"], "localhost");
+    // Only the backup code takes a typed code; the key has its button.
+    assert!(step.text.contains("value=\"backup_code\" checked"));
+    assert!(!step.text.contains("value=\"webauthn\""));
+    let answer = key.assert(&options).to_string();
+    let done = b
+        .submit(&app, &step, &[("webauthn", "1"), ("credential", &answer)])
+        .await;
+    let (base, params) = location_params(&done);
+    assert_eq!(base, "https://app.example.com/cb");
+    let t = token(&app, "pk-app", &secret, &redeem_body(&params["code"])).await;
+    assert_eq!(t.status, 200, "{}", t.text);
+    assert_eq!(
+        claims(t.json["id_token"].as_str().unwrap())["amr"],
+        json!(["pwd", "hwk", "mfa"])
+    );
+
+    // Passwordless, from the login page's second form.
+    let mut b = Browser {
+        origin: Some(origin(&app)),
+        ..Browser::default()
+    };
+    let page = b.get(&app, &authorize_query("pk-app", &[])).await;
+    let started = app
+        .post("/api/v1/realms/main/auth/passkey/start", None, json!({}))
+        .await;
+    let answer = key.assert(&started.json["options"]).to_string();
+    let ceremony = started.json["ceremony_id"].as_str().unwrap().to_owned();
+    let done = b
+        .submit_nth(
+            &app,
+            &page,
+            1,
+            &[("ceremony_id", &ceremony), ("credential", &answer)],
+        )
+        .await;
+    let (_, params) = location_params(&done);
+    assert!(b.cookies.contains_key("portcullis_sso"));
+    let t = token(&app, "pk-app", &secret, &redeem_body(&params["code"])).await;
+    assert_eq!(
+        claims(t.json["id_token"].as_str().unwrap())["amr"],
+        json!(["hwk", "mfa"])
+    );
+    // The same answer again: the ceremony is spent.
+    let page = b
+        .get(&app, &authorize_query("pk-app", &[("prompt", "login")]))
+        .await;
+    let again = b
+        .submit_nth(
+            &app,
+            &page,
+            1,
+            &[("ceremony_id", &ceremony), ("credential", &answer)],
+        )
+        .await;
+    assert_eq!(again.status, 400, "{}", again.text);
+    assert!(again.text.contains("already used"), "{}", again.text);
+    // Garbage from the form: the login page again, never a 500.
+    let bad = b
+        .submit_nth(&app, &page, 1, &[("ceremony_id", "x"), ("credential", "{")])
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert!(bad.text.contains("name=\"password\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webauthn_on_the_login_pages_sqlite() {
+    login_pages(localhost_app(Backend::Sqlite).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webauthn_on_the_login_pages_postgres() {
+    if let Some(app) = localhost_app(Backend::Postgres).await {
+        login_pages(app).await;
+    }
+}
