@@ -16,8 +16,9 @@
 //!    `package-lock.json` or `package.json`.
 //! 4. The server binary, `target/debug/portcullis` (see [`Build`]), then
 //!    `portcullis serve` on a free loopback port with SQLite in a temporary
-//!    directory, a public URL of `http://127.0.0.1:{port}` and a random
-//!    bootstrap administrator password.
+//!    directory, a public URL of `http://localhost:{port}` (WebAuthn refuses
+//!    IP addresses as relying parties; `localhost` is a secure context for
+//!    Chromium) and a random bootstrap administrator password.
 //! 5. `node --test` on `e2e/tests/*.test.mjs` with the spec reporter on
 //!    standard output and TAP in a file, whose closing counts are the
 //!    suite's; the tests get `PORTCULLIS_URL`, `PORTCULLIS_ADMIN_EMAIL`,
@@ -36,6 +37,9 @@ use anyhow::{Context as _, Result, bail};
 use crate::process::{self, Job, TempDir, check_interrupted, tail, which, workspace_root};
 use crate::server::{self, Server};
 use crate::services::apt;
+
+/// The host of the server's public URL in the end-to-end suites.
+const PUBLIC_HOST: &str = "localhost";
 use crate::test::Counts;
 
 /// The realm the server creates on first start (`default_realm`).
@@ -119,9 +123,15 @@ pub fn suite(patterns: &[String], build: Build) -> Result<Outcome> {
         "xtask: starting the server on SQLite in {}",
         dir.path().display()
     );
-    let server =
-        Server::start_logging(&binary, dir.path(), &database_url, &admin_password, "info")?;
-    let url = format!("http://{}", server.addr());
+    let server = Server::start_logging(
+        &binary,
+        dir.path(),
+        &database_url,
+        &admin_password,
+        "info",
+        Some(PUBLIC_HOST),
+    )?;
+    let url = server::public_url(server.addr(), Some(PUBLIC_HOST));
     eprintln!("xtask: server ready at {url}; running the end-to-end suite");
 
     let tap = dir.path().join("results.tap");

@@ -18,6 +18,14 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// The bootstrap administrator's e-mail address.
 pub const ADMIN_EMAIL: &str = "admin@portcullis.test";
 
+/// `http://{host}:{port}`, the host being `addr`'s IP unless named.
+pub fn public_url(addr: SocketAddr, host: Option<&str>) -> String {
+    match host {
+        Some(host) => format!("http://{host}:{}", addr.port()),
+        None => format!("http://{addr}"),
+    }
+}
+
 /// A running server, stopped when dropped.
 pub struct Server {
     job: Job,
@@ -35,12 +43,14 @@ impl Server {
         database_url: &str,
         admin_password: &str,
     ) -> Result<Self> {
-        Self::start_logging(binary, data_dir, database_url, admin_password, "warn")
+        Self::start_logging(binary, data_dir, database_url, admin_password, "warn", None)
     }
 
-    /// [`Server::start`] with another `PORTCULLIS_LOG_LEVEL`. The server's
-    /// public URL is `http://{addr}`, so its issuers are
-    /// `http://{addr}/realms/{realm}`; its output goes to
+    /// [`Server::start`] with another `PORTCULLIS_LOG_LEVEL`, and a public
+    /// URL naming `public_host` (such as `localhost`, which WebAuthn needs:
+    /// it refuses IP addresses) instead of the loopback address it listens
+    /// on. The server's public URL is `http://{host}:{port}`, so its issuers
+    /// are `http://{host}:{port}/realms/{realm}`; its output goes to
     /// `data_dir/server.log`.
     pub fn start_logging(
         binary: &Path,
@@ -48,6 +58,7 @@ impl Server {
         database_url: &str,
         admin_password: &str,
         log_level: &str,
+        public_host: Option<&str>,
     ) -> Result<Self> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?));
         let log = data_dir.join("server.log");
@@ -66,7 +77,7 @@ impl Server {
             }
         }
         cmd.env("PORTCULLIS_BIND", addr.to_string())
-            .env("PORTCULLIS_PUBLIC_URL", format!("http://{addr}"))
+            .env("PORTCULLIS_PUBLIC_URL", public_url(addr, public_host))
             .env("PORTCULLIS_DATA_DIR", data_dir)
             .env("PORTCULLIS_DATABASE_URL", database_url)
             .env("PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL)
