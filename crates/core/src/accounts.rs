@@ -28,6 +28,14 @@ pub const AMR_PASSWORD: &str = "pwd";
 /// requires verified first.
 pub const EMAIL_NOT_VERIFIED: &str = "this account's email address is not verified: open the link sent to it, or reset the password to get a new one";
 
+/// The answer to a login the realm's risk policy blocks.
+pub const RISK_BLOCKED: &str = "this sign-in was blocked by the realm's risk policy; try again later or contact your administrator";
+/// The answer to a risky login of a user without a second factor.
+pub const RISK_NEEDS_FACTOR: &str = "this sign-in looks unusual and needs a second factor, but the account has none; contact your administrator";
+/// The answer to a refresh the risk checks refused; the session is ended.
+pub const RISK_SESSION_ENDED: &str =
+    "this session was ended because its use looked unusual; log in again";
+
 /// The one answer to a failed login, whatever failed.
 pub const INVALID_CREDENTIALS: &str = "invalid email or password";
 
@@ -38,6 +46,10 @@ pub struct RequestMeta {
     pub ip: Option<String>,
     /// User-Agent header.
     pub user_agent: Option<String>,
+    /// Accept-Language header.
+    pub accept_language: Option<String>,
+    /// The `portcullis_canary` cookie, if the client sent one.
+    pub canary: Option<String>,
 }
 
 /// A registration.
@@ -66,6 +78,8 @@ pub struct IssuedTokens {
     /// On login: how the user authenticated (RFC 8176: `pwd`, `otp`,
     /// `mfa`). Empty on refresh, which does not read the session.
     pub amr: Vec<String>,
+    /// On login: the session's canary, for the `portcullis_canary` cookie.
+    pub canary: Option<SecretString>,
 }
 
 /// What a correct password leads to.
@@ -201,6 +215,7 @@ impl<'a> Accounts<'a> {
     ) -> Result<LoginOutcome> {
         let (user, failures) = self.check_password(realm, email, password, meta).await?;
         let mfa = crate::mfa::Mfa::new(self.i);
+        let step_up = self.assess_login(realm, &user, failures, meta).await?;
         if let Some(required) = mfa
             .challenge_for(realm, &user, ChallengePurpose::Api)
             .await?
@@ -208,7 +223,8 @@ impl<'a> Accounts<'a> {
             count_login("mfa_required");
             return Ok(LoginOutcome::MfaRequired(required));
         }
-        if failures {
+        Self::refuse_unproven(step_up)?;
+        if failures > 0 {
             self.clear_failures(realm, &user).await?;
         }
         let amr = vec![AMR_PASSWORD.to_owned()];
@@ -250,6 +266,7 @@ impl<'a> Accounts<'a> {
     ) -> Result<BrowserLogin> {
         let (user, failures) = self.check_password(realm, email, password, meta).await?;
         let mfa = crate::mfa::Mfa::new(self.i);
+        let step_up = self.assess_login(realm, &user, failures, meta).await?;
         if let Some(required) = mfa
             .challenge_for(realm, &user, ChallengePurpose::Browser)
             .await?
@@ -257,7 +274,8 @@ impl<'a> Accounts<'a> {
             count_login("mfa_required");
             return Ok(BrowserLogin::MfaRequired(required));
         }
-        if failures {
+        Self::refuse_unproven(step_up)?;
+        if failures > 0 {
             self.clear_failures(realm, &user).await?;
         }
         let (session, secret) = self
@@ -326,6 +344,39 @@ impl<'a> Accounts<'a> {
             .await
     }
 
+    /// The risk checks of a login whose password was right: a blocked
+    /// login is refused; whether the realm asks for a second factor.
+    async fn assess_login(
+        &self,
+        realm: &Realm,
+        user: &User,
+        failures: usize,
+        meta: &RequestMeta,
+    ) -> Result<bool> {
+        let risk = crate::risk::Risk::new(self.i);
+        let (assessment, _) = risk
+            .assess_login(realm, user, failures as u64, meta)
+            .await?;
+        match assessment.decision {
+            crate::risk::Decision::Allow => Ok(false),
+            crate::risk::Decision::StepUp => Ok(true),
+            crate::risk::Decision::Block => {
+                count_login("risk_blocked");
+                Err(Error::Forbidden(RISK_BLOCKED))
+            }
+        }
+    }
+
+    /// A login the risk checks want a second factor for, of a user without
+    /// one: refused (fail closed).
+    fn refuse_unproven(step_up: bool) -> Result<()> {
+        if step_up {
+            count_login("risk_step_up_unavailable");
+            return Err(Error::Forbidden(RISK_NEEDS_FACTOR));
+        }
+        Ok(())
+    }
+
     async fn start_browser_session(
         &self,
         realm: &Realm,
@@ -337,6 +388,9 @@ impl<'a> Accounts<'a> {
         let mut session = self.new_session(realm, user.id, amr, meta);
         session.secret_hash = Some(sha256(secret.as_bytes()).to_vec());
         self.i.store.create_session(&session).await?;
+        crate::risk::Risk::new(self.i)
+            .after_login(realm, user, session.id, meta, None)
+            .await?;
         count_login("success");
         Ok((session, SecretString::from(secret)))
     }
@@ -471,7 +525,7 @@ impl<'a> Accounts<'a> {
         email: &str,
         password: SecretString,
         meta: &RequestMeta,
-    ) -> Result<(User, bool)> {
+    ) -> Result<(User, usize)> {
         Self::ensure_enabled(realm)?;
         let i = self.i;
         let now = i.clock.now();
@@ -534,7 +588,7 @@ impl<'a> Accounts<'a> {
         user.last_login_at = Some(now);
         user.updated_at = if needs_rehash { now } else { user.updated_at };
         i.store.update_user(&user).await?;
-        Ok((user, recent_failures > 0))
+        Ok((user, recent_failures))
     }
 
     /// Forgets an account's failed logins once a login is complete.
@@ -587,6 +641,18 @@ impl<'a> Accounts<'a> {
         let i = self.i;
         let session = self.new_session(realm, user.id, amr, meta);
         i.store.create_session(&session).await?;
+        // A canary for browsers: a cookie a refresh from another browser
+        // gets wrong (checked only when presented).
+        let canary = random_token();
+        crate::risk::Risk::new(i)
+            .after_login(
+                realm,
+                &user,
+                session.id,
+                meta,
+                Some(sha256(canary.as_bytes()).to_vec()),
+            )
+            .await?;
         let (refresh, record) = self.new_refresh_token(realm, &user, session.id, new_id());
         i.store.insert_refresh_token(&record).await?;
         // The login answer shows the roles whether or not the token carries them.
@@ -600,6 +666,7 @@ impl<'a> Accounts<'a> {
             expires_in: i.settings.access_token_ttl.whole_seconds().max(0) as u64,
             user: Some(crate::users::ManagedUser { user, roles }),
             amr: session.amr,
+            canary: Some(SecretString::from(canary)),
         })
     }
 
@@ -689,6 +756,7 @@ impl<'a> Accounts<'a> {
             expires_in: self.i.settings.access_token_ttl.whole_seconds().max(0) as u64,
             user: None,
             amr: Vec::new(),
+            canary: None,
         })
     }
 
@@ -737,7 +805,22 @@ impl<'a> Accounts<'a> {
             )
             .await?;
         match outcome {
-            RotateOutcome::Rotated(spent) => Ok((spent, SecretString::from(token))),
+            RotateOutcome::Rotated(spent) => {
+                let assessment = crate::risk::Risk::new(i)
+                    .check_refresh(realm, spent.user_id, spent.session_id, meta)
+                    .await?;
+                if assessment.decision != crate::risk::Decision::Allow {
+                    tracing::warn!(
+                        realm = %realm.name,
+                        session_id = %spent.session_id,
+                        checks = ?assessment.names(),
+                        "refresh refused by the risk checks: ending the session"
+                    );
+                    self.end_session(realm.id, spent.session_id).await?;
+                    return Err(Error::NotAuthenticated(RISK_SESSION_ENDED));
+                }
+                Ok((spent, SecretString::from(token)))
+            }
             RotateOutcome::Reused(spent) => {
                 metrics::counter!("portcullis_refresh_token_reuse_total").increment(1);
                 tracing::warn!(

@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     pub(crate) audit: crate::audit::AuditWriter,
     /// Realms by name.
     pub(crate) realm_cache: DashMap<String, Arc<Realm>>,
+    /// The GeoIP database, when one is configured.
+    pub(crate) geoip: crate::risk::service::GeoIpSlot,
     /// OAuth clients, read on every token request.
     pub(crate) client_cache: crate::clients::ClientCache,
     /// Encrypts secrets at rest (queued mail bodies).
@@ -106,6 +108,7 @@ impl Portcullis {
                 audit,
                 realm_cache: DashMap::new(),
                 client_cache: Default::default(),
+                geoip: Default::default(),
                 master,
                 mailer: adapters.mailer,
                 mx: adapters.mx,
@@ -147,6 +150,17 @@ impl Portcullis {
     /// E-mail verification and password reset.
     pub fn recovery(&self) -> crate::recovery::Recovery<'_> {
         crate::recovery::Recovery::new(&self.inner)
+    }
+
+    /// Adaptive security: risk policy, assessments, known devices.
+    pub fn risk(&self) -> crate::risk::Risk<'_> {
+        crate::risk::Risk::new(&self.inner)
+    }
+
+    /// Uses `db` for GeoIP look-ups (country, network owner, location);
+    /// only the first call counts.
+    pub fn set_geoip(&self, db: std::sync::Arc<dyn crate::risk::GeoIp>) {
+        let _ = self.inner.geoip.set(db);
     }
 
     /// User administration.

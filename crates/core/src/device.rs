@@ -2,7 +2,7 @@
 //!
 //! Deliberately small: family and major version of the common browsers and
 //! HTTP clients, and the operating system. Full device fingerprinting
-//! (uap-core regexes, GeoIP) is a later capability.
+//! (device kind, language, GeoIP) is in [`crate::risk`].
 
 /// Parses a User-Agent header into `Family Major on OS`, or `None` when empty.
 pub fn describe_user_agent(ua: &str) -> Option<String> {
@@ -18,6 +18,18 @@ pub fn describe_user_agent(ua: &str) -> Option<String> {
         (None, Some(o)) => format!("Unknown browser on {o}"),
         (None, None) => "Unknown".to_owned(),
     })
+}
+
+/// The browser or client family and the operating system, without
+/// versions (`Firefox`, `Linux`): what a device fingerprint compares.
+pub fn family_and_os(ua: &str) -> (Option<String>, Option<String>) {
+    let strip = |s: String| -> String {
+        match s.rsplit_once(' ') {
+            Some((name, v)) if v.chars().all(|c| c.is_ascii_digit()) => name.to_owned(),
+            _ => s,
+        }
+    };
+    (browser(ua).map(strip), os(ua).map(strip))
 }
 
 fn version_after(ua: &str, token: &str) -> Option<String> {

@@ -22,6 +22,7 @@ pub mod ports;
 pub mod realms;
 pub mod recovery;
 pub mod replay;
+pub mod risk;
 pub mod settings;
 pub mod throttle;
 pub mod tokens;

@@ -25,6 +25,7 @@ use crate::model::{
     AuditRecord, AuthCode, AuthzChange, CodeOutcome, Consent, Email, Page, Realm, RealmName,
     RefreshToken, RotateOutcome, Session, StoredSigningKey, User, UserQuery,
 };
+use crate::risk::{Baseline, KnownDevice, RiskPolicy};
 
 /// Result of a storage call.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -437,6 +438,44 @@ pub trait MfaStore: Send + Sync {
     async fn purge_ceremonies(&self, before: OffsetDateTime) -> StoreResult<u64>;
 }
 
+/// Adaptive security: session baselines, known devices, realm policies
+/// ([`crate::risk`]).
+#[async_trait]
+pub trait RiskStore: Send + Sync {
+    /// A session's baseline.
+    async fn get_baseline(&self, realm_id: Uuid, session_id: Uuid)
+    -> StoreResult<Option<Baseline>>;
+    /// Sets a session's baseline.
+    async fn put_baseline(
+        &self,
+        realm_id: Uuid,
+        user_id: Uuid,
+        session_id: Uuid,
+        baseline: &Baseline,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// A user's known devices, most recently seen first.
+    async fn list_devices(&self, realm_id: Uuid, user_id: Uuid) -> StoreResult<Vec<KnownDevice>>;
+    /// Inserts a device, or updates its last sign-in (keeping its first).
+    async fn upsert_device(&self, device: &KnownDevice) -> StoreResult<()>;
+    /// Forgets a device; false when there was none.
+    async fn delete_device(
+        &self,
+        realm_id: Uuid,
+        user_id: Uuid,
+        fingerprint: &str,
+    ) -> StoreResult<bool>;
+    /// A realm's policy, if one was set.
+    async fn get_risk_policy(&self, realm_id: Uuid) -> StoreResult<Option<RiskPolicy>>;
+    /// Sets a realm's policy.
+    async fn put_risk_policy(
+        &self,
+        realm_id: Uuid,
+        policy: &RiskPolicy,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+}
+
 /// Everything core needs from storage, implemented by one type per backend.
 #[async_trait]
 pub trait Store:
@@ -451,6 +490,7 @@ pub trait Store:
     + ClientStore
     + OAuthStore
     + MfaStore
+    + RiskStore
     + MailStore
     + Send
     + Sync

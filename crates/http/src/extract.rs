@@ -47,6 +47,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     }
 }
 
+/// The cookie that carries a session's canary (see `portcullis_core::risk`).
+pub const CANARY_COOKIE: &str = "portcullis_canary";
+
 /// A JSON body that may be left out: an empty body is `T::default()`;
 /// anything else is read as [`Json`] reads it.
 #[derive(Debug)]
@@ -235,7 +238,20 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        Ok(ClientMeta(RequestMeta { ip, user_agent }))
+        let accept_language = parts
+            .headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(256).collect());
+        let canary = axum_extra::extract::CookieJar::from_headers(&parts.headers)
+            .get(CANARY_COOKIE)
+            .map(|c| c.value().to_owned());
+        Ok(ClientMeta(RequestMeta {
+            ip,
+            user_agent,
+            accept_language,
+            canary,
+        }))
     }
 }
 

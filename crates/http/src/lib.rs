@@ -30,6 +30,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(routes::auth::router())
         .merge(routes::mfa::router())
+        .merge(routes::risk::router())
         .merge(routes::users::router())
         .merge(routes::authz::router())
         .merge(routes::clients::router())

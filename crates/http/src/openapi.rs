@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, authz, clients, mail, mfa, ops, realms, users};
+use crate::routes::{auth, authz, clients, mail, mfa, ops, realms, risk, users};
 use crate::state::AppState;
 
 struct BearerScheme;
@@ -66,6 +66,7 @@ impl Modify for BearerScheme {
         mfa::totp_disable_post, mfa::backup_codes_post, mfa::challenge_post,
         mfa::webauthn_start_post, mfa::webauthn_finish_post, mfa::passkey_start_post,
         mfa::passkey_finish_post,
+        risk::devices_get, risk::device_delete, risk::policy_get, risk::policy_put,
         mail::verify_email_post, mail::resend_verification_post, mail::forgot_password_post,
         mail::reset_password_post, mail::mail_template_get, mail::mail_template_put,
         mail::mail_template_delete,
@@ -92,6 +93,7 @@ const REALM_SCOPED: &[&str] = &[
     "/api/v1/authz/",
     "/api/v1/clients",
     "/api/v1/mfa/",
+    "/api/v1/risk-policy",
     "/api/v1/mail-templates/",
 ];
 

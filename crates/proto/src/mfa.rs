@@ -220,3 +220,37 @@ pub struct MfaMethodsResponse {
     /// Unused backup codes.
     pub backup_codes_remaining: u64,
 }
+
+/// A device the caller has signed in with.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeviceView {
+    /// Its fingerprint (for `DELETE /api/v1/auth/devices/{fingerprint}`).
+    pub fingerprint: String,
+    /// `Firefox on Linux (desktop)`.
+    pub description: String,
+    /// First sign-in.
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_seen_at: OffsetDateTime,
+    /// Last sign-in.
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen_at: OffsetDateTime,
+    /// IP network of the last sign-in (`/24` or `/48`).
+    pub last_network: Option<String>,
+    /// GeoIP country of the last sign-in, when a GeoIP database is set up.
+    pub country: Option<String>,
+}
+
+/// A realm's adaptive-security policy.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RiskPolicyView {
+    /// Whether the checks run (default `true`).
+    pub enabled: bool,
+    /// Score from which a second factor is asked for (default 40).
+    pub step_up_at: u32,
+    /// Score from which a login is refused and a refreshed session ended
+    /// (default 90).
+    pub block_at: u32,
+    /// Whether a sign-in from a new device is mailed to the user (default
+    /// `true`).
+    pub notify_new_device: bool,
+}

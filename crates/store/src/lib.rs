@@ -30,6 +30,7 @@ pub mod migration;
 mod oauth;
 mod realms;
 mod refresh_tokens;
+mod risk;
 mod rotate_sql;
 mod sessions;
 mod store;

@@ -2,8 +2,9 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::routing::{delete, get, post};
+use axum_extra::extract::cookie::{Cookie, SameSite};
 use portcullis_core::accounts::{IssuedTokens, LoginOutcome, NewAccount};
 use portcullis_core::model::Session;
 use portcullis_core::users::ManagedUser;
@@ -15,7 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::realm_route;
 use crate::error::ApiError;
-use crate::extract::{Authenticated, ClientMeta, Json, Params, RealmCtx};
+use crate::extract::{Authenticated, CANARY_COOKIE, ClientMeta, Json, Params, RealmCtx};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -50,6 +51,29 @@ pub(crate) fn user_view(m: &ManagedUser) -> UserView {
         updated_at: u.updated_at,
         last_login_at: u.last_login_at,
     }
+}
+
+/// The `Set-Cookie` of a login's canary (`portcullis_canary`): HttpOnly,
+/// SameSite=Strict, for the API's paths, Secure under https. Browsers send
+/// it back with refreshes; a refresh presenting another session's canary is
+/// suspect (see `portcullis_core::risk`).
+pub(crate) fn canary_headers(state: &AppState, t: &IssuedTokens) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Some(canary) = &t.canary {
+        let settings = state.core.settings();
+        let mut cookie = Cookie::new(CANARY_COOKIE, canary.expose_secret().to_owned());
+        cookie.set_path("/api/v1/");
+        cookie.set_http_only(true);
+        cookie.set_same_site(SameSite::Strict);
+        cookie.set_secure(settings.public_url.starts_with("https://"));
+        cookie.set_max_age(time::Duration::seconds(
+            settings.session_ttl.whole_seconds(),
+        ));
+        if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
+            headers.insert(header::SET_COOKIE, v);
+        }
+    }
+    headers
 }
 
 pub(crate) fn token_response(t: IssuedTokens) -> TokenResponse {
@@ -118,7 +142,7 @@ pub(crate) async fn login_post(
     RealmCtx(realm): RealmCtx,
     ClientMeta(meta): ClientMeta,
     Json(body): Json<LoginRequest>,
-) -> Result<axum::Json<LoginResponse>, ApiError> {
+) -> Result<(HeaderMap, axum::Json<LoginResponse>), ApiError> {
     let outcome = state
         .core
         .accounts()
@@ -129,12 +153,18 @@ pub(crate) async fn login_post(
             &meta,
         )
         .await?;
-    Ok(axum::Json(match outcome {
-        LoginOutcome::Tokens(tokens) => LoginResponse::Tokens(Box::new(token_response(*tokens))),
-        LoginOutcome::MfaRequired(required) => {
-            LoginResponse::MfaRequired(super::mfa::mfa_required_response(required))
-        }
-    }))
+    Ok(match outcome {
+        LoginOutcome::Tokens(tokens) => (
+            canary_headers(&state, &tokens),
+            axum::Json(LoginResponse::Tokens(Box::new(token_response(*tokens)))),
+        ),
+        LoginOutcome::MfaRequired(required) => (
+            HeaderMap::new(),
+            axum::Json(LoginResponse::MfaRequired(
+                super::mfa::mfa_required_response(required),
+            )),
+        ),
+    })
 }
 
 /// Exchange a refresh token for a new pair. A spent token revokes its family and session.

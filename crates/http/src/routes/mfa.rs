@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use portcullis_core::mfa::{
     ChallengePurpose, MfaFactor, MfaRequired, MfaStatus, PasskeyOptions, Reauthentication,
@@ -18,7 +18,7 @@ use portcullis_proto::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-use super::auth::token_response;
+use super::auth::{canary_headers, token_response};
 use super::realm_route;
 use crate::error::ApiError;
 use crate::extract::{Authenticated, ClientMeta, Json, OptionalJson, Params, RealmCtx};
@@ -115,7 +115,7 @@ pub(crate) async fn verify_post(
     RealmCtx(realm): RealmCtx,
     ClientMeta(meta): ClientMeta,
     Json(body): Json<MfaVerifyRequest>,
-) -> Result<axum::Json<TokenResponse>, ApiError> {
+) -> Result<(HeaderMap, axum::Json<TokenResponse>), ApiError> {
     // A WebAuthn answer travels as JSON; the domain reads it as the code.
     let code = match (&body.credential, body.method.as_str()) {
         (Some(credential), "webauthn") => credential.to_string(),
@@ -126,7 +126,10 @@ pub(crate) async fn verify_post(
         .accounts()
         .complete_login(&realm, &body.mfa_token, &body.method, &code, &meta)
         .await?;
-    Ok(axum::Json(token_response(tokens)))
+    Ok((
+        canary_headers(&state, &tokens),
+        axum::Json(token_response(tokens)),
+    ))
 }
 
 /// Complete a login's second step with a TOTP code.
@@ -142,13 +145,16 @@ pub(crate) async fn totp_validate_post(
     RealmCtx(realm): RealmCtx,
     ClientMeta(meta): ClientMeta,
     Json(body): Json<TotpValidateRequest>,
-) -> Result<axum::Json<TokenResponse>, ApiError> {
+) -> Result<(HeaderMap, axum::Json<TokenResponse>), ApiError> {
     let tokens = state
         .core
         .accounts()
         .complete_login(&realm, &body.mfa_token, "totp", &body.code, &meta)
         .await?;
-    Ok(axum::Json(token_response(tokens)))
+    Ok((
+        canary_headers(&state, &tokens),
+        axum::Json(token_response(tokens)),
+    ))
 }
 
 /// The caller's second factors.
@@ -465,11 +471,14 @@ pub(crate) async fn passkey_finish_post(
     RealmCtx(realm): RealmCtx,
     ClientMeta(meta): ClientMeta,
     Json(body): Json<PasskeyLoginRequest>,
-) -> Result<axum::Json<TokenResponse>, ApiError> {
+) -> Result<(HeaderMap, axum::Json<TokenResponse>), ApiError> {
     let tokens = state
         .core
         .accounts()
         .login_with_passkey(&realm, body.ceremony_id, &body.credential, &meta)
         .await?;
-    Ok(axum::Json(token_response(tokens)))
+    Ok((
+        canary_headers(&state, &tokens),
+        axum::Json(token_response(tokens)),
+    ))
 }

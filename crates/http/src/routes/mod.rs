@@ -14,6 +14,7 @@ pub mod oauth;
 pub mod ops;
 pub mod pages;
 pub mod realms;
+pub mod risk;
 pub mod users;
 
 /// Mounts a realm-scoped route twice: under `/api/v1/realms/{realm}` and, for

@@ -16,6 +16,7 @@ mod oauth;
 mod oidc;
 mod ops;
 mod realms;
+mod risk;
 mod tokens;
 mod users;
 mod webauthn;

@@ -1,0 +1,346 @@
+//! Adaptive security over HTTP: known devices and their notice by mail
+//! (through the testkit's SMTP sink), the checks on refresh (another
+//! browser mid-session, a wrong canary, long idleness), failed logins
+//! before a success, and the realm's thresholds. The network and GeoIP
+//! checks, which need other addresses than loopback, are unit-tested in
+//! `portcullis_core::risk`.
+
+use portcullis_testkit::{Backend, Reply, spawn_mail_app};
+
+use super::*;
+
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
+const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
+
+async fn send(
+    app: &TestApp,
+    path: &str,
+    ua: &str,
+    cookie: Option<&str>,
+    token: Option<&str>,
+    body: Value,
+) -> Reply {
+    let mut req = app
+        .http
+        .post(app.url(path))
+        .header("user-agent", ua)
+        .header("accept-language", "en-GB,en;q=0.8")
+        .json(&body);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    Reply::read(req.send().await.unwrap()).await
+}
+
+async fn login_as(app: &TestApp, email: &str, ua: &str) -> Reply {
+    send(
+        app,
+        "/api/v1/auth/login",
+        ua,
+        None,
+        None,
+        json!({"email": email, "password": PW}),
+    )
+    .await
+}
+
+async fn refresh(app: &TestApp, token: &Value, ua: &str, cookie: Option<&str>) -> Reply {
+    send(
+        app,
+        "/api/v1/auth/refresh",
+        ua,
+        cookie,
+        None,
+        json!({"refresh_token": token}),
+    )
+    .await
+}
+
+async fn audit_actions(app: &TestApp) -> Vec<Value> {
+    app.core.flush_audit().await;
+    let realm = app.core.realms().by_name("main").await.unwrap();
+    let mut records = app.core.store().list_audit(realm.id, 500).await.unwrap();
+    // Ids are UUIDv7: in the order they were recorded.
+    records.sort_by_key(|r| r.id);
+    records
+        .into_iter()
+        .filter(|r| r.action.starts_with("risk."))
+        .map(|r| json!({"action": r.action, "detail": r.after}))
+        .collect()
+}
+
+async fn risk_flows(app: TestApp, sink: portcullis_testkit::smtp::SmtpSink) {
+    app.register("rita@example.com", PW).await;
+    // The verification mail of the registration.
+    sink.wait_for("rita@example.com", 1).await;
+    let first = login_as(&app, "rita@example.com", FIREFOX).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    // The canary cookie: HttpOnly, SameSite=Strict, for the API's paths.
+    let set_cookie = first.header("set-cookie").unwrap().to_owned();
+    assert!(set_cookie.starts_with("portcullis_canary="), "{set_cookie}");
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/api/v1/"] {
+        assert!(set_cookie.contains(attr), "{set_cookie}");
+    }
+    let canary = set_cookie.split(';').next().unwrap().to_owned();
+    let access = first.json["access_token"].as_str().unwrap().to_owned();
+
+    // The first device is known, and not announced.
+    let devices = app.get("/api/v1/auth/devices", Some(&access)).await;
+    assert_eq!(devices.status, 200, "{}", devices.text);
+    assert_eq!(devices.json.as_array().unwrap().len(), 1);
+    assert_eq!(devices.json[0]["description"], "Firefox on Linux (desktop)");
+    assert_eq!(devices.json[0]["last_network"], "127.0.0.0/24");
+
+    // A refresh with the same browser and its canary: fine.
+    let r = refresh(&app, &first.json["refresh_token"], FIREFOX, Some(&canary)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Another browser mid-session (40 + 20 = 60 >= 40): the session ends.
+    let r = refresh(&app, &r.json["refresh_token"], IPHONE, Some(&canary)).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert!(
+        r.json["detail"].as_str().unwrap().contains("log in again"),
+        "{}",
+        r.text
+    );
+    assert_eq!(app.get("/api/v1/auth/me", Some(&access)).await.status, 401);
+
+    // A login from the iPhone: a new device, mailed to the user.
+    let before = sink.messages_to("rita@example.com").len();
+    let phone = login_as(&app, "rita@example.com", IPHONE).await;
+    assert_eq!(phone.status, 200, "{}", phone.text);
+    let notice = sink.wait_for("rita@example.com", before + 1).await;
+    assert!(notice.subject.contains("New sign-in"), "{}", notice.subject);
+    assert!(
+        notice.text.contains("Safari on iOS (mobile)"),
+        "{}",
+        notice.text
+    );
+    let access = phone.json["access_token"].as_str().unwrap().to_owned();
+    let devices = app.get("/api/v1/auth/devices", Some(&access)).await;
+    assert_eq!(devices.json.as_array().unwrap().len(), 2);
+    assert_eq!(devices.json[0]["description"], "Safari on iOS (mobile)");
+
+    // A wrong canary (another session's) on refresh: 50, the session ends.
+    let r = refresh(
+        &app,
+        &phone.json["refresh_token"],
+        IPHONE,
+        Some("portcullis_canary=stolen"),
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+
+    // Long idleness alone (20) is allowed, and audited.
+    let again = login_as(&app, "rita@example.com", IPHONE).await;
+    app.clock.advance(Duration::days(4));
+    let r = refresh(&app, &again.json["refresh_token"], IPHONE, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let records = audit_actions(&app).await;
+    let refreshes: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["action"] == "risk.refresh")
+        .collect();
+    assert_eq!(refreshes.len(), 3, "{records:?}");
+    assert_eq!(
+        refreshes[0]["detail"]["checks"],
+        json!(["user_agent_change", "fingerprint_mismatch"])
+    );
+    assert_eq!(refreshes[0]["detail"]["decision"], "step_up");
+    assert_eq!(refreshes[1]["detail"]["checks"], json!(["canary_mismatch"]));
+    assert_eq!(refreshes[2]["detail"]["checks"], json!(["long_idle"]));
+    assert_eq!(refreshes[2]["detail"]["decision"], "allow");
+    let logins: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["action"] == "risk.login")
+        .collect();
+    assert_eq!(
+        logins[0]["detail"]["checks"],
+        json!(["fingerprint_mismatch"])
+    );
+
+    // Forgetting a device: its next sign-in is new again.
+    let fp = devices.json[1]["fingerprint"].as_str().unwrap().to_owned();
+    let access = r.json["access_token"].as_str().unwrap();
+    let r = app
+        .delete(&format!("/api/v1/auth/devices/{fp}"), Some(access))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(
+        app.delete(&format!("/api/v1/auth/devices/{fp}"), Some(access))
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn risk_flows_sqlite() {
+    let (app, sink) = spawn_mail_app(Backend::Sqlite).await.unwrap();
+    risk_flows(app, sink).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn risk_flows_postgres() {
+    if let Some((app, sink)) = spawn_mail_app(Backend::Postgres).await {
+        risk_flows(app, sink).await;
+    }
+}
+
+backend_tests!(realm_thresholds_decide, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let r = app.get("/api/v1/risk-policy", Some(&admin)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json,
+        json!({"enabled": true, "step_up_at": 40, "block_at": 90, "notify_new_device": true})
+    );
+    let user = app.user("ulf@example.com").await.access_token;
+    let policy =
+        json!({"enabled": true, "step_up_at": 30, "block_at": 60, "notify_new_device": false});
+    let r = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/risk-policy",
+            Some(&user),
+            Some(policy.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    for bad in [
+        json!({"enabled": true, "step_up_at": 0, "block_at": 60, "notify_new_device": true}),
+        json!({"enabled": true, "step_up_at": 50, "block_at": 40, "notify_new_device": true}),
+        json!({"enabled": true, "step_up_at": 50, "block_at": 101, "notify_new_device": true}),
+    ] {
+        let r = app
+            .call(
+                reqwest::Method::PUT,
+                "/api/v1/risk-policy",
+                Some(&admin),
+                Some(bad),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", r.text);
+    }
+    let r = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/risk-policy",
+            Some(&admin),
+            Some(policy.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        app.get("/api/v1/risk-policy", Some(&admin)).await.json,
+        policy
+    );
+
+    // Three failed logins before the right password: a burst (30), which
+    // now needs a second factor the account does not have: refused.
+    for _ in 0..3 {
+        let r = app
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": "ulf@example.com", "password": "not the password"}),
+            )
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    let r = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "ulf@example.com", "password": PW}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(
+        r.json["detail"].as_str().unwrap().contains("second factor"),
+        "{}",
+        r.text
+    );
+    // With a second factor, the same login asks for it.
+    app.clock.advance(Duration::minutes(20));
+    let token = app.login("ulf@example.com", PW).await.access_token;
+    let secret = app
+        .post("/api/v1/mfa/totp/enable", Some(&token), json!({}))
+        .await
+        .json["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let code = super::mfa::code_at(&app, &secret, 0);
+    assert_eq!(
+        app.post(
+            "/api/v1/mfa/totp/verify",
+            Some(&token),
+            json!({"code": code})
+        )
+        .await
+        .status,
+        200
+    );
+    for _ in 0..3 {
+        app.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "ulf@example.com", "password": "wrong again"}),
+        )
+        .await;
+    }
+    let r = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "ulf@example.com", "password": PW}),
+        )
+        .await;
+    assert_eq!(r.json["mfa_required"], true, "{}", r.text);
+    // Above block_at, the login is refused outright.
+    let admin = app.admin_token().await;
+    let r = app
+        .call(reqwest::Method::PUT, "/api/v1/risk-policy", Some(&admin), Some(json!({"enabled": true, "step_up_at": 20, "block_at": 30, "notify_new_device": false})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    app.clock.advance(Duration::minutes(20));
+    for _ in 0..3 {
+        app.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "ulf@example.com", "password": "wrong again"}),
+        )
+        .await;
+    }
+    let r = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "ulf@example.com", "password": PW}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(
+        r.json["detail"].as_str().unwrap().contains("blocked"),
+        "{}",
+        r.text
+    );
+    // Checks turned off: nothing is held against a login.
+    let admin = app.admin_token().await;
+    let r = app
+        .call(reqwest::Method::PUT, "/api/v1/risk-policy", Some(&admin), Some(json!({"enabled": false, "step_up_at": 20, "block_at": 30, "notify_new_device": false})))
+        .await;
+    assert_eq!(r.status, 200);
+    let r = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "ulf@example.com", "password": PW}),
+        )
+        .await;
+    assert_eq!(r.json["mfa_required"], true, "{}", r.text);
+});
