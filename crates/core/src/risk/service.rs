@@ -195,16 +195,20 @@ impl<'a> Risk<'a> {
             self.audit_assessment(realm.id, user_id, "risk.refresh", &a, &signals)
                 .await;
         }
-        if a.decision == Decision::Allow {
+        // The baseline moves on with an allowed use that changed something,
+        // or at most once a minute (a write per refresh would cost the
+        // refresh path more than the checks).
+        let updated = base.updated(&signals);
+        let changed = Baseline {
+            seen_at: base.seen_at,
+            ..updated.clone()
+        } != base;
+        if a.decision == Decision::Allow
+            && (changed || signals.at - base.seen_at >= super::PARALLEL_WINDOW)
+        {
             self.i
                 .store
-                .put_baseline(
-                    realm.id,
-                    user_id,
-                    session_id,
-                    &base.updated(&signals),
-                    signals.at,
-                )
+                .put_baseline(realm.id, user_id, session_id, &updated, signals.at)
                 .await?;
         }
         Ok(a)
