@@ -46,6 +46,8 @@ pub const AMR_OTP: &str = "otp";
 pub const AMR_HWK: &str = "hwk";
 /// RFC 8176 `amr` value of a login with more than one factor.
 pub const AMR_MFA: &str = "mfa";
+/// RFC 8176 `amr` value of a confirmation by text message (SMS OTP).
+pub const AMR_SMS: &str = "sms";
 
 /// What an invalid, expired, spent or misused `mfa_token` gets.
 const INVALID_CHALLENGE: &str = "the mfa_token is invalid or has expired; log in again";
@@ -61,6 +63,10 @@ pub enum FactorKind {
     Totp,
     /// A WebAuthn credential: a passkey or a security key.
     WebAuthn,
+    /// One-time codes sent to the account's e-mail address.
+    Email,
+    /// One-time codes sent by SMS to a phone number.
+    Sms,
 }
 
 impl FactorKind {
@@ -69,6 +75,8 @@ impl FactorKind {
         match self {
             Self::Totp => "totp",
             Self::WebAuthn => "webauthn",
+            Self::Email => "email",
+            Self::Sms => "sms",
         }
     }
 
@@ -77,6 +85,8 @@ impl FactorKind {
         match name {
             "totp" => Some(Self::Totp),
             "webauthn" => Some(Self::WebAuthn),
+            "email" => Some(Self::Email),
+            "sms" => Some(Self::Sms),
             _ => None,
         }
     }
@@ -84,8 +94,9 @@ impl FactorKind {
     /// RFC 8176 `amr` value of a login with this factor.
     pub fn amr(self) -> &'static str {
         match self {
-            Self::Totp => AMR_OTP,
+            Self::Totp | Self::Email => AMR_OTP,
             Self::WebAuthn => AMR_HWK,
+            Self::Sms => AMR_SMS,
         }
     }
 }
@@ -127,6 +138,9 @@ pub enum ChallengePurpose {
     Api,
     /// The login page: a single sign-on session when completed.
     Browser,
+    /// The confirmation of a new e-mail or SMS factor by its first code
+    /// (never completes a login).
+    Enrol,
 }
 
 impl ChallengePurpose {
@@ -135,6 +149,7 @@ impl ChallengePurpose {
         match self {
             Self::Api => "api",
             Self::Browser => "browser",
+            Self::Enrol => "enrol",
         }
     }
 
@@ -143,6 +158,7 @@ impl ChallengePurpose {
         match name {
             "api" => Some(Self::Api),
             "browser" => Some(Self::Browser),
+            "enrol" => Some(Self::Enrol),
             _ => None,
         }
     }
@@ -173,6 +189,24 @@ pub struct MfaChallenge {
     pub consumed_at: Option<OffsetDateTime>,
     /// Wrong codes so far.
     pub failures: u32,
+    /// The one-time code last sent for it (by e-mail or SMS), if any.
+    pub otp: Option<ChallengeOtp>,
+    /// How many codes were sent for it.
+    pub otp_sends: u32,
+    /// When the last code was sent.
+    pub otp_sent_at: Option<OffsetDateTime>,
+}
+
+/// A one-time code sent for a challenge: only a keyed digest is stored
+/// (keyed with something the database does not hold), never the code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChallengeOtp {
+    /// The method it was sent with (`email`, `sms`).
+    pub method: String,
+    /// The keyed digest of the code.
+    pub code_hash: Vec<u8>,
+    /// End of the code's validity.
+    pub expires_at: OffsetDateTime,
 }
 
 /// The answer to a first step that needs a second one.
@@ -472,6 +506,9 @@ impl<'a> Mfa<'a> {
             expires_at: now + CHALLENGE_TTL,
             consumed_at: None,
             failures: 0,
+            otp: None,
+            otp_sends: 0,
+            otp_sent_at: None,
         };
         self.i.store.insert_challenge(&challenge).await?;
         Ok(Some(MfaRequired {
@@ -648,7 +685,9 @@ impl<'a> Mfa<'a> {
                 }
                 _ => Ok(None),
             },
-            None => Ok(None),
+            // Codes sent by e-mail or SMS belong to a challenge; they do not
+            // prove a recent authentication.
+            Some(FactorKind::Email | FactorKind::Sms) | None => Ok(None),
         }
     }
 

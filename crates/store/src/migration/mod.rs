@@ -13,6 +13,7 @@ mod m20261201_000001_oidc;
 mod m20261202_000001_mfa;
 mod m20261203_000001_webauthn;
 mod m20261204_000001_mail;
+mod m20261205_000001_otp;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_mfa::Migration),
             Box::new(m20261203_000001_webauthn::Migration),
             Box::new(m20261204_000001_mail::Migration),
+            Box::new(m20261205_000001_otp::Migration),
         ]
     }
 }
