@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::app::Inner;
 use crate::device::describe_user_agent;
 use crate::error::{Error, Result, StoreError};
-use crate::mfa::{ChallengePurpose, MfaRequired};
+use crate::mfa::{ChallengePurpose, FirstStep, MfaRequired};
 use crate::model::{Email, Realm, RefreshToken, RotateOutcome, Session, User, new_id};
 use crate::passwords::check_new_password;
 use crate::realms::parse_display_name;
@@ -202,7 +202,7 @@ impl<'a> Accounts<'a> {
         let (user, failures) = self.check_password(realm, email, password, meta).await?;
         let mfa = crate::mfa::Mfa::new(self.i);
         if let Some(required) = mfa
-            .challenge_for(realm, &user, ChallengePurpose::Api)
+            .challenge_for(realm, &user, ChallengePurpose::Api, FirstStep::Password)
             .await?
         {
             count_login("mfa_required");
@@ -251,7 +251,7 @@ impl<'a> Accounts<'a> {
         let (user, failures) = self.check_password(realm, email, password, meta).await?;
         let mfa = crate::mfa::Mfa::new(self.i);
         if let Some(required) = mfa
-            .challenge_for(realm, &user, ChallengePurpose::Browser)
+            .challenge_for(realm, &user, ChallengePurpose::Browser, FirstStep::Password)
             .await?
         {
             count_login("mfa_required");
@@ -577,7 +577,7 @@ impl<'a> Accounts<'a> {
         }
     }
 
-    async fn start_session(
+    pub(crate) async fn start_session(
         &self,
         realm: &Realm,
         user: User,

@@ -42,6 +42,8 @@ pub(crate) struct Inner {
     pub(crate) mailer: Option<Arc<dyn crate::ports::Mailer>>,
     /// MX look-ups for signup checks.
     pub(crate) mx: Option<Arc<dyn crate::ports::MxResolver>>,
+    /// Sends SMS codes; `None`: SMS is not offered.
+    pub(crate) sms: Option<Arc<dyn crate::ports::SmsSender>>,
     /// Wakes the mail worker when a message is queued.
     pub(crate) mail_wakeup: tokio::sync::Notify,
 }
@@ -109,6 +111,7 @@ impl Portcullis {
                 master,
                 mailer: adapters.mailer,
                 mx: adapters.mx,
+                sms: adapters.sms,
                 mail_wakeup: tokio::sync::Notify::new(),
             }),
         })

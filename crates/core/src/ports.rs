@@ -597,6 +597,16 @@ pub trait Mailer: Send + Sync + 'static {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), SendError>;
 }
 
+/// Sends one text message (an HTTP gateway in production). Implemented
+/// outside core; core calls it on a task of its own, never on a request's
+/// path.
+#[async_trait]
+pub trait SmsSender: Send + Sync + 'static {
+    /// Sends a message, retrying transient failures itself. The error's
+    /// text must contain neither the message nor any secret.
+    async fn send(&self, sms: &crate::mfa::OutgoingSms) -> Result<(), SendError>;
+}
+
 /// Looks up whether a domain receives mail (its MX records). Implemented
 /// outside core (a DNS resolver), replaced by a fake in tests.
 #[async_trait]

@@ -65,7 +65,7 @@ impl Modify for BearerScheme {
         mfa::method_delete, mfa::setup_post, mfa::totp_enable_post, mfa::totp_verify_post,
         mfa::totp_disable_post, mfa::backup_codes_post, mfa::challenge_post,
         mfa::webauthn_start_post, mfa::webauthn_finish_post, mfa::passkey_start_post,
-        mfa::passkey_finish_post,
+        mfa::passkey_finish_post, mfa::email_verify_post, mfa::sms_verify_post,
         mail::verify_email_post, mail::resend_verification_post, mail::forgot_password_post,
         mail::reset_password_post, mail::mail_template_get, mail::mail_template_put,
         mail::mail_template_delete,

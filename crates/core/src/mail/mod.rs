@@ -599,6 +599,8 @@ pub struct Adapters {
     pub mailer: Option<Arc<dyn Mailer>>,
     /// Looks up MX records for signup checks; `None` skips the check.
     pub mx: Option<Arc<dyn crate::ports::MxResolver>>,
+    /// Sends SMS codes; `None`: SMS is not offered.
+    pub sms: Option<Arc<dyn crate::ports::SmsSender>>,
 }
 
 impl std::fmt::Debug for Adapters {
@@ -606,6 +608,7 @@ impl std::fmt::Debug for Adapters {
         f.debug_struct("Adapters")
             .field("mailer", &self.mailer.is_some())
             .field("mx", &self.mx.is_some())
+            .field("sms", &self.sms.is_some())
             .finish()
     }
 }

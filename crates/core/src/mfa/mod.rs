@@ -12,9 +12,14 @@
 //! one, so of two racing uses of one code exactly one wins.
 
 mod backup;
+mod otp;
 mod totp;
 mod webauthn;
 
+pub use otp::{
+    CodeSent, MAX_SENDS, METHOD_EMAIL, METHOD_SMS, OTP_TTL, OutgoingSms, RESEND_PAUSE, mask_email,
+    mask_phone, parse_phone,
+};
 pub use webauthn::{CeremonyKind, PasskeyOptions, WebauthnCeremony};
 
 use portcullis_crypto::{Verification, random_bytes, random_token, sha256};
@@ -249,6 +254,19 @@ pub struct MfaStatus {
     pub factors: Vec<MfaFactor>,
     /// Unused backup codes.
     pub backup_codes_remaining: u64,
+    /// Where the e-mail and SMS factors send their codes, masked, by
+    /// factor id.
+    pub targets: Vec<(Uuid, String)>,
+    /// Whether the realm requires a second factor of this user (one of the
+    /// user's roles is in its `mfa_required_roles`), enrolled or not.
+    pub required_by_role: bool,
+}
+
+/// What the first step of a login was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FirstStep {
+    /// The password.
+    Password,
 }
 
 /// A proof of a recent authentication sent with a change of factors.
@@ -276,12 +294,36 @@ impl<'a> Mfa<'a> {
 
     /// The user's factors and how many backup codes remain.
     pub async fn status(&self, realm: &Realm, user_id: Uuid) -> Result<MfaStatus> {
+        let user = self
+            .i
+            .store
+            .get_user(realm.id, user_id)
+            .await?
+            .ok_or(Error::NotAuthenticated("account no longer exists"))?;
         let factors = self.i.store.list_factors(realm.id, user_id).await?;
         let backup_codes_remaining = self.i.store.count_backup_codes(realm.id, user_id).await?;
+        let targets = factors
+            .iter()
+            .filter_map(|f| self.masked_target(&user, f).map(|t| (f.id, t)))
+            .collect();
+        let required_by_role = self.required_by_role(realm, user_id).await?;
         Ok(MfaStatus {
             factors,
             backup_codes_remaining,
+            targets,
+            required_by_role,
         })
+    }
+
+    /// Whether one of the user's roles is among the realm's MFA-required roles.
+    pub(crate) async fn required_by_role(&self, realm: &Realm, user_id: Uuid) -> Result<bool> {
+        if realm.mfa_required_roles.is_empty() {
+            return Ok(false);
+        }
+        let held = crate::authz::Authz::new(self.i)
+            .role_names(realm.id, user_id)
+            .await?;
+        Ok(held.iter().any(|r| realm.mfa_required_roles.contains(r)))
     }
 
     /// Starts a TOTP enrolment: a new secret, shown once, used only once a
@@ -470,13 +512,17 @@ impl<'a> Mfa<'a> {
         Ok(codes)
     }
 
-    /// After a correct password: a challenge when the user has a confirmed
-    /// factor, else `None` (the login is complete).
+    /// After a correct first step: a challenge when the user has a
+    /// confirmed factor or holds a role the realm requires MFA for, else
+    /// `None` (the login is complete). A user who must pass a second factor
+    /// but has none enrolled is offered a code by e-mail to the account's
+    /// address.
     pub(crate) async fn challenge_for(
         &self,
         realm: &Realm,
         user: &User,
         purpose: ChallengePurpose,
+        first: FirstStep,
     ) -> Result<Option<MfaRequired>> {
         let factors = self.i.store.list_factors(realm.id, user.id).await?;
         let mut methods: Vec<String> = Vec::new();
@@ -486,12 +532,22 @@ impl<'a> Mfa<'a> {
                 methods.push(m);
             }
         }
-        if methods.is_empty() {
+        let required = !methods.is_empty() || self.required_by_role(realm, user.id).await?;
+        if !required {
             return Ok(None);
         }
-        if self.i.store.count_backup_codes(realm.id, user.id).await? > 0 {
+        if !methods.is_empty() && self.i.store.count_backup_codes(realm.id, user.id).await? > 0 {
             methods.push(METHOD_BACKUP_CODE.to_owned());
         }
+        if methods.is_empty() {
+            // Required by role with nothing enrolled: the account's address
+            // (verified, or in a realm that does not require verification,
+            // as the first step already checked) gets a code.
+            methods.push(METHOD_EMAIL.to_owned());
+        }
+        let first_amr = match first {
+            FirstStep::Password => AMR_PASSWORD,
+        };
         let token = random_token();
         let now = self.i.clock.now();
         let challenge = MfaChallenge {
@@ -501,7 +557,7 @@ impl<'a> Mfa<'a> {
             token_hash: sha256(token.as_bytes()).to_vec(),
             purpose,
             methods: methods.clone(),
-            amr: vec![AMR_PASSWORD.to_owned()],
+            amr: vec![first_amr.to_owned()],
             created_at: now,
             expires_at: now + CHALLENGE_TTL,
             consumed_at: None,
@@ -587,10 +643,20 @@ impl<'a> Mfa<'a> {
             now,
         )
         .await?;
-        let amr = match self
-            .check_code(realm, &user, method, code, Some(&challenge))
-            .await?
-        {
+        let checked = if otp::is_code_method(method) {
+            // Checked and spent in one step: the challenge is spent below
+            // only for the other methods.
+            self.use_login_code(realm, &challenge, mfa_token, method, code)
+                .await?
+                .then_some(match method {
+                    METHOD_SMS => AMR_SMS,
+                    _ => AMR_OTP,
+                })
+        } else {
+            self.check_code(realm, &user, method, code, Some(&challenge))
+                .await?
+        };
+        let amr = match checked {
             Some(amr) => amr,
             None => {
                 self.i
@@ -618,11 +684,12 @@ impl<'a> Mfa<'a> {
                 return Err(Error::NotAuthenticated(INVALID_CODE));
             }
         };
-        if !self
-            .i
-            .store
-            .consume_challenge(realm.id, challenge.id, now)
-            .await?
+        if !otp::is_code_method(method)
+            && !self
+                .i
+                .store
+                .consume_challenge(realm.id, challenge.id, now)
+                .await?
         {
             return Err(Error::NotAuthenticated(INVALID_CHALLENGE));
         }
@@ -685,8 +752,8 @@ impl<'a> Mfa<'a> {
                 }
                 _ => Ok(None),
             },
-            // Codes sent by e-mail or SMS belong to a challenge; they do not
-            // prove a recent authentication.
+            // Codes sent by e-mail or SMS belong to a challenge (see
+            // `use_login_code`); they do not prove a recent authentication.
             Some(FactorKind::Email | FactorKind::Sms) | None => Ok(None),
         }
     }
@@ -718,7 +785,11 @@ impl<'a> Mfa<'a> {
 
     /// The caller's account, after checking they authenticated recently: in
     /// this request (`proof`), or when their session began.
-    async fn require_recent_auth(&self, who: &Principal, proof: Reauthentication) -> Result<User> {
+    pub(crate) async fn require_recent_auth(
+        &self,
+        who: &Principal,
+        proof: Reauthentication,
+    ) -> Result<User> {
         let realm = &who.realm;
         let user = self.active_user(realm, who.user_id).await?;
         let now = self.i.clock.now();

@@ -15,6 +15,7 @@ mod mfa;
 mod oauth;
 mod oidc;
 mod ops;
+mod otp;
 mod realms;
 mod tokens;
 mod users;
