@@ -152,6 +152,11 @@ impl Portcullis {
         crate::recovery::Recovery::new(&self.inner)
     }
 
+    /// Magic links and e-mail change.
+    pub fn links(&self) -> crate::links::Links<'_> {
+        crate::links::Links::new(&self.inner)
+    }
+
     /// User administration.
     pub fn users(&self) -> Users<'_> {
         Users::new(&self.inner)

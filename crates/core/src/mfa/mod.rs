@@ -267,6 +267,9 @@ pub struct MfaStatus {
 pub(crate) enum FirstStep {
     /// The password.
     Password,
+    /// A magic link: the mailbox is the first factor, so e-mail codes
+    /// cannot be the second.
+    MagicLink,
 }
 
 /// A proof of a recent authentication sent with a change of factors.
@@ -516,7 +519,9 @@ impl<'a> Mfa<'a> {
     /// confirmed factor or holds a role the realm requires MFA for, else
     /// `None` (the login is complete). A user who must pass a second factor
     /// but has none enrolled is offered a code by e-mail to the account's
-    /// address.
+    /// address. After a magic link, e-mail codes are not offered (the
+    /// mailbox was the first factor); when nothing else is left the login
+    /// is refused.
     pub(crate) async fn challenge_for(
         &self,
         realm: &Realm,
@@ -547,6 +552,15 @@ impl<'a> Mfa<'a> {
         }
         let first_amr = match first {
             FirstStep::Password => AMR_PASSWORD,
+            FirstStep::MagicLink => {
+                methods.retain(|m| m != METHOD_EMAIL);
+                if methods.is_empty() {
+                    return Err(Error::Forbidden(
+                        "this account needs a second factor other than e-mail: sign in with the password",
+                    ));
+                }
+                AMR_OTP
+            }
         };
         let token = random_token();
         let now = self.i.clock.now();

@@ -10,6 +10,7 @@ mod accounts;
 mod authz;
 mod clients;
 mod errors;
+mod links;
 mod mail;
 mod mfa;
 mod oauth;
