@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::app::Inner;
 use crate::device::describe_user_agent;
 use crate::error::{Error, Result, StoreError};
-use crate::mfa::{ChallengePurpose, MfaRequired};
+use crate::mfa::{ChallengePurpose, FirstStep, MfaRequired};
 use crate::model::{Email, Realm, RefreshToken, RotateOutcome, Session, User, new_id};
 use crate::passwords::check_new_password;
 use crate::realms::parse_display_name;
@@ -30,8 +30,6 @@ pub const EMAIL_NOT_VERIFIED: &str = "this account's email address is not verifi
 
 /// The answer to a login the realm's risk policy blocks.
 pub const RISK_BLOCKED: &str = "this sign-in was blocked by the realm's risk policy; try again later or contact your administrator";
-/// The answer to a risky login of a user without a second factor.
-pub const RISK_NEEDS_FACTOR: &str = "this sign-in looks unusual and needs a second factor, but the account has none; contact your administrator";
 /// The answer to a refresh the risk checks refused; the session is ended.
 pub const RISK_SESSION_ENDED: &str =
     "this session was ended because its use looked unusual; log in again";
@@ -217,13 +215,18 @@ impl<'a> Accounts<'a> {
         let mfa = crate::mfa::Mfa::new(self.i);
         let step_up = self.assess_login(realm, &user, failures, meta).await?;
         if let Some(required) = mfa
-            .challenge_for(realm, &user, ChallengePurpose::Api)
+            .challenge_for(
+                realm,
+                &user,
+                ChallengePurpose::Api,
+                FirstStep::Password,
+                step_up,
+            )
             .await?
         {
             count_login("mfa_required");
             return Ok(LoginOutcome::MfaRequired(required));
         }
-        Self::refuse_unproven(step_up)?;
         if failures > 0 {
             self.clear_failures(realm, &user).await?;
         }
@@ -268,13 +271,18 @@ impl<'a> Accounts<'a> {
         let mfa = crate::mfa::Mfa::new(self.i);
         let step_up = self.assess_login(realm, &user, failures, meta).await?;
         if let Some(required) = mfa
-            .challenge_for(realm, &user, ChallengePurpose::Browser)
+            .challenge_for(
+                realm,
+                &user,
+                ChallengePurpose::Browser,
+                FirstStep::Password,
+                step_up,
+            )
             .await?
         {
             count_login("mfa_required");
             return Ok(BrowserLogin::MfaRequired(required));
         }
-        Self::refuse_unproven(step_up)?;
         if failures > 0 {
             self.clear_failures(realm, &user).await?;
         }
@@ -365,16 +373,6 @@ impl<'a> Accounts<'a> {
                 Err(Error::Forbidden(RISK_BLOCKED))
             }
         }
-    }
-
-    /// A login the risk checks want a second factor for, of a user without
-    /// one: refused (fail closed).
-    fn refuse_unproven(step_up: bool) -> Result<()> {
-        if step_up {
-            count_login("risk_step_up_unavailable");
-            return Err(Error::Forbidden(RISK_NEEDS_FACTOR));
-        }
-        Ok(())
     }
 
     async fn start_browser_session(
@@ -631,7 +629,7 @@ impl<'a> Accounts<'a> {
         }
     }
 
-    async fn start_session(
+    pub(crate) async fn start_session(
         &self,
         realm: &Realm,
         user: User,

@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     pub(crate) mailer: Option<Arc<dyn crate::ports::Mailer>>,
     /// MX look-ups for signup checks.
     pub(crate) mx: Option<Arc<dyn crate::ports::MxResolver>>,
+    /// Sends SMS codes; `None`: SMS is not offered.
+    pub(crate) sms: Option<Arc<dyn crate::ports::SmsSender>>,
     /// Wakes the mail worker when a message is queued.
     pub(crate) mail_wakeup: tokio::sync::Notify,
 }
@@ -112,6 +114,7 @@ impl Portcullis {
                 master,
                 mailer: adapters.mailer,
                 mx: adapters.mx,
+                sms: adapters.sms,
                 mail_wakeup: tokio::sync::Notify::new(),
             }),
         })
@@ -161,6 +164,11 @@ impl Portcullis {
     /// only the first call counts.
     pub fn set_geoip(&self, db: std::sync::Arc<dyn crate::risk::GeoIp>) {
         let _ = self.inner.geoip.set(db);
+    }
+
+    /// Magic links and e-mail change.
+    pub fn links(&self) -> crate::links::Links<'_> {
+        crate::links::Links::new(&self.inner)
     }
 
     /// User administration.

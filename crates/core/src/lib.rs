@@ -14,6 +14,7 @@ pub mod denylist;
 pub mod device;
 pub mod error;
 pub mod keys;
+pub mod links;
 pub mod mail;
 pub mod mfa;
 pub mod model;

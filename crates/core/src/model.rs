@@ -256,6 +256,9 @@ pub struct Realm {
     pub require_verified_email: bool,
     /// Whether registration refuses addresses whose domain has no mail server (MX).
     pub check_email_mx: bool,
+    /// Roles whose holders must pass a second factor at login, even with
+    /// none enrolled (they are then sent a code by e-mail).
+    pub mfa_required_roles: Vec<String>,
     /// Creation time.
     pub created_at: OffsetDateTime,
     /// Last update.

@@ -20,7 +20,7 @@ use crate::mail::{
     EmailToken, EmailTokenPurpose, MailKind, MailTemplate, MxAnswer, OutboxMessage, OutgoingMail,
     SendError,
 };
-use crate::mfa::{MfaChallenge, MfaFactor, WebauthnCeremony};
+use crate::mfa::{ChallengeOtp, MfaChallenge, MfaFactor, WebauthnCeremony};
 use crate::model::{
     AuditRecord, AuthCode, AuthzChange, CodeOutcome, Consent, Email, Page, Realm, RealmName,
     RefreshToken, RotateOutcome, Session, StoredSigningKey, User, UserQuery,
@@ -42,7 +42,8 @@ pub trait RealmStore: Send + Sync {
     /// All realms, ordered by name.
     async fn list_realms(&self) -> StoreResult<Vec<Realm>>;
     /// Updates display name, enabled, signing algorithm, password policy,
-    /// time zone, roles claim, the e-mail settings and `updated_at`.
+    /// time zone, roles claim, the e-mail settings, the roles that require
+    /// MFA and `updated_at`.
     /// `NotFound` when the realm does not exist.
     async fn update_realm(&self, realm: &Realm) -> StoreResult<()>;
     /// Deletes a realm and everything it owns. Returns whether it existed.
@@ -410,6 +411,35 @@ pub trait MfaStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Deletes challenges that expired before `before`.
     async fn purge_challenges(&self, before: OffsetDateTime) -> StoreResult<u64>;
+    /// Stores a new one-time code on a challenge, replacing any earlier one,
+    /// with one conditional update that applies only while the challenge is
+    /// open at `now` (not consumed, `expires_at > now`), fewer than
+    /// `max_sends` codes were stored on it, and the last one (if any) was
+    /// stored at or before `resend_after`. It also sets the challenge's
+    /// expiry to `expires_at`, counts the send and records `now` as its
+    /// time. Returns whether it applied.
+    #[allow(clippy::too_many_arguments)]
+    async fn set_challenge_otp(
+        &self,
+        realm_id: Uuid,
+        id: Uuid,
+        otp: &ChallengeOtp,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+        resend_after: OffsetDateTime,
+        max_sends: u32,
+    ) -> StoreResult<bool>;
+    /// Spends an open challenge with its one-time code (one conditional
+    /// update): only while the challenge is open at `now`, its code has
+    /// the digest `code_hash` and has not expired at `now`. Of two racing
+    /// uses exactly one wins, and a code replaced meanwhile fails.
+    async fn consume_challenge_otp(
+        &self,
+        realm_id: Uuid,
+        id: Uuid,
+        code_hash: &[u8],
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
     /// Replaces a WebAuthn factor's stored passkey (its signature counter
     /// moved) and records its use.
     async fn update_factor_credential(
@@ -605,6 +635,16 @@ pub trait MailStore: Send + Sync {
 pub trait Mailer: Send + Sync + 'static {
     /// Sends a message. The error's text must not contain secrets.
     async fn send(&self, mail: &OutgoingMail) -> Result<(), SendError>;
+}
+
+/// Sends one text message (an HTTP gateway in production). Implemented
+/// outside core; core calls it on a task of its own, never on a request's
+/// path.
+#[async_trait]
+pub trait SmsSender: Send + Sync + 'static {
+    /// Sends a message, retrying transient failures itself. The error's
+    /// text must contain neither the message nor any secret.
+    async fn send(&self, sms: &crate::mfa::OutgoingSms) -> Result<(), SendError>;
 }
 
 /// Looks up whether a domain receives mail (its MX records). Implemented

@@ -58,6 +58,8 @@ pub struct RealmPatch {
     pub require_verified_email: Option<bool>,
     /// Whether registration refuses domains without MX records.
     pub check_email_mx: Option<bool>,
+    /// Roles whose holders must pass a second factor at login (replaces the list).
+    pub mfa_required_roles: Option<Vec<String>>,
 }
 
 /// What the first start did.
@@ -204,6 +206,7 @@ impl<'a> Realms<'a> {
             roles_claim: new.roles_claim.unwrap_or(true),
             require_verified_email: new.require_verified_email.unwrap_or(false),
             check_email_mx: new.check_email_mx.unwrap_or(false),
+            mfa_required_roles: Vec::new(),
             created_at: now,
             updated_at: now,
         };
@@ -267,6 +270,12 @@ impl<'a> Realms<'a> {
         if let Some(on) = patch.check_email_mx {
             realm.check_email_mx = on;
         }
+        if let Some(roles) = patch.mfa_required_roles {
+            match self.check_mfa_roles(&realm, roles).await? {
+                Ok(roles) => realm.mfa_required_roles = roles,
+                Err(e) => errors.push(e),
+            }
+        }
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
@@ -286,6 +295,36 @@ impl<'a> Realms<'a> {
         self.i.realm_cache.remove(name);
         self.i.keys.invalidate(realm.id);
         Ok(realm)
+    }
+
+    /// Checks a list of MFA-required roles: at most 100, each a role of the
+    /// realm; duplicates are dropped and the order kept.
+    async fn check_mfa_roles(
+        &self,
+        realm: &Realm,
+        roles: Vec<String>,
+    ) -> Result<Result<Vec<String>, FieldError>> {
+        const FIELD: &str = "mfa_required_roles";
+        if roles.len() > 100 {
+            return Ok(Err(FieldError::new(FIELD, "must name at most 100 roles")));
+        }
+        let view = crate::authz::Authz::new(self.i)
+            .view(realm.id, None)
+            .await?;
+        let mut out: Vec<String> = Vec::with_capacity(roles.len());
+        for name in roles {
+            if view.compiled.role_id(&name).is_none() {
+                let shown: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
+                return Ok(Err(FieldError::new(
+                    FIELD,
+                    format!("'{shown}' is not a role of this realm"),
+                )));
+            }
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        Ok(Ok(out))
     }
 
     /// Deletes a realm and everything in it. The default realm cannot be deleted.

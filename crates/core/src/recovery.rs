@@ -41,12 +41,12 @@ const MAX_TOKEN_LEN: usize = 128;
 /// The one answer to a token that is unknown, spent, expired or stale.
 const INVALID_TOKEN: &str = "is invalid, expired or already used";
 
-fn invalid_token() -> Error {
+pub(crate) fn invalid_token() -> Error {
     Error::input("token", INVALID_TOKEN)
 }
 
 /// The digest of a presented token, or `None` for one that cannot be ours.
-fn presented_hash(token: &str) -> Option<[u8; 32]> {
+pub(crate) fn presented_hash(token: &str) -> Option<[u8; 32]> {
     let t = token.trim();
     (!t.is_empty() && t.len() <= MAX_TOKEN_LEN).then(|| sha256(t.as_bytes()))
 }
@@ -79,7 +79,7 @@ async fn audit(i: &Inner, realm_id: Uuid, user_id: Uuid, action: &str, after: Va
 /// Counts one request against a rate-limit key (stored with the failed
 /// logins, under its own `mail:` keys), refusing with 429 when the key is
 /// over `max` within the login window.
-async fn take(i: &Inner, realm_id: Uuid, key: &str, max: u32) -> Result<()> {
+pub(crate) async fn take(i: &Inner, realm_id: Uuid, key: &str, max: u32) -> Result<()> {
     let now = i.clock.now();
     throttle::check(&*i.store, &i.settings.login, realm_id, key, max, now).await?;
     i.store.record_login_failure(realm_id, key, now).await?;

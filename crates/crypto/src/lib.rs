@@ -32,5 +32,8 @@ pub use jws::{
     thumbprint, verify,
 };
 pub use password::{Argon2Params, PasswordHasher, Verification, release_thread_memory};
-pub use random::{constant_time_eq, generate_password, random_bytes, random_token, sha256};
+pub use random::{
+    constant_time_eq, generate_password, hmac_sha256, random_bytes, random_digits, random_token,
+    sha256,
+};
 pub use secret::MasterKey;

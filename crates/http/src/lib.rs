@@ -35,6 +35,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::authz::router())
         .merge(routes::clients::router())
         .merge(routes::mail::router())
+        .merge(routes::links::router())
         .merge(routes::oauth::router())
         .merge(routes::pages::router())
         .merge(routes::realms::router())

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, authz, clients, mail, mfa, ops, realms, risk, users};
+use crate::routes::{auth, authz, clients, links, mail, mfa, ops, realms, risk, users};
 use crate::state::AppState;
 
 struct BearerScheme;
@@ -65,7 +65,9 @@ impl Modify for BearerScheme {
         mfa::method_delete, mfa::setup_post, mfa::totp_enable_post, mfa::totp_verify_post,
         mfa::totp_disable_post, mfa::backup_codes_post, mfa::challenge_post,
         mfa::webauthn_start_post, mfa::webauthn_finish_post, mfa::passkey_start_post,
-        mfa::passkey_finish_post,
+        mfa::passkey_finish_post, mfa::email_verify_post, mfa::sms_verify_post,
+        links::magic_link_post, links::magic_link_verify_post, links::change_email_post,
+        links::confirm_email_change_post,
         risk::devices_get, risk::device_delete, risk::policy_get, risk::policy_put,
         mail::verify_email_post, mail::resend_verification_post, mail::forgot_password_post,
         mail::reset_password_post, mail::mail_template_get, mail::mail_template_put,

@@ -155,3 +155,52 @@ pub struct ValidateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
 }
+
+/// `POST /api/v1/auth/magic-link`: asks for a sign-in link.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MagicLinkRequest {
+    /// The account's address.
+    pub email: String,
+}
+
+/// The one answer to a magic-link request, whether or not the address has
+/// an account.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MagicLinkAccepted {
+    /// What happens next.
+    pub message: String,
+    /// This login attempt's secret: keep it in the browser that asked and
+    /// send it with the link's token; the link completes no other attempt.
+    pub attempt: String,
+    /// Seconds the link lives.
+    pub expires_in: u64,
+}
+
+/// `POST /api/v1/auth/magic-link/verify`: completes a magic-link login.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MagicLinkVerifyRequest {
+    /// The link's `token` query parameter.
+    pub token: String,
+    /// The `attempt` of the request that asked for the link.
+    pub attempt: String,
+}
+
+/// `POST /api/v1/auth/change-email`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChangeEmailRequest {
+    /// The new address.
+    pub new_email: String,
+    /// The account's password, when the login is older than five minutes.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A current TOTP code or an unused backup code, instead of the password.
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+/// `POST /api/v1/auth/confirm-email-change`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ConfirmEmailChangeRequest {
+    /// The confirmation link's `token` query parameter.
+    pub token: String,
+}

@@ -69,6 +69,13 @@ pub struct MfaChallengeResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub options: Option<serde_json::Value>,
+    /// For `email` and `sms`: where the code went, masked
+    /// (`a***@example.com`, `+49*********78`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_to: Option<String>,
+    /// For `email` and `sms`: seconds the code lives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
 }
 
 /// A WebAuthn ceremony to run in the browser.
@@ -141,8 +148,12 @@ pub struct ReauthRequest {
 /// `POST /api/v1/mfa/setup`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MfaSetupRequest {
-    /// The method to set up: `totp`.
+    /// The method to set up: `totp`, `email` (codes to the account's
+    /// address) or `sms` (codes to `phone`).
     pub method: String,
+    /// For `sms`: the phone number in E.164 form (`+4915112345678`).
+    #[serde(default)]
+    pub phone: Option<String>,
     /// The account's password, when the login is older than five minutes.
     #[serde(default)]
     pub password: Option<String>,
@@ -164,6 +175,47 @@ pub struct TotpEnrolmentResponse {
     pub otpauth_uri: String,
     /// The URI as a QR code: an SVG `data:` URI for an `<img src>`.
     pub qr_code: String,
+}
+
+/// A started e-mail or SMS enrolment: a code is on its way.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CodeEnrolmentResponse {
+    /// The pending factor's id.
+    pub id: Uuid,
+    /// `email` or `sms`.
+    pub method: String,
+    /// Where the code went, masked.
+    pub sent_to: String,
+    /// Seconds the code lives.
+    pub expires_in: u64,
+}
+
+/// The answer to `POST /api/v1/mfa/setup`, by method.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum MfaSetupResponse {
+    /// `totp`: the secret, shown once.
+    Totp(TotpEnrolmentResponse),
+    /// `email`, `sms`: a code was sent.
+    Code(CodeEnrolmentResponse),
+}
+
+/// `POST /api/v1/mfa/email/verify` and `/api/v1/mfa/sms/verify`: confirms
+/// an enrolment with the code sent.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CodeVerifyRequest {
+    /// The six digits received.
+    pub code: String,
+}
+
+/// A confirmed e-mail or SMS enrolment.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CodeVerifyResponse {
+    /// Always `true`.
+    pub enabled: bool,
+    /// New backup codes when the user had none left: shown once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_codes: Option<Vec<String>>,
 }
 
 /// `POST /api/v1/mfa/totp/verify`: confirms the enrolment.
@@ -195,10 +247,13 @@ pub struct BackupCodesResponse {
 pub struct MfaMethodView {
     /// Id (for `DELETE /api/v1/mfa/methods/{id}`).
     pub id: Uuid,
-    /// `totp`.
+    /// `totp`, `webauthn`, `email` or `sms`.
     pub method: String,
     /// Name shown to the user.
     pub name: String,
+    /// For `email` and `sms`: where codes go, masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// Whether enrolment was confirmed (only confirmed factors are asked for
     /// at login).
     pub confirmed: bool,
@@ -213,8 +268,13 @@ pub struct MfaMethodView {
 /// The caller's second factors.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MfaMethodsResponse {
-    /// Whether a login asks for a second factor.
+    /// Whether a login asks for a second factor because one is enrolled.
     pub mfa_enabled: bool,
+    /// Whether the realm requires a second factor of the caller (one of
+    /// their roles is in its `mfa_required_roles`): a login asks for one
+    /// even with none enrolled, offering a code by e-mail.
+    #[serde(default)]
+    pub mfa_required: bool,
     /// The factors.
     pub methods: Vec<MfaMethodView>,
     /// Unused backup codes.

@@ -30,6 +30,10 @@ pub struct RealmView {
     /// Whether registration refuses domains that receive no mail (no MX record).
     #[serde(default)]
     pub check_email_mx: bool,
+    /// Roles whose holders must pass a second factor at login, even with
+    /// none enrolled (they are then sent a code by e-mail).
+    #[serde(default)]
+    pub mfa_required_roles: Vec<String>,
     /// Issuer URL of the realm's tokens.
     pub issuer: String,
     /// Creation time.
@@ -97,4 +101,8 @@ pub struct UpdateRealmRequest {
     /// Whether registration refuses domains without MX records.
     #[serde(default)]
     pub check_email_mx: Option<bool>,
+    /// Roles of the realm whose holders must pass a second factor at login,
+    /// even with none enrolled (replaces the list; `[]` clears it).
+    #[serde(default)]
+    pub mfa_required_roles: Option<Vec<String>>,
 }

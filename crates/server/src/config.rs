@@ -111,6 +111,30 @@ impl fmt::Debug for SmtpUrl {
     }
 }
 
+/// The SMS gateway's webhook.
+#[derive(Clone)]
+pub struct SmsConfig {
+    /// Where messages are POSTed.
+    pub url: url::Url,
+    /// The HMAC-SHA256 signing secret.
+    pub secret: SecretString,
+}
+
+impl fmt::Debug for SmsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.url.clone();
+        if shown.password().is_some() {
+            let _ = shown.set_password(Some("***"));
+        }
+        f.debug_struct("SmsConfig")
+            .field("url", &shown.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Shortest accepted webhook secret, in characters.
+pub const MIN_SMS_SECRET_LEN: usize = 32;
+
 /// Outgoing mail.
 #[derive(Debug, Clone)]
 pub struct MailConfig {
@@ -277,6 +301,12 @@ raw_config! {
     smtp_url_file: PathBuf,
     /// From address of outgoing mail, e.g. `Portcullis <noreply@id.example.com>` (default `noreply@` + the public URL's host).
     smtp_from: String,
+    /// URL of an SMS gateway's webhook (`https://...`): each SMS code is POSTed there as JSON `{to, message}`, signed with HMAC-SHA256 (headers `X-Portcullis-Timestamp` and `X-Portcullis-Signature: sha256=<hex>` of `<timestamp>.<body>`); when absent, SMS codes are not offered.
+    sms_webhook_url: String,
+    /// The webhook's signing secret (at least 32 characters); required with `sms_webhook_url`.
+    sms_webhook_secret: String,
+    /// File holding the webhook's signing secret.
+    sms_webhook_secret_file: PathBuf,
 }
 
 /// The validated configuration.
@@ -302,6 +332,8 @@ pub struct Config {
     pub settings: Settings,
     /// Outgoing mail.
     pub mail: MailConfig,
+    /// The SMS gateway; `None`: SMS codes are not offered.
+    pub sms: Option<SmsConfig>,
 }
 
 /// Where a setting came from, for error messages.
@@ -572,8 +604,58 @@ impl Config {
             }
         };
 
+        let sms_secret = match (raw.sms_webhook_secret, raw.sms_webhook_secret_file) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    n("sms_webhook_secret_file"),
+                    "set either the webhook secret or the webhook secret file, not both",
+                ));
+            }
+            (Some(s), None) => Some((n("sms_webhook_secret"), SecretString::from(s))),
+            (None, Some(f)) => Some((
+                n("sms_webhook_secret_file"),
+                read_secret_file(n("sms_webhook_secret_file"), &f)?,
+            )),
+            (None, None) => None,
+        };
+        let sms = match (raw.sms_webhook_url, sms_secret) {
+            (None, None) => None,
+            (None, Some((setting, _))) => {
+                return Err(err(
+                    setting,
+                    "needs sms_webhook_url (PORTCULLIS_SMS_WEBHOOK_URL)",
+                ));
+            }
+            (Some(_), None) => {
+                return Err(err(
+                    n("sms_webhook_url"),
+                    "needs a signing secret: set sms_webhook_secret (PORTCULLIS_SMS_WEBHOOK_SECRET) or its _FILE",
+                ));
+            }
+            (Some(u), Some((setting, secret))) => {
+                use secrecy::ExposeSecret;
+                let url = url::Url::parse(&u)
+                    .ok()
+                    .filter(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
+                    .ok_or_else(|| {
+                        err(
+                            n("sms_webhook_url"),
+                            "must be an http(s) URL such as https://sms.example.com/hook",
+                        )
+                    })?;
+                if secret.expose_secret().chars().count() < MIN_SMS_SECRET_LEN {
+                    return Err(err(
+                        setting,
+                        format!("must be at least {MIN_SMS_SECRET_LEN} characters"),
+                    ));
+                }
+                Some(SmsConfig { url, secret })
+            }
+        };
+
         Ok(Config {
             mail: MailConfig { smtp_url, from },
+            sms,
             bind,
             data_dir,
             database_url,

@@ -6,6 +6,7 @@ pub mod config;
 mod logging;
 pub mod mail;
 mod master_key;
+pub mod sms;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -77,7 +78,7 @@ pub async fn open(config: &Config) -> anyhow::Result<(Portcullis, axum::Router)>
         Arc::new(SystemClock),
         config.settings.clone(),
         master,
-        mail::adapters(&config.mail)?,
+        mail::adapters(&config.mail, config.sms.as_ref())?,
     )
 }
 

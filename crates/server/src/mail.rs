@@ -152,10 +152,11 @@ pub fn spawn_mail_worker(core: Portcullis, poll: Duration) -> tokio::task::JoinH
 }
 
 /// The adapters for a configuration: an SMTP mailer when a URL is set (with
-/// a warning, once, when none is: mail then stays queued), and the system's
-/// DNS resolver for MX checks.
+/// a warning, once, when none is: mail then stays queued), the system's
+/// DNS resolver for MX checks, and the SMS webhook when one is configured.
 pub fn adapters(
     mail: &crate::config::MailConfig,
+    sms: Option<&crate::config::SmsConfig>,
 ) -> anyhow::Result<portcullis_core::mail::Adapters> {
     let mailer: Option<Arc<dyn Mailer>> = match &mail.smtp_url {
         Some(url) => Some(Arc::new(SmtpMailer::new(url, &mail.from)?)),
@@ -173,5 +174,9 @@ pub fn adapters(
             None
         }
     };
-    Ok(portcullis_core::mail::Adapters { mailer, mx })
+    let sms: Option<Arc<dyn portcullis_core::ports::SmsSender>> = match sms {
+        Some(config) => Some(Arc::new(crate::sms::WebhookSmsSender::new(config)?)),
+        None => None,
+    };
+    Ok(portcullis_core::mail::Adapters { mailer, mx, sms })
 }

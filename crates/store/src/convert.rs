@@ -100,6 +100,7 @@ impl TryFrom<realm::Model> for Realm {
             roles_claim: m.roles_claim,
             require_verified_email: m.require_verified_email,
             check_email_mx: m.check_email_mx,
+            mfa_required_roles: parse_list(&m.mfa_required_roles, "mfa_required_roles")?,
             created_at: instant(m.created_at)?,
             updated_at: instant(m.updated_at)?,
         })
@@ -122,6 +123,7 @@ pub(crate) fn realm_row(r: &Realm) -> realm::Model {
         roles_claim: r.roles_claim,
         require_verified_email: r.require_verified_email,
         check_email_mx: r.check_email_mx,
+        mfa_required_roles: json_list(&r.mfa_required_roles),
     }
 }
 

@@ -8,7 +8,8 @@
 use async_trait::async_trait;
 use portcullis_core::StoreError;
 use portcullis_core::mfa::{
-    CeremonyKind, ChallengePurpose, FactorKind, MfaChallenge, MfaFactor, WebauthnCeremony,
+    CeremonyKind, ChallengeOtp, ChallengePurpose, FactorKind, MfaChallenge, MfaFactor,
+    WebauthnCeremony,
 };
 use portcullis_core::ports::{MfaStore, StoreResult};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
@@ -102,6 +103,17 @@ impl TryFrom<mfa_challenge::Model> for MfaChallenge {
             expires_at: instant(m.expires_at)?,
             consumed_at: instant_opt(m.consumed_at)?,
             failures: u32::try_from(m.failures).map_err(|_| corrupt("challenge failures"))?,
+            otp: match (m.otp_method, m.otp_hash, m.otp_expires_at) {
+                (Some(method), Some(code_hash), Some(expires_at)) => Some(ChallengeOtp {
+                    method,
+                    code_hash,
+                    expires_at: instant(expires_at)?,
+                }),
+                (None, None, None) => None,
+                _ => return Err(corrupt("challenge one-time code")),
+            },
+            otp_sends: u32::try_from(m.otp_sends).map_err(|_| corrupt("challenge code sends"))?,
+            otp_sent_at: instant_opt(m.otp_sent_at)?,
         })
     }
 }
@@ -119,6 +131,11 @@ fn challenge_row(c: &MfaChallenge) -> mfa_challenge::Model {
         expires_at: micros(c.expires_at),
         consumed_at: micros_opt(c.consumed_at),
         failures: i32::try_from(c.failures).unwrap_or(i32::MAX),
+        otp_method: c.otp.as_ref().map(|o| o.method.clone()),
+        otp_hash: c.otp.as_ref().map(|o| o.code_hash.clone()),
+        otp_expires_at: c.otp.as_ref().map(|o| micros(o.expires_at)),
+        otp_sends: i32::try_from(c.otp_sends).unwrap_or(i32::MAX),
+        otp_sent_at: micros_opt(c.otp_sent_at),
     }
 }
 
@@ -407,6 +424,76 @@ impl MfaStore for SqlStore {
             .await
             .map_err(db_err)?;
         Ok(res.rows_affected)
+    }
+
+    async fn set_challenge_otp(
+        &self,
+        realm_id: Uuid,
+        id: Uuid,
+        otp: &ChallengeOtp,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+        resend_after: OffsetDateTime,
+        max_sends: u32,
+    ) -> StoreResult<bool> {
+        let max = i32::try_from(max_sends).unwrap_or(i32::MAX);
+        let res = mfa_challenge::Entity::update_many()
+            .col_expr(
+                mfa_challenge::Column::OtpMethod,
+                Expr::value(otp.method.clone()),
+            )
+            .col_expr(
+                mfa_challenge::Column::OtpHash,
+                Expr::value(otp.code_hash.clone()),
+            )
+            .col_expr(
+                mfa_challenge::Column::OtpExpiresAt,
+                Expr::value(micros(otp.expires_at)),
+            )
+            .col_expr(
+                mfa_challenge::Column::OtpSends,
+                Expr::col(mfa_challenge::Column::OtpSends).add(Expr::value(1)),
+            )
+            .col_expr(mfa_challenge::Column::OtpSentAt, Expr::value(micros(now)))
+            .col_expr(
+                mfa_challenge::Column::ExpiresAt,
+                Expr::value(micros(expires_at)),
+            )
+            .filter(mfa_challenge::Column::RealmId.eq(realm_id))
+            .filter(mfa_challenge::Column::Id.eq(id))
+            .filter(mfa_challenge::Column::ConsumedAt.is_null())
+            .filter(mfa_challenge::Column::ExpiresAt.gt(micros(now)))
+            .filter(mfa_challenge::Column::OtpSends.lt(max))
+            .filter(
+                Condition::any()
+                    .add(mfa_challenge::Column::OtpSentAt.is_null())
+                    .add(mfa_challenge::Column::OtpSentAt.lte(micros(resend_after))),
+            )
+            .exec(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected == 1)
+    }
+
+    async fn consume_challenge_otp(
+        &self,
+        realm_id: Uuid,
+        id: Uuid,
+        code_hash: &[u8],
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let res = mfa_challenge::Entity::update_many()
+            .col_expr(mfa_challenge::Column::ConsumedAt, Expr::value(micros(now)))
+            .filter(mfa_challenge::Column::RealmId.eq(realm_id))
+            .filter(mfa_challenge::Column::Id.eq(id))
+            .filter(mfa_challenge::Column::ConsumedAt.is_null())
+            .filter(mfa_challenge::Column::ExpiresAt.gt(micros(now)))
+            .filter(mfa_challenge::Column::OtpHash.eq(code_hash.to_vec()))
+            .filter(mfa_challenge::Column::OtpExpiresAt.gt(micros(now)))
+            .exec(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected == 1)
     }
 
     async fn purge_challenges(&self, before: OffsetDateTime) -> StoreResult<u64> {

@@ -66,6 +66,7 @@ impl RealmStore for SqlStore {
             roles_claim: Set(r.roles_claim),
             require_verified_email: Set(r.require_verified_email),
             check_email_mx: Set(r.check_email_mx),
+            mfa_required_roles: Set(crate::convert::json_list(&r.mfa_required_roles)),
             updated_at: Set(micros(r.updated_at)),
             ..Default::default()
         };

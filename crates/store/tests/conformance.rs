@@ -180,6 +180,10 @@ suite!(
     mail_templates_round_trip_and_isolation,
     email_tokens_spent_once,
     email_tokens_concurrent_use_one_wins,
+    mfa_challenge_otp,
+    mfa_challenge_otp_parallel_one_wins,
+    realm_mfa_required_roles,
+    email_tokens_link_purposes,
 );
 
 #[test]

@@ -3,6 +3,7 @@
 //! when `TEST_POSTGRES_URL` is set) and a [`TestClock`], and talks to it
 //! through a small typed client. Tests move the clock instead of sleeping.
 
+pub mod sms;
 pub mod smtp;
 
 use std::net::SocketAddr;
@@ -75,6 +76,8 @@ pub struct AppOptions {
     pub smtp_url: Option<String>,
     /// MX look-ups for signup checks (`None`: no check).
     pub mx: Option<Arc<dyn portcullis_core::ports::MxResolver>>,
+    /// Sends SMS codes (`None`: SMS is not offered).
+    pub sms: Option<Arc<dyn portcullis_core::ports::SmsSender>>,
 }
 
 /// The PostgreSQL URL for tests, `None` to skip. Panics when PostgreSQL is
@@ -129,6 +132,7 @@ pub async fn spawn_mail_app(backend: Backend) -> Option<(TestApp, smtp::SmtpSink
         AppOptions {
             smtp_url: Some(sink.url()),
             mx: None,
+            sms: None,
         },
     )
     .await?;
@@ -177,6 +181,7 @@ pub async fn spawn_app_opts(
         portcullis_core::mail::Adapters {
             mailer,
             mx: options.mx,
+            sms: options.sms,
         },
     )
     .expect("assemble");

@@ -58,17 +58,20 @@ pub enum MailKind {
     EmailChange,
     /// Tells a user about a sign-in from a new device.
     NewDevice,
+    /// Tells the old address that a change of address was asked for.
+    EmailChangeNotice,
 }
 
 impl MailKind {
     /// Every kind.
-    pub const ALL: [MailKind; 6] = [
+    pub const ALL: [MailKind; 7] = [
         MailKind::VerifyEmail,
         MailKind::PasswordReset,
         MailKind::MagicLink,
         MailKind::EmailOtp,
         MailKind::EmailChange,
         MailKind::NewDevice,
+        MailKind::EmailChangeNotice,
     ];
 
     /// The name used in URLs and the database.
@@ -80,6 +83,7 @@ impl MailKind {
             MailKind::EmailOtp => "email_otp",
             MailKind::EmailChange => "email_change",
             MailKind::NewDevice => "new_device",
+            MailKind::EmailChangeNotice => "email_change_notice",
         }
     }
 
@@ -96,6 +100,11 @@ pub enum EmailTokenPurpose {
     VerifyEmail,
     /// Control of the address: allows setting a new password.
     PasswordReset,
+    /// A passwordless sign-in link, bound to the login attempt that asked
+    /// for it (its digest covers the attempt's secret too).
+    MagicLink,
+    /// Control of a new address: switches the account to it.
+    EmailChange,
 }
 
 impl EmailTokenPurpose {
@@ -104,6 +113,8 @@ impl EmailTokenPurpose {
         match self {
             EmailTokenPurpose::VerifyEmail => "verify_email",
             EmailTokenPurpose::PasswordReset => "password_reset",
+            EmailTokenPurpose::MagicLink => "magic_link",
+            EmailTokenPurpose::EmailChange => "email_change",
         }
     }
 
@@ -112,6 +123,8 @@ impl EmailTokenPurpose {
         match name {
             "verify_email" => Some(EmailTokenPurpose::VerifyEmail),
             "password_reset" => Some(EmailTokenPurpose::PasswordReset),
+            "magic_link" => Some(EmailTokenPurpose::MagicLink),
+            "email_change" => Some(EmailTokenPurpose::EmailChange),
             _ => None,
         }
     }
@@ -132,7 +145,8 @@ pub struct EmailToken {
     /// SHA-256 of the token.
     pub token_hash: Vec<u8>,
     /// The address it was sent to (canonical form): it proves nothing once
-    /// the account has another address.
+    /// the account has another address. For an e-mail change, the new
+    /// address as it will be stored.
     pub email: String,
     /// Issue time.
     pub created_at: OffsetDateTime,
@@ -585,6 +599,8 @@ pub struct Adapters {
     pub mailer: Option<Arc<dyn Mailer>>,
     /// Looks up MX records for signup checks; `None` skips the check.
     pub mx: Option<Arc<dyn crate::ports::MxResolver>>,
+    /// Sends SMS codes; `None`: SMS is not offered.
+    pub sms: Option<Arc<dyn crate::ports::SmsSender>>,
 }
 
 impl std::fmt::Debug for Adapters {
@@ -592,6 +608,7 @@ impl std::fmt::Debug for Adapters {
         f.debug_struct("Adapters")
             .field("mailer", &self.mailer.is_some())
             .field("mx", &self.mx.is_some())
+            .field("sms", &self.sms.is_some())
             .finish()
     }
 }

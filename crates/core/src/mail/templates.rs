@@ -8,7 +8,7 @@
 //! `link` and `expires_in_minutes` (verify_email, password_reset,
 //! magic_link, email_change, plus `new_email` for email_change), `code` and
 //! `expires_in_minutes` (email_otp), `device`, `ip` and `time`
-//! (new_device).
+//! (new_device), `new_email` (email_change_notice, sent to the old address).
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
@@ -113,6 +113,15 @@ pub fn default_source(kind: MailKind) -> TemplateSource {
                 "<p>{greeting}</p>\n<p>To use <strong>{{{{ new_email }}}}</strong> as the address of your {{{{ realm }}}} account, confirm it:</p>\n<p><a href=\"{{{{ link }}}}\">Confirm my new address</a></p>\n<p>It expires in {{{{ expires_in_minutes }}}} minutes. Until then the account keeps its current address.</p>\n"
             )),
         },
+        MailKind::EmailChangeNotice => TemplateSource {
+            subject: "Your {{ realm }} email address is being changed".into(),
+            text: format!(
+                "{greeting}\n\nSomeone signed in to your {{{{ realm }}}} account asked to change its email address from {{{{ email }}}} to {{{{ new_email }}}}. The change happens only once the new address is confirmed.\n\nIf this was not you, change your password now and end your other sessions.\n"
+            ),
+            html: html(&format!(
+                "<p>{greeting}</p>\n<p>Someone signed in to your {{{{ realm }}}} account asked to change its email address from <strong>{{{{ email }}}}</strong> to <strong>{{{{ new_email }}}}</strong>. The change happens only once the new address is confirmed.</p>\n<p>If this was not you, change your password now and end your other sessions.</p>\n"
+            )),
+        },
         MailKind::NewDevice => TemplateSource {
             subject: "New sign-in to your {{ realm }} account".into(),
             text: format!(
@@ -148,10 +157,11 @@ pub fn sample_values(kind: MailKind) -> Value {
         }),
         MailKind::EmailOtp => json!({ "code": "123456", "expires_in_minutes": 10 }),
         MailKind::EmailChange => json!({
-            "link": "https://id.example.com/realms/example/confirm-email?token=sample",
+            "link": "https://id.example.com/realms/example/confirm-email-change?token=sample",
             "expires_in_minutes": 60,
             "new_email": "ada.new@example.com",
         }),
+        MailKind::EmailChangeNotice => json!({ "new_email": "ada.new@example.com" }),
         MailKind::NewDevice => json!({
             "device": "Firefox 120 on Linux",
             "ip": "192.0.2.1",

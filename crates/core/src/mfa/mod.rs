@@ -12,9 +12,14 @@
 //! one, so of two racing uses of one code exactly one wins.
 
 mod backup;
+mod otp;
 mod totp;
 mod webauthn;
 
+pub use otp::{
+    CodeSent, MAX_SENDS, METHOD_EMAIL, METHOD_SMS, OTP_TTL, OutgoingSms, RESEND_PAUSE, mask_email,
+    mask_phone, parse_phone,
+};
 pub use webauthn::{CeremonyKind, PasskeyOptions, WebauthnCeremony};
 
 use portcullis_crypto::{Verification, random_bytes, random_token, sha256};
@@ -46,6 +51,8 @@ pub const AMR_OTP: &str = "otp";
 pub const AMR_HWK: &str = "hwk";
 /// RFC 8176 `amr` value of a login with more than one factor.
 pub const AMR_MFA: &str = "mfa";
+/// RFC 8176 `amr` value of a confirmation by text message (SMS OTP).
+pub const AMR_SMS: &str = "sms";
 
 /// What an invalid, expired, spent or misused `mfa_token` gets.
 const INVALID_CHALLENGE: &str = "the mfa_token is invalid or has expired; log in again";
@@ -61,6 +68,10 @@ pub enum FactorKind {
     Totp,
     /// A WebAuthn credential: a passkey or a security key.
     WebAuthn,
+    /// One-time codes sent to the account's e-mail address.
+    Email,
+    /// One-time codes sent by SMS to a phone number.
+    Sms,
 }
 
 impl FactorKind {
@@ -69,6 +80,8 @@ impl FactorKind {
         match self {
             Self::Totp => "totp",
             Self::WebAuthn => "webauthn",
+            Self::Email => "email",
+            Self::Sms => "sms",
         }
     }
 
@@ -77,6 +90,8 @@ impl FactorKind {
         match name {
             "totp" => Some(Self::Totp),
             "webauthn" => Some(Self::WebAuthn),
+            "email" => Some(Self::Email),
+            "sms" => Some(Self::Sms),
             _ => None,
         }
     }
@@ -84,8 +99,9 @@ impl FactorKind {
     /// RFC 8176 `amr` value of a login with this factor.
     pub fn amr(self) -> &'static str {
         match self {
-            Self::Totp => AMR_OTP,
+            Self::Totp | Self::Email => AMR_OTP,
             Self::WebAuthn => AMR_HWK,
+            Self::Sms => AMR_SMS,
         }
     }
 }
@@ -127,6 +143,9 @@ pub enum ChallengePurpose {
     Api,
     /// The login page: a single sign-on session when completed.
     Browser,
+    /// The confirmation of a new e-mail or SMS factor by its first code
+    /// (never completes a login).
+    Enrol,
 }
 
 impl ChallengePurpose {
@@ -135,6 +154,7 @@ impl ChallengePurpose {
         match self {
             Self::Api => "api",
             Self::Browser => "browser",
+            Self::Enrol => "enrol",
         }
     }
 
@@ -143,6 +163,7 @@ impl ChallengePurpose {
         match name {
             "api" => Some(Self::Api),
             "browser" => Some(Self::Browser),
+            "enrol" => Some(Self::Enrol),
             _ => None,
         }
     }
@@ -173,6 +194,24 @@ pub struct MfaChallenge {
     pub consumed_at: Option<OffsetDateTime>,
     /// Wrong codes so far.
     pub failures: u32,
+    /// The one-time code last sent for it (by e-mail or SMS), if any.
+    pub otp: Option<ChallengeOtp>,
+    /// How many codes were sent for it.
+    pub otp_sends: u32,
+    /// When the last code was sent.
+    pub otp_sent_at: Option<OffsetDateTime>,
+}
+
+/// A one-time code sent for a challenge: only a keyed digest is stored
+/// (keyed with something the database does not hold), never the code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChallengeOtp {
+    /// The method it was sent with (`email`, `sms`).
+    pub method: String,
+    /// The keyed digest of the code.
+    pub code_hash: Vec<u8>,
+    /// End of the code's validity.
+    pub expires_at: OffsetDateTime,
 }
 
 /// The answer to a first step that needs a second one.
@@ -215,6 +254,22 @@ pub struct MfaStatus {
     pub factors: Vec<MfaFactor>,
     /// Unused backup codes.
     pub backup_codes_remaining: u64,
+    /// Where the e-mail and SMS factors send their codes, masked, by
+    /// factor id.
+    pub targets: Vec<(Uuid, String)>,
+    /// Whether the realm requires a second factor of this user (one of the
+    /// user's roles is in its `mfa_required_roles`), enrolled or not.
+    pub required_by_role: bool,
+}
+
+/// What the first step of a login was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FirstStep {
+    /// The password.
+    Password,
+    /// A magic link: the mailbox is the first factor, so e-mail codes
+    /// cannot be the second.
+    MagicLink,
 }
 
 /// A proof of a recent authentication sent with a change of factors.
@@ -242,12 +297,36 @@ impl<'a> Mfa<'a> {
 
     /// The user's factors and how many backup codes remain.
     pub async fn status(&self, realm: &Realm, user_id: Uuid) -> Result<MfaStatus> {
+        let user = self
+            .i
+            .store
+            .get_user(realm.id, user_id)
+            .await?
+            .ok_or(Error::NotAuthenticated("account no longer exists"))?;
         let factors = self.i.store.list_factors(realm.id, user_id).await?;
         let backup_codes_remaining = self.i.store.count_backup_codes(realm.id, user_id).await?;
+        let targets = factors
+            .iter()
+            .filter_map(|f| self.masked_target(&user, f).map(|t| (f.id, t)))
+            .collect();
+        let required_by_role = self.required_by_role(realm, user_id).await?;
         Ok(MfaStatus {
             factors,
             backup_codes_remaining,
+            targets,
+            required_by_role,
         })
+    }
+
+    /// Whether one of the user's roles is among the realm's MFA-required roles.
+    pub(crate) async fn required_by_role(&self, realm: &Realm, user_id: Uuid) -> Result<bool> {
+        if realm.mfa_required_roles.is_empty() {
+            return Ok(false);
+        }
+        let held = crate::authz::Authz::new(self.i)
+            .role_names(realm.id, user_id)
+            .await?;
+        Ok(held.iter().any(|r| realm.mfa_required_roles.contains(r)))
     }
 
     /// Starts a TOTP enrolment: a new secret, shown once, used only once a
@@ -436,13 +515,21 @@ impl<'a> Mfa<'a> {
         Ok(codes)
     }
 
-    /// After a correct password: a challenge when the user has a confirmed
-    /// factor, else `None` (the login is complete).
+    /// After a correct first step: a challenge when the user has a
+    /// confirmed factor, holds a role the realm requires MFA for, or when
+    /// the risk checks ask for a step up (`step_up`), else `None` (the
+    /// login is complete). A user who must pass a second factor
+    /// but has none enrolled is offered a code by e-mail to the account's
+    /// address. After a magic link, e-mail codes are not offered (the
+    /// mailbox was the first factor); when nothing else is left the login
+    /// is refused.
     pub(crate) async fn challenge_for(
         &self,
         realm: &Realm,
         user: &User,
         purpose: ChallengePurpose,
+        first: FirstStep,
+        step_up: bool,
     ) -> Result<Option<MfaRequired>> {
         let factors = self.i.store.list_factors(realm.id, user.id).await?;
         let mut methods: Vec<String> = Vec::new();
@@ -452,12 +539,35 @@ impl<'a> Mfa<'a> {
                 methods.push(m);
             }
         }
-        if methods.is_empty() {
+        // A second factor is asked for when one is enrolled, when the realm
+        // requires it of one of the user's roles, or when the risk checks
+        // want it for this login (a step up).
+        let required =
+            step_up || !methods.is_empty() || self.required_by_role(realm, user.id).await?;
+        if !required {
             return Ok(None);
         }
-        if self.i.store.count_backup_codes(realm.id, user.id).await? > 0 {
+        if !methods.is_empty() && self.i.store.count_backup_codes(realm.id, user.id).await? > 0 {
             methods.push(METHOD_BACKUP_CODE.to_owned());
         }
+        if methods.is_empty() {
+            // Required (by role or a step up) with nothing enrolled: the account's address
+            // (verified, or in a realm that does not require verification,
+            // as the first step already checked) gets a code.
+            methods.push(METHOD_EMAIL.to_owned());
+        }
+        let first_amr = match first {
+            FirstStep::Password => AMR_PASSWORD,
+            FirstStep::MagicLink => {
+                methods.retain(|m| m != METHOD_EMAIL);
+                if methods.is_empty() {
+                    return Err(Error::Forbidden(
+                        "this account needs a second factor other than e-mail: sign in with the password",
+                    ));
+                }
+                AMR_OTP
+            }
+        };
         let token = random_token();
         let now = self.i.clock.now();
         let challenge = MfaChallenge {
@@ -467,11 +577,14 @@ impl<'a> Mfa<'a> {
             token_hash: sha256(token.as_bytes()).to_vec(),
             purpose,
             methods: methods.clone(),
-            amr: vec![AMR_PASSWORD.to_owned()],
+            amr: vec![first_amr.to_owned()],
             created_at: now,
             expires_at: now + CHALLENGE_TTL,
             consumed_at: None,
             failures: 0,
+            otp: None,
+            otp_sends: 0,
+            otp_sent_at: None,
         };
         self.i.store.insert_challenge(&challenge).await?;
         Ok(Some(MfaRequired {
@@ -550,10 +663,20 @@ impl<'a> Mfa<'a> {
             now,
         )
         .await?;
-        let amr = match self
-            .check_code(realm, &user, method, code, Some(&challenge))
-            .await?
-        {
+        let checked = if otp::is_code_method(method) {
+            // Checked and spent in one step: the challenge is spent below
+            // only for the other methods.
+            self.use_login_code(realm, &challenge, mfa_token, method, code)
+                .await?
+                .then_some(match method {
+                    METHOD_SMS => AMR_SMS,
+                    _ => AMR_OTP,
+                })
+        } else {
+            self.check_code(realm, &user, method, code, Some(&challenge))
+                .await?
+        };
+        let amr = match checked {
             Some(amr) => amr,
             None => {
                 self.i
@@ -581,11 +704,12 @@ impl<'a> Mfa<'a> {
                 return Err(Error::NotAuthenticated(INVALID_CODE));
             }
         };
-        if !self
-            .i
-            .store
-            .consume_challenge(realm.id, challenge.id, now)
-            .await?
+        if !otp::is_code_method(method)
+            && !self
+                .i
+                .store
+                .consume_challenge(realm.id, challenge.id, now)
+                .await?
         {
             return Err(Error::NotAuthenticated(INVALID_CHALLENGE));
         }
@@ -648,7 +772,9 @@ impl<'a> Mfa<'a> {
                 }
                 _ => Ok(None),
             },
-            None => Ok(None),
+            // Codes sent by e-mail or SMS belong to a challenge (see
+            // `use_login_code`); they do not prove a recent authentication.
+            Some(FactorKind::Email | FactorKind::Sms) | None => Ok(None),
         }
     }
 
@@ -679,7 +805,11 @@ impl<'a> Mfa<'a> {
 
     /// The caller's account, after checking they authenticated recently: in
     /// this request (`proof`), or when their session began.
-    async fn require_recent_auth(&self, who: &Principal, proof: Reauthentication) -> Result<User> {
+    pub(crate) async fn require_recent_auth(
+        &self,
+        who: &Principal,
+        proof: Reauthentication,
+    ) -> Result<User> {
         let realm = &who.realm;
         let user = self.active_user(realm, who.user_id).await?;
         let now = self.i.clock.now();

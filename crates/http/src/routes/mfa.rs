@@ -6,15 +6,16 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use portcullis_core::mfa::{
-    ChallengePurpose, MfaFactor, MfaRequired, MfaStatus, PasskeyOptions, Reauthentication,
-    TotpEnrolment,
+    ChallengePurpose, CodeSent, FactorKind, METHOD_EMAIL, METHOD_SMS, MfaFactor, MfaRequired,
+    MfaStatus, PasskeyOptions, Reauthentication, TotpEnrolment,
 };
 use portcullis_proto::{
-    BackupCodesResponse, MfaChallengeRequest, MfaChallengeResponse, MfaMethodView,
-    MfaMethodsResponse, MfaRequiredResponse, MfaSetupRequest, MfaVerifyRequest,
-    PasskeyLoginRequest, PasskeyOptionsResponse, Problem, ReauthRequest, TokenResponse,
-    TotpEnrolmentResponse, TotpValidateRequest, TotpVerifyRequest, TotpVerifyResponse,
-    WebauthnRegisterRequest, WebauthnRegisterResponse,
+    BackupCodesResponse, CodeEnrolmentResponse, CodeVerifyRequest, CodeVerifyResponse,
+    MfaChallengeRequest, MfaChallengeResponse, MfaMethodView, MfaMethodsResponse,
+    MfaRequiredResponse, MfaSetupRequest, MfaSetupResponse, MfaVerifyRequest, PasskeyLoginRequest,
+    PasskeyOptionsResponse, Problem, ReauthRequest, TokenResponse, TotpEnrolmentResponse,
+    TotpValidateRequest, TotpVerifyRequest, TotpVerifyResponse, WebauthnRegisterRequest,
+    WebauthnRegisterResponse,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -35,6 +36,8 @@ pub(crate) fn router() -> Router<AppState> {
     r = realm_route(r, "/mfa/totp/enable", post(totp_enable_post));
     r = realm_route(r, "/mfa/totp/verify", post(totp_verify_post));
     r = realm_route(r, "/mfa/totp/disable", post(totp_disable_post));
+    r = realm_route(r, "/mfa/email/verify", post(email_verify_post));
+    r = realm_route(r, "/mfa/sms/verify", post(sms_verify_post));
     r = realm_route(r, "/mfa/backup-codes/regenerate", post(backup_codes_post));
     r = realm_route(r, "/mfa/challenge", post(challenge_post));
     r = realm_route(r, "/mfa/webauthn/register/start", post(webauthn_start_post));
@@ -75,11 +78,12 @@ fn enrolment_response(e: TotpEnrolment) -> TotpEnrolmentResponse {
     }
 }
 
-fn method_view(f: MfaFactor) -> MfaMethodView {
+fn method_view(f: MfaFactor, target: Option<String>) -> MfaMethodView {
     MfaMethodView {
         id: f.id,
         method: f.kind.as_str().to_owned(),
         name: f.name,
+        target,
         confirmed: f.confirmed_at.is_some(),
         created_at: f.created_at,
         last_used_at: f.last_used_at,
@@ -87,10 +91,34 @@ fn method_view(f: MfaFactor) -> MfaMethodView {
 }
 
 fn methods_response(status: MfaStatus) -> MfaMethodsResponse {
+    let targets = status.targets;
+    let target_of = |id| {
+        targets
+            .iter()
+            .find(|(f, _)| *f == id)
+            .map(|(_, t)| t.clone())
+    };
     MfaMethodsResponse {
         mfa_enabled: status.factors.iter().any(|f| f.confirmed_at.is_some()),
-        methods: status.factors.into_iter().map(method_view).collect(),
+        mfa_required: status.required_by_role,
+        methods: status
+            .factors
+            .into_iter()
+            .map(|f| {
+                let target = target_of(f.id);
+                method_view(f, target)
+            })
+            .collect(),
         backup_codes_remaining: status.backup_codes_remaining,
+    }
+}
+
+fn code_enrolment_response(sent: CodeSent) -> CodeEnrolmentResponse {
+    CodeEnrolmentResponse {
+        id: sent.factor_id.unwrap_or_default(),
+        method: sent.method.to_owned(),
+        sent_to: sent.sent_to,
+        expires_in: sent.expires_in,
     }
 }
 
@@ -101,7 +129,9 @@ fn options_response(o: PasskeyOptions) -> PasskeyOptionsResponse {
     }
 }
 
-/// Complete a login's second step: the tokens.
+/// Complete a login's second step: the tokens. For `email` and `sms` the
+/// code is the one last sent by `POST /api/v1/mfa/challenge` (single use;
+/// five wrong codes end the login).
 #[utoipa::path(post, path = "/api/v1/mfa/verify", tag = "mfa",
     request_body = MfaVerifyRequest,
     responses(
@@ -213,35 +243,101 @@ pub(crate) async fn method_delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Set up a second factor: `{method: "totp"}` starts a TOTP enrolment.
+/// Set up a second factor. `{method: "totp"}` starts a TOTP enrolment
+/// (the secret, shown once; confirm with `POST /api/v1/mfa/totp/verify`).
+/// `{method: "email"}` sends a code to the account's address and
+/// `{method: "sms", phone}` one to the phone number (E.164); confirm with
+/// `POST /api/v1/mfa/email/verify` or `/api/v1/mfa/sms/verify`. Needs a
+/// recent authentication.
 #[utoipa::path(post, path = "/api/v1/mfa/setup", tag = "mfa",
     security(("bearer" = [])),
     request_body = MfaSetupRequest,
     responses(
-        (status = 201, description = "Enrolment started; confirm it with a first code", body = TotpEnrolmentResponse),
-        (status = 400, description = "Unknown method", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Enrolment started; confirm it with a first code", body = MfaSetupResponse),
+        (status = 400, description = "Unknown method, a phone number not in E.164 form, or SMS not offered (no SMS gateway configured)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The login is older than five minutes and no proof was sent", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already enrolled", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A phone number not in E.164 form", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many enrolments started; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn setup_post(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
     Json(body): Json<MfaSetupRequest>,
-) -> Result<(StatusCode, axum::Json<TotpEnrolmentResponse>), ApiError> {
-    match body.method.as_str() {
-        "totp" => {
-            let enrolment = state
-                .core
-                .mfa()
-                .enable_totp(&who, reauth(body.password, body.code))
-                .await?;
-            Ok((
-                StatusCode::CREATED,
-                axum::Json(enrolment_response(enrolment)),
-            ))
+) -> Result<(StatusCode, axum::Json<MfaSetupResponse>), ApiError> {
+    let mfa = state.core.mfa();
+    let proof = reauth(body.password, body.code);
+    let answer = match body.method.as_str() {
+        "totp" => MfaSetupResponse::Totp(enrolment_response(mfa.enable_totp(&who, proof).await?)),
+        METHOD_EMAIL => {
+            MfaSetupResponse::Code(code_enrolment_response(mfa.setup_email(&who, proof).await?))
         }
-        _ => Err(portcullis_core::Error::input("method", "must be one of: totp").into()),
-    }
+        METHOD_SMS => MfaSetupResponse::Code(code_enrolment_response(
+            mfa.setup_sms(&who, proof, body.phone.as_deref()).await?,
+        )),
+        _ => {
+            return Err(portcullis_core::Error::input(
+                "method",
+                "must be one of: totp, email, sms",
+            )
+            .into());
+        }
+    };
+    Ok((StatusCode::CREATED, axum::Json(answer)))
+}
+
+/// Confirm the e-mail enrolment with the code sent to the account's
+/// address (which then counts as verified). Five wrong codes end the
+/// enrolment. The first factor also brings ten backup codes, shown once.
+#[utoipa::path(post, path = "/api/v1/mfa/email/verify", tag = "mfa",
+    security(("bearer" = [])),
+    request_body = CodeVerifyRequest,
+    responses(
+        (status = 200, description = "Enabled", body = CodeVerifyResponse),
+        (status = 409, description = "No enrolment pending (or it ended after five wrong codes or ten minutes)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not the code that was sent", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn email_verify_post(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    Json(body): Json<CodeVerifyRequest>,
+) -> Result<axum::Json<CodeVerifyResponse>, ApiError> {
+    let backup_codes = state
+        .core
+        .mfa()
+        .confirm_code_factor(&who, FactorKind::Email, &body.code)
+        .await?;
+    Ok(axum::Json(CodeVerifyResponse {
+        enabled: true,
+        backup_codes,
+    }))
+}
+
+/// Confirm the SMS enrolment with the code sent to the phone. Five wrong
+/// codes end the enrolment. The first factor also brings ten backup
+/// codes, shown once.
+#[utoipa::path(post, path = "/api/v1/mfa/sms/verify", tag = "mfa",
+    security(("bearer" = [])),
+    request_body = CodeVerifyRequest,
+    responses(
+        (status = 200, description = "Enabled", body = CodeVerifyResponse),
+        (status = 409, description = "No enrolment pending (or it ended after five wrong codes or ten minutes)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not the code that was sent", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn sms_verify_post(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    Json(body): Json<CodeVerifyRequest>,
+) -> Result<axum::Json<CodeVerifyResponse>, ApiError> {
+    let backup_codes = state
+        .core
+        .mfa()
+        .confirm_code_factor(&who, FactorKind::Sms, &body.code)
+        .await?;
+    Ok(axum::Json(CodeVerifyResponse {
+        enabled: true,
+        backup_codes,
+    }))
 }
 
 /// Start a TOTP enrolment: the secret, its `otpauth://` URI and a QR code,
@@ -339,14 +435,19 @@ pub(crate) async fn backup_codes_post(
 }
 
 /// Prepare a login's second step with a method that needs it: for
-/// `webauthn`, the options for `navigator.credentials.get()`. (A TOTP or
-/// backup code needs nothing sent.)
+/// `webauthn`, the options for `navigator.credentials.get()`; for `email`
+/// and `sms`, a six-digit code is sent (living ten minutes; asking again
+/// after 30 seconds sends a new one that replaces it, five at most). A TOTP
+/// or backup code needs nothing sent. The login page's `mfa_token` works
+/// here too for `email` and `sms`.
 #[utoipa::path(post, path = "/api/v1/mfa/challenge", tag = "mfa",
     request_body = MfaChallengeRequest,
     responses(
-        (status = 200, description = "What the browser needs", body = MfaChallengeResponse),
-        (status = 400, description = "A method the login does not offer, or one that needs no challenge", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "What the browser needs, or where the code went", body = MfaChallengeResponse),
+        (status = 400, description = "A method the login does not offer, one that needs no challenge, or SMS without a configured gateway", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "An invalid, spent or expired mfa_token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No more codes can be sent for this login", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "A code was sent less than 30 seconds ago; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn challenge_post(
     State(state): State<AppState>,
@@ -354,6 +455,15 @@ pub(crate) async fn challenge_post(
     Json(body): Json<MfaChallengeRequest>,
 ) -> Result<axum::Json<MfaChallengeResponse>, ApiError> {
     let mfa = state.core.mfa();
+    if matches!(body.method.as_str(), METHOD_EMAIL | METHOD_SMS) {
+        let sent = mfa.send_code(&realm, &body.mfa_token, &body.method).await?;
+        return Ok(axum::Json(MfaChallengeResponse {
+            method: body.method,
+            options: None,
+            sent_to: Some(sent.sent_to),
+            expires_in: Some(sent.expires_in),
+        }));
+    }
     let methods = mfa
         .challenge_methods(&realm, &body.mfa_token, ChallengePurpose::Api)
         .await?;
@@ -372,6 +482,8 @@ pub(crate) async fn challenge_post(
             Ok(axum::Json(MfaChallengeResponse {
                 method: body.method,
                 options: Some(options),
+                sent_to: None,
+                expires_in: None,
             }))
         }
         other => Err(portcullis_core::Error::input(
@@ -434,7 +546,7 @@ pub(crate) async fn webauthn_finish_post(
     Ok((
         StatusCode::CREATED,
         axum::Json(WebauthnRegisterResponse {
-            method: method_view(factor),
+            method: method_view(factor, None),
             backup_codes,
         }),
     ))

@@ -8,6 +8,7 @@ use crate::state::AppState;
 pub mod auth;
 pub mod authz;
 pub mod clients;
+pub mod links;
 pub mod mail;
 pub mod mfa;
 pub mod oauth;

@@ -92,7 +92,10 @@ struct MfaPage<'a> {
     /// Options of a WebAuthn ceremony, when the user has a passkey or
     /// security key (JSON, `<` escaped).
     webauthn_options: Option<String>,
+    /// (method, label) of the methods whose code the server sends.
+    sendable: Vec<(&'a str, &'static str)>,
     error: Option<&'a str>,
+    notice: Option<&'a str>,
     script: &'static str,
 }
 
@@ -101,7 +104,18 @@ fn method_label(method: &str) -> &'static str {
     match method {
         "totp" => "Authenticator app",
         "backup_code" => "Backup code",
+        "email" => "Code sent by e-mail",
+        "sms" => "Code sent by SMS",
         _ => "Other",
+    }
+}
+
+/// How the second-step page names the channel of a code it sends.
+fn channel_label(method: &str) -> Option<&'static str> {
+    match method {
+        "email" => Some("e-mail"),
+        "sms" => Some("SMS"),
+        _ => None,
     }
 }
 
@@ -427,6 +441,7 @@ impl Ctx<'_> {
         methods: &[String],
         chosen: Option<&str>,
         error: Option<&str>,
+        notice: Option<&str>,
     ) -> Response {
         let csrf = self.csrf(&mut page);
         page.allow_form_target(&req.redirect_uri);
@@ -460,7 +475,12 @@ impl Ctx<'_> {
                 .map(|m| (m.as_str(), method_label(m), Some(m.as_str()) == chosen))
                 .collect(),
             webauthn_options,
+            sendable: methods
+                .iter()
+                .filter_map(|m| channel_label(m).map(|l| (m.as_str(), l)))
+                .collect(),
             error,
+            notice,
             script: WEBAUTHN_JS,
         }
         .render();
@@ -686,6 +706,7 @@ async fn login_post(
                 &required.methods,
                 None,
                 None,
+                None,
             )
             .await
         }
@@ -715,6 +736,7 @@ fn login_error(e: &Error) -> Option<(StatusCode, String)> {
             StatusCode::BAD_REQUEST,
             "Choose one of the offered ways to verify.".to_owned(),
         ),
+        Error::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
         Error::RateLimited { .. } => (
             StatusCode::TOO_MANY_REQUESTS,
             "Too many failed attempts; wait a while and try again.".to_owned(),
@@ -826,6 +848,34 @@ async fn login_mfa_post(
             form.get("code").unwrap_or(""),
         ),
     };
+    // "Send a code by e-mail/SMS": the same step again, with the code sent.
+    if let Some(channel) = form.get("send") {
+        let mfa = s.core.mfa();
+        let sent = mfa.send_code(&realm, mfa_token, channel).await;
+        if let Ok(sent) = &sent {
+            let notice = format!("A code was sent to {}.", sent.sent_to);
+            if let Ok(methods) = mfa
+                .challenge_methods(&realm, mfa_token, ChallengePurpose::Browser)
+                .await
+            {
+                return ctx
+                    .mfa_page(
+                        Page::new(),
+                        &req,
+                        StatusCode::OK,
+                        mfa_token,
+                        &methods,
+                        Some(channel),
+                        None,
+                        Some(&notice),
+                    )
+                    .await;
+            }
+        }
+        if let Err(e) = sent {
+            return mfa_step_failed(&ctx, &req, mfa_token, channel, &e).await;
+        }
+    }
     let accounts = s.core.accounts();
     let err = match accounts
         .complete_browser_login(&realm, mfa_token, method, code, &meta)
@@ -834,7 +884,20 @@ async fn login_mfa_post(
         Ok((session, secret)) => return signed_in(&ctx, &req, session, secret).await,
         Err(e) => e,
     };
-    let Some((status, message)) = login_error(&err) else {
+    mfa_step_failed(&ctx, &req, mfa_token, method, &err).await
+}
+
+/// A second step that failed: the step again while its login is open,
+/// else the login form.
+async fn mfa_step_failed(
+    ctx: &Ctx<'_>,
+    req: &AuthRequest,
+    mfa_token: &str,
+    method: &str,
+    err: &Error,
+) -> Response {
+    let (s, realm) = (ctx.state, ctx.realm);
+    let Some((status, message)) = login_error(err) else {
         return ctx.unavailable();
     };
     // While the challenge is open the user may try again; once it has
@@ -842,24 +905,25 @@ async fn login_mfa_post(
     match s
         .core
         .mfa()
-        .challenge_methods(&realm, mfa_token, ChallengePurpose::Browser)
+        .challenge_methods(realm, mfa_token, ChallengePurpose::Browser)
         .await
     {
         Ok(methods) => {
             ctx.mfa_page(
                 Page::new(),
-                &req,
+                req,
                 status,
                 mfa_token,
                 &methods,
                 Some(method),
                 Some(&message),
+                None,
             )
             .await
         }
         Err(Error::NotAuthenticated(_)) => ctx.login_page(
             Page::new(),
-            &req,
+            req,
             StatusCode::UNAUTHORIZED,
             "",
             Some(

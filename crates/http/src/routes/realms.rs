@@ -37,6 +37,7 @@ fn realm_view(state: &AppState, r: &Realm) -> RealmView {
         roles_claim: r.roles_claim,
         require_verified_email: r.require_verified_email,
         check_email_mx: r.check_email_mx,
+        mfa_required_roles: r.mfa_required_roles.clone(),
         issuer: state.core.realms().issuer(r),
         created_at: r.created_at,
         updated_at: r.updated_at,
@@ -173,6 +174,7 @@ pub(crate) async fn realm_patch(
                 roles_claim: body.roles_claim,
                 require_verified_email: body.require_verified_email,
                 check_email_mx: body.check_email_mx,
+                mfa_required_roles: body.mfa_required_roles,
             },
         )
         .await?;

@@ -158,3 +158,55 @@ fn smtp_settings_from_file_and_env_hide_the_password() {
         assert!(!e.to_string().contains("topsecret"), "{e}");
     }
 }
+
+#[test]
+fn sms_webhook_needs_an_http_url_and_a_long_secret() {
+    let secret = "s".repeat(MIN_SMS_SECRET_LEN);
+    let c = Config::load(None, env(&[])).unwrap();
+    assert!(c.sms.is_none());
+    let c = Config::load(
+        None,
+        env(&[
+            (
+                "PORTCULLIS_SMS_WEBHOOK_URL",
+                "https://user:pw@sms.example.com/hook",
+            ),
+            ("PORTCULLIS_SMS_WEBHOOK_SECRET", &secret),
+        ]),
+    )
+    .unwrap();
+    let sms = c.sms.unwrap();
+    assert_eq!(sms.url.host_str(), Some("sms.example.com"));
+    let shown = format!("{sms:?}");
+    assert!(!shown.contains("pw") && !shown.contains(&secret), "{shown}");
+
+    let e = Config::load(
+        None,
+        env(&[("PORTCULLIS_SMS_WEBHOOK_URL", "https://sms.example.com/hook")]),
+    )
+    .unwrap_err();
+    assert_eq!(e.setting, "PORTCULLIS_SMS_WEBHOOK_URL");
+    let e = Config::load(None, env(&[("PORTCULLIS_SMS_WEBHOOK_SECRET", &secret)])).unwrap_err();
+    assert_eq!(e.setting, "PORTCULLIS_SMS_WEBHOOK_SECRET");
+    let e = Config::load(
+        None,
+        env(&[
+            ("PORTCULLIS_SMS_WEBHOOK_URL", "https://sms.example.com/hook"),
+            ("PORTCULLIS_SMS_WEBHOOK_SECRET", "short"),
+        ]),
+    )
+    .unwrap_err();
+    assert_eq!(e.setting, "PORTCULLIS_SMS_WEBHOOK_SECRET");
+    assert!(!e.to_string().contains("short"));
+    for bad in ["ftp://sms.example.com", "not a url", "https://"] {
+        let e = Config::load(
+            None,
+            env(&[
+                ("PORTCULLIS_SMS_WEBHOOK_URL", bad),
+                ("PORTCULLIS_SMS_WEBHOOK_SECRET", &secret),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(e.setting, "PORTCULLIS_SMS_WEBHOOK_URL", "{bad}");
+    }
+}

@@ -29,7 +29,7 @@ fn factor(realm_id: Uuid, user_id: Uuid) -> MfaFactor {
     }
 }
 
-fn challenge(realm_id: Uuid, user_id: Uuid) -> MfaChallenge {
+pub(crate) fn challenge(realm_id: Uuid, user_id: Uuid) -> MfaChallenge {
     MfaChallenge {
         id: new_id(),
         realm_id,
@@ -42,6 +42,9 @@ fn challenge(realm_id: Uuid, user_id: Uuid) -> MfaChallenge {
         expires_at: at(300),
         consumed_at: None,
         failures: 0,
+        otp: None,
+        otp_sends: 0,
+        otp_sent_at: None,
     }
 }
 

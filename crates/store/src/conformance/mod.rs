@@ -25,6 +25,7 @@ mod keys_misc;
 mod mail;
 mod mfa;
 mod oauth;
+mod otp;
 mod realms_users;
 mod sessions;
 mod tokens;
@@ -35,6 +36,7 @@ pub use keys_misc::*;
 pub use mail::*;
 pub use mfa::*;
 pub use oauth::*;
+pub use otp::*;
 pub use realms_users::*;
 pub use sessions::*;
 pub use tokens::*;
@@ -122,6 +124,10 @@ pub const ALL: &[&str] = &[
     "mail_templates_round_trip_and_isolation",
     "email_tokens_spent_once",
     "email_tokens_concurrent_use_one_wins",
+    "mfa_challenge_otp",
+    "mfa_challenge_otp_parallel_one_wins",
+    "realm_mfa_required_roles",
+    "email_tokens_link_purposes",
 ];
 
 /// The OAuth `client_id` of the suite's refresh tokens ([`token`]).
@@ -148,6 +154,7 @@ pub fn realm(name: &str) -> Realm {
         roles_claim: true,
         require_verified_email: false,
         check_email_mx: false,
+        mfa_required_roles: Vec::new(),
         created_at: T0,
         updated_at: T0,
     }

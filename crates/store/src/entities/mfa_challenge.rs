@@ -29,6 +29,16 @@ pub struct Model {
     pub consumed_at: Option<i64>,
     /// Wrong codes so far.
     pub failures: i32,
+    /// Method of the code last sent (`email`, `sms`).
+    pub otp_method: Option<String>,
+    /// Keyed digest of that code.
+    pub otp_hash: Option<Vec<u8>>,
+    /// Its expiry, Unix microseconds.
+    pub otp_expires_at: Option<i64>,
+    /// Codes sent so far.
+    pub otp_sends: i32,
+    /// When the last code was sent, Unix microseconds.
+    pub otp_sent_at: Option<i64>,
 }
 
 /// No navigable relations: queries join explicitly.

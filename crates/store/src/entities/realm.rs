@@ -35,6 +35,8 @@ pub struct Model {
     pub require_verified_email: bool,
     /// Whether registration checks the domain's MX records.
     pub check_email_mx: bool,
+    /// JSON array of the roles whose holders need a second factor.
+    pub mfa_required_roles: String,
 }
 
 /// No navigable relations: queries join explicitly.

@@ -14,6 +14,7 @@ mod m20261202_000001_mfa;
 mod m20261203_000001_webauthn;
 mod m20261204_000001_mail;
 mod m20261205_000001_risk;
+mod m20261206_000001_otp;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_webauthn::Migration),
             Box::new(m20261204_000001_mail::Migration),
             Box::new(m20261205_000001_risk::Migration),
+            Box::new(m20261206_000001_otp::Migration),
         ]
     }
 }

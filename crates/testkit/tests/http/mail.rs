@@ -598,6 +598,7 @@ backend_tests!(
             AppOptions {
                 smtp_url: None,
                 mx: Some(Arc::new(FakeDns)),
+                sms: None,
             },
         )
         .await
@@ -636,6 +637,7 @@ backend_tests!(
             AppOptions {
                 smtp_url: Some(format!("smtp://{addr}")),
                 mx: None,
+                sms: None,
             },
         )
         .await

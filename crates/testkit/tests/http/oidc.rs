@@ -1468,3 +1468,72 @@ backend_tests!(
         );
     }
 );
+
+/// The login page's second step sends an e-mail code when the user must
+/// pass one (here: the realm requires MFA of every `user`, and this one
+/// has no factor), and takes it.
+async fn page_sends_an_email_code(app: TestApp, sink: portcullis_testkit::smtp::SmtpSink) {
+    let admin = app.admin_token().await;
+    let secret = web_client(&app, &admin, "mail-mfa", json!({})).await;
+    app.register("page-code@example.com", PW).await;
+    sink.wait_for("page-code@example.com", 1).await;
+    let r = app
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/realms/main",
+            Some(&admin),
+            Some(json!({"mfa_required_roles": ["user"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut b = Browser::default();
+    let page = b.get(&app, &authorize_query("mail-mfa", &[])).await;
+    let step = b
+        .submit(
+            &app,
+            &page,
+            &[("email", "page-code@example.com"), ("password", PW)],
+        )
+        .await;
+    assert_eq!(step.status, 200, "{}", step.text);
+    assert!(
+        step.text.contains("name=\"send\" value=\"email\""),
+        "{}",
+        step.text
+    );
+    let sent = b.submit(&app, &step, &[("send", "email")]).await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    assert!(
+        sent.text.contains("A code was sent to p***@example.com"),
+        "{}",
+        sent.text
+    );
+    let mail = sink.wait_for("page-code@example.com", 2).await;
+    let code = super::otp::code_in(&mail.text);
+    let done = b
+        .submit(&app, &sent, &[("method", "email"), ("code", &code)])
+        .await;
+    let code = code_of(&app, &done);
+    let t = token(&app, "mail-mfa", &secret, &redeem_body(&code)).await;
+    assert_eq!(
+        claims(t.json["id_token"].as_str().unwrap())["amr"],
+        json!(["pwd", "otp", "mfa"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_sends_an_email_code_sqlite() {
+    let (app, sink) = portcullis_testkit::spawn_mail_app(portcullis_testkit::Backend::Sqlite)
+        .await
+        .unwrap();
+    page_sends_an_email_code(app, sink).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_sends_an_email_code_postgres() {
+    if let Some((app, sink)) =
+        portcullis_testkit::spawn_mail_app(portcullis_testkit::Backend::Postgres).await
+    {
+        page_sends_an_email_code(app, sink).await;
+    }
+}
