@@ -13,7 +13,7 @@ use crate::error::{Error, Result, StoreError};
 use crate::mfa::{ChallengePurpose, FirstStep, MfaRequired};
 use crate::model::{Email, Realm, RefreshToken, RotateOutcome, Session, User, new_id};
 use crate::passwords::check_new_password;
-use crate::realms::parse_display_name;
+use crate::realms::{ensure_enabled, parse_display_name};
 use crate::throttle;
 use crate::tokens::{ACCESS_TOKEN_TYP, AccessClaims, LEEWAY, Principal};
 
@@ -138,17 +138,9 @@ impl<'a> Accounts<'a> {
         Self { i }
     }
 
-    fn ensure_enabled(realm: &Realm) -> Result<()> {
-        if realm.enabled {
-            Ok(())
-        } else {
-            Err(Error::Forbidden("this realm is disabled"))
-        }
-    }
-
     /// Registers a new account.
     pub async fn register(&self, realm: &Realm, new: NewAccount) -> Result<User> {
-        Self::ensure_enabled(realm)?;
+        ensure_enabled(realm)?;
         let mut errors = Vec::new();
         let email = Email::parse(&new.email).map_err(|e| errors.push(e)).ok();
         if let Some(email) = &email
@@ -246,7 +238,7 @@ impl<'a> Accounts<'a> {
         code: &str,
         meta: &RequestMeta,
     ) -> Result<IssuedTokens> {
-        Self::ensure_enabled(realm)?;
+        ensure_enabled(realm)?;
         let step = crate::mfa::Mfa::new(self.i)
             .complete(realm, mfa_token, method, code, ChallengePurpose::Api, meta)
             .await?;
@@ -301,7 +293,7 @@ impl<'a> Accounts<'a> {
         code: &str,
         meta: &RequestMeta,
     ) -> Result<(Session, SecretString)> {
-        Self::ensure_enabled(realm)?;
+        ensure_enabled(realm)?;
         let step = crate::mfa::Mfa::new(self.i)
             .complete(
                 realm,
@@ -326,7 +318,7 @@ impl<'a> Accounts<'a> {
         credential: &serde_json::Value,
         meta: &RequestMeta,
     ) -> Result<IssuedTokens> {
-        Self::ensure_enabled(realm)?;
+        ensure_enabled(realm)?;
         let step = crate::mfa::Mfa::new(self.i)
             .finish_passkey_login(realm, ceremony_id, credential)
             .await?;
@@ -344,7 +336,7 @@ impl<'a> Accounts<'a> {
         credential: &serde_json::Value,
         meta: &RequestMeta,
     ) -> Result<(Session, SecretString)> {
-        Self::ensure_enabled(realm)?;
+        ensure_enabled(realm)?;
         let step = crate::mfa::Mfa::new(self.i)
             .finish_passkey_login(realm, ceremony_id, credential)
             .await?;
@@ -524,7 +516,7 @@ impl<'a> Accounts<'a> {
         password: SecretString,
         meta: &RequestMeta,
     ) -> Result<(User, usize)> {
-        Self::ensure_enabled(realm)?;
+        ensure_enabled(realm)?;
         let i = self.i;
         let now = i.clock.now();
         let limits = &i.settings.login;
@@ -772,7 +764,7 @@ impl<'a> Accounts<'a> {
         presented: &SecretString,
         meta: &RequestMeta,
     ) -> Result<(RefreshToken, SecretString)> {
-        Self::ensure_enabled(realm)?;
+        ensure_enabled(realm)?;
         let i = self.i;
         let now = i.clock.now();
         let presented_hash = sha256(presented.expose_secret().as_bytes());

@@ -86,6 +86,49 @@ impl AuditWriter {
     }
 }
 
+/// Queues the record of something that happened to `target` (its state
+/// after in `after`), done by `actor`, at the domain's current time.
+pub(crate) async fn event(
+    i: &crate::app::Inner,
+    realm_id: uuid::Uuid,
+    actor: Option<uuid::Uuid>,
+    action: &str,
+    target: String,
+    after: serde_json::Value,
+) {
+    let record = AuditRecord {
+        id: crate::model::new_id(),
+        realm_id,
+        actor,
+        action: action.to_owned(),
+        target,
+        before: None,
+        after: Some(after),
+        request_id: None,
+        at: i.clock.now(),
+    };
+    i.audit.record(record).await;
+}
+
+/// Queues the record of something a user did to their own account.
+pub(crate) async fn user_event(
+    i: &crate::app::Inner,
+    realm_id: uuid::Uuid,
+    user_id: uuid::Uuid,
+    action: &str,
+    after: serde_json::Value,
+) {
+    event(
+        i,
+        realm_id,
+        Some(user_id),
+        action,
+        format!("user:{user_id}"),
+        after,
+    )
+    .await;
+}
+
 async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut flushes = Vec::new();

@@ -34,14 +34,15 @@ use portcullis_crypto::{hmac_sha256, random_token, sha256};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 use time::Duration;
-use uuid::Uuid;
 
 use crate::accounts::{Accounts, LoginOutcome, RequestMeta};
 use crate::app::Inner;
+use crate::audit::user_event as audit;
 use crate::error::{Error, Result, StoreError};
 use crate::mail::{EmailToken, EmailTokenPurpose, Mail, MailKind};
 use crate::mfa::{ChallengePurpose, FirstStep, Mfa, Reauthentication};
-use crate::model::{AuditRecord, Email, Realm, User, new_id};
+use crate::model::{Email, Realm, User, new_id};
+use crate::realms::ensure_enabled;
 use crate::recovery::{invalid_token, presented_hash, take};
 use crate::throttle;
 use crate::tokens::Principal;
@@ -75,30 +76,6 @@ fn magic_digest(attempt: &str, token: &str) -> Option<Vec<u8>> {
     let (a, t) = (attempt.trim(), token.trim());
     let plausible = |s: &str| !s.is_empty() && s.len() <= 128;
     (plausible(a) && plausible(t)).then(|| hmac_sha256(a.as_bytes(), t.as_bytes()).to_vec())
-}
-
-fn ensure_enabled(realm: &Realm) -> Result<()> {
-    if realm.enabled {
-        Ok(())
-    } else {
-        Err(Error::Forbidden("this realm is disabled"))
-    }
-}
-
-async fn audit(i: &Inner, realm_id: Uuid, user_id: Uuid, action: &str, after: Value) {
-    i.audit
-        .record(AuditRecord {
-            id: new_id(),
-            realm_id,
-            actor: Some(user_id),
-            action: action.to_owned(),
-            target: format!("user:{user_id}"),
-            before: None,
-            after: Some(after),
-            request_id: None,
-            at: i.clock.now(),
-        })
-        .await;
 }
 
 fn mail_values(user: &User, link: Option<String>, ttl: Option<Duration>) -> Map<String, Value> {

@@ -443,3 +443,13 @@ impl<'a> Realms<'a> {
         Ok(self.by_name(name).await?.id)
     }
 }
+
+/// `Forbidden` for a disabled realm: it refuses logins, tokens and the
+/// flows that lead to them.
+pub(crate) fn ensure_enabled(realm: &Realm) -> Result<()> {
+    if realm.enabled {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("this realm is disabled"))
+    }
+}

@@ -19,10 +19,12 @@ use uuid::Uuid;
 
 use crate::accounts::{Accounts, RequestMeta};
 use crate::app::Inner;
+use crate::audit::user_event as audit;
 use crate::error::{Error, Result};
 use crate::mail::{EmailToken, EmailTokenPurpose, Mail, MailKind};
-use crate::model::{AuditRecord, Email, Realm, User, new_id};
+use crate::model::{Email, Realm, User, new_id};
 use crate::passwords::check_new_password;
+use crate::realms::ensure_enabled;
 use crate::throttle;
 use crate::tokens::Principal;
 
@@ -49,31 +51,6 @@ pub(crate) fn invalid_token() -> Error {
 pub(crate) fn presented_hash(token: &str) -> Option<[u8; 32]> {
     let t = token.trim();
     (!t.is_empty() && t.len() <= MAX_TOKEN_LEN).then(|| sha256(t.as_bytes()))
-}
-
-fn ensure_enabled(realm: &Realm) -> Result<()> {
-    if realm.enabled {
-        Ok(())
-    } else {
-        Err(Error::Forbidden("this realm is disabled"))
-    }
-}
-
-/// Writes an audit record about a user (off the request's path).
-async fn audit(i: &Inner, realm_id: Uuid, user_id: Uuid, action: &str, after: Value) {
-    i.audit
-        .record(AuditRecord {
-            id: new_id(),
-            realm_id,
-            actor: Some(user_id),
-            action: action.to_owned(),
-            target: format!("user:{user_id}"),
-            before: None,
-            after: Some(after),
-            request_id: None,
-            at: i.clock.now(),
-        })
-        .await;
 }
 
 /// Counts one request against a rate-limit key (stored with the failed

@@ -32,7 +32,7 @@ pub use backup::BACKUP_CODE_COUNT;
 use crate::accounts::{AMR_PASSWORD, RequestMeta};
 use crate::app::Inner;
 use crate::error::{Error, Result};
-use crate::model::{AuditRecord, Realm, User, new_id};
+use crate::model::{Realm, User, new_id};
 use crate::throttle;
 use crate::tokens::Principal;
 
@@ -895,17 +895,6 @@ impl<'a> Mfa<'a> {
         target: String,
         detail: serde_json::Value,
     ) {
-        let record = AuditRecord {
-            id: new_id(),
-            realm_id: realm.id,
-            actor: Some(user.id),
-            action: action.to_owned(),
-            target,
-            before: None,
-            after: Some(detail),
-            request_id: None,
-            at: self.i.clock.now(),
-        };
-        self.i.audit.record(record).await;
+        crate::audit::event(self.i, realm.id, Some(user.id), action, target, detail).await;
     }
 }

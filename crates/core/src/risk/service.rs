@@ -15,7 +15,7 @@ use crate::accounts::RequestMeta;
 use crate::app::Inner;
 use crate::authz::Caller;
 use crate::error::{Error, Result};
-use crate::model::{AuditRecord, Realm, User, new_id};
+use crate::model::{Realm, User};
 
 /// Adaptive security.
 pub struct Risk<'a> {
@@ -271,18 +271,7 @@ impl<'a> Risk<'a> {
         target: String,
         detail: serde_json::Value,
     ) {
-        let record = AuditRecord {
-            id: new_id(),
-            realm_id,
-            actor,
-            action: action.to_owned(),
-            target,
-            before: None,
-            after: Some(detail),
-            request_id: None,
-            at: self.i.clock.now(),
-        };
-        self.i.audit.record(record).await;
+        crate::audit::event(self.i, realm_id, actor, action, target, detail).await;
     }
 }
 
