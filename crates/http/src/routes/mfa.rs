@@ -302,10 +302,20 @@ pub(crate) async fn email_verify_post(
     Authenticated(who): Authenticated,
     Json(body): Json<CodeVerifyRequest>,
 ) -> Result<axum::Json<CodeVerifyResponse>, ApiError> {
+    confirm_code_factor(&state, &who, FactorKind::Email, &body.code).await
+}
+
+/// Confirms a pending e-mail or SMS factor with the code sent to it.
+async fn confirm_code_factor(
+    state: &AppState,
+    who: &portcullis_core::Principal,
+    kind: FactorKind,
+    code: &str,
+) -> Result<axum::Json<CodeVerifyResponse>, ApiError> {
     let backup_codes = state
         .core
         .mfa()
-        .confirm_code_factor(&who, FactorKind::Email, &body.code)
+        .confirm_code_factor(who, kind, code)
         .await?;
     Ok(axum::Json(CodeVerifyResponse {
         enabled: true,
@@ -329,15 +339,7 @@ pub(crate) async fn sms_verify_post(
     Authenticated(who): Authenticated,
     Json(body): Json<CodeVerifyRequest>,
 ) -> Result<axum::Json<CodeVerifyResponse>, ApiError> {
-    let backup_codes = state
-        .core
-        .mfa()
-        .confirm_code_factor(&who, FactorKind::Sms, &body.code)
-        .await?;
-    Ok(axum::Json(CodeVerifyResponse {
-        enabled: true,
-        backup_codes,
-    }))
+    confirm_code_factor(&state, &who, FactorKind::Sms, &body.code).await
 }
 
 /// Start a TOTP enrolment: the secret, its `otpauth://` URI and a QR code,
