@@ -346,7 +346,7 @@ impl<'a> Accounts<'a> {
 
     /// The risk checks of a login whose password was right: a blocked
     /// login is refused; whether the realm asks for a second factor.
-    async fn assess_login(
+    pub(crate) async fn assess_login(
         &self,
         realm: &Realm,
         user: &User,
@@ -367,7 +367,7 @@ impl<'a> Accounts<'a> {
         }
     }
 
-    async fn start_browser_session(
+    pub(crate) async fn start_browser_session(
         &self,
         realm: &Realm,
         user: &User,

@@ -35,7 +35,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 use time::Duration;
 
-use crate::accounts::{Accounts, LoginOutcome, RequestMeta};
+use crate::accounts::{Accounts, BrowserLogin, LoginOutcome, RequestMeta};
 use crate::app::Inner;
 use crate::audit::user_event as audit;
 use crate::error::{Error, Result, StoreError};
@@ -43,7 +43,7 @@ use crate::mail::{EmailToken, EmailTokenPurpose, Mail, MailKind};
 use crate::mfa::{ChallengePurpose, FirstStep, Mfa, Reauthentication};
 use crate::model::{Email, Realm, User, new_id};
 use crate::realms::ensure_enabled;
-use crate::recovery::{invalid_token, presented_hash, take};
+use crate::recovery::{invalid_token, live, presented_hash, take};
 use crate::throttle;
 use crate::tokens::Principal;
 
@@ -146,9 +146,24 @@ impl<'a> Links<'a> {
         })
     }
 
+    /// Whether `token` is a live magic link of the attempt `attempt`.
+    /// Spends nothing.
+    pub async fn magic_link_is_live(
+        &self,
+        realm: &Realm,
+        token: &str,
+        attempt: &str,
+    ) -> Result<bool> {
+        let Some(hash) = magic_digest(attempt, token) else {
+            return Ok(false);
+        };
+        live(self.i, realm, EmailTokenPurpose::MagicLink, &hash).await
+    }
+
     /// Completes a magic-link login with the link's token and the attempt
     /// that asked for it: tokens (`amr` `["otp"]`), or the MFA step for a
-    /// user who must pass a second factor. The account lockout applies.
+    /// user who must pass a second factor (or whom the risk checks want
+    /// one of). The account lockout applies.
     pub async fn magic_link_login(
         &self,
         realm: &Realm,
@@ -156,6 +171,69 @@ impl<'a> Links<'a> {
         attempt: &str,
         meta: &RequestMeta,
     ) -> Result<LoginOutcome> {
+        let (user, step_up) = self.take_magic_link(realm, token, attempt, meta).await?;
+        let i = &**self.i;
+        let required = Mfa::new(i)
+            .challenge_for(
+                realm,
+                &user,
+                ChallengePurpose::Api,
+                FirstStep::MagicLink,
+                step_up,
+            )
+            .await?;
+        if let Some(required) = required {
+            return Ok(LoginOutcome::MfaRequired(required));
+        }
+        let accounts = Accounts::new(i);
+        accounts.clear_failures(realm, &user).await?;
+        let tokens = accounts
+            .start_session(realm, user, vec![AMR_MAGIC_LINK.to_owned()], meta)
+            .await?;
+        Ok(LoginOutcome::Tokens(Box::new(tokens)))
+    }
+
+    /// [`Self::magic_link_login`] on the login pages: a single sign-on
+    /// session, or the second step of the login form.
+    pub async fn browser_magic_link_login(
+        &self,
+        realm: &Realm,
+        token: &str,
+        attempt: &str,
+        meta: &RequestMeta,
+    ) -> Result<BrowserLogin> {
+        let (user, step_up) = self.take_magic_link(realm, token, attempt, meta).await?;
+        let i = &**self.i;
+        let required = Mfa::new(i)
+            .challenge_for(
+                realm,
+                &user,
+                ChallengePurpose::Browser,
+                FirstStep::MagicLink,
+                step_up,
+            )
+            .await?;
+        if let Some(required) = required {
+            return Ok(BrowserLogin::MfaRequired(required));
+        }
+        let accounts = Accounts::new(i);
+        accounts.clear_failures(realm, &user).await?;
+        let (session, secret) = accounts
+            .start_browser_session(realm, &user, vec![AMR_MAGIC_LINK.to_owned()], meta)
+            .await?;
+        Ok(BrowserLogin::Session(Box::new(session), secret))
+    }
+
+    /// The first step of a magic-link login: spends the link and assesses
+    /// the login's risk. The user, and whether the risk checks ask for a
+    /// second factor (a blocked login is refused).
+    async fn take_magic_link(
+        &self,
+        realm: &Realm,
+        token: &str,
+        attempt: &str,
+        meta: &RequestMeta,
+    ) -> Result<(User, bool)> {
         ensure_enabled(realm)?;
         let i = &**self.i;
         let hash = magic_digest(attempt, token).ok_or_else(invalid_token)?;
@@ -168,7 +246,7 @@ impl<'a> Links<'a> {
             .ok_or_else(invalid_token)?;
         let limits = &i.settings.login;
         let acct_key = throttle::account_key(&found.email);
-        throttle::check(
+        let failures = throttle::check(
             &*i.store,
             limits,
             realm.id,
@@ -204,24 +282,10 @@ impl<'a> Links<'a> {
             json!({ "ip": meta.ip }),
         )
         .await;
-        let required = Mfa::new(i)
-            .challenge_for(
-                realm,
-                &user,
-                ChallengePurpose::Api,
-                FirstStep::MagicLink,
-                false,
-            )
+        let step_up = Accounts::new(i)
+            .assess_login(realm, &user, failures, meta)
             .await?;
-        if let Some(required) = required {
-            return Ok(LoginOutcome::MfaRequired(required));
-        }
-        let accounts = Accounts::new(i);
-        accounts.clear_failures(realm, &user).await?;
-        let tokens = accounts
-            .start_session(realm, user, vec![AMR_MAGIC_LINK.to_owned()], meta)
-            .await?;
-        Ok(LoginOutcome::Tokens(Box::new(tokens)))
+        Ok((user, step_up))
     }
 
     /// Asks to change the caller's address to `new_email` (needs a recent

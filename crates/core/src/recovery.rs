@@ -63,6 +63,20 @@ pub(crate) async fn take(i: &Inner, realm_id: Uuid, key: &str, max: u32) -> Resu
     Ok(())
 }
 
+/// Whether the stored token of `purpose` with digest `hash` is unused and
+/// unexpired.
+pub(crate) async fn live(
+    i: &Inner,
+    realm: &Realm,
+    purpose: EmailTokenPurpose,
+    hash: &[u8],
+) -> Result<bool> {
+    ensure_enabled(realm)?;
+    let now = i.clock.now();
+    let found = i.store.get_email_token(realm.id, purpose, hash).await?;
+    Ok(found.is_some_and(|t| t.used_at.is_none() && t.expires_at > now))
+}
+
 /// A new token of `purpose` for a user, stored (only its digest), after
 /// spending the user's older tokens of that purpose. Returns the token.
 async fn issue_token(
@@ -144,6 +158,26 @@ pub struct Recovery<'a> {
 impl<'a> Recovery<'a> {
     pub(crate) fn new(i: &'a Arc<Inner>) -> Self {
         Self { i }
+    }
+
+    /// Whether `token` is a live link of `purpose` (e-mail verification,
+    /// password reset or e-mail change): known, unused and unexpired.
+    /// Spends nothing; the pages that serve the links ask before showing
+    /// their form. Magic links are checked with
+    /// [`crate::links::Links::magic_link_is_live`].
+    pub async fn link_is_live(
+        &self,
+        realm: &Realm,
+        purpose: EmailTokenPurpose,
+        token: &str,
+    ) -> Result<bool> {
+        if purpose == EmailTokenPurpose::MagicLink {
+            return Ok(false);
+        }
+        let Some(hash) = presented_hash(token) else {
+            return Ok(false);
+        };
+        live(self.i, realm, purpose, &hash).await
     }
 
     /// Marks an address verified with the token of a verification link.
