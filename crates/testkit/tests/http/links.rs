@@ -454,3 +454,66 @@ link_tests!(
         assert_eq!(confirm(&app, &second.token().unwrap()).await.status, 204);
     }
 );
+
+link_tests!(
+    magic_link_logins_are_risk_assessed,
+    |app: TestApp, sink: SmtpSink| async move {
+        let email = "risa@example.com";
+        registered(&app, &sink, email).await;
+        let policy = |step_up: u32, block: u32| json!({"enabled": true, "step_up_at": step_up, "block_at": block, "notify_new_device": false});
+        let put = |body: Value| {
+            let app = &app;
+            async move {
+                let admin = app.admin_token().await;
+                let r = app
+                    .call(
+                        reqwest::Method::PUT,
+                        "/api/v1/risk-policy",
+                        Some(&admin),
+                        Some(body),
+                    )
+                    .await;
+                assert_eq!(r.status, 200, "{}", r.text);
+            }
+        };
+        let fail_three_times = || async {
+            for _ in 0..3 {
+                let r = app
+                    .post(
+                        "/api/v1/auth/login",
+                        None,
+                        json!({"email": email, "password": "not the password"}),
+                    )
+                    .await;
+                assert_eq!(r.status, 401, "{}", r.text);
+            }
+        };
+        // A burst of failures (30) before the link: a step up, which the
+        // mailbox cannot be, so the link is refused and the password asked.
+        put(policy(30, 60)).await;
+        fail_three_times().await;
+        let attempt = ask(&app, email).await;
+        let token = link_token(&app, &sink, email, 2).await;
+        let r = use_link(&app, &token, &attempt).await;
+        assert_eq!(r.status, 403, "{}", r.text);
+        assert!(r.text.contains("other than e-mail"), "{}", r.text);
+        assert!(r.json.get("access_token").is_none());
+        // Over the block threshold: blocked.
+        app.clock.advance(Duration::minutes(20));
+        put(policy(10, 30)).await;
+        fail_three_times().await;
+        let attempt = ask(&app, email).await;
+        let token = link_token(&app, &sink, email, 3).await;
+        let r = use_link(&app, &token, &attempt).await;
+        assert_eq!(r.status, 403, "{}", r.text);
+        assert!(r.text.contains("risk policy"), "{}", r.text);
+        app.core.flush_audit().await;
+        let realm = app.core.realms().default_realm().await.unwrap();
+        let audit = app.core.store().list_audit(realm.id, 100).await.unwrap();
+        assert!(
+            audit.iter().any(|a| a.action == "risk.login"),
+            "{:?}",
+            audit.iter().map(|a| &a.action).collect::<Vec<_>>()
+        );
+    }
+);

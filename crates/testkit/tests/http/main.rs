@@ -10,7 +10,9 @@ mod accounts;
 mod authz;
 mod clients;
 mod errors;
+#[macro_use]
 mod links;
+mod link_pages;
 mod mail;
 mod mfa;
 mod oauth;

@@ -12,17 +12,17 @@ use sha2::Digest as _;
 use super::*;
 
 const AUTHORIZE: &str = "/realms/main/oauth2/authorize";
-const TOKEN: &str = "/realms/main/oauth2/token";
+pub(crate) const TOKEN: &str = "/realms/main/oauth2/token";
 const USERINFO: &str = "/realms/main/oauth2/userinfo";
 const FORM: &str = "application/x-www-form-urlencoded";
-const CB: &str = "https://app.example.com/cb";
+pub(crate) const CB: &str = "https://app.example.com/cb";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 fn challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
 }
 
-fn enc(v: &str) -> String {
+pub(crate) fn enc(v: &str) -> String {
     url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }
 

@@ -35,6 +35,8 @@ use secrecy::{ExposeSecret as _, SecretString};
 use crate::extract::{ClientMeta, RealmCtx};
 use crate::state::AppState;
 
+mod links;
+
 const SSO_COOKIE: &str = "portcullis_sso";
 const CSRF_COOKIE: &str = "portcullis_csrf";
 
@@ -54,6 +56,7 @@ pub(crate) fn router() -> Router<AppState> {
             get(logout_endpoint).post(logout_endpoint),
         )
         .route("/realms/{realm}/logout", post(logout_confirm))
+        .merge(links::router())
 }
 
 // ---- templates ----
@@ -71,11 +74,13 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
     passkey_action: String,
     passkey_start: String,
+    /// Where "E-mail me a sign-in link" posts, when mail can be sent.
+    magic_link_action: Option<String>,
     script: &'static str,
 }
 
 /// The login pages' script: passkeys and security keys (WebAuthn).
-const WEBAUTHN_JS: &str = include_str!("../../templates/webauthn.js");
+const WEBAUTHN_JS: &str = include_str!("../../../templates/webauthn.js");
 
 #[derive(Template)]
 #[template(path = "mfa.html")]
@@ -288,7 +293,15 @@ struct Ctx<'a> {
     headers: &'a HeaderMap,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn new(state: &'a AppState, realm: &'a Realm, headers: &'a HeaderMap) -> Self {
+        Self {
+            state,
+            realm,
+            headers,
+        }
+    }
+
     fn path(&self, rest: &str) -> String {
         format!("/realms/{}/{rest}", self.realm.name.as_str())
     }
@@ -310,7 +323,8 @@ impl Ctx<'_> {
         if let Some(age) = max_age {
             c = c.max_age(time::Duration::seconds(age));
         }
-        c.build().to_string()
+        // Percent-encoded, as `CookieJar` decodes what it reads.
+        c.build().encoded().to_string()
     }
 
     /// The CSRF token of this browser, set as a cookie when new.
@@ -422,6 +436,12 @@ impl Ctx<'_> {
             error,
             passkey_action: self.path("login/passkey"),
             passkey_start: format!("/api/v1/realms/{}/auth/passkey/start", self.realm.name),
+            magic_link_action: self
+                .state
+                .core
+                .mail()
+                .can_send()
+                .then(|| self.path("login/magic-link")),
             script: WEBAUTHN_JS,
         }
         .render();
@@ -602,11 +622,7 @@ async fn authorize(
     headers: &HeaderMap,
     form: Result<Form, portcullis_oidc::OAuthError>,
 ) -> Response {
-    let ctx = Ctx {
-        state: s,
-        realm,
-        headers,
-    };
+    let ctx = Ctx::new(s, realm, headers);
     let form = match form {
         Ok(f) => f,
         Err(e) => {
@@ -683,11 +699,7 @@ async fn login_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let ctx = Ctx {
-        state: &s,
-        realm: &realm,
-        headers: &headers,
-    };
+    let ctx = Ctx::new(&s, &realm, &headers);
     let (form, req) = match submitted_request(&ctx, &body).await {
         Ok(ok) => ok,
         Err(res) => return res,
@@ -696,7 +708,9 @@ async fn login_post(
     let password = SecretString::from(form.get("password").unwrap_or("").to_owned());
     let accounts = s.core.accounts();
     match accounts.login_browser(&realm, email, password, &meta).await {
-        Ok(BrowserLogin::Session(session, secret)) => signed_in(&ctx, &req, *session, secret).await,
+        Ok(BrowserLogin::Session(session, secret)) => {
+            signed_in(&ctx, Page::new(), &req, *session, secret).await
+        }
         Ok(BrowserLogin::MfaRequired(required)) => {
             ctx.mfa_page(
                 Page::new(),
@@ -749,22 +763,31 @@ fn login_error(e: &Error) -> Option<(StatusCode, String)> {
 /// authorization request.
 async fn signed_in(
     ctx: &Ctx<'_>,
+    mut page: Page,
     req: &AuthRequest,
     session: Session,
     secret: SecretString,
 ) -> Response {
-    let accounts = ctx.state.core.accounts();
-    // A new login replaces the browser's previous session.
+    start_sso(ctx, &mut page, &session, &secret).await;
+    ctx.next(page, req, Some(&session), true).await
+}
+
+/// Makes `session` this browser's single sign-on session: it replaces the
+/// browser's previous one, and `page` sets its cookie.
+async fn start_sso(ctx: &Ctx<'_>, page: &mut Page, session: &Session, secret: &SecretString) {
     if let Ok(Some(old)) = ctx.session().await
         && old.id != session.id
     {
-        let _ = accounts.end_session(ctx.realm.id, old.id).await;
+        let _ = ctx
+            .state
+            .core
+            .accounts()
+            .end_session(ctx.realm.id, old.id)
+            .await;
     }
-    let mut page = Page::new();
     let max_age = ctx.state.core.settings().session_ttl.whole_seconds();
     page.cookies
         .push(ctx.set_cookie(SSO_COOKIE, secret.expose_secret(), Some(max_age)));
-    ctx.next(page, req, Some(&session), true).await
 }
 
 /// `POST /realms/{realm}/login/passkey`: a passwordless login with a
@@ -776,11 +799,7 @@ async fn login_passkey_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let ctx = Ctx {
-        state: &s,
-        realm: &realm,
-        headers: &headers,
-    };
+    let ctx = Ctx::new(&s, &realm, &headers);
     let (form, req) = match submitted_request(&ctx, &body).await {
         Ok(ok) => ok,
         Err(res) => return res,
@@ -805,7 +824,7 @@ async fn login_passkey_post(
         .browser_login_with_passkey(&realm, ceremony, &credential, &meta)
         .await
     {
-        Ok((session, secret)) => signed_in(&ctx, &req, session, secret).await,
+        Ok((session, secret)) => signed_in(&ctx, Page::new(), &req, session, secret).await,
         Err(e) => {
             let (status, message) = match e {
                 Error::InvalidInput(_) => (
@@ -830,11 +849,7 @@ async fn login_mfa_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let ctx = Ctx {
-        state: &s,
-        realm: &realm,
-        headers: &headers,
-    };
+    let ctx = Ctx::new(&s, &realm, &headers);
     let (form, req) = match submitted_request(&ctx, &body).await {
         Ok(ok) => ok,
         Err(res) => return res,
@@ -881,7 +896,7 @@ async fn login_mfa_post(
         .complete_browser_login(&realm, mfa_token, method, code, &meta)
         .await
     {
-        Ok((session, secret)) => return signed_in(&ctx, &req, session, secret).await,
+        Ok((session, secret)) => return signed_in(&ctx, Page::new(), &req, session, secret).await,
         Err(e) => e,
     };
     mfa_step_failed(&ctx, &req, mfa_token, method, &err).await
@@ -941,11 +956,7 @@ async fn consent_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let ctx = Ctx {
-        state: &s,
-        realm: &realm,
-        headers: &headers,
-    };
+    let ctx = Ctx::new(&s, &realm, &headers);
     let (form, req) = match submitted_request(&ctx, &body).await {
         Ok(ok) => ok,
         Err(res) => return res,
@@ -974,11 +985,7 @@ async fn logout(
     headers: &HeaderMap,
     form: Result<Form, portcullis_oidc::OAuthError>,
 ) -> Response {
-    let ctx = Ctx {
-        state: s,
-        realm,
-        headers,
-    };
+    let ctx = Ctx::new(s, realm, headers);
     let Ok(form) = form else {
         return ctx.error_page(
             StatusCode::BAD_REQUEST,
@@ -1077,11 +1084,7 @@ async fn logout_confirm(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let ctx = Ctx {
-        state: &s,
-        realm: &realm,
-        headers: &headers,
-    };
+    let ctx = Ctx::new(&s, &realm, &headers);
     let form = match our_form(&ctx, &body) {
         Ok(f) => f,
         Err(res) => return res,
