@@ -7,8 +7,8 @@ mod logging;
 pub mod mail;
 mod master_key;
 pub mod sms;
+pub mod workers;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -126,18 +126,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         database = %config.database_url,
         "Portcullis is listening"
     );
-    // Answers leave at once rather than wait for the client's ACK of the
-    // previous segment (Nagle).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(
+    workers::serve(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        router,
+        workers::default_count(),
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
     .await
     .context("server error")?;
     housekeeping.abort();
