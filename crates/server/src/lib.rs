@@ -3,6 +3,7 @@
 //! gracefully. The only crate that knows every concrete type.
 
 pub mod config;
+pub mod geoip;
 mod logging;
 pub mod mail;
 mod master_key;
