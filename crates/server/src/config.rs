@@ -327,7 +327,7 @@ raw_config! {
     sms_webhook_secret_file: PathBuf,
     /// A MaxMind-format GeoIP City or Country database (`GeoLite2-City.mmdb`, `GeoIP2-Country.mmdb`), read into memory at start-up: the `country_change` check, and with a City database `impossible_travel`; when absent, those checks do not fire.
     geoip_db: PathBuf,
-    /// A MaxMind-format ASN database (`GeoLite2-ASN.mmdb`): the network owner of each sign-in.
+    /// A MaxMind-format ASN database (`GeoLite2-ASN.mmdb`): the autonomous system number of each address (no check weighs it yet).
     geoip_asn_db: PathBuf,
 }
 

@@ -93,6 +93,10 @@ struct Location {
 impl Database {
     /// The record of `ip`, `None` when there is none or it cannot be read.
     fn record(&self, ip: IpAddr) -> Option<Record<'_>> {
+        // An IPv4-only database knows no IPv6 address: not worth an error.
+        if ip.is_ipv6() && self.reader.metadata().ip_version == 4 {
+            return None;
+        }
         match self.reader.lookup(ip).and_then(|found| found.decode()) {
             Ok(record) => record,
             Err(e) => {
