@@ -132,6 +132,24 @@ impl fmt::Debug for SmsConfig {
     }
 }
 
+/// A GeoIP database file and the setting that named it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeoIpFile {
+    /// The setting as the operator wrote it (`PORTCULLIS_GEOIP_DB`, or `geoip_db in FILE`).
+    pub setting: String,
+    /// The file.
+    pub path: PathBuf,
+}
+
+/// The GeoIP databases; opened and checked at start-up by [`crate::geoip::open`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeoIpConfig {
+    /// A City or Country database.
+    pub db: Option<GeoIpFile>,
+    /// An ASN database.
+    pub asn_db: Option<GeoIpFile>,
+}
+
 /// Shortest accepted webhook secret, in characters.
 pub const MIN_SMS_SECRET_LEN: usize = 32;
 
@@ -307,6 +325,10 @@ raw_config! {
     sms_webhook_secret: String,
     /// File holding the webhook's signing secret.
     sms_webhook_secret_file: PathBuf,
+    /// A MaxMind-format GeoIP City or Country database (`GeoLite2-City.mmdb`, `GeoIP2-Country.mmdb`), read into memory at start-up: the `country_change` check, and with a City database `impossible_travel`; when absent, those checks do not fire.
+    geoip_db: PathBuf,
+    /// A MaxMind-format ASN database (`GeoLite2-ASN.mmdb`): the autonomous system number of each address (no check weighs it yet).
+    geoip_asn_db: PathBuf,
 }
 
 /// The validated configuration.
@@ -334,6 +356,8 @@ pub struct Config {
     pub mail: MailConfig,
     /// The SMS gateway; `None`: SMS codes are not offered.
     pub sms: Option<SmsConfig>,
+    /// The GeoIP databases, if any.
+    pub geoip: GeoIpConfig,
 }
 
 /// Where a setting came from, for error messages.
@@ -653,9 +677,23 @@ impl Config {
             }
         };
 
+        let geoip_file = |key: &str, path: Option<PathBuf>| match path {
+            Some(p) if p.as_os_str().is_empty() => Err(err(n(key), "must be a file path")),
+            Some(path) => Ok(Some(GeoIpFile {
+                setting: n(key),
+                path,
+            })),
+            None => Ok(None),
+        };
+        let geoip = GeoIpConfig {
+            db: geoip_file("geoip_db", raw.geoip_db)?,
+            asn_db: geoip_file("geoip_asn_db", raw.geoip_asn_db)?,
+        };
+
         Ok(Config {
             mail: MailConfig { smtp_url, from },
             sms,
+            geoip,
             bind,
             data_dir,
             database_url,

@@ -3,6 +3,7 @@
 //! gracefully. The only crate that knows every concrete type.
 
 pub mod config;
+pub mod geoip;
 mod logging;
 pub mod mail;
 mod master_key;
@@ -84,7 +85,11 @@ pub async fn open(config: &Config) -> anyhow::Result<(Portcullis, axum::Router)>
 
 /// Serves on the configured address until SIGTERM or Ctrl-C.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    // Before the database: a wrong GeoIP file stops start-up at once.
+    let geoip =
+        geoip::open(&config.geoip).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     let (core, router) = open(&config).await?;
+    geoip::install(&core, geoip);
     let boot = core
         .realms()
         .bootstrap(

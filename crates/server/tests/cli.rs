@@ -307,3 +307,100 @@ fn first_start_bootstraps_and_keeps_secrets_out_of_the_log() {
     terminate(&mut server);
     assert_eq!(std::fs::read_to_string(&pw_file).unwrap(), password);
 }
+
+/// The tests' MaxMind DB writer (no database is shipped or downloaded).
+#[path = "../src/geoip/writer.rs"]
+#[allow(dead_code)]
+mod mmdb_writer;
+
+/// Runs a command that should stop by itself; kills it after 60 s.
+fn run_to_exit(command: &mut Command) -> Output {
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(o) => o.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("portcullis did not stop by itself");
+        }
+    }
+}
+
+#[test]
+fn geoip_databases_are_checked_at_start_up() {
+    use mmdb_writer::{Value, Writer};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let asn_record = Value::map([("autonomous_system_number", Value::U32(64_496))]);
+    let mut asn = Writer::new("GeoLite2-ASN", 6, 24);
+    asn.insert("198.51.100.0/24", &asn_record).unwrap();
+    let asn_path = dir.path().join("GeoLite2-ASN.mmdb");
+    std::fs::write(&asn_path, asn.to_bytes()).unwrap();
+    let garbage = dir.path().join("garbage.mmdb");
+    std::fs::write(&garbage, b"this is not a MaxMind database at all").unwrap();
+    let missing = dir.path().join("GeoLite2-City.mmdb");
+
+    for (var, path, reason) in [
+        ("PORTCULLIS_GEOIP_DB", &missing, "cannot read"),
+        ("PORTCULLIS_GEOIP_ASN_DB", &garbage, "not a MaxMind DB file"),
+        ("PORTCULLIS_GEOIP_DB", &asn_path, "'GeoLite2-ASN' database"),
+    ] {
+        let o = run_to_exit(
+            portcullis(&data)
+                .env("PORTCULLIS_BIND", format!("127.0.0.1:{}", free_port()))
+                .env(var, path)
+                .arg("serve"),
+        );
+        let t = text(&o);
+        assert!(!o.status.success(), "{var}={}: {t}", path.display());
+        assert!(t.contains(&format!("{var}: ")), "{t}");
+        assert!(t.contains(reason), "{t}");
+    }
+    assert!(!data.exists(), "refused before the database was opened");
+
+    // A City and an ASN database: loaded, and said so once each.
+    let mut city = Writer::new("GeoLite2-City", 6, 28);
+    city.insert(
+        "198.51.100.0/24",
+        &Value::map([("country", Value::map([("iso_code", Value::str("DE"))]))]),
+    )
+    .unwrap();
+    let city_path = dir.path().join("city.mmdb");
+    std::fs::write(&city_path, city.to_bytes()).unwrap();
+    let port = free_port();
+    let log = dir.path().join("server.log");
+    let mut server = Running(
+        portcullis(&data)
+            .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
+            .env("PORTCULLIS_GEOIP_DB", &city_path)
+            .env("PORTCULLIS_GEOIP_ASN_DB", &asn_path)
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_ready(port);
+    terminate(&mut server);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let loaded: Vec<serde_json::Value> = logged
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["message"] == "GeoIP database loaded")
+        .collect();
+    assert_eq!(loaded.len(), 2, "{logged}");
+    assert_eq!(loaded[0]["level"], "INFO");
+    assert_eq!(loaded[0]["database_type"], "GeoLite2-City");
+    assert_eq!(loaded[0]["setting"], "PORTCULLIS_GEOIP_DB");
+    assert_eq!(loaded[0]["built"], "2025-11-24");
+    assert_eq!(loaded[1]["database_type"], "GeoLite2-ASN");
+}

@@ -78,6 +78,8 @@ pub struct AppOptions {
     pub mx: Option<Arc<dyn portcullis_core::ports::MxResolver>>,
     /// Sends SMS codes (`None`: SMS is not offered).
     pub sms: Option<Arc<dyn portcullis_core::ports::SmsSender>>,
+    /// GeoIP look-ups (`None`: the GeoIP checks do not fire).
+    pub geoip: Option<Arc<dyn portcullis_core::risk::GeoIp>>,
 }
 
 /// The PostgreSQL URL for tests, `None` to skip. Panics when PostgreSQL is
@@ -131,8 +133,7 @@ pub async fn spawn_mail_app(backend: Backend) -> Option<(TestApp, smtp::SmtpSink
         |_| {},
         AppOptions {
             smtp_url: Some(sink.url()),
-            mx: None,
-            sms: None,
+            ..AppOptions::default()
         },
     )
     .await?;
@@ -185,6 +186,9 @@ pub async fn spawn_app_opts(
         },
     )
     .expect("assemble");
+    if let Some(geoip) = options.geoip {
+        core.set_geoip(geoip);
+    }
     let boot = core
         .realms()
         .bootstrap(ADMIN_EMAIL, Some(SecretString::from(ADMIN_PASSWORD)))

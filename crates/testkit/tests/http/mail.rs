@@ -598,7 +598,7 @@ backend_tests!(
             AppOptions {
                 smtp_url: None,
                 mx: Some(Arc::new(FakeDns)),
-                sms: None,
+                ..AppOptions::default()
             },
         )
         .await
@@ -636,8 +636,7 @@ backend_tests!(
             |_| {},
             AppOptions {
                 smtp_url: Some(format!("smtp://{addr}")),
-                mx: None,
-                sms: None,
+                ..AppOptions::default()
             },
         )
         .await

@@ -48,8 +48,8 @@ async fn spawn(
         },
         AppOptions {
             smtp_url: Some(sink.url()),
-            mx: None,
             sms,
+            ..AppOptions::default()
         },
     )
     .await?;

@@ -1,11 +1,17 @@
 //! Adaptive security over HTTP: known devices and their notice by mail
 //! (through the testkit's SMTP sink), the checks on refresh (another
 //! browser mid-session, a wrong canary, long idleness), failed logins
-//! before a success, and the realm's thresholds. The network and GeoIP
-//! checks, which need other addresses than loopback, are unit-tested in
-//! `portcullis_core::risk`.
+//! before a success, and the realm's thresholds; and `country_change` with
+//! the server's MaxMind reader over a database the test writes, two
+//! loopback addresses standing in for two countries. The network checks and
+//! `impossible_travel`, which need addresses in other networks, are
+//! unit-tested in `portcullis_core::risk`.
 
-use portcullis_testkit::{Backend, Reply, spawn_mail_app};
+use std::sync::Arc;
+
+use portcullis_server::config::{GeoIpConfig, GeoIpFile};
+use portcullis_server::geoip::writer::{Value as Mmdb, Writer};
+use portcullis_testkit::{AppOptions, Backend, Reply, spawn_app_opts, spawn_mail_app};
 
 use super::*;
 
@@ -20,8 +26,19 @@ async fn send(
     token: Option<&str>,
     body: Value,
 ) -> Reply {
-    let mut req = app
-        .http
+    send_with(&app.http, app, path, ua, cookie, token, body).await
+}
+
+async fn send_with(
+    http: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    ua: &str,
+    cookie: Option<&str>,
+    token: Option<&str>,
+    body: Value,
+) -> Reply {
+    let mut req = http
         .post(app.url(path))
         .header("user-agent", ua)
         .header("accept-language", "en-GB,en;q=0.8")
@@ -341,3 +358,104 @@ backend_tests!(realm_thresholds_decide, |app: TestApp| async move {
         .await;
     assert_eq!(r.json["mfa_required"], true, "{}", r.text);
 });
+
+/// A Country database: 127.0.0.1 in Germany, 127.0.0.2 in France (one /24,
+/// so no network change muddles the score), read by the server's reader.
+fn two_countries(dir: &std::path::Path) -> Arc<dyn portcullis_core::risk::GeoIp> {
+    let country = |iso: &str| Mmdb::map([("country", Mmdb::map([("iso_code", Mmdb::str(iso))]))]);
+    let mut w = Writer::new("GeoLite2-Country", 6, 24);
+    w.insert("127.0.0.1/32", &country("DE")).unwrap();
+    w.insert("127.0.0.2/32", &country("FR")).unwrap();
+    let path = dir.join("GeoLite2-Country.mmdb");
+    std::fs::write(&path, w.to_bytes()).unwrap();
+    let geo = portcullis_server::geoip::open(&GeoIpConfig {
+        db: Some(GeoIpFile {
+            setting: "PORTCULLIS_GEOIP_DB".to_owned(),
+            path,
+        }),
+        asn_db: None,
+    })
+    .unwrap()
+    .unwrap();
+    Arc::new(geo)
+}
+
+async fn country_change_flows(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(app) = spawn_app_opts(
+        backend,
+        |_| {},
+        AppOptions {
+            geoip: Some(two_countries(dir.path())),
+            ..AppOptions::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    // A client whose connections come from 127.0.0.2.
+    let abroad = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    app.register("gina@example.com", PW).await;
+    let home = login_as(&app, "gina@example.com", FIREFOX).await;
+    assert_eq!(home.status, 200, "{}", home.text);
+    let login = json!({"email": "gina@example.com", "password": PW});
+    let away = send_with(
+        &abroad,
+        &app,
+        "/api/v1/auth/login",
+        FIREFOX,
+        None,
+        None,
+        login,
+    )
+    .await;
+    // Another country alone (30) is below the step-up threshold (40).
+    assert_eq!(away.status, 200, "{}", away.text);
+    // The session begun in Germany, refreshed from France.
+    let refresh = json!({"refresh_token": home.json["refresh_token"]});
+    let r = send_with(
+        &abroad,
+        &app,
+        "/api/v1/auth/refresh",
+        FIREFOX,
+        None,
+        None,
+        refresh,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let records = audit_actions(&app).await;
+    assert_eq!(records.len(), 2, "{records:?}");
+    for (record, action) in records.iter().zip(["risk.login", "risk.refresh"]) {
+        assert_eq!(record["action"], action, "{records:?}");
+        assert_eq!(record["detail"]["checks"], json!(["country_change"]));
+        assert_eq!(record["detail"]["country"], "FR");
+        assert_eq!(record["detail"]["decision"], "allow");
+    }
+    // The device remembers where it was last seen.
+    let access = away.json["access_token"].as_str().unwrap();
+    let devices = app.get("/api/v1/auth/devices", Some(access)).await;
+    assert_eq!(
+        devices.json.as_array().unwrap().len(),
+        1,
+        "{}",
+        devices.text
+    );
+    assert_eq!(devices.json[0]["country"], "FR", "{}", devices.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_country_fires_country_change_sqlite() {
+    country_change_flows(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_country_fires_country_change_postgres() {
+    country_change_flows(Backend::Postgres).await;
+}
