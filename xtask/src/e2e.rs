@@ -14,19 +14,26 @@
 //!    Debian's `chromium` package when it is missing.
 //! 3. `npm ci` in `e2e/` when `node_modules` is missing or older than
 //!    `package-lock.json` or `package.json`.
-//! 4. The server binary, `target/debug/portcullis` (see [`Build`]), then
-//!    `portcullis serve` on a free loopback port with SQLite in a temporary
+//! 4. The server binary, `target/debug/portcullis` (see [`Build`]).
+//! 5. The mail sink, `node e2e/lib/mail-sink.mjs` (see [`MailSink`]): an
+//!    SMTP server on a free loopback port that keeps what it receives, and
+//!    an HTTP inbox where the suites read it.
+//! 6. `portcullis serve` on a free loopback port with SQLite in a temporary
 //!    directory, a public URL of `http://localhost:{port}` (WebAuthn refuses
 //!    IP addresses as relying parties; `localhost` is a secure context for
-//!    Chromium) and a random bootstrap administrator password.
-//! 5. `node --test` on `e2e/tests/*.test.mjs` with the spec reporter on
+//!    Chromium), a random bootstrap administrator password, and the sink as
+//!    its SMTP server (`PORTCULLIS_SMTP_URL=smtp://127.0.0.1:{port}`).
+//! 7. `node --test` on `e2e/tests/*.test.mjs` with the spec reporter on
 //!    standard output and TAP in a file, whose closing counts are the
 //!    suite's; the tests get `PORTCULLIS_URL`, `PORTCULLIS_ADMIN_EMAIL`,
-//!    `PORTCULLIS_ADMIN_PASSWORD`, `PORTCULLIS_REALM` and `CHROMIUM_PATH`.
-//! 6. The server stops (its log's tail printed when something failed) and
-//!    the temporary directory is removed.
+//!    `PORTCULLIS_ADMIN_PASSWORD`, `PORTCULLIS_REALM`, `CHROMIUM_PATH` and
+//!    `PORTCULLIS_E2E_MAIL_URL` (the sink's inbox).
+//! 8. The server and the sink stop (their logs' tails printed when
+//!    something failed) and the temporary directory is removed.
 
 use std::ffi::OsString;
+use std::fs::File;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::thread;
@@ -51,6 +58,10 @@ const DEBIAN_CHROMIUM: &str = "/usr/bin/chromium";
 const MIN_NODE: (u32, u32) = (18, 15);
 /// The whole `node --test` run may take this long before it is stopped.
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long the mail sink may take to listen.
+const SINK_READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The From address of the server's mail in the suites.
+const SMTP_FROM: &str = "Portcullis E2E <noreply@portcullis.test>";
 
 /// How the server binary is built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,6 +127,8 @@ pub fn suite(patterns: &[String], build: Build) -> Result<Outcome> {
     check_interrupted()?;
 
     let dir = TempDir::new("portcullis-e2e")?;
+    let sink = MailSink::start(&node, &e2e, dir.path())?;
+    let smtp_url = format!("smtp://{}", sink.smtp_addr());
     let database_url = format!("sqlite://{}/portcullis.db", dir.path().display());
     // Random, and free of the e-mail's local part, which the server refuses.
     let admin_password = format!("E2e-{}-Q7!", process::random_hex(12)?);
@@ -130,6 +143,10 @@ pub fn suite(patterns: &[String], build: Build) -> Result<Outcome> {
         &admin_password,
         "info",
         Some(PUBLIC_HOST),
+        &[
+            ("PORTCULLIS_SMTP_URL", &smtp_url),
+            ("PORTCULLIS_SMTP_FROM", SMTP_FROM),
+        ],
     )?;
     let url = server::public_url(server.addr(), Some(PUBLIC_HOST));
     eprintln!("xtask: server ready at {url}; running the end-to-end suite");
@@ -148,7 +165,8 @@ pub fn suite(patterns: &[String], build: Build) -> Result<Outcome> {
         .env("PORTCULLIS_ADMIN_EMAIL", server::ADMIN_EMAIL)
         .env("PORTCULLIS_ADMIN_PASSWORD", &admin_password)
         .env("PORTCULLIS_REALM", REALM)
-        .env("CHROMIUM_PATH", &chromium);
+        .env("CHROMIUM_PATH", &chromium)
+        .env("PORTCULLIS_E2E_MAIL_URL", sink.inbox_url());
     let ran = run_with_timeout(&mut cmd);
     let counts = std::fs::read_to_string(&tap)
         .map(|text| parse_tap(&text))
@@ -169,17 +187,120 @@ pub fn suite(patterns: &[String], build: Build) -> Result<Outcome> {
             server.log().display(),
             tail(server.log(), 6000)
         );
+        eprintln!(
+            "--- mail sink log ({}), last lines ---\n{}",
+            sink.log().display(),
+            tail(sink.log(), 2000)
+        );
     }
     let stopped = server.stop();
+    let sink_stopped = sink.stop();
     drop(dir);
     let ran = ran?;
     stopped.context("stopping the server")?;
+    sink_stopped.context("stopping the mail sink")?;
     if !ran && counts.failed == 0 && !process::interrupted() {
         eprintln!(
             "xtask: node --test failed without a failed test (a test file that does not load? see above)"
         );
     }
     Ok(Outcome { counts, ok })
+}
+
+/// The suites' SMTP sink: `node e2e/lib/mail-sink.mjs READY_FILE`, an SMTP
+/// server (smtp-server, from the Nodemailer project) and an HTTP inbox on
+/// free loopback ports, which it writes to `READY_FILE` once it listens.
+///
+/// xtask owns it, as it owns the server: the server has one SMTP URL for
+/// the whole run, while `node --test` runs each test file in a process of
+/// its own, in parallel, so a sink started by a test file would not outlive
+/// it, and two files could not listen on the same port. The suites read
+/// the mail from the inbox (`e2e/lib/mail.mjs`), waiting for a message with
+/// a long-polling request rather than by polling.
+struct MailSink {
+    job: Job,
+    smtp: SocketAddr,
+    inbox: SocketAddr,
+    log: PathBuf,
+}
+
+impl MailSink {
+    /// Starts the sink with its ready file and log in `dir`, and waits until
+    /// it listens.
+    fn start(node: &Path, e2e: &Path, dir: &Path) -> Result<Self> {
+        let ready = dir.join("mail-sink.json");
+        let log = dir.join("mail-sink.log");
+        let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let err = out.try_clone().context("duplicating the log file")?;
+        let mut cmd = Command::new(node);
+        cmd.current_dir(e2e)
+            .arg(e2e.join("lib").join("mail-sink.mjs"))
+            .arg(&ready)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        let mut job = Job::spawn("the mail sink", &mut cmd)?;
+        let deadline = Instant::now() + SINK_READY_TIMEOUT;
+        let ports = loop {
+            check_interrupted()?;
+            if let Ok(text) = std::fs::read_to_string(&ready) {
+                break serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|v| Some((port_of(&v, "smtp_port")?, port_of(&v, "http_port")?)));
+            }
+            if let Some(status) = job.try_wait()? {
+                bail!(
+                    "the mail sink exited during start-up: {status}\n{}",
+                    tail(&log, 2000)
+                );
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the mail sink did not listen within {SINK_READY_TIMEOUT:?}\n{}",
+                    tail(&log, 2000)
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        let (smtp, inbox) =
+            ports.with_context(|| format!("{} is not as expected", ready.display()))?;
+        let at = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        Ok(Self {
+            job,
+            smtp: at(smtp),
+            inbox: at(inbox),
+            log,
+        })
+    }
+
+    /// Where the SMTP server listens.
+    fn smtp_addr(&self) -> SocketAddr {
+        self.smtp
+    }
+
+    /// `http://127.0.0.1:{port}`, the inbox the suites read.
+    fn inbox_url(&self) -> String {
+        format!("http://{}", self.inbox)
+    }
+
+    /// The file that holds the sink's output.
+    fn log(&self) -> &Path {
+        &self.log
+    }
+
+    /// Stops the sink (SIGTERM, then SIGKILL after a grace period).
+    fn stop(mut self) -> Result<()> {
+        self.job.terminate(Duration::from_secs(5))
+    }
+}
+
+/// A port number under `key` in the sink's ready file.
+fn port_of(value: &serde_json::Value, key: &str) -> Option<u16> {
+    value
+        .get(key)?
+        .as_u64()
+        .and_then(|p| u16::try_from(p).ok())
+        .filter(|p| *p != 0)
 }
 
 /// `e2e/tests/*.test.mjs`, sorted.

@@ -43,7 +43,15 @@ impl Server {
         database_url: &str,
         admin_password: &str,
     ) -> Result<Self> {
-        Self::start_logging(binary, data_dir, database_url, admin_password, "warn", None)
+        Self::start_logging(
+            binary,
+            data_dir,
+            database_url,
+            admin_password,
+            "warn",
+            None,
+            &[],
+        )
     }
 
     /// [`Server::start`] with another `PORTCULLIS_LOG_LEVEL`, and a public
@@ -51,7 +59,8 @@ impl Server {
     /// it refuses IP addresses) instead of the loopback address it listens
     /// on. The server's public URL is `http://{host}:{port}`, so its issuers
     /// are `http://{host}:{port}/realms/{realm}`; its output goes to
-    /// `data_dir/server.log`.
+    /// `data_dir/server.log`. `settings` are more `PORTCULLIS_*` variables
+    /// (such as the SMTP server's URL).
     pub fn start_logging(
         binary: &Path,
         data_dir: &Path,
@@ -59,6 +68,7 @@ impl Server {
         admin_password: &str,
         log_level: &str,
         public_host: Option<&str>,
+        settings: &[(&str, &str)],
     ) -> Result<Self> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?));
         let log = data_dir.join("server.log");
@@ -82,7 +92,8 @@ impl Server {
             .env("PORTCULLIS_DATABASE_URL", database_url)
             .env("PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD", admin_password)
-            .env("PORTCULLIS_LOG_LEVEL", log_level);
+            .env("PORTCULLIS_LOG_LEVEL", log_level)
+            .envs(settings.iter().copied());
         let job = Job::spawn("portcullis serve", &mut cmd)?;
         let mut server = Self { job, addr, log };
         if let Err(err) = server.wait_ready() {

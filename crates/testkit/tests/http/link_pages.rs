@@ -285,6 +285,12 @@ link_tests!(
         // The browser that asked: a button, then the code for the client.
         let page = b.get(&app, &path).await;
         assert_page(&page, 200);
+        // Browsers apply `form-action` to the redirect after the POST too.
+        let csp = page.header("content-security-policy").unwrap();
+        assert!(
+            csp.contains("form-action 'self' https://app.example.com;"),
+            "{csp}"
+        );
         let r = b.submit(&app, &page, &[]).await;
         let code = code_of(&app, &r);
         assert!(!b.cookies.contains_key("portcullis_magic"));

@@ -25,6 +25,7 @@ use portcullis_core::Error;
 use portcullis_core::accounts::BrowserLogin;
 use portcullis_core::mail::EmailTokenPurpose;
 use portcullis_oidc::Form;
+use portcullis_oidc::authorize::AuthRequest;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::{
@@ -224,11 +225,32 @@ impl Mailed {
             }
         };
         match live {
-            Ok(true) => self.form(ctx, Page::new(), token, StatusCode::OK, None),
+            Ok(true) => {
+                let mut page = Page::new();
+                if self == Self::Magic
+                    && let Some(req) = kept_request(ctx).await
+                {
+                    // The button's POST ends in a redirect to the client,
+                    // which the page's `form-action` must allow (browsers
+                    // apply it to a form's redirects too).
+                    page.allow_form_target(&req.redirect_uri);
+                }
+                self.form(ctx, page, token, StatusCode::OK, None)
+            }
             Ok(false) => self.invalid(ctx),
             Err(e) => self.failed(ctx, &e),
         }
     }
+}
+
+/// The authorization request this browser's magic link goes on with
+/// (`portcullis_magic_request`), checked again as every step does: `None`
+/// when there is none, or when it is no longer valid (a client removed
+/// meanwhile).
+async fn kept_request(ctx: &Ctx<'_>) -> Option<AuthRequest> {
+    let kept = cookie(ctx.headers, MAGIC_REQUEST_COOKIE)?;
+    let inner = Form::parse_urlencoded(kept.as_bytes()).ok()?;
+    ctx.check(&inner).await.ok()
 }
 
 /// `GET /realms/{realm}/verify-email?token=...`.
@@ -471,14 +493,7 @@ async fn magic_link_post(
     };
     let token = form.get("token").unwrap_or("");
     let attempt = cookie(&headers, MAGIC_COOKIE).unwrap_or_default();
-    // The request is checked again, as every step does; one that is no
-    // longer valid (a client removed meanwhile) is not gone on with.
-    let request = match cookie(&headers, MAGIC_REQUEST_COOKIE)
-        .and_then(|r| Form::parse_urlencoded(r.as_bytes()).ok())
-    {
-        Some(inner) => ctx.check(&inner).await.ok(),
-        None => None,
-    };
+    let request = kept_request(&ctx).await;
     let login = s
         .core
         .links()
