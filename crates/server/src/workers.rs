@@ -3,11 +3,12 @@
 //! Tokio's multi-threaded scheduler lets any worker thread run any
 //! connection's task: readiness found by one thread wakes a task queued on
 //! another, and tasks are stolen between threads. For requests that take a
-//! few microseconds of work, those cross-core wake-ups and hand-offs cost
-//! as much as the work (docs/benchmarks.md: about a sixth more tokens per
-//! second without them). Here the accept loop hands each new connection, in
-//! turn, to one of N worker threads, each running a current-thread runtime
-//! that keeps the connection for its whole life; nothing migrates.
+//! few microseconds of work, those cross-core wake-ups and hand-offs are a
+//! noticeable share of the cost (docs/benchmarks.md: about an eighth more
+//! tokens and a sixth more introspections per second without them). Here
+//! the accept loop hands each new connection, in turn, to one of N worker
+//! threads, each running a current-thread runtime that keeps the connection
+//! for its whole life; nothing migrates.
 //!
 //! Everything else (the domain, the store's pools, background jobs) is
 //! shared as before: the domain is `Send + Sync`, and CPU-heavy work
