@@ -48,19 +48,19 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/realms/{realm}/verify-email",
-            get(verify_email_page).post(verify_email_post),
+            get(|s, r, h, u| opened(Mailed::VerifyEmail, s, r, h, u)).post(verify_email_post),
         )
         .route(
             "/realms/{realm}/reset-password",
-            get(reset_password_page).post(reset_password_post),
+            get(|s, r, h, u| opened(Mailed::ResetPassword, s, r, h, u)).post(reset_password_post),
         )
         .route(
             "/realms/{realm}/confirm-email-change",
-            get(email_change_page).post(email_change_post),
+            get(|s, r, h, u| opened(Mailed::EmailChange, s, r, h, u)).post(email_change_post),
         )
         .route(
             "/realms/{realm}/magic-link",
-            get(magic_link_page).post(magic_link_post),
+            get(|s, r, h, u| opened(Mailed::Magic, s, r, h, u)).post(magic_link_post),
         )
         .route("/realms/{realm}/login/magic-link", post(magic_link_request))
 }
@@ -253,15 +253,16 @@ async fn kept_request(ctx: &Ctx<'_>) -> Option<AuthRequest> {
     ctx.check(&inner).await.ok()
 }
 
-/// `GET /realms/{realm}/verify-email?token=...`.
-async fn verify_email_page(
+/// `GET /realms/{realm}/{link}?token=...` of a mailed link: its page,
+/// spending nothing.
+async fn opened(
+    link: Mailed,
     State(s): State<AppState>,
     RealmCtx(realm): RealmCtx,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let ctx = Ctx::new(&s, &realm, &headers);
-    Mailed::VerifyEmail.open(&ctx, &uri).await
+    link.open(&Ctx::new(&s, &realm, &headers), &uri).await
 }
 
 /// `POST /realms/{realm}/verify-email`: marks the address verified.
@@ -288,17 +289,6 @@ async fn verify_email_post(
         ),
         Err(e) => Mailed::VerifyEmail.failed(&ctx, &e),
     }
-}
-
-/// `GET /realms/{realm}/reset-password?token=...`: the new-password form.
-async fn reset_password_page(
-    State(s): State<AppState>,
-    RealmCtx(realm): RealmCtx,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let ctx = Ctx::new(&s, &realm, &headers);
-    Mailed::ResetPassword.open(&ctx, &uri).await
 }
 
 /// `POST /realms/{realm}/reset-password`: sets the new password; every
@@ -357,17 +347,6 @@ async fn reset_password_post(
         }
         Err(e) => Mailed::ResetPassword.failed(&ctx, &e),
     }
-}
-
-/// `GET /realms/{realm}/confirm-email-change?token=...`.
-async fn email_change_page(
-    State(s): State<AppState>,
-    RealmCtx(realm): RealmCtx,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let ctx = Ctx::new(&s, &realm, &headers);
-    Mailed::EmailChange.open(&ctx, &uri).await
 }
 
 /// `POST /realms/{realm}/confirm-email-change`: switches the account to
@@ -463,17 +442,6 @@ async fn magic_link_request(
             None => ctx.unavailable(),
         },
     }
-}
-
-/// `GET /realms/{realm}/magic-link?token=...`.
-async fn magic_link_page(
-    State(s): State<AppState>,
-    RealmCtx(realm): RealmCtx,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let ctx = Ctx::new(&s, &realm, &headers);
-    Mailed::Magic.open(&ctx, &uri).await
 }
 
 /// `POST /realms/{realm}/magic-link`: signs in with the link and this
