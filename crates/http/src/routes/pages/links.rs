@@ -24,6 +24,7 @@ use axum::routing::{get, post};
 use portcullis_core::Error;
 use portcullis_core::accounts::BrowserLogin;
 use portcullis_core::mail::EmailTokenPurpose;
+use portcullis_core::model::User;
 use portcullis_oidc::Form;
 use portcullis_oidc::authorize::AuthRequest;
 use secrecy::{ExposeSecret as _, SecretString};
@@ -265,6 +266,26 @@ async fn opened(
     link.open(&Ctx::new(&s, &realm, &headers), &uri).await
 }
 
+/// The POST of a link whose page is a button: `spend` uses the token, and
+/// the answer is the page `title` with `message` of the account's address,
+/// or the link's failure page.
+async fn confirm(
+    link: Mailed,
+    ctx: &Ctx<'_>,
+    body: &Bytes,
+    spend: impl AsyncFnOnce(&str) -> Result<User, Error>,
+    (title, message): (&str, fn(&str) -> String),
+) -> Response {
+    let form = match our_form(ctx, body) {
+        Ok(f) => f,
+        Err(res) => return res,
+    };
+    match spend(form.get("token").unwrap_or("")).await {
+        Ok(user) => ctx.message_page(Page::new(), title, &message(user.email.as_str())),
+        Err(e) => link.failed(ctx, &e),
+    }
+}
+
 /// `POST /realms/{realm}/verify-email`: marks the address verified.
 async fn verify_email_post(
     State(s): State<AppState>,
@@ -273,22 +294,11 @@ async fn verify_email_post(
     body: Bytes,
 ) -> Response {
     let ctx = Ctx::new(&s, &realm, &headers);
-    let form = match our_form(&ctx, &body) {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
-    let token = form.get("token").unwrap_or("");
-    match s.core.recovery().verify_email(&realm, token).await {
-        Ok(user) => ctx.message_page(
-            Page::new(),
-            "Address verified",
-            &format!(
-                "{} is verified. You can close this window.",
-                user.email.as_str()
-            ),
-        ),
-        Err(e) => Mailed::VerifyEmail.failed(&ctx, &e),
-    }
+    let spend = async |token: &str| s.core.recovery().verify_email(&realm, token).await;
+    let words: (&str, fn(&str) -> String) = ("Address verified", |email| {
+        format!("{email} is verified. You can close this window.")
+    });
+    confirm(Mailed::VerifyEmail, &ctx, &body, spend, words).await
 }
 
 /// `POST /realms/{realm}/reset-password`: sets the new password; every
@@ -358,22 +368,11 @@ async fn email_change_post(
     body: Bytes,
 ) -> Response {
     let ctx = Ctx::new(&s, &realm, &headers);
-    let form = match our_form(&ctx, &body) {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
-    let token = form.get("token").unwrap_or("");
-    match s.core.links().confirm_email_change(&realm, token).await {
-        Ok(user) => ctx.message_page(
-            Page::new(),
-            "Address changed",
-            &format!(
-                "Your account now uses {}. You can close this window.",
-                user.email.as_str()
-            ),
-        ),
-        Err(e) => Mailed::EmailChange.failed(&ctx, &e),
-    }
+    let spend = async |token: &str| s.core.links().confirm_email_change(&realm, token).await;
+    let words: (&str, fn(&str) -> String) = ("Address changed", |email| {
+        format!("Your account now uses {email}. You can close this window.")
+    });
+    confirm(Mailed::EmailChange, &ctx, &body, spend, words).await
 }
 
 /// `POST /realms/{realm}/login/magic-link`: "E-mail me a sign-in link" on
