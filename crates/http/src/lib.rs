@@ -24,10 +24,11 @@ pub use state::AppState;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The whole application router with its middleware, in the order of
-/// ARCHITECTURE.md: request id and trace span, security headers, body limit
-/// and timeout, then authentication inside the handlers' extractors.
+/// ARCHITECTURE.md: request id and trace span, security headers, panic guard,
+/// timeout and body limit around the router, metrics around each route, then
+/// authentication inside the handlers' extractors.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .merge(routes::auth::router())
         .merge(routes::mfa::router())
         .merge(routes::risk::router())
@@ -43,19 +44,21 @@ pub fn app(state: AppState) -> Router {
         .merge(openapi::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::metrics,
+        .layer(middleware::MetricsLayer)
+        .with_state(state);
+    // Layers given to `Router::layer` wrap every route separately, and are
+    // cloned with it on every request; these wrap the router once.
+    let edge = tower::ServiceBuilder::new()
+        .layer(middleware::RequestIdLayer)
+        .map_response(middleware::security_headers)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panic_response,
         ))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            error::panic_response,
-        ))
-        .layer(axum::middleware::from_fn(middleware::request_id))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .service(routes);
+    Router::new().fallback_service(edge)
 }

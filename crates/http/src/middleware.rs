@@ -1,18 +1,27 @@
 //! Middleware: request ids and trace spans, security headers, HTTP metrics.
+//!
+//! Each is a plain tower service with a named future rather than an
+//! `axum::middleware::from_fn` closure: those box a future and clone their
+//! inner stack on every request, which cost about a fifth of the throughput
+//! of a token request (docs/benchmarks.md). The request id, security headers,
+//! panic guard, timeout and body limit wrap the router once ([`crate::app`]);
+//! only the metrics, which need the matched route template, wrap each route.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{LazyLock, OnceLock, PoisonError, RwLock};
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware::Next;
-use axum::response::Response;
 use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing::Instrument;
-
-use crate::state::AppState;
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+use tracing::Instrument as _;
+use tracing::instrument::Instrumented;
 
 /// Header carrying the request id.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -25,38 +34,109 @@ fn acceptable_request_id(v: &HeaderValue) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':'))
 }
 
+/// A new request id: a UUIDv7, so ids sort by time. Each thread keeps its
+/// own counter ([`uuid::Uuid::now_v7`] shares one behind a mutex that every
+/// request of every core would take); ids stay unique through their random
+/// bits, and ordered within a thread.
+fn new_request_id() -> HeaderValue {
+    thread_local! {
+        static CONTEXT: uuid::ContextV7 = const { uuid::ContextV7::new() };
+    }
+    let id = CONTEXT.with(|context| uuid::Uuid::new_v7(uuid::Timestamp::now(context)));
+    let mut buf = uuid::Uuid::encode_buffer();
+    let id = id.hyphenated().encode_lower(&mut buf);
+    HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("invalid"))
+}
+
 /// Honours a sane incoming `X-Request-Id` or makes one, runs the request in a
 /// span carrying it, logs one line per request, and returns the id.
-pub async fn request_id(mut req: Request, next: Next) -> Response {
-    let id = match req.headers().get(&X_REQUEST_ID) {
-        Some(v) if acceptable_request_id(v) => v.clone(),
-        _ => HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
-            .unwrap_or(HeaderValue::from_static("invalid")),
-    };
-    req.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
-    let span = tracing::info_span!(
-        "request",
-        request_id = %id.to_str().unwrap_or_default(),
-        method = %req.method(),
-        path = %req.uri().path(),
-    );
-    let started = Instant::now();
-    let mut res = next.run(req).instrument(span.clone()).await;
-    span.in_scope(|| {
-        tracing::info!(
-            status = res.status().as_u16(),
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "request"
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RequestIdLayer;
+
+impl<S> Layer<S> for RequestIdLayer {
+    type Service = RequestId<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestId { inner }
+    }
+}
+
+/// The service of [`RequestIdLayer`].
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId<S> {
+    inner: S,
+}
+
+impl<S, ResBody> Service<Request> for RequestId<S>
+where
+    S: Service<Request, Response = axum::http::Response<ResBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = RequestIdFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let id = match req.headers().get(&X_REQUEST_ID) {
+            Some(v) if acceptable_request_id(v) => v.clone(),
+            _ => new_request_id(),
+        };
+        req.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
+        let span = tracing::info_span!(
+            "request",
+            request_id = %id.to_str().unwrap_or_default(),
+            method = %req.method(),
+            path = %req.uri().path(),
         );
-    });
-    res.headers_mut().insert(X_REQUEST_ID.clone(), id);
-    res
+        RequestIdFuture {
+            inner: self.inner.call(req).instrument(span),
+            id: Some(id),
+            started: Instant::now(),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`RequestId`].
+    pub(crate) struct RequestIdFuture<F> {
+        #[pin]
+        inner: Instrumented<F>,
+        id: Option<HeaderValue>,
+        started: Instant,
+    }
+}
+
+impl<F, ResBody, E> Future for RequestIdFuture<F>
+where
+    F: Future<Output = Result<axum::http::Response<ResBody>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let span = this.inner.span().clone();
+        let mut res = ready!(this.inner.poll(cx))?;
+        span.in_scope(|| {
+            tracing::info!(
+                status = res.status().as_u16(),
+                latency_ms = this.started.elapsed().as_secs_f64() * 1000.0,
+                "request"
+            );
+        });
+        if let Some(id) = this.id.take() {
+            res.headers_mut().insert(X_REQUEST_ID.clone(), id);
+        }
+        Poll::Ready(Ok(res))
+    }
 }
 
 /// Security headers on every response; `no-store` so tokens are never cached.
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let is_docs = req.uri().path() == "/docs";
-    let mut res = next.run(req).await;
+/// Pages and documents that need another `Content-Security-Policy` or
+/// `Cache-Control` set their own, which are kept.
+pub(crate) fn security_headers<B>(mut res: axum::http::Response<B>) -> axum::http::Response<B> {
     let h = res.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -67,16 +147,12 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    let csp = if is_docs {
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-    } else {
-        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-    };
-    // Pages set their own policy (with their nonces and form targets).
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(csp),
+            HeaderValue::from_static(
+                "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            ),
         );
     }
     if !h.contains_key(header::CACHE_CONTROL) {
@@ -85,17 +161,75 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     res
 }
 
-/// Counts requests by method, route template and status, with a latency histogram.
-pub async fn metrics(State(_): State<AppState>, req: Request, next: Next) -> Response {
-    let method = method_label(req.method());
-    let path = req.extensions().get::<MatchedPath>().cloned();
-    let started = Instant::now();
-    let res = next.run(req).await;
-    let route = path.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let (requests, duration) = route_metrics(route, method, res.status().as_u16());
-    requests.increment(1);
-    duration.record(started.elapsed().as_secs_f64());
-    res
+/// Counts requests by method, route template and status, with a latency
+/// histogram. Wraps each route (the template is known only once routed).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MetricsLayer;
+
+impl<S> Layer<S> for MetricsLayer {
+    type Service = Metered<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Metered { inner }
+    }
+}
+
+/// The service of [`MetricsLayer`].
+#[derive(Debug, Clone)]
+pub(crate) struct Metered<S> {
+    inner: S,
+}
+
+impl<S, ResBody> Service<Request> for Metered<S>
+where
+    S: Service<Request, Response = axum::http::Response<ResBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = MeteredFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let method = method_label(req.method());
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        MeteredFuture {
+            inner: self.inner.call(req),
+            method,
+            route,
+            started: Instant::now(),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`Metered`].
+    pub(crate) struct MeteredFuture<F> {
+        #[pin]
+        inner: F,
+        method: &'static str,
+        route: Option<MatchedPath>,
+        started: Instant,
+    }
+}
+
+impl<F, ResBody, E> Future for MeteredFuture<F>
+where
+    F: Future<Output = Result<axum::http::Response<ResBody>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let res = ready!(this.inner.poll(cx))?;
+        let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        let (requests, duration) = route_metrics(route, this.method, res.status().as_u16());
+        requests.increment(1);
+        duration.record(this.started.elapsed().as_secs_f64());
+        Poll::Ready(Ok(res))
+    }
 }
 
 /// The method as a label: the standard ones by name, any other as `OTHER`,

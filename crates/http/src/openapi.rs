@@ -162,8 +162,15 @@ async fn openapi_get() -> impl IntoResponse {
     )
 }
 
-async fn docs_get() -> Html<String> {
-    Html(render(&document()))
+/// The reference page: inline styles only, no scripts, no forms.
+async fn docs_get() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        )],
+        Html(render(&document())),
+    )
 }
 
 fn esc(s: &str) -> String {
