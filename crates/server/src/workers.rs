@@ -122,6 +122,17 @@ fn spawn_worker(
         .name(format!("portcullis-http-{n}"))
         .spawn(move || {
             runtime.block_on(async move {
+                // Keeps a timer armed. Each request's timeout registers one;
+                // when the runtime parked with none pending, registering it
+                // wakes the runtime through its eventfd (a system call and a
+                // spurious wake-up per request). With this timer always due
+                // sooner than any request's deadline, it never does.
+                let ticker = tokio::spawn(async {
+                    let mut tick = tokio::time::interval(Duration::from_secs(1));
+                    loop {
+                        tick.tick().await;
+                    }
+                });
                 let mut live = JoinSet::new();
                 loop {
                     tokio::select! {
@@ -136,6 +147,7 @@ fn spawn_worker(
                     }
                 }
                 while live.join_next().await.is_some() {}
+                ticker.abort();
             });
         })
         .context("starting an HTTP worker's thread")
