@@ -225,10 +225,9 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
 #[derive(Debug, Clone)]
 pub struct ClientMeta(pub RequestMeta);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+impl ClientMeta {
+    /// What a request's head tells of its client.
+    pub(crate) fn of(parts: &Parts) -> RequestMeta {
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -246,12 +245,20 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
         let canary = axum_extra::extract::CookieJar::from_headers(&parts.headers)
             .get(CANARY_COOKIE)
             .map(|c| c.value().to_owned());
-        Ok(ClientMeta(RequestMeta {
+        RequestMeta {
             ip,
             user_agent,
             accept_language,
             canary,
-        }))
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientMeta(Self::of(parts)))
     }
 }
 

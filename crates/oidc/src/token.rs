@@ -49,12 +49,13 @@ fn expose<S: serde::Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok,
     }
 }
 
-/// `POST {issuer}/oauth2/token`.
+/// `POST {issuer}/oauth2/token`. `meta` tells of the client's device; it is
+/// asked for only by the grants that record it (a refresh).
 pub async fn token(
     core: &Portcullis,
     realm: &Realm,
     req: Request<'_>,
-    meta: &RequestMeta,
+    meta: impl FnOnce() -> RequestMeta,
 ) -> Result<TokenResponse, OAuthError> {
     let form = Form::parse(req.content_type, req.body)?;
     let grant = form.require("grant_type")?;
@@ -79,7 +80,7 @@ pub async fn token(
     match grant {
         GrantType::ClientCredentials => client_credentials(core, realm, &client, &form).await,
         GrantType::AuthorizationCode => authorization_code(core, realm, &client, &form).await,
-        GrantType::RefreshToken => refresh_token(core, realm, &client, &form, meta).await,
+        GrantType::RefreshToken => refresh_token(core, realm, &client, &form, &meta()).await,
     }
 }
 

@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{FromRequest, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use portcullis_core::model::Realm;
@@ -44,15 +45,45 @@ pub(crate) fn router() -> Router<AppState> {
         )
 }
 
-fn request<'a>(headers: &'a HeaderMap, body: &'a Bytes) -> Request<'a> {
-    Request {
-        authorization: headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok()),
-        content_type: headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok()),
-        body,
+/// An OAuth endpoint's request: its head as it came, rather than copies of
+/// its headers made by extractors (what only some grants need, such as the
+/// client's address for a refresh, is read only then), and its body, whole.
+pub(crate) struct OAuthRequest {
+    parts: Parts,
+    body: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for OAuthRequest {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        match axum::body::to_bytes(body, crate::MAX_BODY_BYTES).await {
+            Ok(body) => Ok(Self { parts, body }),
+            Err(_) => Err(answer::<()>(
+                Err(OAuthError::invalid_request(
+                    "the body is too large or could not be read",
+                )),
+                "",
+            )),
+        }
+    }
+}
+
+impl OAuthRequest {
+    /// The parts the protocol reads.
+    fn request(&self) -> Request<'_> {
+        let header = |name| {
+            self.parts
+                .headers
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
+        Request {
+            authorization: header(header::AUTHORIZATION),
+            content_type: header(header::CONTENT_TYPE),
+            body: &self.body,
+        }
     }
 }
 
@@ -87,12 +118,10 @@ fn answer<T: Serialize>(result: Result<Body<T>, OAuthError>, realm: &str) -> Res
 pub(crate) async fn token_post(
     State(s): State<AppState>,
     RealmCtx(realm): RealmCtx,
-    ClientMeta(meta): ClientMeta,
-    headers: HeaderMap,
-    body: Bytes,
+    req: OAuthRequest,
 ) -> Response {
-    let result =
-        portcullis_oidc::token::token(&s.core, &realm, request(&headers, &body), &meta).await;
+    let meta = || ClientMeta::of(&req.parts);
+    let result = portcullis_oidc::token::token(&s.core, &realm, req.request(), meta).await;
     answer(result.map(Body::Json), realm.name.as_str())
 }
 
@@ -100,11 +129,9 @@ pub(crate) async fn token_post(
 pub(crate) async fn introspect_post(
     State(s): State<AppState>,
     RealmCtx(realm): RealmCtx,
-    headers: HeaderMap,
-    body: Bytes,
+    req: OAuthRequest,
 ) -> Response {
-    let result =
-        portcullis_oidc::introspect::introspect(&s.core, &realm, request(&headers, &body)).await;
+    let result = portcullis_oidc::introspect::introspect(&s.core, &realm, req.request()).await;
     answer(result.map(Body::Json), realm.name.as_str())
 }
 
@@ -112,10 +139,9 @@ pub(crate) async fn introspect_post(
 pub(crate) async fn revoke_post(
     State(s): State<AppState>,
     RealmCtx(realm): RealmCtx,
-    headers: HeaderMap,
-    body: Bytes,
+    req: OAuthRequest,
 ) -> Response {
-    let result = portcullis_oidc::revoke::revoke(&s.core, &realm, request(&headers, &body)).await;
+    let result = portcullis_oidc::revoke::revoke(&s.core, &realm, req.request()).await;
     answer(result.map(|()| Body::<()>::Empty), realm.name.as_str())
 }
 
@@ -142,15 +168,8 @@ pub(crate) async fn openid_configuration_get(
         .into_response()
 }
 
-async fn userinfo(
-    s: &AppState,
-    realm: &Arc<Realm>,
-    headers: &HeaderMap,
-    body: &Bytes,
-    post: bool,
-) -> Response {
-    let result =
-        portcullis_oidc::userinfo::userinfo(&s.core, realm, request(headers, body), post).await;
+async fn userinfo(s: &AppState, realm: &Arc<Realm>, req: &OAuthRequest, post: bool) -> Response {
+    let result = portcullis_oidc::userinfo::userinfo(&s.core, realm, req.request(), post).await;
     match result {
         Ok(claims) => axum::Json(claims).into_response(),
         Err(e) => {
@@ -168,17 +187,16 @@ async fn userinfo(
 pub(crate) async fn userinfo_get(
     State(s): State<AppState>,
     RealmCtx(realm): RealmCtx,
-    headers: HeaderMap,
+    req: OAuthRequest,
 ) -> Response {
-    userinfo(&s, &realm, &headers, &Bytes::new(), false).await
+    userinfo(&s, &realm, &req, false).await
 }
 
 /// UserInfo, POST (the token in the header or the form body).
 pub(crate) async fn userinfo_post(
     State(s): State<AppState>,
     RealmCtx(realm): RealmCtx,
-    headers: HeaderMap,
-    body: Bytes,
+    req: OAuthRequest,
 ) -> Response {
-    userinfo(&s, &realm, &headers, &body, true).await
+    userinfo(&s, &realm, &req, true).await
 }
