@@ -96,7 +96,13 @@ struct SigningKeyInner {
     public_jwk: serde_json::Value,
     public_key: PublicKey,
     pair: KeyPair,
+    /// The encoded protected headers of the usual `typ`s, made once.
+    headers: Vec<(&'static str, String)>,
 }
+
+/// The `typ`s whose encoded headers a key keeps ready: ID tokens, RFC 9068
+/// access tokens and logout tokens.
+const USUAL_TYPS: [&str; 3] = ["JWT", "at+jwt", "logout+jwt"];
 
 /// A private signing key, parsed once and shared: cloning is cheap.
 ///
@@ -120,6 +126,17 @@ struct SignedHeader<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
     typ: &'a str,
     kid: &'a str,
+}
+
+/// The base64url-encoded protected header `{alg, typ, kid}`.
+fn encoded_header(alg: SigningAlgorithm, typ: &str, kid: &str) -> Result<String, CryptoError> {
+    let header = SignedHeader {
+        alg: alg.as_str(),
+        typ,
+        kid,
+    };
+    let header = serde_json::to_vec(&header).map_err(|_| CryptoError::InvalidClaims)?;
+    Ok(b64u(&header))
 }
 
 impl SigningKey {
@@ -159,12 +176,17 @@ impl SigningKey {
             }
         };
         let (kid, public_jwk) = public_key.to_jwk()?;
+        let headers = USUAL_TYPS
+            .iter()
+            .map(|typ| Ok((*typ, encoded_header(alg, typ, &kid)?)))
+            .collect::<Result<_, CryptoError>>()?;
         Ok(Self(Arc::new(SigningKeyInner {
             kid,
             alg,
             public_jwk,
             public_key,
             pair,
+            headers,
         })))
     }
 
@@ -202,14 +224,11 @@ impl SigningKey {
     /// [`CryptoError::InvalidClaims`] if the claims do not serialise to JSON,
     /// [`CryptoError::Signing`] if the crypto library fails.
     pub fn sign<T: Serialize>(&self, claims: &T, typ: &str) -> Result<String, CryptoError> {
-        let header = SignedHeader {
-            alg: self.0.alg.as_str(),
-            typ,
-            kid: &self.0.kid,
-        };
-        let header = serde_json::to_vec(&header).map_err(|_| CryptoError::InvalidClaims)?;
         let claims = serde_json::to_vec(claims).map_err(|_| CryptoError::InvalidClaims)?;
-        let mut token = b64u(&header);
+        let mut token = match self.0.headers.iter().find(|(t, _)| *t == typ) {
+            Some((_, header)) => header.clone(),
+            None => encoded_header(self.0.alg, typ, &self.0.kid)?,
+        };
         token.push('.');
         token.push_str(&b64u(&claims));
         let signature = self.sign_bytes(token.as_bytes())?;
