@@ -46,6 +46,11 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(middleware::MetricsLayer)
         .with_state(state);
+    with_edge(routes)
+}
+
+/// `routes` behind the middleware every request passes through first.
+fn with_edge(routes: Router) -> Router {
     // Layers given to `Router::layer` wrap every route separately, and are
     // cloned with it on every request; these wrap the router once.
     let edge = tower::ServiceBuilder::new()
@@ -61,4 +66,109 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .service(routes);
     Router::new().fallback_service(edge)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    fn app() -> Router {
+        with_edge(
+            Router::new()
+                .route("/ok", get(|| async { "ok" }))
+                .route(
+                    "/own-policy",
+                    get(|| async {
+                        (
+                            [
+                                (header::CONTENT_SECURITY_POLICY, "default-src 'self'"),
+                                (header::CACHE_CONTROL, "public, max-age=60"),
+                            ],
+                            "page",
+                        )
+                    }),
+                )
+                .route(
+                    "/panic",
+                    get(|| async {
+                        if true {
+                            panic!("a handler bug");
+                        }
+                        "unreachable"
+                    }),
+                ),
+        )
+    }
+
+    async fn get_path(path: &str, request_id: Option<&str>) -> axum::response::Response {
+        let mut req = Request::get(path);
+        if let Some(id) = request_id {
+            req = req.header("x-request-id", id);
+        }
+        app()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_answer_has_an_id_and_the_security_headers() {
+        let res = get_path("/ok", None).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let h = res.headers();
+        let id = h["x-request-id"].to_str().unwrap();
+        assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 7);
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(h[header::REFERRER_POLICY], "no-referrer");
+        assert_eq!(h[header::CACHE_CONTROL], "no-store");
+        assert!(
+            h[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'")
+        );
+        // Ids are made afresh for each request.
+        let other = get_path("/ok", None).await;
+        assert_ne!(other.headers()["x-request-id"], id);
+    }
+
+    #[tokio::test]
+    async fn sane_ids_are_kept_and_others_replaced() {
+        let res = get_path("/ok", Some("client-42.a:b_c")).await;
+        assert_eq!(res.headers()["x-request-id"], "client-42.a:b_c");
+        for bad in ["<script>", &"a".repeat(129)] {
+            let res = get_path("/ok", Some(bad)).await;
+            assert_ne!(res.headers()["x-request-id"], bad);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_page_keeps_its_own_policy_and_caching() {
+        let res = get_path("/own-policy", None).await;
+        assert_eq!(
+            res.headers()[header::CONTENT_SECURITY_POLICY],
+            "default-src 'self'"
+        );
+        assert_eq!(res.headers()[header::CACHE_CONTROL], "public, max-age=60");
+        assert_eq!(res.headers()[header::X_FRAME_OPTIONS], "DENY");
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_a_problem_with_the_same_headers() {
+        let res = get_path("/panic", Some("boom-1")).await;
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(res.headers()["x-request-id"], "boom-1");
+        assert_eq!(res.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+    }
 }
