@@ -7,10 +7,11 @@
 //! panic guard, timeout and body limit wrap the router once ([`crate::app`]);
 //! only the metrics, which need the matched route template, wrap each route.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{LazyLock, OnceLock, PoisonError, RwLock};
+use std::sync::OnceLock;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
@@ -225,9 +226,12 @@ where
         let this = self.project();
         let res = ready!(this.inner.poll(cx))?;
         let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
-        let (requests, duration) = route_metrics(route, this.method, res.status().as_u16());
-        requests.increment(1);
-        duration.record(this.started.elapsed().as_secs_f64());
+        record(
+            route,
+            this.method,
+            res.status().as_u16(),
+            this.started.elapsed().as_secs_f64(),
+        );
         Poll::Ready(Ok(res))
     }
 }
@@ -257,44 +261,47 @@ struct RouteMetrics {
     duration: Histogram,
 }
 
-/// The request counter and latency histogram of a route, method and status.
-/// Registered on first use and kept: looking a metric up by name and labels
-/// on every request costs more than the rest of a cheap request's
-/// bookkeeping. Routes are the router's templates, so the map stays small.
-fn route_metrics(route: &str, method: &'static str, status: u16) -> (Counter, Histogram) {
-    static HANDLES: LazyLock<RwLock<HashMap<String, Vec<RouteMetrics>>>> =
-        LazyLock::new(Default::default);
-    let found = |all: &HashMap<String, Vec<RouteMetrics>>| {
-        all.get(route)?
-            .iter()
-            .find(|h| h.method == method && h.status == status)
-            .map(|h| (h.requests.clone(), h.duration.clone()))
-    };
-    if let Some(handles) = found(&HANDLES.read().unwrap_or_else(PoisonError::into_inner)) {
-        return handles;
+/// Counts a request to `route` and records its latency. Each thread keeps
+/// the handles of the routes, methods and statuses it has seen: looking a
+/// metric up by name and labels costs more than the rest of a cheap
+/// request's bookkeeping, and a map shared by every core (its lock, the
+/// handles' reference counts) would move between their caches on every
+/// request. Handles registered by several threads with the same labels
+/// count into the same metric. Routes are the router's templates, so the
+/// maps stay small.
+fn record(route: &str, method: &'static str, status: u16, seconds: f64) {
+    thread_local! {
+        static HANDLES: RefCell<HashMap<String, Vec<RouteMetrics>>> = RefCell::default();
     }
-    let mut all = HANDLES.write().unwrap_or_else(PoisonError::into_inner);
-    if let Some(handles) = found(&all) {
-        return handles;
-    }
-    let handles = RouteMetrics {
-        method,
-        status,
-        requests: metrics::counter!(
-            "portcullis_http_requests_total",
-            "method" => method,
-            "route" => route.to_owned(),
-            "status" => status.to_string()
-        ),
-        duration: metrics::histogram!(
-            "portcullis_http_request_duration_seconds",
-            "method" => method,
-            "route" => route.to_owned()
-        ),
-    };
-    let answer = (handles.requests.clone(), handles.duration.clone());
-    all.entry(route.to_owned()).or_default().push(handles);
-    answer
+    HANDLES.with_borrow_mut(|handles| {
+        let known = handles.get(route).and_then(|all| {
+            all.iter()
+                .find(|h| h.method == method && h.status == status)
+        });
+        if let Some(h) = known {
+            h.requests.increment(1);
+            h.duration.record(seconds);
+            return;
+        }
+        let h = RouteMetrics {
+            method,
+            status,
+            requests: metrics::counter!(
+                "portcullis_http_requests_total",
+                "method" => method,
+                "route" => route.to_owned(),
+                "status" => status.to_string()
+            ),
+            duration: metrics::histogram!(
+                "portcullis_http_request_duration_seconds",
+                "method" => method,
+                "route" => route.to_owned()
+            ),
+        };
+        h.requests.increment(1);
+        h.duration.record(seconds);
+        handles.entry(route.to_owned()).or_default().push(h);
+    });
 }
 
 /// Installs the process-wide Prometheus recorder once and returns its handle
@@ -345,4 +352,39 @@ fn describe() {
         "portcullis_active_sessions",
         "Sessions neither revoked nor expired, all realms"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_count_into_the_same_metric() {
+        let handle = install_metrics_recorder();
+        let route = "/test/threads-count-into-the-same-metric";
+        let threads: Vec<_> = (0..3)
+            .map(|_| std::thread::spawn(move || record(route, "GET", 200, 0.001)))
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        record(route, "GET", 200, 0.002);
+        record(route, "GET", 404, 0.002);
+        let text = handle.render();
+        let count = |status: &str| {
+            text.lines()
+                .find(|l| {
+                    l.starts_with("portcullis_http_requests_total{")
+                        && l.contains(&format!("route=\"{route}\""))
+                        && l.contains(&format!("status=\"{status}\""))
+                })
+                .and_then(|l| l.rsplit(' ').next())
+                .map(str::to_owned)
+        };
+        assert_eq!(count("200").as_deref(), Some("4"), "{text}");
+        assert_eq!(count("404").as_deref(), Some("1"), "{text}");
+        assert!(text.contains(&format!(
+            "portcullis_http_request_duration_seconds_count{{method=\"GET\",route=\"{route}\"}} 5"
+        )));
+    }
 }
