@@ -174,10 +174,12 @@ impl FromRequestParts<AppState> for RealmCtx {
         if let Some(r) = parts.extensions.get::<RealmCtx>() {
             return Ok(r.clone());
         }
-        let params = Params::from_request_parts(parts, state).await?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::from(portcullis_core::Error::NotFound("route")))?;
         let realms = state.core.realms();
-        let realm = match params.get("realm") {
-            Some(name) => realms.by_name(name).await?,
+        let realm = match params.iter().find(|(name, _)| *name == "realm") {
+            Some((_, name)) => realms.by_name(name).await?,
             None => realms.default_realm().await?,
         };
         let ctx = RealmCtx(realm);

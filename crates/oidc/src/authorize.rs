@@ -208,7 +208,7 @@ fn strip_port(uri: &str) -> String {
 pub async fn check(
     core: &Portcullis,
     realm: &Realm,
-    form: &Form,
+    form: &Form<'_>,
 ) -> Result<AuthRequest, Rejection> {
     let issuer = core.realms().issuer(realm);
     let Some(client_id) = form.get("client_id") else {

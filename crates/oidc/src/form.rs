@@ -2,6 +2,7 @@
 //! 6749 §3.1 forbids repeating a parameter, and an empty value counts as
 //! absent.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::OAuthError;
@@ -9,13 +10,14 @@ use crate::OAuthError;
 /// Largest form body an endpoint reads.
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
 
-/// The parameters of a form body.
+/// The parameters of a form body. Values that need no decoding borrow
+/// from the body; [`Form::into_owned`] makes a form that outlives it.
 #[derive(Debug, Default)]
-pub struct Form(HashMap<String, String>);
+pub struct Form<'a>(HashMap<Cow<'a, str>, Cow<'a, str>>);
 
-impl Form {
+impl<'a> Form<'a> {
     /// Parses a body sent with `content_type`.
-    pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Self, OAuthError> {
+    pub fn parse(content_type: Option<&str>, body: &'a [u8]) -> Result<Self, OAuthError> {
         let essence = content_type
             .and_then(|c| c.split(';').next())
             .map(str::trim)
@@ -30,7 +32,7 @@ impl Form {
 
     /// Parses `application/x-www-form-urlencoded` bytes (a body or a query
     /// string) with the same rules.
-    pub fn parse_urlencoded(body: &[u8]) -> Result<Self, OAuthError> {
+    pub fn parse_urlencoded(body: &'a [u8]) -> Result<Self, OAuthError> {
         if body.len() > MAX_FORM_BYTES {
             return Err(OAuthError::invalid_request("the body is too large"));
         }
@@ -39,27 +41,35 @@ impl Form {
             if value.is_empty() {
                 continue;
             }
-            if params
-                .insert(name.to_string(), value.into_owned())
-                .is_some()
-            {
+            if params.contains_key(&name) {
                 return Err(OAuthError::invalid_request(format!(
                     "the parameter {name} is repeated"
                 )));
             }
+            params.insert(name, value);
         }
         Ok(Self(params))
     }
 
+    /// The same parameters, owned.
+    pub fn into_owned(self) -> Form<'static> {
+        Form(
+            self.0
+                .into_iter()
+                .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
+                .collect(),
+        )
+    }
+
     /// A parameter's value, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+        self.0.get(name).map(|v| &**v)
     }
 
     /// The parameters, form-encoded again (in no particular order).
     pub fn encode(&self) -> String {
         let mut out = url::form_urlencoded::Serializer::new(String::new());
-        let mut names: Vec<&String> = self.0.keys().collect();
+        let mut names: Vec<&Cow<'a, str>> = self.0.keys().collect();
         names.sort();
         for name in names {
             if let Some(value) = self.0.get(name) {

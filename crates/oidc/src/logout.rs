@@ -50,7 +50,11 @@ impl LogoutRequest {
 }
 
 /// Checks a logout request; `Err` is the message of an error page.
-pub async fn check(core: &Portcullis, realm: &Realm, form: &Form) -> Result<LogoutRequest, String> {
+pub async fn check(
+    core: &Portcullis,
+    realm: &Realm,
+    form: &Form<'_>,
+) -> Result<LogoutRequest, String> {
     let hint = match form.get("id_token_hint") {
         None => None,
         Some(token) => Some(

@@ -131,7 +131,7 @@ async fn authorization_code(
     core: &Portcullis,
     realm: &Realm,
     client: &OAuthClient,
-    form: &Form,
+    form: &Form<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     let code = form.require("code")?;
     let now = core.clock().now();
@@ -196,7 +196,7 @@ async fn check_redemption(
     core: &Portcullis,
     realm: &Realm,
     client: &OAuthClient,
-    form: &Form,
+    form: &Form<'_>,
     record: &AuthCode,
 ) -> Result<(Session, User, String), OAuthError> {
     let now = core.clock().now();
@@ -331,7 +331,7 @@ async fn refresh_token(
     core: &Portcullis,
     realm: &Realm,
     client: &OAuthClient,
-    form: &Form,
+    form: &Form<'_>,
     meta: &RequestMeta,
 ) -> Result<TokenResponse, OAuthError> {
     let presented = SecretString::from(form.require("refresh_token")?.to_owned());
@@ -392,16 +392,19 @@ async fn refresh_token(
 
 /// The granted scope: the requested one if the client may have all of it,
 /// else the client's scopes that are not about a user.
-fn granted_scope(client: &OAuthClient, requested: Option<&str>) -> Result<Vec<String>, OAuthError> {
+fn granted_scope<'a>(
+    client: &'a OAuthClient,
+    requested: Option<&'a str>,
+) -> Result<Vec<&'a str>, OAuthError> {
     let Some(requested) = requested else {
         return Ok(client
             .scopes
             .iter()
-            .filter(|s| !USER_SCOPES.contains(&s.as_str()))
-            .cloned()
+            .map(String::as_str)
+            .filter(|s| !USER_SCOPES.contains(s))
             .collect());
     };
-    let mut granted: Vec<String> = Vec::new();
+    let mut granted: Vec<&str> = Vec::new();
     for s in requested.split(' ').filter(|s| !s.is_empty()) {
         if USER_SCOPES.contains(&s) {
             return Err(OAuthError::invalid_scope(format!(
@@ -413,8 +416,8 @@ fn granted_scope(client: &OAuthClient, requested: Option<&str>) -> Result<Vec<St
                 "the client may not ask for {s}"
             )));
         }
-        if !granted.iter().any(|g| g == s) {
-            granted.push(s.to_owned());
+        if !granted.contains(&s) {
+            granted.push(s);
         }
     }
     Ok(granted)
@@ -438,7 +441,7 @@ async fn client_credentials(
     core: &Portcullis,
     realm: &Realm,
     client: &OAuthClient,
-    form: &Form,
+    form: &Form<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     let scope = granted_scope(client, form.get("scope"))?;
     let aud = audience(client, form.get("resource"))?;

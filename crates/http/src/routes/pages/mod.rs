@@ -342,7 +342,7 @@ impl<'a> Ctx<'a> {
 
     /// Whether a submitted form is this site's: the CSRF token matches the
     /// cookie, and the `Origin`, when sent, is the public URL's.
-    fn form_is_ours(&self, form: &Form) -> bool {
+    fn form_is_ours(&self, form: &Form<'_>) -> bool {
         let text = |name: &str| self.headers.get(name).and_then(|v| v.to_str().ok());
         match text("origin") {
             // Our pages send no referrer, so browsers send `Origin: null`
@@ -555,7 +555,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Checks an authorization request; an error becomes its response.
-    async fn check(&self, form: &Form) -> Result<AuthRequest, Response> {
+    async fn check(&self, form: &Form<'_>) -> Result<AuthRequest, Response> {
         match authorize::check(&self.state.core, self.realm, form).await {
             Ok(req) => Ok(req),
             Err(Rejection::Page { message }) => Err(self.error_page(
@@ -587,7 +587,7 @@ impl<'a> Ctx<'a> {
 }
 
 /// An endpoint's parameters: the query of a GET, the form body of a POST.
-struct RequestParams(Result<Form, portcullis_oidc::OAuthError>);
+struct RequestParams(Result<Form<'static>, portcullis_oidc::OAuthError>);
 
 impl<S: Send + Sync> FromRequest<S> for RequestParams {
     type Rejection = std::convert::Infallible;
@@ -595,11 +595,13 @@ impl<S: Send + Sync> FromRequest<S> for RequestParams {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if req.method() == Method::GET {
             let query = req.uri().query().unwrap_or("");
-            return Ok(Self(Form::parse_urlencoded(query.as_bytes())));
+            return Ok(Self(
+                Form::parse_urlencoded(query.as_bytes()).map(Form::into_owned),
+            ));
         }
         let headers = req.headers().clone();
         Ok(Self(match Bytes::from_request(req, state).await {
-            Ok(body) => form_of(&headers, &body),
+            Ok(body) => form_of(&headers, &body).map(Form::into_owned),
             Err(_) => Err(portcullis_oidc::OAuthError::invalid_request(
                 "the body could not be read",
             )),
@@ -607,7 +609,10 @@ impl<S: Send + Sync> FromRequest<S> for RequestParams {
     }
 }
 
-fn form_of(headers: &HeaderMap, body: &Bytes) -> Result<Form, portcullis_oidc::OAuthError> {
+fn form_of<'b>(
+    headers: &HeaderMap,
+    body: &'b Bytes,
+) -> Result<Form<'b>, portcullis_oidc::OAuthError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -620,7 +625,7 @@ async fn authorize(
     s: &AppState,
     realm: &Realm,
     headers: &HeaderMap,
-    form: Result<Form, portcullis_oidc::OAuthError>,
+    form: Result<Form<'_>, portcullis_oidc::OAuthError>,
 ) -> Response {
     let ctx = Ctx::new(s, realm, headers);
     let form = match form {
@@ -656,7 +661,10 @@ async fn authorize_endpoint(
 
 /// A login or consent form and the authorization request it carries,
 /// checked again.
-async fn submitted_request(ctx: &Ctx<'_>, body: &Bytes) -> Result<(Form, AuthRequest), Response> {
+async fn submitted_request<'b>(
+    ctx: &Ctx<'_>,
+    body: &'b Bytes,
+) -> Result<(Form<'b>, AuthRequest), Response> {
     let form = our_form(ctx, body)?;
     let inner =
         Form::parse_urlencoded(form.get("request").unwrap_or("").as_bytes()).map_err(|e| {
@@ -673,7 +681,7 @@ async fn submitted_request(ctx: &Ctx<'_>, body: &Bytes) -> Result<(Form, AuthReq
 /// A form posted from one of our pages: readable, with the browser's CSRF
 /// token, from our origin. (The error is a page, answered at once.)
 #[allow(clippy::result_large_err)]
-fn our_form(ctx: &Ctx<'_>, body: &Bytes) -> Result<Form, Response> {
+fn our_form<'b>(ctx: &Ctx<'_>, body: &'b Bytes) -> Result<Form<'b>, Response> {
     let form = form_of(ctx.headers, body).map_err(|_| {
         ctx.error_page(
             StatusCode::BAD_REQUEST,
@@ -983,7 +991,7 @@ async fn logout(
     s: &AppState,
     realm: &Realm,
     headers: &HeaderMap,
-    form: Result<Form, portcullis_oidc::OAuthError>,
+    form: Result<Form<'_>, portcullis_oidc::OAuthError>,
 ) -> Response {
     let ctx = Ctx::new(s, realm, headers);
     let Ok(form) = form else {
