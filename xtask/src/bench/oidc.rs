@@ -673,7 +673,7 @@ fn markdown(f: &Figures) -> String {
         "- oidc-provider runs its JavaScript on one thread: with in-memory storage one process \
          is the only correct set-up (a cluster of workers would need shared storage such as \
          Redis). Portcullis uses both cores; on this machine each shares them with the load \
-         generator.\n",
+         generator (one thread, bare HTTP/1.1 connections).\n",
     );
     if let Some(s) = f.settle_ours {
         let _ = writeln!(

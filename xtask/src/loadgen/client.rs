@@ -62,18 +62,6 @@ impl Conn {
         self.post(path, json, body, authorization).await
     }
 
-    /// POSTs an `application/x-www-form-urlencoded` body (already encoded)
-    /// with an `Authorization` header value.
-    pub async fn post_form(
-        &mut self,
-        path: &str,
-        body: Bytes,
-        authorization: &HeaderValue,
-    ) -> Result<(u16, Bytes)> {
-        let form = HeaderValue::from_static("application/x-www-form-urlencoded");
-        self.post(path, form, body, Some(authorization)).await
-    }
-
     /// POSTs `body` of `content_type`; returns the status and the whole
     /// response body.
     async fn post(

@@ -20,6 +20,7 @@ pub mod authz;
 mod client;
 pub mod hash;
 pub mod oauth;
+mod raw;
 mod scenario;
 
 use std::net::SocketAddr;
@@ -160,7 +161,12 @@ fn run(args: &[String]) -> Result<serde_json::Value> {
         runtime()?.block_on(authz::run(addr, &opts))?
     } else if let Some(kind) = oauth::Kind::parse(name) {
         let addr = opts.addr.context("--addr is required")?;
-        runtime()?.block_on(oauth::run(kind, addr, &opts))?
+        // One thread: see `oauth` for why.
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the tokio runtime")?
+            .block_on(oauth::run(kind, addr, &opts))?
     } else {
         let scenario = Scenario::parse(name)?;
         let addr = opts.addr.context("--addr is required")?;
