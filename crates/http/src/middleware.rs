@@ -117,10 +117,9 @@ where
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let span = this.inner.span().clone();
-        let mut res = ready!(this.inner.poll(cx))?;
-        span.in_scope(|| {
+        let mut this = self.project();
+        let mut res = ready!(this.inner.as_mut().poll(cx))?;
+        this.inner.span().in_scope(|| {
             tracing::info!(
                 status = res.status().as_u16(),
                 latency_ms = this.started.elapsed().as_secs_f64() * 1000.0,

@@ -195,6 +195,13 @@ fn dechunk(buf: &[u8]) -> Result<Option<Vec<u8>>> {
 mod tests {
     use super::*;
 
+    /// Every prefix of `raw` shorter than `end` is an incomplete answer.
+    fn incomplete_before(raw: &[u8], end: usize) {
+        for cut in 1..end {
+            assert!(parse(&raw[..cut]).unwrap().is_none(), "{cut}");
+        }
+    }
+
     #[test]
     fn answers_with_a_length() {
         let raw = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"a\":true}\nextra";
@@ -202,9 +209,7 @@ mod tests {
         assert_eq!(answer.status, 200);
         assert_eq!(answer.body, b"{\"a\":true}\n");
         assert!(keep_alive);
-        for cut in 1..raw.len() - 5 {
-            assert!(parse(&raw[..cut]).unwrap().is_none(), "{cut}");
-        }
+        incomplete_before(raw, raw.len() - 5);
     }
 
     #[test]
@@ -214,9 +219,7 @@ mod tests {
         assert_eq!(answer.status, 400);
         assert_eq!(answer.body, b"abcdefg");
         assert!(!keep_alive);
-        for cut in 1..raw.len() {
-            assert!(parse(&raw[..cut]).unwrap().is_none(), "{cut}");
-        }
+        incomplete_before(raw, raw.len());
     }
 
     #[test]
