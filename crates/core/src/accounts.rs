@@ -535,16 +535,9 @@ impl<'a> Accounts<'a> {
             .await
             .inspect_err(|_| count_login("rate_limited"))?;
         }
-        let recent_failures = throttle::check(
-            &*i.store,
-            limits,
-            realm.id,
-            &acct_key,
-            limits.max_failures_per_account,
-            now,
-        )
-        .await
-        .inspect_err(|_| count_login("locked"))?;
+        let recent_failures = throttle::check_account(&*i.store, limits, realm.id, &acct_key, now)
+            .await
+            .inspect_err(|_| count_login("locked"))?;
 
         let user = i.store.get_user_by_email(realm.id, &email).await?;
         let verified = match user.as_ref().and_then(|u| u.password_hash.clone()) {
@@ -989,15 +982,7 @@ impl<'a> Accounts<'a> {
         let mut user = self.me(who).await?;
         let acct_key = throttle::account_key(&user.email.canonical());
         let limits = &i.settings.login;
-        throttle::check(
-            &*i.store,
-            limits,
-            who.realm.id,
-            &acct_key,
-            limits.max_failures_per_account,
-            now,
-        )
-        .await?;
+        throttle::check_account(&*i.store, limits, who.realm.id, &acct_key, now).await?;
         let ok = match user.password_hash.clone() {
             Some(phc) => matches!(
                 i.passwords.verify(current, phc).await?,

@@ -40,10 +40,12 @@ use crate::app::Inner;
 use crate::audit::user_event as audit;
 use crate::error::{Error, Result, StoreError};
 use crate::mail::{EmailToken, EmailTokenPurpose, Mail, MailKind};
-use crate::mfa::{ChallengePurpose, FirstStep, Mfa, Reauthentication};
+use crate::mfa::{ChallengePurpose, FirstStep, Mfa, MfaRequired, Reauthentication};
 use crate::model::{Email, Realm, User, new_id};
 use crate::realms::ensure_enabled;
-use crate::recovery::{invalid_token, live, presented_hash, take};
+use crate::recovery::{
+    addressee, invalid_token, live, presented_hash, take, take_per_ip_and_address,
+};
 use crate::throttle;
 use crate::tokens::Principal;
 
@@ -115,22 +117,8 @@ impl<'a> Links<'a> {
         ensure_enabled(realm)?;
         let i = &**self.i;
         let email = Email::parse(email)?;
-        if let Some(ip) = &meta.ip {
-            take(
-                i,
-                realm.id,
-                &format!("mail:magic:ip:{ip}"),
-                MAGIC_LINK_MAX_PER_IP,
-            )
-            .await?;
-        }
-        take(
-            i,
-            realm.id,
-            &format!("mail:magic:acct:{}", email.canonical()),
-            MAGIC_LINK_MAX_PER_ADDRESS,
-        )
-        .await?;
+        let limits = (MAGIC_LINK_MAX_PER_IP, MAGIC_LINK_MAX_PER_ADDRESS);
+        take_per_ip_and_address(i, realm.id, "magic", meta, &email, limits).await?;
         let attempt = SecretString::from(random_token());
         let inner = self.i.clone();
         let realm = realm.clone();
@@ -171,23 +159,15 @@ impl<'a> Links<'a> {
         attempt: &str,
         meta: &RequestMeta,
     ) -> Result<LoginOutcome> {
-        let (user, step_up) = self.take_magic_link(realm, token, attempt, meta).await?;
-        let i = &**self.i;
-        let required = Mfa::new(i)
-            .challenge_for(
-                realm,
-                &user,
-                ChallengePurpose::Api,
-                FirstStep::MagicLink,
-                step_up,
-            )
-            .await?;
-        if let Some(required) = required {
-            return Ok(LoginOutcome::MfaRequired(required));
-        }
-        let accounts = Accounts::new(i);
-        accounts.clear_failures(realm, &user).await?;
-        let tokens = accounts
+        let purpose = ChallengePurpose::Api;
+        let user = match self
+            .pass_magic_link(realm, token, attempt, meta, purpose)
+            .await?
+        {
+            Ok(user) => user,
+            Err(required) => return Ok(LoginOutcome::MfaRequired(required)),
+        };
+        let tokens = Accounts::new(self.i)
             .start_session(realm, user, vec![AMR_MAGIC_LINK.to_owned()], meta)
             .await?;
         Ok(LoginOutcome::Tokens(Box::new(tokens)))
@@ -202,26 +182,40 @@ impl<'a> Links<'a> {
         attempt: &str,
         meta: &RequestMeta,
     ) -> Result<BrowserLogin> {
-        let (user, step_up) = self.take_magic_link(realm, token, attempt, meta).await?;
-        let i = &**self.i;
-        let required = Mfa::new(i)
-            .challenge_for(
-                realm,
-                &user,
-                ChallengePurpose::Browser,
-                FirstStep::MagicLink,
-                step_up,
-            )
-            .await?;
-        if let Some(required) = required {
-            return Ok(BrowserLogin::MfaRequired(required));
-        }
-        let accounts = Accounts::new(i);
-        accounts.clear_failures(realm, &user).await?;
-        let (session, secret) = accounts
+        let purpose = ChallengePurpose::Browser;
+        let user = match self
+            .pass_magic_link(realm, token, attempt, meta, purpose)
+            .await?
+        {
+            Ok(user) => user,
+            Err(required) => return Ok(BrowserLogin::MfaRequired(required)),
+        };
+        let (session, secret) = Accounts::new(self.i)
             .start_browser_session(realm, &user, vec![AMR_MAGIC_LINK.to_owned()], meta)
             .await?;
         Ok(BrowserLogin::Session(Box::new(session), secret))
+    }
+
+    /// A magic link as a login's first step: the user who passed it (their
+    /// failed logins cleared), or the second step they still owe.
+    async fn pass_magic_link(
+        &self,
+        realm: &Realm,
+        token: &str,
+        attempt: &str,
+        meta: &RequestMeta,
+        purpose: ChallengePurpose,
+    ) -> Result<std::result::Result<User, MfaRequired>> {
+        let (user, step_up) = self.take_magic_link(realm, token, attempt, meta).await?;
+        let i = &**self.i;
+        let required = Mfa::new(i)
+            .challenge_for(realm, &user, purpose, FirstStep::MagicLink, step_up)
+            .await?;
+        if let Some(required) = required {
+            return Ok(Err(required));
+        }
+        Accounts::new(i).clear_failures(realm, &user).await?;
+        Ok(Ok(user))
     }
 
     /// The first step of a magic-link login: spends the link and assesses
@@ -246,25 +240,14 @@ impl<'a> Links<'a> {
             .ok_or_else(invalid_token)?;
         let limits = &i.settings.login;
         let acct_key = throttle::account_key(&found.email);
-        let failures = throttle::check(
-            &*i.store,
-            limits,
-            realm.id,
-            &acct_key,
-            limits.max_failures_per_account,
-            now,
-        )
-        .await?;
+        let failures = throttle::check_account(&*i.store, limits, realm.id, &acct_key, now).await?;
         // The one conditional update that decides between racing uses.
         i.store
             .consume_email_token(realm.id, EmailTokenPurpose::MagicLink, &hash, now)
             .await?
             .ok_or_else(invalid_token)?;
-        let mut user = i
-            .store
-            .get_user(realm.id, found.user_id)
+        let mut user = addressee(i, realm.id, &found)
             .await?
-            .filter(|u| u.email.canonical() == found.email)
             .ok_or_else(invalid_token)?;
         if !user.active {
             return Err(Error::Forbidden("this account is deactivated"));

@@ -63,6 +63,33 @@ pub(crate) async fn take(i: &Inner, realm_id: Uuid, key: &str, max: u32) -> Resu
     Ok(())
 }
 
+/// Counts a request for a mail to `email` (`kind` names the mail in the
+/// keys) against its limits per client IP and per address.
+pub(crate) async fn take_per_ip_and_address(
+    i: &Inner,
+    realm_id: Uuid,
+    kind: &str,
+    meta: &RequestMeta,
+    email: &Email,
+    (per_ip, per_address): (u32, u32),
+) -> Result<()> {
+    if let Some(ip) = &meta.ip {
+        take(i, realm_id, &format!("mail:{kind}:ip:{ip}"), per_ip).await?;
+    }
+    let key = format!("mail:{kind}:acct:{}", email.canonical());
+    take(i, realm_id, &key, per_address).await
+}
+
+/// The account a link was mailed to, while that address is still its own.
+pub(crate) async fn addressee(
+    i: &Inner,
+    realm_id: Uuid,
+    token: &EmailToken,
+) -> Result<Option<User>> {
+    let user = i.store.get_user(realm_id, token.user_id).await?;
+    Ok(user.filter(|u| u.email.canonical() == token.email))
+}
+
 /// Whether the stored token of `purpose` with digest `hash` is unused and
 /// unexpired.
 pub(crate) async fn live(
@@ -191,11 +218,8 @@ impl<'a> Recovery<'a> {
             .consume_email_token(realm.id, EmailTokenPurpose::VerifyEmail, &hash, now)
             .await?
             .ok_or_else(invalid_token)?;
-        let mut user = i
-            .store
-            .get_user(realm.id, spent.user_id)
+        let mut user = addressee(i, realm.id, &spent)
             .await?
-            .filter(|u| u.email.canonical() == spent.email)
             .ok_or_else(invalid_token)?;
         if !user.email_verified {
             user.email_verified = true;
@@ -244,22 +268,8 @@ impl<'a> Recovery<'a> {
         ensure_enabled(realm)?;
         let i = &**self.i;
         let email = Email::parse(email)?;
-        if let Some(ip) = &meta.ip {
-            take(
-                i,
-                realm.id,
-                &format!("mail:reset:ip:{ip}"),
-                FORGOT_MAX_PER_IP,
-            )
-            .await?;
-        }
-        take(
-            i,
-            realm.id,
-            &format!("mail:reset:acct:{}", email.canonical()),
-            FORGOT_MAX_PER_ADDRESS,
-        )
-        .await?;
+        let limits = (FORGOT_MAX_PER_IP, FORGOT_MAX_PER_ADDRESS);
+        take_per_ip_and_address(i, realm.id, "reset", meta, &email, limits).await?;
         let inner = self.i.clone();
         let realm = realm.clone();
         tokio::spawn(async move {
@@ -290,11 +300,9 @@ impl<'a> Recovery<'a> {
             .await?
             .filter(|t| t.used_at.is_none() && t.expires_at > now)
             .ok_or_else(invalid_token)?;
-        let user = i
-            .store
-            .get_user(realm.id, found.user_id)
+        let user = addressee(i, realm.id, &found)
             .await?
-            .filter(|u| u.active && u.email.canonical() == found.email)
+            .filter(|u| u.active)
             .ok_or_else(invalid_token)?;
         check_new_password(
             "new_password",
@@ -310,11 +318,9 @@ impl<'a> Recovery<'a> {
             .await?
             .ok_or_else(invalid_token)?;
         // Re-read: the account may have changed while the password hashed.
-        let mut user = i
-            .store
-            .get_user(realm.id, user.id)
+        let mut user = addressee(i, realm.id, &found)
             .await?
-            .filter(|u| u.active && u.email.canonical() == found.email)
+            .filter(|u| u.active)
             .ok_or_else(invalid_token)?;
         user.password_hash = Some(password_hash);
         user.email_verified = true;

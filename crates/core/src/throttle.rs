@@ -40,6 +40,19 @@ pub fn retry_after(
     Some(secs.max(1) as u64)
 }
 
+/// [`check`] against the account lockout: refuses with 429 while the
+/// account keyed `acct_key` has too many recent failures; else their number.
+pub async fn check_account(
+    store: &dyn Store,
+    limits: &LoginLimits,
+    realm_id: Uuid,
+    acct_key: &str,
+    now: OffsetDateTime,
+) -> Result<usize> {
+    let max = limits.max_failures_per_account;
+    check(store, limits, realm_id, acct_key, max, now).await
+}
+
 /// Refuses with 429 when a key is over its limit; otherwise returns how many
 /// failures the key has in the window.
 pub async fn check(

@@ -654,15 +654,7 @@ impl<'a> Mfa<'a> {
         let now = self.i.clock.now();
         let limits = &self.i.settings.login;
         let acct_key = throttle::account_key(&user.email.canonical());
-        throttle::check(
-            &*self.i.store,
-            limits,
-            realm.id,
-            &acct_key,
-            limits.max_failures_per_account,
-            now,
-        )
-        .await?;
+        throttle::check_account(&*self.i.store, limits, realm.id, &acct_key, now).await?;
         let checked = if otp::is_code_method(method) {
             // Checked and spent in one step: the challenge is spent below
             // only for the other methods.
@@ -816,15 +808,7 @@ impl<'a> Mfa<'a> {
         if let Some(password) = proof.password {
             let limits = &self.i.settings.login;
             let acct_key = throttle::account_key(&user.email.canonical());
-            throttle::check(
-                &*self.i.store,
-                limits,
-                realm.id,
-                &acct_key,
-                limits.max_failures_per_account,
-                now,
-            )
-            .await?;
+            throttle::check_account(&*self.i.store, limits, realm.id, &acct_key, now).await?;
             let valid = match user.password_hash.clone() {
                 Some(phc) => self.i.passwords.verify(password, phc).await?,
                 None => Verification::Invalid,
