@@ -34,7 +34,7 @@ fn assert_page(r: &Reply, status: u16) {
     assert_eq!(r.header("cache-control"), Some("no-store"));
 }
 
-link_tests!(
+mail_tests!(
     verification_link_page,
     |app: TestApp, sink: SmtpSink| async move {
         let email = "vera@example.com";
@@ -76,7 +76,7 @@ link_tests!(
     }
 );
 
-link_tests!(
+mail_tests!(
     a_link_form_needs_this_sites_csrf_token,
     |app: TestApp, sink: SmtpSink| async move {
         let email = "cyril@example.com";
@@ -102,7 +102,7 @@ link_tests!(
     }
 );
 
-link_tests!(reset_link_page, |app: TestApp, sink: SmtpSink| async move {
+mail_tests!(reset_link_page, |app: TestApp, sink: SmtpSink| async move {
     let email = "rosa@example.com";
     let old = app.user(email).await;
     sink.wait_for(email, 1).await;
@@ -187,7 +187,7 @@ link_tests!(reset_link_page, |app: TestApp, sink: SmtpSink| async move {
     assert_invalid(&b.get(&app, &path).await);
 });
 
-link_tests!(
+mail_tests!(
     email_change_link_page,
     |app: TestApp, sink: SmtpSink| async move {
         let old = "edna@example.com";
@@ -245,7 +245,7 @@ async fn ask_on_login_page(app: &TestApp, b: &mut Browser, client: &str, email: 
     b.post(app, "/realms/main/login/magic-link", body).await
 }
 
-link_tests!(
+mail_tests!(
     magic_link_from_the_login_page,
     |app: TestApp, sink: SmtpSink| async move {
         let admin = app.admin_token().await;
@@ -309,7 +309,7 @@ link_tests!(
     }
 );
 
-link_tests!(
+mail_tests!(
     magic_link_of_a_user_with_a_second_factor,
     |app: TestApp, sink: SmtpSink| async move {
         let admin = app.admin_token().await;

@@ -11,30 +11,6 @@ use portcullis_testkit::{Backend, Reply, spawn_mail_app};
 
 use super::*;
 
-/// One test per backend from a body taking the app and its SMTP sink.
-macro_rules! link_tests {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let (app, sink) = spawn_mail_app(Backend::Sqlite).await.expect("sqlite app");
-                ($body)(app, sink).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some((app, sink)) = spawn_mail_app(Backend::Postgres).await else {
-                    return;
-                };
-                ($body)(app, sink).await;
-            }
-        }
-    };
-}
-
 /// Registers `email` and waits for its verification mail (mail 1).
 async fn registered(app: &TestApp, sink: &SmtpSink, email: &str) -> String {
     let t = app.user(email).await.access_token;
@@ -70,7 +46,7 @@ async fn use_link(app: &TestApp, token: &str, attempt: &str) -> Reply {
     .await
 }
 
-link_tests!(
+mail_tests!(
     magic_link_login,
     |app: TestApp, sink: SmtpSink| async move {
         let email = "ada@example.com";
@@ -118,7 +94,7 @@ link_tests!(
     }
 );
 
-link_tests!(
+mail_tests!(
     a_link_completes_only_its_own_attempt,
     |app: TestApp, sink: SmtpSink| async move {
         let email = "bob@example.com";
@@ -143,7 +119,7 @@ link_tests!(
     }
 );
 
-link_tests!(
+mail_tests!(
     parallel_uses_of_one_link_one_wins,
     |app: TestApp, sink: SmtpSink| async move {
         let email = "race@example.com";
@@ -170,7 +146,7 @@ link_tests!(
     }
 );
 
-link_tests!(
+mail_tests!(
     unknown_addresses_get_the_same_answer,
     |app: TestApp, sink: SmtpSink| async move {
         registered(&app, &sink, "known@example.com").await;
@@ -225,7 +201,7 @@ link_tests!(
     }
 );
 
-link_tests!(
+mail_tests!(
     links_expire_after_ten_minutes,
     |app: TestApp, sink: SmtpSink| async move {
         let email = "slow@example.com";
@@ -238,7 +214,7 @@ link_tests!(
     }
 );
 
-link_tests!(
+mail_tests!(
     a_second_factor_is_still_asked_for,
     |app: TestApp, sink: SmtpSink| async move {
         // A user with an authenticator app: the MFA step, without e-mail.
@@ -321,7 +297,7 @@ async fn confirmation(app: &TestApp, sink: &SmtpSink, to: &str, n: usize) -> Rec
     mail
 }
 
-link_tests!(
+mail_tests!(
     email_change_switches_only_after_confirmation,
     |app: TestApp, sink: SmtpSink| async move {
         let old = "carl@example.com";
@@ -382,7 +358,7 @@ link_tests!(
     }
 );
 
-link_tests!(
+mail_tests!(
     email_change_when_the_address_is_taken_meanwhile,
     |app: TestApp, sink: SmtpSink| async move {
         let token = registered(&app, &sink, "dora@example.com").await;
@@ -402,7 +378,7 @@ link_tests!(
     }
 );
 
-link_tests!(
+mail_tests!(
     email_change_needs_a_recent_authentication_and_a_new_valid_address,
     |app: TestApp, sink: SmtpSink| async move {
         let email = "eve@example.com";
@@ -455,7 +431,7 @@ link_tests!(
     }
 );
 
-link_tests!(
+mail_tests!(
     magic_link_logins_are_risk_assessed,
     |app: TestApp, sink: SmtpSink| async move {
         let email = "risa@example.com";

@@ -10,10 +10,11 @@ mod accounts;
 mod authz;
 mod clients;
 mod errors;
+// `mail_tests!` (mail.rs) serves links.rs and link_pages.rs too.
 #[macro_use]
+mod mail;
 mod links;
 mod link_pages;
-mod mail;
 mod mfa;
 mod oauth;
 mod oidc;
