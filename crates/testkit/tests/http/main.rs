@@ -13,8 +13,8 @@ mod errors;
 // `mail_tests!` (mail.rs) serves links.rs and link_pages.rs too.
 #[macro_use]
 mod mail;
-mod links;
 mod link_pages;
+mod links;
 mod mfa;
 mod oauth;
 mod oidc;

@@ -76,6 +76,18 @@ async fn refresh(app: &TestApp, token: &Value, ua: &str, cookie: Option<&str>) -
     .await
 }
 
+/// Three wrong passwords for ulf@example.com, then the right one: the
+/// statuses of the three, and the answer to the fourth.
+async fn right_after_three_wrong(app: &TestApp) -> ([u16; 3], Reply) {
+    let mut refused = [0; 3];
+    for status in &mut refused {
+        let wrong = json!({"email": "ulf@example.com", "password": "not the password"});
+        *status = app.post("/api/v1/auth/login", None, wrong).await.status;
+    }
+    let right = json!({"email": "ulf@example.com", "password": PW});
+    (refused, app.post("/api/v1/auth/login", None, right).await)
+}
+
 async fn audit_actions(app: &TestApp) -> Vec<Value> {
     app.core.flush_audit().await;
     let realm = app.core.realms().by_name("main").await.unwrap();
@@ -258,23 +270,8 @@ backend_tests!(realm_thresholds_decide, |app: TestApp| async move {
 
     // Three failed logins before the right password: a burst (30), which
     // now needs a second factor; the account has none, so a code by e-mail.
-    for _ in 0..3 {
-        let r = app
-            .post(
-                "/api/v1/auth/login",
-                None,
-                json!({"email": "ulf@example.com", "password": "not the password"}),
-            )
-            .await;
-        assert_eq!(r.status, 401);
-    }
-    let r = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            json!({"email": "ulf@example.com", "password": PW}),
-        )
-        .await;
+    let (refused, r) = right_after_three_wrong(&app).await;
+    assert_eq!(refused, [401; 3]);
     assert_eq!(r.json["mfa_required"], true, "{}", r.text);
     assert_eq!(r.json["methods"], json!(["email"]), "{}", r.text);
     assert!(r.json.get("access_token").is_none());
@@ -299,21 +296,7 @@ backend_tests!(realm_thresholds_decide, |app: TestApp| async move {
         .status,
         200
     );
-    for _ in 0..3 {
-        app.post(
-            "/api/v1/auth/login",
-            None,
-            json!({"email": "ulf@example.com", "password": "wrong again"}),
-        )
-        .await;
-    }
-    let r = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            json!({"email": "ulf@example.com", "password": PW}),
-        )
-        .await;
+    let (_, r) = right_after_three_wrong(&app).await;
     assert_eq!(r.json["mfa_required"], true, "{}", r.text);
     // Above block_at, the login is refused outright.
     let admin = app.admin_token().await;
@@ -322,21 +305,7 @@ backend_tests!(realm_thresholds_decide, |app: TestApp| async move {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     app.clock.advance(Duration::minutes(20));
-    for _ in 0..3 {
-        app.post(
-            "/api/v1/auth/login",
-            None,
-            json!({"email": "ulf@example.com", "password": "wrong again"}),
-        )
-        .await;
-    }
-    let r = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            json!({"email": "ulf@example.com", "password": PW}),
-        )
-        .await;
+    let (_, r) = right_after_three_wrong(&app).await;
     assert_eq!(r.status, 403, "{}", r.text);
     assert!(
         r.json["detail"].as_str().unwrap().contains("blocked"),
