@@ -44,7 +44,7 @@ use crate::mfa::{ChallengePurpose, FirstStep, Mfa, MfaRequired, Reauthentication
 use crate::model::{Email, Realm, User, new_id};
 use crate::realms::ensure_enabled;
 use crate::recovery::{
-    addressee, invalid_token, live, presented_hash, take, take_per_ip_and_address,
+    addressee, invalid_token, live, live_token, presented_hash, take, take_per_ip_and_address,
 };
 use crate::throttle;
 use crate::tokens::Principal;
@@ -232,11 +232,8 @@ impl<'a> Links<'a> {
         let i = &**self.i;
         let hash = magic_digest(attempt, token).ok_or_else(invalid_token)?;
         let now = i.clock.now();
-        let found = i
-            .store
-            .get_email_token(realm.id, EmailTokenPurpose::MagicLink, &hash)
+        let found = live_token(i, realm.id, EmailTokenPurpose::MagicLink, &hash, now)
             .await?
-            .filter(|t| t.used_at.is_none() && t.expires_at > now)
             .ok_or_else(invalid_token)?;
         let limits = &i.settings.login;
         let acct_key = throttle::account_key(&found.email);
@@ -355,11 +352,8 @@ impl<'a> Links<'a> {
         let i = &**self.i;
         let hash = presented_hash(token).ok_or_else(invalid_token)?;
         let now = i.clock.now();
-        let found = i
-            .store
-            .get_email_token(realm.id, EmailTokenPurpose::EmailChange, &hash)
+        let found = live_token(i, realm.id, EmailTokenPurpose::EmailChange, &hash, now)
             .await?
-            .filter(|t| t.used_at.is_none() && t.expires_at > now)
             .ok_or_else(invalid_token)?;
         let new = Email::parse(&found.email).map_err(|_| invalid_token())?;
         let taken = || {

@@ -100,8 +100,20 @@ pub(crate) async fn live(
 ) -> Result<bool> {
     ensure_enabled(realm)?;
     let now = i.clock.now();
-    let found = i.store.get_email_token(realm.id, purpose, hash).await?;
-    Ok(found.is_some_and(|t| t.used_at.is_none() && t.expires_at > now))
+    Ok(live_token(i, realm.id, purpose, hash, now).await?.is_some())
+}
+
+/// The stored token of `purpose` with digest `hash`, if it is unused and
+/// unexpired at `now`.
+pub(crate) async fn live_token(
+    i: &Inner,
+    realm_id: Uuid,
+    purpose: EmailTokenPurpose,
+    hash: &[u8],
+    now: time::OffsetDateTime,
+) -> Result<Option<EmailToken>> {
+    let found = i.store.get_email_token(realm_id, purpose, hash).await?;
+    Ok(found.filter(|t| t.used_at.is_none() && t.expires_at > now))
 }
 
 /// A new token of `purpose` for a user, stored (only its digest), after
@@ -294,11 +306,8 @@ impl<'a> Recovery<'a> {
         let i = &**self.i;
         let hash = presented_hash(token).ok_or_else(invalid_token)?;
         let now = i.clock.now();
-        let found = i
-            .store
-            .get_email_token(realm.id, EmailTokenPurpose::PasswordReset, &hash)
+        let found = live_token(i, realm.id, EmailTokenPurpose::PasswordReset, &hash, now)
             .await?
-            .filter(|t| t.used_at.is_none() && t.expires_at > now)
             .ok_or_else(invalid_token)?;
         let user = addressee(i, realm.id, &found)
             .await?
