@@ -44,7 +44,8 @@ use crate::mfa::{ChallengePurpose, FirstStep, Mfa, MfaRequired, Reauthentication
 use crate::model::{Email, Realm, User, new_id};
 use crate::realms::ensure_enabled;
 use crate::recovery::{
-    addressee, invalid_token, live, live_token, presented_hash, take, take_per_ip_and_address,
+    addressee, invalid_token, live, live_token, presented_hash, spend_token, take,
+    take_per_ip_and_address,
 };
 use crate::throttle;
 use crate::tokens::Principal;
@@ -238,11 +239,7 @@ impl<'a> Links<'a> {
         let limits = &i.settings.login;
         let acct_key = throttle::account_key(&found.email);
         let failures = throttle::check_account(&*i.store, limits, realm.id, &acct_key, now).await?;
-        // The one conditional update that decides between racing uses.
-        i.store
-            .consume_email_token(realm.id, EmailTokenPurpose::MagicLink, &hash, now)
-            .await?
-            .ok_or_else(invalid_token)?;
+        spend_token(i, realm.id, EmailTokenPurpose::MagicLink, &hash, now).await?;
         let mut user = addressee(i, realm.id, &found)
             .await?
             .ok_or_else(invalid_token)?;
@@ -367,10 +364,7 @@ impl<'a> Links<'a> {
         {
             return Err(taken());
         }
-        i.store
-            .consume_email_token(realm.id, EmailTokenPurpose::EmailChange, &hash, now)
-            .await?
-            .ok_or_else(invalid_token)?;
+        spend_token(i, realm.id, EmailTokenPurpose::EmailChange, &hash, now).await?;
         let mut user = i
             .store
             .get_user(realm.id, found.user_id)

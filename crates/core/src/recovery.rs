@@ -103,6 +103,23 @@ pub(crate) async fn live(
     Ok(live_token(i, realm.id, purpose, hash, now).await?.is_some())
 }
 
+/// Spends the token of `purpose` with digest `hash` at `now`: the one
+/// conditional update that decides between racing uses. The token, or
+/// [`invalid_token`] when it was not live.
+pub(crate) async fn spend_token(
+    i: &Inner,
+    realm_id: Uuid,
+    purpose: EmailTokenPurpose,
+    hash: &[u8],
+    now: time::OffsetDateTime,
+) -> Result<EmailToken> {
+    let spent = i
+        .store
+        .consume_email_token(realm_id, purpose, hash, now)
+        .await?;
+    spent.ok_or_else(invalid_token)
+}
+
 /// The stored token of `purpose` with digest `hash`, if it is unused and
 /// unexpired at `now`.
 pub(crate) async fn live_token(
@@ -225,11 +242,7 @@ impl<'a> Recovery<'a> {
         let i = &**self.i;
         let hash = presented_hash(token).ok_or_else(invalid_token)?;
         let now = i.clock.now();
-        let spent = i
-            .store
-            .consume_email_token(realm.id, EmailTokenPurpose::VerifyEmail, &hash, now)
-            .await?
-            .ok_or_else(invalid_token)?;
+        let spent = spend_token(i, realm.id, EmailTokenPurpose::VerifyEmail, &hash, now).await?;
         let mut user = addressee(i, realm.id, &spent)
             .await?
             .ok_or_else(invalid_token)?;
@@ -320,12 +333,8 @@ impl<'a> Recovery<'a> {
             Some(&user.email),
         )?;
         let password_hash = i.passwords.hash(new_password).await?;
-        // The one conditional update that decides between racing uses.
         let now = i.clock.now();
-        i.store
-            .consume_email_token(realm.id, EmailTokenPurpose::PasswordReset, &hash, now)
-            .await?
-            .ok_or_else(invalid_token)?;
+        spend_token(i, realm.id, EmailTokenPurpose::PasswordReset, &hash, now).await?;
         // Re-read: the account may have changed while the password hashed.
         let mut user = addressee(i, realm.id, &found)
             .await?
