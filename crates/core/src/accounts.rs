@@ -439,7 +439,7 @@ impl<'a> Accounts<'a> {
             {
                 return Ok(());
             }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            crate::clock::wait(std::time::Duration::from_millis(25)).await;
         }
         Ok(())
     }

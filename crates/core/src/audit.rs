@@ -132,12 +132,12 @@ pub(crate) async fn user_event(
 async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut flushes = Vec::new();
-    let mut last_write: Option<tokio::time::Instant> = None;
+    let mut last_write: Option<crate::clock::Stopwatch> = None;
     while let Some(first) = rx.recv().await {
         if let Some(last) = last_write
             && matches!(first, Msg::Record(_))
         {
-            tokio::time::sleep_until(last + MIN_INTERVAL).await;
+            crate::clock::wait(MIN_INTERVAL.saturating_sub(last.elapsed())).await;
         }
         let mut next = Some(first);
         while let Some(msg) = next {
@@ -152,7 +152,7 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
             };
         }
         if !batch.is_empty() {
-            last_write = Some(tokio::time::Instant::now());
+            last_write = Some(crate::clock::Stopwatch::start());
             // Converting and binding a batch takes a while: do it on a
             // thread of the blocking pool, which the operating system
             // schedules beside the workers, rather than hold up the requests
@@ -184,7 +184,7 @@ async fn write(store: &dyn Store, batch: &[AuditRecord]) {
         match store.append_audit(batch).await {
             Ok(()) => return,
             Err(e @ StoreError::Backend(_)) => match pauses.next() {
-                Some(pause) => tokio::time::sleep(*pause).await,
+                Some(pause) => crate::clock::wait(*pause).await,
                 None => break e,
             },
             Err(e) => break e,

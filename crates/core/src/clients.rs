@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::app::Inner;
+use crate::clock::Tick;
 use crate::authz::Caller;
 use crate::error::{Error, FieldError, Result};
 use crate::model::new_id;
@@ -523,23 +524,23 @@ const CLIENT_CACHE_MAX: usize = 10_000;
 /// request.
 #[derive(Default)]
 pub(crate) struct ClientCache(
-    dashmap::DashMap<Uuid, dashmap::DashMap<String, (Arc<OAuthClient>, std::time::Instant)>>,
+    dashmap::DashMap<Uuid, dashmap::DashMap<String, (Arc<OAuthClient>, Tick)>>,
 );
 
 impl ClientCache {
-    fn get(&self, realm_id: Uuid, client_id: &str) -> Option<Arc<OAuthClient>> {
+    fn get(&self, realm_id: Uuid, client_id: &str, now: Tick) -> Option<Arc<OAuthClient>> {
         let realm = self.0.get(&realm_id)?;
         let entry = realm.get(client_id)?;
         let (client, at) = entry.value();
-        (at.elapsed() < CLIENT_CACHE_TTL).then(|| client.clone())
+        (now.since(*at) < CLIENT_CACHE_TTL).then(|| client.clone())
     }
 
-    fn put(&self, c: &Arc<OAuthClient>) {
+    fn put(&self, c: &Arc<OAuthClient>, now: Tick) {
         let realm = self.0.entry(c.realm_id).or_default();
         if realm.len() >= CLIENT_CACHE_MAX {
             realm.clear();
         }
-        realm.insert(c.client_id.clone(), (c.clone(), std::time::Instant::now()));
+        realm.insert(c.client_id.clone(), (c.clone(), now));
     }
 
     fn forget(&self, realm_id: Uuid, client_id: &str) {
@@ -599,7 +600,7 @@ impl<'a> Clients<'a> {
             return Err(Error::NotFound("client"));
         }
         let cache = &self.i.client_cache;
-        if let Some(c) = cache.get(realm_id, client_id) {
+        if let Some(c) = cache.get(realm_id, client_id, self.i.clock.tick()) {
             return Ok(c);
         }
         let c = Arc::new(
@@ -609,7 +610,7 @@ impl<'a> Clients<'a> {
                 .await?
                 .ok_or(Error::NotFound("client"))?,
         );
-        cache.put(&c);
+        cache.put(&c, self.i.clock.tick());
         Ok(c)
     }
 

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll, ready};
-use std::time::Instant;
+use portcullis_core::clock::Stopwatch;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, header};
@@ -95,7 +95,7 @@ where
         RequestIdFuture {
             inner: self.inner.call(req).instrument(span),
             id: Some(id),
-            started: Instant::now(),
+            started: Stopwatch::start(),
         }
     }
 }
@@ -106,7 +106,7 @@ pin_project! {
         #[pin]
         inner: Instrumented<F>,
         id: Option<HeaderValue>,
-        started: Instant,
+        started: Stopwatch,
     }
 }
 
@@ -199,7 +199,7 @@ where
             inner: self.inner.call(req),
             method,
             route,
-            started: Instant::now(),
+            started: Stopwatch::start(),
         }
     }
 }
@@ -211,7 +211,7 @@ pin_project! {
         inner: F,
         method: &'static str,
         route: Option<MatchedPath>,
-        started: Instant,
+        started: Stopwatch,
     }
 }
 

@@ -74,13 +74,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqlStore>> {
 pub async fn open(config: &Config) -> anyhow::Result<(Portcullis, axum::Router)> {
     let store = open_store(config).await?;
     let master = load_master_key(config)?;
-    assemble_with(
-        store,
-        Arc::new(SystemClock),
-        config.settings.clone(),
-        master,
-        mail::adapters(&config.mail, config.sms.as_ref())?,
-    )
+    let clock: SharedClock = Arc::new(SystemClock);
+    let adapters = mail::adapters(&config.mail, config.sms.as_ref(), clock.clone())?;
+    assemble_with(store, clock, config.settings.clone(), master, adapters)
 }
 
 /// Serves on the configured address until SIGTERM or Ctrl-C.

@@ -145,7 +145,7 @@ pub fn spawn_mail_worker(core: Portcullis, poll: Duration) -> tokio::task::JoinH
             }
             tokio::select! {
                 () = mail.queued() => {}
-                () = tokio::time::sleep(poll) => {}
+                () = portcullis_core::clock::wait(poll) => {}
             }
         }
     })
@@ -157,6 +157,7 @@ pub fn spawn_mail_worker(core: Portcullis, poll: Duration) -> tokio::task::JoinH
 pub fn adapters(
     mail: &crate::config::MailConfig,
     sms: Option<&crate::config::SmsConfig>,
+    clock: portcullis_core::SharedClock,
 ) -> anyhow::Result<portcullis_core::mail::Adapters> {
     let mailer: Option<Arc<dyn Mailer>> = match &mail.smtp_url {
         Some(url) => Some(Arc::new(SmtpMailer::new(url, &mail.from)?)),
@@ -175,7 +176,7 @@ pub fn adapters(
         }
     };
     let sms: Option<Arc<dyn portcullis_core::ports::SmsSender>> = match sms {
-        Some(config) => Some(Arc::new(crate::sms::WebhookSmsSender::new(config)?)),
+        Some(config) => Some(Arc::new(crate::sms::WebhookSmsSender::new(config, clock)?)),
         None => None,
     };
     Ok(portcullis_core::mail::Adapters { mailer, mx, sms })

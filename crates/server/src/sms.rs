@@ -39,6 +39,9 @@ pub struct WebhookSmsSender {
     url: url::Url,
     secret: SecretString,
     retry_pause: Duration,
+    /// Stamps each attempt (the gateway checks the stamp against its own
+    /// wall clock).
+    clock: portcullis_core::SharedClock,
 }
 
 impl std::fmt::Debug for WebhookSmsSender {
@@ -59,8 +62,9 @@ pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
 }
 
 impl WebhookSmsSender {
-    /// A sender for a configured webhook; retries after 1 s, then 2 s.
-    pub fn new(config: &SmsConfig) -> anyhow::Result<Self> {
+    /// A sender for a configured webhook that stamps its attempts with
+    /// `clock`; retries after 1 s, then 2 s.
+    pub fn new(config: &SmsConfig, clock: portcullis_core::SharedClock) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -71,6 +75,7 @@ impl WebhookSmsSender {
             url: config.url.clone(),
             secret: config.secret.clone(),
             retry_pause: Duration::from_secs(1),
+            clock,
         })
     }
 
@@ -83,7 +88,7 @@ impl WebhookSmsSender {
 
     /// One attempt: `Ok`, or the error and whether another attempt may help.
     async fn attempt(&self, body: &[u8]) -> Result<(), SendError> {
-        let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+        let timestamp = self.clock.now().unix_timestamp();
         let sig = signature(self.secret.expose_secret().as_bytes(), timestamp, body);
         let answer = self
             .client
@@ -133,7 +138,7 @@ impl SmsSender for WebhookSmsSender {
                 Err(e) if e.permanent || attempt >= ATTEMPTS => return Err(e),
                 Err(e) => {
                     tracing::debug!(attempt, error = %e.message, "SMS webhook attempt failed; retrying");
-                    tokio::time::sleep(pause).await;
+                    portcullis_core::clock::wait(pause).await;
                     pause *= 2;
                     attempt += 1;
                 }

@@ -73,7 +73,7 @@ pub async fn serve(
             Err(e) => {
                 // Out of file descriptors and the like: wait rather than spin.
                 tracing::error!(error = %e, "could not accept a connection");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                portcullis_core::clock::wait(Duration::from_secs(1)).await;
                 continue;
             }
         };
@@ -210,6 +210,7 @@ fn is_connection_error(e: &std::io::Error) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // A slow handler and a pause, in real time.
 mod tests {
     use std::net::Ipv4Addr;
 

@@ -1,4 +1,6 @@
 //! The `portcullis` binary as an operator runs it.
+// These tests wait for a real process: they poll with real deadlines.
+#![allow(clippy::disallowed_methods)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

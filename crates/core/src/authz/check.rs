@@ -1,7 +1,6 @@
 //! The check API: single checks, batches, effective permissions.
 
 use std::net::IpAddr;
-use std::time::Instant;
 
 use portcullis_policy::model::Effect;
 use portcullis_policy::{CheckRequest, Context, Decision, Resource};
@@ -248,7 +247,7 @@ impl Authz<'_> {
         view: &View,
         p: &Parsed,
     ) -> (CheckOutcome, Option<AuditRecord>) {
-        let started = Instant::now();
+        let started = crate::clock::Stopwatch::start();
         let decision: Decision = view.compiled.check(&CheckRequest {
             subject: p.subject,
             subject_attributes: None,

@@ -17,7 +17,7 @@ mod check;
 mod input;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dashmap::DashMap;
 use portcullis_policy::model::RealmSnapshot;
@@ -61,7 +61,7 @@ impl View {
 
 struct Cached {
     view: Arc<View>,
-    checked_at: Instant,
+    checked_at: crate::clock::Tick,
 }
 
 /// Views by realm id, shared by every request.
@@ -121,7 +121,7 @@ impl<'a> Authz<'a> {
     /// The realm's view at its current revision, or at least `min_revision`.
     pub async fn view(&self, realm_id: Uuid, min_revision: Option<i64>) -> Result<Arc<View>> {
         if let Some(c) = self.i.authz.views.get(&realm_id)
-            && c.checked_at.elapsed() < REVISION_POLL
+            && self.i.clock.tick().since(c.checked_at) < REVISION_POLL
             && min_revision.is_none_or(|m| c.view.revision() >= m)
         {
             self.i.authz.metrics().view_hit.increment(1);
@@ -148,7 +148,7 @@ impl<'a> Authz<'a> {
         if let Some(mut c) = self.i.authz.views.get_mut(&realm_id)
             && c.view.revision() >= current
         {
-            c.checked_at = Instant::now();
+            c.checked_at = self.i.clock.tick();
             metrics::counter!("portcullis_authz_view_cache_total", "result" => "hit").increment(1);
             return Ok(c.view.clone());
         }
@@ -170,7 +170,7 @@ impl<'a> Authz<'a> {
             realm_id,
             Cached {
                 view: view.clone(),
-                checked_at: Instant::now(),
+                checked_at: self.i.clock.tick(),
             },
         );
         Ok(view)

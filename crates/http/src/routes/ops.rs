@@ -1,6 +1,6 @@
 //! Operations: health probes and Prometheus metrics.
 
-use std::time::Instant;
+use portcullis_core::clock::Stopwatch;
 
 use axum::Router;
 use axum::extract::State;
@@ -53,7 +53,7 @@ pub(crate) async fn ready_get(State(state): State<AppState>) -> impl IntoRespons
     ))]
 pub(crate) async fn health_get(State(state): State<AppState>) -> impl IntoResponse {
     let store = state.core.store();
-    let started = Instant::now();
+    let started = Stopwatch::start();
     let db = store.ping().await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let up = db.is_ok();

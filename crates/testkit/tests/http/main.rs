@@ -1,4 +1,6 @@
 //! Black-box tests of the HTTP API, each run on SQLite and on PostgreSQL.
+// Tests may read the wall clock (dates in requests) and wait for background work.
+#![allow(clippy::disallowed_methods)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -34,7 +34,8 @@ async fn spawn(
             secret: SecretString::from(SECRET),
         };
         Arc::new(
-            WebhookSmsSender::new(&config)
+            // The gateway checks the stamp against its wall clock.
+            WebhookSmsSender::new(&config, Arc::new(portcullis_core::SystemClock))
                 .unwrap()
                 .with_retry_pause(StdDuration::from_millis(50)),
         ) as Arc<dyn portcullis_core::ports::SmsSender>
