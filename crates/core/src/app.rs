@@ -120,6 +120,12 @@ impl Portcullis {
         })
     }
 
+    /// The one place rights are decided: turns a caller into the
+    /// [`crate::access::Allowed`] value an administrative method takes.
+    pub fn access(&self) -> crate::access::Access<'_> {
+        crate::access::Access::new(&self.inner)
+    }
+
     /// Realm administration and lookup.
     pub fn realms(&self) -> Realms<'_> {
         Realms::new(&self.inner)

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::access::{Allowed, ClientsManage, ClientsRead};
 use crate::app::Inner;
 use crate::clock::Tick;
-use crate::authz::Caller;
 use crate::error::{Error, FieldError, Result};
 use crate::model::new_id;
 
@@ -560,15 +560,9 @@ impl<'a> Clients<'a> {
         Self { i }
     }
 
-    async fn require(&self, caller: &Caller<'_>, action: &str) -> Result<()> {
-        crate::authz::Authz::new(self.i)
-            .require(caller, "clients", action)
-            .await
-    }
-
     /// The realm's clients, ordered by `client_id`.
-    pub async fn list(&self, caller: &Caller<'_>) -> Result<proto::ClientList> {
-        self.require(caller, "read").await?;
+    pub async fn list(&self, admin: &Allowed<ClientsRead>) -> Result<proto::ClientList> {
+        let caller = &admin.caller();
         let items = self
             .i
             .store
@@ -581,8 +575,12 @@ impl<'a> Clients<'a> {
     }
 
     /// One client by `client_id`.
-    pub async fn get(&self, caller: &Caller<'_>, client_id: &str) -> Result<proto::ClientView> {
-        self.require(caller, "read").await?;
+    pub async fn get(
+        &self,
+        admin: &Allowed<ClientsRead>,
+        client_id: &str,
+    ) -> Result<proto::ClientView> {
+        let caller = &admin.caller();
         Ok(view(&self.find(caller.who.realm.id, client_id).await?))
     }
 
@@ -618,10 +616,10 @@ impl<'a> Clients<'a> {
     /// shown in this answer only.
     pub async fn create(
         &self,
-        caller: &Caller<'_>,
+        admin: &Allowed<ClientsManage>,
         input: proto::CreateClientRequest,
     ) -> Result<proto::ClientWithSecret> {
-        self.require(caller, "manage").await?;
+        let caller = &admin.caller();
         let mut errors = Vec::new();
         let client_id = match input.client_id {
             Some(id) => {
@@ -726,11 +724,11 @@ impl<'a> Clients<'a> {
     /// method from one without a secret generates one, returned once.
     pub async fn update(
         &self,
-        caller: &Caller<'_>,
+        admin: &Allowed<ClientsManage>,
         client_id: &str,
         input: proto::UpdateClientRequest,
     ) -> Result<proto::ClientWithSecret> {
-        self.require(caller, "manage").await?;
+        let caller = &admin.caller();
         let mut c = self.find(caller.who.realm.id, client_id).await?;
         let mut errors = Vec::new();
         if let Some(n) = input.name {
@@ -837,10 +835,10 @@ impl<'a> Clients<'a> {
     /// once. The new secret is in this answer only.
     pub async fn rotate_secret(
         &self,
-        caller: &Caller<'_>,
+        admin: &Allowed<ClientsManage>,
         client_id: &str,
     ) -> Result<proto::ClientWithSecret> {
-        self.require(caller, "manage").await?;
+        let caller = &admin.caller();
         let mut c = self.find(caller.who.realm.id, client_id).await?;
         if !c.auth_method.uses_secret() {
             return Err(Error::Conflict(format!(
@@ -859,8 +857,8 @@ impl<'a> Clients<'a> {
     }
 
     /// Deletes a client, ending the sessions and tokens it holds.
-    pub async fn delete(&self, caller: &Caller<'_>, client_id: &str) -> Result<()> {
-        self.require(caller, "manage").await?;
+    pub async fn delete(&self, admin: &Allowed<ClientsManage>, client_id: &str) -> Result<()> {
+        let caller = &admin.caller();
         let c = self.find(caller.who.realm.id, client_id).await?;
         let now = self.i.clock.now();
         let ended = self

@@ -4,6 +4,7 @@
 //! nothing of HTTP (no axum) and nothing of SQL (only `store` does): it talks to
 //! storage through the traits in [`ports`] and reads time from a [`Clock`].
 
+pub mod access;
 pub mod accounts;
 mod app;
 mod audit;

@@ -1,6 +1,7 @@
 //! Realms: creation with signing keys, lookup (cached), administration, the
 //! first-start bootstrap, and key rotation.
 
+use crate::access::{RealmsManage, Right};
 use std::sync::Arc;
 
 use portcullis_crypto::SigningAlgorithm;
@@ -153,13 +154,13 @@ impl<'a> Realms<'a> {
         let user = self.i.store.get_user(who.realm.id, who.user_id).await?;
         match user {
             Some(u) if u.active => {
-                if crate::authz::Authz::new(self.i)
-                    .user_may(&who.realm, u.id, None, "realms", "manage")
+                if crate::access::Access::new(self.i)
+                    .user_holds::<RealmsManage>(&who.realm, u.id, None)
                     .await?
                 {
                     Ok(ServerAdmin { _private: () })
                 } else {
-                    Err(Error::Forbidden("permission realms:manage:all required"))
+                    Err(Error::Forbidden(RealmsManage::DENIED))
                 }
             }
             _ => Err(Error::NotAuthenticated("account no longer active")),

@@ -4,6 +4,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::access::{Right, UsersManage};
 use crate::accounts::{Accounts, conflict_email, parse_name};
 use crate::app::Inner;
 use crate::error::{Error, FieldError, Result};
@@ -14,8 +15,10 @@ use crate::tokens::Principal;
 /// Largest page size of user lists.
 pub const MAX_PAGE_SIZE: u64 = 200;
 
-/// A caller proven to administer its realm: the only value that unlocks the
-/// methods of [`Users`]. It can only be made by [`Users::require_admin`].
+/// A caller proven to administer its realm (right [`UsersManage`], decided
+/// by [`crate::access::Access`] for an active account): the only value that
+/// unlocks the methods of [`Users`]. It can only be made by
+/// [`Users::require_admin`].
 #[derive(Debug, Clone)]
 pub struct RealmAdmin {
     realm_id: Uuid,
@@ -84,9 +87,8 @@ impl<'a> Users<'a> {
     pub async fn require_admin(&self, who: &Principal) -> Result<RealmAdmin> {
         match self.i.store.get_user(who.realm.id, who.user_id).await? {
             Some(u) if u.active => {
-                let authz = crate::authz::Authz::new(self.i);
-                if authz
-                    .user_may(&who.realm, u.id, None, "users", "manage")
+                if crate::access::Access::new(self.i)
+                    .user_holds::<UsersManage>(&who.realm, u.id, None)
                     .await?
                 {
                     Ok(RealmAdmin {
@@ -95,7 +97,7 @@ impl<'a> Users<'a> {
                         realm_min_password: who.realm.password_min_length,
                     })
                 } else {
-                    Err(Error::Forbidden("permission users:manage:all required"))
+                    Err(Error::Forbidden(UsersManage::DENIED))
                 }
             }
             _ => Err(Error::NotAuthenticated("account no longer active")),

@@ -1,5 +1,6 @@
 //! Extractors: JSON bodies with problem+json rejections, the realm a route
-//! addresses, the bearer principal, path ids and request metadata.
+//! addresses, the bearer principal, the caller's rights, path ids and
+//! request metadata. Route modules share these; none borrows from another.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,7 +10,9 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, RawPathParams, R
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use portcullis_core::Principal;
+use portcullis_core::access::{Allowed, Requester, Right};
 use portcullis_core::accounts::RequestMeta;
+use portcullis_core::authz::Caller;
 use portcullis_core::model::Realm;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -203,6 +206,58 @@ impl FromRequestParts<AppState> for Authenticated {
         let token = bearer_token(&parts.headers)?;
         let principal = state.core.accounts().authenticate(realm, token).await?;
         Ok(Authenticated(principal))
+    }
+}
+
+/// The authenticated caller with the request's id and address, for the
+/// services that record who did what.
+#[derive(Debug, Clone)]
+pub struct Ctx(pub Requester);
+
+impl Ctx {
+    /// The caller, borrowed, as core's services take it.
+    pub fn caller(&self) -> Caller<'_> {
+        self.0.caller()
+    }
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Authenticated(who) = Authenticated::from_request_parts(parts, state).await?;
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        Ok(Ctx(Requester {
+            who,
+            request_id,
+            ip,
+        }))
+    }
+}
+
+/// The authenticated caller holding the right `R` in its realm (for
+/// example `Admin<RolesManage>`), decided by core's
+/// [`portcullis_core::access::Access`] before the handler runs: 401 without
+/// a valid token, 403 without the right. The handler passes the
+/// [`Allowed`] value to the administrative method, which cannot be called
+/// without it.
+#[derive(Debug)]
+pub struct Admin<R: Right>(pub Allowed<R>);
+
+impl<R: Right> FromRequestParts<AppState> for Admin<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Ctx(requester) = Ctx::from_request_parts(parts, state).await?;
+        Ok(Admin(state.core.access().allow::<R>(requester).await?))
     }
 }
 

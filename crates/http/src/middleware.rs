@@ -7,13 +7,13 @@
 //! panic guard, timeout and body limit wrap the router once ([`crate::app`]);
 //! only the metrics, which need the matched route template, wrap each route.
 
+use portcullis_core::clock::Stopwatch;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll, ready};
-use portcullis_core::clock::Stopwatch;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, header};

@@ -482,7 +482,7 @@ pub struct EffectivePermissions {
     pub revision: i64,
 }
 
-/// `POST /api/v1/auth/authorize` (seed 003): may the bearer do this?
+/// `POST /api/v1/auth/authorize`: may the bearer do this action on this resource?
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeRequest {

@@ -1,5 +1,5 @@
-//! Administration of roles, groups, grants and policies. Every method checks
-//! the caller's permission, validates its input against the current view
+//! Administration of roles, groups, grants and policies. Every method takes
+//! the caller's right ([`Allowed`]), validates its input against the current view
 //! (references, cycles), and applies one change with its audit record.
 
 use portcullis_policy::model::{
@@ -13,6 +13,9 @@ use uuid::Uuid;
 
 use super::input::{self, finish};
 use super::{Authz, Built, Caller, View};
+use crate::access::{
+    Allowed, GroupsManage, GroupsRead, PoliciesManage, PoliciesRead, RolesManage, RolesRead,
+};
 use crate::error::{Error, FieldError, Result};
 use crate::model::{AuthzChange, from_micros, new_id};
 
@@ -142,8 +145,8 @@ impl Authz<'_> {
     // ---- roles ----
 
     /// Every role of the realm, by name.
-    pub async fn list_roles(&self, caller: &Caller<'_>) -> Result<proto::RoleList> {
-        self.require(caller, "roles", "read").await?;
+    pub async fn list_roles(&self, admin: &Allowed<RolesRead>) -> Result<proto::RoleList> {
+        let caller = &admin.caller();
         let view = self.view(caller.who.realm.id, None).await?;
         let mut roles: Vec<&Role> = view.snapshot.roles.iter().collect();
         roles.sort_by(|a, b| a.name.cmp(&b.name));
@@ -157,8 +160,12 @@ impl Authz<'_> {
     }
 
     /// One role, by id or name.
-    pub async fn get_role(&self, caller: &Caller<'_>, role: &str) -> Result<proto::RoleView> {
-        self.require(caller, "roles", "read").await?;
+    pub async fn get_role(
+        &self,
+        admin: &Allowed<RolesRead>,
+        role: &str,
+    ) -> Result<proto::RoleView> {
+        let caller = &admin.caller();
         let view = self.view(caller.who.realm.id, None).await?;
         let id = input::role_in_path(&view, role)?;
         let role = view.compiled.role(id).ok_or(Error::NotFound("role"))?;
@@ -179,10 +186,10 @@ impl Authz<'_> {
     /// Creates a role.
     pub async fn create_role(
         &self,
-        caller: &Caller<'_>,
+        admin: &Allowed<RolesManage>,
         new: RoleInput,
     ) -> Result<proto::RoleView> {
-        self.require(caller, "roles", "manage").await?;
+        let caller = &admin.caller();
         let id = new_id();
         let revision = self
             .apply(caller, "role.create", |view| {
@@ -225,11 +232,11 @@ impl Authz<'_> {
     /// Changes a role's name, description, permissions or included roles.
     pub async fn update_role(
         &self,
-        caller: &Caller<'_>,
+        admin: &Allowed<RolesManage>,
         role: &str,
         patch: RolePatch,
     ) -> Result<proto::RoleView> {
-        self.require(caller, "roles", "manage").await?;
+        let caller = &admin.caller();
         let mut role_id = None;
         let revision = self
             .apply(caller, "role.update", |view| {
@@ -289,12 +296,12 @@ impl Authz<'_> {
     /// Adds (`add = true`) or removes permissions of a role.
     pub async fn role_permissions(
         &self,
-        caller: &Caller<'_>,
+        admin: &Allowed<RolesManage>,
         role: &str,
         body: proto::RolePermissionsRequest,
         add: bool,
     ) -> Result<proto::RoleView> {
-        self.require(caller, "roles", "manage").await?;
+        let caller = &admin.caller();
         let mut listed: Vec<String> = body.permission.into_iter().collect();
         listed.extend(body.permissions);
         if listed.is_empty() {
@@ -356,10 +363,10 @@ impl Authz<'_> {
     /// Deletes a role (not a built-in one) and every grant of it.
     pub async fn delete_role(
         &self,
-        caller: &Caller<'_>,
+        admin: &Allowed<RolesManage>,
         role: &str,
     ) -> Result<proto::RevisionView> {
-        self.require(caller, "roles", "manage").await?;
+        let caller = &admin.caller();
         let revision = self
             .apply(caller, "role.delete", |view| {
                 let id = input::role_in_path(view, role)?;
@@ -384,9 +391,14 @@ impl Authz<'_> {
 
     /// The realm's permissions: the catalogue's, and those in use in roles
     /// and direct grants.
-    pub async fn list_permissions(&self, caller: &Caller<'_>) -> Result<proto::PermissionList> {
-        self.require(caller, "roles", "read").await?;
-        let realm_id = caller.who.realm.id;
+    pub async fn list_permissions(
+        &self,
+        admin: &Allowed<RolesRead>,
+    ) -> Result<proto::PermissionList> {
+        self.permissions_of(admin.realm().id).await
+    }
+
+    async fn permissions_of(&self, realm_id: Uuid) -> Result<proto::PermissionList> {
         let view = self.view(realm_id, None).await?;
         let defined = self.i.store.list_defined_permissions(realm_id).await?;
         let mut uses: std::collections::BTreeMap<String, proto::PermissionUse> = Default::default();
@@ -434,10 +446,10 @@ impl Authz<'_> {
     /// description).
     pub async fn define_permission(
         &self,
-        caller: &Caller<'_>,
+        admin: &Allowed<RolesManage>,
         input: proto::DefinePermissionRequest,
     ) -> Result<proto::PermissionUse> {
-        self.require(caller, "roles", "manage").await?;
+        let caller = &admin.caller();
         let mut errors = Vec::new();
         let permission = input::permission("permission", &input.permission)
             .map_err(|e| errors.push(e))
@@ -463,7 +475,7 @@ impl Authz<'_> {
             })
         })
         .await?;
-        let list = self.list_permissions(caller).await?;
+        let list = self.permissions_of(caller.who.realm.id).await?;
         list.items
             .into_iter()
             .find(|u| u.permission == text)
@@ -473,10 +485,10 @@ impl Authz<'_> {
     /// Removes a permission from the catalogue; grants naming it stay.
     pub async fn undefine_permission(
         &self,
-        caller: &Caller<'_>,
+        admin: &Allowed<RolesManage>,
         permission: &str,
     ) -> Result<proto::RevisionView> {
-        self.require(caller, "roles", "manage").await?;
+        let caller = &admin.caller();
         let permission = input::permission("permission", permission)
             .map_err(|e| Error::InvalidInput(vec![e]))?;
         let text = permission.to_string();
@@ -497,16 +509,9 @@ impl Authz<'_> {
     // ---- grants ----
 
     /// A user's or group's grants.
-    pub async fn grants(
-        &self,
-        caller: &Caller<'_>,
-        to: GranteeRef<'_>,
-    ) -> Result<proto::GrantsView> {
-        let resource = match to {
-            GranteeRef::User(_) => "roles",
-            GranteeRef::Group(_) => "groups",
-        };
-        self.require(caller, resource, "read").await?;
+    pub async fn grants(&self, of: ReadGrants<'_>) -> Result<proto::GrantsView> {
+        let (caller, to) = of.split();
+        let caller = &caller;
         let view = self.view(caller.who.realm.id, None).await?;
         let grantee = grantee(&view, to)?;
         let now = self.now_micros();
@@ -543,11 +548,11 @@ impl Authz<'_> {
     /// Grants a role to a user or group (replacing the window of an existing grant).
     pub async fn grant_role(
         &self,
-        caller: &Caller<'_>,
-        to: GranteeRef<'_>,
+        to: ManageGrants<'_>,
         body: GrantInput,
     ) -> Result<proto::RevisionView> {
-        self.require_grant_rights(caller, to).await?;
+        let (caller, to) = to.split();
+        let caller = &caller;
         let now = self.i.clock.now();
         let revision = self
             .apply(caller, "role.grant", |view| {
@@ -578,11 +583,11 @@ impl Authz<'_> {
     /// Revokes a role grant.
     pub async fn revoke_role(
         &self,
-        caller: &Caller<'_>,
-        to: GranteeRef<'_>,
+        to: ManageGrants<'_>,
         role: &str,
     ) -> Result<proto::RevisionView> {
-        self.require_grant_rights(caller, to).await?;
+        let (caller, to) = to.split();
+        let caller = &caller;
         let revision = self
             .apply(caller, "role.revoke", |view| {
                 let grantee = grantee(view, to)?;
@@ -608,11 +613,11 @@ impl Authz<'_> {
     /// Grants or denies a permission directly.
     pub async fn grant_permission(
         &self,
-        caller: &Caller<'_>,
-        to: GranteeRef<'_>,
+        to: ManageGrants<'_>,
         body: PermissionGrantInput,
     ) -> Result<proto::RevisionView> {
-        self.require_grant_rights(caller, to).await?;
+        let (caller, to) = to.split();
+        let caller = &caller;
         let now = self.i.clock.now();
         let revision = self
             .apply(caller, "permission.grant", |view| {
@@ -657,11 +662,11 @@ impl Authz<'_> {
     /// Removes a direct permission grant.
     pub async fn revoke_permission(
         &self,
-        caller: &Caller<'_>,
-        to: GranteeRef<'_>,
+        to: ManageGrants<'_>,
         permission: &str,
     ) -> Result<proto::RevisionView> {
-        self.require_grant_rights(caller, to).await?;
+        let (caller, to) = to.split();
+        let caller = &caller;
         let revision = self
             .apply(caller, "permission.revoke", |view| {
                 let grantee = grantee(view, to)?;
@@ -688,18 +693,11 @@ impl Authz<'_> {
         Ok(proto::RevisionView { revision })
     }
 
-    async fn require_grant_rights(&self, caller: &Caller<'_>, to: GranteeRef<'_>) -> Result<()> {
-        match to {
-            GranteeRef::User(_) => self.require(caller, "roles", "manage").await,
-            GranteeRef::Group(_) => self.require(caller, "groups", "manage").await,
-        }
-    }
-
     // ---- groups ----
 
     /// Every group, by name.
-    pub async fn list_groups(&self, caller: &Caller<'_>) -> Result<proto::GroupList> {
-        self.require(caller, "groups", "read").await?;
+    pub async fn list_groups(&self, admin: &Allowed<GroupsRead>) -> Result<proto::GroupList> {
+        let caller = &admin.caller();
         let view = self.view(caller.who.realm.id, None).await?;
         let mut groups: Vec<&Group> = view.snapshot.groups.iter().collect();
         groups.sort_by(|a, b| a.name.cmp(&b.name));
@@ -713,8 +711,12 @@ impl Authz<'_> {
     }
 
     /// One group, by id or name.
-    pub async fn get_group(&self, caller: &Caller<'_>, group: &str) -> Result<proto::GroupView> {
-        self.require(caller, "groups", "read").await?;
+    pub async fn get_group(
+        &self,
+        admin: &Allowed<GroupsRead>,
+        group: &str,
+    ) -> Result<proto::GroupView> {
+        let caller = &admin.caller();
         let view = self.view(caller.who.realm.id, None).await?;
         let id = input::group_in_path(&view, group)?;
         let g = view.compiled.group(id).ok_or(Error::NotFound("group"))?;
@@ -735,10 +737,10 @@ impl Authz<'_> {
     /// Creates a group.
     pub async fn create_group(
         &self,
-        caller: &Caller<'_>,
+        admin: &Allowed<GroupsManage>,
         new: GroupInput,
     ) -> Result<proto::GroupView> {
-        self.require(caller, "groups", "manage").await?;
+        let caller = &admin.caller();
         let id = new_id();
         let revision = self
             .apply(caller, "group.create", |view| {
@@ -782,11 +784,11 @@ impl Authz<'_> {
     /// Changes a group's name, description or parent.
     pub async fn update_group(
         &self,
-        caller: &Caller<'_>,
+        admin: &Allowed<GroupsManage>,
         group: &str,
         patch: GroupPatch,
     ) -> Result<proto::GroupView> {
-        self.require(caller, "groups", "manage").await?;
+        let caller = &admin.caller();
         let mut group_id = None;
         let revision = self
             .apply(caller, "group.update", |view| {
@@ -849,10 +851,10 @@ impl Authz<'_> {
     /// Deletes a group; its children move up to its parent.
     pub async fn delete_group(
         &self,
-        caller: &Caller<'_>,
+        admin: &Allowed<GroupsManage>,
         group: &str,
     ) -> Result<proto::RevisionView> {
-        self.require(caller, "groups", "manage").await?;
+        let caller = &admin.caller();
         let revision = self
             .apply(caller, "group.delete", |view| {
                 let id = input::group_in_path(view, group)?;
@@ -870,8 +872,12 @@ impl Authz<'_> {
     }
 
     /// A group's direct members.
-    pub async fn members(&self, caller: &Caller<'_>, group: &str) -> Result<proto::MemberList> {
-        self.require(caller, "groups", "read").await?;
+    pub async fn members(
+        &self,
+        admin: &Allowed<GroupsRead>,
+        group: &str,
+    ) -> Result<proto::MemberList> {
+        let caller = &admin.caller();
         let view = self.view(caller.who.realm.id, None).await?;
         let id = input::group_in_path(&view, group)?;
         let now = self.now_micros();
@@ -895,11 +901,11 @@ impl Authz<'_> {
     /// Adds a member (or changes the window of a membership).
     pub async fn add_member(
         &self,
-        caller: &Caller<'_>,
+        admin: &Allowed<GroupsManage>,
         group: &str,
         body: proto::AddMemberRequest,
     ) -> Result<proto::RevisionView> {
-        self.require(caller, "groups", "manage").await?;
+        let caller = &admin.caller();
         let now = self.i.clock.now();
         let revision = self
             .apply(caller, "group.member.add", |view| {
@@ -927,11 +933,11 @@ impl Authz<'_> {
     /// Removes a member.
     pub async fn remove_member(
         &self,
-        caller: &Caller<'_>,
+        admin: &Allowed<GroupsManage>,
         group: &str,
         user: Uuid,
     ) -> Result<proto::RevisionView> {
-        self.require(caller, "groups", "manage").await?;
+        let caller = &admin.caller();
         let revision = self
             .apply(caller, "group.member.remove", |view| {
                 let id = input::group_in_path(view, group)?;
@@ -956,8 +962,8 @@ impl Authz<'_> {
     // ---- policies ----
 
     /// Every policy, highest priority first.
-    pub async fn list_policies(&self, caller: &Caller<'_>) -> Result<proto::PolicyList> {
-        self.require(caller, "policies", "read").await?;
+    pub async fn list_policies(&self, admin: &Allowed<PoliciesRead>) -> Result<proto::PolicyList> {
+        let caller = &admin.caller();
         let view = self.view(caller.who.realm.id, None).await?;
         let mut items: Vec<&Policy> = view.snapshot.policies.iter().collect();
         items.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.name.cmp(&b.name)));
@@ -971,8 +977,12 @@ impl Authz<'_> {
     }
 
     /// One policy by id or name.
-    pub async fn get_policy(&self, caller: &Caller<'_>, policy: &str) -> Result<proto::PolicyView> {
-        self.require(caller, "policies", "read").await?;
+    pub async fn get_policy(
+        &self,
+        admin: &Allowed<PoliciesRead>,
+        policy: &str,
+    ) -> Result<proto::PolicyView> {
+        let caller = &admin.caller();
         let view = self.view(caller.who.realm.id, None).await?;
         let p = find_policy(&view, policy)?;
         Ok(policy_view(&view, p, view.revision()))
@@ -981,10 +991,10 @@ impl Authz<'_> {
     /// Creates a policy from a native or IAM-style body.
     pub async fn create_policy(
         &self,
-        caller: &Caller<'_>,
+        admin: &Allowed<PoliciesManage>,
         body: PolicyInput,
     ) -> Result<proto::PolicyView> {
-        self.require(caller, "policies", "manage").await?;
+        let caller = &admin.caller();
         let id = new_id();
         let revision = self
             .apply(caller, "policy.create", |view| {
@@ -1012,11 +1022,11 @@ impl Authz<'_> {
     /// Changes a policy: fields given replace the stored ones.
     pub async fn update_policy(
         &self,
-        caller: &Caller<'_>,
+        admin: &Allowed<PoliciesManage>,
         policy: &str,
         body: PolicyInput,
     ) -> Result<proto::PolicyView> {
-        self.require(caller, "policies", "manage").await?;
+        let caller = &admin.caller();
         let mut policy_id = None;
         let revision = self
             .apply(caller, "policy.update", |view| {
@@ -1048,10 +1058,10 @@ impl Authz<'_> {
     /// Deletes a policy.
     pub async fn delete_policy(
         &self,
-        caller: &Caller<'_>,
+        admin: &Allowed<PoliciesManage>,
         policy: &str,
     ) -> Result<proto::RevisionView> {
-        self.require(caller, "policies", "manage").await?;
+        let caller = &admin.caller();
         let revision = self
             .apply(caller, "policy.delete", |view| {
                 let old = find_policy(view, policy)?;
@@ -1075,6 +1085,44 @@ pub enum GranteeRef<'a> {
     User(Uuid),
     /// A group id or name.
     Group(&'a str),
+}
+
+/// Whose grants to read, with the right that reading them needs: a user's
+/// need `roles:read`, a group's `groups:read`.
+#[derive(Debug, Clone, Copy)]
+pub enum ReadGrants<'a> {
+    /// A user's grants.
+    User(&'a Allowed<RolesRead>, Uuid),
+    /// A group's grants (by id or name).
+    Group(&'a Allowed<GroupsRead>, &'a str),
+}
+
+impl<'a> ReadGrants<'a> {
+    fn split(self) -> (Caller<'a>, GranteeRef<'a>) {
+        match self {
+            Self::User(admin, id) => (admin.caller(), GranteeRef::User(id)),
+            Self::Group(admin, g) => (admin.caller(), GranteeRef::Group(g)),
+        }
+    }
+}
+
+/// Whose grants to change, with the right that changing them needs: a
+/// user's need `roles:manage`, a group's `groups:manage`.
+#[derive(Debug, Clone, Copy)]
+pub enum ManageGrants<'a> {
+    /// A user's grants.
+    User(&'a Allowed<RolesManage>, Uuid),
+    /// A group's grants (by id or name).
+    Group(&'a Allowed<GroupsManage>, &'a str),
+}
+
+impl<'a> ManageGrants<'a> {
+    fn split(self) -> (Caller<'a>, GranteeRef<'a>) {
+        match self {
+            Self::User(admin, id) => (admin.caller(), GranteeRef::User(id)),
+            Self::Group(admin, g) => (admin.caller(), GranteeRef::Group(g)),
+        }
+    }
 }
 
 fn grantee(view: &View, to: GranteeRef<'_>) -> Result<Grantee> {

@@ -9,8 +9,9 @@
 //! change is made through this instance, and otherwise when a revision poll
 //! (at most every [`REVISION_POLL`]) sees that another instance moved it.
 //!
-//! Every admin method here takes the calling [`Caller`] and checks the
-//! caller's own permissions first: a handler cannot forget the check.
+//! Every admin method here takes the caller's right
+//! ([`crate::access::Allowed`]), decided in one place: a handler cannot
+//! forget the check.
 
 mod admin;
 mod check;
@@ -31,8 +32,8 @@ use crate::ports::Store;
 use crate::tokens::Principal;
 
 pub use admin::{
-    GrantInput, GranteeRef, GroupInput, GroupPatch, PermissionGrantInput, PolicyInput, RoleInput,
-    RolePatch,
+    GrantInput, GranteeRef, GroupInput, GroupPatch, ManageGrants, PermissionGrantInput,
+    PolicyInput, ReadGrants, RoleInput, RolePatch,
 };
 pub use check::{CheckInput, CheckOutcome, ResourceInput};
 
@@ -179,19 +180,6 @@ impl<'a> Authz<'a> {
     /// Forgets a realm's view (after a change, or when the realm is deleted).
     pub(crate) fn invalidate(&self, realm_id: Uuid) {
         self.i.authz.views.remove(&realm_id);
-    }
-
-    /// Fails with 403 unless the caller holds `resource:action:all`.
-    pub async fn require(&self, caller: &Caller<'_>, resource: &str, action: &str) -> Result<()> {
-        let ip = caller.ip.and_then(|ip| ip.parse().ok());
-        if self
-            .user_may(&caller.who.realm, caller.who.user_id, ip, resource, action)
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(Error::Forbidden("permission required"))
-        }
     }
 
     /// Whether a user holds `resource:action:all` in a realm now (Portcullis's

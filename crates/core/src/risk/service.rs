@@ -11,9 +11,9 @@ use super::{
     Assessment, Baseline, Decision, GeoIp, KnownDevice, RiskPolicy, Signals, assess_login,
     assess_refresh,
 };
+use crate::access::{Allowed, RealmsManage};
 use crate::accounts::RequestMeta;
 use crate::app::Inner;
-use crate::authz::Caller;
 use crate::error::{Error, Result};
 use crate::model::{Realm, User};
 
@@ -38,10 +38,12 @@ impl<'a> Risk<'a> {
     }
 
     /// Sets the realm's policy (`realms:manage:all`).
-    pub async fn set_policy(&self, caller: &Caller<'_>, policy: RiskPolicy) -> Result<RiskPolicy> {
-        crate::authz::Authz::new(self.i)
-            .require(caller, "realms", "manage")
-            .await?;
+    pub async fn set_policy(
+        &self,
+        admin: &Allowed<RealmsManage>,
+        policy: RiskPolicy,
+    ) -> Result<RiskPolicy> {
+        let caller = &admin.caller();
         let mut errors = Vec::new();
         if !(1..=100).contains(&policy.step_up_at) {
             errors.push(crate::FieldError::new("step_up_at", "must be 1 to 100"));

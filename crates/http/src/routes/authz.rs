@@ -3,18 +3,19 @@
 //! Handlers only parse and map; rules live in `portcullis_core::authz`.
 
 use axum::Router;
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use portcullis_core::Principal;
-use portcullis_core::authz::{Caller, GranteeRef};
+use portcullis_core::access::{
+    GroupsManage, GroupsRead, PoliciesManage, PoliciesRead, RolesManage, RolesRead,
+};
+use portcullis_core::authz::{ManageGrants, ReadGrants};
 use portcullis_proto::*;
 
 use super::realm_route;
 use crate::error::ApiError;
-use crate::extract::{Authenticated, ClientMeta, Json, Params};
+use crate::extract::{Admin, Ctx, Json, Params};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -105,42 +106,6 @@ pub(crate) fn router() -> Router<AppState> {
     r
 }
 
-/// The authenticated caller with the request's id and address.
-pub(crate) struct Ctx {
-    who: Principal,
-    request_id: Option<String>,
-    ip: Option<String>,
-}
-
-impl Ctx {
-    pub(crate) fn caller(&self) -> Caller<'_> {
-        Caller {
-            who: &self.who,
-            request_id: self.request_id.as_deref(),
-            ip: self.ip.as_deref(),
-        }
-    }
-}
-
-impl FromRequestParts<AppState> for Ctx {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Authenticated(who) = Authenticated::from_request_parts(parts, state).await?;
-        let Ok(ClientMeta(meta)) = ClientMeta::from_request_parts(parts, state).await;
-        let request_id = parts
-            .headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        Ok(Ctx {
-            who,
-            request_id,
-            ip: meta.ip,
-        })
-    }
-}
-
 type Answer<T> = Result<axum::Json<T>, ApiError>;
 
 fn created<T: serde::Serialize>(body: T) -> (StatusCode, axum::Json<T>) {
@@ -150,8 +115,11 @@ fn created<T: serde::Serialize>(body: T) -> (StatusCode, axum::Json<T>) {
 /// List roles.
 #[utoipa::path(get, path = "/api/v1/rbac/roles", tag = "authorization", security(("bearer" = [])),
     responses((status = 200, body = RoleList), (status = 403, body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn roles_list(State(s): State<AppState>, ctx: Ctx) -> Answer<RoleList> {
-    Ok(axum::Json(s.core.authz().list_roles(&ctx.caller()).await?))
+pub(crate) async fn roles_list(
+    State(s): State<AppState>,
+    Admin(admin): Admin<RolesRead>,
+) -> Answer<RoleList> {
+    Ok(axum::Json(s.core.authz().list_roles(&admin).await?))
 }
 
 /// Create a role.
@@ -161,24 +129,23 @@ pub(crate) async fn roles_list(State(s): State<AppState>, ctx: Ctx) -> Answer<Ro
         (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn role_post(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<RolesManage>,
     Json(body): Json<CreateRoleRequest>,
 ) -> Result<(StatusCode, axum::Json<RoleView>), ApiError> {
-    Ok(created(
-        s.core.authz().create_role(&ctx.caller(), body).await?,
-    ))
+    Ok(created(s.core.authz().create_role(&admin, body).await?))
 }
 
 /// Get a role by id or name.
 #[utoipa::path(get, path = "/api/v1/rbac/roles/{id}", tag = "authorization", security(("bearer" = [])),
     params(("id" = String, Path, description = "Role id or name")),
     responses((status = 200, body = RoleView), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn role_get(State(s): State<AppState>, ctx: Ctx, p: Params) -> Answer<RoleView> {
+pub(crate) async fn role_get(
+    State(s): State<AppState>,
+    Admin(admin): Admin<RolesRead>,
+    p: Params,
+) -> Answer<RoleView> {
     Ok(axum::Json(
-        s.core
-            .authz()
-            .get_role(&ctx.caller(), p.text("id")?)
-            .await?,
+        s.core.authz().get_role(&admin, p.text("id")?).await?,
     ))
 }
 
@@ -188,14 +155,14 @@ pub(crate) async fn role_get(State(s): State<AppState>, ctx: Ctx, p: Params) -> 
     responses((status = 200, body = RoleView), (status = 400, description = "Invalid field or a cycle", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn role_patch(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<RolesManage>,
     p: Params,
     Json(body): Json<UpdateRoleRequest>,
 ) -> Answer<RoleView> {
     Ok(axum::Json(
         s.core
             .authz()
-            .update_role(&ctx.caller(), p.text("id")?, body)
+            .update_role(&admin, p.text("id")?, body)
             .await?,
     ))
 }
@@ -206,14 +173,11 @@ pub(crate) async fn role_patch(
     responses((status = 200, body = RevisionView), (status = 409, description = "Built-in role", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn role_delete(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<RolesManage>,
     p: Params,
 ) -> Answer<RevisionView> {
     Ok(axum::Json(
-        s.core
-            .authz()
-            .delete_role(&ctx.caller(), p.text("id")?)
-            .await?,
+        s.core.authz().delete_role(&admin, p.text("id")?).await?,
     ))
 }
 
@@ -223,14 +187,14 @@ pub(crate) async fn role_delete(
     responses((status = 200, body = RoleView)))]
 pub(crate) async fn role_permissions_post(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<RolesManage>,
     p: Params,
     Json(body): Json<RolePermissionsRequest>,
 ) -> Answer<RoleView> {
     Ok(axum::Json(
         s.core
             .authz()
-            .role_permissions(&ctx.caller(), p.text("id")?, body, true)
+            .role_permissions(&admin, p.text("id")?, body, true)
             .await?,
     ))
 }
@@ -241,14 +205,14 @@ pub(crate) async fn role_permissions_post(
     responses((status = 200, body = RoleView)))]
 pub(crate) async fn role_permissions_delete(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<RolesManage>,
     p: Params,
     Json(body): Json<RolePermissionsRequest>,
 ) -> Answer<RoleView> {
     Ok(axum::Json(
         s.core
             .authz()
-            .role_permissions(&ctx.caller(), p.text("id")?, body, false)
+            .role_permissions(&admin, p.text("id")?, body, false)
             .await?,
     ))
 }
@@ -258,11 +222,9 @@ pub(crate) async fn role_permissions_delete(
     responses((status = 200, body = PermissionList)))]
 pub(crate) async fn permissions_list(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<RolesRead>,
 ) -> Answer<PermissionList> {
-    Ok(axum::Json(
-        s.core.authz().list_permissions(&ctx.caller()).await?,
-    ))
+    Ok(axum::Json(s.core.authz().list_permissions(&admin).await?))
 }
 
 /// Declare a permission in the realm's catalogue, or replace its
@@ -272,14 +234,11 @@ pub(crate) async fn permissions_list(
     responses((status = 201, body = PermissionUse), (status = 400, description = "Invalid field", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn permission_define_post(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<RolesManage>,
     Json(body): Json<DefinePermissionRequest>,
 ) -> Result<(StatusCode, axum::Json<PermissionUse>), ApiError> {
     Ok(created(
-        s.core
-            .authz()
-            .define_permission(&ctx.caller(), body)
-            .await?,
+        s.core.authz().define_permission(&admin, body).await?,
     ))
 }
 
@@ -289,13 +248,13 @@ pub(crate) async fn permission_define_post(
     responses((status = 200, body = RevisionView), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn permission_define_delete(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<RolesManage>,
     p: Params,
 ) -> Answer<RevisionView> {
     Ok(axum::Json(
         s.core
             .authz()
-            .undefine_permission(&ctx.caller(), p.text("permission")?)
+            .undefine_permission(&admin, p.text("permission")?)
             .await?,
     ))
 }
@@ -305,15 +264,12 @@ pub(crate) async fn permission_define_delete(
     params(("id" = uuid::Uuid, Path, description = "User id")), responses((status = 200, body = GrantsView)))]
 pub(crate) async fn user_grants_get(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<RolesRead>,
     p: Params,
 ) -> Answer<GrantsView> {
     let id = p.id("id", "user")?;
     Ok(axum::Json(
-        s.core
-            .authz()
-            .grants(&ctx.caller(), GranteeRef::User(id))
-            .await?,
+        s.core.authz().grants(ReadGrants::User(&admin, id)).await?,
     ))
 }
 
@@ -323,7 +279,7 @@ pub(crate) async fn user_grants_get(
     responses((status = 201, body = RevisionView), (status = 400, description = "Unknown role, expiry in the past", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn user_role_post(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<RolesManage>,
     p: Params,
     Json(body): Json<GrantRoleRequest>,
 ) -> Result<(StatusCode, axum::Json<RevisionView>), ApiError> {
@@ -331,7 +287,7 @@ pub(crate) async fn user_role_post(
     Ok(created(
         s.core
             .authz()
-            .grant_role(&ctx.caller(), GranteeRef::User(id), body)
+            .grant_role(ManageGrants::User(&admin, id), body)
             .await?,
     ))
 }
@@ -342,14 +298,14 @@ pub(crate) async fn user_role_post(
     responses((status = 200, body = RevisionView)))]
 pub(crate) async fn user_role_delete(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<RolesManage>,
     p: Params,
 ) -> Answer<RevisionView> {
     let id = p.id("id", "user")?;
     Ok(axum::Json(
         s.core
             .authz()
-            .revoke_role(&ctx.caller(), GranteeRef::User(id), p.text("role")?)
+            .revoke_role(ManageGrants::User(&admin, id), p.text("role")?)
             .await?,
     ))
 }
@@ -360,7 +316,7 @@ pub(crate) async fn user_role_delete(
     responses((status = 201, body = RevisionView)))]
 pub(crate) async fn user_permission_post(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<RolesManage>,
     p: Params,
     Json(body): Json<GrantPermissionRequest>,
 ) -> Result<(StatusCode, axum::Json<RevisionView>), ApiError> {
@@ -368,7 +324,7 @@ pub(crate) async fn user_permission_post(
     Ok(created(
         s.core
             .authz()
-            .grant_permission(&ctx.caller(), GranteeRef::User(id), body)
+            .grant_permission(ManageGrants::User(&admin, id), body)
             .await?,
     ))
 }
@@ -379,14 +335,14 @@ pub(crate) async fn user_permission_post(
     responses((status = 200, body = RevisionView)))]
 pub(crate) async fn user_permission_delete(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<RolesManage>,
     p: Params,
 ) -> Answer<RevisionView> {
     let id = p.id("id", "user")?;
     Ok(axum::Json(
         s.core
             .authz()
-            .revoke_permission(&ctx.caller(), GranteeRef::User(id), p.text("permission")?)
+            .revoke_permission(ManageGrants::User(&admin, id), p.text("permission")?)
             .await?,
     ))
 }
@@ -394,10 +350,11 @@ pub(crate) async fn user_permission_delete(
 /// List policies.
 #[utoipa::path(get, path = "/api/v1/rbac/policies", tag = "authorization", security(("bearer" = [])),
     responses((status = 200, body = PolicyList)))]
-pub(crate) async fn policies_list(State(s): State<AppState>, ctx: Ctx) -> Answer<PolicyList> {
-    Ok(axum::Json(
-        s.core.authz().list_policies(&ctx.caller()).await?,
-    ))
+pub(crate) async fn policies_list(
+    State(s): State<AppState>,
+    Admin(admin): Admin<PoliciesRead>,
+) -> Answer<PolicyList> {
+    Ok(axum::Json(s.core.authz().list_policies(&admin).await?))
 }
 
 /// Create a policy: native fields (`effect`, `actions`, `resources`,
@@ -407,12 +364,10 @@ pub(crate) async fn policies_list(State(s): State<AppState>, ctx: Ctx) -> Answer
     responses((status = 201, body = PolicyView), (status = 400, description = "Invalid field, JSON Logic or document", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn policy_post(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<PoliciesManage>,
     Json(body): Json<serde_json::Value>,
 ) -> Result<(StatusCode, axum::Json<PolicyView>), ApiError> {
-    Ok(created(
-        s.core.authz().create_policy(&ctx.caller(), body).await?,
-    ))
+    Ok(created(s.core.authz().create_policy(&admin, body).await?))
 }
 
 /// Get a policy by id or name.
@@ -420,14 +375,11 @@ pub(crate) async fn policy_post(
     params(("id" = String, Path, description = "Policy id or name")), responses((status = 200, body = PolicyView)))]
 pub(crate) async fn policy_get(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<PoliciesRead>,
     p: Params,
 ) -> Answer<PolicyView> {
     Ok(axum::Json(
-        s.core
-            .authz()
-            .get_policy(&ctx.caller(), p.text("id")?)
-            .await?,
+        s.core.authz().get_policy(&admin, p.text("id")?).await?,
     ))
 }
 
@@ -437,14 +389,14 @@ pub(crate) async fn policy_get(
     responses((status = 200, body = PolicyView)))]
 pub(crate) async fn policy_patch(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<PoliciesManage>,
     p: Params,
     Json(body): Json<serde_json::Value>,
 ) -> Answer<PolicyView> {
     Ok(axum::Json(
         s.core
             .authz()
-            .update_policy(&ctx.caller(), p.text("id")?, body)
+            .update_policy(&admin, p.text("id")?, body)
             .await?,
     ))
 }
@@ -454,22 +406,22 @@ pub(crate) async fn policy_patch(
     params(("id" = String, Path, description = "Policy id or name")), responses((status = 200, body = RevisionView)))]
 pub(crate) async fn policy_delete(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<PoliciesManage>,
     p: Params,
 ) -> Answer<RevisionView> {
     Ok(axum::Json(
-        s.core
-            .authz()
-            .delete_policy(&ctx.caller(), p.text("id")?)
-            .await?,
+        s.core.authz().delete_policy(&admin, p.text("id")?).await?,
     ))
 }
 
 /// List groups.
 #[utoipa::path(get, path = "/api/v1/identity/groups", tag = "authorization", security(("bearer" = [])),
     responses((status = 200, body = GroupList)))]
-pub(crate) async fn groups_list(State(s): State<AppState>, ctx: Ctx) -> Answer<GroupList> {
-    Ok(axum::Json(s.core.authz().list_groups(&ctx.caller()).await?))
+pub(crate) async fn groups_list(
+    State(s): State<AppState>,
+    Admin(admin): Admin<GroupsRead>,
+) -> Answer<GroupList> {
+    Ok(axum::Json(s.core.authz().list_groups(&admin).await?))
 }
 
 /// Create a group.
@@ -477,23 +429,22 @@ pub(crate) async fn groups_list(State(s): State<AppState>, ctx: Ctx) -> Answer<G
     request_body = CreateGroupRequest, responses((status = 201, body = GroupView)))]
 pub(crate) async fn group_post(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<GroupsManage>,
     Json(body): Json<CreateGroupRequest>,
 ) -> Result<(StatusCode, axum::Json<GroupView>), ApiError> {
-    Ok(created(
-        s.core.authz().create_group(&ctx.caller(), body).await?,
-    ))
+    Ok(created(s.core.authz().create_group(&admin, body).await?))
 }
 
 /// Get a group by id or name.
 #[utoipa::path(get, path = "/api/v1/identity/groups/{id}", tag = "authorization", security(("bearer" = [])),
     params(("id" = String, Path, description = "Group id or name")), responses((status = 200, body = GroupView)))]
-pub(crate) async fn group_get(State(s): State<AppState>, ctx: Ctx, p: Params) -> Answer<GroupView> {
+pub(crate) async fn group_get(
+    State(s): State<AppState>,
+    Admin(admin): Admin<GroupsRead>,
+    p: Params,
+) -> Answer<GroupView> {
     Ok(axum::Json(
-        s.core
-            .authz()
-            .get_group(&ctx.caller(), p.text("id")?)
-            .await?,
+        s.core.authz().get_group(&admin, p.text("id")?).await?,
     ))
 }
 
@@ -503,14 +454,14 @@ pub(crate) async fn group_get(State(s): State<AppState>, ctx: Ctx, p: Params) ->
     responses((status = 200, body = GroupView)))]
 pub(crate) async fn group_patch(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<GroupsManage>,
     p: Params,
     Json(body): Json<UpdateGroupRequest>,
 ) -> Answer<GroupView> {
     Ok(axum::Json(
         s.core
             .authz()
-            .update_group(&ctx.caller(), p.text("id")?, body)
+            .update_group(&admin, p.text("id")?, body)
             .await?,
     ))
 }
@@ -520,14 +471,11 @@ pub(crate) async fn group_patch(
     params(("id" = String, Path, description = "Group id or name")), responses((status = 200, body = RevisionView)))]
 pub(crate) async fn group_delete(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<GroupsManage>,
     p: Params,
 ) -> Answer<RevisionView> {
     Ok(axum::Json(
-        s.core
-            .authz()
-            .delete_group(&ctx.caller(), p.text("id")?)
-            .await?,
+        s.core.authz().delete_group(&admin, p.text("id")?).await?,
     ))
 }
 
@@ -536,11 +484,11 @@ pub(crate) async fn group_delete(
     params(("id" = String, Path, description = "Group id or name")), responses((status = 200, body = MemberList)))]
 pub(crate) async fn members_get(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<GroupsRead>,
     p: Params,
 ) -> Answer<MemberList> {
     Ok(axum::Json(
-        s.core.authz().members(&ctx.caller(), p.text("id")?).await?,
+        s.core.authz().members(&admin, p.text("id")?).await?,
     ))
 }
 
@@ -550,14 +498,14 @@ pub(crate) async fn members_get(
     responses((status = 201, body = RevisionView)))]
 pub(crate) async fn member_post(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<GroupsManage>,
     p: Params,
     Json(body): Json<AddMemberRequest>,
 ) -> Result<(StatusCode, axum::Json<RevisionView>), ApiError> {
     Ok(created(
         s.core
             .authz()
-            .add_member(&ctx.caller(), p.text("id")?, body)
+            .add_member(&admin, p.text("id")?, body)
             .await?,
     ))
 }
@@ -568,14 +516,14 @@ pub(crate) async fn member_post(
     responses((status = 200, body = RevisionView)))]
 pub(crate) async fn member_delete(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<GroupsManage>,
     p: Params,
 ) -> Answer<RevisionView> {
     let user = p.id("user", "membership")?;
     Ok(axum::Json(
         s.core
             .authz()
-            .remove_member(&ctx.caller(), p.text("id")?, user)
+            .remove_member(&admin, p.text("id")?, user)
             .await?,
     ))
 }
@@ -585,13 +533,13 @@ pub(crate) async fn member_delete(
     params(("id" = String, Path, description = "Group id or name")), responses((status = 200, body = GrantsView)))]
 pub(crate) async fn group_grants_get(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<GroupsRead>,
     p: Params,
 ) -> Answer<GrantsView> {
     Ok(axum::Json(
         s.core
             .authz()
-            .grants(&ctx.caller(), GranteeRef::Group(p.text("id")?))
+            .grants(ReadGrants::Group(&admin, p.text("id")?))
             .await?,
     ))
 }
@@ -602,14 +550,14 @@ pub(crate) async fn group_grants_get(
     responses((status = 201, body = RevisionView)))]
 pub(crate) async fn group_role_post(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<GroupsManage>,
     p: Params,
     Json(body): Json<GrantRoleRequest>,
 ) -> Result<(StatusCode, axum::Json<RevisionView>), ApiError> {
     Ok(created(
         s.core
             .authz()
-            .grant_role(&ctx.caller(), GranteeRef::Group(p.text("id")?), body)
+            .grant_role(ManageGrants::Group(&admin, p.text("id")?), body)
             .await?,
     ))
 }
@@ -620,17 +568,13 @@ pub(crate) async fn group_role_post(
     responses((status = 200, body = RevisionView)))]
 pub(crate) async fn group_role_delete(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<GroupsManage>,
     p: Params,
 ) -> Answer<RevisionView> {
     Ok(axum::Json(
         s.core
             .authz()
-            .revoke_role(
-                &ctx.caller(),
-                GranteeRef::Group(p.text("id")?),
-                p.text("role")?,
-            )
+            .revoke_role(ManageGrants::Group(&admin, p.text("id")?), p.text("role")?)
             .await?,
     ))
 }
@@ -641,14 +585,14 @@ pub(crate) async fn group_role_delete(
     responses((status = 201, body = RevisionView)))]
 pub(crate) async fn group_permission_post(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<GroupsManage>,
     p: Params,
     Json(body): Json<GrantPermissionRequest>,
 ) -> Result<(StatusCode, axum::Json<RevisionView>), ApiError> {
     Ok(created(
         s.core
             .authz()
-            .grant_permission(&ctx.caller(), GranteeRef::Group(p.text("id")?), body)
+            .grant_permission(ManageGrants::Group(&admin, p.text("id")?), body)
             .await?,
     ))
 }
@@ -659,15 +603,14 @@ pub(crate) async fn group_permission_post(
     responses((status = 200, body = RevisionView)))]
 pub(crate) async fn group_permission_delete(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<GroupsManage>,
     p: Params,
 ) -> Answer<RevisionView> {
     Ok(axum::Json(
         s.core
             .authz()
             .revoke_permission(
-                &ctx.caller(),
-                GranteeRef::Group(p.text("id")?),
+                ManageGrants::Group(&admin, p.text("id")?),
                 p.text("permission")?,
             )
             .await?,
@@ -744,7 +687,7 @@ pub(crate) async fn effective_get(
     Ok((cache, axum::Json(body)).into_response())
 }
 
-/// Seed 003: may the bearer do `action` on `resource`?
+/// May the bearer do `action` on `resource`? The decision for the caller itself, with its reason.
 #[utoipa::path(post, path = "/api/v1/auth/authorize", tag = "authorization", security(("bearer" = [])),
     request_body = AuthorizeRequest, responses((status = 200, body = CheckResponseBody)))]
 pub(crate) async fn authorize_post(

@@ -8,11 +8,11 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use portcullis_proto::*;
 
-use super::authz::Ctx;
 use super::realm_route;
 use crate::error::ApiError;
-use crate::extract::{Json, Params};
+use crate::extract::{Admin, Json, Params};
 use crate::state::AppState;
+use portcullis_core::access::{ClientsManage, ClientsRead};
 
 /// The routes of this module.
 pub(crate) fn router() -> Router<AppState> {
@@ -31,8 +31,11 @@ type Answer<T> = Result<axum::Json<T>, ApiError>;
 /// List the realm's clients (`clients:read:all`).
 #[utoipa::path(get, path = "/api/v1/clients", tag = "clients", security(("bearer" = [])),
     responses((status = 200, body = ClientList), (status = 403, body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn clients_list(State(s): State<AppState>, ctx: Ctx) -> Answer<ClientList> {
-    Ok(axum::Json(s.core.clients().list(&ctx.caller()).await?))
+pub(crate) async fn clients_list(
+    State(s): State<AppState>,
+    Admin(admin): Admin<ClientsRead>,
+) -> Answer<ClientList> {
+    Ok(axum::Json(s.core.clients().list(&admin).await?))
 }
 
 /// Register a client (`clients:manage:all`). A confidential client using a
@@ -44,10 +47,10 @@ pub(crate) async fn clients_list(State(s): State<AppState>, ctx: Ctx) -> Answer<
         (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn client_post(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<ClientsManage>,
     Json(body): Json<CreateClientRequest>,
 ) -> Result<(StatusCode, axum::Json<ClientWithSecret>), ApiError> {
-    let created = s.core.clients().create(&ctx.caller(), body).await?;
+    let created = s.core.clients().create(&admin, body).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
@@ -57,14 +60,11 @@ pub(crate) async fn client_post(
     responses((status = 200, body = ClientView), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn client_get(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<ClientsRead>,
     p: Params,
 ) -> Answer<ClientView> {
     Ok(axum::Json(
-        s.core
-            .clients()
-            .get(&ctx.caller(), p.text("client_id")?)
-            .await?,
+        s.core.clients().get(&admin, p.text("client_id")?).await?,
     ))
 }
 
@@ -78,14 +78,14 @@ pub(crate) async fn client_get(
         (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn client_patch(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<ClientsManage>,
     p: Params,
     Json(body): Json<UpdateClientRequest>,
 ) -> Answer<ClientWithSecret> {
     Ok(axum::Json(
         s.core
             .clients()
-            .update(&ctx.caller(), p.text("client_id")?, body)
+            .update(&admin, p.text("client_id")?, body)
             .await?,
     ))
 }
@@ -96,12 +96,12 @@ pub(crate) async fn client_patch(
     responses((status = 204, description = "Deleted"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn client_delete(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<ClientsManage>,
     p: Params,
 ) -> Result<StatusCode, ApiError> {
     s.core
         .clients()
-        .delete(&ctx.caller(), p.text("client_id")?)
+        .delete(&admin, p.text("client_id")?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -114,13 +114,13 @@ pub(crate) async fn client_delete(
         (status = 409, description = "The client does not authenticate with a secret", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn client_secret_post(
     State(s): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<ClientsManage>,
     p: Params,
 ) -> Answer<ClientWithSecret> {
     Ok(axum::Json(
         s.core
             .clients()
-            .rotate_secret(&ctx.caller(), p.text("client_id")?)
+            .rotate_secret(&admin, p.text("client_id")?)
             .await?,
     ))
 }

@@ -19,7 +19,7 @@ pub mod risk;
 pub mod users;
 
 /// Mounts a realm-scoped route twice: under `/api/v1/realms/{realm}` and, for
-/// the default realm, under `/api/v1` (the seeds' short paths).
+/// the default realm, under `/api/v1` (short paths such as `/api/v1/auth/login`).
 pub(crate) fn realm_route(
     router: Router<AppState>,
     path: &str,

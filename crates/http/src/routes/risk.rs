@@ -8,11 +8,11 @@ use axum::routing::{delete, get};
 use portcullis_core::risk::{KnownDevice, RiskPolicy};
 use portcullis_proto::{DeviceView, Problem, RiskPolicyView};
 
-use super::authz::Ctx;
 use super::realm_route;
 use crate::error::ApiError;
-use crate::extract::{Authenticated, Json, Params};
+use crate::extract::{Admin, Authenticated, Json, Params};
 use crate::state::AppState;
+use portcullis_core::access::RealmsManage;
 
 pub(crate) fn router() -> Router<AppState> {
     let mut r = Router::new();
@@ -105,7 +105,7 @@ pub(crate) async fn policy_get(
     ))]
 pub(crate) async fn policy_put(
     State(state): State<AppState>,
-    ctx: Ctx,
+    Admin(admin): Admin<RealmsManage>,
     Json(body): Json<RiskPolicyView>,
 ) -> Result<axum::Json<RiskPolicyView>, ApiError> {
     let policy = RiskPolicy {
@@ -114,6 +114,6 @@ pub(crate) async fn policy_put(
         block_at: body.block_at,
         notify_new_device: body.notify_new_device,
     };
-    let set = state.core.risk().set_policy(&ctx.caller(), policy).await?;
+    let set = state.core.risk().set_policy(&admin, policy).await?;
     Ok(axum::Json(policy_view(set)))
 }

@@ -1,7 +1,7 @@
 //! The decision path without explanation: interned lookups and flat scans,
 //! no allocation unless an applicable policy statement has a condition.
 //!
-//! Order (ARCHITECTURE.md, seed 001's flowchart):
+//! Order (see docs/architecture.md, "Authorization decision"):
 //! 1. a deny permission grant, to the user or one of its groups → `DirectDeny`;
 //! 2. a DENY statement that applies and whose condition holds (or fails to
 //!    evaluate: fail closed) → `PolicyDeny`;

@@ -494,7 +494,7 @@ backend_tests!(batch_checks_share_a_revision, |app: TestApp| async move {
         )
         .await;
     assert_eq!(r.status, 400);
-    // Seed 003's authorize for the bearer.
+    // The bearer's own authorize.
     let r = app
         .post(
             "/api/v1/auth/authorize",

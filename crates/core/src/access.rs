@@ -1,0 +1,170 @@
+//! Rights: the proof that a caller may use an administrative method.
+//!
+//! Every administrative method of core takes an [`Allowed<R>`] for the
+//! [`Right`] `R` it needs (`Allowed<RolesManage>` to create a role,
+//! `Allowed<ClientsRead>` to list clients, ...). The only way to get one is
+//! [`Access::allow`], which asks the authorization engine whether the caller
+//! holds `R`'s permission (`resource:action:all`) in its realm now. A method
+//! called without that decision does not compile: there is no check to
+//! forget. New services follow the same rule: add a right here, take an
+//! `Allowed<_>` of it.
+
+use std::marker::PhantomData;
+use std::net::IpAddr;
+
+use crate::app::Inner;
+use crate::authz::{Authz, Caller};
+use crate::error::{Error, Result};
+use crate::model::Realm;
+use crate::tokens::Principal;
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A permission of Portcullis's own API, `RESOURCE:ACTION:all`. Sealed: the
+/// rights are the ones declared here.
+pub trait Right: sealed::Sealed + Send + Sync + 'static {
+    /// The permission's resource (`roles`).
+    const RESOURCE: &'static str;
+    /// The permission's action (`manage`).
+    const ACTION: &'static str;
+    /// The problem's detail when the caller lacks it.
+    const DENIED: &'static str;
+}
+
+macro_rules! rights {
+    ($($(#[$doc:meta])* $name:ident = $resource:literal : $action:literal;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub enum $name {}
+
+        impl sealed::Sealed for $name {}
+
+        impl Right for $name {
+            const RESOURCE: &'static str = $resource;
+            const ACTION: &'static str = $action;
+            const DENIED: &'static str =
+                concat!("permission ", $resource, ":", $action, ":all required");
+        }
+    )*};
+}
+
+rights! {
+    /// `roles:read`: list roles and permissions, read a user's grants.
+    RolesRead = "roles":"read";
+    /// `roles:manage`: change roles and permissions, grant to users.
+    RolesManage = "roles":"manage";
+    /// `groups:read`: list groups, their members and grants.
+    GroupsRead = "groups":"read";
+    /// `groups:manage`: change groups, their members and grants.
+    GroupsManage = "groups":"manage";
+    /// `policies:read`: list and read policies.
+    PoliciesRead = "policies":"read";
+    /// `policies:manage`: create, change and delete policies.
+    PoliciesManage = "policies":"manage";
+    /// `clients:read`: list and read OAuth clients.
+    ClientsRead = "clients":"read";
+    /// `clients:manage`: register, change and delete OAuth clients.
+    ClientsManage = "clients":"manage";
+    /// `realms:manage`: a realm's settings (such as its risk policy).
+    RealmsManage = "realms":"manage";
+    /// `authz:check`: decide checks for other subjects than oneself.
+    AuthzCheck = "authz":"check";
+    /// `users:manage`: administer the realm's users and mail templates.
+    UsersManage = "users":"manage";
+}
+
+/// An authenticated request's caller, owned: what [`Access::allow`] turns
+/// into a right.
+#[derive(Debug, Clone)]
+pub struct Requester {
+    /// The authenticated principal.
+    pub who: Principal,
+    /// The request's id, recorded with audit events.
+    pub request_id: Option<String>,
+    /// The client's IP, the default `context.ip` of checks.
+    pub ip: Option<String>,
+}
+
+impl Requester {
+    /// The caller, borrowed.
+    pub fn caller(&self) -> Caller<'_> {
+        Caller {
+            who: &self.who,
+            request_id: self.request_id.as_deref(),
+            ip: self.ip.as_deref(),
+        }
+    }
+}
+
+/// Proof that a caller held the right `R` in its realm when it was decided.
+/// Made only by [`Access::allow`].
+#[derive(Debug)]
+pub struct Allowed<R: Right> {
+    requester: Requester,
+    right: PhantomData<fn() -> R>,
+}
+
+impl<R: Right> Allowed<R> {
+    /// The caller the right was decided for.
+    pub fn caller(&self) -> Caller<'_> {
+        self.requester.caller()
+    }
+
+    /// The caller's realm, the one the right holds in.
+    pub fn realm(&self) -> &Realm {
+        &self.requester.who.realm
+    }
+
+    /// The authenticated principal.
+    pub fn who(&self) -> &Principal {
+        &self.requester.who
+    }
+}
+
+/// The one place rights are decided.
+pub struct Access<'a> {
+    authz: Authz<'a>,
+}
+
+impl<'a> Access<'a> {
+    pub(crate) fn new(i: &'a Inner) -> Self {
+        Self {
+            authz: Authz::new(i),
+        }
+    }
+
+    /// The right `R` for `requester`, or 403 naming the permission it lacks.
+    pub async fn allow<R: Right>(&self, requester: Requester) -> Result<Allowed<R>> {
+        if self.holds::<R>(&requester.caller()).await? {
+            Ok(Allowed {
+                requester,
+                right: PhantomData,
+            })
+        } else {
+            Err(Error::Forbidden(R::DENIED))
+        }
+    }
+
+    /// Whether the caller holds `R` now: for a right that only some inputs
+    /// need (checking another subject than oneself).
+    pub(crate) async fn holds<R: Right>(&self, caller: &Caller<'_>) -> Result<bool> {
+        let ip: Option<IpAddr> = caller.ip.and_then(|ip| ip.parse().ok());
+        self.user_holds::<R>(&caller.who.realm, caller.who.user_id, ip)
+            .await
+    }
+
+    /// Whether `user` holds `R` in `realm` now, decided by the engine like
+    /// any other check (for the capability types of users, mail and realms).
+    pub(crate) async fn user_holds<R: Right>(
+        &self,
+        realm: &Realm,
+        user: uuid::Uuid,
+        ip: Option<IpAddr>,
+    ) -> Result<bool> {
+        self.authz
+            .user_may(realm, user, ip, R::RESOURCE, R::ACTION)
+            .await
+    }
+}
