@@ -29,9 +29,9 @@ use portcullis_oidc::Form;
 use portcullis_oidc::authorize::AuthRequest;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::{
-    Ctx, Page, SSO_COOKIE, cookie, login_error, our_form, signed_in, start_sso, submitted_request,
-};
+use super::form::{our_form, submitted_request};
+use super::login::{login_error, signed_in, start_sso};
+use super::render::{Ctx, Page, SSO_COOKIE, cookie};
 use crate::extract::{ClientMeta, RealmCtx};
 use crate::state::AppState;
 

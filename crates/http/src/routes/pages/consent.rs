@@ -1,0 +1,104 @@
+//! The consent page: what a client asks to do, and the user's answer.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use portcullis_core::model::Session;
+use portcullis_oidc::authorize::{self, AuthRequest};
+
+use super::form::submitted_request;
+use super::render::{Ctx, Page};
+use crate::extract::RealmCtx;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    realm_name: &'a str,
+    nonce: &'a str,
+    action: String,
+    csrf_token: &'a str,
+    request: &'a str,
+    client_name: &'a str,
+    user_email: &'a str,
+    scopes: Vec<String>,
+}
+
+/// What a scope lets a client do, in words.
+fn describe_scope(scope: &str) -> String {
+    match scope {
+        "openid" => "Know who you are (your account identifier)".to_owned(),
+        "profile" => "See your name and basic profile".to_owned(),
+        "email" => "See your email address".to_owned(),
+        "phone" => "See your phone number".to_owned(),
+        "address" => "See your postal address".to_owned(),
+        "offline_access" => "Keep access while you are not using it".to_owned(),
+        other => format!("Use the permission \u{201c}{other}\u{201d}"),
+    }
+}
+
+impl Ctx<'_> {
+    pub(super) async fn consent_page(
+        &self,
+        mut page: Page,
+        req: &AuthRequest,
+        session: &Session,
+    ) -> Response {
+        let user = match self
+            .state
+            .core
+            .store()
+            .get_user(self.realm.id, session.user_id)
+            .await
+        {
+            Ok(Some(u)) => u,
+            _ => return self.unavailable(),
+        };
+        let csrf = self.csrf(&mut page);
+        page.allow_form_target(&req.redirect_uri);
+        let body = ConsentPage {
+            realm_name: &self.realm.display_name,
+            nonce: &page.nonce,
+            action: self.path("consent"),
+            csrf_token: &csrf,
+            request: &req.encoded,
+            client_name: &req.client.name,
+            user_email: user.email.as_str(),
+            scopes: req.scopes.iter().map(|s| describe_scope(s)).collect(),
+        }
+        .render();
+        page.html(StatusCode::OK, body)
+    }
+}
+
+/// `POST /realms/{realm}/consent`: the consent form.
+pub(super) async fn consent_post(
+    State(s): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ctx = Ctx::new(&s, &realm, &headers);
+    let (form, req) = match submitted_request(&ctx, &body).await {
+        Ok(ok) => ok,
+        Err(res) => return res,
+    };
+    let session = match ctx.session().await {
+        Ok(Some(s)) => s,
+        Ok(None) => return ctx.login_page(Page::new(), &req, StatusCode::OK, "", None),
+        Err(_) => return ctx.unavailable(),
+    };
+    let allow = form.get("decision") == Some("allow");
+    let core = &s.core;
+    let res = match authorize::record_consent(core, &realm, &req, &session, allow).await {
+        Ok(Some(denied)) => denied,
+        Ok(None) => match authorize::issue_code(core, &realm, &req, &session).await {
+            Ok(res) => res,
+            Err(_) => return ctx.unavailable(),
+        },
+        Err(_) => return ctx.unavailable(),
+    };
+    ctx.respond(Page::new(), &res)
+}
