@@ -1,17 +1,13 @@
 //! The consent page: what a client asks to do, and the user's answer.
 
 use askama::Template;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use portcullis_core::model::Session;
 use portcullis_oidc::authorize::{self, AuthRequest};
 
-use super::form::submitted_request;
+use super::form::RequestForm;
 use super::render::{Ctx, Page};
-use crate::extract::RealmCtx;
-use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "consent.html")]
@@ -74,17 +70,9 @@ impl Ctx<'_> {
 }
 
 /// `POST /realms/{realm}/consent`: the consent form.
-pub(super) async fn consent_post(
-    State(s): State<AppState>,
-    RealmCtx(realm): RealmCtx,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let ctx = Ctx::new(&s, &realm, &headers);
-    let (form, req) = match submitted_request(&ctx, &body).await {
-        Ok(ok) => ok,
-        Err(res) => return res,
-    };
+pub(super) async fn consent_post(RequestForm { form, req }: RequestForm) -> Response {
+    let ctx = form.ctx();
+    let (s, realm) = (ctx.state, ctx.realm);
     let session = match ctx.session().await {
         Ok(Some(s)) => s,
         Ok(None) => return ctx.login_page(Page::new(), &req, StatusCode::OK, "", None),
@@ -92,9 +80,9 @@ pub(super) async fn consent_post(
     };
     let allow = form.get("decision") == Some("allow");
     let core = &s.core;
-    let res = match authorize::record_consent(core, &realm, &req, &session, allow).await {
+    let res = match authorize::record_consent(core, realm, &req, &session, allow).await {
         Ok(Some(denied)) => denied,
-        Ok(None) => match authorize::issue_code(core, &realm, &req, &session).await {
+        Ok(None) => match authorize::issue_code(core, realm, &req, &session).await {
             Ok(res) => res,
             Err(_) => return ctx.unavailable(),
         },

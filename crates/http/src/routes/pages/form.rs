@@ -3,14 +3,19 @@
 //! pages, checked (CSRF token, origin) together with the authorization
 //! request it carries.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts as _, Request};
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use portcullis_core::model::Realm;
 use portcullis_oidc::Form;
 use portcullis_oidc::authorize::AuthRequest;
 
 use super::render::Ctx;
+use crate::extract::RealmCtx;
+use crate::state::AppState;
 
 /// An endpoint's parameters: the query of a GET, the form body of a POST.
 pub(super) struct RequestParams(pub(super) Result<Form<'static>, portcullis_oidc::OAuthError>);
@@ -45,13 +50,75 @@ fn form_of<'b>(
     Form::parse(content_type, body)
 }
 
+/// A form posted from one of our pages, checked: readable, with the
+/// browser's CSRF token, from our origin; with what its handler needs (the
+/// realm and the request's headers). A form that fails the checks is
+/// answered at once with an error page.
+pub(super) struct PageForm {
+    state: AppState,
+    realm: Arc<Realm>,
+    headers: HeaderMap,
+    form: Form<'static>,
+}
+
+impl PageForm {
+    /// The context of the form's handler.
+    pub(super) fn ctx(&self) -> Ctx<'_> {
+        Ctx::new(&self.state, &self.realm, &self.headers)
+    }
+
+    /// The realm the form was posted to.
+    pub(super) fn realm(&self) -> &Arc<Realm> {
+        &self.realm
+    }
+
+    /// A field of the form.
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
+        self.form.get(name)
+    }
+}
+
+impl FromRequest<AppState> for PageForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let RealmCtx(realm) = RealmCtx::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let headers = parts.headers.clone();
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let form = our_form(&Ctx::new(state, &realm, &headers), &body)?.into_owned();
+        Ok(Self {
+            state: state.clone(),
+            realm,
+            headers,
+            form,
+        })
+    }
+}
+
 /// A login or consent form and the authorization request it carries,
 /// checked again.
-pub(super) async fn submitted_request<'b>(
-    ctx: &Ctx<'_>,
-    body: &'b Bytes,
-) -> Result<(Form<'b>, AuthRequest), Response> {
-    let form = our_form(ctx, body)?;
+pub(super) struct RequestForm {
+    pub(super) form: PageForm,
+    pub(super) req: AuthRequest,
+}
+
+impl FromRequest<AppState> for RequestForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let form = PageForm::from_request(req, state).await?;
+        let req = submitted_request(&form.ctx(), &form.form).await?;
+        Ok(Self { form, req })
+    }
+}
+
+/// The authorization request a form carries, checked again.
+async fn submitted_request(ctx: &Ctx<'_>, form: &Form<'_>) -> Result<AuthRequest, Response> {
     let inner =
         Form::parse_urlencoded(form.get("request").unwrap_or("").as_bytes()).map_err(|e| {
             ctx.error_page(
@@ -60,14 +127,13 @@ pub(super) async fn submitted_request<'b>(
                 &e.error_description,
             )
         })?;
-    let req = ctx.check(&inner).await?;
-    Ok((form, req))
+    ctx.check(&inner).await
 }
 
 /// A form posted from one of our pages: readable, with the browser's CSRF
 /// token, from our origin. (The error is a page, answered at once.)
 #[allow(clippy::result_large_err)]
-pub(super) fn our_form<'b>(ctx: &Ctx<'_>, body: &'b Bytes) -> Result<Form<'b>, Response> {
+fn our_form<'b>(ctx: &Ctx<'_>, body: &'b Bytes) -> Result<Form<'b>, Response> {
     let form = form_of(ctx.headers, body).map_err(|_| {
         ctx.error_page(
             StatusCode::BAD_REQUEST,

@@ -2,9 +2,7 @@
 //! (the single sign-on cookie, then on with the authorization request).
 
 use askama::Template;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use portcullis_core::Error;
 use portcullis_core::accounts::BrowserLogin;
@@ -12,10 +10,9 @@ use portcullis_core::model::Session;
 use portcullis_oidc::authorize::AuthRequest;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::form::submitted_request;
+use super::form::RequestForm;
 use super::render::{Ctx, Page, SSO_COOKIE, WEBAUTHN_JS};
-use crate::extract::{ClientMeta, RealmCtx};
-use crate::state::AppState;
+use crate::extract::ClientMeta;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -76,21 +73,15 @@ impl Ctx<'_> {
 
 /// `POST /realms/{realm}/login`: the login form.
 pub(super) async fn login_post(
-    State(s): State<AppState>,
-    RealmCtx(realm): RealmCtx,
     ClientMeta(meta): ClientMeta,
-    headers: HeaderMap,
-    body: Bytes,
+    RequestForm { form, req }: RequestForm,
 ) -> Response {
-    let ctx = Ctx::new(&s, &realm, &headers);
-    let (form, req) = match submitted_request(&ctx, &body).await {
-        Ok(ok) => ok,
-        Err(res) => return res,
-    };
+    let ctx = form.ctx();
+    let (s, realm) = (ctx.state, ctx.realm);
     let email = form.get("email").unwrap_or("").trim();
     let password = SecretString::from(form.get("password").unwrap_or("").to_owned());
     let accounts = s.core.accounts();
-    match accounts.login_browser(&realm, email, password, &meta).await {
+    match accounts.login_browser(realm, email, password, &meta).await {
         Ok(BrowserLogin::Session(session, secret)) => {
             signed_in(&ctx, Page::new(), &req, *session, secret).await
         }
@@ -181,17 +172,11 @@ pub(super) async fn start_sso(
 /// `POST /realms/{realm}/login/passkey`: a passwordless login with a
 /// passkey, posted by the login page's script.
 pub(super) async fn login_passkey_post(
-    State(s): State<AppState>,
-    RealmCtx(realm): RealmCtx,
     ClientMeta(meta): ClientMeta,
-    headers: HeaderMap,
-    body: Bytes,
+    RequestForm { form, req }: RequestForm,
 ) -> Response {
-    let ctx = Ctx::new(&s, &realm, &headers);
-    let (form, req) = match submitted_request(&ctx, &body).await {
-        Ok(ok) => ok,
-        Err(res) => return res,
-    };
+    let ctx = form.ctx();
+    let (s, realm) = (ctx.state, ctx.realm);
     let ceremony = form
         .get("ceremony_id")
         .and_then(|id| uuid::Uuid::parse_str(id).ok());
@@ -209,7 +194,7 @@ pub(super) async fn login_passkey_post(
     };
     let accounts = s.core.accounts();
     match accounts
-        .browser_login_with_passkey(&realm, ceremony, &credential, &meta)
+        .browser_login_with_passkey(realm, ceremony, &credential, &meta)
         .await
     {
         Ok((session, secret)) => signed_in(&ctx, Page::new(), &req, session, secret).await,

@@ -2,7 +2,6 @@
 //! form when the request does not prove which session it ends.
 
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -10,7 +9,7 @@ use portcullis_core::model::{Realm, Session};
 use portcullis_oidc::Form;
 use portcullis_oidc::logout::{self, LogoutRequest};
 
-use super::form::{RequestParams, our_form};
+use super::form::{PageForm, RequestParams};
 use super::render::{Ctx, Page, SSO_COOKIE};
 use crate::extract::RealmCtx;
 use crate::state::AppState;
@@ -125,20 +124,12 @@ pub(super) async fn logout_endpoint(
 }
 
 /// `POST /realms/{realm}/logout`: the logout confirmation form.
-pub(super) async fn logout_confirm(
-    State(s): State<AppState>,
-    RealmCtx(realm): RealmCtx,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let ctx = Ctx::new(&s, &realm, &headers);
-    let form = match our_form(&ctx, &body) {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
+pub(super) async fn logout_confirm(form: PageForm) -> Response {
+    let ctx = form.ctx();
+    let (s, realm) = (ctx.state, ctx.realm);
     let inner = Form::parse_urlencoded(form.get("request").unwrap_or("").as_bytes());
     let req = match inner {
-        Ok(inner) => match logout::check(&s.core, &realm, &inner).await {
+        Ok(inner) => match logout::check(&s.core, realm, &inner).await {
             Ok(r) => r,
             Err(message) => {
                 return ctx.error_page(

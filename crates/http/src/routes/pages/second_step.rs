@@ -2,19 +2,16 @@
 //! one sent by e-mail or SMS), or a passkey or security key.
 
 use askama::Template;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use portcullis_core::Error;
 use portcullis_core::mfa::ChallengePurpose;
 use portcullis_oidc::authorize::AuthRequest;
 
-use super::form::submitted_request;
+use super::form::RequestForm;
 use super::login::{login_error, signed_in};
 use super::render::{Ctx, Page, WEBAUTHN_JS};
-use crate::extract::{ClientMeta, RealmCtx};
-use crate::state::AppState;
+use crate::extract::ClientMeta;
 
 #[derive(Template)]
 #[template(path = "mfa.html")]
@@ -121,17 +118,11 @@ impl Ctx<'_> {
 
 /// `POST /realms/{realm}/login/mfa`: the second step of the login form.
 pub(super) async fn login_mfa_post(
-    State(s): State<AppState>,
-    RealmCtx(realm): RealmCtx,
     ClientMeta(meta): ClientMeta,
-    headers: HeaderMap,
-    body: Bytes,
+    RequestForm { form, req }: RequestForm,
 ) -> Response {
-    let ctx = Ctx::new(&s, &realm, &headers);
-    let (form, req) = match submitted_request(&ctx, &body).await {
-        Ok(ok) => ok,
-        Err(res) => return res,
-    };
+    let ctx = form.ctx();
+    let (s, realm) = (ctx.state, ctx.realm);
     let mfa_token = form.get("mfa_token").unwrap_or("");
     // The script posts a WebAuthn answer in `credential`.
     let (method, code) = match form.get("webauthn") {
@@ -144,11 +135,11 @@ pub(super) async fn login_mfa_post(
     // "Send a code by e-mail/SMS": the same step again, with the code sent.
     if let Some(channel) = form.get("send") {
         let mfa = s.core.mfa();
-        let sent = mfa.send_code(&realm, mfa_token, channel).await;
+        let sent = mfa.send_code(realm, mfa_token, channel).await;
         if let Ok(sent) = &sent {
             let notice = format!("A code was sent to {}.", sent.sent_to);
             if let Ok(methods) = mfa
-                .challenge_methods(&realm, mfa_token, ChallengePurpose::Browser)
+                .challenge_methods(realm, mfa_token, ChallengePurpose::Browser)
                 .await
             {
                 return ctx
@@ -171,7 +162,7 @@ pub(super) async fn login_mfa_post(
     }
     let accounts = s.core.accounts();
     let err = match accounts
-        .complete_browser_login(&realm, mfa_token, method, code, &meta)
+        .complete_browser_login(realm, mfa_token, method, code, &meta)
         .await
     {
         Ok((session, secret)) => return signed_in(&ctx, Page::new(), &req, session, secret).await,
