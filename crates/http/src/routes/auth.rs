@@ -2,21 +2,20 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
-use axum_extra::extract::cookie::{Cookie, SameSite};
-use portcullis_core::accounts::{IssuedTokens, LoginOutcome, NewAccount};
+use portcullis_core::accounts::{LoginOutcome, NewAccount};
 use portcullis_core::model::Session;
-use portcullis_core::users::ManagedUser;
 use portcullis_proto::{
     ChangePasswordRequest, ConsentView, LoginRequest, LoginResponse, Problem, RefreshRequest,
     RegisterRequest, SessionView, TokenResponse, UserView, ValidateRequest, ValidateResponse,
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use super::realm_route;
+use super::respond::{canary_headers, mfa_required_response, token_response, user_view};
 use crate::error::ApiError;
-use crate::extract::{Authenticated, CANARY_COOKIE, ClientMeta, Json, Params, RealmCtx};
+use crate::extract::{Authenticated, ClientMeta, Json, Params, RealmCtx};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -33,58 +32,6 @@ pub(crate) fn router() -> Router<AppState> {
     r = realm_route(r, "/auth/consents/{client_id}", delete(consent_delete));
     r = realm_route(r, "/auth/validate", post(validate_post));
     r
-}
-
-/// A user as the API shows it.
-pub(crate) fn user_view(m: &ManagedUser) -> UserView {
-    let u = &m.user;
-    UserView {
-        id: u.id,
-        email: u.email.to_string(),
-        name: u.name.clone(),
-        active: u.active,
-        email_verified: u.email_verified,
-        admin: m.is_admin(),
-        roles: m.roles.clone(),
-        attributes: u.attributes.clone(),
-        created_at: u.created_at,
-        updated_at: u.updated_at,
-        last_login_at: u.last_login_at,
-    }
-}
-
-/// The `Set-Cookie` of a login's canary (`portcullis_canary`): HttpOnly,
-/// SameSite=Strict, for the API's paths, Secure under https. Browsers send
-/// it back with refreshes; a refresh presenting another session's canary is
-/// suspect (see `portcullis_core::risk`).
-pub(crate) fn canary_headers(state: &AppState, t: &IssuedTokens) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    if let Some(canary) = &t.canary {
-        let settings = state.core.settings();
-        let mut cookie = Cookie::new(CANARY_COOKIE, canary.expose_secret().to_owned());
-        cookie.set_path("/api/v1/");
-        cookie.set_http_only(true);
-        cookie.set_same_site(SameSite::Strict);
-        cookie.set_secure(settings.public_url.starts_with("https://"));
-        cookie.set_max_age(time::Duration::seconds(
-            settings.session_ttl.whole_seconds(),
-        ));
-        if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
-            headers.insert(header::SET_COOKIE, v);
-        }
-    }
-    headers
-}
-
-pub(crate) fn token_response(t: IssuedTokens) -> TokenResponse {
-    TokenResponse {
-        access_token: t.access_token,
-        refresh_token: t.refresh_token.expose_secret().to_owned(),
-        token_type: "Bearer".to_owned(),
-        expires_in: t.expires_in,
-        user: t.user.as_ref().map(user_view),
-        amr: t.amr,
-    }
 }
 
 fn session_view((s, current): (Session, bool)) -> SessionView {
@@ -160,9 +107,7 @@ pub(crate) async fn login_post(
         ),
         LoginOutcome::MfaRequired(required) => (
             HeaderMap::new(),
-            axum::Json(LoginResponse::MfaRequired(
-                super::mfa::mfa_required_response(required),
-            )),
+            axum::Json(LoginResponse::MfaRequired(mfa_required_response(required))),
         ),
     })
 }

@@ -13,8 +13,8 @@ use portcullis_proto::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-use super::auth::token_response;
 use super::realm_route;
+use super::respond::{mfa_required_response, token_response};
 use crate::error::ApiError;
 use crate::extract::{Authenticated, ClientMeta, Json, RealmCtx};
 use crate::state::AppState;
@@ -94,7 +94,7 @@ pub(crate) async fn magic_link_verify_post(
     Ok(axum::Json(match outcome {
         LoginOutcome::Tokens(tokens) => LoginResponse::Tokens(Box::new(token_response(*tokens))),
         LoginOutcome::MfaRequired(required) => {
-            LoginResponse::MfaRequired(super::mfa::mfa_required_response(required))
+            LoginResponse::MfaRequired(mfa_required_response(required))
         }
     }))
 }

@@ -6,21 +6,20 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use portcullis_core::mfa::{
-    ChallengePurpose, CodeSent, FactorKind, METHOD_EMAIL, METHOD_SMS, MfaFactor, MfaRequired,
-    MfaStatus, PasskeyOptions, Reauthentication, TotpEnrolment,
+    ChallengePurpose, CodeSent, FactorKind, METHOD_EMAIL, METHOD_SMS, MfaFactor, MfaStatus,
+    PasskeyOptions, Reauthentication, TotpEnrolment,
 };
 use portcullis_proto::{
     BackupCodesResponse, CodeEnrolmentResponse, CodeVerifyRequest, CodeVerifyResponse,
-    MfaChallengeRequest, MfaChallengeResponse, MfaMethodView, MfaMethodsResponse,
-    MfaRequiredResponse, MfaSetupRequest, MfaSetupResponse, MfaVerifyRequest, PasskeyLoginRequest,
-    PasskeyOptionsResponse, Problem, ReauthRequest, TokenResponse, TotpEnrolmentResponse,
-    TotpValidateRequest, TotpVerifyRequest, TotpVerifyResponse, WebauthnRegisterRequest,
-    WebauthnRegisterResponse,
+    MfaChallengeRequest, MfaChallengeResponse, MfaMethodView, MfaMethodsResponse, MfaSetupRequest,
+    MfaSetupResponse, MfaVerifyRequest, PasskeyLoginRequest, PasskeyOptionsResponse, Problem,
+    ReauthRequest, TokenResponse, TotpEnrolmentResponse, TotpValidateRequest, TotpVerifyRequest,
+    TotpVerifyResponse, WebauthnRegisterRequest, WebauthnRegisterResponse,
 };
 use secrecy::{ExposeSecret, SecretString};
 
-use super::auth::{canary_headers, token_response};
 use super::realm_route;
+use super::respond::{canary_headers, token_response};
 use crate::error::ApiError;
 use crate::extract::{Authenticated, ClientMeta, Json, OptionalJson, Params, RealmCtx};
 use crate::state::AppState;
@@ -49,16 +48,6 @@ pub(crate) fn router() -> Router<AppState> {
     r = realm_route(r, "/auth/passkey/start", post(passkey_start_post));
     r = realm_route(r, "/auth/passkey/finish", post(passkey_finish_post));
     r
-}
-
-/// The login answer of a user with a second factor.
-pub(crate) fn mfa_required_response(r: MfaRequired) -> MfaRequiredResponse {
-    MfaRequiredResponse {
-        mfa_required: true,
-        mfa_token: r.mfa_token.expose_secret().to_owned(),
-        methods: r.methods,
-        expires_in: r.expires_in,
-    }
 }
 
 fn reauth(password: Option<String>, code: Option<String>) -> Reauthentication {

@@ -15,6 +15,7 @@ pub mod oauth;
 pub mod ops;
 pub mod pages;
 pub mod realms;
+mod respond;
 pub mod risk;
 pub mod users;
 

@@ -10,8 +10,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::auth::user_view;
 use super::realm_route;
+use super::respond::user_view;
 use crate::error::ApiError;
 use crate::extract::{Authenticated, Json, Params};
 use crate::state::AppState;

@@ -16,7 +16,6 @@
 
 use askama::Template;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
@@ -29,9 +28,9 @@ use portcullis_oidc::Form;
 use portcullis_oidc::authorize::AuthRequest;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::{
-    Ctx, Page, SSO_COOKIE, cookie, login_error, our_form, signed_in, start_sso, submitted_request,
-};
+use super::form::{PageForm, RequestForm};
+use super::login::{login_error, signed_in, start_sso};
+use super::render::{Ctx, Page, SSO_COOKIE, cookie};
 use crate::extract::{ClientMeta, RealmCtx};
 use crate::state::AppState;
 
@@ -271,49 +270,33 @@ async fn opened(
 /// or the link's failure page.
 async fn confirm(
     link: Mailed,
-    ctx: &Ctx<'_>,
-    body: &Bytes,
+    form: &PageForm,
     spend: impl AsyncFnOnce(&str) -> Result<User, Error>,
     (title, message): (&str, fn(&str) -> String),
 ) -> Response {
-    let form = match our_form(ctx, body) {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
+    let ctx = form.ctx();
     match spend(form.get("token").unwrap_or("")).await {
         Ok(user) => ctx.message_page(Page::new(), title, &message(user.email.as_str())),
-        Err(e) => link.failed(ctx, &e),
+        Err(e) => link.failed(&ctx, &e),
     }
 }
 
 /// `POST /realms/{realm}/verify-email`: marks the address verified.
-async fn verify_email_post(
-    State(s): State<AppState>,
-    RealmCtx(realm): RealmCtx,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let ctx = Ctx::new(&s, &realm, &headers);
-    let spend = async |token: &str| s.core.recovery().verify_email(&realm, token).await;
+async fn verify_email_post(form: PageForm) -> Response {
+    let ctx = form.ctx();
+    let (s, realm) = (ctx.state, ctx.realm);
+    let spend = async |token: &str| s.core.recovery().verify_email(realm, token).await;
     let words: (&str, fn(&str) -> String) = ("Address verified", |email| {
         format!("{email} is verified. You can close this window.")
     });
-    confirm(Mailed::VerifyEmail, &ctx, &body, spend, words).await
+    confirm(Mailed::VerifyEmail, &form, spend, words).await
 }
 
 /// `POST /realms/{realm}/reset-password`: sets the new password; every
 /// session of the account ends, this browser's too.
-async fn reset_password_post(
-    State(s): State<AppState>,
-    RealmCtx(realm): RealmCtx,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let ctx = Ctx::new(&s, &realm, &headers);
-    let form = match our_form(&ctx, &body) {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
+async fn reset_password_post(form: PageForm) -> Response {
+    let ctx = form.ctx();
+    let (s, realm) = (ctx.state, ctx.realm);
     let token = form.get("token").unwrap_or("");
     let password = form.get("new_password").unwrap_or("");
     if password != form.get("confirm_password").unwrap_or("") {
@@ -329,7 +312,7 @@ async fn reset_password_post(
     match s
         .core
         .recovery()
-        .reset_password(&realm, token, password)
+        .reset_password(realm, token, password)
         .await
     {
         Ok(()) => {
@@ -361,34 +344,24 @@ async fn reset_password_post(
 
 /// `POST /realms/{realm}/confirm-email-change`: switches the account to
 /// the new address.
-async fn email_change_post(
-    State(s): State<AppState>,
-    RealmCtx(realm): RealmCtx,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let ctx = Ctx::new(&s, &realm, &headers);
-    let spend = async |token: &str| s.core.links().confirm_email_change(&realm, token).await;
+async fn email_change_post(form: PageForm) -> Response {
+    let ctx = form.ctx();
+    let (s, realm) = (ctx.state, ctx.realm);
+    let spend = async |token: &str| s.core.links().confirm_email_change(realm, token).await;
     let words: (&str, fn(&str) -> String) = ("Address changed", |email| {
         format!("Your account now uses {email}. You can close this window.")
     });
-    confirm(Mailed::EmailChange, &ctx, &body, spend, words).await
+    confirm(Mailed::EmailChange, &form, spend, words).await
 }
 
 /// `POST /realms/{realm}/login/magic-link`: "E-mail me a sign-in link" on
 /// the login form.
 async fn magic_link_request(
-    State(s): State<AppState>,
-    RealmCtx(realm): RealmCtx,
     ClientMeta(meta): ClientMeta,
-    headers: HeaderMap,
-    body: Bytes,
+    RequestForm { form, req }: RequestForm,
 ) -> Response {
-    let ctx = Ctx::new(&s, &realm, &headers);
-    let (form, req) = match submitted_request(&ctx, &body).await {
-        Ok(ok) => ok,
-        Err(res) => return res,
-    };
+    let ctx = form.ctx();
+    let (s, realm) = (ctx.state, form.realm());
     let email = form.get("email").unwrap_or("").trim();
     if !s.core.mail().can_send() {
         return ctx.login_page(
@@ -399,12 +372,7 @@ async fn magic_link_request(
             Some("Sign-in links are not available here; sign in with your password."),
         );
     }
-    match s
-        .core
-        .links()
-        .request_magic_link(&realm, email, &meta)
-        .await
-    {
+    match s.core.links().request_magic_link(realm, email, &meta).await {
         Ok(requested) => {
             let mut page = Page::new();
             let ttl = i64::try_from(requested.expires_in).unwrap_or(600);
@@ -446,25 +414,16 @@ async fn magic_link_request(
 /// `POST /realms/{realm}/magic-link`: signs in with the link and this
 /// browser's attempt, then goes on with the authorization request that
 /// asked for the link (or to the second step of the login).
-async fn magic_link_post(
-    State(s): State<AppState>,
-    RealmCtx(realm): RealmCtx,
-    ClientMeta(meta): ClientMeta,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let ctx = Ctx::new(&s, &realm, &headers);
-    let form = match our_form(&ctx, &body) {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
+async fn magic_link_post(ClientMeta(meta): ClientMeta, form: PageForm) -> Response {
+    let ctx = form.ctx();
+    let (s, realm) = (ctx.state, ctx.realm);
     let token = form.get("token").unwrap_or("");
-    let attempt = cookie(&headers, MAGIC_COOKIE).unwrap_or_default();
+    let attempt = cookie(ctx.headers, MAGIC_COOKIE).unwrap_or_default();
     let request = kept_request(&ctx).await;
     let login = s
         .core
         .links()
-        .browser_magic_link_login(&realm, token, &attempt, &meta)
+        .browser_magic_link_login(realm, token, &attempt, &meta)
         .await;
     let mut page = Page::new();
     if login.is_ok() {

@@ -1,0 +1,115 @@
+//! `{issuer}/oauth2/authorize`: checks an authorization request and takes
+//! it to its next step (the login page, the consent page, or the answer to
+//! the client), which every later step does again.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use portcullis_core::model::{Realm, Session};
+use portcullis_oidc::Form;
+use portcullis_oidc::authorize::{self, AuthRequest, AuthResponse, Next, Rejection, ResponseMode};
+
+use super::form::RequestParams;
+use super::render::{Ctx, Page, csp_source};
+use crate::extract::RealmCtx;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "form_post.html")]
+struct FormPostPage<'a> {
+    nonce: &'a str,
+    action: &'a str,
+    params: &'a [(&'static str, String)],
+}
+
+impl Ctx<'_> {
+    /// Delivers a code or an error to the client.
+    pub(super) fn respond(&self, mut page: Page, res: &AuthResponse) -> Response {
+        match res.mode {
+            ResponseMode::Query => {
+                page.allow_form_target(&res.redirect_uri);
+                page.redirect(&res.location())
+            }
+            ResponseMode::FormPost => {
+                page.form_action = vec![csp_source(&res.redirect_uri).unwrap_or_default()];
+                let body = FormPostPage {
+                    nonce: &page.nonce,
+                    action: &res.redirect_uri,
+                    params: &res.params,
+                }
+                .render();
+                page.finish(StatusCode::OK, body, true)
+            }
+        }
+    }
+
+    /// Checks an authorization request; an error becomes its response.
+    pub(super) async fn check(&self, form: &Form<'_>) -> Result<AuthRequest, Response> {
+        match authorize::check(&self.state.core, self.realm, form).await {
+            Ok(req) => Ok(req),
+            Err(Rejection::Page { message }) => Err(self.error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in link is not valid",
+                &message,
+            )),
+            Err(Rejection::Redirect(res)) => Err(self.respond(Page::new(), &res)),
+        }
+    }
+
+    pub(super) async fn next(
+        &self,
+        page: Page,
+        req: &AuthRequest,
+        session: Option<&Session>,
+        fresh: bool,
+    ) -> Response {
+        match authorize::decide(&self.state.core, self.realm, req, session, fresh, false).await {
+            Ok(Next::Login) => self.login_page(page, req, StatusCode::OK, "", None),
+            Ok(Next::Consent) => match session {
+                Some(s) => self.consent_page(page, req, s).await,
+                None => self.unavailable(),
+            },
+            Ok(Next::Respond(res)) => self.respond(page, &res),
+            Err(_) => self.unavailable(),
+        }
+    }
+}
+
+async fn authorize(
+    s: &AppState,
+    realm: &Realm,
+    headers: &HeaderMap,
+    form: Result<Form<'_>, portcullis_oidc::OAuthError>,
+) -> Response {
+    let ctx = Ctx::new(s, realm, headers);
+    let form = match form {
+        Ok(f) => f,
+        Err(e) => {
+            return ctx.error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in link is not valid",
+                &e.error_description,
+            );
+        }
+    };
+    let req = match ctx.check(&form).await {
+        Ok(r) => r,
+        Err(res) => return res,
+    };
+    let session = match ctx.session().await {
+        Ok(s) => s,
+        Err(_) => return ctx.unavailable(),
+    };
+    ctx.next(Page::new(), &req, session.as_ref(), false).await
+}
+
+/// `GET` or `POST {issuer}/oauth2/authorize`.
+pub(super) async fn authorize_endpoint(
+    State(s): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    headers: HeaderMap,
+    RequestParams(form): RequestParams,
+) -> Response {
+    authorize(&s, &realm, &headers, form).await
+}
