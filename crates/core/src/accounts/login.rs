@@ -10,7 +10,7 @@ use super::{
     LoginOutcome, RISK_BLOCKED, RequestMeta, count_login,
 };
 use crate::error::{Error, Result};
-use crate::mfa::{ChallengePurpose, FirstStep};
+use crate::mfa::{ChallengePurpose, FirstStep, MfaRequired};
 use crate::model::{Email, Realm, Session, User};
 use crate::realms::ensure_enabled;
 use crate::throttle;
@@ -25,25 +25,14 @@ impl Accounts<'_> {
         password: SecretString,
         meta: &RequestMeta,
     ) -> Result<LoginOutcome> {
-        let (user, failures) = self.check_password(realm, email, password, meta).await?;
-        let mfa = crate::mfa::Mfa::new(self.i);
-        let step_up = self.assess_login(realm, &user, failures, meta).await?;
-        if let Some(required) = mfa
-            .challenge_for(
-                realm,
-                &user,
-                ChallengePurpose::Api,
-                FirstStep::Password,
-                step_up,
-            )
+        let purpose = ChallengePurpose::Api;
+        let user = match self
+            .pass_password(realm, email, password, meta, purpose)
             .await?
         {
-            count_login("mfa_required");
-            return Ok(LoginOutcome::MfaRequired(required));
-        }
-        if failures > 0 {
-            self.clear_failures(realm, &user).await?;
-        }
+            Ok(user) => user,
+            Err(required) => return Ok(LoginOutcome::MfaRequired(required)),
+        };
         let amr = vec![AMR_PASSWORD.to_owned()];
         let tokens = self.start_session(realm, user, amr, meta).await?;
         count_login("success");
@@ -81,25 +70,14 @@ impl Accounts<'_> {
         password: SecretString,
         meta: &RequestMeta,
     ) -> Result<BrowserLogin> {
-        let (user, failures) = self.check_password(realm, email, password, meta).await?;
-        let mfa = crate::mfa::Mfa::new(self.i);
-        let step_up = self.assess_login(realm, &user, failures, meta).await?;
-        if let Some(required) = mfa
-            .challenge_for(
-                realm,
-                &user,
-                ChallengePurpose::Browser,
-                FirstStep::Password,
-                step_up,
-            )
+        let purpose = ChallengePurpose::Browser;
+        let user = match self
+            .pass_password(realm, email, password, meta, purpose)
             .await?
         {
-            count_login("mfa_required");
-            return Ok(BrowserLogin::MfaRequired(required));
-        }
-        if failures > 0 {
-            self.clear_failures(realm, &user).await?;
-        }
+            Ok(user) => user,
+            Err(required) => return Ok(BrowserLogin::MfaRequired(required)),
+        };
         let (session, secret) = self
             .start_browser_session(realm, &user, vec![AMR_PASSWORD.to_owned()], meta)
             .await?;
@@ -164,6 +142,35 @@ impl Accounts<'_> {
             .await?;
         self.start_browser_session(realm, &step.user, step.amr, meta)
             .await
+    }
+
+    /// A password as a login's first step, for `purpose`: checks it (with
+    /// the lockout and rate limits), runs the risk checks (a blocked login
+    /// is refused) and decides whether a second factor is owed. The user
+    /// who passed, their failed logins cleared; or the second step they
+    /// still owe (counted as `mfa_required`).
+    async fn pass_password(
+        &self,
+        realm: &Realm,
+        email: &str,
+        password: SecretString,
+        meta: &RequestMeta,
+        purpose: ChallengePurpose,
+    ) -> Result<std::result::Result<User, MfaRequired>> {
+        let (user, failures) = self.check_password(realm, email, password, meta).await?;
+        let mfa = crate::mfa::Mfa::new(self.i);
+        let step_up = self.assess_login(realm, &user, failures, meta).await?;
+        if let Some(required) = mfa
+            .challenge_for(realm, &user, purpose, FirstStep::Password, step_up)
+            .await?
+        {
+            count_login("mfa_required");
+            return Ok(Err(required));
+        }
+        if failures > 0 {
+            self.clear_failures(realm, &user).await?;
+        }
+        Ok(Ok(user))
     }
 
     /// Checks an email and password, with the realm's lockout and rate
