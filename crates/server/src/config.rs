@@ -38,7 +38,7 @@ fn err(setting: impl Into<String>, reason: impl Into<String>) -> ConfigError {
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
-    /// Human-readable when stdout is a terminal, JSON otherwise.
+    /// Human-readable when stderr (where logs go) is a terminal, JSON otherwise.
     Auto,
     /// Human-readable.
     Pretty,
@@ -291,7 +291,7 @@ raw_config! {
     master_key_file: PathBuf,
     /// Log filter: `error`, `warn`, `info` (default), `debug`, `trace`, or a tracing directive list.
     log_level: String,
-    /// `auto` (default: pretty on a terminal, JSON otherwise), `pretty` or `json`.
+    /// `auto` (default: pretty on a terminal, JSON otherwise), `pretty` or `json`; logs go to stderr.
     log_format: String,
     /// Access-token lifetime (default `15m`).
     access_token_ttl: DurationSetting,

@@ -211,7 +211,7 @@ fn announce_bootstrap(config: &Config, core: &Portcullis, boot: &Bootstrap) -> a
         "\nPortcullis is ready. Log in as the bootstrap administrator:\n  Realm:    {realm}\n  Email:    {email}\n  {password_line}\n\n  curl -s {base}/api/v1/auth/login -H 'content-type: application/json' \\\n       -d '{{\"email\":\"{email}\",\"password\":\"...\"}}'\n\n  API reference: {base}/docs\n"
     );
     if !master_key::write_to_terminal(&guide) {
-        eprintln!("{guide}");
+        println!("{guide}");
     }
     Ok(())
 }
