@@ -88,6 +88,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Before the database: a wrong GeoIP file stops start-up at once.
     let geoip =
         geoip::open(&config.geoip).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    // Before the database and the first-start guide: a port in use stops
+    // start-up at once, with nothing created and nothing announced.
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
     let (core, router) = open(&config).await?;
     geoip::install(&core, geoip);
     let boot = core
@@ -121,9 +126,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .can_send()
         .then(|| mail::spawn_mail_worker(core.clone(), MAIL_POLL));
 
-    let listener = TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.bind))?;
     let local = listener.local_addr()?;
     tracing::info!(
         address = %local,

@@ -444,6 +444,39 @@ fn assert_aligned(table: &str) {
 }
 
 #[test]
+fn a_port_in_use_stops_start_up_before_announcing() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let o = run_to_exit(
+        portcullis(dir.path())
+            .env("PORTCULLIS_BIND", addr.to_string())
+            .arg("serve"),
+    );
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(!o.status.success(), "{out}{err}");
+    for said in [&out, &err] {
+        assert!(
+            !said.contains("is ready"),
+            "announced before binding: {said}"
+        );
+        assert!(!said.contains("Log in as"), "banner before binding: {said}");
+    }
+    assert!(
+        err.contains(&addr.to_string()),
+        "the address is named: {err}"
+    );
+    assert!(
+        !dir.path().join("bootstrap-admin-password").exists(),
+        "nothing bootstrapped on a failed start"
+    );
+    drop(taken);
+}
+
+#[test]
 fn admin_output_is_for_people_and_logs_go_to_stderr() {
     let dir = tempfile::tempdir().unwrap();
     // A fresh directory: opening it creates the master key, which is logged.
