@@ -102,7 +102,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             config.bootstrap_admin_password.clone(),
         )
         .await
-        .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("bootstrap failed: {}", bootstrap_error(&config, &e)))?;
     announce_bootstrap(&config, &core, &boot)?;
     core.warm_denylist()
         .await
@@ -148,6 +148,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     core.flush_audit().await;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// A bootstrap error for the operator: a rule the configured administrator
+/// settings break is named with the setting it came from (never its value).
+fn bootstrap_error(config: &Config, e: &portcullis_core::Error) -> String {
+    match e {
+        portcullis_core::Error::Validation(fields) => fields
+            .iter()
+            .map(|f| match f.field.as_str() {
+                "bootstrap_admin_password" => {
+                    format!("{}: {}", config.bootstrap_admin_password_setting, f.reason)
+                }
+                _ => f.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
 }
 
 async fn shutdown_signal() {

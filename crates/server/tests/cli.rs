@@ -578,3 +578,37 @@ fn admin_output_is_for_people_and_logs_go_to_stderr() {
         text(&o)
     );
 }
+
+#[test]
+fn a_bootstrap_password_that_breaks_a_rule_names_the_setting_and_the_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_to_exit(
+        portcullis(dir.path())
+            .env("PORTCULLIS_BIND", format!("127.0.0.1:{}", free_port()))
+            .env("PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD", "tiny")
+            .arg("serve"),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(err.contains("PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD"), "{err}");
+    assert!(err.contains("must be at least 8 characters"), "{err}");
+    assert!(!text(&o).contains("tiny"), "the password is not shown");
+
+    // From a file, the key and the file are named.
+    let file = dir.path().join("portcullis.toml");
+    std::fs::write(&file, "bootstrap_admin_password = \"password\"\n").unwrap();
+    let o = run_to_exit(
+        portcullis(dir.path())
+            .env("PORTCULLIS_BIND", format!("127.0.0.1:{}", free_port()))
+            .arg("--config")
+            .arg(&file)
+            .arg("serve"),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        err.contains(&format!("bootstrap_admin_password in {}", file.display())),
+        "{err}"
+    );
+    assert!(err.contains("most commonly used passwords"), "{err}");
+}
