@@ -114,6 +114,26 @@ impl Keys {
         Ok(())
     }
 
+    /// Gives a new realm an active key for every algorithm it advertises: its
+    /// own (access tokens) and every ID-token algorithm of discovery, so a
+    /// relying party that caches the JWK set at start knows every `kid`.
+    pub async fn ensure_every_algorithm(&self, realm: &Realm) -> Result<()> {
+        self.ensure(realm).await?;
+        let stored = self.store.list_signing_keys(realm.id).await?;
+        let now = self.clock.now();
+        for alg in SigningAlgorithm::ALL {
+            let usable = |k: &StoredSigningKey| {
+                k.active && k.alg == alg && k.retire_after.is_none_or(|t| t > now)
+            };
+            if !stored.iter().any(usable) {
+                let key = self.new_stored_key(realm.id, alg).await?;
+                self.store.insert_signing_key(&key).await?;
+            }
+        }
+        self.cache.remove(&realm.id);
+        Ok(())
+    }
+
     /// Adds a new current key for the realm's algorithm, and for every other
     /// algorithm the realm has an active key of (ID tokens); the previous ones
     /// stay published and verifying until `overlap` has passed (the longest

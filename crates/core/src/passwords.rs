@@ -15,7 +15,8 @@ pub const MAX_PASSWORD_LENGTH: usize = 256;
 
 /// Checks a new password against NIST SP 800-63B: `min_len..=256` code points,
 /// no composition rules, not on the common-password blocklist, and not
-/// containing the account's email local part.
+/// containing the account's email address (nor its local part, when that
+/// has three characters or more).
 pub fn check_new_password(
     field: &str,
     password: &str,
@@ -42,8 +43,10 @@ pub fn check_new_password(
         ));
     }
     if let Some(email) = email {
+        let password = password.to_lowercase();
         let local = email.local_part().to_lowercase();
-        if local.chars().count() >= 3 && password.to_lowercase().contains(&local) {
+        let whole = email.canonical();
+        if password.contains(&whole) || (local.chars().count() >= 3 && password.contains(&local)) {
             return Err(FieldError::new(
                 field,
                 "must not contain your email address",
@@ -229,6 +232,15 @@ mod tests {
         assert!(!ok("short"));
         assert!(!ok("password"), "blocklisted");
         assert!(!ok("my-ALICE.W-secret"), "contains local part");
+        // The whole address is refused whatever the local part's length.
+        let short = Email::parse("x@example.com").unwrap();
+        let ok_short = |p: &str| check_new_password("password", p, 8, Some(&short)).is_ok();
+        assert!(!ok_short("x@example.com!!"), "contains the whole address");
+        assert!(!ok_short("my X@EXAMPLE.COM pass"), "case-insensitive");
+        assert!(
+            ok_short("xylophone example"),
+            "a one-letter local part alone is fine"
+        );
         assert!(!ok(&"x".repeat(257)));
         assert!(ok(&"é".repeat(256)), "code points, not bytes");
         // Seven code points that are many bytes are still too short.

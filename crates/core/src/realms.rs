@@ -221,7 +221,7 @@ impl<'a> Realms<'a> {
                 }
                 other => other.into(),
             })?;
-        self.i.keys.ensure(&realm).await?;
+        self.i.keys.ensure_every_algorithm(&realm).await?;
         Ok(realm)
     }
 

@@ -38,7 +38,7 @@ fn err(setting: impl Into<String>, reason: impl Into<String>) -> ConfigError {
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
-    /// Human-readable when stdout is a terminal, JSON otherwise.
+    /// Human-readable when stderr (where logs go) is a terminal, JSON otherwise.
     Auto,
     /// Human-readable.
     Pretty,
@@ -291,7 +291,7 @@ raw_config! {
     master_key_file: PathBuf,
     /// Log filter: `error`, `warn`, `info` (default), `debug`, `trace`, or a tracing directive list.
     log_level: String,
-    /// `auto` (default: pretty on a terminal, JSON otherwise), `pretty` or `json`.
+    /// `auto` (default: pretty on a terminal, JSON otherwise), `pretty` or `json`; logs go to stderr.
     log_format: String,
     /// Access-token lifetime (default `15m`).
     access_token_ttl: DurationSetting,
@@ -344,6 +344,9 @@ pub struct Config {
     pub bootstrap_admin_email: String,
     /// Bootstrap admin password, if configured.
     pub bootstrap_admin_password: Option<SecretString>,
+    /// The setting the bootstrap password came from, for error messages
+    /// (`PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD`, `..._FILE`, or the key in the file).
+    pub bootstrap_admin_password_setting: String,
     /// Master key text, if configured (else the key file is used).
     pub master_key: Option<SecretString>,
     /// Log filter.
@@ -485,6 +488,11 @@ impl Config {
         portcullis_core::model::Email::parse(&bootstrap_admin_email)
             .map_err(|e| err(n("bootstrap_admin_email"), e.reason))?;
 
+        let bootstrap_admin_password_setting = if raw.bootstrap_admin_password_file.is_some() {
+            n("bootstrap_admin_password_file")
+        } else {
+            n("bootstrap_admin_password")
+        };
         let bootstrap_admin_password = match (
             raw.bootstrap_admin_password,
             raw.bootstrap_admin_password_file,
@@ -699,6 +707,7 @@ impl Config {
             database_url,
             bootstrap_admin_email,
             bootstrap_admin_password,
+            bootstrap_admin_password_setting,
             master_key: master_key.map(|(_, k)| k),
             log_level,
             log_format,

@@ -84,6 +84,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Before the database: a wrong GeoIP file stops start-up at once.
     let geoip =
         geoip::open(&config.geoip).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    // Before the database and the first-start guide: a port in use stops
+    // start-up at once, with nothing created and nothing announced.
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
     let (core, router) = open(&config).await?;
     geoip::install(&core, geoip);
     let boot = core
@@ -93,7 +98,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             config.bootstrap_admin_password.clone(),
         )
         .await
-        .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("bootstrap failed: {}", bootstrap_error(&config, &e)))?;
     announce_bootstrap(&config, &core, &boot)?;
     core.warm_denylist()
         .await
@@ -117,9 +122,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .can_send()
         .then(|| mail::spawn_mail_worker(core.clone(), MAIL_POLL));
 
-    let listener = TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.bind))?;
     let local = listener.local_addr()?;
     tracing::info!(
         address = %local,
@@ -142,6 +144,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     core.flush_audit().await;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// A bootstrap error for the operator: a rule the configured administrator
+/// settings break is named with the setting it came from (never its value).
+fn bootstrap_error(config: &Config, e: &portcullis_core::Error) -> String {
+    match e {
+        portcullis_core::Error::Validation(fields) => fields
+            .iter()
+            .map(|f| match f.field.as_str() {
+                "bootstrap_admin_password" => {
+                    format!("{}: {}", config.bootstrap_admin_password_setting, f.reason)
+                }
+                _ => f.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
 }
 
 async fn shutdown_signal() {
@@ -207,7 +227,7 @@ fn announce_bootstrap(config: &Config, core: &Portcullis, boot: &Bootstrap) -> a
         "\nPortcullis is ready. Log in as the bootstrap administrator:\n  Realm:    {realm}\n  Email:    {email}\n  {password_line}\n\n  curl -s {base}/api/v1/auth/login -H 'content-type: application/json' \\\n       -d '{{\"email\":\"{email}\",\"password\":\"...\"}}'\n\n  API reference: {base}/docs\n"
     );
     if !master_key::write_to_terminal(&guide) {
-        eprintln!("{guide}");
+        println!("{guide}");
     }
     Ok(())
 }

@@ -134,24 +134,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin(cmd) => {
             let (core, _) = portcullis_server::open(&config).await?;
-            let e = |e: portcullis_core::Error| anyhow::anyhow!("{}", describe(&e));
             match cmd {
                 AdminCommand::ListRealms => {
-                    let realms = core.realms().list_as_operator().await.map_err(e)?;
-                    println!("{:<24} {:<8} {:<8} ISSUER", "NAME", "ENABLED", "ALG");
-                    for r in realms {
-                        println!(
-                            "{:<24} {:<8} {:<8} {}",
-                            r.name,
-                            r.enabled,
-                            r.signing_alg.as_str(),
-                            core.realms().issuer(&r)
-                        );
-                    }
+                    let realms = core
+                        .realms()
+                        .list_as_operator()
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{}", describe(&e, None, None)))?;
+                    let rows: Vec<Vec<String>> = realms
+                        .iter()
+                        .map(|r| {
+                            vec![
+                                r.name.to_string(),
+                                r.enabled.to_string(),
+                                r.signing_alg.as_str().to_owned(),
+                                core.realms().issuer(r),
+                            ]
+                        })
+                        .collect();
+                    print!("{}", table(&["NAME", "ENABLED", "ALG", "ISSUER"], &rows));
                 }
                 AdminCommand::CreateUser(args) => {
                     let (password, generated) = password_from(args.password_stdin)?;
                     let realm = args.realm.unwrap_or(default_realm);
+                    let email = args.email.clone();
+                    let e = |e: portcullis_core::Error| {
+                        anyhow::anyhow!("{}", describe(&e, Some(&realm), Some(&email)))
+                    };
                     let created = core
                         .users()
                         .create_as_operator(
@@ -175,6 +184,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 AdminCommand::SetPassword(args) => {
                     let (password, generated) = password_from(args.password_stdin)?;
                     let realm = args.realm.unwrap_or(default_realm);
+                    let e = |e: portcullis_core::Error| {
+                        anyhow::anyhow!("{}", describe(&e, Some(&realm), Some(&args.email)))
+                    };
                     let user = core
                         .users()
                         .set_password_as_operator(&realm, &args.email, password.clone())
@@ -189,7 +201,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
                 AdminCommand::RotateKeys { realm } => {
-                    let kid = core.realms().rotate_keys(&realm).await.map_err(e)?;
+                    let kid = core
+                        .realms()
+                        .rotate_keys(&realm)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{}", describe(&e, Some(&realm), None)))?;
                     println!(
                         "realm {realm}: new signing key {kid}; previous keys stay published until their tokens expire"
                     );
@@ -200,15 +216,54 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn describe(e: &portcullis_core::Error) -> String {
-    match e {
-        portcullis_core::Error::Validation(fields) => fields
+/// What went wrong, naming the realm and the user the operator gave when one
+/// of them was not found (quoted, so that control characters are escaped).
+fn describe(e: &portcullis_core::Error, realm: Option<&str>, email: Option<&str>) -> String {
+    use portcullis_core::Error;
+    match (e, realm, email) {
+        (Error::Validation(fields), _, _) => fields
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("; "),
-        other => other.to_string(),
+        (Error::NotFound("realm"), Some(realm), _) => format!("realm {realm:?} not found"),
+        (Error::NotFound("user"), Some(realm), Some(email)) => {
+            format!("user {email:?} not found in realm {realm:?}")
+        }
+        (other, _, _) => other.to_string(),
     }
+}
+
+/// A table for people: a header and rows, each column padded to its widest
+/// cell and separated by two spaces, the last column unpadded.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut out = String::new();
+        for (cell, width) in cells.zip(&widths) {
+            if !out.is_empty() {
+                out.push_str("  ");
+            }
+            out.push_str(cell);
+            out.extend(std::iter::repeat_n(
+                ' ',
+                width.saturating_sub(cell.chars().count()),
+            ));
+        }
+        let mut out = out.trim_end().to_owned();
+        out.push('\n');
+        out
+    };
+    let mut out = line(&mut header.iter().copied());
+    for row in rows {
+        out.push_str(&line(&mut row.iter().map(String::as_str)));
+    }
+    out
 }
 
 fn main() -> ExitCode {
@@ -229,5 +284,29 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_columns_are_as_wide_as_their_widest_cell() {
+        let rows = vec![
+            vec![
+                "a-rather-long-realm-name".to_owned(),
+                "true".to_owned(),
+                "x".to_owned(),
+            ],
+            vec!["b".to_owned(), "false".to_owned(), "y".to_owned()],
+        ];
+        assert_eq!(
+            table(&["NAME", "ENABLED", "ISSUER"], &rows),
+            "NAME                      ENABLED  ISSUER\n\
+             a-rather-long-realm-name  true     x\n\
+             b                         false    y\n"
+        );
+        assert_eq!(table(&["NAME", "ALG"], &[]), "NAME  ALG\n");
     }
 }

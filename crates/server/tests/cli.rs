@@ -229,11 +229,12 @@ fn first_start_bootstraps_and_keeps_secrets_out_of_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let log = dir.path().join("server.log");
+    let guide = dir.path().join("server.out");
     let mut server = Running(
         portcullis(dir.path())
             .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::null())
+            .stdout(std::fs::File::create(&guide).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -288,6 +289,10 @@ fn first_start_bootstraps_and_keeps_secrets_out_of_the_log() {
         "the password must not be logged"
     );
     assert!(!logged.contains(refresh), "tokens must not be logged");
+    // The first-start guide is for people: on stdout, without the password.
+    let guide = std::fs::read_to_string(&guide).unwrap();
+    assert!(guide.contains("Portcullis is ready"), "{guide}");
+    assert!(!guide.contains(&password), "{guide}");
     // Every log line is JSON.
     for line in logged.lines() {
         assert!(
@@ -386,8 +391,8 @@ fn geoip_databases_are_checked_at_start_up() {
             .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
             .env("PORTCULLIS_GEOIP_DB", &city_path)
             .env("PORTCULLIS_GEOIP_ASN_DB", &asn_path)
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -405,4 +410,207 @@ fn geoip_databases_are_checked_at_start_up() {
     assert_eq!(loaded[0]["setting"], "PORTCULLIS_GEOIP_DB");
     assert_eq!(loaded[0]["built"], "2025-11-24");
     assert_eq!(loaded[1]["database_type"], "GeoLite2-ASN");
+}
+
+/// The lines of stdout that are log records (JSON objects).
+fn log_lines_in_stdout(o: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| l.trim_start().starts_with('{'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Asserts every row of a table starts each column where its header does.
+fn assert_aligned(table: &str) {
+    let mut lines = table.lines().filter(|l| !l.trim().is_empty());
+    let header = lines.next().expect("a header line");
+    let starts: Vec<usize> = header
+        .char_indices()
+        .filter(|&(i, c)| c != ' ' && (i == 0 || header.as_bytes()[i - 1] == b' '))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(starts.len() > 1, "{table}");
+    let mut rows = 0;
+    for row in lines {
+        rows += 1;
+        for &at in &starts[1..] {
+            let bytes = row.as_bytes();
+            assert!(
+                at < bytes.len() && bytes[at - 1] == b' ' && bytes[at] != b' ',
+                "column at {at} misaligned:\n{table}"
+            );
+        }
+    }
+    assert!(rows > 0, "no rows:\n{table}");
+}
+
+#[test]
+fn a_port_in_use_stops_start_up_before_announcing() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let o = run_to_exit(
+        portcullis(dir.path())
+            .env("PORTCULLIS_BIND", addr.to_string())
+            .arg("serve"),
+    );
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(!o.status.success(), "{out}{err}");
+    for said in [&out, &err] {
+        assert!(
+            !said.contains("is ready"),
+            "announced before binding: {said}"
+        );
+        assert!(!said.contains("Log in as"), "banner before binding: {said}");
+    }
+    assert!(
+        err.contains(&addr.to_string()),
+        "the address is named: {err}"
+    );
+    assert!(
+        !dir.path().join("bootstrap-admin-password").exists(),
+        "nothing bootstrapped on a failed start"
+    );
+    drop(taken);
+}
+
+#[test]
+fn admin_output_is_for_people_and_logs_go_to_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    // A fresh directory: opening it creates the master key, which is logged.
+    let o = portcullis(dir.path())
+        .args(["admin", "list-realms"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        log_lines_in_stdout(&o),
+        Vec::<String>::new(),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("created a new master key"),
+        "the log goes to stderr: {}",
+        text(&o)
+    );
+
+    // The error names what was not found.
+    let o = portcullis(dir.path())
+        .args(["admin", "rotate-keys", "--realm", "nope"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(r#"realm "nope" not found"#), "{err}");
+    let o = portcullis(dir.path())
+        .args([
+            "admin",
+            "set-password",
+            "--realm",
+            "nope",
+            "--email",
+            "a@example.com",
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(r#"realm "nope" not found"#), "{err}");
+
+    // A realm whose name is wider than a fixed column.
+    let realm = "a-realm-whose-name-is-rather-long";
+    let port = free_port();
+    let mut server = Running(
+        portcullis(dir.path())
+            .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
+            .env("PORTCULLIS_DEFAULT_REALM", realm)
+            .env(
+                "PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD",
+                "operator chosen secret",
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_ready(port);
+    terminate(&mut server);
+
+    let o = portcullis(dir.path())
+        .args(["admin", "list-realms"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        log_lines_in_stdout(&o),
+        Vec::<String>::new(),
+        "{}",
+        text(&o)
+    );
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains(realm), "{table}");
+    assert_aligned(&table);
+
+    let o = portcullis(dir.path())
+        .args([
+            "admin",
+            "set-password",
+            "--realm",
+            realm,
+            "--email",
+            "nobody@example.com",
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(r#"user "nobody@example.com" not found"#),
+        "{err}"
+    );
+    assert_eq!(
+        log_lines_in_stdout(&o),
+        Vec::<String>::new(),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_bootstrap_password_that_breaks_a_rule_names_the_setting_and_the_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_to_exit(
+        portcullis(dir.path())
+            .env("PORTCULLIS_BIND", format!("127.0.0.1:{}", free_port()))
+            .env("PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD", "tiny")
+            .arg("serve"),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(err.contains("PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD"), "{err}");
+    assert!(err.contains("must be at least 8 characters"), "{err}");
+    assert!(!text(&o).contains("tiny"), "the password is not shown");
+
+    // From a file, the key and the file are named.
+    let file = dir.path().join("portcullis.toml");
+    std::fs::write(&file, "bootstrap_admin_password = \"password\"\n").unwrap();
+    let o = run_to_exit(
+        portcullis(dir.path())
+            .env("PORTCULLIS_BIND", format!("127.0.0.1:{}", free_port()))
+            .arg("--config")
+            .arg(&file)
+            .arg("serve"),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        err.contains(&format!("bootstrap_admin_password in {}", file.display())),
+        "{err}"
+    );
+    assert!(err.contains("most commonly used passwords"), "{err}");
 }

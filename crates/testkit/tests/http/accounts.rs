@@ -55,6 +55,16 @@ backend_tests!(password_policy, |app: TestApp| async move {
         assert_eq!(r.status, 422, "{why}: {}", r.text);
         assert_eq!(r.json["errors"][0]["field"], "password", "{why}");
     }
+    // The whole address, however short its local part.
+    let r = app
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": "x@example.com", "password": "X@Example.com!!"}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "contains the whole address: {}", r.text);
+    assert_eq!(r.json["errors"][0]["field"], "password");
     let long = "x".repeat(257);
     let r = app
         .post(

@@ -318,6 +318,55 @@ backend_tests!(discovery_document, |app: TestApp| async move {
     assert_eq!(jwks.status, 200);
 });
 
+backend_tests!(
+    a_new_realm_publishes_a_key_for_every_advertised_algorithm,
+    |app: TestApp| async move {
+        // A relying party reads discovery and the JWKS once, at start, and
+        // caches them: every algorithm discovery names must already have a key.
+        let admin = app.admin_token().await;
+        let r = app
+            .post(
+                "/api/v1/realms",
+                Some(&admin),
+                json!({"name": "fresh", "signing_alg": "ES256"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        for (realm, access_alg) in [("main", "EdDSA"), ("fresh", "ES256")] {
+            let d = app
+                .get(
+                    &format!("/realms/{realm}/.well-known/openid-configuration"),
+                    None,
+                )
+                .await;
+            assert_eq!(d.status, 200, "{}", d.text);
+            let jwks = app
+                .get(&format!("/realms/{realm}/.well-known/jwks.json"), None)
+                .await;
+            assert_eq!(jwks.status, 200, "{}", jwks.text);
+            let published: Vec<&str> = jwks.json["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["alg"].as_str().unwrap())
+                .collect();
+            let mut advertised: Vec<&str> = d.json["id_token_signing_alg_values_supported"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            advertised.push(access_alg);
+            for alg in advertised {
+                assert!(
+                    published.contains(&alg),
+                    "realm {realm}: no {alg} key in the JWKS {published:?}"
+                );
+            }
+        }
+    }
+);
+
 backend_tests!(code_flow_with_login_page, |app: TestApp| async move {
     let admin = app.admin_token().await;
     let secret = web_client(&app, &admin, "web", json!({})).await;
