@@ -16,16 +16,16 @@ use uuid::Uuid;
 
 use crate::clients::OAuthClient;
 use crate::error::StoreError;
-use crate::mail::{
+use crate::model::mail::{
     EmailToken, EmailTokenPurpose, MailKind, MailTemplate, MxAnswer, OutboxMessage, OutgoingMail,
     SendError,
 };
-use crate::mfa::{ChallengeOtp, MfaChallenge, MfaFactor, WebauthnCeremony};
+use crate::model::mfa::{ChallengeOtp, MfaChallenge, MfaFactor, OutgoingSms, WebauthnCeremony};
+use crate::model::risk::{Baseline, KnownDevice, RiskPolicy};
 use crate::model::{
     AuditRecord, AuthCode, AuthzChange, CodeOutcome, Consent, Email, Page, Realm, RealmName,
     RefreshToken, RotateOutcome, Session, StoredSigningKey, User, UserQuery,
 };
-use crate::risk::{Baseline, KnownDevice, RiskPolicy};
 
 /// Result of a storage call.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -644,7 +644,7 @@ pub trait Mailer: Send + Sync + 'static {
 pub trait SmsSender: Send + Sync + 'static {
     /// Sends a message, retrying transient failures itself. The error's
     /// text must contain neither the message nor any secret.
-    async fn send(&self, sms: &crate::mfa::OutgoingSms) -> Result<(), SendError>;
+    async fn send(&self, sms: &OutgoingSms) -> Result<(), SendError>;
 }
 
 /// Looks up whether a domain receives mail (its MX records). Implemented

@@ -10,8 +10,8 @@
 //! `expires_in_minutes` (email_otp), `device`, `ip` and `time`
 //! (new_device), `new_email` (email_change_notice, sent to the old address).
 
+pub use crate::model::mail::{Rendered, TemplateSource};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::MailKind;
@@ -25,36 +25,6 @@ pub const MAX_BODY_SOURCE: usize = 64 * 1024;
 const MAX_SUBJECT: usize = 250;
 /// Work one render may do (loops and calls), so a template cannot hang a worker.
 const FUEL: u64 = 100_000;
-
-/// The three parts of a template, as written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TemplateSource {
-    /// Subject line.
-    pub subject: String,
-    /// Plain-text body.
-    pub text: String,
-    /// HTML body.
-    pub html: String,
-}
-
-/// A rendered message.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rendered {
-    /// Subject line (one line).
-    pub subject: String,
-    /// Plain-text body.
-    pub text: String,
-    /// HTML body.
-    pub html: String,
-}
-
-impl std::fmt::Debug for Rendered {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Rendered")
-            .field("subject", &self.subject)
-            .finish_non_exhaustive()
-    }
-}
 
 const HTML_HEAD: &str = "<!doctype html>\n<html><body style=\"font-family:system-ui,sans-serif;line-height:1.5;color:#1b1f24\">\n";
 const HTML_FOOT: &str =

@@ -11,10 +11,10 @@
 //! last step used and a conditional update refuses that step or an earlier
 //! one, so of two racing uses of one code exactly one wins.
 
+use crate::model::mfa::{ChallengePurpose, MfaChallenge};
 use portcullis_crypto::{Verification, random_token, sha256};
 use secrecy::SecretString;
-use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
+use time::Duration;
 
 use super::{
     AMR_MFA, AMR_OTP, AMR_SMS, FactorKind, INVALID_CHALLENGE, METHOD_BACKUP_CODE, METHOD_EMAIL,
@@ -38,84 +38,6 @@ pub const RECENT_AUTH: Duration = Duration::minutes(5);
 const INVALID_CODE: &str = "invalid code";
 /// What a change of factors without a recent authentication gets.
 const NEEDS_RECENT_AUTH: &str = "this change needs a recent authentication: send your password or a current code, or log in again";
-
-/// What a login challenge is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChallengePurpose {
-    /// `POST /api/v1/auth/login`: tokens when completed.
-    Api,
-    /// The login page: a single sign-on session when completed.
-    Browser,
-    /// The confirmation of a new e-mail or SMS factor by its first code
-    /// (never completes a login).
-    Enrol,
-}
-
-impl ChallengePurpose {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Api => "api",
-            Self::Browser => "browser",
-            Self::Enrol => "enrol",
-        }
-    }
-
-    /// The purpose named `name`.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "api" => Some(Self::Api),
-            "browser" => Some(Self::Browser),
-            "enrol" => Some(Self::Enrol),
-            _ => None,
-        }
-    }
-}
-
-/// A login waiting for its second factor.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MfaChallenge {
-    /// Id.
-    pub id: Uuid,
-    /// Owning realm.
-    pub realm_id: Uuid,
-    /// The user who passed the first step.
-    pub user_id: Uuid,
-    /// SHA-256 of the `mfa_token`.
-    pub token_hash: Vec<u8>,
-    /// What completing it yields.
-    pub purpose: ChallengePurpose,
-    /// The methods offered (`totp`, `backup_code`).
-    pub methods: Vec<String>,
-    /// RFC 8176 values of the steps passed so far (`pwd`).
-    pub amr: Vec<String>,
-    /// Creation time.
-    pub created_at: OffsetDateTime,
-    /// End of validity.
-    pub expires_at: OffsetDateTime,
-    /// When it was completed or ended.
-    pub consumed_at: Option<OffsetDateTime>,
-    /// Wrong codes so far.
-    pub failures: u32,
-    /// The one-time code last sent for it (by e-mail or SMS), if any.
-    pub otp: Option<ChallengeOtp>,
-    /// How many codes were sent for it.
-    pub otp_sends: u32,
-    /// When the last code was sent.
-    pub otp_sent_at: Option<OffsetDateTime>,
-}
-
-/// A one-time code sent for a challenge: only a keyed digest is stored
-/// (keyed with something the database does not hold), never the code.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChallengeOtp {
-    /// The method it was sent with (`email`, `sms`).
-    pub method: String,
-    /// The keyed digest of the code.
-    pub code_hash: Vec<u8>,
-    /// End of the code's validity.
-    pub expires_at: OffsetDateTime,
-}
 
 /// The answer to a first step that needs a second one.
 #[derive(Debug)]

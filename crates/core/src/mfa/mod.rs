@@ -11,19 +11,21 @@ mod webauthn;
 
 pub(crate) use challenge::FirstStep;
 pub use challenge::{
-    CHALLENGE_TTL, ChallengeOtp, ChallengePurpose, MAX_CHALLENGE_FAILURES, MfaChallenge,
-    MfaRequired, RECENT_AUTH, Reauthentication, SecondStep,
+    CHALLENGE_TTL, MAX_CHALLENGE_FAILURES, MfaRequired, RECENT_AUTH, Reauthentication, SecondStep,
 };
 
 pub use otp::{
-    CodeSent, MAX_SENDS, METHOD_EMAIL, METHOD_SMS, OTP_TTL, OutgoingSms, RESEND_PAUSE, mask_email,
-    mask_phone, parse_phone,
+    CodeSent, MAX_SENDS, METHOD_EMAIL, METHOD_SMS, OTP_TTL, RESEND_PAUSE, mask_email, mask_phone,
+    parse_phone,
 };
-pub use webauthn::{CeremonyKind, PasskeyOptions, WebauthnCeremony};
+pub use webauthn::PasskeyOptions;
 
+pub use crate::model::mfa::{
+    AMR_HWK, AMR_MFA, AMR_OTP, AMR_SMS, CeremonyKind, ChallengeOtp, ChallengePurpose, FactorKind,
+    MfaChallenge, MfaFactor, OutgoingSms, WebauthnCeremony,
+};
 use portcullis_crypto::random_bytes;
 use secrecy::SecretString;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use backup::BACKUP_CODE_COUNT;
@@ -35,92 +37,8 @@ use crate::tokens::Principal;
 
 /// The login method of a backup code.
 pub const METHOD_BACKUP_CODE: &str = "backup_code";
-/// RFC 8176 `amr` value of a one-time password (TOTP, backup code).
-pub const AMR_OTP: &str = "otp";
-/// RFC 8176 `amr` value of a proof of possession of a key (WebAuthn).
-pub const AMR_HWK: &str = "hwk";
-/// RFC 8176 `amr` value of a login with more than one factor.
-pub const AMR_MFA: &str = "mfa";
-/// RFC 8176 `amr` value of a confirmation by text message (SMS OTP).
-pub const AMR_SMS: &str = "sms";
-
 /// What an invalid, expired, spent or misused `mfa_token` gets.
 const INVALID_CHALLENGE: &str = "the mfa_token is invalid or has expired; log in again";
-
-/// The kind of a second factor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FactorKind {
-    /// Time-based one-time passwords from an authenticator app.
-    Totp,
-    /// A WebAuthn credential: a passkey or a security key.
-    WebAuthn,
-    /// One-time codes sent to the account's e-mail address.
-    Email,
-    /// One-time codes sent by SMS to a phone number.
-    Sms,
-}
-
-impl FactorKind {
-    /// The name used in the API, the database and as a login method.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Totp => "totp",
-            Self::WebAuthn => "webauthn",
-            Self::Email => "email",
-            Self::Sms => "sms",
-        }
-    }
-
-    /// The kind named `name`.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "totp" => Some(Self::Totp),
-            "webauthn" => Some(Self::WebAuthn),
-            "email" => Some(Self::Email),
-            "sms" => Some(Self::Sms),
-            _ => None,
-        }
-    }
-
-    /// RFC 8176 `amr` value of a login with this factor.
-    pub fn amr(self) -> &'static str {
-        match self {
-            Self::Totp | Self::Email => AMR_OTP,
-            Self::WebAuthn => AMR_HWK,
-            Self::Sms => AMR_SMS,
-        }
-    }
-}
-
-/// A second factor of a user.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MfaFactor {
-    /// Id.
-    pub id: Uuid,
-    /// Owning realm.
-    pub realm_id: Uuid,
-    /// The user.
-    pub user_id: Uuid,
-    /// Kind.
-    pub kind: FactorKind,
-    /// A name the user recognises (`Authenticator app`).
-    pub name: String,
-    /// The factor's secret (a TOTP seed), encrypted with the master key and
-    /// bound to the factor's id.
-    pub secret_enc: Option<Vec<u8>>,
-    /// When enrolment was confirmed; an unconfirmed factor is not used at
-    /// login.
-    pub confirmed_at: Option<OffsetDateTime>,
-    /// For TOTP: the last step accepted (a code is accepted once).
-    pub last_step: Option<i64>,
-    /// Creation time.
-    pub created_at: OffsetDateTime,
-    /// Last successful use.
-    pub last_used_at: Option<OffsetDateTime>,
-    /// A WebAuthn factor's passkey (public key, credential id, signature
-    /// counter) as webauthn-rs serialises it. Not secret.
-    pub credential: Option<String>,
-}
 
 /// A new TOTP enrolment, waiting for its first code.
 #[derive(Debug)]

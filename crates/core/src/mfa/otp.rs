@@ -16,6 +16,7 @@
 //! of their own: a slow or failing gateway never holds up a request, and a
 //! failure is logged without the message.
 
+use crate::model::mfa::OutgoingSms;
 use std::sync::Arc;
 
 use portcullis_crypto::{constant_time_eq, hmac_sha256, random_digits};
@@ -54,15 +55,6 @@ pub const METHOD_SMS: &str = "sms";
 const WRONG_CODE: &str = "is not the code that was sent";
 const SMS_UNAVAILABLE: &str =
     "SMS is not available: no SMS gateway is configured (PORTCULLIS_SMS_WEBHOOK_URL)";
-
-/// A text message ready for an [`SmsSender`](crate::ports::SmsSender).
-#[derive(Clone, PartialEq, Eq)]
-pub struct OutgoingSms {
-    /// The recipient, in E.164 form (`+4915112345678`).
-    pub to: String,
-    /// The text (holds the code).
-    pub message: String,
-}
 
 impl std::fmt::Debug for OutgoingSms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

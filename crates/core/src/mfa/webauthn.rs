@@ -10,9 +10,10 @@
 //! challenge) is stored and taken once: a response is accepted for one
 //! ceremony only, within five minutes.
 
+use crate::model::mfa::{CeremonyKind, WebauthnCeremony};
 use portcullis_crypto::sha256;
 use serde_json::Value;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 use uuid::Uuid;
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
@@ -31,59 +32,6 @@ use crate::tokens::Principal;
 pub const CEREMONY_TTL: Duration = Duration::minutes(5);
 /// Longest name of a credential.
 const MAX_NAME: usize = 64;
-
-/// What a ceremony is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CeremonyKind {
-    /// Registering a credential for a signed-in user.
-    Register,
-    /// A second factor of a login challenge.
-    Authenticate,
-    /// A passwordless login with a discoverable credential.
-    Discoverable,
-}
-
-impl CeremonyKind {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Register => "register",
-            Self::Authenticate => "authenticate",
-            Self::Discoverable => "discoverable",
-        }
-    }
-
-    /// The kind named `name`.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "register" => Some(Self::Register),
-            "authenticate" => Some(Self::Authenticate),
-            "discoverable" => Some(Self::Discoverable),
-            _ => None,
-        }
-    }
-}
-
-/// The server half of a WebAuthn ceremony in progress.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WebauthnCeremony {
-    /// Id (handed to the browser as `ceremony_id`).
-    pub id: Uuid,
-    /// Owning realm.
-    pub realm_id: Uuid,
-    /// The user, when known.
-    pub user_id: Option<Uuid>,
-    /// For a second factor: the login challenge.
-    pub challenge_id: Option<Uuid>,
-    /// Kind.
-    pub kind: CeremonyKind,
-    /// webauthn-rs's state (holds the challenge), JSON.
-    pub state: String,
-    /// Creation time.
-    pub created_at: OffsetDateTime,
-    /// End of validity.
-    pub expires_at: OffsetDateTime,
-}
 
 /// Options for `navigator.credentials.create()` or `.get()`, and the
 /// ceremony to finish with the answer.

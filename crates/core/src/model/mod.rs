@@ -1,5 +1,9 @@
 //! Domain records and the value types that can only hold valid values.
 
+pub mod mail;
+pub mod mfa;
+pub mod risk;
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;

@@ -28,12 +28,13 @@
 
 pub(crate) mod service;
 
+pub use crate::model::risk::{Baseline, KnownDevice, RiskPolicy};
 use std::net::IpAddr;
 
 pub use service::Risk;
 
 use portcullis_crypto::sha256;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 /// Where an address is, when a GeoIP database says.
@@ -186,28 +187,6 @@ impl Signals {
     }
 }
 
-/// What a session was last seen with: the baseline of the refresh checks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Baseline {
-    /// IP network.
-    pub network: Option<String>,
-    /// Browser family.
-    pub ua_family: Option<String>,
-    /// Operating system.
-    pub os: Option<String>,
-    /// Device fingerprint.
-    pub fingerprint: String,
-    /// GeoIP country.
-    pub country: Option<String>,
-    /// GeoIP location.
-    pub location: Option<(f64, f64)>,
-    /// SHA-256 of the canary cookie the session was given (browser logins).
-    pub canary: Option<Vec<u8>>,
-    /// Last use.
-    #[serde(with = "time::serde::timestamp")]
-    pub seen_at: OffsetDateTime,
-}
-
 impl Baseline {
     /// The baseline a request sets (at login), with the canary it was given.
     pub fn from_signals(s: &Signals, canary: Option<Vec<u8>>) -> Self {
@@ -228,45 +207,6 @@ impl Baseline {
         Self {
             canary: self.canary.clone(),
             ..Self::from_signals(s, None)
-        }
-    }
-}
-
-/// A device a user has signed in with.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KnownDevice {
-    /// Owning realm.
-    pub realm_id: uuid::Uuid,
-    /// The user.
-    pub user_id: uuid::Uuid,
-    /// Its fingerprint.
-    pub fingerprint: String,
-    /// `Firefox on Linux (desktop)`.
-    pub description: String,
-    /// First sign-in.
-    pub first_seen_at: OffsetDateTime,
-    /// Last sign-in.
-    pub last_seen_at: OffsetDateTime,
-    /// IP network of the last sign-in.
-    pub last_network: Option<String>,
-    /// GeoIP country of the last sign-in.
-    pub country: Option<String>,
-    /// GeoIP location of the last sign-in.
-    pub location: Option<(f64, f64)>,
-}
-
-impl KnownDevice {
-    /// The device's last sign-in as a baseline for the login checks.
-    pub fn baseline(&self) -> Baseline {
-        Baseline {
-            network: self.last_network.clone(),
-            ua_family: None,
-            os: None,
-            fingerprint: self.fingerprint.clone(),
-            country: self.country.clone(),
-            location: self.location,
-            canary: None,
-            seen_at: self.last_seen_at,
         }
     }
 }
@@ -333,30 +273,6 @@ pub const LONG_IDLE: Duration = Duration::days(3);
 pub const FAILURE_BURST: u64 = 3;
 /// How recent another network's use must be to count as parallel.
 pub const PARALLEL_WINDOW: Duration = Duration::minutes(1);
-
-/// A realm's thresholds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RiskPolicy {
-    /// Whether the checks run at all.
-    pub enabled: bool,
-    /// Score from which a second factor is asked for.
-    pub step_up_at: u32,
-    /// Score from which the login is refused, or the session ended.
-    pub block_at: u32,
-    /// Whether a login from a new device is mailed to the user.
-    pub notify_new_device: bool,
-}
-
-impl Default for RiskPolicy {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            step_up_at: 40,
-            block_at: 90,
-            notify_new_device: true,
-        }
-    }
-}
 
 /// What the score leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
