@@ -35,12 +35,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 use time::Duration;
 
-use crate::accounts::{Accounts, BrowserLogin, LoginOutcome, RequestMeta};
+use crate::accounts::{BrowserLogin, LoginOutcome, RequestMeta};
 use crate::app::Inner;
 use crate::audit::user_event as audit;
 use crate::error::{Error, Result, StoreError};
 use crate::mail::{EmailToken, EmailTokenPurpose, Mail, MailKind};
-use crate::mfa::{ChallengePurpose, FirstStep, Mfa, MfaRequired, Reauthentication};
+use crate::mfa::{ChallengePurpose, FirstStep, MfaRequired, Reauthentication};
 use crate::model::{Email, Realm, User, new_id};
 use crate::realms::ensure_enabled;
 use crate::recovery::{
@@ -106,6 +106,22 @@ impl<'a> Links<'a> {
         Self { i }
     }
 
+    // The services Links works with, built here and nowhere else in it.
+    /// Collaborator: mfa.
+    fn mfa(&self) -> crate::mfa::Mfa<'a> {
+        crate::mfa::Mfa::new(self.i)
+    }
+
+    /// Collaborator: mail.
+    fn mail(&self) -> crate::mail::Mail<'a> {
+        crate::mail::Mail::new(self.i)
+    }
+
+    /// Collaborator: accounts.
+    fn accounts(&self) -> crate::accounts::Accounts<'a> {
+        crate::accounts::Accounts::new(self.i)
+    }
+
     /// Asks for a magic link for `email`: when it has an active account, a
     /// link goes to it. The answer (an attempt secret) and the work done
     /// before answering are the same either way.
@@ -168,7 +184,8 @@ impl<'a> Links<'a> {
             Ok(user) => user,
             Err(required) => return Ok(LoginOutcome::MfaRequired(required)),
         };
-        let tokens = Accounts::new(self.i)
+        let tokens = self
+            .accounts()
             .start_session(realm, user, vec![AMR_MAGIC_LINK.to_owned()], meta)
             .await?;
         Ok(LoginOutcome::Tokens(Box::new(tokens)))
@@ -191,7 +208,8 @@ impl<'a> Links<'a> {
             Ok(user) => user,
             Err(required) => return Ok(BrowserLogin::MfaRequired(required)),
         };
-        let (session, secret) = Accounts::new(self.i)
+        let (session, secret) = self
+            .accounts()
             .start_browser_session(realm, &user, vec![AMR_MAGIC_LINK.to_owned()], meta)
             .await?;
         Ok(BrowserLogin::Session(Box::new(session), secret))
@@ -208,14 +226,14 @@ impl<'a> Links<'a> {
         purpose: ChallengePurpose,
     ) -> Result<std::result::Result<User, MfaRequired>> {
         let (user, step_up) = self.take_magic_link(realm, token, attempt, meta).await?;
-        let i = &**self.i;
-        let required = Mfa::new(i)
+        let required = self
+            .mfa()
             .challenge_for(realm, &user, purpose, FirstStep::MagicLink, step_up)
             .await?;
         if let Some(required) = required {
             return Ok(Err(required));
         }
-        Accounts::new(i).clear_failures(realm, &user).await?;
+        self.accounts().clear_failures(realm, &user).await?;
         Ok(Ok(user))
     }
 
@@ -259,7 +277,8 @@ impl<'a> Links<'a> {
             json!({ "ip": meta.ip }),
         )
         .await;
-        let step_up = Accounts::new(i)
+        let step_up = self
+            .accounts()
             .assess_login(realm, &user, failures, meta)
             .await?;
         Ok((user, step_up))
@@ -277,7 +296,7 @@ impl<'a> Links<'a> {
     ) -> Result<()> {
         let i = &**self.i;
         let realm = &who.realm;
-        let user = Mfa::new(i).require_recent_auth(who, proof).await?;
+        let user = self.mfa().require_recent_auth(who, proof).await?;
         let rename = |e: crate::FieldError| crate::FieldError::new("new_email", e.reason);
         let new = Email::parse(new_email).map_err(rename)?;
         if new.canonical() == user.email.canonical() {
@@ -322,7 +341,7 @@ impl<'a> Links<'a> {
         );
         let mut values = mail_values(&user, Some(link), Some(EMAIL_CHANGE_TTL));
         values.insert("new_email".into(), new.as_str().into());
-        let mail = Mail::new(i);
+        let mail = self.mail();
         mail.enqueue(realm, MailKind::EmailChange, &new, values)
             .await?;
         let mut notice = mail_values(&user, None, None);

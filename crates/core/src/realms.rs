@@ -117,6 +117,18 @@ impl<'a> Realms<'a> {
         Self { i }
     }
 
+    // The services Realms works with, built here and nowhere else in it.
+
+    /// Collaborator: access.
+    fn access(&self) -> crate::access::Access<'a> {
+        crate::access::Access::new(self.i)
+    }
+
+    /// Collaborator: authz.
+    fn authz(&self) -> crate::authz::Authz<'a> {
+        crate::authz::Authz::new(self.i)
+    }
+
     /// A realm by name, from the cache or the store.
     pub async fn by_name(&self, name: &str) -> Result<Arc<Realm>> {
         if let Some(r) = self.i.realm_cache.get(name) {
@@ -154,7 +166,8 @@ impl<'a> Realms<'a> {
         let user = self.i.store.get_user(who.realm.id, who.user_id).await?;
         match user {
             Some(u) if u.active => {
-                if crate::access::Access::new(self.i)
+                if self
+                    .access()
                     .user_holds::<RealmsManage>(&who.realm, u.id, None)
                     .await?
                 {
@@ -309,9 +322,7 @@ impl<'a> Realms<'a> {
         if roles.len() > 100 {
             return Ok(Err(FieldError::new(FIELD, "must name at most 100 roles")));
         }
-        let view = crate::authz::Authz::new(self.i)
-            .view(realm.id, None)
-            .await?;
+        let view = self.authz().view(realm.id, None).await?;
         let mut out: Vec<String> = Vec::with_capacity(roles.len());
         for name in roles {
             if view.compiled.role_id(&name).is_none() {
@@ -338,7 +349,7 @@ impl<'a> Realms<'a> {
         }
         self.i.store.delete_realm(realm.id).await?;
         self.i.realm_cache.remove(name);
-        crate::authz::Authz::new(self.i).invalidate(realm.id);
+        self.authz().invalidate(realm.id);
         self.i.keys.invalidate(realm.id);
         self.i.verified.forget_realm(realm.id);
         Ok(())
@@ -427,7 +438,7 @@ impl<'a> Realms<'a> {
                 last_login_at: None,
             })
             .await?;
-        let authz = crate::authz::Authz::new(self.i);
+        let authz = self.authz();
         authz.grant_default_role(realm.id, None, admin_id).await?;
         authz
             .set_realm_admin(realm.id, None, admin_id, true)

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use time::Duration;
 use uuid::Uuid;
 
-use crate::accounts::{Accounts, RequestMeta};
+use crate::accounts::RequestMeta;
 use crate::app::Inner;
 use crate::audit::user_event as audit;
 use crate::error::{Error, Result};
@@ -216,6 +216,13 @@ impl<'a> Recovery<'a> {
         Self { i }
     }
 
+    // The services Recovery works with, built here and nowhere else in it.
+
+    /// Collaborator: accounts.
+    fn accounts(&self) -> crate::accounts::Accounts<'a> {
+        crate::accounts::Accounts::new(self.i)
+    }
+
     /// Whether `token` is a live link of `purpose` (e-mail verification,
     /// password reset or e-mail change): known, unused and unexpired.
     /// Spends nothing; the pages that serve the links ask before showing
@@ -265,7 +272,7 @@ impl<'a> Recovery<'a> {
     /// Sends the caller a new verification link (rate-limited).
     pub async fn resend_verification(&self, who: &Principal) -> Result<()> {
         let i = &**self.i;
-        let user = Accounts::new(i).me(who).await?;
+        let user = self.accounts().me(who).await?;
         if user.email_verified {
             return Err(Error::Conflict(
                 "this email address is already verified".into(),
@@ -347,7 +354,7 @@ impl<'a> Recovery<'a> {
         i.store
             .spend_email_tokens(realm.id, user.id, EmailTokenPurpose::PasswordReset, now)
             .await?;
-        Accounts::new(i).end_all_sessions(realm.id, user.id).await?;
+        self.accounts().end_all_sessions(realm.id, user.id).await?;
         i.store
             .clear_login_failures(realm.id, &throttle::account_key(&user.email.canonical()))
             .await?;

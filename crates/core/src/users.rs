@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::access::{Right, UsersManage};
-use crate::accounts::{Accounts, conflict_email, parse_name};
+use crate::accounts::{conflict_email, parse_name};
 use crate::app::Inner;
 use crate::error::{Error, FieldError, Result};
 use crate::model::{Email, Page, User, UserQuery, new_id};
@@ -83,11 +83,34 @@ impl<'a> Users<'a> {
         Self { i }
     }
 
+    // The services Users works with, built here and nowhere else in it.
+
+    /// Collaborator: access.
+    fn access(&self) -> crate::access::Access<'a> {
+        crate::access::Access::new(self.i)
+    }
+
+    /// Collaborator: accounts.
+    fn accounts(&self) -> crate::accounts::Accounts<'a> {
+        crate::accounts::Accounts::new(self.i)
+    }
+
+    /// Collaborator: authz.
+    fn authz(&self) -> crate::authz::Authz<'a> {
+        crate::authz::Authz::new(self.i)
+    }
+
+    /// Collaborator: realms.
+    fn realms(&self) -> crate::realms::Realms<'a> {
+        crate::realms::Realms::new(self.i)
+    }
+
     /// Proves the caller is an active administrator of its realm.
     pub async fn require_admin(&self, who: &Principal) -> Result<RealmAdmin> {
         match self.i.store.get_user(who.realm.id, who.user_id).await? {
             Some(u) if u.active => {
-                if crate::access::Access::new(self.i)
+                if self
+                    .access()
                     .user_holds::<UsersManage>(&who.realm, u.id, None)
                     .await?
                 {
@@ -133,7 +156,7 @@ impl<'a> Users<'a> {
             limit: per_page,
         };
         let page = self.i.store.list_users(admin.realm_id, &query).await?;
-        let authz = crate::authz::Authz::new(self.i);
+        let authz = self.authz();
         let view = authz.view(admin.realm_id, None).await?;
         let now = authz.now_micros();
         Ok(Page {
@@ -198,7 +221,7 @@ impl<'a> Users<'a> {
             .create_user(&user)
             .await
             .map_err(conflict_email)?;
-        let authz = crate::authz::Authz::new(self.i);
+        let authz = self.authz();
         authz
             .grant_default_role(admin.realm_id, actor(admin), user.id)
             .await?;
@@ -212,9 +235,7 @@ impl<'a> Users<'a> {
 
     /// The user with the roles it holds now.
     pub async fn with_roles(&self, user: User) -> Result<ManagedUser> {
-        let roles = crate::authz::Authz::new(self.i)
-            .role_names(user.realm_id, user.id)
-            .await?;
+        let roles = self.authz().role_names(user.realm_id, user.id).await?;
         Ok(ManagedUser { user, roles })
     }
 
@@ -272,7 +293,7 @@ impl<'a> Users<'a> {
             .update_user(&user)
             .await
             .map_err(conflict_email)?;
-        let authz = crate::authz::Authz::new(self.i);
+        let authz = self.authz();
         authz
             .set_realm_admin(admin.realm_id, actor(admin), user.id, update.admin)
             .await?;
@@ -293,9 +314,7 @@ impl<'a> Users<'a> {
             return Err(Error::Conflict("you cannot delete your own account".into()));
         }
         self.get(admin, id).await?;
-        Accounts::new(self.i)
-            .end_all_sessions(admin.realm_id, id)
-            .await?;
+        self.accounts().end_all_sessions(admin.realm_id, id).await?;
         if !self.i.store.delete_user(admin.realm_id, id).await? {
             return Err(Error::NotFound("user"));
         }
@@ -310,9 +329,7 @@ impl<'a> Users<'a> {
             ));
         }
         let user = self.set_active(admin, id, false).await?;
-        Accounts::new(self.i)
-            .end_all_sessions(admin.realm_id, id)
-            .await?;
+        self.accounts().end_all_sessions(admin.realm_id, id).await?;
         Ok(user)
     }
 
@@ -339,9 +356,7 @@ impl<'a> Users<'a> {
         email: &str,
         password: SecretString,
     ) -> Result<User> {
-        let realm = crate::realms::Realms::new(self.i)
-            .by_name(realm_name)
-            .await?;
+        let realm = self.realms().by_name(realm_name).await?;
         let email = Email::parse(email)?;
         let mut user = self
             .i
@@ -358,17 +373,13 @@ impl<'a> Users<'a> {
         user.password_hash = Some(self.i.passwords.hash(password).await?);
         user.updated_at = self.i.clock.now();
         self.i.store.update_user(&user).await?;
-        Accounts::new(self.i)
-            .end_all_sessions(realm.id, user.id)
-            .await?;
+        self.accounts().end_all_sessions(realm.id, user.id).await?;
         Ok(user)
     }
 
     /// Creates a user from the command line (operator rights).
     pub async fn create_as_operator(&self, realm_name: &str, new: NewUser) -> Result<ManagedUser> {
-        let realm = crate::realms::Realms::new(self.i)
-            .by_name(realm_name)
-            .await?;
+        let realm = self.realms().by_name(realm_name).await?;
         let operator = RealmAdmin {
             realm_id: realm.id,
             user_id: Uuid::nil(),

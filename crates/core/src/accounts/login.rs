@@ -50,7 +50,8 @@ impl Accounts<'_> {
         meta: &RequestMeta,
     ) -> Result<IssuedTokens> {
         ensure_enabled(realm)?;
-        let step = crate::mfa::Mfa::new(self.i)
+        let step = self
+            .mfa()
             .complete(realm, mfa_token, method, code, ChallengePurpose::Api, meta)
             .await?;
         let tokens = self.start_session(realm, step.user, step.amr, meta).await?;
@@ -94,7 +95,8 @@ impl Accounts<'_> {
         meta: &RequestMeta,
     ) -> Result<(Session, SecretString)> {
         ensure_enabled(realm)?;
-        let step = crate::mfa::Mfa::new(self.i)
+        let step = self
+            .mfa()
             .complete(
                 realm,
                 mfa_token,
@@ -119,7 +121,8 @@ impl Accounts<'_> {
         meta: &RequestMeta,
     ) -> Result<IssuedTokens> {
         ensure_enabled(realm)?;
-        let step = crate::mfa::Mfa::new(self.i)
+        let step = self
+            .mfa()
             .finish_passkey_login(realm, ceremony_id, credential)
             .await?;
         let tokens = self.start_session(realm, step.user, step.amr, meta).await?;
@@ -137,7 +140,8 @@ impl Accounts<'_> {
         meta: &RequestMeta,
     ) -> Result<(Session, SecretString)> {
         ensure_enabled(realm)?;
-        let step = crate::mfa::Mfa::new(self.i)
+        let step = self
+            .mfa()
             .finish_passkey_login(realm, ceremony_id, credential)
             .await?;
         self.start_browser_session(realm, &step.user, step.amr, meta)
@@ -158,7 +162,7 @@ impl Accounts<'_> {
         purpose: ChallengePurpose,
     ) -> Result<std::result::Result<User, MfaRequired>> {
         let (user, failures) = self.check_password(realm, email, password, meta).await?;
-        let mfa = crate::mfa::Mfa::new(self.i);
+        let mfa = self.mfa();
         let step_up = self.assess_login(realm, &user, failures, meta).await?;
         if let Some(required) = mfa
             .challenge_for(realm, &user, purpose, FirstStep::Password, step_up)
@@ -252,7 +256,7 @@ impl Accounts<'_> {
         failures: usize,
         meta: &RequestMeta,
     ) -> Result<bool> {
-        let risk = crate::risk::Risk::new(self.i);
+        let risk = self.risk();
         let (assessment, _) = risk
             .assess_login(realm, user, failures as u64, meta)
             .await?;

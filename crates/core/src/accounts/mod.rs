@@ -111,6 +111,23 @@ impl<'a> Accounts<'a> {
     pub(crate) fn new(i: &'a Inner) -> Self {
         Self { i }
     }
+
+    // The services Accounts works with, built here and nowhere else in it.
+
+    /// Collaborator: authz.
+    fn authz(&self) -> crate::authz::Authz<'a> {
+        crate::authz::Authz::new(self.i)
+    }
+
+    /// Collaborator: mfa.
+    fn mfa(&self) -> crate::mfa::Mfa<'a> {
+        crate::mfa::Mfa::new(self.i)
+    }
+
+    /// Collaborator: risk.
+    fn risk(&self) -> crate::risk::Risk<'a> {
+        crate::risk::Risk::new(self.i)
+    }
 }
 
 fn count_login(result: &'static str) {

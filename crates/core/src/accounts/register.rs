@@ -58,7 +58,7 @@ impl Accounts<'_> {
             .create_user(&user)
             .await
             .map_err(conflict_email)?;
-        crate::authz::Authz::new(self.i)
+        self.authz()
             .grant_default_role(realm.id, Some(user.id), user.id)
             .await?;
         // The account exists either way: a mail that cannot be queued now

@@ -62,7 +62,7 @@ impl Accounts<'_> {
         // A canary for browsers: a cookie a refresh from another browser
         // gets wrong (checked only when presented).
         let canary = random_token();
-        crate::risk::Risk::new(i)
+        self.risk()
             .after_login(
                 realm,
                 &user,
@@ -99,7 +99,7 @@ impl Accounts<'_> {
         let mut session = self.new_session(realm, user.id, amr, meta);
         session.secret_hash = Some(sha256(secret.as_bytes()).to_vec());
         self.i.store.create_session(&session).await?;
-        crate::risk::Risk::new(self.i)
+        self.risk()
             .after_login(realm, user, session.id, meta, None)
             .await?;
         count_login("success");

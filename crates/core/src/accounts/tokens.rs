@@ -94,9 +94,7 @@ impl Accounts<'_> {
 
     /// The roles a user holds now.
     pub(super) async fn roles_of(&self, realm: &Realm, user_id: Uuid) -> Result<Vec<String>> {
-        crate::authz::Authz::new(self.i)
-            .role_names(realm.id, user_id)
-            .await
+        self.authz().role_names(realm.id, user_id).await
     }
 
     /// Signs an access token; `roles` go into the `roles` claim when the
@@ -202,7 +200,8 @@ impl Accounts<'_> {
             .await?;
         match outcome {
             RotateOutcome::Rotated(spent) => {
-                let assessment = crate::risk::Risk::new(i)
+                let assessment = self
+                    .risk()
                     .check_refresh(realm, spent.user_id, spent.session_id, meta)
                     .await?;
                 if assessment.decision != crate::risk::Decision::Allow {

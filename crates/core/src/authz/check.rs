@@ -151,7 +151,7 @@ impl Authz<'_> {
         if subject == caller.who.user_id {
             return Ok(());
         }
-        let access = crate::access::Access::new(self.i);
+        let access = self.access();
         if access.holds::<crate::access::AuthzCheck>(caller).await? {
             Ok(())
         } else {

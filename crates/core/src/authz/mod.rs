@@ -115,6 +115,13 @@ impl<'a> Authz<'a> {
         Self { i }
     }
 
+    // The services Authz works with, built here and nowhere else in it.
+
+    /// Collaborator: access.
+    fn access(&self) -> crate::access::Access<'a> {
+        crate::access::Access::new(self.i)
+    }
+
     fn store(&self) -> &Arc<dyn Store> {
         &self.i.store
     }

@@ -123,9 +123,16 @@ impl<'a> Mail<'a> {
         Self { i }
     }
 
+    // The services Mail works with, built here and nowhere else in it.
+
+    /// Collaborator: users.
+    fn users(&self) -> crate::users::Users<'a> {
+        crate::users::Users::new(self.i)
+    }
+
     /// Proves the caller administers its realm (`users:manage`).
     pub async fn require_admin(&self, who: &Principal) -> Result<TemplateAdmin> {
-        crate::users::Users::new(self.i).require_admin(who).await?;
+        self.users().require_admin(who).await?;
         Ok(TemplateAdmin {
             realm_id: who.realm.id,
         })

@@ -269,9 +269,7 @@ impl Mfa<'_> {
         {
             return Err(Error::NotAuthenticated(INVALID_CHALLENGE));
         }
-        crate::accounts::Accounts::new(self.i)
-            .clear_failures(realm, &user)
-            .await?;
+        self.accounts().clear_failures(realm, &user).await?;
         let mut all = challenge.amr;
         if !all.iter().any(|a| a == amr) {
             all.push(amr.to_owned());

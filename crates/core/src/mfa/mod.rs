@@ -78,6 +78,23 @@ impl<'a> Mfa<'a> {
         Self { i }
     }
 
+    // The services Mfa works with, built here and nowhere else in it.
+
+    /// Collaborator: accounts.
+    fn accounts(&self) -> crate::accounts::Accounts<'a> {
+        crate::accounts::Accounts::new(self.i)
+    }
+
+    /// Collaborator: authz.
+    fn authz(&self) -> crate::authz::Authz<'a> {
+        crate::authz::Authz::new(self.i)
+    }
+
+    /// Collaborator: mail.
+    fn mail(&self) -> crate::mail::Mail<'a> {
+        crate::mail::Mail::new(self.i)
+    }
+
     fn aad(factor_id: Uuid) -> Vec<u8> {
         format!("mfa_factor:{factor_id}").into_bytes()
     }
@@ -110,9 +127,7 @@ impl<'a> Mfa<'a> {
         if realm.mfa_required_roles.is_empty() {
             return Ok(false);
         }
-        let held = crate::authz::Authz::new(self.i)
-            .role_names(realm.id, user_id)
-            .await?;
+        let held = self.authz().role_names(realm.id, user_id).await?;
         Ok(held.iter().any(|r| realm.mfa_required_roles.contains(r)))
     }
 

@@ -29,7 +29,7 @@ use super::{
     MfaChallenge, MfaFactor, Reauthentication,
 };
 use crate::error::{Error, FieldError, Result};
-use crate::mail::{Mail, MailKind, SendError};
+use crate::mail::{MailKind, SendError};
 use crate::model::{Realm, User, new_id};
 use crate::tokens::Principal;
 
@@ -197,7 +197,7 @@ impl Mfa<'_> {
                 "name".into(),
                 user.name.clone().map_or(Value::Null, Value::String),
             );
-            Mail::new(self.i)
+            self.mail()
                 .enqueue(realm, MailKind::EmailOtp, &user.email, values)
                 .await?;
             return Ok(mask_email(user.email.as_str()));

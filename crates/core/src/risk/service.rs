@@ -27,6 +27,13 @@ impl<'a> Risk<'a> {
         Self { i }
     }
 
+    // The services Risk works with, built here and nowhere else in it.
+
+    /// Collaborator: mail.
+    fn mail(&self) -> crate::mail::Mail<'a> {
+        crate::mail::Mail::new(self.i)
+    }
+
     /// The realm's policy (the defaults until an administrator sets one).
     pub async fn policy(&self, realm: &Realm) -> Result<RiskPolicy> {
         Ok(self
@@ -160,7 +167,7 @@ impl<'a> Risk<'a> {
                 ))
                 .unwrap_or_default();
             values.insert("time".into(), time.into());
-            crate::mail::Mail::new(self.i)
+            self.mail()
                 .enqueue(realm, crate::mail::MailKind::NewDevice, &user.email, values)
                 .await?;
         }
