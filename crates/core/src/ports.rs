@@ -14,13 +14,13 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::clients::OAuthClient;
 use crate::error::StoreError;
 use crate::mail::{
     EmailToken, EmailTokenPurpose, MailKind, MailTemplate, MxAnswer, OutboxMessage, OutgoingMail,
     SendError,
 };
 use crate::mfa::{ChallengeOtp, MfaChallenge, MfaFactor, WebauthnCeremony};
+use crate::model::client::OAuthClient;
 use crate::model::{
     AuditRecord, AuthCode, AuthzChange, CodeOutcome, Consent, Email, Page, Realm, RealmName,
     RefreshToken, RotateOutcome, Session, StoredSigningKey, User, UserQuery,

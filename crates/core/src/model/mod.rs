@@ -1,5 +1,7 @@
 //! Domain records and the value types that can only hold valid values.
 
+pub mod client;
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
