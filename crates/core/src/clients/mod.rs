@@ -9,6 +9,7 @@ mod tests;
 mod validate;
 
 use portcullis_proto as proto;
+use secrecy::SecretString;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -41,10 +42,10 @@ pub const DEFAULT_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_ac
 impl OAuthClient {
     /// Gives the client a new secret (256 random bits; its SHA-256 is kept)
     /// and returns it, to be shown once.
-    fn new_secret(&mut self) -> String {
+    fn new_secret(&mut self) -> SecretString {
         let secret = portcullis_crypto::random_token();
         self.secret_hash = Some(portcullis_crypto::sha256(secret.as_bytes()).to_vec());
-        secret
+        SecretString::from(secret)
     }
 
     /// Checks the rules that tie the fields together; field errors name the
@@ -103,36 +104,14 @@ impl OAuthClient {
     }
 }
 
-/// The API view of a client.
-pub fn view(c: &OAuthClient) -> proto::ClientView {
-    proto::ClientView {
-        id: c.id,
-        client_id: c.client_id.clone(),
-        name: c.name.clone(),
-        client_type: c.client_type.as_str().to_owned(),
-        token_endpoint_auth_method: c.auth_method.as_str().to_owned(),
-        redirect_uris: c.redirect_uris.clone(),
-        post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
-        grant_types: c
-            .grant_types
-            .iter()
-            .map(|g| g.as_str().to_owned())
-            .collect(),
-        scopes: c.scopes.clone(),
-        id_token_signed_response_alg: c.id_token_alg.as_str().to_owned(),
-        jwks: c.jwks.clone(),
-        access_token_ttl: c.access_token_ttl,
-        refresh_token_ttl: c.refresh_token_ttl,
-        require_consent: c.require_consent,
-        enabled: c.enabled,
-        has_secret: c.secret_hash.is_some(),
-        service_account_id: c
-            .grant_types
-            .contains(&GrantType::ClientCredentials)
-            .then_some(c.id),
-        created_at: c.created_at,
-        updated_at: c.updated_at,
-    }
+/// A client as registered or changed, with the secret this change gave
+/// it, if any: to be shown once, as only its digest is stored.
+#[derive(Debug)]
+pub struct RegisteredClient {
+    /// The client.
+    pub client: OAuthClient,
+    /// Its new secret, when this change generated one.
+    pub secret: Option<SecretString>,
 }
 
 /// The client registry of a realm.
@@ -146,27 +125,15 @@ impl<'a> Clients<'a> {
     }
 
     /// The realm's clients, ordered by `client_id`.
-    pub async fn list(&self, admin: &Allowed<ClientsRead>) -> Result<proto::ClientList> {
+    pub async fn list(&self, admin: &Allowed<ClientsRead>) -> Result<Vec<OAuthClient>> {
         let caller = &admin.caller();
-        let items = self
-            .i
-            .store
-            .list_clients(caller.who.realm.id)
-            .await?
-            .iter()
-            .map(view)
-            .collect();
-        Ok(proto::ClientList { items })
+        Ok(self.i.store.list_clients(caller.who.realm.id).await?)
     }
 
     /// One client by `client_id`.
-    pub async fn get(
-        &self,
-        admin: &Allowed<ClientsRead>,
-        client_id: &str,
-    ) -> Result<proto::ClientView> {
+    pub async fn get(&self, admin: &Allowed<ClientsRead>, client_id: &str) -> Result<OAuthClient> {
         let caller = &admin.caller();
-        Ok(view(&self.find(caller.who.realm.id, client_id).await?))
+        self.find(caller.who.realm.id, client_id).await
     }
 
     /// A client of a realm by `client_id`, to change it.
@@ -203,7 +170,7 @@ impl<'a> Clients<'a> {
         &self,
         admin: &Allowed<ClientsManage>,
         input: proto::CreateClientRequest,
-    ) -> Result<proto::ClientWithSecret> {
+    ) -> Result<RegisteredClient> {
         let caller = &admin.caller();
         let mut errors = Vec::new();
         let client_id = match input.client_id {
@@ -299,10 +266,7 @@ impl<'a> Clients<'a> {
                 .await;
             return Err(e);
         }
-        Ok(proto::ClientWithSecret {
-            client: view(&client),
-            client_secret: secret,
-        })
+        Ok(RegisteredClient { client, secret })
     }
 
     /// Changes the fields present in `input`. Switching to a secret-based
@@ -312,7 +276,7 @@ impl<'a> Clients<'a> {
         admin: &Allowed<ClientsManage>,
         client_id: &str,
         input: proto::UpdateClientRequest,
-    ) -> Result<proto::ClientWithSecret> {
+    ) -> Result<RegisteredClient> {
         let caller = &admin.caller();
         let mut c = self.find(caller.who.realm.id, client_id).await?;
         let mut errors = Vec::new();
@@ -372,10 +336,7 @@ impl<'a> Clients<'a> {
         self.i.store.update_client(&c).await?;
         self.i.client_cache.forget(c.realm_id, &c.client_id);
         self.ensure_service_account(&c).await?;
-        Ok(proto::ClientWithSecret {
-            client: view(&c),
-            client_secret: secret,
-        })
+        Ok(RegisteredClient { client: c, secret })
     }
 
     /// Creates the service account of a client with the
@@ -422,7 +383,7 @@ impl<'a> Clients<'a> {
         &self,
         admin: &Allowed<ClientsManage>,
         client_id: &str,
-    ) -> Result<proto::ClientWithSecret> {
+    ) -> Result<RegisteredClient> {
         let caller = &admin.caller();
         let mut c = self.find(caller.who.realm.id, client_id).await?;
         if !c.auth_method.uses_secret() {
@@ -435,9 +396,9 @@ impl<'a> Clients<'a> {
         c.updated_at = self.i.clock.now();
         self.i.store.update_client(&c).await?;
         self.i.client_cache.forget(c.realm_id, &c.client_id);
-        Ok(proto::ClientWithSecret {
-            client: view(&c),
-            client_secret: Some(secret),
+        Ok(RegisteredClient {
+            client: c,
+            secret: Some(secret),
         })
     }
 
