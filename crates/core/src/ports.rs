@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::clients::OAuthClient;
 use crate::error::StoreError;
+use crate::model::client::OAuthClient;
 use crate::model::mail::{
     EmailToken, EmailTokenPurpose, MailKind, MailTemplate, MxAnswer, OutboxMessage, OutgoingMail,
     SendError,

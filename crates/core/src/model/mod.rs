@@ -1,5 +1,6 @@
 //! Domain records and the value types that can only hold valid values.
 
+pub mod client;
 pub mod mail;
 pub mod mfa;
 pub mod risk;

@@ -1,6 +1,7 @@
 //! The client registry: `/api/v1/clients` (OAuth 2.0 / OpenID Connect
 //! clients of a realm). Handlers only parse and map; rules live in
-//! `portcullis_core::clients`.
+//! `portcullis_core::clients`, which answers with domain values that this
+//! module maps to the API's views.
 
 use axum::Router;
 use axum::extract::State;
@@ -13,6 +14,8 @@ use crate::error::ApiError;
 use crate::extract::{Admin, Json, Params};
 use crate::state::AppState;
 use portcullis_core::access::{ClientsManage, ClientsRead};
+use portcullis_core::clients::{GrantType, OAuthClient, RegisteredClient};
+use secrecy::ExposeSecret;
 
 /// The routes of this module.
 pub(crate) fn router() -> Router<AppState> {
@@ -28,6 +31,47 @@ pub(crate) fn router() -> Router<AppState> {
 
 type Answer<T> = Result<axum::Json<T>, ApiError>;
 
+/// A client as the API shows it.
+fn client_view(c: &OAuthClient) -> ClientView {
+    ClientView {
+        id: c.id,
+        client_id: c.client_id.clone(),
+        name: c.name.clone(),
+        client_type: c.client_type.as_str().to_owned(),
+        token_endpoint_auth_method: c.auth_method.as_str().to_owned(),
+        redirect_uris: c.redirect_uris.clone(),
+        post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+        grant_types: c
+            .grant_types
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect(),
+        scopes: c.scopes.clone(),
+        id_token_signed_response_alg: c.id_token_alg.as_str().to_owned(),
+        jwks: c.jwks.clone(),
+        access_token_ttl: c.access_token_ttl,
+        refresh_token_ttl: c.refresh_token_ttl,
+        require_consent: c.require_consent,
+        enabled: c.enabled,
+        has_secret: c.secret_hash.is_some(),
+        service_account_id: c
+            .grant_types
+            .contains(&GrantType::ClientCredentials)
+            .then_some(c.id),
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    }
+}
+
+/// A client as registered or changed, with the secret it was just given:
+/// the one answer that shows it.
+fn client_with_secret(r: RegisteredClient) -> ClientWithSecret {
+    ClientWithSecret {
+        client: client_view(&r.client),
+        client_secret: r.secret.map(|s| s.expose_secret().to_owned()),
+    }
+}
+
 /// List the realm's clients (`clients:read:all`).
 #[utoipa::path(get, path = "/api/v1/clients", tag = "clients", security(("bearer" = [])),
     responses((status = 200, body = ClientList), (status = 403, body = Problem, content_type = "application/problem+json")))]
@@ -35,7 +79,10 @@ pub(crate) async fn clients_list(
     State(s): State<AppState>,
     Admin(admin): Admin<ClientsRead>,
 ) -> Answer<ClientList> {
-    Ok(axum::Json(s.core.clients().list(&admin).await?))
+    let clients = s.core.clients().list(&admin).await?;
+    Ok(axum::Json(ClientList {
+        items: clients.iter().map(client_view).collect(),
+    }))
 }
 
 /// Register a client (`clients:manage:all`). A confidential client using a
@@ -51,7 +98,7 @@ pub(crate) async fn client_post(
     Json(body): Json<CreateClientRequest>,
 ) -> Result<(StatusCode, axum::Json<ClientWithSecret>), ApiError> {
     let created = s.core.clients().create(&admin, body).await?;
-    Ok((StatusCode::CREATED, axum::Json(created)))
+    Ok((StatusCode::CREATED, axum::Json(client_with_secret(created))))
 }
 
 /// One client by `client_id` (`clients:read:all`).
@@ -63,9 +110,8 @@ pub(crate) async fn client_get(
     Admin(admin): Admin<ClientsRead>,
     p: Params,
 ) -> Answer<ClientView> {
-    Ok(axum::Json(
-        s.core.clients().get(&admin, p.text("client_id")?).await?,
-    ))
+    let client = s.core.clients().get(&admin, p.text("client_id")?).await?;
+    Ok(axum::Json(client_view(&client)))
 }
 
 /// Change a client (`clients:manage:all`); only the fields present change.
@@ -82,12 +128,12 @@ pub(crate) async fn client_patch(
     p: Params,
     Json(body): Json<UpdateClientRequest>,
 ) -> Answer<ClientWithSecret> {
-    Ok(axum::Json(
-        s.core
-            .clients()
-            .update(&admin, p.text("client_id")?, body)
-            .await?,
-    ))
+    let updated = s
+        .core
+        .clients()
+        .update(&admin, p.text("client_id")?, body)
+        .await?;
+    Ok(axum::Json(client_with_secret(updated)))
 }
 
 /// Delete a client (`clients:manage:all`).
@@ -117,10 +163,10 @@ pub(crate) async fn client_secret_post(
     Admin(admin): Admin<ClientsManage>,
     p: Params,
 ) -> Answer<ClientWithSecret> {
-    Ok(axum::Json(
-        s.core
-            .clients()
-            .rotate_secret(&admin, p.text("client_id")?)
-            .await?,
-    ))
+    let rotated = s
+        .core
+        .clients()
+        .rotate_secret(&admin, p.text("client_id")?)
+        .await?;
+    Ok(axum::Json(client_with_secret(rotated)))
 }
