@@ -23,10 +23,11 @@ pub use state::AppState;
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The whole application router with its middleware, in the order of
-/// ARCHITECTURE.md: request id and trace span, security headers, panic guard,
-/// timeout and body limit around the router, metrics around each route, then
-/// authentication inside the handlers' extractors.
+/// The whole application router with its middleware, outermost first (drawn
+/// in docs/architecture.md, "Request path"): request id and trace span,
+/// security headers, panic guard, timeout and body limit around the router,
+/// metrics around each route, then authentication and rights inside the
+/// handlers' extractors.
 pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .merge(routes::auth::router())

@@ -1,7 +1,8 @@
 //! Token introspection (RFC 7662) for the realm's resource servers: a
-//! confidential client asks whether a token is active. Anything not an
-//! active access token of this realm (expired, revoked, ended session,
-//! another realm's, malformed) is `{"active": false}` and nothing more.
+//! confidential client asks whether a token is active: an access token of
+//! this realm, or a refresh token issued to the asking client. Anything else
+//! (expired, revoked, spent, ended session, another realm's or client's,
+//! malformed) is `{"active": false}` and nothing more.
 
 use std::sync::Arc;
 

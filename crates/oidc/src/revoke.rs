@@ -1,9 +1,10 @@
-//! Token revocation (RFC 7009). A client revokes an access token issued to
-//! it; the token stops working at once on every instance. A token that is
-//! not active here (malformed, expired, already revoked, another realm's) is
-//! answered like a revoked one: there is nothing to do, and the answer
-//! reveals nothing. Refresh tokens belong to no OAuth client yet (the REST
-//! API's logins issue them), so none is revocable here.
+//! Token revocation (RFC 7009). A client revokes an access token or a
+//! refresh token issued to it. A revoked access token stops working at once
+//! on this instance (other instances learn of it when they start, from the
+//! stored revocations); revoking a refresh token ends the authorization it
+//! belongs to. A token that is not active here (malformed, expired, already
+//! revoked, another realm's) is answered like a revoked one: there is
+//! nothing to do, and the answer reveals nothing.
 
 use std::sync::Arc;
 
