@@ -95,3 +95,24 @@ backend_tests!(
         );
     }
 );
+
+backend_tests!(
+    api_reference_describes_the_product_not_its_design_documents,
+    |app: TestApp| async move {
+        let r = app.get("/openapi.json", None).await;
+        assert_eq!(r.status, 200);
+        let text = r.json.to_string().to_lowercase();
+        for needle in ["seed 00", "seeds'", "seed's"] {
+            assert!(
+                !text.contains(needle),
+                "the API reference speaks of the design documents ({needle:?})"
+            );
+        }
+        let described = r.json["paths"]["/api/v1/auth/authorize"]["post"]["description"]
+            .as_str()
+            .or_else(|| r.json["paths"]["/api/v1/auth/authorize"]["post"]["summary"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(described.contains("bearer"), "{described}");
+    }
+);
