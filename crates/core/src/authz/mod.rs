@@ -35,9 +35,10 @@ pub use admin::{
     GrantInput, GranteeRef, Grants, GroupInput, GroupPatch, Held, ManageGrants,
     PermissionGrantInput, PermissionUse, PolicyInput, Read, ReadGrants, RoleInput, RolePatch,
 };
-pub use check::{CheckInput, CheckOutcome, ResourceInput};
+pub use check::{CheckInput, CheckOutcome, EffectiveAccess, ResourceInput};
 /// The engine's domain types the service answers with.
 pub use portcullis_policy::model;
+pub use portcullis_policy::{Decision, EffectivePermission};
 
 /// How long a cached view is trusted before the store's revision is asked
 /// again (changes made through this instance are seen at once).

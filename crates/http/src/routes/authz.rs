@@ -14,8 +14,9 @@ use portcullis_core::authz::{ManageGrants, ReadGrants};
 use portcullis_proto::*;
 
 use super::authz_views::{
-    grants_view, group_list, group_view, member_list, permission_list, permission_use, policy_list,
-    policy_view, revision_view, role_list, role_view,
+    check_batch_response, check_response, effective_permissions, grants_view, group_list,
+    group_view, member_list, permission_list, permission_use, policy_list, policy_view,
+    revision_view, role_list, role_view,
 };
 use super::realm_route;
 use crate::error::ApiError;
@@ -644,7 +645,9 @@ pub(crate) async fn check_post(
     ctx: Ctx,
     Json(body): Json<CheckRequestBody>,
 ) -> Answer<CheckResponseBody> {
-    Ok(axum::Json(s.core.authz().check(&ctx.caller(), body).await?))
+    Ok(axum::Json(check_response(
+        s.core.authz().check(&ctx.caller(), body).await?,
+    )))
 }
 
 /// Decide up to 1,000 checks at one revision.
@@ -655,9 +658,9 @@ pub(crate) async fn check_batch_post(
     ctx: Ctx,
     Json(body): Json<CheckBatchRequest>,
 ) -> Answer<CheckBatchResponse> {
-    Ok(axum::Json(
+    Ok(axum::Json(check_batch_response(
         s.core.authz().check_batch(&ctx.caller(), body).await?,
-    ))
+    )))
 }
 
 /// Query of the effective-permissions read.
@@ -682,11 +685,12 @@ pub(crate) async fn effective_get(
     let axum::extract::Query(q) =
         query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad-query", e.body_text()))?;
     let id = p.id("id", "user")?;
-    let body = s
-        .core
-        .authz()
-        .effective_permissions(&ctx.caller(), id, q.min_revision)
-        .await?;
+    let body = effective_permissions(
+        s.core
+            .authz()
+            .effective_permissions(&ctx.caller(), id, q.min_revision)
+            .await?,
+    );
     let etag = format!("\"r{}\"", body.revision);
     let unchanged = headers
         .get(header::IF_NONE_MATCH)
@@ -713,7 +717,7 @@ pub(crate) async fn authorize_post(
     ctx: Ctx,
     Json(body): Json<AuthorizeRequest>,
 ) -> Answer<CheckResponseBody> {
-    Ok(axum::Json(
+    Ok(axum::Json(check_response(
         s.core.authz().authorize(&ctx.caller(), body).await?,
-    ))
+    )))
 }

@@ -7,7 +7,9 @@
 use portcullis_core::authz::model::{
     Attachment, Effect, Group, Membership, Policy, Role, Statement,
 };
-use portcullis_core::authz::{Grants, Held, PermissionUse, Read, View};
+use portcullis_core::authz::{
+    Decision, EffectiveAccess, EffectivePermission, Grants, Held, PermissionUse, Read, View,
+};
 use portcullis_core::model::from_micros;
 use portcullis_proto as proto;
 use uuid::Uuid;
@@ -203,5 +205,57 @@ pub(crate) fn policy_list(r: Read<Vec<Policy>>) -> proto::PolicyList {
     proto::PolicyList {
         items: r.value.iter().map(|x| policy(&r.view, x)).collect(),
         revision: r.revision(),
+    }
+}
+
+/// A decision as the API answers it, made at `revision`.
+fn decision(d: Decision, revision: i64) -> proto::CheckResponseBody {
+    proto::CheckResponseBody {
+        allowed: d.allowed,
+        decision: if d.allowed { "allow" } else { "deny" }.to_owned(),
+        reason: d.reason.as_str().to_owned(),
+        message: d.message.into_owned(),
+        explanation: d.explanation.and_then(|e| serde_json::to_value(e).ok()),
+        revision,
+    }
+}
+
+/// The answer of a check.
+pub(crate) fn check_response(r: Read<Decision>) -> proto::CheckResponseBody {
+    let revision = r.revision();
+    decision(r.value, revision)
+}
+
+/// The answer of a batch of checks, all made at one revision.
+pub(crate) fn check_batch_response(r: Read<Vec<Decision>>) -> proto::CheckBatchResponse {
+    let revision = r.revision();
+    proto::CheckBatchResponse {
+        results: r.value.into_iter().map(|d| decision(d, revision)).collect(),
+        revision,
+    }
+}
+
+fn effective_permission(p: EffectivePermission) -> proto::EffectivePermissionView {
+    proto::EffectivePermissionView {
+        permission: p.permission.to_string(),
+        effect: effect_str(p.effect).to_owned(),
+        sources: p.sources,
+    }
+}
+
+/// A user's effective permissions.
+pub(crate) fn effective_permissions(r: Read<EffectiveAccess>) -> proto::EffectivePermissions {
+    let revision = r.revision();
+    let a = r.value;
+    proto::EffectivePermissions {
+        user_id: a.user_id,
+        roles: a.roles,
+        groups: a.groups,
+        permissions: a
+            .permissions
+            .into_iter()
+            .map(effective_permission)
+            .collect(),
+        revision,
     }
 }
