@@ -2,20 +2,20 @@
 
 use std::net::IpAddr;
 
-use portcullis_policy::model::Effect;
-use portcullis_policy::{CheckRequest, Context, Decision, Resource};
+use portcullis_policy::{CheckRequest, Context, Decision, EffectivePermission, Resource};
 use portcullis_proto as proto;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{Authz, Caller, View};
+use super::{Authz, Caller, Read, View};
 use crate::error::{Error, FieldError, Result};
 use crate::model::{AuditRecord, new_id};
 
 /// A check as the API receives it.
 pub type CheckInput = proto::CheckRequestBody;
-/// A decision as the API answers it.
-pub type CheckOutcome = proto::CheckResponseBody;
+/// A decision, with its explanation when one was asked for, and the view
+/// it was made at.
+pub type CheckOutcome = Read<Decision>;
 /// The resource of a check.
 pub type ResourceInput = proto::CheckResource;
 
@@ -23,6 +23,20 @@ pub type ResourceInput = proto::CheckResource;
 pub const MAX_BATCH: usize = 1000;
 /// Longest action, resource type, id, owner or team string.
 const MAX_FIELD: usize = 256;
+
+/// A user's effective access: roles and groups held now, and each
+/// permission with its sources.
+#[derive(Debug, Clone)]
+pub struct EffectiveAccess {
+    /// The user.
+    pub user_id: Uuid,
+    /// Names of the roles held now.
+    pub roles: Vec<String>,
+    /// Names of the groups the user is in now.
+    pub groups: Vec<String>,
+    /// The permissions, with their sources.
+    pub permissions: Vec<EffectivePermission>,
+}
 
 /// A check parsed and ready for the engine.
 struct Parsed {
@@ -40,11 +54,14 @@ impl Authz<'_> {
         let parsed = self.parse_check(caller, input, "")?;
         self.may_check_for(caller, parsed.subject).await?;
         let view = self.view(caller.who.realm.id, min).await?;
-        let (outcome, denied) = self.decide(caller, &view, &parsed);
+        let (decision, denied) = self.decide(caller, &view, &parsed);
         if let Some(record) = denied {
             self.i.audit.record(record).await;
         }
-        Ok(outcome)
+        Ok(Read {
+            view,
+            value: decision,
+        })
     }
 
     /// Decides up to 1,000 checks at one revision.
@@ -52,7 +69,7 @@ impl Authz<'_> {
         &self,
         caller: &Caller<'_>,
         input: proto::CheckBatchRequest,
-    ) -> Result<proto::CheckBatchResponse> {
+    ) -> Result<Read<Vec<Decision>>> {
         if input.checks.is_empty() || input.checks.len() > MAX_BATCH {
             return Err(Error::input(
                 "checks",
@@ -72,15 +89,15 @@ impl Authz<'_> {
         let view = self.view(caller.who.realm.id, min).await?;
         let mut results = Vec::with_capacity(parsed.len());
         for p in &parsed {
-            let (outcome, denied) = self.decide(caller, &view, p);
+            let (decision, denied) = self.decide(caller, &view, p);
             if let Some(record) = denied {
                 self.i.audit.record(record).await;
             }
-            results.push(outcome);
+            results.push(decision);
         }
-        Ok(proto::CheckBatchResponse {
-            results,
-            revision: view.revision(),
+        Ok(Read {
+            view,
+            value: results,
         })
     }
 
@@ -117,28 +134,19 @@ impl Authz<'_> {
         caller: &Caller<'_>,
         user: Uuid,
         min_revision: Option<i64>,
-    ) -> Result<proto::EffectivePermissions> {
+    ) -> Result<Read<EffectiveAccess>> {
         self.may_check_for(caller, user).await?;
         let view = self.view(caller.who.realm.id, min_revision).await?;
         let now = self.now_micros();
-        Ok(proto::EffectivePermissions {
+        let access = EffectiveAccess {
             user_id: user,
             roles: view.compiled.role_names(user, now),
             groups: view.compiled.group_names(user, now),
-            permissions: view
-                .compiled
-                .effective_permissions(user, now)
-                .into_iter()
-                .map(|p| proto::EffectivePermissionView {
-                    permission: p.permission.to_string(),
-                    effect: match p.effect {
-                        Effect::Allow => "allow".to_owned(),
-                        Effect::Deny => "deny".to_owned(),
-                    },
-                    sources: p.sources,
-                })
-                .collect(),
-            revision: view.revision(),
+            permissions: view.compiled.effective_permissions(user, now),
+        };
+        Ok(Read {
+            view,
+            value: access,
         })
     }
 
@@ -253,7 +261,7 @@ impl Authz<'_> {
         caller: &Caller<'_>,
         view: &View,
         p: &Parsed,
-    ) -> (CheckOutcome, Option<AuditRecord>) {
+    ) -> (Decision, Option<AuditRecord>) {
         let started = crate::clock::Stopwatch::start();
         let decision: Decision = view.compiled.check(&CheckRequest {
             subject: p.subject,
@@ -264,7 +272,6 @@ impl Authz<'_> {
             now: self.now_micros(),
             explain: p.explain,
         });
-        let label = if decision.allowed { "allow" } else { "deny" };
         let hot = self.i.authz.metrics();
         hot.check_seconds.record(started.elapsed().as_secs_f64());
         if decision.allowed {
@@ -273,17 +280,7 @@ impl Authz<'_> {
             hot.denied.increment(1);
         }
         let denied = (!decision.allowed).then(|| self.denied_record(caller, view, p, &decision));
-        let outcome = CheckOutcome {
-            allowed: decision.allowed,
-            decision: label.to_owned(),
-            reason: decision.reason.as_str().to_owned(),
-            message: decision.message.to_string(),
-            explanation: decision
-                .explanation
-                .and_then(|e| serde_json::to_value(e).ok()),
-            revision: view.revision(),
-        };
-        (outcome, denied)
+        (decision, denied)
     }
 
     /// The audit record of a denied check.

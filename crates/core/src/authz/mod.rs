@@ -32,10 +32,13 @@ use crate::ports::Store;
 use crate::tokens::Principal;
 
 pub use admin::{
-    GrantInput, GranteeRef, GroupInput, GroupPatch, ManageGrants, PermissionGrantInput,
-    PolicyInput, ReadGrants, RoleInput, RolePatch,
+    GrantInput, GranteeRef, Grants, GroupInput, GroupPatch, Held, ManageGrants,
+    PermissionGrantInput, PermissionUse, PolicyInput, Read, ReadGrants, RoleInput, RolePatch,
 };
-pub use check::{CheckInput, CheckOutcome, ResourceInput};
+pub use check::{CheckInput, CheckOutcome, EffectiveAccess, ResourceInput};
+/// The engine's domain types the service answers with.
+pub use portcullis_policy::model;
+pub use portcullis_policy::{Decision, EffectivePermission};
 
 /// How long a cached view is trusted before the store's revision is asked
 /// again (changes made through this instance are seen at once).
@@ -57,6 +60,25 @@ impl View {
     /// The revision the view was read at.
     pub fn revision(&self) -> i64 {
         self.snapshot.revision
+    }
+
+    /// A role's name (empty when the view has no such role).
+    pub fn role_name(&self, id: Uuid) -> &str {
+        self.compiled.role(id).map_or("", |r| r.name.as_str())
+    }
+
+    /// A group's name (empty when the view has no such group).
+    pub fn group_name(&self, id: Uuid) -> &str {
+        self.compiled.group(id).map_or("", |g| g.name.as_str())
+    }
+
+    /// How many direct members a group has.
+    pub fn member_count(&self, group: Uuid) -> usize {
+        self.snapshot
+            .memberships
+            .iter()
+            .filter(|m| m.group == group)
+            .count()
     }
 }
 

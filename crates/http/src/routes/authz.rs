@@ -13,6 +13,11 @@ use portcullis_core::access::{
 use portcullis_core::authz::{ManageGrants, ReadGrants};
 use portcullis_proto::*;
 
+use super::authz_views::{
+    check_batch_response, check_response, effective_permissions, grants_view, group_list,
+    group_view, member_list, permission_list, permission_use, policy_list, policy_view,
+    revision_view, role_list, role_view,
+};
 use super::realm_route;
 use crate::error::ApiError;
 use crate::extract::{Admin, Ctx, Json, Params};
@@ -119,7 +124,9 @@ pub(crate) async fn roles_list(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesRead>,
 ) -> Answer<RoleList> {
-    Ok(axum::Json(s.core.authz().list_roles(&admin).await?))
+    Ok(axum::Json(role_list(
+        s.core.authz().list_roles(&admin).await?,
+    )))
 }
 
 /// Create a role.
@@ -132,7 +139,9 @@ pub(crate) async fn role_post(
     Admin(admin): Admin<RolesManage>,
     Json(body): Json<CreateRoleRequest>,
 ) -> Result<(StatusCode, axum::Json<RoleView>), ApiError> {
-    Ok(created(s.core.authz().create_role(&admin, body).await?))
+    Ok(created(role_view(
+        s.core.authz().create_role(&admin, body).await?,
+    )))
 }
 
 /// Get a role by id or name.
@@ -144,9 +153,9 @@ pub(crate) async fn role_get(
     Admin(admin): Admin<RolesRead>,
     p: Params,
 ) -> Answer<RoleView> {
-    Ok(axum::Json(
+    Ok(axum::Json(role_view(
         s.core.authz().get_role(&admin, p.text("id")?).await?,
-    ))
+    )))
 }
 
 /// Change a role (name, description, permissions, included roles).
@@ -159,12 +168,12 @@ pub(crate) async fn role_patch(
     p: Params,
     Json(body): Json<UpdateRoleRequest>,
 ) -> Answer<RoleView> {
-    Ok(axum::Json(
+    Ok(axum::Json(role_view(
         s.core
             .authz()
             .update_role(&admin, p.text("id")?, body)
             .await?,
-    ))
+    )))
 }
 
 /// Delete a role (built-in roles cannot be deleted).
@@ -176,9 +185,9 @@ pub(crate) async fn role_delete(
     Admin(admin): Admin<RolesManage>,
     p: Params,
 ) -> Answer<RevisionView> {
-    Ok(axum::Json(
+    Ok(axum::Json(revision_view(
         s.core.authz().delete_role(&admin, p.text("id")?).await?,
-    ))
+    )))
 }
 
 /// Add permissions to a role.
@@ -191,12 +200,12 @@ pub(crate) async fn role_permissions_post(
     p: Params,
     Json(body): Json<RolePermissionsRequest>,
 ) -> Answer<RoleView> {
-    Ok(axum::Json(
+    Ok(axum::Json(role_view(
         s.core
             .authz()
             .role_permissions(&admin, p.text("id")?, body, true)
             .await?,
-    ))
+    )))
 }
 
 /// Remove permissions from a role.
@@ -209,12 +218,12 @@ pub(crate) async fn role_permissions_delete(
     p: Params,
     Json(body): Json<RolePermissionsRequest>,
 ) -> Answer<RoleView> {
-    Ok(axum::Json(
+    Ok(axum::Json(role_view(
         s.core
             .authz()
             .role_permissions(&admin, p.text("id")?, body, false)
             .await?,
-    ))
+    )))
 }
 
 /// The realm's permissions: its catalogue and every permission in use.
@@ -224,7 +233,9 @@ pub(crate) async fn permissions_list(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesRead>,
 ) -> Answer<PermissionList> {
-    Ok(axum::Json(s.core.authz().list_permissions(&admin).await?))
+    Ok(axum::Json(permission_list(
+        s.core.authz().list_permissions(&admin).await?,
+    )))
 }
 
 /// Declare a permission in the realm's catalogue, or replace its
@@ -237,9 +248,9 @@ pub(crate) async fn permission_define_post(
     Admin(admin): Admin<RolesManage>,
     Json(body): Json<DefinePermissionRequest>,
 ) -> Result<(StatusCode, axum::Json<PermissionUse>), ApiError> {
-    Ok(created(
+    Ok(created(permission_use(
         s.core.authz().define_permission(&admin, body).await?,
-    ))
+    )))
 }
 
 /// Remove a permission from the catalogue; grants naming it stay.
@@ -251,12 +262,12 @@ pub(crate) async fn permission_define_delete(
     Admin(admin): Admin<RolesManage>,
     p: Params,
 ) -> Answer<RevisionView> {
-    Ok(axum::Json(
+    Ok(axum::Json(revision_view(
         s.core
             .authz()
             .undefine_permission(&admin, p.text("permission")?)
             .await?,
-    ))
+    )))
 }
 
 /// A user's role and permission grants.
@@ -268,9 +279,9 @@ pub(crate) async fn user_grants_get(
     p: Params,
 ) -> Answer<GrantsView> {
     let id = p.id("id", "user")?;
-    Ok(axum::Json(
+    Ok(axum::Json(grants_view(
         s.core.authz().grants(ReadGrants::User(&admin, id)).await?,
-    ))
+    )))
 }
 
 /// Grant a role to a user.
@@ -284,12 +295,12 @@ pub(crate) async fn user_role_post(
     Json(body): Json<GrantRoleRequest>,
 ) -> Result<(StatusCode, axum::Json<RevisionView>), ApiError> {
     let id = p.id("id", "user")?;
-    Ok(created(
+    Ok(created(revision_view(
         s.core
             .authz()
             .grant_role(ManageGrants::User(&admin, id), body)
             .await?,
-    ))
+    )))
 }
 
 /// Revoke a user's role.
@@ -302,12 +313,12 @@ pub(crate) async fn user_role_delete(
     p: Params,
 ) -> Answer<RevisionView> {
     let id = p.id("id", "user")?;
-    Ok(axum::Json(
+    Ok(axum::Json(revision_view(
         s.core
             .authz()
             .revoke_role(ManageGrants::User(&admin, id), p.text("role")?)
             .await?,
-    ))
+    )))
 }
 
 /// Grant (or deny) a permission directly to a user.
@@ -321,12 +332,12 @@ pub(crate) async fn user_permission_post(
     Json(body): Json<GrantPermissionRequest>,
 ) -> Result<(StatusCode, axum::Json<RevisionView>), ApiError> {
     let id = p.id("id", "user")?;
-    Ok(created(
+    Ok(created(revision_view(
         s.core
             .authz()
             .grant_permission(ManageGrants::User(&admin, id), body)
             .await?,
-    ))
+    )))
 }
 
 /// Remove a user's direct permission grant.
@@ -339,12 +350,12 @@ pub(crate) async fn user_permission_delete(
     p: Params,
 ) -> Answer<RevisionView> {
     let id = p.id("id", "user")?;
-    Ok(axum::Json(
+    Ok(axum::Json(revision_view(
         s.core
             .authz()
             .revoke_permission(ManageGrants::User(&admin, id), p.text("permission")?)
             .await?,
-    ))
+    )))
 }
 
 /// List policies.
@@ -354,7 +365,9 @@ pub(crate) async fn policies_list(
     State(s): State<AppState>,
     Admin(admin): Admin<PoliciesRead>,
 ) -> Answer<PolicyList> {
-    Ok(axum::Json(s.core.authz().list_policies(&admin).await?))
+    Ok(axum::Json(policy_list(
+        s.core.authz().list_policies(&admin).await?,
+    )))
 }
 
 /// Create a policy: native fields (`effect`, `actions`, `resources`,
@@ -367,7 +380,9 @@ pub(crate) async fn policy_post(
     Admin(admin): Admin<PoliciesManage>,
     Json(body): Json<serde_json::Value>,
 ) -> Result<(StatusCode, axum::Json<PolicyView>), ApiError> {
-    Ok(created(s.core.authz().create_policy(&admin, body).await?))
+    Ok(created(policy_view(
+        s.core.authz().create_policy(&admin, body).await?,
+    )))
 }
 
 /// Get a policy by id or name.
@@ -378,9 +393,9 @@ pub(crate) async fn policy_get(
     Admin(admin): Admin<PoliciesRead>,
     p: Params,
 ) -> Answer<PolicyView> {
-    Ok(axum::Json(
+    Ok(axum::Json(policy_view(
         s.core.authz().get_policy(&admin, p.text("id")?).await?,
-    ))
+    )))
 }
 
 /// Change a policy; fields given replace the stored ones.
@@ -393,12 +408,12 @@ pub(crate) async fn policy_patch(
     p: Params,
     Json(body): Json<serde_json::Value>,
 ) -> Answer<PolicyView> {
-    Ok(axum::Json(
+    Ok(axum::Json(policy_view(
         s.core
             .authz()
             .update_policy(&admin, p.text("id")?, body)
             .await?,
-    ))
+    )))
 }
 
 /// Delete a policy.
@@ -409,9 +424,9 @@ pub(crate) async fn policy_delete(
     Admin(admin): Admin<PoliciesManage>,
     p: Params,
 ) -> Answer<RevisionView> {
-    Ok(axum::Json(
+    Ok(axum::Json(revision_view(
         s.core.authz().delete_policy(&admin, p.text("id")?).await?,
-    ))
+    )))
 }
 
 /// List groups.
@@ -421,7 +436,9 @@ pub(crate) async fn groups_list(
     State(s): State<AppState>,
     Admin(admin): Admin<GroupsRead>,
 ) -> Answer<GroupList> {
-    Ok(axum::Json(s.core.authz().list_groups(&admin).await?))
+    Ok(axum::Json(group_list(
+        s.core.authz().list_groups(&admin).await?,
+    )))
 }
 
 /// Create a group.
@@ -432,7 +449,9 @@ pub(crate) async fn group_post(
     Admin(admin): Admin<GroupsManage>,
     Json(body): Json<CreateGroupRequest>,
 ) -> Result<(StatusCode, axum::Json<GroupView>), ApiError> {
-    Ok(created(s.core.authz().create_group(&admin, body).await?))
+    Ok(created(group_view(
+        s.core.authz().create_group(&admin, body).await?,
+    )))
 }
 
 /// Get a group by id or name.
@@ -443,9 +462,9 @@ pub(crate) async fn group_get(
     Admin(admin): Admin<GroupsRead>,
     p: Params,
 ) -> Answer<GroupView> {
-    Ok(axum::Json(
+    Ok(axum::Json(group_view(
         s.core.authz().get_group(&admin, p.text("id")?).await?,
-    ))
+    )))
 }
 
 /// Change a group (name, description, parent).
@@ -458,12 +477,12 @@ pub(crate) async fn group_patch(
     p: Params,
     Json(body): Json<UpdateGroupRequest>,
 ) -> Answer<GroupView> {
-    Ok(axum::Json(
+    Ok(axum::Json(group_view(
         s.core
             .authz()
             .update_group(&admin, p.text("id")?, body)
             .await?,
-    ))
+    )))
 }
 
 /// Delete a group; its children move to its parent.
@@ -474,9 +493,9 @@ pub(crate) async fn group_delete(
     Admin(admin): Admin<GroupsManage>,
     p: Params,
 ) -> Answer<RevisionView> {
-    Ok(axum::Json(
+    Ok(axum::Json(revision_view(
         s.core.authz().delete_group(&admin, p.text("id")?).await?,
-    ))
+    )))
 }
 
 /// A group's members.
@@ -487,9 +506,9 @@ pub(crate) async fn members_get(
     Admin(admin): Admin<GroupsRead>,
     p: Params,
 ) -> Answer<MemberList> {
-    Ok(axum::Json(
+    Ok(axum::Json(member_list(
         s.core.authz().members(&admin, p.text("id")?).await?,
-    ))
+    )))
 }
 
 /// Add a member.
@@ -502,12 +521,12 @@ pub(crate) async fn member_post(
     p: Params,
     Json(body): Json<AddMemberRequest>,
 ) -> Result<(StatusCode, axum::Json<RevisionView>), ApiError> {
-    Ok(created(
+    Ok(created(revision_view(
         s.core
             .authz()
             .add_member(&admin, p.text("id")?, body)
             .await?,
-    ))
+    )))
 }
 
 /// Remove a member.
@@ -520,12 +539,12 @@ pub(crate) async fn member_delete(
     p: Params,
 ) -> Answer<RevisionView> {
     let user = p.id("user", "membership")?;
-    Ok(axum::Json(
+    Ok(axum::Json(revision_view(
         s.core
             .authz()
             .remove_member(&admin, p.text("id")?, user)
             .await?,
-    ))
+    )))
 }
 
 /// A group's role and permission grants.
@@ -536,12 +555,12 @@ pub(crate) async fn group_grants_get(
     Admin(admin): Admin<GroupsRead>,
     p: Params,
 ) -> Answer<GrantsView> {
-    Ok(axum::Json(
+    Ok(axum::Json(grants_view(
         s.core
             .authz()
             .grants(ReadGrants::Group(&admin, p.text("id")?))
             .await?,
-    ))
+    )))
 }
 
 /// Grant a role to a group.
@@ -554,12 +573,12 @@ pub(crate) async fn group_role_post(
     p: Params,
     Json(body): Json<GrantRoleRequest>,
 ) -> Result<(StatusCode, axum::Json<RevisionView>), ApiError> {
-    Ok(created(
+    Ok(created(revision_view(
         s.core
             .authz()
             .grant_role(ManageGrants::Group(&admin, p.text("id")?), body)
             .await?,
-    ))
+    )))
 }
 
 /// Revoke a group's role.
@@ -571,12 +590,12 @@ pub(crate) async fn group_role_delete(
     Admin(admin): Admin<GroupsManage>,
     p: Params,
 ) -> Answer<RevisionView> {
-    Ok(axum::Json(
+    Ok(axum::Json(revision_view(
         s.core
             .authz()
             .revoke_role(ManageGrants::Group(&admin, p.text("id")?), p.text("role")?)
             .await?,
-    ))
+    )))
 }
 
 /// Grant (or deny) a permission to a group.
@@ -589,12 +608,12 @@ pub(crate) async fn group_permission_post(
     p: Params,
     Json(body): Json<GrantPermissionRequest>,
 ) -> Result<(StatusCode, axum::Json<RevisionView>), ApiError> {
-    Ok(created(
+    Ok(created(revision_view(
         s.core
             .authz()
             .grant_permission(ManageGrants::Group(&admin, p.text("id")?), body)
             .await?,
-    ))
+    )))
 }
 
 /// Remove a group's direct permission grant.
@@ -606,7 +625,7 @@ pub(crate) async fn group_permission_delete(
     Admin(admin): Admin<GroupsManage>,
     p: Params,
 ) -> Answer<RevisionView> {
-    Ok(axum::Json(
+    Ok(axum::Json(revision_view(
         s.core
             .authz()
             .revoke_permission(
@@ -614,7 +633,7 @@ pub(crate) async fn group_permission_delete(
                 p.text("permission")?,
             )
             .await?,
-    ))
+    )))
 }
 
 /// Decide whether a subject may perform an action on a resource.
@@ -626,7 +645,9 @@ pub(crate) async fn check_post(
     ctx: Ctx,
     Json(body): Json<CheckRequestBody>,
 ) -> Answer<CheckResponseBody> {
-    Ok(axum::Json(s.core.authz().check(&ctx.caller(), body).await?))
+    Ok(axum::Json(check_response(
+        s.core.authz().check(&ctx.caller(), body).await?,
+    )))
 }
 
 /// Decide up to 1,000 checks at one revision.
@@ -637,9 +658,9 @@ pub(crate) async fn check_batch_post(
     ctx: Ctx,
     Json(body): Json<CheckBatchRequest>,
 ) -> Answer<CheckBatchResponse> {
-    Ok(axum::Json(
+    Ok(axum::Json(check_batch_response(
         s.core.authz().check_batch(&ctx.caller(), body).await?,
-    ))
+    )))
 }
 
 /// Query of the effective-permissions read.
@@ -664,11 +685,12 @@ pub(crate) async fn effective_get(
     let axum::extract::Query(q) =
         query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad-query", e.body_text()))?;
     let id = p.id("id", "user")?;
-    let body = s
-        .core
-        .authz()
-        .effective_permissions(&ctx.caller(), id, q.min_revision)
-        .await?;
+    let body = effective_permissions(
+        s.core
+            .authz()
+            .effective_permissions(&ctx.caller(), id, q.min_revision)
+            .await?,
+    );
     let etag = format!("\"r{}\"", body.revision);
     let unchanged = headers
         .get(header::IF_NONE_MATCH)
@@ -695,7 +717,7 @@ pub(crate) async fn authorize_post(
     ctx: Ctx,
     Json(body): Json<AuthorizeRequest>,
 ) -> Answer<CheckResponseBody> {
-    Ok(axum::Json(
+    Ok(axum::Json(check_response(
         s.core.authz().authorize(&ctx.caller(), body).await?,
-    ))
+    )))
 }

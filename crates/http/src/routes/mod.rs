@@ -7,6 +7,7 @@ use crate::state::AppState;
 
 pub mod auth;
 pub mod authz;
+mod authz_views;
 pub mod clients;
 pub mod links;
 pub mod mail;

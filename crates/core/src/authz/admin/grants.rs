@@ -6,22 +6,20 @@ impl Authz<'_> {
     // ---- grants ----
 
     /// A user's or group's grants.
-    pub async fn grants(&self, of: ReadGrants<'_>) -> Result<proto::GrantsView> {
+    pub async fn grants(&self, of: ReadGrants<'_>) -> Result<Read<Grants>> {
         let (caller, to) = of.split();
         let caller = &caller;
         let view = self.view(caller.who.realm.id, None).await?;
         let grantee = grantee(&view, to)?;
         let now = self.now_micros();
-        Ok(proto::GrantsView {
+        let grants = Grants {
             roles: view
                 .snapshot
                 .role_grants
                 .iter()
                 .filter(|g| g.to == grantee)
-                .map(|g| proto::RoleGrantView {
-                    role: named(&view, g.role, true),
-                    not_before: g.validity.not_before.map(from_micros),
-                    expires_at: g.validity.expires_at.map(from_micros),
+                .map(|g| Held {
+                    grant: *g,
                     active: g.validity.holds_at(now),
                 })
                 .collect(),
@@ -30,81 +28,69 @@ impl Authz<'_> {
                 .permission_grants
                 .iter()
                 .filter(|g| g.to == grantee)
-                .map(|g| proto::PermissionGrantView {
-                    permission: g.permission.to_string(),
-                    effect: effect_str(g.effect).to_owned(),
-                    not_before: g.validity.not_before.map(from_micros),
-                    expires_at: g.validity.expires_at.map(from_micros),
+                .map(|g| Held {
+                    grant: g.clone(),
                     active: g.validity.holds_at(now),
                 })
                 .collect(),
-            revision: view.revision(),
+        };
+        Ok(Read {
+            view,
+            value: grants,
         })
     }
 
     /// Grants a role to a user or group (replacing the window of an existing grant).
-    pub async fn grant_role(
-        &self,
-        to: ManageGrants<'_>,
-        body: GrantInput,
-    ) -> Result<proto::RevisionView> {
+    pub async fn grant_role(&self, to: ManageGrants<'_>, body: GrantInput) -> Result<i64> {
         let (caller, to) = to.split();
         let caller = &caller;
         let now = self.i.clock.now();
-        let revision = self
-            .apply(caller, "role.grant", |view| {
-                let grantee = grantee(view, to)?;
-                let mut errors = Vec::new();
-                let role = input::role_in_body(view, "role", &body.role)
-                    .map_err(|e| errors.push(e))
-                    .ok();
-                let validity = input::validity(body.not_before, body.expires_at, now, &mut errors);
-                finish(errors)?;
-                let grant = RoleGrant {
-                    to: grantee,
-                    role: role.ok_or(Error::Internal("authz-role"))?,
-                    validity,
-                };
-                Ok(Built {
-                    target: grantee_target(grantee),
-                    before: None,
-                    after: to_json(&grant),
-                    change: AuthzChange::GrantRole(grant),
-                    missing: grantee_missing(grantee),
-                })
+        self.apply(caller, "role.grant", |view| {
+            let grantee = grantee(view, to)?;
+            let mut errors = Vec::new();
+            let role = input::role_in_body(view, "role", &body.role)
+                .map_err(|e| errors.push(e))
+                .ok();
+            let validity = input::validity(body.not_before, body.expires_at, now, &mut errors);
+            finish(errors)?;
+            let grant = RoleGrant {
+                to: grantee,
+                role: role.ok_or(Error::Internal("authz-role"))?,
+                validity,
+            };
+            Ok(Built {
+                target: grantee_target(grantee),
+                before: None,
+                after: to_json(&grant),
+                change: AuthzChange::GrantRole(grant),
+                missing: grantee_missing(grantee),
             })
-            .await?;
-        Ok(proto::RevisionView { revision })
+        })
+        .await
     }
 
     /// Revokes a role grant.
-    pub async fn revoke_role(
-        &self,
-        to: ManageGrants<'_>,
-        role: &str,
-    ) -> Result<proto::RevisionView> {
+    pub async fn revoke_role(&self, to: ManageGrants<'_>, role: &str) -> Result<i64> {
         let (caller, to) = to.split();
         let caller = &caller;
-        let revision = self
-            .apply(caller, "role.revoke", |view| {
-                let grantee = grantee(view, to)?;
-                let role = input::role_in_path(view, role)?;
-                let before = view
-                    .snapshot
-                    .role_grants
-                    .iter()
-                    .find(|g| g.to == grantee && g.role == role)
-                    .ok_or(Error::NotFound("role grant"))?;
-                Ok(Built {
-                    target: grantee_target(grantee),
-                    before: to_json(before),
-                    after: None,
-                    change: AuthzChange::RevokeRole { to: grantee, role },
-                    missing: "role grant",
-                })
+        self.apply(caller, "role.revoke", |view| {
+            let grantee = grantee(view, to)?;
+            let role = input::role_in_path(view, role)?;
+            let before = view
+                .snapshot
+                .role_grants
+                .iter()
+                .find(|g| g.to == grantee && g.role == role)
+                .ok_or(Error::NotFound("role grant"))?;
+            Ok(Built {
+                target: grantee_target(grantee),
+                before: to_json(before),
+                after: None,
+                change: AuthzChange::RevokeRole { to: grantee, role },
+                missing: "role grant",
             })
-            .await?;
-        Ok(proto::RevisionView { revision })
+        })
+        .await
     }
 
     /// Grants or denies a permission directly.
@@ -112,82 +98,74 @@ impl Authz<'_> {
         &self,
         to: ManageGrants<'_>,
         body: PermissionGrantInput,
-    ) -> Result<proto::RevisionView> {
+    ) -> Result<i64> {
         let (caller, to) = to.split();
         let caller = &caller;
         let now = self.i.clock.now();
-        let revision = self
-            .apply(caller, "permission.grant", |view| {
-                let grantee = grantee(view, to)?;
-                let mut errors = Vec::new();
-                let permission = input::permission("permission", &body.permission)
-                    .map_err(|e| errors.push(e))
-                    .ok();
-                let effect = match body
-                    .effect
-                    .as_deref()
-                    .map(str::to_ascii_lowercase)
-                    .as_deref()
-                {
-                    None | Some("allow") => Effect::Allow,
-                    Some("deny") => Effect::Deny,
-                    Some(_) => {
-                        errors.push(FieldError::new("effect", "must be 'allow' or 'deny'"));
-                        Effect::Allow
-                    }
-                };
-                let validity = input::validity(body.not_before, body.expires_at, now, &mut errors);
-                finish(errors)?;
-                let grant = PermissionGrant {
-                    to: grantee,
-                    permission: permission.ok_or(Error::Internal("authz-permission"))?,
-                    effect,
-                    validity,
-                };
-                Ok(Built {
-                    target: grantee_target(grantee),
-                    before: None,
-                    after: to_json(&grant),
-                    change: AuthzChange::GrantPermission(grant),
-                    missing: grantee_missing(grantee),
-                })
+        self.apply(caller, "permission.grant", |view| {
+            let grantee = grantee(view, to)?;
+            let mut errors = Vec::new();
+            let permission = input::permission("permission", &body.permission)
+                .map_err(|e| errors.push(e))
+                .ok();
+            let effect = match body
+                .effect
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                None | Some("allow") => Effect::Allow,
+                Some("deny") => Effect::Deny,
+                Some(_) => {
+                    errors.push(FieldError::new("effect", "must be 'allow' or 'deny'"));
+                    Effect::Allow
+                }
+            };
+            let validity = input::validity(body.not_before, body.expires_at, now, &mut errors);
+            finish(errors)?;
+            let grant = PermissionGrant {
+                to: grantee,
+                permission: permission.ok_or(Error::Internal("authz-permission"))?,
+                effect,
+                validity,
+            };
+            Ok(Built {
+                target: grantee_target(grantee),
+                before: None,
+                after: to_json(&grant),
+                change: AuthzChange::GrantPermission(grant),
+                missing: grantee_missing(grantee),
             })
-            .await?;
-        Ok(proto::RevisionView { revision })
+        })
+        .await
     }
 
     /// Removes a direct permission grant.
-    pub async fn revoke_permission(
-        &self,
-        to: ManageGrants<'_>,
-        permission: &str,
-    ) -> Result<proto::RevisionView> {
+    pub async fn revoke_permission(&self, to: ManageGrants<'_>, permission: &str) -> Result<i64> {
         let (caller, to) = to.split();
         let caller = &caller;
-        let revision = self
-            .apply(caller, "permission.revoke", |view| {
-                let grantee = grantee(view, to)?;
-                let permission = input::permission("permission", permission)
-                    .map_err(|e| Error::InvalidInput(vec![e]))?;
-                let before = view
-                    .snapshot
-                    .permission_grants
-                    .iter()
-                    .find(|g| g.to == grantee && g.permission == permission)
-                    .ok_or(Error::NotFound("permission grant"))?;
-                Ok(Built {
-                    target: grantee_target(grantee),
-                    before: to_json(before),
-                    after: None,
-                    change: AuthzChange::RevokePermission {
-                        to: grantee,
-                        permission,
-                    },
-                    missing: "permission grant",
-                })
+        self.apply(caller, "permission.revoke", |view| {
+            let grantee = grantee(view, to)?;
+            let permission = input::permission("permission", permission)
+                .map_err(|e| Error::InvalidInput(vec![e]))?;
+            let before = view
+                .snapshot
+                .permission_grants
+                .iter()
+                .find(|g| g.to == grantee && g.permission == permission)
+                .ok_or(Error::NotFound("permission grant"))?;
+            Ok(Built {
+                target: grantee_target(grantee),
+                before: to_json(before),
+                after: None,
+                change: AuthzChange::RevokePermission {
+                    to: grantee,
+                    permission,
+                },
+                missing: "permission grant",
             })
-            .await?;
-        Ok(proto::RevisionView { revision })
+        })
+        .await
     }
 }
 

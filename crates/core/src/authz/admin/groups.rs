@@ -6,31 +6,28 @@ impl Authz<'_> {
     // ---- groups ----
 
     /// Every group, by name.
-    pub async fn list_groups(&self, admin: &Allowed<GroupsRead>) -> Result<proto::GroupList> {
+    pub async fn list_groups(&self, admin: &Allowed<GroupsRead>) -> Result<Read<Vec<Group>>> {
         let caller = &admin.caller();
         let view = self.view(caller.who.realm.id, None).await?;
-        let mut groups: Vec<&Group> = view.snapshot.groups.iter().collect();
+        let mut groups = view.snapshot.groups.clone();
         groups.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(proto::GroupList {
-            items: groups
-                .into_iter()
-                .map(|g| group_view(&view, g, view.revision()))
-                .collect(),
-            revision: view.revision(),
+        Ok(Read {
+            view,
+            value: groups,
         })
     }
 
     /// One group, by id or name.
-    pub async fn get_group(
-        &self,
-        admin: &Allowed<GroupsRead>,
-        group: &str,
-    ) -> Result<proto::GroupView> {
+    pub async fn get_group(&self, admin: &Allowed<GroupsRead>, group: &str) -> Result<Read<Group>> {
         let caller = &admin.caller();
         let view = self.view(caller.who.realm.id, None).await?;
         let id = input::group_in_path(&view, group)?;
-        let g = view.compiled.group(id).ok_or(Error::NotFound("group"))?;
-        Ok(group_view(&view, g, view.revision()))
+        let g = view
+            .compiled
+            .group(id)
+            .ok_or(Error::NotFound("group"))?
+            .clone();
+        Ok(Read { view, value: g })
     }
 
     async fn group_after(
@@ -38,10 +35,14 @@ impl Authz<'_> {
         caller: &Caller<'_>,
         id: Uuid,
         revision: i64,
-    ) -> Result<proto::GroupView> {
+    ) -> Result<Read<Group>> {
         let view = self.view(caller.who.realm.id, Some(revision)).await?;
-        let g = view.compiled.group(id).ok_or(Error::NotFound("group"))?;
-        Ok(group_view(&view, g, view.revision()))
+        let g = view
+            .compiled
+            .group(id)
+            .ok_or(Error::NotFound("group"))?
+            .clone();
+        Ok(Read { view, value: g })
     }
 
     /// Creates a group.
@@ -49,7 +50,7 @@ impl Authz<'_> {
         &self,
         admin: &Allowed<GroupsManage>,
         new: GroupInput,
-    ) -> Result<proto::GroupView> {
+    ) -> Result<Read<Group>> {
         let caller = &admin.caller();
         let id = new_id();
         let revision = self
@@ -97,7 +98,7 @@ impl Authz<'_> {
         admin: &Allowed<GroupsManage>,
         group: &str,
         patch: GroupPatch,
-    ) -> Result<proto::GroupView> {
+    ) -> Result<Read<Group>> {
         let caller = &admin.caller();
         let mut group_id = None;
         let revision = self
@@ -159,26 +160,20 @@ impl Authz<'_> {
     }
 
     /// Deletes a group; its children move up to its parent.
-    pub async fn delete_group(
-        &self,
-        admin: &Allowed<GroupsManage>,
-        group: &str,
-    ) -> Result<proto::RevisionView> {
+    pub async fn delete_group(&self, admin: &Allowed<GroupsManage>, group: &str) -> Result<i64> {
         let caller = &admin.caller();
-        let revision = self
-            .apply(caller, "group.delete", |view| {
-                let id = input::group_in_path(view, group)?;
-                let old = view.compiled.group(id).ok_or(Error::NotFound("group"))?;
-                Ok(Built {
-                    target: format!("group:{id}"),
-                    before: to_json(old),
-                    after: None,
-                    change: AuthzChange::DeleteGroup(id),
-                    missing: "group",
-                })
+        self.apply(caller, "group.delete", |view| {
+            let id = input::group_in_path(view, group)?;
+            let old = view.compiled.group(id).ok_or(Error::NotFound("group"))?;
+            Ok(Built {
+                target: format!("group:{id}"),
+                before: to_json(old),
+                after: None,
+                change: AuthzChange::DeleteGroup(id),
+                missing: "group",
             })
-            .await?;
-        Ok(proto::RevisionView { revision })
+        })
+        .await
     }
 
     /// A group's direct members.
@@ -186,25 +181,24 @@ impl Authz<'_> {
         &self,
         admin: &Allowed<GroupsRead>,
         group: &str,
-    ) -> Result<proto::MemberList> {
+    ) -> Result<Read<Vec<Held<Membership>>>> {
         let caller = &admin.caller();
         let view = self.view(caller.who.realm.id, None).await?;
         let id = input::group_in_path(&view, group)?;
         let now = self.now_micros();
-        Ok(proto::MemberList {
-            items: view
-                .snapshot
-                .memberships
-                .iter()
-                .filter(|m| m.group == id)
-                .map(|m| proto::MemberView {
-                    user_id: m.user,
-                    not_before: m.validity.not_before.map(from_micros),
-                    expires_at: m.validity.expires_at.map(from_micros),
-                    active: m.validity.holds_at(now),
-                })
-                .collect(),
-            revision: view.revision(),
+        let members = view
+            .snapshot
+            .memberships
+            .iter()
+            .filter(|m| m.group == id)
+            .map(|m| Held {
+                grant: *m,
+                active: m.validity.holds_at(now),
+            })
+            .collect();
+        Ok(Read {
+            view,
+            value: members,
         })
     }
 
@@ -214,30 +208,28 @@ impl Authz<'_> {
         admin: &Allowed<GroupsManage>,
         group: &str,
         body: proto::AddMemberRequest,
-    ) -> Result<proto::RevisionView> {
+    ) -> Result<i64> {
         let caller = &admin.caller();
         let now = self.i.clock.now();
-        let revision = self
-            .apply(caller, "group.member.add", |view| {
-                let id = input::group_in_path(view, group)?;
-                let mut errors = Vec::new();
-                let validity = input::validity(body.not_before, body.expires_at, now, &mut errors);
-                finish(errors)?;
-                let m = Membership {
-                    user: body.user_id,
-                    group: id,
-                    validity,
-                };
-                Ok(Built {
-                    target: format!("group:{id}"),
-                    before: None,
-                    after: to_json(&m),
-                    change: AuthzChange::AddMember(m),
-                    missing: "user",
-                })
+        self.apply(caller, "group.member.add", |view| {
+            let id = input::group_in_path(view, group)?;
+            let mut errors = Vec::new();
+            let validity = input::validity(body.not_before, body.expires_at, now, &mut errors);
+            finish(errors)?;
+            let m = Membership {
+                user: body.user_id,
+                group: id,
+                validity,
+            };
+            Ok(Built {
+                target: format!("group:{id}"),
+                before: None,
+                after: to_json(&m),
+                change: AuthzChange::AddMember(m),
+                missing: "user",
             })
-            .await?;
-        Ok(proto::RevisionView { revision })
+        })
+        .await
     }
 
     /// Removes a member.
@@ -246,26 +238,24 @@ impl Authz<'_> {
         admin: &Allowed<GroupsManage>,
         group: &str,
         user: Uuid,
-    ) -> Result<proto::RevisionView> {
+    ) -> Result<i64> {
         let caller = &admin.caller();
-        let revision = self
-            .apply(caller, "group.member.remove", |view| {
-                let id = input::group_in_path(view, group)?;
-                let before = view
-                    .snapshot
-                    .memberships
-                    .iter()
-                    .find(|m| m.group == id && m.user == user)
-                    .ok_or(Error::NotFound("membership"))?;
-                Ok(Built {
-                    target: format!("group:{id}"),
-                    before: to_json(before),
-                    after: None,
-                    change: AuthzChange::RemoveMember { user, group: id },
-                    missing: "membership",
-                })
+        self.apply(caller, "group.member.remove", |view| {
+            let id = input::group_in_path(view, group)?;
+            let before = view
+                .snapshot
+                .memberships
+                .iter()
+                .find(|m| m.group == id && m.user == user)
+                .ok_or(Error::NotFound("membership"))?;
+            Ok(Built {
+                target: format!("group:{id}"),
+                before: to_json(before),
+                after: None,
+                change: AuthzChange::RemoveMember { user, group: id },
+                missing: "membership",
             })
-            .await?;
-        Ok(proto::RevisionView { revision })
+        })
+        .await
     }
 }

@@ -1,12 +1,13 @@
 //! Administration of roles, groups, grants and policies, one module each
-//! (`roles`, `groups`, `grants`, `policies`); this module holds the views
+//! (`roles`, `groups`, `grants`, `policies`); this module holds the values
 //! they answer with. Every method takes
 //! the caller's right ([`Allowed`]), validates its input against the current view
 //! (references, cycles), and applies one change with its audit record.
 
+use std::sync::Arc;
+
 use portcullis_policy::model::{
     Attachment, Effect, Grantee, Group, Membership, PermissionGrant, Policy, Role, RoleGrant,
-    Statement,
 };
 use portcullis_policy::syntax;
 use portcullis_proto as proto;
@@ -19,7 +20,7 @@ use crate::access::{
     Allowed, GroupsManage, GroupsRead, PoliciesManage, PoliciesRead, RolesManage, RolesRead,
 };
 use crate::error::{Error, FieldError, Result};
-use crate::model::{AuthzChange, from_micros, new_id};
+use crate::model::{AuthzChange, new_id};
 
 /// A new role.
 pub type RoleInput = proto::CreateRoleRequest;
@@ -43,91 +44,62 @@ mod roles;
 
 pub use grants::{GranteeRef, ManageGrants, ReadGrants};
 
-fn named(view: &View, id: Uuid, role: bool) -> proto::NamedRef {
-    let name = if role {
-        view.compiled.role(id).map(|r| r.name.clone())
-    } else {
-        view.compiled.group(id).map(|g| g.name.clone())
-    };
-    proto::NamedRef {
-        id,
-        name: name.unwrap_or_default(),
+/// An answer read from one view of the realm: the value, and the view it
+/// was read at (its revision, and the names of the roles and groups the
+/// value refers to).
+#[derive(Debug, Clone)]
+pub struct Read<T> {
+    /// The view the value was read from.
+    pub view: Arc<View>,
+    /// The value.
+    pub value: T,
+}
+
+impl<T> Read<T> {
+    /// The revision the value was read at.
+    pub fn revision(&self) -> i64 {
+        self.view.revision()
     }
 }
 
-fn role_view(view: &View, role: &Role, revision: i64) -> proto::RoleView {
-    proto::RoleView {
-        id: role.id,
-        name: role.name.clone(),
-        description: role.description.clone(),
-        builtin: role.builtin,
-        permissions: role.permissions.iter().map(ToString::to_string).collect(),
-        includes: role
-            .includes
-            .iter()
-            .map(|&r| named(view, r, true))
-            .collect(),
-        revision,
-    }
+/// A membership or grant, and whether its window holds now.
+#[derive(Debug, Clone)]
+pub struct Held<T> {
+    /// The membership or grant.
+    pub grant: T,
+    /// Whether it counts now.
+    pub active: bool,
 }
 
-fn group_view(view: &View, group: &Group, revision: i64) -> proto::GroupView {
-    proto::GroupView {
-        id: group.id,
-        name: group.name.clone(),
-        description: group.description.clone(),
-        parent: group.parent.map(|p| named(view, p, false)),
-        member_count: view
-            .snapshot
-            .memberships
-            .iter()
-            .filter(|m| m.group == group.id)
-            .count(),
-        revision,
-    }
+/// A user's or group's grants.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    /// Roles granted.
+    pub roles: Vec<Held<RoleGrant>>,
+    /// Permissions granted (or denied) directly.
+    pub permissions: Vec<Held<PermissionGrant>>,
+}
+
+/// A permission of the realm: declared in its catalogue, used by roles or
+/// granted directly.
+#[derive(Debug, Clone)]
+pub struct PermissionUse {
+    /// The permission (`resource:action:scope`).
+    pub permission: String,
+    /// Whether the catalogue declares it.
+    pub defined: bool,
+    /// The catalogue's description.
+    pub description: Option<String>,
+    /// Names of the roles holding it, sorted.
+    pub roles: Vec<String>,
+    /// How many direct grants name it.
+    pub direct_grants: usize,
 }
 
 fn effect_str(e: Effect) -> &'static str {
     match e {
         Effect::Allow => "allow",
         Effect::Deny => "deny",
-    }
-}
-
-fn statement_view(s: &Statement) -> proto::StatementView {
-    proto::StatementView {
-        sid: s.sid.clone(),
-        effect: effect_str(s.effect).to_uppercase(),
-        actions: s.actions.clone(),
-        resources: s.resources.clone(),
-        condition: s.condition.clone(),
-    }
-}
-
-fn attachment_view(view: &View, a: Attachment) -> proto::AttachmentView {
-    let (kind, id, name) = match a {
-        Attachment::Realm => ("realm", None, None),
-        Attachment::User(u) => ("user", Some(u), None),
-        Attachment::Group(g) => ("group", Some(g), Some(named(view, g, false).name)),
-        Attachment::Role(r) => ("role", Some(r), Some(named(view, r, true).name)),
-    };
-    proto::AttachmentView {
-        kind: kind.to_owned(),
-        id,
-        name,
-    }
-}
-
-fn policy_view(view: &View, p: &Policy, revision: i64) -> proto::PolicyView {
-    proto::PolicyView {
-        id: p.id,
-        name: p.name.clone(),
-        description: p.description.clone(),
-        priority: p.priority,
-        enabled: p.enabled,
-        attached_to: attachment_view(view, p.attached_to),
-        statements: p.statements.iter().map(statement_view).collect(),
-        revision,
     }
 }
 

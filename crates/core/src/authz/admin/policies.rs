@@ -6,18 +6,12 @@ impl Authz<'_> {
     // ---- policies ----
 
     /// Every policy, highest priority first.
-    pub async fn list_policies(&self, admin: &Allowed<PoliciesRead>) -> Result<proto::PolicyList> {
+    pub async fn list_policies(&self, admin: &Allowed<PoliciesRead>) -> Result<Read<Vec<Policy>>> {
         let caller = &admin.caller();
         let view = self.view(caller.who.realm.id, None).await?;
-        let mut items: Vec<&Policy> = view.snapshot.policies.iter().collect();
+        let mut items = view.snapshot.policies.clone();
         items.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.name.cmp(&b.name)));
-        Ok(proto::PolicyList {
-            items: items
-                .into_iter()
-                .map(|p| policy_view(&view, p, view.revision()))
-                .collect(),
-            revision: view.revision(),
-        })
+        Ok(Read { view, value: items })
     }
 
     /// One policy by id or name.
@@ -25,11 +19,11 @@ impl Authz<'_> {
         &self,
         admin: &Allowed<PoliciesRead>,
         policy: &str,
-    ) -> Result<proto::PolicyView> {
+    ) -> Result<Read<Policy>> {
         let caller = &admin.caller();
         let view = self.view(caller.who.realm.id, None).await?;
-        let p = find_policy(&view, policy)?;
-        Ok(policy_view(&view, p, view.revision()))
+        let p = find_policy(&view, policy)?.clone();
+        Ok(Read { view, value: p })
     }
 
     /// Creates a policy from a native or IAM-style body.
@@ -37,7 +31,7 @@ impl Authz<'_> {
         &self,
         admin: &Allowed<PoliciesManage>,
         body: PolicyInput,
-    ) -> Result<proto::PolicyView> {
+    ) -> Result<Read<Policy>> {
         let caller = &admin.caller();
         let id = new_id();
         let revision = self
@@ -59,8 +53,8 @@ impl Authz<'_> {
             })
             .await?;
         let view = self.view(caller.who.realm.id, Some(revision)).await?;
-        let p = find_policy(&view, &id.to_string())?;
-        Ok(policy_view(&view, p, view.revision()))
+        let p = find_policy(&view, &id.to_string())?.clone();
+        Ok(Read { view, value: p })
     }
 
     /// Changes a policy: fields given replace the stored ones.
@@ -69,7 +63,7 @@ impl Authz<'_> {
         admin: &Allowed<PoliciesManage>,
         policy: &str,
         body: PolicyInput,
-    ) -> Result<proto::PolicyView> {
+    ) -> Result<Read<Policy>> {
         let caller = &admin.caller();
         let mut policy_id = None;
         let revision = self
@@ -95,8 +89,8 @@ impl Authz<'_> {
             .await?;
         let id = policy_id.ok_or(Error::Internal("authz-policy"))?;
         let view = self.view(caller.who.realm.id, Some(revision)).await?;
-        let p = find_policy(&view, &id.to_string())?;
-        Ok(policy_view(&view, p, view.revision()))
+        let p = find_policy(&view, &id.to_string())?.clone();
+        Ok(Read { view, value: p })
     }
 
     /// Deletes a policy.
@@ -104,21 +98,19 @@ impl Authz<'_> {
         &self,
         admin: &Allowed<PoliciesManage>,
         policy: &str,
-    ) -> Result<proto::RevisionView> {
+    ) -> Result<i64> {
         let caller = &admin.caller();
-        let revision = self
-            .apply(caller, "policy.delete", |view| {
-                let old = find_policy(view, policy)?;
-                Ok(Built {
-                    target: format!("policy:{}", old.id),
-                    before: to_json(old),
-                    after: None,
-                    change: AuthzChange::DeletePolicy(old.id),
-                    missing: "policy",
-                })
+        self.apply(caller, "policy.delete", |view| {
+            let old = find_policy(view, policy)?;
+            Ok(Built {
+                target: format!("policy:{}", old.id),
+                before: to_json(old),
+                after: None,
+                change: AuthzChange::DeletePolicy(old.id),
+                missing: "policy",
             })
-            .await?;
-        Ok(proto::RevisionView { revision })
+        })
+        .await
     }
 }
 

@@ -6,42 +6,35 @@ impl Authz<'_> {
     // ---- roles ----
 
     /// Every role of the realm, by name.
-    pub async fn list_roles(&self, admin: &Allowed<RolesRead>) -> Result<proto::RoleList> {
+    pub async fn list_roles(&self, admin: &Allowed<RolesRead>) -> Result<Read<Vec<Role>>> {
         let caller = &admin.caller();
         let view = self.view(caller.who.realm.id, None).await?;
-        let mut roles: Vec<&Role> = view.snapshot.roles.iter().collect();
+        let mut roles = view.snapshot.roles.clone();
         roles.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(proto::RoleList {
-            items: roles
-                .into_iter()
-                .map(|r| role_view(&view, r, view.revision()))
-                .collect(),
-            revision: view.revision(),
-        })
+        Ok(Read { view, value: roles })
     }
 
     /// One role, by id or name.
-    pub async fn get_role(
-        &self,
-        admin: &Allowed<RolesRead>,
-        role: &str,
-    ) -> Result<proto::RoleView> {
+    pub async fn get_role(&self, admin: &Allowed<RolesRead>, role: &str) -> Result<Read<Role>> {
         let caller = &admin.caller();
         let view = self.view(caller.who.realm.id, None).await?;
         let id = input::role_in_path(&view, role)?;
-        let role = view.compiled.role(id).ok_or(Error::NotFound("role"))?;
-        Ok(role_view(&view, role, view.revision()))
+        let role = view
+            .compiled
+            .role(id)
+            .ok_or(Error::NotFound("role"))?
+            .clone();
+        Ok(Read { view, value: role })
     }
 
-    async fn role_after(
-        &self,
-        caller: &Caller<'_>,
-        id: Uuid,
-        revision: i64,
-    ) -> Result<proto::RoleView> {
+    async fn role_after(&self, caller: &Caller<'_>, id: Uuid, revision: i64) -> Result<Read<Role>> {
         let view = self.view(caller.who.realm.id, Some(revision)).await?;
-        let role = view.compiled.role(id).ok_or(Error::NotFound("role"))?;
-        Ok(role_view(&view, role, view.revision()))
+        let role = view
+            .compiled
+            .role(id)
+            .ok_or(Error::NotFound("role"))?
+            .clone();
+        Ok(Read { view, value: role })
     }
 
     /// Creates a role.
@@ -49,7 +42,7 @@ impl Authz<'_> {
         &self,
         admin: &Allowed<RolesManage>,
         new: RoleInput,
-    ) -> Result<proto::RoleView> {
+    ) -> Result<Read<Role>> {
         let caller = &admin.caller();
         let id = new_id();
         let revision = self
@@ -96,7 +89,7 @@ impl Authz<'_> {
         admin: &Allowed<RolesManage>,
         role: &str,
         patch: RolePatch,
-    ) -> Result<proto::RoleView> {
+    ) -> Result<Read<Role>> {
         let caller = &admin.caller();
         let mut role_id = None;
         let revision = self
@@ -161,7 +154,7 @@ impl Authz<'_> {
         role: &str,
         body: proto::RolePermissionsRequest,
         add: bool,
-    ) -> Result<proto::RoleView> {
+    ) -> Result<Read<Role>> {
         let caller = &admin.caller();
         let mut listed: Vec<String> = body.permission.into_iter().collect();
         listed.extend(body.permissions);
@@ -222,32 +215,26 @@ impl Authz<'_> {
     }
 
     /// Deletes a role (not a built-in one) and every grant of it.
-    pub async fn delete_role(
-        &self,
-        admin: &Allowed<RolesManage>,
-        role: &str,
-    ) -> Result<proto::RevisionView> {
+    pub async fn delete_role(&self, admin: &Allowed<RolesManage>, role: &str) -> Result<i64> {
         let caller = &admin.caller();
-        let revision = self
-            .apply(caller, "role.delete", |view| {
-                let id = input::role_in_path(view, role)?;
-                let old = view.compiled.role(id).ok_or(Error::NotFound("role"))?;
-                if old.builtin {
-                    return Err(Error::Conflict(format!(
-                        "'{}' is a built-in role and cannot be deleted",
-                        old.name
-                    )));
-                }
-                Ok(Built {
-                    target: format!("role:{id}"),
-                    before: to_json(old),
-                    after: None,
-                    change: AuthzChange::DeleteRole(id),
-                    missing: "role",
-                })
+        self.apply(caller, "role.delete", |view| {
+            let id = input::role_in_path(view, role)?;
+            let old = view.compiled.role(id).ok_or(Error::NotFound("role"))?;
+            if old.builtin {
+                return Err(Error::Conflict(format!(
+                    "'{}' is a built-in role and cannot be deleted",
+                    old.name
+                )));
+            }
+            Ok(Built {
+                target: format!("role:{id}"),
+                before: to_json(old),
+                after: None,
+                change: AuthzChange::DeleteRole(id),
+                missing: "role",
             })
-            .await?;
-        Ok(proto::RevisionView { revision })
+        })
+        .await
     }
 
     /// The realm's permissions: the catalogue's, and those in use in roles
@@ -255,26 +242,25 @@ impl Authz<'_> {
     pub async fn list_permissions(
         &self,
         admin: &Allowed<RolesRead>,
-    ) -> Result<proto::PermissionList> {
+    ) -> Result<Read<Vec<PermissionUse>>> {
         self.permissions_of(admin.realm().id).await
     }
 
-    async fn permissions_of(&self, realm_id: Uuid) -> Result<proto::PermissionList> {
+    async fn permissions_of(&self, realm_id: Uuid) -> Result<Read<Vec<PermissionUse>>> {
         let view = self.view(realm_id, None).await?;
         let defined = self.i.store.list_defined_permissions(realm_id).await?;
-        let mut uses: std::collections::BTreeMap<String, proto::PermissionUse> = Default::default();
+        let mut uses: std::collections::BTreeMap<String, PermissionUse> = Default::default();
         fn entry(
-            uses: &mut std::collections::BTreeMap<String, proto::PermissionUse>,
+            uses: &mut std::collections::BTreeMap<String, PermissionUse>,
             key: String,
-        ) -> &mut proto::PermissionUse {
-            uses.entry(key.clone())
-                .or_insert_with(|| proto::PermissionUse {
-                    permission: key,
-                    defined: false,
-                    description: None,
-                    roles: Vec::new(),
-                    direct_grants: 0,
-                })
+        ) -> &mut PermissionUse {
+            uses.entry(key.clone()).or_insert_with(|| PermissionUse {
+                permission: key,
+                defined: false,
+                description: None,
+                roles: Vec::new(),
+                direct_grants: 0,
+            })
         }
         for (permission, description) in defined {
             let e = entry(&mut uses, permission);
@@ -291,16 +277,14 @@ impl Authz<'_> {
         for g in &view.snapshot.permission_grants {
             entry(&mut uses, g.permission.to_string()).direct_grants += 1;
         }
-        Ok(proto::PermissionList {
-            items: uses
-                .into_values()
-                .map(|mut u| {
-                    u.roles.sort();
-                    u
-                })
-                .collect(),
-            revision: view.revision(),
-        })
+        let items = uses
+            .into_values()
+            .map(|mut u| {
+                u.roles.sort();
+                u
+            })
+            .collect();
+        Ok(Read { view, value: items })
     }
 
     /// Declares a permission in the realm's catalogue (or replaces its
@@ -309,7 +293,7 @@ impl Authz<'_> {
         &self,
         admin: &Allowed<RolesManage>,
         input: proto::DefinePermissionRequest,
-    ) -> Result<proto::PermissionUse> {
+    ) -> Result<PermissionUse> {
         let caller = &admin.caller();
         let mut errors = Vec::new();
         let permission = input::permission("permission", &input.permission)
@@ -337,7 +321,7 @@ impl Authz<'_> {
         })
         .await?;
         let list = self.permissions_of(caller.who.realm.id).await?;
-        list.items
+        list.value
             .into_iter()
             .find(|u| u.permission == text)
             .ok_or(Error::Internal("authz-permission-defined"))
@@ -348,23 +332,21 @@ impl Authz<'_> {
         &self,
         admin: &Allowed<RolesManage>,
         permission: &str,
-    ) -> Result<proto::RevisionView> {
+    ) -> Result<i64> {
         let caller = &admin.caller();
         let permission = input::permission("permission", permission)
             .map_err(|e| Error::InvalidInput(vec![e]))?;
         let text = permission.to_string();
-        let revision = self
-            .apply(caller, "permission.undefine", |_| {
-                Ok(Built {
-                    target: format!("permission:{text}"),
-                    before: Some(serde_json::json!({"permission": text})),
-                    after: None,
-                    change: AuthzChange::UndefinePermission(permission.clone()),
-                    missing: "permission",
-                })
+        self.apply(caller, "permission.undefine", |_| {
+            Ok(Built {
+                target: format!("permission:{text}"),
+                before: Some(serde_json::json!({"permission": text})),
+                after: None,
+                change: AuthzChange::UndefinePermission(permission.clone()),
+                missing: "permission",
             })
-            .await?;
-        Ok(proto::RevisionView { revision })
+        })
+        .await
     }
 }
 
