@@ -45,6 +45,16 @@ pub enum Effect {
     Deny,
 }
 
+impl Effect {
+    /// `allow` or `deny`, as the API and stored documents write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+        }
+    }
+}
+
 /// Who receives a role or permission grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "lowercase")]

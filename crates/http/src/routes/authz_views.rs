@@ -4,9 +4,7 @@
 //! `proto` types, resolving the names of referenced roles and groups and the
 //! revision from that view.
 
-use portcullis_core::authz::model::{
-    Attachment, Effect, Group, Membership, Policy, Role, Statement,
-};
+use portcullis_core::authz::model::{Attachment, Group, Membership, Policy, Role, Statement};
 use portcullis_core::authz::{
     Decision, EffectiveAccess, EffectivePermission, Grants, Held, PermissionUse, Read, View,
 };
@@ -25,13 +23,6 @@ fn group_ref(view: &View, id: Uuid) -> proto::NamedRef {
     proto::NamedRef {
         id,
         name: view.group_name(id).to_owned(),
-    }
-}
-
-fn effect_str(e: Effect) -> &'static str {
-    match e {
-        Effect::Allow => "allow",
-        Effect::Deny => "deny",
     }
 }
 
@@ -128,7 +119,7 @@ pub(crate) fn grants_view(r: Read<Grants>) -> proto::GrantsView {
             .iter()
             .map(|g| proto::PermissionGrantView {
                 permission: g.grant.permission.to_string(),
-                effect: effect_str(g.grant.effect).to_owned(),
+                effect: g.grant.effect.as_str().to_owned(),
                 not_before: g.grant.validity.not_before.map(from_micros),
                 expires_at: g.grant.validity.expires_at.map(from_micros),
                 active: g.active,
@@ -161,7 +152,7 @@ pub(crate) fn permission_list(r: Read<Vec<PermissionUse>>) -> proto::PermissionL
 fn statement(s: &Statement) -> proto::StatementView {
     proto::StatementView {
         sid: s.sid.clone(),
-        effect: effect_str(s.effect).to_uppercase(),
+        effect: s.effect.as_str().to_uppercase(),
         actions: s.actions.clone(),
         resources: s.resources.clone(),
         condition: s.condition.clone(),
@@ -238,7 +229,7 @@ pub(crate) fn check_batch_response(r: Read<Vec<Decision>>) -> proto::CheckBatchR
 fn effective_permission(p: EffectivePermission) -> proto::EffectivePermissionView {
     proto::EffectivePermissionView {
         permission: p.permission.to_string(),
-        effect: effect_str(p.effect).to_owned(),
+        effect: p.effect.as_str().to_owned(),
         sources: p.sources,
     }
 }

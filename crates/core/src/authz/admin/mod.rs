@@ -96,13 +96,6 @@ pub struct PermissionUse {
     pub direct_grants: usize,
 }
 
-fn effect_str(e: Effect) -> &'static str {
-    match e {
-        Effect::Allow => "allow",
-        Effect::Deny => "deny",
-    }
-}
-
 fn to_json<T: serde::Serialize>(v: &T) -> Option<Value> {
     serde_json::to_value(v).ok()
 }

@@ -231,7 +231,7 @@ fn parse_policy(view: &View, id: Uuid, body: &Value, old: Option<&Policy>) -> Re
             if let Some(o) = old
                 && let [s] = o.statements.as_slice()
             {
-                stmt.insert("effect".into(), json!(effect_str(s.effect)));
+                stmt.insert("effect".into(), json!(s.effect.as_str()));
                 stmt.insert("actions".into(), json!(s.actions));
                 stmt.insert("resources".into(), json!(s.resources));
                 if let Some(c) = &s.condition {
