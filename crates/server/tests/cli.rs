@@ -108,21 +108,7 @@ fn migrate_and_admin_commands() {
 
     // The admin commands open the store; the first `serve` bootstraps, so bootstrap
     // through a short serve first.
-    let port = free_port();
-    let mut server = Running(
-        portcullis(dir.path())
-            .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
-            .env(
-                "PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD",
-                "operator chosen secret",
-            )
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_ready(port);
-    terminate(&mut server);
+    bootstrap_through_serve(dir.path(), &[]);
 
     let o = portcullis(dir.path())
         .args(["admin", "list-realms"])
@@ -186,6 +172,25 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Bootstraps the data directory through a short `serve` (with `env` set
+/// and a chosen administrator password), stopped once it is ready.
+fn bootstrap_through_serve(data: &Path, env: &[(&str, &str)]) {
+    let port = free_port();
+    let mut command = portcullis(data);
+    command
+        .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
+        .env(
+            "PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD",
+            "operator chosen secret",
+        )
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut server = Running(command.spawn().unwrap());
+    wait_ready(port);
+    terminate(&mut server);
 }
 
 fn wait_ready(port: u16) {
@@ -524,22 +529,7 @@ fn admin_output_is_for_people_and_logs_go_to_stderr() {
 
     // A realm whose name is wider than a fixed column.
     let realm = "a-realm-whose-name-is-rather-long";
-    let port = free_port();
-    let mut server = Running(
-        portcullis(dir.path())
-            .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
-            .env("PORTCULLIS_DEFAULT_REALM", realm)
-            .env(
-                "PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD",
-                "operator chosen secret",
-            )
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_ready(port);
-    terminate(&mut server);
+    bootstrap_through_serve(dir.path(), &[("PORTCULLIS_DEFAULT_REALM", realm)]);
 
     let o = portcullis(dir.path())
         .args(["admin", "list-realms"])
