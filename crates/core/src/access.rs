@@ -13,10 +13,11 @@ use std::marker::PhantomData;
 use std::net::IpAddr;
 
 use crate::app::Inner;
-use crate::authz::{Authz, Caller};
+use crate::authz::{Authz, Caller, View};
 use crate::error::{Error, Result};
 use crate::model::Realm;
 use crate::tokens::Principal;
+use uuid::Uuid;
 
 mod sealed {
     pub trait Sealed {}
@@ -116,11 +117,6 @@ impl<R: Right> Allowed<R> {
     pub fn realm(&self) -> &Realm {
         &self.requester.who.realm
     }
-
-    /// The authenticated principal.
-    pub fn who(&self) -> &Principal {
-        &self.requester.who
-    }
 }
 
 /// The one place rights are decided.
@@ -137,34 +133,44 @@ impl<'a> Access<'a> {
 
     /// The right `R` for `requester`, or 403 naming the permission it lacks.
     pub async fn allow<R: Right>(&self, requester: Requester) -> Result<Allowed<R>> {
-        if self.holds::<R>(&requester.caller()).await? {
-            Ok(Allowed {
-                requester,
-                right: PhantomData,
-            })
+        let ip = requester.ip.as_deref().and_then(|ip| ip.parse().ok());
+        let who = &requester.who;
+        self.decide::<R>(&who.realm, who.user_id, ip).await?;
+        Ok(Allowed {
+            requester,
+            right: PhantomData,
+        })
+    }
+
+    /// `Ok` when `user` holds `R` in `realm` now, else 403 naming the
+    /// permission: the decision behind [`Self::allow`] and the older
+    /// capability types of users, mail and realms.
+    pub(crate) async fn decide<R: Right>(
+        &self,
+        realm: &Realm,
+        user: Uuid,
+        ip: Option<IpAddr>,
+    ) -> Result<()> {
+        let view = self.authz.view(realm.id, None).await?;
+        self.decide_in::<R>(&view, realm, user, ip)
+    }
+
+    /// [`Self::decide`] against a view the caller already holds (a check
+    /// that needs `authz:check` reads the view it runs at once).
+    pub(crate) fn decide_in<R: Right>(
+        &self,
+        view: &View,
+        realm: &Realm,
+        user: Uuid,
+        ip: Option<IpAddr>,
+    ) -> Result<()> {
+        if self
+            .authz
+            .user_may(view, realm, user, ip, R::RESOURCE, R::ACTION)
+        {
+            Ok(())
         } else {
             Err(Error::Forbidden(R::DENIED))
         }
-    }
-
-    /// Whether the caller holds `R` now: for a right that only some inputs
-    /// need (checking another subject than oneself).
-    pub(crate) async fn holds<R: Right>(&self, caller: &Caller<'_>) -> Result<bool> {
-        let ip: Option<IpAddr> = caller.ip.and_then(|ip| ip.parse().ok());
-        self.user_holds::<R>(&caller.who.realm, caller.who.user_id, ip)
-            .await
-    }
-
-    /// Whether `user` holds `R` in `realm` now, decided by the engine like
-    /// any other check (for the capability types of users, mail and realms).
-    pub(crate) async fn user_holds<R: Right>(
-        &self,
-        realm: &Realm,
-        user: uuid::Uuid,
-        ip: Option<IpAddr>,
-    ) -> Result<bool> {
-        self.authz
-            .user_may(realm, user, ip, R::RESOURCE, R::ACTION)
-            .await
     }
 }

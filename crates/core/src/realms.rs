@@ -1,7 +1,6 @@
 //! Realms: creation with signing keys, lookup (cached), administration, the
 //! first-start bootstrap, and key rotation.
 
-use crate::access::{RealmsManage, Right};
 use std::sync::Arc;
 
 use portcullis_crypto::SigningAlgorithm;
@@ -10,6 +9,7 @@ use serde_json::Value;
 use time::Duration;
 use uuid::Uuid;
 
+use crate::access::RealmsManage;
 use crate::app::Inner;
 use crate::error::{Error, FieldError, Result};
 use crate::model::{Email, Realm, RealmName, TimeZone, User, new_id};
@@ -166,15 +166,10 @@ impl<'a> Realms<'a> {
         let user = self.i.store.get_user(who.realm.id, who.user_id).await?;
         match user {
             Some(u) if u.active => {
-                if self
-                    .access()
-                    .user_holds::<RealmsManage>(&who.realm, u.id, None)
-                    .await?
-                {
-                    Ok(ServerAdmin { _private: () })
-                } else {
-                    Err(Error::Forbidden(RealmsManage::DENIED))
-                }
+                self.access()
+                    .decide::<RealmsManage>(&who.realm, u.id, None)
+                    .await?;
+                Ok(ServerAdmin { _private: () })
             }
             _ => Err(Error::NotAuthenticated("account no longer active")),
         }

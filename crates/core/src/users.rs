@@ -4,7 +4,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::access::{Right, UsersManage};
+use crate::access::UsersManage;
 use crate::accounts::{conflict_email, parse_name};
 use crate::app::Inner;
 use crate::error::{Error, FieldError, Result};
@@ -109,19 +109,14 @@ impl<'a> Users<'a> {
     pub async fn require_admin(&self, who: &Principal) -> Result<RealmAdmin> {
         match self.i.store.get_user(who.realm.id, who.user_id).await? {
             Some(u) if u.active => {
-                if self
-                    .access()
-                    .user_holds::<UsersManage>(&who.realm, u.id, None)
-                    .await?
-                {
-                    Ok(RealmAdmin {
-                        realm_id: who.realm.id,
-                        user_id: u.id,
-                        realm_min_password: who.realm.password_min_length,
-                    })
-                } else {
-                    Err(Error::Forbidden(UsersManage::DENIED))
-                }
+                self.access()
+                    .decide::<UsersManage>(&who.realm, u.id, None)
+                    .await?;
+                Ok(RealmAdmin {
+                    realm_id: who.realm.id,
+                    user_id: u.id,
+                    realm_min_password: who.realm.password_min_length,
+                })
             }
             _ => Err(Error::NotAuthenticated("account no longer active")),
         }

@@ -1,6 +1,7 @@
 //! The check API: single checks, batches, effective permissions.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use portcullis_policy::{CheckRequest, Context, Decision, EffectivePermission, Resource};
 use portcullis_proto as proto;
@@ -8,6 +9,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{Authz, Caller, Read, View};
+use crate::access::AuthzCheck;
 use crate::error::{Error, FieldError, Result};
 use crate::model::{AuditRecord, new_id};
 
@@ -52,8 +54,7 @@ impl Authz<'_> {
     pub async fn check(&self, caller: &Caller<'_>, input: CheckInput) -> Result<CheckOutcome> {
         let min = input.min_revision;
         let parsed = self.parse_check(caller, input, "")?;
-        self.may_check_for(caller, parsed.subject).await?;
-        let view = self.view(caller.who.realm.id, min).await?;
+        let view = self.view_for(caller, parsed.subject, min).await?;
         let (decision, denied) = self.decide(caller, &view, &parsed);
         if let Some(record) = denied {
             self.i.audit.record(record).await;
@@ -83,10 +84,11 @@ impl Authz<'_> {
             parsed.push(self.parse_check(caller, check, &format!("checks[{n}]."))?);
         }
         // One permission check for the batch, not one per check.
-        if let Some(other) = parsed.iter().find(|p| p.subject != caller.who.user_id) {
-            self.may_check_for(caller, other.subject).await?;
-        }
-        let view = self.view(caller.who.realm.id, min).await?;
+        let subject = parsed
+            .iter()
+            .find(|p| p.subject != caller.who.user_id)
+            .map_or(caller.who.user_id, |p| p.subject);
+        let view = self.view_for(caller, subject, min).await?;
         let mut results = Vec::with_capacity(parsed.len());
         for p in &parsed {
             let (decision, denied) = self.decide(caller, &view, p);
@@ -135,8 +137,7 @@ impl Authz<'_> {
         user: Uuid,
         min_revision: Option<i64>,
     ) -> Result<Read<EffectiveAccess>> {
-        self.may_check_for(caller, user).await?;
-        let view = self.view(caller.who.realm.id, min_revision).await?;
+        let view = self.view_for(caller, user, min_revision).await?;
         let now = self.now_micros();
         let access = EffectiveAccess {
             user_id: user,
@@ -155,17 +156,27 @@ impl Authz<'_> {
         Ok(self.view(caller.who.realm.id, None).await?.revision())
     }
 
-    async fn may_check_for(&self, caller: &Caller<'_>, subject: Uuid) -> Result<()> {
+    /// The view a check for `subject` runs at (at least `min_revision`),
+    /// after the caller's right to check another subject than itself
+    /// (`authz:check`), decided on the current view: one view read serves
+    /// both unless the check asks for a newer revision.
+    async fn view_for(
+        &self,
+        caller: &Caller<'_>,
+        subject: Uuid,
+        min_revision: Option<i64>,
+    ) -> Result<Arc<View>> {
+        let realm = &caller.who.realm;
         if subject == caller.who.user_id {
-            return Ok(());
+            return self.view(realm.id, min_revision).await;
         }
-        let access = self.access();
-        if access.holds::<crate::access::AuthzCheck>(caller).await? {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(
-                <crate::access::AuthzCheck as crate::access::Right>::DENIED,
-            ))
+        let view = self.view(realm.id, None).await?;
+        let ip = caller.ip.and_then(|ip| ip.parse().ok());
+        self.access()
+            .decide_in::<AuthzCheck>(&view, realm, caller.who.user_id, ip)?;
+        match min_revision {
+            Some(m) if m > view.revision() => self.view(realm.id, min_revision).await,
+            _ => Ok(view),
         }
     }
 

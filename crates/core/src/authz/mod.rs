@@ -211,17 +211,17 @@ impl<'a> Authz<'a> {
         self.i.authz.views.remove(&realm_id);
     }
 
-    /// Whether a user holds `resource:action:all` in a realm now (Portcullis's
+    /// Whether a user holds `resource:action:all` in `view` (Portcullis's
     /// own admin permissions), decided by the engine like any other check.
-    pub(crate) async fn user_may(
+    pub(crate) fn user_may(
         &self,
+        view: &View,
         realm: &crate::model::Realm,
         user: Uuid,
         ip: Option<std::net::IpAddr>,
         resource: &str,
         action: &str,
-    ) -> Result<bool> {
-        let view = self.view(realm.id, None).await?;
+    ) -> bool {
         let resource = Resource {
             kind: resource.to_owned(),
             id: None,
@@ -230,8 +230,7 @@ impl<'a> Authz<'a> {
             attributes: serde_json::Map::new(),
         };
         let context = self.context(realm, ip, serde_json::Map::new());
-        Ok(view
-            .compiled
+        view.compiled
             .check(&CheckRequest {
                 subject: user,
                 subject_attributes: None,
@@ -241,7 +240,7 @@ impl<'a> Authz<'a> {
                 now: self.now_micros(),
                 explain: false,
             })
-            .allowed)
+            .allowed
     }
 
     /// Names of the roles a user holds now (for the `roles` token claim).
