@@ -120,17 +120,29 @@ impl Keys {
     pub async fn ensure_every_algorithm(&self, realm: &Realm) -> Result<()> {
         self.ensure(realm).await?;
         let stored = self.store.list_signing_keys(realm.id).await?;
-        let now = self.clock.now();
         for alg in SigningAlgorithm::ALL {
-            let usable = |k: &StoredSigningKey| {
-                k.active && k.alg == alg && k.retire_after.is_none_or(|t| t > now)
-            };
-            if !stored.iter().any(usable) {
-                let key = self.new_stored_key(realm.id, alg).await?;
-                self.store.insert_signing_key(&key).await?;
-            }
+            self.add_key_unless_usable(realm.id, alg, &stored).await?;
         }
         self.cache.remove(&realm.id);
+        Ok(())
+    }
+
+    /// Stores a new active key for `alg` unless `stored` (the realm's keys)
+    /// holds one that is active and not retiring.
+    async fn add_key_unless_usable(
+        &self,
+        realm_id: Uuid,
+        alg: SigningAlgorithm,
+        stored: &[StoredSigningKey],
+    ) -> Result<()> {
+        let now = self.clock.now();
+        let usable = |k: &StoredSigningKey| {
+            k.active && k.alg == alg && k.retire_after.is_none_or(|t| t > now)
+        };
+        if !stored.iter().any(usable) {
+            let key = self.new_stored_key(realm_id, alg).await?;
+            self.store.insert_signing_key(&key).await?;
+        }
         Ok(())
     }
 
@@ -238,14 +250,7 @@ impl Keys {
             return Ok(s.clone());
         }
         let stored = self.store.list_signing_keys(realm.id).await?;
-        let now = self.clock.now();
-        let usable = |k: &StoredSigningKey| {
-            k.active && k.alg == alg && k.retire_after.is_none_or(|t| t > now)
-        };
-        if !stored.iter().any(usable) {
-            let key = self.new_stored_key(realm.id, alg).await?;
-            self.store.insert_signing_key(&key).await?;
-        }
+        self.add_key_unless_usable(realm.id, alg, &stored).await?;
         self.load(realm)
             .await?
             .signers
