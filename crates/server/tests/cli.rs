@@ -417,6 +417,11 @@ fn geoip_databases_are_checked_at_start_up() {
     assert_eq!(loaded[1]["database_type"], "GeoLite2-ASN");
 }
 
+/// Fails unless stdout is free of log lines.
+fn assert_no_log_lines_in_stdout(o: &Output) {
+    assert_eq!(log_lines_in_stdout(o), Vec::<String>::new(), "{}", text(o));
+}
+
 /// The lines of stdout that are log records (JSON objects).
 fn log_lines_in_stdout(o: &Output) -> Vec<String> {
     String::from_utf8_lossy(&o.stdout)
@@ -492,12 +497,7 @@ fn admin_output_is_for_people_and_logs_go_to_stderr() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(
-        log_lines_in_stdout(&o),
-        Vec::<String>::new(),
-        "{}",
-        text(&o)
-    );
+    assert_no_log_lines_in_stdout(&o);
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("created a new master key"),
         "the log goes to stderr: {}",
@@ -536,12 +536,7 @@ fn admin_output_is_for_people_and_logs_go_to_stderr() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(
-        log_lines_in_stdout(&o),
-        Vec::<String>::new(),
-        "{}",
-        text(&o)
-    );
+    assert_no_log_lines_in_stdout(&o);
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(table.contains(realm), "{table}");
     assert_aligned(&table);
@@ -563,12 +558,7 @@ fn admin_output_is_for_people_and_logs_go_to_stderr() {
         err.contains(r#"user "nobody@example.com" not found"#),
         "{err}"
     );
-    assert_eq!(
-        log_lines_in_stdout(&o),
-        Vec::<String>::new(),
-        "{}",
-        text(&o)
-    );
+    assert_no_log_lines_in_stdout(&o);
 }
 
 #[test]
