@@ -231,10 +231,7 @@ impl FromRequestParts<AppState> for Ctx {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let ip = client_ip(parts);
         Ok(Ctx(Requester {
             who,
             request_id,
@@ -278,6 +275,14 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
         })
 }
 
+/// The client's IP, as the socket saw it.
+fn client_ip(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+}
+
 /// Client IP and User-Agent.
 #[derive(Debug, Clone)]
 pub struct ClientMeta(pub RequestMeta);
@@ -285,10 +290,7 @@ pub struct ClientMeta(pub RequestMeta);
 impl ClientMeta {
     /// What a request's head tells of its client.
     pub(crate) fn of(parts: &Parts) -> RequestMeta {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let ip = client_ip(parts);
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
