@@ -74,6 +74,12 @@ rights! {
     AuthzCheck = "authz":"check";
     /// `users:manage`: administer the realm's users and mail templates.
     UsersManage = "users":"manage";
+    /// `identity-providers:read`: list and read the upstream identity
+    /// providers (never their secrets) and users' links to them.
+    ProvidersRead = "identity-providers":"read";
+    /// `identity-providers:manage`: add, change and delete upstream
+    /// identity providers, and remove users' links to them.
+    ProvidersManage = "identity-providers":"manage";
 }
 
 /// An authenticated request's caller, owned: what [`Access::allow`] turns

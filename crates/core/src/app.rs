@@ -146,6 +146,11 @@ impl Portcullis {
         crate::clients::Clients::new(&self.inner)
     }
 
+    /// Identity providers upstream and the accounts linked to them.
+    pub fn federation(&self) -> crate::federation::Federation<'_> {
+        crate::federation::Federation::new(&self.inner)
+    }
+
     /// Second factors.
     pub fn mfa(&self) -> crate::mfa::Mfa<'_> {
         crate::mfa::Mfa::new(&self.inner)
@@ -245,6 +250,7 @@ impl Portcullis {
         i.store.purge_revoked_tokens(now).await?;
         i.store.purge_challenges(now).await?;
         i.store.purge_ceremonies(now).await?;
+        i.store.purge_federation_attempts(now).await?;
         i.store.purge_expired_grants(now).await?;
         i.store
             .purge_login_failures(now - i.settings.login.window - Duration::minutes(1))

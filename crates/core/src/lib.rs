@@ -14,6 +14,7 @@ pub mod clock;
 pub mod denylist;
 pub mod device;
 pub mod error;
+pub mod federation;
 pub mod keys;
 pub mod links;
 pub mod mail;

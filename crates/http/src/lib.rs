@@ -36,6 +36,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::users::router())
         .merge(routes::authz::router())
         .merge(routes::clients::router())
+        .merge(routes::federation::router())
         .merge(routes::mail::router())
         .merge(routes::links::router())
         .merge(routes::oauth::router())

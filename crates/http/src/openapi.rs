@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, authz, clients, links, mail, mfa, ops, realms, risk, users};
+use crate::routes::{auth, authz, clients, federation, links, mail, mfa, ops, realms, risk, users};
 use crate::state::AppState;
 
 struct BearerScheme;
@@ -72,6 +72,10 @@ impl Modify for BearerScheme {
         mail::verify_email_post, mail::resend_verification_post, mail::forgot_password_post,
         mail::reset_password_post, mail::mail_template_get, mail::mail_template_put,
         mail::mail_template_delete,
+        federation::providers_list, federation::provider_post, federation::provider_get,
+        federation::provider_put, federation::provider_delete, federation::user_links_get,
+        federation::user_link_delete, federation::my_links_get, federation::my_link_delete,
+        federation::social_start, federation::social_exchange_post, federation::social_link_post,
     ),
     modifiers(&BearerScheme),
     tags(
@@ -82,6 +86,7 @@ impl Modify for BearerScheme {
         (name = "clients", description = "OAuth 2.0 / OpenID Connect clients of a realm"),
         (name = "realms", description = "Realm administration and keys"),
         (name = "mail", description = "Mail templates of a realm"),
+        (name = "federation", description = "Identity providers upstream, social sign-in and linked accounts"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -97,6 +102,7 @@ const REALM_SCOPED: &[&str] = &[
     "/api/v1/mfa/",
     "/api/v1/risk-policy",
     "/api/v1/mail-templates/",
+    "/api/v1/identity-providers",
 ];
 
 /// The complete OpenAPI document as JSON, with the realm-prefixed copy of

@@ -10,11 +10,21 @@ pub struct AppState {
     pub core: Portcullis,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// The client of upstream identity providers.
+    pub upstream: portcullis_oidc::upstream::Upstream,
 }
 
 impl AppState {
-    /// State over a domain and a metrics handle.
-    pub fn new(core: Portcullis, metrics: PrometheusHandle) -> Self {
-        Self { core, metrics }
+    /// State over a domain, a metrics handle and the upstream client.
+    pub fn new(
+        core: Portcullis,
+        metrics: PrometheusHandle,
+        upstream: portcullis_oidc::upstream::Upstream,
+    ) -> Self {
+        Self {
+            core,
+            metrics,
+            upstream,
+        }
     }
 }

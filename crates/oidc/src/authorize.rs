@@ -69,6 +69,9 @@ pub struct AuthRequest {
     pub login_hint: Option<String>,
     /// The subject of a valid `id_token_hint`.
     pub hint_subject: Option<String>,
+    /// `idp_hint`: the alias of an identity provider to sign in with at
+    /// once, skipping the login page.
+    pub idp_hint: Option<String>,
     /// The request's parameters, form-encoded: what the login and consent
     /// forms carry so the request can be checked again after them.
     pub encoded: String,
@@ -402,6 +405,10 @@ pub async fn check(
             .get("login_hint")
             .map(|h| h.chars().take(256).collect()),
         hint_subject,
+        idp_hint: form
+            .get("idp_hint")
+            .filter(|h| !h.is_empty() && h.len() <= 64)
+            .map(str::to_owned),
         encoded: form.encode(),
         client,
     })

@@ -67,6 +67,10 @@ pub struct IdClaims {
     /// Authorized party: the client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azp: Option<String>,
+    /// The alias of the upstream identity provider the user signed in
+    /// through, when they did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
     /// User claims released by the scopes.
     #[serde(flatten)]
     pub user: Map<String, Value>,
@@ -190,6 +194,7 @@ pub async fn issue(
         acr: Some(acr(&session.amr)),
         amr: session.amr.clone(),
         azp: Some(input.client.client_id.clone()),
+        idp: session.idp.clone(),
         user: user_claims(input.user, input.scopes),
     };
     let key = core.keys().signer_for(realm, alg).await?;

@@ -21,6 +21,7 @@ pub mod logout;
 pub mod metadata;
 pub mod revoke;
 pub mod token;
+pub mod upstream;
 pub mod userinfo;
 
 pub use error::OAuthError;

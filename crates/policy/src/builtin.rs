@@ -25,6 +25,8 @@ pub const ADMIN_PERMISSIONS: &[&str] = &[
     "audit:read:all",
     "clients:read:all",
     "clients:manage:all",
+    "identity-providers:read:all",
+    "identity-providers:manage:all",
 ];
 
 /// Permissions of the built-in `user` role: what every account may do to

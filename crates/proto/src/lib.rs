@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod authz;
 pub mod clients;
+pub mod federation;
 pub mod mail;
 pub mod mfa;
 pub mod problem;
@@ -16,6 +17,7 @@ pub mod users;
 pub use auth::*;
 pub use authz::*;
 pub use clients::*;
+pub use federation::*;
 pub use mail::*;
 pub use mfa::*;
 pub use problem::*;

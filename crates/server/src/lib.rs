@@ -8,6 +8,7 @@ mod logging;
 pub mod mail;
 mod master_key;
 pub mod sms;
+pub mod upstream;
 pub mod workers;
 
 use std::sync::Arc;
@@ -51,7 +52,9 @@ pub fn assemble_with(
     let core = Portcullis::with_adapters(store, clock, settings, master_key, adapters)
         .map_err(|e| anyhow::anyhow!("cannot build the domain: {e}"))?;
     let metrics = portcullis_http::install_metrics_recorder();
-    let router = portcullis_http::app(AppState::new(core.clone(), metrics));
+    let transport = std::sync::Arc::new(upstream::ReqwestUpstream::new()?);
+    let upstream = portcullis_oidc::upstream::Upstream::new(transport, core.clock().clone());
+    let router = portcullis_http::app(AppState::new(core.clone(), metrics, upstream));
     Ok((core, router))
 }
 

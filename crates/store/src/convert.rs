@@ -62,6 +62,11 @@ pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Backend(format!("invalid stored value: {what}"))
 }
 
+/// A value that could not be serialised to JSON for storage.
+pub(crate) fn unserialisable(_: serde_json::Error) -> StoreError {
+    StoreError::Backend("a value could not be serialised".into())
+}
+
 /// A list as a JSON array (how client lists and consented scopes are stored).
 pub(crate) fn json_list(list: &[String]) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
@@ -183,6 +188,7 @@ impl TryFrom<session::Model> for Session {
             secret_hash: m.secret_hash,
             client_id: m.client_id,
             parent_id: m.parent_id,
+            idp: m.idp,
         })
     }
 }
@@ -205,6 +211,7 @@ pub(crate) fn session_row(s: &Session) -> session::Model {
         secret_hash: s.secret_hash.clone(),
         client_id: s.client_id.clone(),
         parent_id: s.parent_id,
+        idp: s.idp.clone(),
     }
 }
 

@@ -23,6 +23,7 @@ mod clients;
 mod convert;
 mod denylist;
 mod entities;
+mod federation;
 mod keys;
 mod mail;
 mod mfa;

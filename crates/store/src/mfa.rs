@@ -114,6 +114,7 @@ impl TryFrom<mfa_challenge::Model> for MfaChallenge {
             },
             otp_sends: u32::try_from(m.otp_sends).map_err(|_| corrupt("challenge code sends"))?,
             otp_sent_at: instant_opt(m.otp_sent_at)?,
+            idp: m.idp,
         })
     }
 }
@@ -136,6 +137,7 @@ fn challenge_row(c: &MfaChallenge) -> mfa_challenge::Model {
         otp_expires_at: c.otp.as_ref().map(|o| micros(o.expires_at)),
         otp_sends: i32::try_from(c.otp_sends).unwrap_or(i32::MAX),
         otp_sent_at: micros_opt(c.otp_sent_at),
+        idp: c.idp.clone(),
     }
 }
 

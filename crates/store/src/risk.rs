@@ -11,12 +11,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::SqlStore;
-use crate::convert::{corrupt, db_err, instant, micros};
+use crate::convert::{corrupt, db_err, instant, micros, unserialisable};
 use crate::entities::{known_device, risk_policy, session_baseline};
-
-fn unserialisable(_: serde_json::Error) -> StoreError {
-    StoreError::Backend("a value could not be serialised".into())
-}
 
 impl TryFrom<known_device::Model> for KnownDevice {
     type Error = StoreError;

@@ -184,6 +184,16 @@ suite!(
     mfa_challenge_otp_parallel_one_wins,
     realm_mfa_required_roles,
     email_tokens_link_purposes,
+    federation_provider_round_trip,
+    federation_provider_alias_per_realm,
+    federation_tenant_isolation,
+    federation_social_accounts,
+    federation_social_account_conflicts,
+    federation_cascades,
+    federation_attempt_taken_once,
+    federation_attempt_concurrent_takes_one_wins,
+    federation_attempt_expiry_and_purge,
+    session_idp_round_trip,
 );
 
 #[test]
@@ -598,6 +608,138 @@ async fn postgres_oidc_migration_fills_sessions() {
     };
     let url = testing::fresh_postgres_database(&base_url).await.unwrap();
     oidc_migration_fills_sessions(&url).await;
+    testing::drop_postgres_database(&base_url, &url)
+        .await
+        .unwrap();
+}
+
+/// With a realm, a federated session and rows in every federation table,
+/// rolling the federation migration back drops its tables and the
+/// sessions' `idp`, and takes the identity-provider permissions from
+/// `realm-admin`; applying it again gives them back to every existing
+/// realm's `realm-admin` (as to a realm created before it) and leaves the
+/// old sessions without a provider.
+async fn federation_migration_down_and_up(url: &str) {
+    use portcullis_core::ports::{AuthzStore, FederationStore, SessionStore, UserStore};
+    use portcullis_policy::builtin::{REALM_ADMIN, builtin_roles};
+    use portcullis_store::Migrator;
+    use sea_orm::Database;
+    use sea_orm_migration::MigratorTrait;
+
+    const FEDERATION: &str = "m20261207_000001_federation";
+    let admin_permissions = |store: SqlStore, realm_id| async move {
+        let snap = store.authz_snapshot(realm_id).await.unwrap();
+        let role = snap.roles.iter().find(|r| r.name == REALM_ADMIN).unwrap();
+        let mut permissions: Vec<String> =
+            role.permissions.iter().map(ToString::to_string).collect();
+        permissions.sort();
+        (store, permissions)
+    };
+    let mut expected: Vec<String> = builtin_roles()
+        .into_iter()
+        .find(|r| r.name == REALM_ADMIN)
+        .unwrap()
+        .permissions
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    expected.sort();
+
+    let store = SqlStore::connect(url).await.unwrap();
+    store.migrate().await.unwrap();
+    let (realm, user, _) = conformance::realm_user_session(&store, "acme").await;
+    let mut federated = conformance::session(realm.id, user.id, 3600);
+    federated.idp = Some("corp".to_owned());
+    store.create_session(&federated).await.unwrap();
+    let provider = portcullis_core::model::federation::IdentityProvider {
+        id: portcullis_core::model::new_id(),
+        realm_id: realm.id,
+        alias: "corp".to_owned(),
+        kind: portcullis_core::model::federation::ProviderKind::Oidc,
+        display_name: None,
+        enabled: true,
+        config: Default::default(),
+        secret: Some(vec![1, 2, 3]),
+        created_at: conformance::T0,
+        updated_at: conformance::T0,
+    };
+    store.create_provider(&provider).await.unwrap();
+    store
+        .insert_social_account(&portcullis_core::model::federation::SocialAccount {
+            id: portcullis_core::model::new_id(),
+            realm_id: realm.id,
+            user_id: user.id,
+            provider_id: provider.id,
+            subject: "s".to_owned(),
+            email: None,
+            name: None,
+            created_at: conformance::T0,
+            last_login_at: None,
+        })
+        .await
+        .unwrap();
+    store
+        .insert_federation_attempt(&portcullis_core::model::federation::FederationAttempt {
+            id: portcullis_core::model::new_id(),
+            realm_id: realm.id,
+            provider_id: provider.id,
+            token_hash: conformance::digest(),
+            binding_hash: conformance::digest(),
+            payload: serde_json::json!({"next": "link"}),
+            created_at: conformance::T0,
+            expires_at: conformance::at(600),
+        })
+        .await
+        .unwrap();
+    let (store, permissions) = admin_permissions(store, realm.id).await;
+    assert_eq!(permissions, expected);
+    store.close().await;
+
+    let db = Database::connect(url).await.unwrap();
+    Migrator::down(&db, Some(migrations_from(FEDERATION)))
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    // Without the migration, `realm-admin` lacks the two permissions, as a
+    // realm created before it did.
+    let store = SqlStore::connect(url).await.unwrap();
+    let (store, permissions) = admin_permissions(store, realm.id).await;
+    let without: Vec<String> = expected
+        .iter()
+        .filter(|p| !p.starts_with("identity-providers:"))
+        .cloned()
+        .collect();
+    assert_eq!(expected.len() - without.len(), 2);
+    assert_eq!(permissions, without);
+
+    store.migrate().await.unwrap();
+    let (store, permissions) = admin_permissions(store, realm.id).await;
+    assert_eq!(permissions, expected);
+    let again = store
+        .get_session(realm.id, federated.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.idp, None);
+    assert!(store.list_providers(realm.id).await.unwrap().is_empty());
+    assert!(store.get_user(realm.id, user.id).await.unwrap().is_some());
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_federation_migration_down_and_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = testing::fresh_sqlite_url(dir.path()).await;
+    federation_migration_down_and_up(&url).await;
+}
+
+#[tokio::test]
+async fn postgres_federation_migration_down_and_up() {
+    let Some(base_url) = postgres_base_url() else {
+        return;
+    };
+    let url = testing::fresh_postgres_database(&base_url).await.unwrap();
+    federation_migration_down_and_up(&url).await;
     testing::drop_postgres_database(&base_url, &url)
         .await
         .unwrap();

@@ -10,6 +10,7 @@ use super::{
     LoginOutcome, RISK_BLOCKED, RequestMeta, count_login,
 };
 use crate::error::{Error, Result};
+use crate::federation::{AMR_FEDERATED, IdentityProvider, UPSTREAM_MFA_AMR};
 use crate::mfa::{ChallengePurpose, FirstStep, MfaRequired};
 use crate::model::{Email, Realm, Session, User};
 use crate::realms::ensure_enabled;
@@ -54,7 +55,9 @@ impl Accounts<'_> {
             .mfa()
             .complete(realm, mfa_token, method, code, ChallengePurpose::Api, meta)
             .await?;
-        let tokens = self.start_session(realm, step.user, step.amr, meta).await?;
+        let tokens = self
+            .start_session_via(realm, step.user, step.amr, step.idp, meta)
+            .await?;
         count_login("success");
         Ok(tokens)
     }
@@ -106,7 +109,7 @@ impl Accounts<'_> {
                 meta,
             )
             .await?;
-        self.start_browser_session(realm, &step.user, step.amr, meta)
+        self.start_browser_session_via(realm, &step.user, step.amr, step.idp, meta)
             .await
     }
 
@@ -148,6 +151,112 @@ impl Accounts<'_> {
             .await
     }
 
+    /// Signs in a user an upstream provider vouched for (the federation
+    /// service resolved the account): the realm's rules as after a
+    /// password (an active account, a verified address where required, the
+    /// risk checks, the second factor), unless the provider is trusted for
+    /// a second factor and the upstream did one. The tokens, `amr` `fed`
+    /// (and `mfa` for a trusted upstream factor), the session naming the
+    /// provider.
+    pub async fn login_upstream(
+        &self,
+        realm: &Realm,
+        user: User,
+        provider: &IdentityProvider,
+        upstream_amr: &[String],
+        meta: &RequestMeta,
+    ) -> Result<LoginOutcome> {
+        let purpose = ChallengePurpose::Api;
+        let amr = match self
+            .pass_upstream(realm, &user, provider, upstream_amr, meta, purpose)
+            .await?
+        {
+            Ok(amr) => amr,
+            Err(required) => return Ok(LoginOutcome::MfaRequired(required)),
+        };
+        let idp = Some(provider.alias.clone());
+        let tokens = self.start_session_via(realm, user, amr, idp, meta).await?;
+        count_login("success");
+        Ok(LoginOutcome::Tokens(Box::new(tokens)))
+    }
+
+    /// [`Self::login_upstream`] in a browser: the single sign-on session.
+    pub async fn login_upstream_browser(
+        &self,
+        realm: &Realm,
+        user: &User,
+        provider: &IdentityProvider,
+        upstream_amr: &[String],
+        meta: &RequestMeta,
+    ) -> Result<BrowserLogin> {
+        let purpose = ChallengePurpose::Browser;
+        let amr = match self
+            .pass_upstream(realm, user, provider, upstream_amr, meta, purpose)
+            .await?
+        {
+            Ok(amr) => amr,
+            Err(required) => return Ok(BrowserLogin::MfaRequired(required)),
+        };
+        let idp = Some(provider.alias.clone());
+        let (session, secret) = self
+            .start_browser_session_via(realm, user, amr, idp, meta)
+            .await?;
+        Ok(BrowserLogin::Session(Box::new(session), secret))
+    }
+
+    async fn pass_upstream(
+        &self,
+        realm: &Realm,
+        user: &User,
+        provider: &IdentityProvider,
+        upstream_amr: &[String],
+        meta: &RequestMeta,
+        purpose: ChallengePurpose,
+    ) -> Result<std::result::Result<Vec<String>, MfaRequired>> {
+        ensure_enabled(realm)?;
+        if !user.active {
+            count_login("inactive");
+            return Err(Error::Forbidden("this account is deactivated"));
+        }
+        if realm.require_verified_email && !user.email_verified {
+            count_login("unverified");
+            return Err(Error::Forbidden(EMAIL_NOT_VERIFIED));
+        }
+        let step_up = self.assess_login(realm, user, 0, meta).await?;
+        let upstream_mfa = provider.config.trust_upstream_mfa
+            && upstream_amr
+                .iter()
+                .any(|a| UPSTREAM_MFA_AMR.contains(&a.as_str()));
+        let mut amr = vec![AMR_FEDERATED.to_owned()];
+        if upstream_mfa {
+            // The upstream's factors, then `mfa`: `acr` counts two.
+            amr.extend(
+                upstream_amr
+                    .iter()
+                    .filter(|a| *a != crate::mfa::AMR_MFA && UPSTREAM_MFA_AMR.contains(&a.as_str()))
+                    .cloned(),
+            );
+            amr.push(crate::mfa::AMR_MFA.to_owned());
+        } else if let Some(required) = self
+            .mfa()
+            .challenge_for(
+                realm,
+                user,
+                purpose,
+                FirstStep::Upstream(&provider.alias),
+                step_up,
+            )
+            .await?
+        {
+            count_login("mfa_required");
+            return Ok(Err(required));
+        }
+        let mut updated = user.clone();
+        updated.last_login_at = Some(self.i.clock.now());
+        self.i.store.update_user(&updated).await?;
+        Ok(Ok(amr))
+    }
+
     /// A password as a login's first step, for `purpose`: checks it (with
     /// the lockout and rate limits), runs the risk checks (a blocked login
     /// is refused) and decides whether a second factor is owed. The user
@@ -182,7 +291,7 @@ impl Accounts<'_> {
     /// whether the account has failed logins on record, which a completed
     /// login clears (not a password alone: a second factor's failures count
     /// against the account too).
-    async fn check_password(
+    pub(crate) async fn check_password(
         &self,
         realm: &Realm,
         email: &str,

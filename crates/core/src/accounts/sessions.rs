@@ -22,6 +22,7 @@ impl Accounts<'_> {
         realm: &Realm,
         user_id: Uuid,
         amr: Vec<String>,
+        idp: Option<String>,
         meta: &RequestMeta,
     ) -> Session {
         let i = self.i;
@@ -46,6 +47,7 @@ impl Accounts<'_> {
             secret_hash: None,
             client_id: None,
             parent_id: None,
+            idp,
         }
     }
 
@@ -56,8 +58,21 @@ impl Accounts<'_> {
         amr: Vec<String>,
         meta: &RequestMeta,
     ) -> Result<IssuedTokens> {
+        self.start_session_via(realm, user, amr, None, meta).await
+    }
+
+    /// An API session of a user who just signed in, `idp` naming the
+    /// upstream provider when the sign-in came through one.
+    pub(crate) async fn start_session_via(
+        &self,
+        realm: &Realm,
+        user: User,
+        amr: Vec<String>,
+        idp: Option<String>,
+        meta: &RequestMeta,
+    ) -> Result<IssuedTokens> {
         let i = self.i;
-        let session = self.new_session(realm, user.id, amr, meta);
+        let session = self.new_session(realm, user.id, amr, idp, meta);
         i.store.create_session(&session).await?;
         // A canary for browsers: a cookie a refresh from another browser
         // gets wrong (checked only when presented).
@@ -95,8 +110,22 @@ impl Accounts<'_> {
         amr: Vec<String>,
         meta: &RequestMeta,
     ) -> Result<(Session, SecretString)> {
+        self.start_browser_session_via(realm, user, amr, None, meta)
+            .await
+    }
+
+    /// A browser session of a user who just signed in, `idp` naming the
+    /// upstream provider when the sign-in came through one.
+    pub(crate) async fn start_browser_session_via(
+        &self,
+        realm: &Realm,
+        user: &User,
+        amr: Vec<String>,
+        idp: Option<String>,
+        meta: &RequestMeta,
+    ) -> Result<(Session, SecretString)> {
         let secret = random_token();
-        let mut session = self.new_session(realm, user.id, amr, meta);
+        let mut session = self.new_session(realm, user.id, amr, idp, meta);
         session.secret_hash = Some(sha256(secret.as_bytes()).to_vec());
         self.i.store.create_session(&session).await?;
         self.risk()
@@ -192,6 +221,7 @@ impl Accounts<'_> {
             secret_hash: None,
             client_id: Some(client_id.to_owned()),
             parent_id: None,
+            idp: None,
         };
         self.i.store.create_session(&marker).await?;
         Ok(())

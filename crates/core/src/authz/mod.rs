@@ -411,6 +411,90 @@ impl Authz<'_> {
         Ok(())
     }
 
+    /// Grants the roles and group memberships named (those the user does
+    /// not hold yet), for the federation service's default roles and claim
+    /// mappers. Names the realm no longer has are skipped with a warning.
+    pub(crate) async fn grant_named(
+        &self,
+        realm_id: Uuid,
+        user: Uuid,
+        roles: &[String],
+        groups: &[String],
+    ) -> Result<()> {
+        use portcullis_policy::model::{Grantee, Membership, RoleGrant, Validity};
+        if roles.is_empty() && groups.is_empty() {
+            return Ok(());
+        }
+        let view = self.view(realm_id, None).await?;
+        let to = Grantee::User(user);
+        let mut changes = Vec::new();
+        for name in roles {
+            let Some(role) = view.compiled.role_id(name) else {
+                tracing::warn!(role = %name, "a federation mapper names a role the realm does not have");
+                continue;
+            };
+            let held = view
+                .snapshot
+                .role_grants
+                .iter()
+                .any(|g| g.to == to && g.role == role);
+            if !held && !changes.iter().any(|(n, _)| n == name) {
+                changes.push((
+                    name.clone(),
+                    AuthzChange::GrantRole(RoleGrant {
+                        to,
+                        role,
+                        validity: Validity::ALWAYS,
+                    }),
+                ));
+            }
+        }
+        for name in groups {
+            let Some(group) = view.compiled.group_id(name) else {
+                tracing::warn!(group = %name, "a federation mapper names a group the realm does not have");
+                continue;
+            };
+            let member = view
+                .snapshot
+                .memberships
+                .iter()
+                .any(|m| m.user == user && m.group == group);
+            if !member && !changes.iter().any(|(n, _)| n == name) {
+                changes.push((
+                    name.clone(),
+                    AuthzChange::AddMember(Membership {
+                        user,
+                        group,
+                        validity: Validity::ALWAYS,
+                    }),
+                ));
+            }
+        }
+        for (name, change) in changes {
+            let actor = Actor {
+                realm_id,
+                user: None,
+                request_id: None,
+            };
+            let action = match change {
+                AuthzChange::AddMember(_) => "group.member.add",
+                _ => "role.grant",
+            };
+            let mut change = Some(change);
+            self.apply_as(actor, action, |_| {
+                Ok(change.take().map(|change| Built {
+                    change,
+                    target: format!("user:{user}"),
+                    before: None,
+                    after: Some(serde_json::json!({ "name": name, "via": "identity provider" })),
+                    missing: "user",
+                }))
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Replaces a user's stored attributes (already checked), for the user
     /// service. Audited like any authorization change, with the old and new
     /// attributes.

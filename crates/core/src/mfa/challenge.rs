@@ -57,16 +57,20 @@ pub struct SecondStep {
     pub user: User,
     /// RFC 8176 values of every step (`pwd`, `otp`, `mfa`).
     pub amr: Vec<String>,
+    /// The identity provider of the first step, if it went upstream.
+    pub idp: Option<String>,
 }
 
 /// What the first step of a login was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FirstStep {
+pub(crate) enum FirstStep<'a> {
     /// The password.
     Password,
     /// A magic link: the mailbox is the first factor, so e-mail codes
     /// cannot be the second.
     MagicLink,
+    /// A sign-in through the upstream identity provider of this alias.
+    Upstream(&'a str),
 }
 
 /// A proof of a recent authentication sent with a change of factors.
@@ -92,7 +96,7 @@ impl Mfa<'_> {
         realm: &Realm,
         user: &User,
         purpose: ChallengePurpose,
-        first: FirstStep,
+        first: FirstStep<'_>,
         step_up: bool,
     ) -> Result<Option<MfaRequired>> {
         let factors = self.i.store.list_factors(realm.id, user.id).await?;
@@ -122,6 +126,7 @@ impl Mfa<'_> {
         }
         let first_amr = match first {
             FirstStep::Password => AMR_PASSWORD,
+            FirstStep::Upstream(_) => crate::federation::AMR_FEDERATED,
             FirstStep::MagicLink => {
                 methods.retain(|m| m != METHOD_EMAIL);
                 if methods.is_empty() {
@@ -149,6 +154,10 @@ impl Mfa<'_> {
             otp: None,
             otp_sends: 0,
             otp_sent_at: None,
+            idp: match first {
+                FirstStep::Upstream(alias) => Some(alias.to_owned()),
+                _ => None,
+            },
         };
         self.i.store.insert_challenge(&challenge).await?;
         Ok(Some(MfaRequired {
@@ -283,7 +292,11 @@ impl Mfa<'_> {
             serde_json::json!({ "method": method }),
         )
         .await;
-        Ok(SecondStep { user, amr: all })
+        Ok(SecondStep {
+            user,
+            amr: all,
+            idp: challenge.idp,
+        })
     }
 
     /// Checks a code of `method` (for WebAuthn, the browser's answer to

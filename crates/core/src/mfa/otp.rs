@@ -495,6 +495,7 @@ impl Mfa<'_> {
                 expires_at: now + OTP_TTL,
             }),
             otp_sends: 1,
+            idp: None,
             otp_sent_at: Some(now),
         };
         self.i.store.insert_challenge(&challenge).await?;

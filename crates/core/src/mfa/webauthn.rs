@@ -405,6 +405,7 @@ impl Mfa<'_> {
         Ok(SecondStep {
             user,
             amr: vec![AMR_HWK.to_owned(), AMR_MFA.to_owned()],
+            idp: None,
         })
     }
 }

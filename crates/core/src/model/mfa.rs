@@ -155,6 +155,9 @@ pub struct MfaChallenge {
     pub otp_sends: u32,
     /// When the last code was sent.
     pub otp_sent_at: Option<OffsetDateTime>,
+    /// The alias of the identity provider of the first step, when the
+    /// login went upstream (the session records it).
+    pub idp: Option<String>,
 }
 
 /// A one-time code sent for a challenge: only a keyed digest is stored

@@ -1,6 +1,7 @@
 //! Domain records and the value types that can only hold valid values.
 
 pub mod client;
+pub mod federation;
 pub mod mail;
 pub mod mfa;
 pub mod risk;
@@ -336,6 +337,9 @@ pub struct Session {
     /// For a client session: the browser session it was authorized in.
     /// Ending a session ends the client sessions under it.
     pub parent_id: Option<Uuid>,
+    /// The alias of the identity provider the user signed in through, if
+    /// the session started with an upstream sign-in.
+    pub idp: Option<String>,
 }
 
 /// A stored refresh token. The token itself is never stored, only its SHA-256 digest.

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod authz;
 mod authz_views;
 pub mod clients;
+pub mod federation;
 pub mod links;
 pub mod mail;
 pub mod mfa;

@@ -45,6 +45,7 @@ pub(crate) fn challenge(realm_id: Uuid, user_id: Uuid) -> MfaChallenge {
         otp: None,
         otp_sends: 0,
         otp_sent_at: None,
+        idp: Some("corp".to_owned()),
     }
 }
 

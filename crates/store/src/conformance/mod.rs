@@ -21,6 +21,7 @@
 
 mod authz;
 mod clients;
+mod federation;
 mod keys_misc;
 mod mail;
 mod mfa;
@@ -32,6 +33,7 @@ mod tokens;
 
 pub use authz::*;
 pub use clients::*;
+pub use federation::*;
 pub use keys_misc::*;
 pub use mail::*;
 pub use mfa::*;
@@ -128,6 +130,16 @@ pub const ALL: &[&str] = &[
     "mfa_challenge_otp_parallel_one_wins",
     "realm_mfa_required_roles",
     "email_tokens_link_purposes",
+    "federation_provider_round_trip",
+    "federation_provider_alias_per_realm",
+    "federation_tenant_isolation",
+    "federation_social_accounts",
+    "federation_social_account_conflicts",
+    "federation_cascades",
+    "federation_attempt_taken_once",
+    "federation_attempt_concurrent_takes_one_wins",
+    "federation_attempt_expiry_and_purge",
+    "session_idp_round_trip",
 ];
 
 /// The OAuth `client_id` of the suite's refresh tokens ([`token`]).
@@ -195,6 +207,7 @@ pub fn session(realm_id: Uuid, user_id: Uuid, ttl: i64) -> Session {
         secret_hash: None,
         client_id: None,
         parent_id: None,
+        idp: None,
     }
 }
 

@@ -39,6 +39,8 @@ pub struct Model {
     pub otp_sends: i32,
     /// When the last code was sent, Unix microseconds.
     pub otp_sent_at: Option<i64>,
+    /// The identity provider of the login's first step, if it went upstream.
+    pub idp: Option<String>,
 }
 
 /// No navigable relations: queries join explicitly.

@@ -4,8 +4,10 @@
 
 pub mod audit_event;
 pub mod email_token;
+pub mod federation_attempt;
 pub mod group;
 pub mod group_member;
+pub mod identity_provider;
 pub mod known_device;
 pub mod login_failure;
 pub mod mail_outbox;
@@ -30,5 +32,6 @@ pub mod role_permission;
 pub mod session;
 pub mod session_baseline;
 pub mod signing_key;
+pub mod social_account;
 pub mod user;
 pub mod webauthn_ceremony;

@@ -37,6 +37,8 @@ pub struct Model {
     pub client_id: Option<String>,
     /// A client session's browser session.
     pub parent_id: Option<Uuid>,
+    /// The alias of the identity provider the sign-in came through.
+    pub idp: Option<String>,
 }
 
 /// No navigable relations: queries join explicitly.

@@ -15,6 +15,7 @@ mod m20261203_000001_webauthn;
 mod m20261204_000001_mail;
 mod m20261205_000001_risk;
 mod m20261206_000001_otp;
+mod m20261207_000001_federation;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_mail::Migration),
             Box::new(m20261205_000001_risk::Migration),
             Box::new(m20261206_000001_otp::Migration),
+            Box::new(m20261207_000001_federation::Migration),
         ]
     }
 }

@@ -65,7 +65,7 @@ impl Ctx<'_> {
         fresh: bool,
     ) -> Response {
         match authorize::decide(&self.state.core, self.realm, req, session, fresh, false).await {
-            Ok(Next::Login) => self.login_page(page, req, StatusCode::OK, "", None),
+            Ok(Next::Login) => self.login_page(page, req, StatusCode::OK, "", None).await,
             Ok(Next::Consent) => match session {
                 Some(s) => self.consent_page(page, req, s).await,
                 None => self.unavailable(),
@@ -101,6 +101,14 @@ async fn authorize(
         Ok(s) => s,
         Err(_) => return ctx.unavailable(),
     };
+    // `idp_hint`: straight to that provider when the login page would show.
+    if let Some(hint) = &req.idp_hint
+        && let Ok(Next::Login) =
+            authorize::decide(&s.core, realm, &req, session.as_ref(), false, false).await
+        && let Ok(provider) = s.core.federation().for_sign_in(realm.id, hint).await
+    {
+        return ctx.go_upstream(Page::new(), &req, &provider).await;
+    }
     ctx.next(Page::new(), &req, session.as_ref(), false).await
 }
 

@@ -75,7 +75,11 @@ pub(super) async fn consent_post(RequestForm { form, req }: RequestForm) -> Resp
     let (s, realm) = (ctx.state, ctx.realm);
     let session = match ctx.session().await {
         Ok(Some(s)) => s,
-        Ok(None) => return ctx.login_page(Page::new(), &req, StatusCode::OK, "", None),
+        Ok(None) => {
+            return ctx
+                .login_page(Page::new(), &req, StatusCode::OK, "", None)
+                .await;
+        }
         Err(_) => return ctx.unavailable(),
     };
     let allow = form.get("decision") == Some("allow");

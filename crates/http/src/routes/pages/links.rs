@@ -364,13 +364,15 @@ async fn magic_link_request(
     let (s, realm) = (ctx.state, form.realm());
     let email = form.get("email").unwrap_or("").trim();
     if !s.core.mail().can_send() {
-        return ctx.login_page(
-            Page::new(),
-            &req,
-            StatusCode::BAD_REQUEST,
-            email,
-            Some("Sign-in links are not available here; sign in with your password."),
-        );
+        return ctx
+            .login_page(
+                Page::new(),
+                &req,
+                StatusCode::BAD_REQUEST,
+                email,
+                Some("Sign-in links are not available here; sign in with your password."),
+            )
+            .await;
     }
     match s.core.links().request_magic_link(realm, email, &meta).await {
         Ok(requested) => {
@@ -395,16 +397,20 @@ async fn magic_link_request(
                 ),
             )
         }
-        Err(Error::Validation(_) | Error::InvalidInput(_)) => ctx.login_page(
-            Page::new(),
-            &req,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            email,
-            Some("Enter your e-mail address to get a sign-in link."),
-        ),
+        Err(Error::Validation(_) | Error::InvalidInput(_)) => {
+            ctx.login_page(
+                Page::new(),
+                &req,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                email,
+                Some("Enter your e-mail address to get a sign-in link."),
+            )
+            .await
+        }
         Err(e) => match login_error(&e) {
             Some((status, message)) => {
                 ctx.login_page(Page::new(), &req, status, email, Some(&message))
+                    .await
             }
             None => ctx.unavailable(),
         },

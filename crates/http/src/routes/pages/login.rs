@@ -29,11 +29,19 @@ struct LoginPage<'a> {
     passkey_start: String,
     /// Where "E-mail me a sign-in link" posts, when mail can be sent.
     magic_link_action: Option<String>,
+    /// A button per enabled identity provider.
+    providers: Vec<ProviderButton>,
     script: &'static str,
 }
 
+/// A "Continue with ..." button.
+struct ProviderButton {
+    action: String,
+    label: String,
+}
+
 impl Ctx<'_> {
-    pub(super) fn login_page(
+    pub(super) async fn login_page(
         &self,
         mut page: Page,
         req: &AuthRequest,
@@ -64,6 +72,19 @@ impl Ctx<'_> {
                 .mail()
                 .can_send()
                 .then(|| self.path("login/magic-link")),
+            providers: self
+                .state
+                .core
+                .federation()
+                .enabled(self.realm.id)
+                .await
+                .unwrap_or_default()
+                .iter()
+                .map(|p| ProviderButton {
+                    action: self.path(&format!("login/social/{}", p.alias)),
+                    label: p.label().to_owned(),
+                })
+                .collect(),
             script: WEBAUTHN_JS,
         }
         .render();
@@ -104,6 +125,7 @@ pub(super) async fn login_post(
                 None => return ctx.unavailable(),
             };
             ctx.login_page(Page::new(), &req, status, email, Some(&message))
+                .await
         }
     }
 }
@@ -184,13 +206,15 @@ pub(super) async fn login_passkey_post(
         .get("credential")
         .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok());
     let (Some(ceremony), Some(credential)) = (ceremony, credential) else {
-        return ctx.login_page(
-            Page::new(),
-            &req,
-            StatusCode::BAD_REQUEST,
-            "",
-            Some("The passkey sign-in could not be read; try again."),
-        );
+        return ctx
+            .login_page(
+                Page::new(),
+                &req,
+                StatusCode::BAD_REQUEST,
+                "",
+                Some("The passkey sign-in could not be read; try again."),
+            )
+            .await;
     };
     let accounts = s.core.accounts();
     match accounts
@@ -210,6 +234,7 @@ pub(super) async fn login_passkey_post(
                 },
             };
             ctx.login_page(Page::new(), &req, status, "", Some(&message))
+                .await
         }
     }
 }

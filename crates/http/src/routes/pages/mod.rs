@@ -33,6 +33,12 @@ mod login;
 mod logout;
 mod render;
 mod second_step;
+mod social;
+
+/// A cookie of the request, decoded.
+pub(crate) fn cookie_of(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    render::cookie(headers, name)
+}
 
 /// The routes of this module.
 pub(crate) fn router() -> Router<AppState> {
@@ -57,4 +63,5 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/realms/{realm}/logout", post(logout::logout_confirm))
         .merge(links::router())
+        .merge(social::router())
 }

@@ -213,7 +213,7 @@ async fn mfa_step_failed(
             Some(
                 "The sign-in was not completed in time or had too many wrong codes; sign in again.",
             ),
-        ),
+        ).await,
         Err(_) => ctx.unavailable(),
     }
 }

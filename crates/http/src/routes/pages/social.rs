@@ -1,0 +1,314 @@
+//! Social sign-in in the browser: the login page's "Continue with ..."
+//! buttons (and `idp_hint`), the callback every upstream sign-in comes
+//! back to (`GET|POST /api/v1/auth/social/{alias}/callback`, also under
+//! `/api/v1/realms/{realm}/`), and the page that confirms a link to an
+//! existing account with its password.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use portcullis_core::accounts::BrowserLogin;
+use portcullis_core::federation::{Continuation, IdentityProvider};
+use portcullis_oidc::Form;
+use portcullis_oidc::authorize::AuthRequest;
+use portcullis_oidc::upstream::flow::{self, BINDING_COOKIE, CallbackParams, Landing};
+use secrecy::{ExposeSecret as _, SecretString};
+
+use super::form::{PageForm, RequestForm, RequestParams};
+use super::login::signed_in;
+use super::render::{Ctx, Page, cookie};
+use crate::extract::{ClientMeta, Params, RealmCtx};
+use crate::routes::federation::{binding_cookie, callback_of};
+use crate::routes::realm_route;
+use crate::state::AppState;
+
+/// The routes of this module.
+pub(super) fn router() -> Router<AppState> {
+    let r = Router::new()
+        .route("/realms/{realm}/login/social/confirm", post(confirm_post))
+        .route("/realms/{realm}/login/social/{alias}", post(start_post));
+    realm_route(
+        r,
+        "/auth/social/{alias}/callback",
+        get(callback).post(callback),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "social_confirm.html")]
+struct ConfirmPage<'a> {
+    realm_name: &'a str,
+    nonce: &'a str,
+    label: &'a str,
+    email: &'a str,
+    error: Option<&'a str>,
+    has_password: bool,
+    action: String,
+    csrf_token: &'a str,
+    alias: &'a str,
+    handle: &'a str,
+}
+
+impl Ctx<'_> {
+    /// Starts an upstream sign-in for an authorization request: the
+    /// browser goes to the provider with its binding cookie.
+    pub(super) async fn go_upstream(
+        &self,
+        mut page: Page,
+        req: &AuthRequest,
+        provider: &IdentityProvider,
+    ) -> Response {
+        let s = self.state;
+        let next = Continuation::Authorize {
+            request: req.encoded.clone(),
+        };
+        let binding = cookie(self.headers, BINDING_COOKIE);
+        let callback = callback_of(s, self.realm, &provider.alias);
+        match flow::start(
+            &s.core,
+            &s.upstream,
+            provider,
+            next,
+            binding.as_deref(),
+            &callback,
+        )
+        .await
+        {
+            Ok(started) => {
+                page.cookies.push(binding_cookie(
+                    s,
+                    started.binding.expose_secret(),
+                    started.form_post,
+                ));
+                page.allow_form_target(&started.location);
+                page.redirect(&started.location)
+            }
+            Err(e) => {
+                let message = flow::message(&e);
+                self.login_page(page, req, StatusCode::BAD_GATEWAY, "", Some(&message))
+                    .await
+            }
+        }
+    }
+
+    /// Shows where an upstream sign-in (or a confirmed link) lands.
+    async fn land(&self, landing: Landing) -> Response {
+        match landing {
+            Landing::Authorize { request, outcome } => {
+                let Ok(form) = Form::parse_urlencoded(request.as_bytes()) else {
+                    return self.unavailable();
+                };
+                let req = match self.check(&form).await {
+                    Ok(r) => r,
+                    Err(res) => return res,
+                };
+                match outcome {
+                    BrowserLogin::Session(session, secret) => {
+                        signed_in(self, Page::new(), &req, *session, secret).await
+                    }
+                    BrowserLogin::MfaRequired(required) => {
+                        self.mfa_page(
+                            Page::new(),
+                            &req,
+                            StatusCode::OK,
+                            required.mfa_token.expose_secret(),
+                            &required.methods,
+                            None,
+                            None,
+                            None,
+                        )
+                        .await
+                    }
+                }
+            }
+            Landing::AuthorizeFailed { request, message } => {
+                let Ok(form) = Form::parse_urlencoded(request.as_bytes()) else {
+                    return self.unavailable();
+                };
+                match self.check(&form).await {
+                    Ok(req) => {
+                        self.login_page(
+                            Page::new(),
+                            &req,
+                            StatusCode::BAD_REQUEST,
+                            "",
+                            Some(&message),
+                        )
+                        .await
+                    }
+                    Err(res) => res,
+                }
+            }
+            Landing::ConfirmLink {
+                handle,
+                alias,
+                label,
+                email,
+                has_password,
+            } => self.confirm_page(&handle, &alias, &label, &email, has_password, None),
+            Landing::Redirect(location) => {
+                let mut page = Page::new();
+                page.allow_form_target(&location);
+                page.redirect(&location)
+            }
+        }
+    }
+
+    fn confirm_page(
+        &self,
+        handle: &SecretString,
+        alias: &str,
+        label: &str,
+        email: &str,
+        has_password: bool,
+        error: Option<&str>,
+    ) -> Response {
+        let mut page = Page::new();
+        let csrf = self.csrf(&mut page);
+        let body = ConfirmPage {
+            realm_name: &self.realm.display_name,
+            nonce: &page.nonce,
+            label,
+            email,
+            error,
+            has_password,
+            action: self.path("login/social/confirm"),
+            csrf_token: &csrf,
+            alias,
+            handle: handle.expose_secret(),
+        }
+        .render();
+        page.html(StatusCode::OK, body)
+    }
+}
+
+/// `POST /realms/{realm}/login/social/{alias}`: a "Continue with ..."
+/// button of the login page.
+async fn start_post(p: Params, RequestForm { form, req }: RequestForm) -> Response {
+    let ctx = form.ctx();
+    let alias = p.text("alias").unwrap_or("");
+    match ctx
+        .state
+        .core
+        .federation()
+        .for_sign_in(ctx.realm.id, alias)
+        .await
+    {
+        Ok(provider) => ctx.go_upstream(Page::new(), &req, &provider).await,
+        Err(_) => {
+            ctx.login_page(
+                Page::new(),
+                &req,
+                StatusCode::NOT_FOUND,
+                "",
+                Some("This way of signing in is not available."),
+            )
+            .await
+        }
+    }
+}
+
+/// `GET|POST .../auth/social/{alias}/callback`: where every upstream
+/// sign-in comes back (`form_post` providers POST).
+async fn callback(
+    State(s): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    ClientMeta(meta): ClientMeta,
+    headers: HeaderMap,
+    p: Params,
+    RequestParams(params): RequestParams,
+) -> Response {
+    let ctx = Ctx::new(&s, &realm, &headers);
+    let title = "The sign-in could not be completed";
+    let Ok(params) = params else {
+        return ctx.error_page(
+            StatusCode::BAD_REQUEST,
+            title,
+            "The provider's answer could not be read.",
+        );
+    };
+    let alias = p.text("alias").unwrap_or("");
+    let provider = match s.core.federation().for_sign_in(realm.id, alias).await {
+        Ok(p) => p,
+        Err(_) => {
+            return ctx.error_page(
+                StatusCode::NOT_FOUND,
+                title,
+                "This way of signing in is not available.",
+            );
+        }
+    };
+    let got = CallbackParams {
+        code: params.get("code"),
+        state: params.get("state"),
+        error: params.get("error"),
+        error_description: params.get("error_description"),
+        user: params.get("user"),
+    };
+    let binding = cookie(&headers, BINDING_COOKIE);
+    let callback = callback_of(&s, &realm, alias);
+    match flow::callback(
+        &s.core,
+        &s.upstream,
+        &realm,
+        &provider,
+        &got,
+        binding.as_deref(),
+        &callback,
+        &meta,
+    )
+    .await
+    {
+        Ok(landing) => ctx.land(landing).await,
+        Err(e) => {
+            if let flow::Failure::Core(portcullis_core::Error::BadRequest(_)) = &e {
+                return ctx.error_page(StatusCode::BAD_REQUEST, title, &flow::message(&e));
+            }
+            match &e {
+                flow::Failure::Core(err) => {
+                    tracing::warn!(error = %err, "a social callback failed")
+                }
+                flow::Failure::Upstream(err) => {
+                    tracing::warn!(error = %err, "a social callback failed")
+                }
+            }
+            ctx.error_page(StatusCode::BAD_GATEWAY, title, &flow::message(&e))
+        }
+    }
+}
+
+/// `POST /realms/{realm}/login/social/confirm`: the password of the
+/// account a pending link goes to.
+async fn confirm_post(ClientMeta(meta): ClientMeta, form: PageForm) -> Response {
+    let ctx = form.ctx();
+    let s = ctx.state;
+    let title = "The account could not be linked";
+    let alias = form.get("provider").unwrap_or("");
+    let handle = form.get("handle").unwrap_or("");
+    let password = SecretString::from(form.get("password").unwrap_or("").to_owned());
+    let Ok(provider) = s.core.federation().for_sign_in(ctx.realm.id, alias).await else {
+        return ctx.error_page(
+            StatusCode::NOT_FOUND,
+            title,
+            "This way of signing in is not available.",
+        );
+    };
+    let binding = cookie(ctx.headers, BINDING_COOKIE);
+    match flow::confirm_with_password(
+        &s.core,
+        ctx.realm,
+        &provider,
+        handle,
+        binding.as_deref(),
+        password,
+        &meta,
+    )
+    .await
+    {
+        Ok(landing) => ctx.land(landing).await,
+        Err(e) => ctx.error_page(StatusCode::BAD_REQUEST, title, &flow::message(&e)),
+    }
+}
