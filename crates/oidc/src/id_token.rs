@@ -120,14 +120,7 @@ pub fn user_claims(user: &User, scopes: &[&str]) -> Map<String, Value> {
     }
     if has("email") {
         out.insert("email".into(), Value::from(user.email.as_str()));
-        out.insert(
-            "email_verified".into(),
-            Value::from(
-                attr("email_verified")
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(false),
-            ),
-        );
+        out.insert("email_verified".into(), Value::from(user.email_verified));
     }
     if has("phone")
         && let Some(phone) = attr("phone_number").filter(Value::is_string)
