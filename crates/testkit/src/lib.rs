@@ -5,6 +5,7 @@
 
 pub mod sms;
 pub mod smtp;
+pub mod standin;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -69,6 +69,16 @@ fn holds(claims: &Value, path: &str, value: &str) -> bool {
     }
 }
 
+/// The upstream's subject is the key of the link: it must be there.
+fn usable_subject(identity: &UpstreamIdentity) -> Result<()> {
+    if identity.subject.is_empty() || identity.subject.len() > MAX_UPSTREAM_TEXT {
+        return Err(Error::BadRequest(
+            "the provider's answer has no usable subject".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 fn clip(s: Option<&str>) -> Option<String> {
     s.map(|s| s.chars().take(MAX_UPSTREAM_TEXT).collect::<String>())
         .filter(|s| !s.trim().is_empty())
@@ -83,11 +93,7 @@ impl Federation<'_> {
         identity: &UpstreamIdentity,
     ) -> Result<Resolved> {
         ensure_enabled(realm)?;
-        if identity.subject.is_empty() || identity.subject.len() > MAX_UPSTREAM_TEXT {
-            return Err(Error::BadRequest(
-                "the provider's answer has no usable subject".to_owned(),
-            ));
-        }
+        usable_subject(identity)?;
         let store = &self.i.store;
         if let Some(link) = store
             .find_social_account(realm.id, provider.id, &identity.subject)
@@ -299,6 +305,7 @@ impl Federation<'_> {
         user_id: Uuid,
         identity: &UpstreamIdentity,
     ) -> Result<SocialAccount> {
+        usable_subject(identity)?;
         let user = self
             .i
             .store

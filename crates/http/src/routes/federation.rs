@@ -344,7 +344,11 @@ fn upstream_problem(e: flow::Failure) -> ApiError {
         flow::Failure::Core(e) => e.into(),
         flow::Failure::Upstream(u) => {
             tracing::warn!(error = %u, "an upstream provider failed at the start of a sign-in");
-            Error::BadRequest(flow::message(&flow::Failure::Upstream(u))).into()
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream",
+                flow::message(&flow::Failure::Upstream(u)),
+            )
         }
     }
 }

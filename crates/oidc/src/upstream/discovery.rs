@@ -31,6 +31,8 @@ pub(crate) struct Known {
     pub userinfo_endpoint: Option<String>,
     pub jwks_uri: Option<String>,
     pub jwks: CoreJsonWebKeySet,
+    /// The issuer the discovery document named, if discovery was used.
+    pub issuer: Option<String>,
     /// The provider version these were fetched for.
     version: OffsetDateTime,
     fetched: Tick,
@@ -119,9 +121,11 @@ impl Upstream {
         provider: &IdentityProvider,
         r: &Resolved,
     ) -> Result<Known, UpstreamError> {
+        let mut named = None;
         let (authorization, token, userinfo, jwks_uri) = match &r.discovery_issuer {
             Some(issuer) => {
                 let meta = self.fetch_metadata(issuer, &r.issuer).await?;
+                named = Some(meta.issuer().as_str().to_owned());
                 let userinfo = meta.userinfo_endpoint().map(|u| u.url().to_string());
                 (
                     r.authorization_endpoint
@@ -163,6 +167,7 @@ impl Upstream {
             userinfo_endpoint: userinfo,
             jwks_uri,
             jwks,
+            issuer: named,
             version: provider.updated_at,
             fetched: now,
             jwks_fetched: now,
@@ -183,9 +188,21 @@ impl Upstream {
             .map_err(|e| bad(format!("the discovery document is not valid: {e}")))?;
         let named = meta.issuer().as_str();
         let expected = match check {
+            IssuerCheck::Exact(i) => i.clone(),
             // Microsoft's multi-tenant documents name a template.
             IssuerCheck::MicrosoftTenant { authority } => format!("{authority}/{{tenantid}}/v2.0"),
-            _ => issuer.to_owned(),
+            // A tenant named by domain: its id, whatever it is.
+            IssuerCheck::MicrosoftDomain { authority } => {
+                let id = named
+                    .strip_prefix(&format!("{authority}/"))
+                    .and_then(|rest| rest.strip_suffix("/v2.0"))
+                    .filter(|id| super::presets::is_guid(id));
+                match id {
+                    Some(_) => named.to_owned(),
+                    None => format!("{authority}/{{tenant id}}/v2.0"),
+                }
+            }
+            IssuerCheck::None => issuer.to_owned(),
         };
         if named != expected {
             return Err(bad(format!(

@@ -368,6 +368,10 @@ impl Upstream {
             IssuerCheck::MicrosoftTenant { authority } => {
                 (format!("{authority}/common/v2.0"), false)
             }
+            IssuerCheck::MicrosoftDomain { .. } => match &known.issuer {
+                Some(i) => (i.clone(), true),
+                None => return Err(VerifyError::Other("no issuer".into())),
+            },
             IssuerCheck::None => return Err(VerifyError::Other("no issuer".into())),
         };
         let issuer = IssuerUrl::new(issuer).map_err(|_| VerifyError::Other("bad issuer".into()))?;

@@ -251,7 +251,7 @@ pub fn message(e: &Failure) -> String {
 
 fn error_code(e: &Failure) -> &'static str {
     match e {
-        Failure::Upstream(UpstreamError::Denied(_))
+        Failure::Upstream(UpstreamError::Denied(_) | UpstreamError::InvalidToken(_))
         | Failure::Core(portcullis_core::Error::Forbidden(_)) => "access_denied",
         Failure::Upstream(UpstreamError::Misconfigured(_)) => "server_error",
         Failure::Upstream(_) => "temporarily_unavailable",

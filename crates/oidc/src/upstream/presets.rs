@@ -8,6 +8,8 @@ use portcullis_core::federation::{FieldMap, IdentityProvider, ProviderKind};
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
 /// Microsoft identity platform's authority host.
 pub const MICROSOFT_AUTHORITY: &str = "https://login.microsoftonline.com";
+/// The tenant of Microsoft's personal accounts (`consumers`).
+pub const MICROSOFT_CONSUMERS_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 /// Apple's issuer.
 pub const APPLE_ISSUER: &str = "https://appleid.apple.com";
 /// GitHub's URLs.
@@ -32,9 +34,15 @@ const DEFAULT_ALGS: &[&str] = &["RS256", "ES256", "PS256", "EdDSA"];
 pub enum IssuerCheck {
     /// Exactly this issuer.
     Exact(String),
-    /// Microsoft's multi-tenant endpoints (`common`, `organizations`,
-    /// `consumers`): `{authority}/{tid}/v2.0`, `tid` the token's tenant.
+    /// Microsoft's multi-tenant endpoints (`common`, `organizations`):
+    /// `{authority}/{tid}/v2.0`, `tid` the token's tenant.
     MicrosoftTenant {
+        /// The authority host.
+        authority: String,
+    },
+    /// A Microsoft tenant named by a domain: the issuer its discovery
+    /// document names (`{authority}/{tenant id}/v2.0`), exactly.
+    MicrosoftDomain {
         /// The authority host.
         authority: String,
     },
@@ -70,6 +78,16 @@ pub struct Resolved {
     pub field_map: FieldMap,
     /// Accepted ID-token algorithms.
     pub allowed_algs: Vec<String>,
+}
+
+/// Whether `s` is a GUID (8-4-4-4-12 hexadecimal digits).
+pub(crate) fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn owned(list: &[&str]) -> Vec<String> {
@@ -159,10 +177,14 @@ pub fn resolve(p: &IdentityProvider) -> Resolved {
             let authority = authority.trim_end_matches('/').to_owned();
             let tenant = c.tenant.clone().unwrap_or_else(|| "common".to_owned());
             r.discovery_issuer = Some(format!("{authority}/{tenant}/v2.0"));
-            r.issuer = if matches!(tenant.as_str(), "common" | "organizations" | "consumers") {
-                IssuerCheck::MicrosoftTenant { authority }
-            } else {
-                IssuerCheck::Exact(format!("{authority}/{tenant}/v2.0"))
+            r.issuer = match tenant.as_str() {
+                "common" | "organizations" => IssuerCheck::MicrosoftTenant { authority },
+                // Personal accounts live in one tenant of their own.
+                "consumers" => {
+                    IssuerCheck::Exact(format!("{authority}/{MICROSOFT_CONSUMERS_TENANT}/v2.0"))
+                }
+                t if is_guid(t) => IssuerCheck::Exact(format!("{authority}/{t}/v2.0")),
+                _ => IssuerCheck::MicrosoftDomain { authority },
             };
             // Microsoft's `email` is not verified; `preferred_username` is
             // the sign-in name.

@@ -152,7 +152,11 @@ fn location(r: &Reply) -> String {
 async fn through_upstream(app: &TestApp, b: &mut Browser, email: &str) -> String {
     let page = b.get(app, &authorize_query("app", &[])).await;
     assert_eq!(page.status, 200, "{}", page.text);
-    assert!(page.text.contains("Continue with Corp SSO"), "{}", page.text);
+    assert!(
+        page.text.contains("Continue with Corp SSO"),
+        "{}",
+        page.text
+    );
     // Forms: the password, the passkey, then one per provider.
     let r = b.submit_nth(app, &page, 2, &[]).await;
     let upstream = location(&r);
@@ -221,16 +225,30 @@ backend_tests!(provider_registry, |app: TestApp| async move {
         .iter()
         .map(|e| e["field"].as_str().unwrap())
         .collect();
-    for f in ["alias", "client_id", "issuer", "allowed_algs", "client_secret"] {
+    for f in [
+        "alias",
+        "client_id",
+        "issuer",
+        "allowed_algs",
+        "client_secret",
+    ] {
         assert!(named.contains(&f), "{f} in {named:?}");
     }
     let r = app
-        .post(p, Some(&admin), json!({"alias": "x", "kind": "ldap", "client_id": "c"}))
+        .post(
+            p,
+            Some(&admin),
+            json!({"alias": "x", "kind": "ldap", "client_id": "c"}),
+        )
         .await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.json["errors"][0]["field"], "kind");
     let r = app
-        .post(p, Some(&admin), json!({"alias": "x", "kind": "github", "client_id": "c", "surprise": 1}))
+        .post(
+            p,
+            Some(&admin),
+            json!({"alias": "x", "kind": "github", "client_id": "c", "surprise": 1}),
+        )
         .await;
     assert!(r.status == 400 || r.status == 422, "{}", r.text);
     // A preset needs little; the secret is write-only.
@@ -298,9 +316,13 @@ backend_tests!(provider_registry, |app: TestApp| async move {
         .await;
     assert_eq!(r.status, 403, "{}", r.text);
     // Delete.
-    let r = app.delete("/api/v1/identity-providers/github", Some(&admin)).await;
+    let r = app
+        .delete("/api/v1/identity-providers/github", Some(&admin))
+        .await;
     assert_eq!(r.status, 204, "{}", r.text);
-    let r = app.get("/api/v1/identity-providers/github", Some(&admin)).await;
+    let r = app
+        .get("/api/v1/identity-providers/github", Some(&admin))
+        .await;
     assert_eq!(r.status, 404, "{}", r.text);
 });
 
@@ -322,7 +344,10 @@ backend_tests!(new_then_returning_user, |app: TestApp| async move {
     assert_eq!(me.status, 200, "{}", me.text);
     assert_eq!(me.json["email_verified"], true, "{}", me.text);
     let links = app
-        .get(&format!("/api/v1/identity/users/{user}/social-accounts"), Some(&fed.admin))
+        .get(
+            &format!("/api/v1/identity/users/{user}/social-accounts"),
+            Some(&fed.admin),
+        )
         .await;
     assert_eq!(links.status, 200, "{}", links.text);
     assert_eq!(links.json["items"][0]["provider"], ALIAS, "{}", links.text);
@@ -338,7 +363,10 @@ backend_tests!(new_then_returning_user, |app: TestApp| async move {
     assert_eq!(second["sub"], first["sub"]);
     // Administrators see and remove the link.
     let r = app
-        .get(&format!("/api/v1/identity/users/{user}/social-accounts"), Some(&fed.admin))
+        .get(
+            &format!("/api/v1/identity/users/{user}/social-accounts"),
+            Some(&fed.admin),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["items"].as_array().unwrap().len(), 1);
@@ -351,86 +379,99 @@ backend_tests!(new_then_returning_user, |app: TestApp| async move {
     assert_eq!(r.status, 204, "{}", r.text);
 });
 
-backend_tests!(state_from_another_browser_is_refused, |app: TestApp| async move {
-    federate(&app, json!({})).await;
-    upstream_user(&app, "eve@corp.test", true).await;
-    let mut victim = Browser::default();
-    let cb = through_upstream(&app, &mut victim, "eve@corp.test").await;
-    // Another browser (no binding cookie, or its own) presents the callback.
-    let mut other = Browser::default();
-    let r = other.get(&app, &path_of(&app, &cb)).await;
-    assert_eq!(r.status, 400, "{}", r.text);
-    assert!(r.text.contains("not started in this browser"), "{}", r.text);
-    let mut forger = Browser::default();
-    forger
-        .cookies
-        .insert("portcullis_fed".into(), "A".repeat(43));
-    let r = forger.get(&app, &path_of(&app, &cb)).await;
-    assert_eq!(r.status, 400, "{}", r.text);
-    // An unknown state.
-    let r = victim
-        .get(
-            &app,
-            &format!("/api/v1/auth/social/{ALIAS}/callback?code=x&state=forged"),
-        )
-        .await;
-    assert_eq!(r.status, 400, "{}", r.text);
-});
+backend_tests!(
+    state_from_another_browser_is_refused,
+    |app: TestApp| async move {
+        federate(&app, json!({})).await;
+        upstream_user(&app, "eve@corp.test", true).await;
+        let mut victim = Browser::default();
+        let cb = through_upstream(&app, &mut victim, "eve@corp.test").await;
+        // Another browser (no binding cookie, or its own) presents the callback.
+        let mut other = Browser::default();
+        let r = other.get(&app, &path_of(&app, &cb)).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.text.contains("not started in this browser"), "{}", r.text);
+        let mut forger = Browser::default();
+        forger
+            .cookies
+            .insert("portcullis_fed".into(), "A".repeat(43));
+        let r = forger.get(&app, &path_of(&app, &cb)).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        // An unknown state.
+        let r = victim
+            .get(
+                &app,
+                &format!("/api/v1/auth/social/{ALIAS}/callback?code=x&state=forged"),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{}", r.text);
+    }
+);
 
-backend_tests!(unverified_upstream_address_never_links, |app: TestApp| async move {
-    // Automatic linking on: still no link without both sides verified.
-    let fed = federate(&app, json!({"auto_link": true})).await;
-    let victim = app.register("victim@corp.test", PW).await;
-    let victim_id: uuid::Uuid = victim["id"].as_str().unwrap().parse().unwrap();
-    let main = app.core.realms().by_name("main").await.unwrap();
-    set_verified(&app, main.id, victim_id, true).await;
-    // The attacker controls an upstream account claiming the address,
-    // unverified.
-    upstream_user(&app, "victim@corp.test", false).await;
-    let mut attacker = Browser::default();
-    let cb = through_upstream(&app, &mut attacker, "victim@corp.test").await;
-    let page = attacker.get(&app, &path_of(&app, &cb)).await;
-    assert_eq!(page.status, 200, "{}", page.text);
-    assert!(page.text.contains("Link Corp SSO to your account"), "{}", page.text);
-    // A wrong password links nothing, and the pending link is spent.
-    let r = attacker
-        .submit(&app, &page, &[("password", "not the password at all")])
-        .await;
-    assert_eq!(r.status, 400, "{}", r.text);
-    let r = attacker.submit(&app, &page, &[("password", PW)]).await;
-    assert_eq!(r.status, 400, "{}", r.text);
-    let t = app.login("victim@corp.test", PW).await;
-    let links = app
-        .get("/api/v1/auth/social-accounts", Some(&t.access_token))
-        .await;
-    assert_eq!(links.json["items"], json!([]), "{}", links.text);
-    // The owner proves the account and links it.
-    let mut owner = Browser::default();
-    let cb = through_upstream(&app, &mut owner, "victim@corp.test").await;
-    let page = owner.get(&app, &path_of(&app, &cb)).await;
-    let r = owner.submit(&app, &page, &[("password", PW)]).await;
-    let id = id_token(&app, &fed, &r).await;
-    assert_eq!(id["sub"], victim_id.to_string());
-    let links = app
-        .get("/api/v1/auth/social-accounts", Some(&t.access_token))
-        .await;
-    assert_eq!(links.json["items"][0]["provider"], ALIAS, "{}", links.text);
-});
+backend_tests!(
+    unverified_upstream_address_never_links,
+    |app: TestApp| async move {
+        // Automatic linking on: still no link without both sides verified.
+        let fed = federate(&app, json!({"auto_link": true})).await;
+        let victim = app.register("victim@corp.test", PW).await;
+        let victim_id: uuid::Uuid = victim["id"].as_str().unwrap().parse().unwrap();
+        let main = app.core.realms().by_name("main").await.unwrap();
+        set_verified(&app, main.id, victim_id, true).await;
+        // The attacker controls an upstream account claiming the address,
+        // unverified.
+        upstream_user(&app, "victim@corp.test", false).await;
+        let mut attacker = Browser::default();
+        let cb = through_upstream(&app, &mut attacker, "victim@corp.test").await;
+        let page = attacker.get(&app, &path_of(&app, &cb)).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        assert!(
+            page.text.contains("Link Corp SSO to your account"),
+            "{}",
+            page.text
+        );
+        // A wrong password links nothing, and the pending link is spent.
+        let r = attacker
+            .submit(&app, &page, &[("password", "not the password at all")])
+            .await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        let r = attacker.submit(&app, &page, &[("password", PW)]).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        let t = app.login("victim@corp.test", PW).await;
+        let links = app
+            .get("/api/v1/auth/social-accounts", Some(&t.access_token))
+            .await;
+        assert_eq!(links.json["items"], json!([]), "{}", links.text);
+        // The owner proves the account and links it.
+        let mut owner = Browser::default();
+        let cb = through_upstream(&app, &mut owner, "victim@corp.test").await;
+        let page = owner.get(&app, &path_of(&app, &cb)).await;
+        let r = owner.submit(&app, &page, &[("password", PW)]).await;
+        let id = id_token(&app, &fed, &r).await;
+        assert_eq!(id["sub"], victim_id.to_string());
+        let links = app
+            .get("/api/v1/auth/social-accounts", Some(&t.access_token))
+            .await;
+        assert_eq!(links.json["items"][0]["provider"], ALIAS, "{}", links.text);
+    }
+);
 
-backend_tests!(verified_addresses_link_automatically, |app: TestApp| async move {
-    let fed = federate(&app, json!({"auto_link": true})).await;
-    let local = app.register("grace@corp.test", PW).await;
-    let local_id: uuid::Uuid = local["id"].as_str().unwrap().parse().unwrap();
-    let main = app.core.realms().by_name("main").await.unwrap();
-    set_verified(&app, main.id, local_id, true).await;
-    upstream_user(&app, "grace@corp.test", true).await;
-    let mut b = Browser::default();
-    let cb = through_upstream(&app, &mut b, "grace@corp.test").await;
-    let r = b.get(&app, &path_of(&app, &cb)).await;
-    let id = id_token(&app, &fed, &r).await;
-    assert_eq!(id["sub"], local_id.to_string());
-    assert_eq!(id["idp"], ALIAS);
-});
+backend_tests!(
+    verified_addresses_link_automatically,
+    |app: TestApp| async move {
+        let fed = federate(&app, json!({"auto_link": true})).await;
+        let local = app.register("grace@corp.test", PW).await;
+        let local_id: uuid::Uuid = local["id"].as_str().unwrap().parse().unwrap();
+        let main = app.core.realms().by_name("main").await.unwrap();
+        set_verified(&app, main.id, local_id, true).await;
+        upstream_user(&app, "grace@corp.test", true).await;
+        let mut b = Browser::default();
+        let cb = through_upstream(&app, &mut b, "grace@corp.test").await;
+        let r = b.get(&app, &path_of(&app, &cb)).await;
+        let id = id_token(&app, &fed, &r).await;
+        assert_eq!(id["sub"], local_id.to_string());
+        assert_eq!(id["idp"], ALIAS);
+    }
+);
 
 backend_tests!(signup_off_and_upstream_refusal, |app: TestApp| async move {
     federate(&app, json!({"allow_signup": false})).await;
@@ -439,7 +480,11 @@ backend_tests!(signup_off_and_upstream_refusal, |app: TestApp| async move {
     let cb = through_upstream(&app, &mut b, "nobody@corp.test").await;
     let r = b.get(&app, &path_of(&app, &cb)).await;
     assert_eq!(r.status, 400, "{}", r.text);
-    assert!(r.text.contains("cannot be created through this provider"), "{}", r.text);
+    assert!(
+        r.text.contains("cannot be created through this provider"),
+        "{}",
+        r.text
+    );
     // The upstream refuses: the login page again, with the reason.
     let page = b.get(&app, &authorize_query("app", &[])).await;
     let r = b.submit_nth(&app, &page, 2, &[]).await;
@@ -469,7 +514,10 @@ backend_tests!(idp_hint_skips_the_login_page, |app: TestApp| async move {
         .get(&app, &authorize_query("app", &[("idp_hint", ALIAS)]))
         .await;
     let upstream = location(&r);
-    assert!(upstream.contains("/realms/up/oauth2/authorize?"), "{upstream}");
+    assert!(
+        upstream.contains("/realms/up/oauth2/authorize?"),
+        "{upstream}"
+    );
     // An unknown hint shows the login page.
     let r = b
         .get(&app, &authorize_query("app", &[("idp_hint", "nope")]))
@@ -489,7 +537,12 @@ backend_tests!(api_client_exchanges_its_code, |app: TestApp| async move {
         .iter()
         .map(|e| e["field"].as_str().unwrap())
         .collect();
-    for f in ["client_id", "redirect_uri", "code_challenge", "code_challenge_method"] {
+    for f in [
+        "client_id",
+        "redirect_uri",
+        "code_challenge",
+        "code_challenge_method",
+    ] {
         assert!(named.contains(&f), "{f} in {named:?}");
     }
     let start = |redirect: &str| {
@@ -512,16 +565,22 @@ backend_tests!(api_client_exchanges_its_code, |app: TestApp| async move {
     let q: std::collections::HashMap<String, String> = back.query_pairs().into_owned().collect();
     assert_eq!(q["state"], "spa-1");
     let code = q["code"].clone();
-    let exchange = |code: &str, verifier: &str| {
-        json!({"code": code, "code_verifier": verifier, "client_id": "app"})
-    };
+    let exchange = |code: &str, verifier: &str| json!({"code": code, "code_verifier": verifier, "client_id": "app"});
     // The wrong verifier spends the code.
     let r = app
-        .post("/api/v1/auth/social/exchange", None, exchange(&code, "wrong-verifier-wrong-verifier-wrong-verifier"))
+        .post(
+            "/api/v1/auth/social/exchange",
+            None,
+            exchange(&code, "wrong-verifier-wrong-verifier-wrong-verifier"),
+        )
         .await;
     assert_eq!(r.status, 400, "{}", r.text);
     let r = app
-        .post("/api/v1/auth/social/exchange", None, exchange(&code, VERIFIER))
+        .post(
+            "/api/v1/auth/social/exchange",
+            None,
+            exchange(&code, VERIFIER),
+        )
         .await;
     assert_eq!(r.status, 400, "{}", r.text);
     // Again, right.
@@ -536,7 +595,11 @@ backend_tests!(api_client_exchanges_its_code, |app: TestApp| async move {
         .1
         .into_owned();
     let r = app
-        .post("/api/v1/auth/social/exchange", None, exchange(&code, VERIFIER))
+        .post(
+            "/api/v1/auth/social/exchange",
+            None,
+            exchange(&code, VERIFIER),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let access = r.json["access_token"].as_str().unwrap().to_owned();
@@ -555,43 +618,57 @@ backend_tests!(api_client_exchanges_its_code, |app: TestApp| async move {
     assert_eq!(r.status, 409, "{}", r.text);
     // Spent.
     let r = app
-        .post("/api/v1/auth/social/exchange", None, exchange(&code, VERIFIER))
+        .post(
+            "/api/v1/auth/social/exchange",
+            None,
+            exchange(&code, VERIFIER),
+        )
         .await;
     assert_eq!(r.status, 400, "{}", r.text);
     let _ = TOKEN;
 });
 
-backend_tests!(mfa_rules_and_roles_apply_after_upstream, |app: TestApp| async move {
-    let admin = app.admin_token().await;
-    let r = app
-        .post("/api/v1/rbac/roles", Some(&admin), json!({"name": "ops", "permissions": ["servers:read:all"]}))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let r = app
-        .call(
-            reqwest::Method::PATCH,
-            "/api/v1/realms/main",
-            Some(&admin),
-            Some(json!({"mfa_required_roles": ["ops"]})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    federate(&app, json!({"default_roles": ["ops"]})).await;
-    upstream_user(&app, "op@corp.test", true).await;
-    let mut b = Browser::default();
-    let cb = through_upstream(&app, &mut b, "op@corp.test").await;
-    let r = b.get(&app, &path_of(&app, &cb)).await;
-    // The second step, not a code.
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert!(r.text.contains("mfa_token"), "{}", r.text);
-    let main = app.core.realms().by_name("main").await.unwrap();
-    let user = app
-        .core
-        .store()
-        .get_user_by_email(main.id, &portcullis_core::model::Email::parse("op@corp.test").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let roles = app.core.authz().role_names(main.id, user.id).await.unwrap();
-    assert!(roles.contains(&"ops".to_owned()), "{roles:?}");
-});
+backend_tests!(
+    mfa_rules_and_roles_apply_after_upstream,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let r = app
+            .post(
+                "/api/v1/rbac/roles",
+                Some(&admin),
+                json!({"name": "ops", "permissions": ["servers:read:all"]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let r = app
+            .call(
+                reqwest::Method::PATCH,
+                "/api/v1/realms/main",
+                Some(&admin),
+                Some(json!({"mfa_required_roles": ["ops"]})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        federate(&app, json!({"default_roles": ["ops"]})).await;
+        upstream_user(&app, "op@corp.test", true).await;
+        let mut b = Browser::default();
+        let cb = through_upstream(&app, &mut b, "op@corp.test").await;
+        let r = b.get(&app, &path_of(&app, &cb)).await;
+        // The second step, not a code.
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(r.text.contains("mfa_token"), "{}", r.text);
+        let main = app.core.realms().by_name("main").await.unwrap();
+        let user = app
+            .core
+            .store()
+            .get_user_by_email(
+                main.id,
+                &portcullis_core::model::Email::parse("op@corp.test").unwrap(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let roles = app.core.authz().role_names(main.id, user.id).await.unwrap();
+        assert!(roles.contains(&"ops".to_owned()), "{roles:?}");
+    }
+);

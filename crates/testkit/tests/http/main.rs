@@ -25,6 +25,7 @@ mod ops;
 mod otp;
 mod realms;
 mod risk;
+mod social;
 mod tokens;
 mod users;
 mod webauthn;
