@@ -254,6 +254,19 @@ impl Accounts<'_> {
         let mut updated = user.clone();
         updated.last_login_at = Some(self.i.clock.now());
         self.i.store.update_user(&updated).await?;
+        crate::audit::event(
+            self.i,
+            realm.id,
+            Some(user.id),
+            "login.federated",
+            format!("user:{}", user.id),
+            serde_json::json!({
+                "provider": provider.alias,
+                "amr": amr,
+                "ip": meta.ip,
+            }),
+        )
+        .await;
         Ok(Ok(amr))
     }
 
