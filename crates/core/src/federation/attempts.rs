@@ -77,6 +77,16 @@ pub enum Step {
         /// Who the upstream said the user is.
         identity: UpstreamIdentity,
     },
+    /// A pending link whose proof was mailed to the local account's
+    /// address: the mailed link completes it, in the same browser.
+    MailedLink {
+        /// What follows.
+        next: Continuation,
+        /// The local account.
+        user_id: Uuid,
+        /// Who the upstream said the user is.
+        identity: UpstreamIdentity,
+    },
     /// Signed in for an API client, which exchanges the code for tokens.
     Exchange {
         /// The user.
@@ -241,6 +251,76 @@ impl Federation<'_> {
         )
         .await?;
         Ok(SecretString::from(handle))
+    }
+
+    /// Mails the proof of a pending link to the local account's address:
+    /// the pending link is spent, and a link that completes it (once, in
+    /// this browser, within [`ATTEMPT_TTL`]) goes to the account's address.
+    /// Answers the address it went to.
+    pub async fn mail_link_proof(
+        &self,
+        realm: &crate::model::Realm,
+        provider: &IdentityProvider,
+        handle: &str,
+        binding: Option<&str>,
+    ) -> Result<String> {
+        let Step::PendingLink {
+            next,
+            user_id,
+            identity,
+        } = self.take(provider, handle, binding).await?
+        else {
+            return Err(Error::BadRequest(INVALID_ATTEMPT.to_owned()));
+        };
+        let user = self
+            .i
+            .store
+            .get_user(realm.id, user_id)
+            .await?
+            .filter(|u| u.active)
+            .ok_or(Error::NotFound("user"))?;
+        let token = random_token();
+        let binding = usable_binding(binding).unwrap_or_default();
+        let step = Step::MailedLink {
+            next,
+            user_id,
+            identity,
+        };
+        self.insert(
+            provider,
+            &token,
+            sha256(binding.as_bytes()),
+            step,
+            ATTEMPT_TTL,
+        )
+        .await?;
+        let link = format!(
+            "{}/login/social/mailed?provider={}&token={token}",
+            self.i.settings.issuer(&realm.name),
+            provider.alias
+        );
+        let mut values = serde_json::Map::new();
+        values.insert("link".into(), link.into());
+        values.insert(
+            "expires_in_minutes".into(),
+            ATTEMPT_TTL.whole_minutes().into(),
+        );
+        values.insert("provider".into(), provider.label().into());
+        values.insert(
+            "name".into(),
+            user.name
+                .clone()
+                .map_or(serde_json::Value::Null, Into::into),
+        );
+        crate::mail::Mail::new(self.i)
+            .enqueue(
+                realm,
+                crate::model::mail::MailKind::LinkAccount,
+                &user.email,
+                values,
+            )
+            .await?;
+        Ok(user.email.as_str().to_owned())
     }
 
     /// An exchange code for an API client whose user signed in: bound to

@@ -34,7 +34,7 @@ pub use crate::model::federation::{
 };
 pub use admin::{NewProvider, ProviderView};
 pub use attempts::{AttemptSecrets, Begun, Continuation, Step, secrets};
-pub use sign_in::{LinkedAccount, Resolved, claim};
+pub use sign_in::{Confirmed, LinkProof, LinkedAccount, Resolved, claim};
 
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -95,6 +95,11 @@ impl<'a> Federation<'a> {
     /// Collaborator: accounts.
     fn accounts(&self) -> crate::accounts::Accounts<'a> {
         crate::accounts::Accounts::new(self.i)
+    }
+
+    /// Collaborator: mfa (passkeys proving a pending link).
+    fn mfa(&self) -> crate::mfa::Mfa<'a> {
+        crate::mfa::Mfa::new(self.i)
     }
 
     /// The provider's secret in the clear (a client secret, or the PEM

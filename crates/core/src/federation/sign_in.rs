@@ -35,6 +35,34 @@ pub enum Resolved {
     },
 }
 
+/// How the user proves the local account a pending link goes to.
+#[derive(Debug)]
+pub enum LinkProof {
+    /// Its password (counted towards the account's lockout).
+    Password(SecretString),
+    /// A passkey of the account: the answer to a passwordless ceremony.
+    Passkey {
+        /// The ceremony.
+        ceremony_id: Uuid,
+        /// The browser's answer.
+        credential: Value,
+    },
+    /// Its mailbox: the link mailed by [`Federation::mail_link_proof`]
+    /// was opened (the handle is that link's token).
+    Mailbox,
+}
+
+/// A pending link taken for its proof.
+#[derive(Debug)]
+pub struct Confirmed {
+    /// What follows.
+    pub next: super::Continuation,
+    /// The upstream identity.
+    pub identity: UpstreamIdentity,
+    /// The proven and linked account, or why not.
+    pub outcome: Result<User>,
+}
+
 /// A link with its provider, as the APIs show it.
 #[derive(Debug, Clone)]
 pub struct LinkedAccount {
@@ -265,16 +293,57 @@ impl Federation<'_> {
         Ok(())
     }
 
-    /// Proves the local account of a pending link with its password, then
-    /// links it. The password check counts towards the account's lockout
-    /// like a login.
-    pub async fn confirm_link_with_password(
+    /// Takes the pending link `handle` (in the browser holding `binding`)
+    /// and proves its local account with `proof`: a password or a passkey
+    /// for the link the callback held, the mailbox for a mailed one. The
+    /// pending link is spent whatever the outcome; a proven account is
+    /// linked.
+    pub async fn confirm_link(
+        &self,
+        realm: &Realm,
+        provider: &IdentityProvider,
+        handle: &str,
+        binding: Option<&str>,
+        proof: LinkProof,
+        meta: &RequestMeta,
+    ) -> Result<Confirmed> {
+        let step = self.take(provider, handle, binding).await?;
+        let (next, user_id, identity) = match (step, &proof) {
+            (
+                super::Step::PendingLink {
+                    next,
+                    user_id,
+                    identity,
+                },
+                LinkProof::Password(_) | LinkProof::Passkey { .. },
+            )
+            | (
+                super::Step::MailedLink {
+                    next,
+                    user_id,
+                    identity,
+                },
+                LinkProof::Mailbox,
+            ) => (next, user_id, identity),
+            _ => return Err(Error::BadRequest(super::INVALID_ATTEMPT.to_owned())),
+        };
+        let outcome = self
+            .prove_and_link(realm, provider, user_id, &identity, proof, meta)
+            .await;
+        Ok(Confirmed {
+            next,
+            identity,
+            outcome,
+        })
+    }
+
+    async fn prove_and_link(
         &self,
         realm: &Realm,
         provider: &IdentityProvider,
         user_id: Uuid,
         identity: &UpstreamIdentity,
-        password: SecretString,
+        proof: LinkProof,
         meta: &RequestMeta,
     ) -> Result<User> {
         let local = self
@@ -283,14 +352,31 @@ impl Federation<'_> {
             .get_user(realm.id, user_id)
             .await?
             .ok_or(Error::NotFound("user"))?;
-        let (user, _) = self
-            .accounts()
-            .check_password(realm, local.email.as_str(), password, meta)
-            .await?;
+        let user = match proof {
+            LinkProof::Password(password) => {
+                self.accounts()
+                    .check_password(realm, local.email.as_str(), password, meta)
+                    .await?
+                    .0
+            }
+            LinkProof::Passkey {
+                ceremony_id,
+                credential,
+            } => {
+                self.mfa()
+                    .finish_passkey_login(realm, ceremony_id, &credential)
+                    .await?
+                    .user
+            }
+            LinkProof::Mailbox => local,
+        };
         if user.id != user_id {
             return Err(Error::NotAuthenticated(
-                crate::accounts::INVALID_CREDENTIALS,
+                "this is not the account the address belongs to",
             ));
+        }
+        if !user.active {
+            return Err(Error::Forbidden("this account is deactivated"));
         }
         self.link(realm, provider, &user, identity, None).await?;
         self.apply_mappers(realm, provider, &user, identity).await?;

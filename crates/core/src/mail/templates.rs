@@ -92,6 +92,15 @@ pub fn default_source(kind: MailKind) -> TemplateSource {
                 "<p>{greeting}</p>\n<p>Someone signed in to your {{{{ realm }}}} account asked to change its email address from <strong>{{{{ email }}}}</strong> to <strong>{{{{ new_email }}}}</strong>. The change happens only once the new address is confirmed.</p>\n<p>If this was not you, change your password now and end your other sessions.</p>\n"
             )),
         },
+        MailKind::LinkAccount => TemplateSource {
+            subject: "Sign in to {{ realm }} with {{ provider }}".into(),
+            text: format!(
+                "{greeting}\n\nTo sign in to your {{{{ realm }}}} account with {{{{ provider }}}} from now on, open this link:\n\n{{{{ link }}}}\n\nIt works once, only in the browser that asked for it, and expires in {{{{ expires_in_minutes }}}} minutes. If you did not ask for this, ignore this message: nothing changes.\n"
+            ),
+            html: html(&format!(
+                "<p>{greeting}</p>\n<p>To sign in to your {{{{ realm }}}} account with <strong>{{{{ provider }}}}</strong> from now on, confirm it:</p>\n<p><a href=\"{{{{ link }}}}\">Link {{{{ provider }}}} to my account</a></p>\n<p>It works once, only in the browser that asked for it, and expires in {{{{ expires_in_minutes }}}} minutes. If you did not ask for this, ignore this message: nothing changes.</p>\n"
+            )),
+        },
         MailKind::NewDevice => TemplateSource {
             subject: "New sign-in to your {{ realm }} account".into(),
             text: format!(
@@ -132,6 +141,11 @@ pub fn sample_values(kind: MailKind) -> Value {
             "new_email": "ada.new@example.com",
         }),
         MailKind::EmailChangeNotice => json!({ "new_email": "ada.new@example.com" }),
+        MailKind::LinkAccount => json!({
+            "link": "https://id.example.com/realms/example/login/social/mailed?provider=google&token=sample",
+            "expires_in_minutes": 10,
+            "provider": "Google",
+        }),
         MailKind::NewDevice => json!({
             "device": "Firefox 120 on Linux",
             "ip": "192.0.2.1",

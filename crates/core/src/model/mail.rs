@@ -24,11 +24,14 @@ pub enum MailKind {
     NewDevice,
     /// Tells the old address that a change of address was asked for.
     EmailChangeNotice,
+    /// Proves an account before an upstream identity provider is linked
+    /// to it (the first sign-in with that provider).
+    LinkAccount,
 }
 
 impl MailKind {
     /// Every kind.
-    pub const ALL: [MailKind; 7] = [
+    pub const ALL: [MailKind; 8] = [
         MailKind::VerifyEmail,
         MailKind::PasswordReset,
         MailKind::MagicLink,
@@ -36,6 +39,7 @@ impl MailKind {
         MailKind::EmailChange,
         MailKind::NewDevice,
         MailKind::EmailChangeNotice,
+        MailKind::LinkAccount,
     ];
 
     /// The name used in URLs and the database.
@@ -48,6 +52,7 @@ impl MailKind {
             MailKind::EmailChange => "email_change",
             MailKind::NewDevice => "new_device",
             MailKind::EmailChangeNotice => "email_change_notice",
+            MailKind::LinkAccount => "link_account",
         }
     }
 

@@ -7,12 +7,12 @@
 //!    by what the attempt continues with, a browser sign-in for the
 //!    realm's authorization request, an exchange code for an API client,
 //!    a link for a signed-in user, or a pending link the user must confirm.
-//! 3. [`confirm_with_password`]: the pending link proven with the local
-//!    account's password.
+//! 3. [`confirm`]: the pending link proven with the local account's
+//!    password, passkey or mailbox.
 
 use portcullis_core::Portcullis;
 use portcullis_core::accounts::{BrowserLogin, RequestMeta};
-use portcullis_core::federation::{Continuation, IdentityProvider, Resolved, Step};
+use portcullis_core::federation::{Continuation, IdentityProvider, LinkProof, Resolved, Step};
 use portcullis_core::model::Realm;
 use secrecy::{ExposeSecret as _, SecretString};
 
@@ -358,36 +358,37 @@ pub async fn callback(
     }
 }
 
-/// Proves a pending link with the local account's password, links, and
-/// signs in. A wrong password keeps nothing: the user starts again.
-pub async fn confirm_with_password(
+/// Proves a pending link (with the local account's password or passkey,
+/// or by the link mailed to it), links, and signs in. A failed proof keeps
+/// nothing: the user starts again.
+pub async fn confirm(
     core: &Portcullis,
     realm: &Realm,
     provider: &IdentityProvider,
     handle: &str,
     binding: Option<&str>,
-    password: SecretString,
+    proof: LinkProof,
     meta: &RequestMeta,
 ) -> Result<Landing, Failure> {
-    let step = core.federation().take(provider, handle, binding).await?;
-    let Step::PendingLink {
-        next,
-        user_id,
-        identity,
-    } = step
-    else {
-        return Err(Failure::Core(portcullis_core::Error::BadRequest(
-            portcullis_core::federation::INVALID_ATTEMPT.to_owned(),
-        )));
-    };
-    match core
+    let confirmed = core
         .federation()
-        .confirm_link_with_password(realm, provider, user_id, &identity, password, meta)
-        .await
-    {
-        Ok(user) => Ok(sign_in(core, realm, provider, next, user, &identity.amr, meta).await),
-        Err(e) => Ok(fail(next, &Failure::Core(e))),
-    }
+        .confirm_link(realm, provider, handle, binding, proof, meta)
+        .await?;
+    Ok(match confirmed.outcome {
+        Ok(user) => {
+            sign_in(
+                core,
+                realm,
+                provider,
+                confirmed.next,
+                user,
+                &confirmed.identity.amr,
+                meta,
+            )
+            .await
+        }
+        Err(e) => fail(confirmed.next, &Failure::Core(e)),
+    })
 }
 
 async fn sign_in(

@@ -9,7 +9,7 @@ use super::*;
 use crate::oidc::{Browser, CB, TOKEN, authorize_query, code_of, enc, token, web_client};
 use base64::Engine as _;
 use portcullis_core::users::NewUser;
-use portcullis_testkit::Reply;
+use portcullis_testkit::{Backend, Reply, spawn_mail_app};
 use secrecy::SecretString;
 
 /// The upstream realm.
@@ -24,18 +24,23 @@ fn s256(v: &str) -> String {
 }
 
 /// The main realm federating with the realm `up`.
-struct Fed {
-    admin: String,
+pub(crate) struct Fed {
+    pub(crate) admin: String,
     /// The main realm's web client's secret.
     app_secret: String,
 }
 
+/// The server's public URL (the base address, or `localhost` for WebAuthn).
+fn public(app: &TestApp) -> String {
+    app.core.settings().public_url.clone()
+}
+
 fn callback(app: &TestApp) -> String {
-    format!("{}/api/v1/auth/social/{ALIAS}/callback", app.base)
+    format!("{}/api/v1/auth/social/{ALIAS}/callback", public(app))
 }
 
 /// A user of the upstream realm, with the address verified or not.
-async fn upstream_user(app: &TestApp, email: &str, verified: bool) -> uuid::Uuid {
+pub(crate) async fn upstream_user(app: &TestApp, email: &str, verified: bool) -> uuid::Uuid {
     let created = app
         .core
         .users()
@@ -55,7 +60,12 @@ async fn upstream_user(app: &TestApp, email: &str, verified: bool) -> uuid::Uuid
     created.user.id
 }
 
-async fn set_verified(app: &TestApp, realm_id: uuid::Uuid, id: uuid::Uuid, verified: bool) {
+pub(crate) async fn set_verified(
+    app: &TestApp,
+    realm_id: uuid::Uuid,
+    id: uuid::Uuid,
+    verified: bool,
+) {
     let store = app.core.store();
     let mut user = store.get_user(realm_id, id).await.unwrap().unwrap();
     user.email_verified = verified;
@@ -64,7 +74,7 @@ async fn set_verified(app: &TestApp, realm_id: uuid::Uuid, id: uuid::Uuid, verif
 
 /// Realm `up` with a client for the main realm, and the provider `corp` in
 /// the main realm (extra settings from `provider`).
-async fn federate(app: &TestApp, provider: Value) -> Fed {
+pub(crate) async fn federate(app: &TestApp, provider: Value) -> Fed {
     let admin = app.admin_token().await;
     let r = app
         .post("/api/v1/realms", Some(&admin), json!({ "name": UP }))
@@ -111,7 +121,7 @@ async fn federate(app: &TestApp, provider: Value) -> Fed {
         "alias": ALIAS,
         "kind": "oidc",
         "display_name": "Corp SSO",
-        "issuer": format!("{}/realms/up", app.base),
+        "issuer": format!("{}/realms/up", public(app)),
         "client_id": "portcullis-main",
         "client_secret": up_secret,
     });
@@ -129,9 +139,10 @@ async fn federate(app: &TestApp, provider: Value) -> Fed {
     Fed { admin, app_secret }
 }
 
-fn path_of(app: &TestApp, location: &str) -> String {
+pub(crate) fn path_of(app: &TestApp, location: &str) -> String {
     location
         .strip_prefix(&app.base)
+        .or_else(|| location.strip_prefix(&public(app)))
         .unwrap_or_else(|| panic!("{location} is not on {}", app.base))
         .to_owned()
 }
@@ -149,7 +160,7 @@ fn location(r: &Reply) -> String {
 /// From the main realm's login page through the provider button to the
 /// upstream's login page, signed in there as `email`: the callback URL the
 /// upstream sends the browser to.
-async fn through_upstream(app: &TestApp, b: &mut Browser, email: &str) -> String {
+pub(crate) async fn through_upstream(app: &TestApp, b: &mut Browser, email: &str) -> String {
     let page = b.get(app, &authorize_query("app", &[])).await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(
@@ -161,7 +172,7 @@ async fn through_upstream(app: &TestApp, b: &mut Browser, email: &str) -> String
     let r = b.submit_nth(app, &page, 2, &[]).await;
     let upstream = location(&r);
     assert!(
-        upstream.starts_with(&format!("{}/realms/up/oauth2/authorize?", app.base)),
+        upstream.starts_with(&format!("{}/realms/up/oauth2/authorize?", public(app))),
         "{upstream}"
     );
     assert!(b.cookies.contains_key("portcullis_fed"), "{:?}", r.headers);
@@ -670,5 +681,56 @@ backend_tests!(
             .unwrap();
         let roles = app.core.authz().role_names(main.id, user.id).await.unwrap();
         assert!(roles.contains(&"ops".to_owned()), "{roles:?}");
+    }
+);
+
+mail_tests!(
+    mailed_link_proves_a_pending_link,
+    |app: TestApp, sink: portcullis_testkit::smtp::SmtpSink| async move {
+        let fed = federate(&app, json!({})).await;
+        let local = app.register("mary@corp.test", PW).await;
+        upstream_user(&app, "mary@corp.test", false).await;
+        let mut b = Browser::default();
+        let cb = through_upstream(&app, &mut b, "mary@corp.test").await;
+        let page = b.get(&app, &path_of(&app, &cb)).await;
+        assert!(
+            page.text.contains("E-mail me a link to mary@corp.test"),
+            "{}",
+            page.text
+        );
+        // Forms: the password, the passkey, the mail.
+        let r = b.submit_nth(&app, &page, 2, &[]).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(r.text.contains("Check your mailbox"), "{}", r.text);
+        // The pending link is spent: the password form no longer works.
+        let r = b.submit(&app, &page, &[("password", PW)]).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        // Earlier mail (verification) and the link's mail.
+        let mail = sink.wait_for("mary@corp.test", 2).await;
+        assert!(mail.subject.contains("with Corp SSO"), "{}", mail.subject);
+        let link = mail.link().expect("a link");
+        let link = path_of(&app, &link);
+        // Another browser cannot use it.
+        let mut other = Browser::default();
+        let page2 = other.get(&app, &link).await;
+        assert_eq!(page2.status, 200, "{}", page2.text);
+        let r = other.submit(&app, &page2, &[]).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        // Opening it spends nothing... but the other browser's try spent
+        // it: ask again and use it in the right browser.
+        let cb = through_upstream(&app, &mut b, "mary@corp.test").await;
+        let page = b.get(&app, &path_of(&app, &cb)).await;
+        b.submit_nth(&app, &page, 2, &[]).await;
+        let mail = sink.wait_for("mary@corp.test", 3).await;
+        let link = path_of(&app, &mail.link().expect("a link"));
+        let page = b.get(&app, &link).await;
+        let again = b.get(&app, &link).await;
+        assert_eq!(again.status, 200);
+        let r = b.submit(&app, &page, &[]).await;
+        let id = id_token(&app, &fed, &r).await;
+        assert_eq!(id["sub"], local["id"]);
+        // Once.
+        let r = b.submit(&app, &page, &[]).await;
+        assert_eq!(r.status, 400, "{}", r.text);
     }
 );

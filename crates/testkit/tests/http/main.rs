@@ -12,10 +12,10 @@ mod accounts;
 mod authz;
 mod clients;
 mod errors;
-mod federation;
 // `mail_tests!` (mail.rs) serves links.rs and link_pages.rs too.
 #[macro_use]
 mod mail;
+mod federation;
 mod link_pages;
 mod links;
 mod mfa;

@@ -558,3 +558,60 @@ async fn webauthn_on_the_login_pages_postgres() {
         login_pages(app).await;
     }
 }
+
+/// A passkey of the local account proves a pending link of an upstream
+/// identity provider (the link confirmation page's passkey button).
+async fn passkey_proves_a_pending_link(app: TestApp) {
+    use crate::federation::{federate, path_of, through_upstream, upstream_user};
+    use crate::oidc::Browser;
+    let fed = federate(&app, json!({})).await;
+    let local = app.user("pia@corp.test").await;
+    let (mut key, r) = register(&app, &local.access_token, "Passkey").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    upstream_user(&app, "pia@corp.test", false).await;
+    let mut b = Browser {
+        origin: Some(origin(&app)),
+        ..Browser::default()
+    };
+    let cb = through_upstream(&app, &mut b, "pia@corp.test").await;
+    let page = b.get(&app, &path_of(&app, &cb)).await;
+    assert!(page.text.contains("id=\"passkey-button\""), "{}", page.text);
+    let started = app
+        .post("/api/v1/realms/main/auth/passkey/start", None, json!({}))
+        .await;
+    let answer = key.assert(&started.json["options"]).to_string();
+    let ceremony = started.json["ceremony_id"].as_str().unwrap().to_owned();
+    // Forms: the password, then the passkey.
+    let done = b
+        .submit_nth(
+            &app,
+            &page,
+            1,
+            &[("ceremony_id", &ceremony), ("credential", &answer)],
+        )
+        .await;
+    // Linked; the account's second factor is then asked for as after any
+    // sign-in.
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert!(done.text.contains("mfa_token"), "{}", done.text);
+    let user = local.user.as_ref().map(|u| u.id).unwrap();
+    let links = app
+        .get(
+            &format!("/api/v1/identity/users/{user}/social-accounts"),
+            Some(&fed.admin),
+        )
+        .await;
+    assert_eq!(links.json["items"][0]["provider"], "corp", "{}", links.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkey_proves_a_pending_link_sqlite() {
+    passkey_proves_a_pending_link(localhost_app(Backend::Sqlite).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkey_proves_a_pending_link_postgres() {
+    if let Some(app) = localhost_app(Backend::Postgres).await {
+        passkey_proves_a_pending_link(app).await;
+    }
+}

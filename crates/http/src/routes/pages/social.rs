@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use portcullis_core::accounts::BrowserLogin;
-use portcullis_core::federation::{Continuation, IdentityProvider};
+use portcullis_core::federation::{Continuation, IdentityProvider, LinkProof};
 use portcullis_oidc::Form;
 use portcullis_oidc::authorize::AuthRequest;
 use portcullis_oidc::upstream::flow::{self, BINDING_COOKIE, CallbackParams, Landing};
@@ -29,6 +29,14 @@ use crate::state::AppState;
 pub(super) fn router() -> Router<AppState> {
     let r = Router::new()
         .route("/realms/{realm}/login/social/confirm", post(confirm_post))
+        .route(
+            "/realms/{realm}/login/social/confirm-mail",
+            post(confirm_mail_post),
+        )
+        .route(
+            "/realms/{realm}/login/social/mailed",
+            get(mailed_get).post(mailed_post),
+        )
         .route("/realms/{realm}/login/social/{alias}", post(start_post));
     realm_route(
         r,
@@ -50,6 +58,21 @@ struct ConfirmPage<'a> {
     csrf_token: &'a str,
     alias: &'a str,
     handle: &'a str,
+    passkey_start: String,
+    mail_action: Option<String>,
+    script: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "social_mailed.html")]
+struct MailedPage<'a> {
+    realm_name: &'a str,
+    nonce: &'a str,
+    label: &'a str,
+    action: String,
+    csrf_token: &'a str,
+    alias: &'a str,
+    token: &'a str,
 }
 
 impl Ctx<'_> {
@@ -179,9 +202,17 @@ impl Ctx<'_> {
             csrf_token: &csrf,
             alias,
             handle: handle.expose_secret(),
+            passkey_start: format!("/api/v1/realms/{}/auth/passkey/start", self.realm.name),
+            mail_action: self
+                .state
+                .core
+                .mail()
+                .can_send()
+                .then(|| self.path("login/social/confirm-mail")),
+            script: super::render::WEBAUTHN_JS,
         }
         .render();
-        page.html(StatusCode::OK, body)
+        page.finish(StatusCode::OK, body, true)
     }
 }
 
@@ -280,15 +311,45 @@ async fn callback(
     }
 }
 
-/// `POST /realms/{realm}/login/social/confirm`: the password of the
-/// account a pending link goes to.
+/// `POST /realms/{realm}/login/social/confirm`: the password, or a
+/// passkey, of the account a pending link goes to.
 async fn confirm_post(ClientMeta(meta): ClientMeta, form: PageForm) -> Response {
+    let proof = match (form.get("ceremony_id"), form.get("credential")) {
+        (Some(c), Some(cred)) if !c.is_empty() => {
+            let ceremony = uuid::Uuid::parse_str(c).ok();
+            let credential = serde_json::from_str::<serde_json::Value>(cred).ok();
+            match (ceremony, credential) {
+                (Some(ceremony_id), Some(credential)) => LinkProof::Passkey {
+                    ceremony_id,
+                    credential,
+                },
+                _ => {
+                    return form.ctx().error_page(
+                        StatusCode::BAD_REQUEST,
+                        "The account could not be linked",
+                        "The passkey's answer could not be read; start again.",
+                    );
+                }
+            }
+        }
+        _ => LinkProof::Password(SecretString::from(
+            form.get("password").unwrap_or("").to_owned(),
+        )),
+    };
+    let handle = form.get("handle").unwrap_or("").to_owned();
+    confirm(&form, &meta, &handle, proof).await
+}
+
+async fn confirm(
+    form: &PageForm,
+    meta: &portcullis_core::accounts::RequestMeta,
+    handle: &str,
+    proof: LinkProof,
+) -> Response {
     let ctx = form.ctx();
     let s = ctx.state;
     let title = "The account could not be linked";
     let alias = form.get("provider").unwrap_or("");
-    let handle = form.get("handle").unwrap_or("");
-    let password = SecretString::from(form.get("password").unwrap_or("").to_owned());
     let Ok(provider) = s.core.federation().for_sign_in(ctx.realm.id, alias).await else {
         return ctx.error_page(
             StatusCode::NOT_FOUND,
@@ -297,18 +358,100 @@ async fn confirm_post(ClientMeta(meta): ClientMeta, form: PageForm) -> Response 
         );
     };
     let binding = cookie(ctx.headers, BINDING_COOKIE);
-    match flow::confirm_with_password(
+    match flow::confirm(
         &s.core,
         ctx.realm,
         &provider,
         handle,
         binding.as_deref(),
-        password,
-        &meta,
+        proof,
+        meta,
     )
     .await
     {
         Ok(landing) => ctx.land(landing).await,
         Err(e) => ctx.error_page(StatusCode::BAD_REQUEST, title, &flow::message(&e)),
     }
+}
+
+/// `POST /realms/{realm}/login/social/confirm-mail`: mails the proof of a
+/// pending link to the account's address.
+async fn confirm_mail_post(form: PageForm) -> Response {
+    let ctx = form.ctx();
+    let s = ctx.state;
+    let title = "The account could not be linked";
+    let alias = form.get("provider").unwrap_or("");
+    let handle = form.get("handle").unwrap_or("");
+    let Ok(provider) = s.core.federation().for_sign_in(ctx.realm.id, alias).await else {
+        return ctx.error_page(
+            StatusCode::NOT_FOUND,
+            title,
+            "This way of signing in is not available.",
+        );
+    };
+    let binding = cookie(ctx.headers, BINDING_COOKIE);
+    match s
+        .core
+        .federation()
+        .mail_link_proof(ctx.realm, &provider, handle, binding.as_deref())
+        .await
+    {
+        Ok(email) => ctx.message_page(
+            Page::new(),
+            "Check your mailbox",
+            &format!(
+                "We sent a link to {email}. Open it in this browser within 10 minutes to link {} and sign in.",
+                provider.label()
+            ),
+        ),
+        Err(e) => ctx.error_page(
+            StatusCode::BAD_REQUEST,
+            title,
+            &flow::message(&flow::Failure::Core(e)),
+        ),
+    }
+}
+
+/// `GET /realms/{realm}/login/social/mailed?provider=...&token=...`: the
+/// mailed link. Opening it spends nothing; its button does the work.
+async fn mailed_get(
+    State(s): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    headers: HeaderMap,
+    RequestParams(params): RequestParams,
+) -> Response {
+    let ctx = Ctx::new(&s, &realm, &headers);
+    let (alias, token) = match &params {
+        Ok(p) => (
+            p.get("provider").unwrap_or(""),
+            p.get("token").unwrap_or(""),
+        ),
+        Err(_) => ("", ""),
+    };
+    let Ok(provider) = s.core.federation().for_sign_in(realm.id, alias).await else {
+        return ctx.error_page(
+            StatusCode::NOT_FOUND,
+            "This link is not valid",
+            "This way of signing in is not available.",
+        );
+    };
+    let mut page = Page::new();
+    let csrf = ctx.csrf(&mut page);
+    let body = MailedPage {
+        realm_name: &realm.display_name,
+        nonce: &page.nonce,
+        label: provider.label(),
+        action: ctx.path("login/social/mailed"),
+        csrf_token: &csrf,
+        alias: &provider.alias,
+        token,
+    }
+    .render();
+    page.html(StatusCode::OK, body)
+}
+
+/// `POST /realms/{realm}/login/social/mailed`: the mailed link's button.
+async fn mailed_post(ClientMeta(meta): ClientMeta, form: PageForm) -> Response {
+    let token = form.get("token").unwrap_or("").to_owned();
+    confirm(&form, &meta, &token, LinkProof::Mailbox).await
 }
