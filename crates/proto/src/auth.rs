@@ -93,8 +93,12 @@ pub struct SessionView {
     /// When the user last proved who they are in this session.
     #[serde(with = "time::serde::rfc3339")]
     pub auth_time: OffsetDateTime,
-    /// How (RFC 8176 values: `pwd`, `otp`, `mfa`).
+    /// How (RFC 8176 values: `pwd`, `otp`, `mfa`; `fed` through an
+    /// identity provider).
     pub amr: Vec<String>,
+    /// The alias of the identity provider the sign-in came through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
 }
 
 /// A consent the caller gave a client (remembered until withdrawn).

@@ -47,6 +47,7 @@ fn session_view((s, current): (Session, bool)) -> SessionView {
         client_id: s.client_id,
         auth_time: s.auth_time,
         amr: s.amr,
+        idp: s.idp,
     }
 }
 

@@ -617,8 +617,11 @@ backend_tests!(api_client_exchanges_its_code, |app: TestApp| async move {
     assert!(r.json["refresh_token"].is_string(), "{}", r.text);
     let me = app.get("/api/v1/auth/me", Some(&access)).await;
     assert_eq!(me.json["email"], "api@corp.test", "{}", me.text);
-    // The session names the provider; the account's only way in, its
-    // link, cannot be removed.
+    // The session names the provider.
+    let sessions = app.get("/api/v1/auth/sessions", Some(&access)).await;
+    assert_eq!(sessions.json[0]["idp"], ALIAS, "{}", sessions.text);
+    assert_eq!(sessions.json[0]["amr"], json!(["fed"]), "{}", sessions.text);
+    // The account's only way in, its link, cannot be removed.
     let links = app.get("/api/v1/auth/social-accounts", Some(&access)).await;
     assert_eq!(links.status, 200, "{}", links.text);
     assert_eq!(links.json["items"][0]["provider"], ALIAS, "{}", links.text);
