@@ -30,6 +30,12 @@
 //!    `PORTCULLIS_E2E_MAIL_URL` (the sink's inbox).
 //! 8. The server and the sink stop (their logs' tails printed when
 //!    something failed) and the temporary directory is removed.
+//!
+//! A suite may start servers of its own on free loopback ports for as long
+//! as its file runs: `tests/federation.test.mjs` starts an upstream OpenID
+//! Provider (oidc-provider, `lib/upstream-provider.mjs`) and registers it as
+//! an identity provider. oidc-provider needs Node.js 20.12 or newer; on an
+//! older Node.js that suite is skipped.
 
 use std::ffi::OsString;
 use std::fs::File;

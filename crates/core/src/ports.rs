@@ -725,6 +725,14 @@ pub trait FederationStore: Send + Sync {
         token_hash: &[u8],
         now: OffsetDateTime,
     ) -> StoreResult<Option<FederationAttempt>>;
+    /// An attempt by the digest of its handle, if it has not expired at
+    /// `now`, without taking it.
+    async fn peek_federation_attempt(
+        &self,
+        realm_id: Uuid,
+        token_hash: &[u8],
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<FederationAttempt>>;
     /// Deletes attempts that expired before `before`.
     async fn purge_federation_attempts(&self, before: OffsetDateTime) -> StoreResult<u64>;
 }

@@ -307,6 +307,23 @@ impl FederationStore for SqlStore {
         FederationAttempt::try_from(row).map(Some)
     }
 
+    async fn peek_federation_attempt(
+        &self,
+        realm_id: Uuid,
+        token_hash: &[u8],
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<FederationAttempt>> {
+        federation_attempt::Entity::find()
+            .filter(federation_attempt::Column::RealmId.eq(realm_id))
+            .filter(federation_attempt::Column::TokenHash.eq(token_hash.to_vec()))
+            .filter(federation_attempt::Column::ExpiresAt.gt(micros(now)))
+            .one(&self.reader)
+            .await
+            .map_err(db_err)?
+            .map(FederationAttempt::try_from)
+            .transpose()
+    }
+
     async fn purge_federation_attempts(&self, before: OffsetDateTime) -> StoreResult<u64> {
         let res = federation_attempt::Entity::delete_many()
             .filter(federation_attempt::Column::ExpiresAt.lt(micros(before)))

@@ -226,6 +226,35 @@ impl Federation<'_> {
         serde_json::from_value(attempt.payload).map_err(|_| Error::Internal("idp-attempt"))
     }
 
+    /// The step of the attempt `handle` of `provider` in the browser
+    /// holding `binding`, without taking it: for a page that must know
+    /// where its form leads. `None` for anything [`Self::take`] refuses.
+    pub async fn peek(
+        &self,
+        provider: &IdentityProvider,
+        handle: &str,
+        binding: Option<&str>,
+    ) -> Result<Option<Step>> {
+        if handle.is_empty() || handle.len() > 128 {
+            return Ok(None);
+        }
+        let now = self.i.clock.now();
+        let Some(attempt) = self
+            .i
+            .store
+            .peek_federation_attempt(provider.realm_id, &sha256(handle.as_bytes()), now)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let bound = usable_binding(binding)
+            .is_some_and(|b| constant_time_eq(&sha256(b.as_bytes()), &attempt.binding_hash));
+        if attempt.provider_id != provider.id || !bound {
+            return Ok(None);
+        }
+        Ok(serde_json::from_value(attempt.payload).ok())
+    }
+
     /// Holds an upstream identity until the user proves the local account
     /// `user_id`; the handle goes to the confirmation form.
     pub async fn hold_for_link(

@@ -203,6 +203,8 @@ pub enum Landing {
         email: String,
         /// Whether it has a password to prove it with.
         has_password: bool,
+        /// Where the sign-in goes on once the link is proven.
+        next: Continuation,
     },
     /// Send the browser to this URL of the client (a code, a link's
     /// result, or an RFC 6749 error).
@@ -345,7 +347,7 @@ pub async fn callback(
             let email = user.email.as_str().to_owned();
             let handle = core
                 .federation()
-                .hold_for_link(provider, binding, next, user.id, identity)
+                .hold_for_link(provider, binding, next.clone(), user.id, identity)
                 .await?;
             Ok(Landing::ConfirmLink {
                 handle,
@@ -353,6 +355,7 @@ pub async fn callback(
                 label: provider.label().to_owned(),
                 email,
                 has_password,
+                next,
             })
         }
     }

@@ -722,12 +722,36 @@ pub async fn federation_attempt_taken_once<S: Store + ?Sized>(store: Arc<S>) {
             .unwrap(),
         None
     );
+    // A peek takes nothing, and sees nothing of another realm.
+    for _ in 0..2 {
+        assert_eq!(
+            store
+                .peek_federation_attempt(r.id, &first.token_hash, at(1))
+                .await
+                .unwrap(),
+            Some(first.clone())
+        );
+    }
+    assert_eq!(
+        store
+            .peek_federation_attempt(new_id(), &first.token_hash, at(1))
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(
         store
             .take_federation_attempt(r.id, &first.token_hash, at(1))
             .await
             .unwrap(),
         Some(first.clone())
+    );
+    assert_eq!(
+        store
+            .peek_federation_attempt(r.id, &first.token_hash, at(1))
+            .await
+            .unwrap(),
+        None
     );
     assert_eq!(
         store
@@ -791,6 +815,21 @@ pub async fn federation_attempt_expiry_and_purge<S: Store + ?Sized>(store: Arc<S
     // Expired at exactly its expiry.
     let late = attempt(r.id, corp.id, 300);
     store.insert_federation_attempt(&late).await.unwrap();
+    // A peek sees it until just before its expiry.
+    assert!(
+        store
+            .peek_federation_attempt(r.id, &late.token_hash, at(299))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store
+            .peek_federation_attempt(r.id, &late.token_hash, at(300))
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(
         store
             .take_federation_attempt(r.id, &late.token_hash, at(300))

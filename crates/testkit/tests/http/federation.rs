@@ -157,6 +157,12 @@ fn location(r: &Reply) -> String {
     r.header("location").unwrap().to_owned()
 }
 
+/// The login page's first "Continue with ..." link (a GET: the page's
+/// `form-action` could not name every provider's origin).
+fn provider_link(page: &Reply) -> String {
+    crate::oidc::attr_after(&page.text, "<a class=\"button secondary\" href=\"", "\"")
+}
+
 /// From the main realm's login page through the provider button to the
 /// upstream's login page, signed in there as `email`: the callback URL the
 /// upstream sends the browser to.
@@ -168,8 +174,7 @@ pub(crate) async fn through_upstream(app: &TestApp, b: &mut Browser, email: &str
         "{}",
         page.text
     );
-    // Forms: the password, the passkey, then one per provider.
-    let r = b.submit_nth(app, &page, 2, &[]).await;
+    let r = b.get(app, &provider_link(&page)).await;
     let upstream = location(&r);
     assert!(
         upstream.starts_with(&format!("{}/realms/up/oauth2/authorize?", public(app))),
@@ -440,6 +445,12 @@ backend_tests!(
             "{}",
             page.text
         );
+        // Its forms end at the client: the page's form-action allows its origin.
+        let csp = page.header("content-security-policy").unwrap();
+        assert!(
+            csp.contains("form-action 'self' https://app.example.com"),
+            "{csp}"
+        );
         // A wrong password links nothing, and the pending link is spent.
         let r = attacker
             .submit(&app, &page, &[("password", "not the password at all")])
@@ -498,7 +509,7 @@ backend_tests!(signup_off_and_upstream_refusal, |app: TestApp| async move {
     );
     // The upstream refuses: the login page again, with the reason.
     let page = b.get(&app, &authorize_query("app", &[])).await;
-    let r = b.submit_nth(&app, &page, 2, &[]).await;
+    let r = b.get(&app, &provider_link(&page)).await;
     let upstream = location(&r);
     let state: String = url::Url::parse(&upstream)
         .unwrap()
@@ -727,6 +738,11 @@ mail_tests!(
         let mail = sink.wait_for("mary@corp.test", 3).await;
         let link = path_of(&app, &mail.link().expect("a link"));
         let page = b.get(&app, &link).await;
+        let csp = page.header("content-security-policy").unwrap();
+        assert!(
+            csp.contains("form-action 'self' https://app.example.com"),
+            "{csp}"
+        );
         let again = b.get(&app, &link).await;
         assert_eq!(again.status, 200);
         let r = b.submit(&app, &page, &[]).await;

@@ -36,7 +36,7 @@ struct LoginPage<'a> {
 
 /// A "Continue with ..." button.
 struct ProviderButton {
-    action: String,
+    href: String,
     label: String,
 }
 
@@ -81,7 +81,11 @@ impl Ctx<'_> {
                 .unwrap_or_default()
                 .iter()
                 .map(|p| ProviderButton {
-                    action: self.path(&format!("login/social/{}", p.alias)),
+                    href: format!(
+                        "{}?{}",
+                        self.path(&format!("login/social/{}", p.alias)),
+                        req.encoded
+                    ),
                     label: p.label().to_owned(),
                 })
                 .collect(),

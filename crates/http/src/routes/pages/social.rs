@@ -11,13 +11,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use portcullis_core::accounts::BrowserLogin;
-use portcullis_core::federation::{Continuation, IdentityProvider, LinkProof};
+use portcullis_core::federation::{Continuation, IdentityProvider, LinkProof, Step};
 use portcullis_oidc::Form;
 use portcullis_oidc::authorize::AuthRequest;
 use portcullis_oidc::upstream::flow::{self, BINDING_COOKIE, CallbackParams, Landing};
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::form::{PageForm, RequestForm, RequestParams};
+use super::form::{PageForm, RequestParams};
 use super::login::signed_in;
 use super::render::{Ctx, Page, cookie};
 use crate::extract::{ClientMeta, Params, RealmCtx};
@@ -37,7 +37,7 @@ pub(super) fn router() -> Router<AppState> {
             "/realms/{realm}/login/social/mailed",
             get(mailed_get).post(mailed_post),
         )
-        .route("/realms/{realm}/login/social/{alias}", post(start_post));
+        .route("/realms/{realm}/login/social/{alias}", get(start_get));
     realm_route(
         r,
         "/auth/social/{alias}/callback",
@@ -171,11 +171,29 @@ impl Ctx<'_> {
                 label,
                 email,
                 has_password,
-            } => self.confirm_page(&handle, &alias, &label, &email, has_password, None),
+                next,
+            } => {
+                let target = self.target_of(&next).await;
+                self.confirm_page(&handle, &alias, &label, &email, has_password, target)
+            }
             Landing::Redirect(location) => {
                 let mut page = Page::new();
                 page.allow_form_target(&location);
                 page.redirect(&location)
+            }
+        }
+    }
+
+    /// Where a continuation ends at the client: the redirect URI its forms
+    /// (and their redirects) must be allowed to reach.
+    async fn target_of(&self, next: &Continuation) -> Option<String> {
+        match next {
+            Continuation::Authorize { request } => {
+                let form = Form::parse_urlencoded(request.as_bytes()).ok()?;
+                self.check(&form).await.ok().map(|req| req.redirect_uri)
+            }
+            Continuation::Client { redirect_uri, .. } | Continuation::Link { redirect_uri, .. } => {
+                Some(redirect_uri.clone())
             }
         }
     }
@@ -187,9 +205,13 @@ impl Ctx<'_> {
         label: &str,
         email: &str,
         has_password: bool,
-        error: Option<&str>,
+        target: Option<String>,
     ) -> Response {
+        let error: Option<&str> = None;
         let mut page = Page::new();
+        if let Some(t) = &target {
+            page.allow_form_target(t);
+        }
         let csrf = self.csrf(&mut page);
         let body = ConfirmPage {
             realm_name: &self.realm.display_name,
@@ -216,18 +238,34 @@ impl Ctx<'_> {
     }
 }
 
-/// `POST /realms/{realm}/login/social/{alias}`: a "Continue with ..."
-/// button of the login page.
-async fn start_post(p: Params, RequestForm { form, req }: RequestForm) -> Response {
-    let ctx = form.ctx();
+/// `GET /realms/{realm}/login/social/{alias}?{request}`: a "Continue with
+/// ..." link of the login page, carrying the authorization request. A
+/// link, not a form: the page's `form-action` could not name every
+/// provider's origin, and starting a sign-in changes nothing here.
+async fn start_get(
+    State(s): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    headers: HeaderMap,
+    p: Params,
+    RequestParams(form): RequestParams,
+) -> Response {
+    let ctx = Ctx::new(&s, &realm, &headers);
+    let form = match form {
+        Ok(f) => f,
+        Err(e) => {
+            return ctx.error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in link is not valid",
+                &e.error_description,
+            );
+        }
+    };
+    let req = match ctx.check(&form).await {
+        Ok(r) => r,
+        Err(res) => return res,
+    };
     let alias = p.text("alias").unwrap_or("");
-    match ctx
-        .state
-        .core
-        .federation()
-        .for_sign_in(ctx.realm.id, alias)
-        .await
-    {
+    match s.core.federation().for_sign_in(realm.id, alias).await {
         Ok(provider) => ctx.go_upstream(Page::new(), &req, &provider).await,
         Err(_) => {
             ctx.login_page(
@@ -436,6 +474,16 @@ async fn mailed_get(
         );
     };
     let mut page = Page::new();
+    let binding = cookie(&headers, BINDING_COOKIE);
+    if let Ok(Some(Step::MailedLink { next, .. })) = s
+        .core
+        .federation()
+        .peek(&provider, token, binding.as_deref())
+        .await
+        && let Some(target) = ctx.target_of(&next).await
+    {
+        page.allow_form_target(&target);
+    }
     let csrf = ctx.csrf(&mut page);
     let body = MailedPage {
         realm_name: &realm.display_name,
