@@ -753,3 +753,74 @@ mail_tests!(
         assert_eq!(r.status, 400, "{}", r.text);
     }
 );
+
+backend_tests!(
+    signed_in_user_links_another_provider,
+    |app: TestApp| async move {
+        let fed = federate(&app, json!({})).await;
+        let user = app.user("lee@main.test").await;
+        upstream_user(&app, "lee.other@corp.test", true).await;
+        // Every wrong field is named; the redirect URI must be registered.
+        let r = app
+            .post(
+                &format!("/api/v1/auth/social/{ALIAS}/link"),
+                Some(&user.access_token),
+                json!({"client_id": "app", "redirect_uri": "https://evil.example.com/cb"}),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert_eq!(r.json["errors"][0]["field"], "redirect_uri");
+        let r = app
+            .post(
+                &format!("/api/v1/auth/social/{ALIAS}/link"),
+                None,
+                json!({"client_id": "app", "redirect_uri": CB}),
+            )
+            .await;
+        assert_eq!(r.status, 401, "{}", r.text);
+        let r = app
+            .post(
+                &format!("/api/v1/auth/social/{ALIAS}/link"),
+                Some(&user.access_token),
+                json!({"client_id": "app", "redirect_uri": CB, "state": "lk"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let upstream = r.json["authorization_url"].as_str().unwrap().to_owned();
+        // The browser that will follow it holds the binding cookie the answer set.
+        let mut b = Browser::default();
+        let set = r.header("set-cookie").unwrap();
+        let (pair, _) = set.split_once(';').unwrap();
+        let (k, v) = pair.split_once('=').unwrap();
+        b.cookies.insert(k.to_owned(), v.to_owned());
+        let cb = login_upstream(&app, &mut b, &upstream, "lee.other@corp.test").await;
+        let r = b.get(&app, &path_of(&app, &cb)).await;
+        let to = location(&r);
+        assert!(to.starts_with(CB), "{to}");
+        assert!(
+            to.contains("linked=corp") && to.contains("state=lk"),
+            "{to}"
+        );
+        let links = app
+            .get("/api/v1/auth/social-accounts", Some(&user.access_token))
+            .await;
+        assert_eq!(links.json["items"][0]["provider"], ALIAS, "{}", links.text);
+        assert_eq!(links.json["items"][0]["email"], "lee.other@corp.test");
+        // The account has a password: the link may go.
+        let id = links.json["items"][0]["id"].as_str().unwrap();
+        let r = app
+            .delete(
+                &format!("/api/v1/auth/social-accounts/{id}"),
+                Some(&user.access_token),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        // Signing in through the provider now creates another account (the
+        // upstream address is not the local one).
+        let mut b2 = Browser::default();
+        let cb = through_upstream(&app, &mut b2, "lee.other@corp.test").await;
+        let r = b2.get(&app, &path_of(&app, &cb)).await;
+        let id = id_token(&app, &fed, &r).await;
+        assert_ne!(id["sub"], json!(user.user.as_ref().unwrap().id.to_string()));
+    }
+);
