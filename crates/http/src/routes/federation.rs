@@ -16,8 +16,7 @@ use axum::routing::{delete, get, post};
 use portcullis_core::access::{ProvidersManage, ProvidersRead};
 use portcullis_core::accounts::LoginOutcome;
 use portcullis_core::federation::{
-    Continuation, IdentityProvider, LinkedAccount, NewProvider, ProviderConfig, ProviderKind,
-    UpstreamAuth,
+    IdentityProvider, LinkedAccount, NewProvider, ProviderConfig, ProviderKind, UpstreamAuth,
 };
 use portcullis_core::model::Realm;
 use portcullis_core::{Error, FieldError};
@@ -468,33 +467,15 @@ pub(crate) async fn social_link_post(
         .federation()
         .for_sign_in(realm.id, p.text("alias")?)
         .await?;
-    // The client and redirect URI are checked like a sign-in's (no PKCE:
-    // nothing is exchanged).
-    let checked = flow::client_continuation(
+    let next = flow::link_continuation(
         &s.core,
         &realm,
-        Some(&body.client_id),
-        Some(&body.redirect_uri),
+        who.user_id,
+        &body.client_id,
+        &body.redirect_uri,
         body.state.as_deref(),
-        Some("0000000000000000000000000000000000000000000"),
-        Some("S256"),
     )
     .await?;
-    let Continuation::Client {
-        client_id,
-        redirect_uri,
-        state,
-        ..
-    } = checked
-    else {
-        return Err(Error::Internal("idp-link").into());
-    };
-    let next = Continuation::Link {
-        user_id: who.user_id,
-        client_id,
-        redirect_uri,
-        state,
-    };
     let binding = crate::routes::pages::cookie_of(&headers, BINDING_COOKIE);
     let callback = callback_of(&s, &realm, &provider.alias);
     let started = flow::start(

@@ -64,20 +64,18 @@ impl From<portcullis_core::Error> for Failure {
     }
 }
 
-/// The continuation of an API client's sign-in: the client exists and is
-/// enabled, the redirect URI is one it registered (exactly), and a PKCE
-/// S256 challenge is given. Every wrong field is named.
-pub async fn client_continuation(
+/// The checks every client continuation shares: the client exists and is
+/// enabled, the redirect URI is one it registered (exactly), the state is
+/// not too long. Wrong fields are added to `errors`.
+async fn check_client(
     core: &Portcullis,
     realm: &Realm,
     client_id: Option<&str>,
     redirect_uri: Option<&str>,
     state: Option<&str>,
-    code_challenge: Option<&str>,
-    code_challenge_method: Option<&str>,
-) -> Result<Continuation, portcullis_core::Error> {
+    errors: &mut Vec<portcullis_core::FieldError>,
+) -> Result<(), portcullis_core::Error> {
     use portcullis_core::FieldError;
-    let mut errors = Vec::new();
     let client = match client_id.filter(|c| !c.is_empty() && c.len() <= 255) {
         None => {
             errors.push(FieldError::new(
@@ -111,6 +109,26 @@ pub async fn client_continuation(
         }
         _ => {}
     }
+    if state.is_some_and(|s| s.len() > 512) {
+        errors.push(FieldError::new("state", "at most 512 characters"));
+    }
+    Ok(())
+}
+
+/// The continuation of an API client's sign-in: the client's checks, and
+/// a PKCE S256 challenge. Every wrong field is named.
+pub async fn client_continuation(
+    core: &Portcullis,
+    realm: &Realm,
+    client_id: Option<&str>,
+    redirect_uri: Option<&str>,
+    state: Option<&str>,
+    code_challenge: Option<&str>,
+    code_challenge_method: Option<&str>,
+) -> Result<Continuation, portcullis_core::Error> {
+    use portcullis_core::FieldError;
+    let mut errors = Vec::new();
+    check_client(core, realm, client_id, redirect_uri, state, &mut errors).await?;
     match code_challenge {
         Some(c) if c.len() == 43 && crate::authorize::is_pkce_value(c) => {}
         _ => errors.push(FieldError::new(
@@ -121,9 +139,6 @@ pub async fn client_continuation(
     if code_challenge_method != Some("S256") {
         errors.push(FieldError::new("code_challenge_method", "must be S256"));
     }
-    if state.is_some_and(|s| s.len() > 512) {
-        errors.push(FieldError::new("state", "at most 512 characters"));
-    }
     if !errors.is_empty() {
         return Err(portcullis_core::Error::Validation(errors));
     }
@@ -132,6 +147,38 @@ pub async fn client_continuation(
         redirect_uri: redirect_uri.unwrap_or_default().to_owned(),
         state: state.map(str::to_owned),
         code_challenge: code_challenge.unwrap_or_default().to_owned(),
+    })
+}
+
+/// The continuation of linking a provider to the signed-in user
+/// `user_id`: back to a client's registered redirect URI (nothing is
+/// exchanged, so no PKCE). Every wrong field is named.
+pub async fn link_continuation(
+    core: &Portcullis,
+    realm: &Realm,
+    user_id: uuid::Uuid,
+    client_id: &str,
+    redirect_uri: &str,
+    state: Option<&str>,
+) -> Result<Continuation, portcullis_core::Error> {
+    let mut errors = Vec::new();
+    check_client(
+        core,
+        realm,
+        Some(client_id),
+        Some(redirect_uri),
+        state,
+        &mut errors,
+    )
+    .await?;
+    if !errors.is_empty() {
+        return Err(portcullis_core::Error::Validation(errors));
+    }
+    Ok(Continuation::Link {
+        user_id,
+        client_id: client_id.to_owned(),
+        redirect_uri: redirect_uri.to_owned(),
+        state: state.map(str::to_owned),
     })
 }
 
