@@ -423,6 +423,15 @@ impl Upstream {
                     "iss does not match the token's tenant".into(),
                 ));
             }
+            // `organizations` is work and school accounts only.
+            if provider.config.tenant.as_deref() == Some("organizations")
+                && tid == super::presets::MICROSOFT_CONSUMERS_TENANT
+            {
+                return Err(VerifyError::Other(
+                    "a personal Microsoft account, and the provider takes work accounts only"
+                        .into(),
+                ));
+            }
         }
         Ok(claims)
     }

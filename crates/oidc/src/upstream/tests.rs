@@ -1765,3 +1765,13 @@ async fn concurrent_sign_ins_on_a_cold_cache_fetch_discovery_once() {
     assert_eq!(env.http.count(&Method::GET, DISCOVERY), 1);
     assert_eq!(env.http.count(&Method::GET, JWKS), 1);
 }
+
+#[tokio::test]
+async fn microsoft_organizations_refuses_personal_accounts() {
+    let template = format!("{MS}/{{tenantid}}/v2.0");
+    let work = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    assert!(microsoft("organizations", &template, work).await.is_ok());
+    invalid_token(microsoft("organizations", &template, MS_CONSUMERS).await);
+    // `common` takes both.
+    assert!(microsoft("common", &template, MS_CONSUMERS).await.is_ok());
+}
