@@ -202,7 +202,8 @@ impl Default for ProviderConfig {
 #[serde(deny_unknown_fields)]
 pub struct IdentityProviderRequest {
     /// The realm-unique alias in URLs: 1 to 64 of `a-z`, `0-9`, `-`, `_`
-    /// (required on POST).
+    /// (on POST: required for `oidc` and `oauth2`; a preset's defaults to
+    /// its kind).
     #[serde(default)]
     pub alias: Option<String>,
     /// `oidc`, `oauth2`, `google`, `github`, `facebook`, `microsoft` or

@@ -137,6 +137,7 @@ impl StandIn {
             .route("/github/login/oauth/access_token", post(github_token))
             .route("/github/user", get(github_user))
             .route("/github/user/emails", get(github_emails))
+            .route("/github/user/orgs", get(github_orgs))
             .with_state(inner.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -480,6 +481,21 @@ async fn github_user(State(i): State<Arc<Inner>>, headers: HeaderMap) -> Respons
         "email": Value::Null,
         "company": "@acme",
     }))
+    .into_response()
+}
+
+async fn github_orgs(State(i): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    if !bearer_ok(&i, &headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"message": "Bad credentials"})),
+        )
+            .into_response();
+    }
+    axum::Json(json!([
+        {"login": "acme", "id": 1, "description": "ACME"},
+        {"login": "octo-friends", "id": 2, "description": Value::Null},
+    ]))
     .into_response()
 }
 

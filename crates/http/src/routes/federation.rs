@@ -197,7 +197,15 @@ pub(crate) async fn provider_post(
     Admin(admin): Admin<ProvidersManage>,
     Json(body): Json<IdentityProviderRequest>,
 ) -> Result<(StatusCode, axum::Json<IdentityProviderView>), ApiError> {
-    let alias = body.alias.clone().unwrap_or_default();
+    // A preset's alias defaults to its kind (`google`, `github`, ...), the
+    // paths the seeds write (`/api/v1/auth/social/google`).
+    let alias = match (&body.alias, ProviderKind::parse(&body.kind)) {
+        (Some(a), _) => a.clone(),
+        (None, Some(k)) if !matches!(k, ProviderKind::Oidc | ProviderKind::Oauth2) => {
+            k.as_str().to_owned()
+        }
+        _ => String::new(),
+    };
     let new = new_provider(body, alias)?;
     let created = s.core.federation().create(&admin, new).await?;
     let view = provider_view(&s, admin.realm(), &created);

@@ -468,6 +468,22 @@ impl Upstream {
             }
             identity.claims = profile;
         }
+        // GitHub: the logins of the user's organizations, as `orgs`.
+        if let Some(orgs_url) = &r.orgs_endpoint {
+            let list = self.get_json(orgs_url, Some(access)).await?;
+            let logins: Vec<Value> = list
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|o| o.get("login").cloned())
+                        .filter(Value::is_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Value::Object(c) = &mut identity.claims {
+                c.insert("orgs".to_owned(), Value::Array(logins));
+            }
+        }
         if identity.name.is_none() {
             identity.name = text(identity.claims.get("login"));
         }

@@ -70,6 +70,9 @@ pub struct Resolved {
     pub jwks_uri: Option<String>,
     /// GitHub-style address list.
     pub emails_endpoint: Option<String>,
+    /// GitHub's organizations of the user, read when a mapper names the
+    /// claim `orgs` (their logins).
+    pub orgs_endpoint: Option<String>,
     /// Scopes asked for.
     pub scopes: Vec<String>,
     /// Whether the callback comes as a cross-site `form_post`.
@@ -126,6 +129,19 @@ fn fields(
     }
 }
 
+/// Whether a mapper reads GitHub's `orgs` claim.
+fn names_orgs(m: &portcullis_core::federation::Mapper) -> bool {
+    use portcullis_core::federation::Mapper;
+    let claim = match m {
+        Mapper::Attribute { claim, .. }
+        | Mapper::Name { claim }
+        | Mapper::Role { claim, .. }
+        | Mapper::Group { claim, .. } => claim,
+        Mapper::HardcodedRole { .. } => return false,
+    };
+    claim == "orgs" || claim.starts_with("orgs.") || claim.starts_with("/orgs")
+}
+
 /// The provider's effective endpoints and rules.
 pub fn resolve(p: &IdentityProvider) -> Resolved {
     let c = &p.config;
@@ -139,6 +155,7 @@ pub fn resolve(p: &IdentityProvider) -> Resolved {
         userinfo_endpoint: c.userinfo_endpoint.clone(),
         jwks_uri: c.jwks_uri.clone(),
         emails_endpoint: c.emails_endpoint.clone(),
+        orgs_endpoint: None,
         scopes: c.scopes.clone(),
         form_post: false,
         field_map: c.field_map.clone(),
@@ -211,7 +228,16 @@ pub fn resolve(p: &IdentityProvider) -> Resolved {
                 &c.field_map,
                 fields("id", "email", None, "name", "avatar_url"),
             );
-            default_scopes(&mut r, &["read:user", "user:email"]);
+            // Organizations only when a mapper asks (they need `read:org`).
+            if c.mappers.iter().any(names_orgs) {
+                r.orgs_endpoint = r
+                    .userinfo_endpoint
+                    .as_ref()
+                    .map(|u| format!("{}/orgs", u.trim_end_matches('/')));
+                default_scopes(&mut r, &["read:user", "user:email", "read:org"]);
+            } else {
+                default_scopes(&mut r, &["read:user", "user:email"]);
+            }
         }
         ProviderKind::Facebook => {
             r.authorization_endpoint = or(&c.authorization_endpoint, FACEBOOK[0]);

@@ -109,7 +109,7 @@ backend_tests!(google_preset, |app: TestApp| async move {
     add(
         &app,
         &admin,
-        json!({"alias": "google", "kind": "google", "issuer": format!("{}/google", s.base()),
+        json!({"kind": "google", "issuer": format!("{}/google", s.base()),
                "client_id": "g-client", "client_secret": "g-secret",
                "mappers": [{"type": "attribute", "claim": "hd", "attribute": "domain"}]}),
     )
@@ -168,7 +168,8 @@ backend_tests!(github_preset, |app: TestApp| async move {
                "authorization_endpoint": gh("/login/oauth/authorize"),
                "token_endpoint": gh("/login/oauth/access_token"),
                "userinfo_endpoint": gh("/user"), "emails_endpoint": gh("/user/emails"),
-               "mappers": [{"type": "role", "claim": "company", "value": "@acme", "role": "acme-dev"}]}),
+               "mappers": [{"type": "role", "claim": "orgs", "value": "acme", "role": "acme-dev"},
+                           {"type": "attribute", "claim": "company", "attribute": "company"}]}),
     )
     .await;
     s.set_user(StandInUser {
