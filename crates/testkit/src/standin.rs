@@ -86,6 +86,8 @@ struct Inner {
     token_requests: Mutex<Vec<HashMap<String, String>>>,
     /// The public key that must have signed Apple client secrets.
     apple_key: Mutex<Option<Value>>,
+    /// The `amr` of the ID tokens (none when empty).
+    amr: Mutex<Vec<String>>,
 }
 
 /// A running stand-in.
@@ -120,6 +122,7 @@ impl StandIn {
             tokens: Mutex::new(HashMap::new()),
             token_requests: Mutex::new(Vec::new()),
             apple_key: Mutex::new(None),
+            amr: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route(
@@ -163,6 +166,11 @@ impl StandIn {
     /// The public JWK Apple's client secrets must verify against.
     pub fn set_apple_key(&self, jwk: Value) {
         *self.inner.apple_key.lock().expect("lock") = Some(jwk);
+    }
+
+    /// How the user authenticated upstream (the ID token's `amr`).
+    pub fn set_amr(&self, amr: &[&str]) {
+        *self.inner.amr.lock().expect("lock") = amr.iter().map(|a| (*a).to_owned()).collect();
     }
 
     /// The form fields of every token request so far.
@@ -382,6 +390,10 @@ async fn token(
         "email": user.email,
         "name": if flavour == "apple" { Value::Null } else { Value::from(user.name.clone()) },
     });
+    let amr = i.amr.lock().expect("lock").clone();
+    if !amr.is_empty() {
+        claims["amr"] = json!(amr);
+    }
     if let Some(n) = grant.nonce {
         claims["nonce"] = Value::from(if hostility == Hostility::WrongNonce {
             "not-the-nonce".to_owned()

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use super::*;
 use crate::oidc::{Browser, CB, attr_after, enc, hidden_inputs};
 use base64::Engine as _;
+use portcullis_testkit::Reply;
 use portcullis_testkit::standin::{Hostility, StandIn, StandInUser};
 
 const VERIFIER: &str = "c29jaWFsLXZlcmlmaWVyLXNvY2lhbC12ZXJpZmllcg0";
@@ -302,5 +303,92 @@ backend_tests!(
         )
         .await;
         assert_eq!(r.status, 502, "{}", r.text);
+    }
+);
+
+/// An exchange from a given user agent (the risk checks read it).
+async fn exchange_as(app: &TestApp, q: &HashMap<String, String>, agent: &str) -> Reply {
+    let r = app
+        .http
+        .post(app.url("/api/v1/auth/social/exchange"))
+        .header("user-agent", agent)
+        .json(&json!({"code": q["code"], "code_verifier": VERIFIER, "client_id": "spa"}))
+        .send()
+        .await
+        .unwrap();
+    Reply::read(r).await
+}
+
+backend_tests!(
+    mfa_and_risk_rules_apply_after_a_preset,
+    |app: TestApp| async move {
+        let s = standin(&app).await;
+        let admin = app.admin_token().await;
+        client(&app, &admin).await;
+        let r = app
+            .post(
+                "/api/v1/rbac/roles",
+                Some(&admin),
+                json!({"name": "ops", "permissions": ["servers:read:all"]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let r = app
+            .call(
+                reqwest::Method::PATCH,
+                "/api/v1/realms/main",
+                Some(&admin),
+                Some(json!({"mfa_required_roles": ["ops"]})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let google = |alias: &str, trust: bool| {
+            json!({"alias": alias, "kind": "google", "issuer": format!("{}/google", s.base()),
+               "client_id": "g-client", "client_secret": "g-secret",
+               "default_roles": ["ops"], "trust_upstream_mfa": trust})
+        };
+        add(&app, &admin, google("g-strict", false)).await;
+        add(&app, &admin, google("g-trusting", true)).await;
+        s.set_amr(&["pwd", "otp", "mfa"]);
+        // Not trusted: the realm's own second factor is asked for.
+        s.set_user(StandInUser {
+            subject: "strict-1".into(),
+            email: "ops1@example.com".into(),
+            verified: true,
+            name: "Ops One".into(),
+        });
+        let r = exchange_as(&app, &sign_in(&app, "g-strict").await, "Agent/1.0").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["mfa_required"], true, "{}", r.text);
+        assert!(r.json.get("access_token").is_none());
+        // Trusted: the upstream's factors count; amr says so.
+        s.set_user(StandInUser {
+            subject: "trusting-1".into(),
+            email: "ops2@example.com".into(),
+            verified: true,
+            name: "Ops Two".into(),
+        });
+        let r = exchange_as(&app, &sign_in(&app, "g-trusting").await, "Agent/1.0").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["amr"], json!(["fed", "otp", "mfa"]), "{}", r.text);
+        // The risk checks: a sign-in from another device is blocked at the
+        // realm's thresholds.
+        let r = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/risk-policy",
+            Some(&admin),
+            Some(json!({"enabled": true, "step_up_at": 1, "block_at": 1, "notify_new_device": false})),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = exchange_as(
+            &app,
+            &sign_in(&app, "g-trusting").await,
+            "Another Browser/2.0 (Windows NT 10.0)",
+        )
+        .await;
+        assert_eq!(r.status, 403, "{}", r.text);
+        assert!(r.text.contains("risk policy"), "{}", r.text);
     }
 );
