@@ -368,7 +368,18 @@ impl Federation<'_> {
                     .await?
                     .user
             }
-            LinkProof::Mailbox => local,
+            LinkProof::Mailbox => {
+                // The mailed link proved the address too.
+                if !local.email_verified {
+                    let mut verified = local.clone();
+                    verified.email_verified = true;
+                    verified.updated_at = self.i.clock.now();
+                    self.i.store.update_user(&verified).await?;
+                    verified
+                } else {
+                    local
+                }
+            }
         };
         if user.id != user_id {
             return Err(Error::NotAuthenticated(
@@ -405,9 +416,10 @@ impl Federation<'_> {
     }
 
     /// Applies the provider's mappers to `user`: attributes and name from
-    /// claims, roles and groups while a claim holds a value (revoked when
-    /// it no longer does... only grants are made here: a mapper never
-    /// revokes what an administrator granted), hard-coded roles.
+    /// claims, roles and groups when a claim holds a value, hard-coded
+    /// roles. Mappers only grant: a role a claim no longer asserts stays
+    /// until an administrator removes it, as one an administrator granted
+    /// by hand would.
     async fn apply_mappers(
         &self,
         realm: &Realm,

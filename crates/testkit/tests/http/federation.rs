@@ -748,6 +748,8 @@ mail_tests!(
         let r = b.submit(&app, &page, &[]).await;
         let id = id_token(&app, &fed, &r).await;
         assert_eq!(id["sub"], local["id"]);
+        // The mailbox proved the address as well.
+        assert_eq!(id["email_verified"], true, "{id}");
         // Once.
         let r = b.submit(&app, &page, &[]).await;
         assert_eq!(r.status, 400, "{}", r.text);
