@@ -29,10 +29,6 @@ pub struct NewProvider {
     pub client_secret: Option<SecretString>,
 }
 
-/// What the admin API answers for a provider: the provider and whether a
-/// secret is stored (never the secret).
-pub type ProviderView = IdentityProvider;
-
 impl Federation<'_> {
     /// The realm's providers, by alias.
     pub async fn list(&self, admin: &Allowed<ProvidersRead>) -> Result<Vec<IdentityProvider>> {

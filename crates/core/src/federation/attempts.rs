@@ -140,6 +140,18 @@ fn usable_binding(binding: Option<&str>) -> Option<&str> {
     })
 }
 
+/// Whether an attempt is `provider`'s and was started in the browser
+/// holding `binding` (compared in constant time).
+fn belongs(
+    attempt: &FederationAttempt,
+    provider: &IdentityProvider,
+    binding: Option<&str>,
+) -> bool {
+    let bound = usable_binding(binding)
+        .is_some_and(|b| constant_time_eq(&sha256(b.as_bytes()), &attempt.binding_hash));
+    attempt.provider_id == provider.id && bound
+}
+
 impl Federation<'_> {
     /// Starts an upstream sign-in through `provider`; `binding` is the
     /// browser's binding cookie, if it has one.
@@ -217,9 +229,7 @@ impl Federation<'_> {
             super::count("attempt_invalid", provider.kind);
             return Err(invalid());
         };
-        let bound = usable_binding(binding)
-            .is_some_and(|b| constant_time_eq(&sha256(b.as_bytes()), &attempt.binding_hash));
-        if attempt.provider_id != provider.id || !bound {
+        if !belongs(&attempt, provider, binding) {
             super::count("attempt_foreign", provider.kind);
             return Err(invalid());
         }
@@ -247,9 +257,7 @@ impl Federation<'_> {
         else {
             return Ok(None);
         };
-        let bound = usable_binding(binding)
-            .is_some_and(|b| constant_time_eq(&sha256(b.as_bytes()), &attempt.binding_hash));
-        if attempt.provider_id != provider.id || !bound {
+        if !belongs(&attempt, provider, binding) {
             return Ok(None);
         }
         Ok(serde_json::from_value(attempt.payload).ok())

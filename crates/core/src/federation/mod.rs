@@ -32,7 +32,7 @@ pub use crate::model::federation::{
     FederationAttempt, FieldMap, IdentityProvider, Mapper, ProviderConfig, ProviderKind,
     SocialAccount, UpstreamAuth,
 };
-pub use admin::{NewProvider, ProviderView};
+pub use admin::NewProvider;
 pub use attempts::{AttemptSecrets, Begun, Continuation, Step, secrets};
 pub use sign_in::{Confirmed, LinkProof, LinkedAccount, Resolved, claim};
 

@@ -77,7 +77,7 @@ pub(crate) fn callback_of(s: &AppState, realm: &Realm, alias: &str) -> String {
 /// under `/api/v1`, the confirmation page under `/realms`), ten minutes,
 /// `HttpOnly`; `SameSite=None; Secure` when the callback comes as a
 /// cross-site POST (Apple), else `Lax`.
-pub(crate) fn binding_cookie(s: &AppState, value: &str, form_post: bool) -> String {
+fn binding_cookie(s: &AppState, value: &str, form_post: bool) -> String {
     use axum_extra::extract::cookie::{Cookie, SameSite};
     let secure = form_post || s.core.settings().public_url.starts_with("https://");
     let same_site = if form_post {
@@ -94,6 +94,35 @@ pub(crate) fn binding_cookie(s: &AppState, value: &str, form_post: bool) -> Stri
         .build()
         .encoded()
         .to_string()
+}
+
+/// Starts an upstream sign-in in the browser of `headers` (its binding
+/// cookie, or a new one): the provider's authorization URL and the
+/// `Set-Cookie` of the binding cookie.
+pub(crate) async fn go_upstream(
+    s: &AppState,
+    realm: &Realm,
+    provider: &IdentityProvider,
+    next: portcullis_core::federation::Continuation,
+    headers: &HeaderMap,
+) -> Result<(String, String), flow::Failure> {
+    let binding = crate::routes::pages::cookie_of(headers, BINDING_COOKIE);
+    let callback = callback_of(s, realm, &provider.alias);
+    let started = flow::start(
+        &s.core,
+        &s.upstream,
+        provider,
+        next,
+        binding.as_deref(),
+        &callback,
+    )
+    .await?;
+    let cookie = binding_cookie(
+        s,
+        secrecy::ExposeSecret::expose_secret(&started.binding),
+        started.form_post,
+    );
+    Ok((started.location, cookie))
 }
 
 fn provider_view(s: &AppState, realm: &Realm, p: &IdentityProvider) -> IdentityProviderView {
@@ -401,24 +430,10 @@ pub(crate) async fn social_start(
         q("code_challenge_method"),
     )
     .await?;
-    let binding = crate::routes::pages::cookie_of(&headers, BINDING_COOKIE);
-    let callback = callback_of(&s, &realm, &provider.alias);
-    let started = flow::start(
-        &s.core,
-        &s.upstream,
-        &provider,
-        next,
-        binding.as_deref(),
-        &callback,
-    )
-    .await
-    .map_err(upstream_problem)?;
-    let cookie = binding_cookie(
-        &s,
-        secrecy::ExposeSecret::expose_secret(&started.binding),
-        started.form_post,
-    );
-    Ok(redirect_with_cookie(&started.location, &cookie))
+    let (location, cookie) = go_upstream(&s, &realm, &provider, next, &headers)
+        .await
+        .map_err(upstream_problem)?;
+    Ok(redirect_with_cookie(&location, &cookie))
 }
 
 /// Exchange the code of a social sign-in for the answer of
@@ -484,31 +499,17 @@ pub(crate) async fn social_link_post(
         body.state.as_deref(),
     )
     .await?;
-    let binding = crate::routes::pages::cookie_of(&headers, BINDING_COOKIE);
-    let callback = callback_of(&s, &realm, &provider.alias);
-    let started = flow::start(
-        &s.core,
-        &s.upstream,
-        &provider,
-        next,
-        binding.as_deref(),
-        &callback,
-    )
-    .await
-    .map_err(upstream_problem)?;
+    let (location, cookie) = go_upstream(&s, &realm, &provider, next, &headers)
+        .await
+        .map_err(upstream_problem)?;
     let mut out = HeaderMap::new();
-    let cookie = binding_cookie(
-        &s,
-        secrecy::ExposeSecret::expose_secret(&started.binding),
-        started.form_post,
-    );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         out.insert(header::SET_COOKIE, v);
     }
     Ok((
         out,
         axum::Json(SocialLinkStart {
-            authorization_url: started.location,
+            authorization_url: location,
         }),
     ))
 }

@@ -6,9 +6,8 @@ use openidconnect::core::{
     CoreClient, CoreIdToken, CoreIdTokenVerifier, CoreJwsSigningAlgorithm, CoreTokenResponse,
 };
 use openidconnect::{
-    AuthType, AuthUrl, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
-    IssuerUrl, Nonce, OAuth2TokenResponse as _, PkceCodeVerifier, RedirectUrl,
-    SignatureVerificationError, TokenUrl,
+    AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, IssuerUrl, Nonce,
+    OAuth2TokenResponse as _, PkceCodeVerifier, RedirectUrl, SignatureVerificationError, TokenUrl,
 };
 use portcullis_core::Portcullis;
 use portcullis_core::federation::{
@@ -198,10 +197,6 @@ impl Upstream {
             ClientId::new(config.client_id.clone()),
             issuer,
             openidconnect::core::CoreJsonWebKeySet::new(Vec::new()),
-        )
-        .set_auth_uri(
-            AuthUrl::new(token_endpoint.to_owned())
-                .map_err(|_| misconfigured("the token endpoint is not a URL"))?,
         )
         .set_token_uri(
             TokenUrl::new(token_endpoint.to_owned())

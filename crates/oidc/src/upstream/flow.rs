@@ -371,13 +371,19 @@ pub async fn callback(
         Ok(i) => i,
         Err(e) => return Ok(fail(next, &e)),
     };
-    if let Continuation::Link { user_id, .. } = &next {
+    if let Continuation::Link {
+        user_id,
+        redirect_uri,
+        state,
+        ..
+    } = &next
+    {
         let res = core
             .federation()
             .link_signed_in(realm, provider, *user_id, &identity)
             .await;
         return Ok(match res {
-            Ok(_) => linked(&next, provider),
+            Ok(_) => linked(redirect_uri, state.as_deref(), provider),
             Err(e) => fail(next, &Failure::Core(e)),
         });
     }
@@ -494,23 +500,21 @@ async fn sign_in(
                 ),
             }
         }
-        link @ Continuation::Link { .. } => linked(&link, provider),
-    }
-}
-
-fn linked(next: &Continuation, provider: &IdentityProvider) -> Landing {
-    match next {
         Continuation::Link {
             redirect_uri,
             state,
             ..
-        } => Landing::Redirect(client_redirect(
-            redirect_uri,
-            &[("linked", &provider.alias)],
-            state.as_deref(),
-        )),
-        _ => Landing::Redirect(String::new()),
+        } => linked(&redirect_uri, state.as_deref(), provider),
     }
+}
+
+/// Back to the client after a link: `linked={alias}`.
+fn linked(redirect_uri: &str, state: Option<&str>, provider: &IdentityProvider) -> Landing {
+    Landing::Redirect(client_redirect(
+        redirect_uri,
+        &[("linked", &provider.alias)],
+        state,
+    ))
 }
 
 /// A failure after the attempt was taken, sent where the attempt goes on.

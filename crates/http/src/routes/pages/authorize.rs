@@ -64,7 +64,21 @@ impl Ctx<'_> {
         session: Option<&Session>,
         fresh: bool,
     ) -> Response {
-        match authorize::decide(&self.state.core, self.realm, req, session, fresh, false).await {
+        let decided =
+            authorize::decide(&self.state.core, self.realm, req, session, fresh, false).await;
+        self.answer(page, req, session, decided).await
+    }
+
+    /// The page or redirect a decision on an authorization request leads
+    /// to.
+    async fn answer(
+        &self,
+        page: Page,
+        req: &AuthRequest,
+        session: Option<&Session>,
+        decided: Result<Next, portcullis_oidc::OAuthError>,
+    ) -> Response {
+        match decided {
             Ok(Next::Login) => self.login_page(page, req, StatusCode::OK, "", None).await,
             Ok(Next::Consent) => match session {
                 Some(s) => self.consent_page(page, req, s).await,
@@ -101,15 +115,15 @@ async fn authorize(
         Ok(s) => s,
         Err(_) => return ctx.unavailable(),
     };
+    let session = session.as_ref();
+    let decided = authorize::decide(&s.core, realm, &req, session, false, false).await;
     // `idp_hint`: straight to that provider when the login page would show.
-    if let Some(hint) = &req.idp_hint
-        && let Ok(Next::Login) =
-            authorize::decide(&s.core, realm, &req, session.as_ref(), false, false).await
+    if let (Ok(Next::Login), Some(hint)) = (&decided, &req.idp_hint)
         && let Ok(provider) = s.core.federation().for_sign_in(realm.id, hint).await
     {
         return ctx.go_upstream(Page::new(), &req, &provider).await;
     }
-    ctx.next(Page::new(), &req, session.as_ref(), false).await
+    ctx.answer(Page::new(), &req, session, decided).await
 }
 
 /// `GET` or `POST {issuer}/oauth2/authorize`.

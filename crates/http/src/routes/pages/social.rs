@@ -21,7 +21,7 @@ use super::form::{PageForm, RequestParams};
 use super::login::signed_in;
 use super::render::{Ctx, Page, cookie};
 use crate::extract::{ClientMeta, Params, RealmCtx};
-use crate::routes::federation::{binding_cookie, callback_of};
+use crate::routes::federation::{callback_of, go_upstream};
 use crate::routes::realm_route;
 use crate::state::AppState;
 
@@ -84,30 +84,14 @@ impl Ctx<'_> {
         req: &AuthRequest,
         provider: &IdentityProvider,
     ) -> Response {
-        let s = self.state;
         let next = Continuation::Authorize {
             request: req.encoded.clone(),
         };
-        let binding = cookie(self.headers, BINDING_COOKIE);
-        let callback = callback_of(s, self.realm, &provider.alias);
-        match flow::start(
-            &s.core,
-            &s.upstream,
-            provider,
-            next,
-            binding.as_deref(),
-            &callback,
-        )
-        .await
-        {
-            Ok(started) => {
-                page.cookies.push(binding_cookie(
-                    s,
-                    started.binding.expose_secret(),
-                    started.form_post,
-                ));
-                page.allow_form_target(&started.location);
-                page.redirect(&started.location)
+        match go_upstream(self.state, self.realm, provider, next, self.headers).await {
+            Ok((location, cookie)) => {
+                page.cookies.push(cookie);
+                page.allow_form_target(&location);
+                page.redirect(&location)
             }
             Err(e) => {
                 let message = flow::message(&e);
