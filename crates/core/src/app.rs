@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     pub(crate) sms: Option<Arc<dyn crate::ports::SmsSender>>,
     /// Wakes the mail worker when a message is queued.
     pub(crate) mail_wakeup: tokio::sync::Notify,
+    /// Rate limits, strikes and blocks, nonces.
+    pub(crate) edge: crate::edge::EdgeParts,
 }
 
 /// The domain: cheap to clone, shared by every request.
@@ -116,6 +118,11 @@ impl Portcullis {
                 mx: adapters.mx,
                 sms: adapters.sms,
                 mail_wakeup: tokio::sync::Notify::new(),
+                edge: crate::edge::EdgeParts::new(
+                    adapters.edge.unwrap_or_else(|| {
+                        Arc::new(crate::edge::memory::MemoryEdgeState::default())
+                    }),
+                ),
             }),
         })
     }
@@ -182,6 +189,11 @@ impl Portcullis {
         crate::links::Links::new(&self.inner)
     }
 
+    /// Rate limits, blocks and nonces at the edge.
+    pub fn edge(&self) -> crate::edge::Edge<'_> {
+        crate::edge::Edge::new(&self.inner)
+    }
+
     /// User administration.
     pub fn users(&self) -> Users<'_> {
         Users::new(&self.inner)
@@ -242,6 +254,7 @@ impl Portcullis {
         let now = i.clock.now();
         i.denylist.purge(now);
         i.replay.purge(now);
+        i.edge.state.purge(now).await;
         i.store.purge_expired_refresh_tokens(now).await?;
         // Spent codes stay a while, so a late replay still revokes its grant.
         i.store

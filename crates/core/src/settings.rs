@@ -46,6 +46,11 @@ pub struct Settings {
     pub hash_concurrency: usize,
     /// Failed-login limits.
     pub login: LoginLimits,
+    /// The rate-limit policy of realms that have none of their own.
+    pub rate_limits: crate::edge::RateLimitPolicy,
+    /// Proxies whose `X-Forwarded-For` names the client (none: the
+    /// socket's address is the client's).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Settings {
@@ -62,6 +67,8 @@ impl Settings {
                 .map(usize::from)
                 .unwrap_or(2),
             login: LoginLimits::default(),
+            rate_limits: crate::edge::RateLimitPolicy::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 

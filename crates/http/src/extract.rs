@@ -205,6 +205,7 @@ impl FromRequestParts<AppState> for Authenticated {
         let RealmCtx(realm) = RealmCtx::from_request_parts(parts, state).await?;
         let token = bearer_token(&parts.headers)?;
         let principal = state.core.accounts().authenticate(realm, token).await?;
+        crate::edge::admit_principal(state, parts, &principal).await?;
         Ok(Authenticated(principal))
     }
 }
@@ -275,8 +276,12 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
         })
 }
 
-/// The client's IP, as the socket saw it.
+/// The client's IP: as the edge resolved it (through trusted proxies), or
+/// as the socket saw it.
 fn client_ip(parts: &Parts) -> Option<String> {
+    if let Some(crate::edge::ClientAddr(ip)) = parts.extensions.get() {
+        return Some(ip.to_string());
+    }
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
