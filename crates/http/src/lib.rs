@@ -3,6 +3,7 @@
 //! document. Handlers are thin: parse input, call one core service, map the
 //! result. No SQL and no business rules here; only this crate knows axum.
 
+mod body;
 mod error;
 mod extract;
 mod middleware;
@@ -47,17 +48,20 @@ pub fn app(state: AppState) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(middleware::MetricsLayer)
-        .with_state(state);
-    with_edge(routes)
+        .with_state(state.clone());
+    with_edge(
+        routes,
+        middleware::Hsts::for_public_url(&state.core.settings().public_url),
+    )
 }
 
 /// `routes` behind the middleware every request passes through first.
-fn with_edge(routes: Router) -> Router {
+fn with_edge(routes: Router, hsts: middleware::Hsts) -> Router {
     // Layers given to `Router::layer` wrap every route separately, and are
     // cloned with it on every request; these wrap the router once.
     let edge = tower::ServiceBuilder::new()
         .layer(middleware::RequestIdLayer)
-        .map_response(middleware::security_headers)
+        .map_response(move |res| middleware::security_headers(hsts, res))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             error::panic_response,
         ))
@@ -80,6 +84,10 @@ mod tests {
     use super::*;
 
     fn app() -> Router {
+        app_with(middleware::Hsts(false))
+    }
+
+    fn app_with(hsts: middleware::Hsts) -> Router {
         with_edge(
             Router::new()
                 .route("/ok", get(|| async { "ok" }))
@@ -104,6 +112,7 @@ mod tests {
                         "unreachable"
                     }),
                 ),
+            hsts,
         )
     }
 
@@ -138,6 +147,25 @@ mod tests {
         // Ids are made afresh for each request.
         let other = get_path("/ok", None).await;
         assert_ne!(other.headers()["x-request-id"], id);
+    }
+
+    #[tokio::test]
+    async fn hsts_only_behind_https() {
+        for (hsts, expected) in [
+            (true, Some("max-age=31536000; includeSubDomains")),
+            (false, None),
+        ] {
+            let res = app_with(middleware::Hsts(hsts))
+                .oneshot(Request::get("/ok").body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(
+                res.headers()
+                    .get(header::STRICT_TRANSPORT_SECURITY)
+                    .map(|v| v.to_str().unwrap()),
+                expected
+            );
+        }
     }
 
     #[tokio::test]
