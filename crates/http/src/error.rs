@@ -82,9 +82,9 @@ fn summary(fields: &[portcullis_core::FieldError]) -> String {
         .take(SHOWN)
         .map(|f| {
             if f.field.is_empty() {
-                format!("the body {}", f.reason)
+                format!("(body): {}", f.reason)
             } else {
-                format!("{} {}", f.field, f.reason)
+                format!("{}: {}", f.field, f.reason)
             }
         })
         .collect();
@@ -270,7 +270,7 @@ mod tests {
             assert_eq!(e.errors.len(), 1);
             assert_eq!(
                 e.detail.as_deref(),
-                Some("1 field is invalid: a is required")
+                Some("1 field is invalid: a: is required")
             );
         }
         let many: Vec<_> = (0..5)
@@ -278,7 +278,7 @@ mod tests {
             .collect();
         assert_eq!(
             summary(&many),
-            "5 fields are invalid: f0 is required; f1 is required; f2 is required; and 2 more"
+            "5 fields are invalid: f0: is required; f1: is required; f2: is required; and 2 more"
         );
     }
 }
