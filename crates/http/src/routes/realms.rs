@@ -162,8 +162,17 @@ pub(crate) async fn realm_patch(
     Json(body): Json<UpdateRealmRequest>,
 ) -> Result<axum::Json<RealmView>, ApiError> {
     let admin = server_admin(&state, &headers).await?;
-    let signing_alg =
-        parse_alg(body.signing_alg.as_deref()).map_err(|e| Error::Validation(vec![e]))?;
+    let signing_alg = parse_alg(body.signing_alg.as_deref()).map_err(|e| {
+        // Name the other wrong settings too (the roles are checked only
+        // once the rest is right).
+        let mut errors = vec![e];
+        errors.extend(new_realm_errors(
+            body.display_name.as_deref(),
+            body.password_min_length,
+            body.time_zone.as_deref(),
+        ));
+        Error::Validation(errors)
+    })?;
     let realm = state
         .core
         .realms()

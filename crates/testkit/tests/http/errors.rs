@@ -537,6 +537,19 @@ backend_tests!(
             ],
             "realm",
         );
+        let r = app
+            .call(
+                reqwest::Method::PATCH,
+                "/api/v1/realms/main",
+                Some(&admin),
+                Some(json!({"signing_alg": "HS256", "password_min_length": 3, "time_zone": "Nowhere"})),
+            )
+            .await;
+        assert_fields(
+            &r,
+            &["signing_alg", "password_min_length", "time_zone"],
+            "realm update",
+        );
         // Registration: both fields, and a misspelled one is refused, not ignored.
         let r = app
             .post(
