@@ -101,6 +101,25 @@ fn bytes_rejection(e: BytesRejection) -> ApiError {
 
 /// Reads `T` from a JSON body, or the problem that says what is wrong with it.
 pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // Every request body of the API is an object; serde would read some
+    // structs from an array too.
+    let opening = body.iter().find(|b| !b.is_ascii_whitespace());
+    if opening != Some(&b'{') {
+        let value = serde_json::from_slice::<Value>(body).map_err(|e| malformed(&e))?;
+        let found = match value {
+            Value::Array(_) => "an array",
+            Value::String(_) => "a string",
+            Value::Number(_) => "a number",
+            Value::Bool(_) => "a boolean",
+            Value::Null => "null",
+            Value::Object(_) => "an object",
+        };
+        return Err(Error::Validation(vec![FieldError::new(
+            "",
+            format!("must be an object, not {found}"),
+        )])
+        .into());
+    }
     let first = match serde_json::from_slice::<T>(body) {
         Ok(v) => return Ok(v),
         Err(e) => e,

@@ -201,6 +201,20 @@ fn the_wrong_kind_of_body_is_one_error() {
 }
 
 #[test]
+fn a_body_is_an_object() {
+    // serde alone would read the struct from an array.
+    assert!(serde_json::from_slice::<Body>(br#"["a@b.c"]"#).is_ok());
+    for body in [&br#" ["a@b.c"]"#[..], b"\"x\"", b"5", b"null", b"true"] {
+        let e = parse::<Body>(body).unwrap_err();
+        assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let e = parse::<Body>(b"  [1,").unwrap_err();
+    assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+    let e = parse::<Body>(b"").unwrap_err();
+    assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+}
+
+#[test]
 fn malformed_json_is_a_400_and_shape_a_422() {
     let e = parse::<Body>(b"{\"email\": ").unwrap_err();
     assert_eq!(e.status(), StatusCode::BAD_REQUEST);

@@ -510,6 +510,12 @@ backend_tests!(
             )
             .await;
         assert_fields(&r, &["permissions[1]", "permissions[3]"], "role");
+        // The body itself: an object, not what serde might read a struct from.
+        let r = app
+            .post("/api/v1/auth/login", None, json!(["a@example.com", PW]))
+            .await;
+        let errors = assert_fields(&r, &[""], "array body");
+        assert_eq!(reason_of(&errors, ""), "must be an object, not an array");
     }
 );
 
