@@ -35,8 +35,13 @@ pub enum Error {
     /// 422: the input is well-formed but invalid; one entry per field.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
-    /// 400: invalid values of named fields (a malformed permission, an unknown
-    /// role, a cycle, malformed JSON Logic); one entry per field.
+    /// 422, the same answer as [`Error::Validation`] on the REST API: values
+    /// of named fields that name or do something that does not hold (an
+    /// unknown role, a cycle, a spent link token, an MFA method the login
+    /// does not offer, an unknown WebAuthn ceremony); one entry per field.
+    /// Kept apart from `Validation` for the HTML pages, which answer a
+    /// badly formed credential as bad credentials but these with their own
+    /// messages (a link no longer valid, a method to choose).
     #[error("invalid input")]
     InvalidInput(Vec<FieldError>),
     /// 400: the request itself is malformed in a way not tied to one field.
@@ -63,7 +68,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// A 400 invalid-input error on one field.
+    /// An [`Error::InvalidInput`] on one field.
     pub fn input(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::InvalidInput(vec![FieldError::new(field, reason)])
     }

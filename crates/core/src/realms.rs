@@ -96,6 +96,47 @@ pub fn parse_display_name(field: &str, input: &str) -> Result<String, FieldError
     Ok(t.to_owned())
 }
 
+/// The settings of a new realm other than its name and signing algorithm
+/// (which callers parse into their types), checked all at once: the display
+/// name (`None` when it defaults to the name), minimum password length and
+/// time zone, or one error per wrong field.
+fn settle(
+    display_name: Option<&str>,
+    password_min_length: Option<u32>,
+    time_zone: Option<&str>,
+) -> Result<(Option<String>, u32, TimeZone), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let display_name = display_name
+        .map(|d| parse_display_name("display_name", d))
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok();
+    let min_len = check_min_length(password_min_length.unwrap_or(DEFAULT_MIN_PASSWORD_LENGTH))
+        .map_err(|e| errors.push(e))
+        .ok();
+    let time_zone = match time_zone {
+        Some(tz) => TimeZone::parse(tz).map_err(|e| errors.push(e)).ok(),
+        None => Some(TimeZone::utc()),
+    };
+    match (display_name, min_len, time_zone) {
+        (Some(d), Some(m), Some(tz)) if errors.is_empty() => Ok((d, m, tz)),
+        _ => Err(errors),
+    }
+}
+
+/// What is wrong with the settings of a new realm besides its name and
+/// signing algorithm, one error per field, so that a caller who found
+/// those wrong can name every wrong field in one answer.
+pub fn new_realm_errors(
+    display_name: Option<&str>,
+    password_min_length: Option<u32>,
+    time_zone: Option<&str>,
+) -> Vec<FieldError> {
+    settle(display_name, password_min_length, time_zone)
+        .err()
+        .unwrap_or_default()
+}
+
 fn check_min_length(v: u32) -> Result<u32, FieldError> {
     if (8..=MAX_PASSWORD_LENGTH as u32).contains(&v) {
         Ok(v)
@@ -181,28 +222,14 @@ impl<'a> Realms<'a> {
     }
 
     async fn create_unchecked(&self, new: NewRealm) -> Result<Realm> {
-        let mut errors = Vec::new();
-        let display_name = match new.display_name.as_deref() {
-            Some(d) => parse_display_name("display_name", d)
-                .map_err(|e| errors.push(e))
-                .ok(),
-            None => Some(new.name.to_string()),
-        };
-        let min_len = check_min_length(
-            new.password_min_length
-                .unwrap_or(DEFAULT_MIN_PASSWORD_LENGTH),
+        let name = new.name.to_string();
+        let (display_name, password_min_length, time_zone) = settle(
+            new.display_name.as_deref(),
+            new.password_min_length,
+            new.time_zone.as_deref(),
         )
-        .map_err(|e| errors.push(e))
-        .ok();
-        let time_zone = match new.time_zone.as_deref() {
-            Some(tz) => TimeZone::parse(tz).map_err(|e| errors.push(e)).ok(),
-            None => Some(TimeZone::utc()),
-        };
-        let (Some(display_name), Some(password_min_length), Some(time_zone)) =
-            (display_name, min_len, time_zone)
-        else {
-            return Err(Error::Validation(errors));
-        };
+        .map_err(Error::Validation)?;
+        let display_name = display_name.unwrap_or(name);
         let now = self.i.clock.now();
         let realm = Realm {
             id: new_id(),
@@ -458,5 +485,21 @@ pub(crate) fn ensure_enabled(realm: &Realm) -> Result<()> {
         Ok(())
     } else {
         Err(Error::Forbidden("this realm is disabled"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_wrong_setting_of_a_new_realm_is_named() {
+        let fields: Vec<_> = new_realm_errors(Some(" "), Some(3), Some("Mars/Olympus"))
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["display_name", "password_min_length", "time_zone"]);
+        assert!(new_realm_errors(None, None, None).is_empty());
+        assert!(new_realm_errors(Some("Acme"), Some(12), Some("Europe/Berlin")).is_empty());
     }
 }

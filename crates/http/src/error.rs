@@ -14,6 +14,8 @@ pub struct ApiError {
     detail: Option<String>,
     errors: Vec<FieldProblem>,
     retry_after: Option<u64>,
+    /// The `WWW-Authenticate` challenge of a 401 (plain `Bearer` if unset).
+    challenge: Option<String>,
 }
 
 impl ApiError {
@@ -25,6 +27,7 @@ impl ApiError {
             detail: Some(detail.into()),
             errors: Vec::new(),
             retry_after: None,
+            challenge: None,
         }
     }
 
@@ -32,6 +35,76 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// A 401's `Bearer` challenge for `realm` (RFC 6750 section 3): with
+    /// `error="invalid_token"` and the detail as its description when a
+    /// token was presented, without an error code when none was. Other
+    /// statuses are left as they are.
+    pub(crate) fn bearer_challenge(mut self, realm: &str, token_presented: bool) -> Self {
+        if self.status != StatusCode::UNAUTHORIZED {
+            return self;
+        }
+        let mut challenge = format!("Bearer realm=\"{}\"", quotable(realm));
+        if token_presented {
+            challenge.push_str(", error=\"invalid_token\"");
+            if let Some(detail) = &self.detail {
+                challenge.push_str(&format!(", error_description=\"{}\"", quotable(detail)));
+            }
+        }
+        self.challenge = Some(challenge);
+        self
+    }
+
+    /// A 422 naming each wrong field.
+    fn validation(fields: Vec<portcullis_core::FieldError>) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            kind: "validation-error",
+            detail: Some(summary(&fields)),
+            errors: fields
+                .into_iter()
+                .map(|f| FieldProblem {
+                    field: f.field,
+                    reason: f.reason,
+                })
+                .collect(),
+            retry_after: None,
+            challenge: None,
+        }
+    }
+}
+
+/// The detail of a validation problem: how many fields, and the first few.
+fn summary(fields: &[portcullis_core::FieldError]) -> String {
+    const SHOWN: usize = 3;
+    let mut named: Vec<String> = fields
+        .iter()
+        .take(SHOWN)
+        .map(|f| {
+            if f.field.is_empty() {
+                format!("(body): {}", f.reason)
+            } else {
+                format!("{}: {}", f.field, f.reason)
+            }
+        })
+        .collect();
+    if fields.len() > SHOWN {
+        named.push(format!("and {} more", fields.len() - SHOWN));
+    }
+    match fields.len() {
+        0 => "the request is invalid".to_owned(),
+        1 => format!("1 field is invalid: {}", named.join("; ")),
+        n => format!("{n} fields are invalid: {}", named.join("; ")),
+    }
+}
+
+/// `s` as the content of an RFC 9110 quoted-string without escapes: visible
+/// ASCII and spaces, no `"` or `\`.
+fn quotable(s: &str) -> String {
+    s.chars()
+        .filter(|c| (c.is_ascii_graphic() || *c == ' ') && *c != '"' && *c != '\\')
+        .take(200)
+        .collect()
 }
 
 impl From<Error> for ApiError {
@@ -45,40 +118,10 @@ impl From<Error> for ApiError {
             ),
             // 409
             Error::Conflict(msg) => Self::new(StatusCode::CONFLICT, "conflict", msg),
-            // 422
-            Error::Validation(fields) => Self {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                kind: "validation-error",
-                detail: Some("the request has invalid fields".into()),
-                errors: fields
-                    .into_iter()
-                    .map(|f| FieldProblem {
-                        field: f.field,
-                        reason: f.reason,
-                    })
-                    .collect(),
-                retry_after: None,
-            },
+            // 422, both: a field's value breaks a rule of its form, or names
+            // something that does not hold (core tells them apart for pages).
+            Error::Validation(fields) | Error::InvalidInput(fields) => Self::validation(fields),
             // 400
-            Error::InvalidInput(fields) => Self {
-                status: StatusCode::BAD_REQUEST,
-                kind: "invalid-input",
-                detail: Some(
-                    fields
-                        .iter()
-                        .map(|f| format!("{}: {}", f.field, f.reason))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                ),
-                errors: fields
-                    .into_iter()
-                    .map(|f| FieldProblem {
-                        field: f.field,
-                        reason: f.reason,
-                    })
-                    .collect(),
-                retry_after: None,
-            },
             Error::BadRequest(msg) => Self::new(StatusCode::BAD_REQUEST, "bad-request", msg),
             // 401
             Error::NotAuthenticated(msg) => {
@@ -143,7 +186,11 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            let challenge = self
+                .challenge
+                .and_then(|c| HeaderValue::from_str(&c).ok())
+                .unwrap_or(HeaderValue::from_static("Bearer"));
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
         res
     }
@@ -172,4 +219,66 @@ pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Resp
         "internal error (panic)",
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn challenge(e: ApiError) -> Option<String> {
+        e.into_response()
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn a_401_challenges_as_rfc_6750_says() {
+        let no_token = ApiError::from(Error::NotAuthenticated("a bearer access token is required"))
+            .bearer_challenge("acme", false);
+        assert_eq!(
+            challenge(no_token).as_deref(),
+            Some("Bearer realm=\"acme\"")
+        );
+        let bad = ApiError::from(Error::NotAuthenticated("the token \"expired\"\n"))
+            .bearer_challenge("acme", true);
+        assert_eq!(
+            challenge(bad).as_deref(),
+            Some(
+                "Bearer realm=\"acme\", error=\"invalid_token\", error_description=\"the token expired\""
+            )
+        );
+        // Any other 401 still names the scheme; other statuses carry no challenge.
+        assert_eq!(
+            challenge(Error::NotAuthenticated("invalid credentials").into()).as_deref(),
+            Some("Bearer")
+        );
+        let forbidden = ApiError::from(Error::Forbidden("no")).bearer_challenge("acme", true);
+        assert_eq!(challenge(forbidden), None);
+    }
+
+    #[test]
+    fn invalid_input_and_validation_are_one_shape() {
+        use portcullis_core::FieldError;
+        for e in [
+            Error::Validation(vec![FieldError::new("a", "is required")]),
+            Error::InvalidInput(vec![FieldError::new("a", "is required")]),
+        ] {
+            let e = ApiError::from(e);
+            assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert_eq!(e.kind, "validation-error");
+            assert_eq!(e.errors.len(), 1);
+            assert_eq!(
+                e.detail.as_deref(),
+                Some("1 field is invalid: a: is required")
+            );
+        }
+        let many: Vec<_> = (0..5)
+            .map(|i| FieldError::new(format!("f{i}"), "is required"))
+            .collect();
+        assert_eq!(
+            summary(&many),
+            "5 fields are invalid: f0: is required; f1: is required; f2: is required; and 2 more"
+        );
+    }
 }

@@ -5,120 +5,23 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use portcullis_core::Principal;
 use portcullis_core::access::{Allowed, Requester, Right};
 use portcullis_core::accounts::RequestMeta;
 use portcullis_core::authz::Caller;
 use portcullis_core::model::Realm;
-use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A JSON body. Rejections are problems: 415 without a JSON content type, 400
-/// for malformed JSON, 422 for well-formed JSON of the wrong shape, 413 when
-/// the body is over the limit.
-#[derive(Debug)]
-pub struct Json<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(req.headers()) {
-            return Err(json_rejection(JsonRejection::MissingJsonContentType(
-                Default::default(),
-            )));
-        }
-        let body = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| json_rejection(e.into()))?;
-        // The common case parses once; only a body that fails is parsed again
-        // by axum, to name the path of the offending field.
-        match serde_json::from_slice(&body) {
-            Ok(v) => Ok(Json(v)),
-            Err(_) => match axum::Json::<T>::from_bytes(&body) {
-                Ok(axum::Json(v)) => Ok(Json(v)),
-                Err(rejection) => Err(json_rejection(rejection)),
-            },
-        }
-    }
-}
+pub use crate::body::{Json, OptionalJson};
 
 /// The cookie that carries a session's canary (see `portcullis_core::risk`).
 pub const CANARY_COOKIE: &str = "portcullis_canary";
-
-/// A JSON body that may be left out: an empty body is `T::default()`;
-/// anything else is read as [`Json`] reads it.
-#[derive(Debug)]
-pub struct OptionalJson<T>(pub T);
-
-impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let empty = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() == b"0")
-            || (!req.headers().contains_key(header::CONTENT_LENGTH)
-                && !req.headers().contains_key(header::TRANSFER_ENCODING));
-        if empty {
-            return Ok(OptionalJson(T::default()));
-        }
-        let Json(v) = Json::<T>::from_request(req, state).await?;
-        Ok(OptionalJson(v))
-    }
-}
-
-/// `application/json` or `application/*+json`, as axum's own extractor accepts.
-fn is_json(headers: &axum::http::HeaderMap) -> bool {
-    let Some(value) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let essence = value.split(';').next().unwrap_or("").trim();
-    let Some((kind, subtype)) = essence.split_once('/') else {
-        return false;
-    };
-    kind.eq_ignore_ascii_case("application")
-        && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
-}
-
-fn json_rejection(r: JsonRejection) -> ApiError {
-    match r {
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "the body must be JSON with Content-Type: application/json",
-        ),
-        JsonRejection::JsonSyntaxError(e) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed-json",
-            format!("the body is not valid JSON: {}", e.body_text()),
-        ),
-        JsonRejection::JsonDataError(e) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-body",
-            format!("the JSON body has the wrong shape: {}", e.body_text()),
-        ),
-        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload-too-large",
-                format!("the body exceeds {} bytes", crate::MAX_BODY_BYTES),
-            )
-        }
-        other => ApiError::new(other.status(), "bad-request", other.body_text()),
-    }
-}
 
 /// Path parameters by name (routes are mounted under more than one prefix, so
 /// handlers read parameters by name rather than by position).
@@ -203,11 +106,28 @@ impl FromRequestParts<AppState> for Authenticated {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let RealmCtx(realm) = RealmCtx::from_request_parts(parts, state).await?;
-        let token = bearer_token(&parts.headers)?;
-        let principal = state.core.accounts().authenticate(realm, token).await?;
+        let principal = bearer_principal(state, realm, &parts.headers).await?;
         crate::edge::admit_principal(state, parts, &principal).await?;
         Ok(Authenticated(principal))
     }
+}
+
+/// The caller a bearer access token of `realm` names. A 401 challenges as
+/// RFC 6750 section 3 says: `Bearer realm="..."` when no token came, and with
+/// `error="invalid_token"` when the token presented is bad, expired or revoked.
+pub(crate) async fn bearer_principal(
+    state: &AppState,
+    realm: Arc<Realm>,
+    headers: &axum::http::HeaderMap,
+) -> Result<Principal, ApiError> {
+    let name = realm.name.to_string();
+    let token = bearer_token(headers).map_err(|e| e.bearer_challenge(&name, false))?;
+    state
+        .core
+        .accounts()
+        .authenticate(realm, token)
+        .await
+        .map_err(|e| ApiError::from(e).bearer_challenge(&name, true))
 }
 
 /// The authenticated caller with the request's id and address, for the
@@ -323,43 +243,5 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(ClientMeta(Self::of(parts)))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::http::{HeaderMap, HeaderValue, header};
-
-    use super::is_json;
-
-    fn with(content_type: &'static str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        h
-    }
-
-    #[test]
-    fn json_content_types() {
-        for yes in [
-            "application/json",
-            "application/json; charset=utf-8",
-            "Application/JSON",
-            "application/problem+json",
-            "application/merge-patch+JSON ; x=y",
-        ] {
-            assert!(is_json(&with(yes)), "{yes}");
-        }
-        for no in [
-            "text/plain",
-            "application/jsonx",
-            "application/x-www-form-urlencoded",
-            "json",
-            "text/json",
-            "application/+jsonp",
-            "",
-        ] {
-            assert!(!is_json(&with(no)), "{no}");
-        }
-        assert!(!is_json(&HeaderMap::new()));
     }
 }

@@ -3,6 +3,7 @@
 //! document. Handlers are thin: parse input, call one core service, map the
 //! result. No SQL and no business rules here; only this crate knows axum.
 
+mod body;
 mod edge;
 mod error;
 mod extract;
@@ -50,16 +51,17 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(middleware::MetricsLayer)
         .with_state(state.clone());
-    with_edge(routes, Some(state))
+    let hsts = middleware::Hsts::for_public_url(&state.core.settings().public_url);
+    with_edge(routes, hsts, Some(state))
 }
 
 /// `routes` behind the middleware every request passes through first.
-fn with_edge(routes: Router, state: Option<AppState>) -> Router {
+fn with_edge(routes: Router, hsts: middleware::Hsts, state: Option<AppState>) -> Router {
     // Layers given to `Router::layer` wrap every route separately, and are
     // cloned with it on every request; these wrap the router once.
     let edge = tower::ServiceBuilder::new()
         .layer(middleware::RequestIdLayer)
-        .map_response(middleware::security_headers)
+        .map_response(move |res| middleware::security_headers(hsts, res))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             error::panic_response,
         ))
@@ -83,6 +85,10 @@ mod tests {
     use super::*;
 
     fn app() -> Router {
+        app_with(middleware::Hsts(false))
+    }
+
+    fn app_with(hsts: middleware::Hsts) -> Router {
         with_edge(
             Router::new()
                 .route("/ok", get(|| async { "ok" }))
@@ -107,6 +113,7 @@ mod tests {
                         "unreachable"
                     }),
                 ),
+            hsts,
             None,
         )
     }
@@ -142,6 +149,25 @@ mod tests {
         // Ids are made afresh for each request.
         let other = get_path("/ok", None).await;
         assert_ne!(other.headers()["x-request-id"], id);
+    }
+
+    #[tokio::test]
+    async fn hsts_only_behind_https() {
+        for (hsts, expected) in [
+            (true, Some("max-age=31536000; includeSubDomains")),
+            (false, None),
+        ] {
+            let res = app_with(middleware::Hsts(hsts))
+                .oneshot(Request::get("/ok").body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(
+                res.headers()
+                    .get(header::STRICT_TRANSPORT_SECURITY)
+                    .map(|v| v.to_str().unwrap()),
+                expected
+            );
+        }
     }
 
     #[tokio::test]

@@ -133,11 +133,38 @@ where
     }
 }
 
+/// Whether responses carry `Strict-Transport-Security`: only when the server
+/// is reached over https (its public URL says so), as browsers ignore it
+/// over plain http and a local http setup must stay reachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hsts(pub bool);
+
+impl Hsts {
+    /// HSTS when `public_url` is an https URL.
+    pub(crate) fn for_public_url(public_url: &str) -> Self {
+        Hsts(
+            public_url
+                .get(..8)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://")),
+        )
+    }
+}
+
 /// Security headers on every response; `no-store` so tokens are never cached.
 /// Pages and documents that need another `Content-Security-Policy` or
-/// `Cache-Control` set their own, which are kept.
-pub(crate) fn security_headers<B>(mut res: axum::http::Response<B>) -> axum::http::Response<B> {
+/// `Cache-Control` set their own, which are kept (none that carries a token
+/// or a secret sets one). HSTS when `hsts` says the server is on https.
+pub(crate) fn security_headers<B>(
+    hsts: Hsts,
+    mut res: axum::http::Response<B>,
+) -> axum::http::Response<B> {
     let h = res.headers_mut();
+    if hsts.0 {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -356,6 +383,26 @@ fn describe() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hsts_only_for_an_https_public_url() {
+        assert!(Hsts::for_public_url("https://id.example.com").0);
+        assert!(Hsts::for_public_url("HTTPS://id.example.com/base").0);
+        assert!(!Hsts::for_public_url("http://localhost:8080").0);
+        assert!(!Hsts::for_public_url("").0);
+        assert!(!Hsts::for_public_url("https:").0);
+        let res = |hsts| {
+            security_headers(hsts, axum::http::Response::new(()))
+                .headers()
+                .get(header::STRICT_TRANSPORT_SECURITY)
+                .cloned()
+        };
+        assert_eq!(
+            res(Hsts(true)).unwrap(),
+            "max-age=31536000; includeSubDomains"
+        );
+        assert_eq!(res(Hsts(false)), None);
+    }
 
     #[test]
     fn threads_count_into_the_same_metric() {

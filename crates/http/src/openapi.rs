@@ -116,6 +116,7 @@ const REALM_SCOPED: &[&str] = &[
 pub fn document() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        document_bad_input(paths);
         let mut extra = Map::new();
         for (path, item) in paths.iter() {
             if !REALM_SCOPED.iter().any(|p| path.starts_with(p)) {
@@ -159,6 +160,36 @@ pub fn document() -> Value {
         );
     }
     doc
+}
+
+/// Every operation that reads a JSON body may answer the one problem for
+/// bad input (crate::body); the annotations need not each say so.
+fn document_bad_input(paths: &mut Map<String, Value>) {
+    let ops = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(Value::as_object_mut);
+    for op in ops {
+        let json_body = op
+            .get("requestBody")
+            .and_then(|b| b.get("content"))
+            .and_then(Value::as_object)
+            .is_some_and(|c| c.contains_key("application/json"));
+        if !json_body {
+            continue;
+        }
+        if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+            responses.entry("422").or_insert_with(|| {
+                serde_json::json!({
+                    "description": "Invalid fields: every missing, mistyped, unknown or invalid field, each named by its JSON path",
+                    "content": { "application/problem+json": {
+                        "schema": { "$ref": "#/components/schemas/Problem" }
+                    } }
+                })
+            });
+        }
+    }
 }
 
 pub(crate) fn router() -> Router<AppState> {

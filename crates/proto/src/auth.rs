@@ -9,6 +9,7 @@ use crate::users::UserView;
 
 /// `POST /api/v1/auth/register`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// Email address; unique per realm, case-insensitively.
     pub email: String,
@@ -21,6 +22,7 @@ pub struct RegisterRequest {
 
 /// `POST /api/v1/auth/login`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Email address.
     pub email: String,
@@ -50,6 +52,7 @@ pub struct TokenResponse {
 
 /// `POST /api/v1/auth/refresh`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     /// The refresh token from the last login or refresh.
     pub refresh_token: String,
@@ -57,6 +60,7 @@ pub struct RefreshRequest {
 
 /// `POST /api/v1/auth/change-password`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     /// The current password.
     pub current_password: String,
@@ -118,6 +122,7 @@ pub struct ConsentView {
 
 /// `POST /api/v1/auth/validate`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ValidateRequest {
     /// An access token.
     pub token: String,
@@ -162,6 +167,7 @@ pub struct ValidateResponse {
 
 /// `POST /api/v1/auth/magic-link`: asks for a sign-in link.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MagicLinkRequest {
     /// The account's address.
     pub email: String,
@@ -182,6 +188,7 @@ pub struct MagicLinkAccepted {
 
 /// `POST /api/v1/auth/magic-link/verify`: completes a magic-link login.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MagicLinkVerifyRequest {
     /// The link's `token` query parameter.
     pub token: String,
@@ -191,6 +198,7 @@ pub struct MagicLinkVerifyRequest {
 
 /// `POST /api/v1/auth/change-email`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ChangeEmailRequest {
     /// The new address.
     pub new_email: String,
@@ -204,6 +212,7 @@ pub struct ChangeEmailRequest {
 
 /// `POST /api/v1/auth/confirm-email-change`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ConfirmEmailChangeRequest {
     /// The confirmation link's `token` query parameter.
     pub token: String,

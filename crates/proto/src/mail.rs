@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 /// `POST /api/v1/auth/verify-email`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct VerifyEmailRequest {
     /// The token of the verification link (its `token` query parameter).
     pub token: String,
@@ -13,6 +14,7 @@ pub struct VerifyEmailRequest {
 
 /// `POST /api/v1/auth/forgot-password`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ForgotPasswordRequest {
     /// The account's email address.
     pub email: String,
@@ -28,6 +30,7 @@ pub struct AcceptedResponse {
 
 /// `POST /api/v1/auth/reset-password`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
     /// The token of the reset link (its `token` query parameter).
     pub token: String,
@@ -59,6 +62,7 @@ pub struct MailTemplateView {
 /// kind `link`, `expires_in_minutes`, `code`, `new_email`, `device`, `ip`,
 /// `time`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PutMailTemplateRequest {
     /// Subject template (at most 1,000 bytes).
     pub subject: String,

@@ -33,6 +33,7 @@ pub struct MfaRequiredResponse {
 
 /// `POST /api/v1/mfa/verify`: the second step of a login.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MfaVerifyRequest {
     /// From the login answer.
     pub mfa_token: String,
@@ -52,6 +53,7 @@ pub struct MfaVerifyRequest {
 /// `POST /api/v1/mfa/challenge`: prepares a login's second step with a
 /// method that needs one (`webauthn`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MfaChallengeRequest {
     /// From the login answer.
     pub mfa_token: String,
@@ -91,6 +93,7 @@ pub struct PasskeyOptionsResponse {
 
 /// `POST /api/v1/mfa/webauthn/register/finish`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct WebauthnRegisterRequest {
     /// From `register/start`.
     pub ceremony_id: Uuid,
@@ -115,6 +118,7 @@ pub struct WebauthnRegisterResponse {
 
 /// `POST /api/v1/auth/passkey/finish`: a passwordless login.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasskeyLoginRequest {
     /// From `POST /api/v1/auth/passkey/start`.
     pub ceremony_id: Uuid,
@@ -126,6 +130,7 @@ pub struct PasskeyLoginRequest {
 /// `POST /api/v1/mfa/totp/validate`: the second step of a login with a TOTP
 /// code.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TotpValidateRequest {
     /// From the login answer.
     pub mfa_token: String,
@@ -136,6 +141,7 @@ pub struct TotpValidateRequest {
 /// Proof of a recent authentication, for changes of factors. Not needed
 /// within five minutes of a login.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReauthRequest {
     /// The account's password.
     #[serde(default)]
@@ -147,6 +153,7 @@ pub struct ReauthRequest {
 
 /// `POST /api/v1/mfa/setup`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MfaSetupRequest {
     /// The method to set up: `totp`, `email` (codes to the account's
     /// address) or `sms` (codes to `phone`).
@@ -203,6 +210,7 @@ pub enum MfaSetupResponse {
 /// `POST /api/v1/mfa/email/verify` and `/api/v1/mfa/sms/verify`: confirms
 /// an enrolment with the code sent.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CodeVerifyRequest {
     /// The six digits received.
     pub code: String,
@@ -220,6 +228,7 @@ pub struct CodeVerifyResponse {
 
 /// `POST /api/v1/mfa/totp/verify`: confirms the enrolment.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TotpVerifyRequest {
     /// The current code of the authenticator app.
     pub code: String,
@@ -302,6 +311,7 @@ pub struct DeviceView {
 
 /// A realm's adaptive-security policy.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RiskPolicyView {
     /// Whether the checks run (default `true`).
     pub enabled: bool,

@@ -46,6 +46,7 @@ pub struct RealmView {
 
 /// `POST /api/v1/realms`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateRealmRequest {
     /// Name: 1-64 of a-z, 0-9, `-`, `_`.
     pub name: String,
@@ -76,6 +77,7 @@ pub struct CreateRealmRequest {
 
 /// `PATCH /api/v1/realms/{realm}`: only the fields present change.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateRealmRequest {
     /// Name shown on pages.
     #[serde(default)]

@@ -43,6 +43,7 @@ pub struct UserView {
 
 /// `POST /api/v1/identity/users`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     /// Email address.
     pub email: String,
@@ -64,6 +65,7 @@ pub struct CreateUserRequest {
 
 /// `PUT /api/v1/identity/users/{id}`: replaces the user's editable fields.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     /// Email address.
     pub email: String,

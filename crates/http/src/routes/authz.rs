@@ -132,7 +132,7 @@ pub(crate) async fn roles_list(
 /// Create a role.
 #[utoipa::path(post, path = "/api/v1/rbac/roles", tag = "authorization", security(("bearer" = [])),
     request_body = CreateRoleRequest,
-    responses((status = 201, body = RoleView), (status = 400, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+    responses((status = 201, body = RoleView), (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn role_post(
     State(s): State<AppState>,
@@ -161,7 +161,7 @@ pub(crate) async fn role_get(
 /// Change a role (name, description, permissions, included roles).
 #[utoipa::path(patch, path = "/api/v1/rbac/roles/{id}", tag = "authorization", security(("bearer" = [])),
     params(("id" = String, Path, description = "Role id or name")), request_body = UpdateRoleRequest,
-    responses((status = 200, body = RoleView), (status = 400, description = "Invalid field or a cycle", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = RoleView), (status = 422, description = "Invalid field or a cycle", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn role_patch(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesManage>,
@@ -242,7 +242,7 @@ pub(crate) async fn permissions_list(
 /// description. Declaring grants nothing.
 #[utoipa::path(post, path = "/api/v1/rbac/permissions", tag = "authorization", security(("bearer" = [])),
     request_body = DefinePermissionRequest,
-    responses((status = 201, body = PermissionUse), (status = 400, description = "Invalid field", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = PermissionUse), (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn permission_define_post(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesManage>,
@@ -287,7 +287,7 @@ pub(crate) async fn user_grants_get(
 /// Grant a role to a user.
 #[utoipa::path(post, path = "/api/v1/rbac/users/{id}/roles", tag = "authorization", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "User id")), request_body = GrantRoleRequest,
-    responses((status = 201, body = RevisionView), (status = 400, description = "Unknown role, expiry in the past", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = RevisionView), (status = 422, description = "Unknown role, expiry in the past", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn user_role_post(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesManage>,
@@ -374,7 +374,7 @@ pub(crate) async fn policies_list(
 /// `condition` in JSON Logic) or an IAM-style `document`.
 #[utoipa::path(post, path = "/api/v1/rbac/policies", tag = "authorization", security(("bearer" = [])),
     request_body = Object,
-    responses((status = 201, body = PolicyView), (status = 400, description = "Invalid field, JSON Logic or document", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = PolicyView), (status = 422, description = "Invalid field, JSON Logic or document", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn policy_post(
     State(s): State<AppState>,
     Admin(admin): Admin<PoliciesManage>,

@@ -159,7 +159,7 @@ fn new_provider(body: IdentityProviderRequest, alias: String) -> Result<NewProvi
     let Some(kind) = ProviderKind::parse(&body.kind) else {
         return Err(Error::Validation(vec![FieldError::new(
             "kind",
-            "one of oidc, oauth2, google, github, facebook, microsoft, apple",
+            "must be one of: oidc, oauth2, google, github, facebook, microsoft, apple",
         )])
         .into());
     };

@@ -76,7 +76,7 @@ pub(crate) async fn magic_link_post(
     request_body = MagicLinkVerifyRequest,
     responses(
         (status = 200, description = "Logged in, or a second step to complete", body = LoginResponse),
-        (status = 400, description = "Unknown, expired or already used link, or another attempt's", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown, expired or already used link, or another attempt's", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Account deactivated, or it needs a second factor other than e-mail", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "The account is locked after failed logins; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -142,7 +142,7 @@ pub(crate) async fn change_email_post(
     request_body = ConfirmEmailChangeRequest,
     responses(
         (status = 204, description = "The account uses the new address"),
-        (status = 400, description = "Unknown, expired or already used token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown, expired or already used token", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Another account took the address meanwhile", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn confirm_email_change_post(

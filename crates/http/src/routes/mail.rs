@@ -62,7 +62,7 @@ fn kind(params: &Params) -> Result<MailKind, ApiError> {
     request_body = VerifyEmailRequest,
     responses(
         (status = 204, description = "The address is verified"),
-        (status = 400, description = "Unknown, expired or already used token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown, expired or already used token", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn verify_email_post(
     State(state): State<AppState>,
@@ -134,7 +134,7 @@ pub(crate) async fn forgot_password_post(
     request_body = ResetPasswordRequest,
     responses(
         (status = 204, description = "Password changed; every session ended"),
-        (status = 400, description = "Unknown, expired or already used token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown, expired or already used token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The new password breaks the realm's policy (the token stays usable)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn reset_password_post(

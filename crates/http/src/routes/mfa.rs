@@ -125,7 +125,7 @@ fn options_response(o: PasskeyOptions) -> PasskeyOptionsResponse {
     request_body = MfaVerifyRequest,
     responses(
         (status = 200, description = "Logged in; `amr` names both steps", body = TokenResponse),
-        (status = 400, description = "A method the login does not offer", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A method the login does not offer", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong code, or an invalid, spent or expired mfa_token", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -243,10 +243,10 @@ pub(crate) async fn method_delete(
     request_body = MfaSetupRequest,
     responses(
         (status = 201, description = "Enrolment started; confirm it with a first code", body = MfaSetupResponse),
-        (status = 400, description = "Unknown method, a phone number not in E.164 form, or SMS not offered (no SMS gateway configured)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "SMS not offered (no SMS gateway configured)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown method or a phone number not in E.164 form", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The login is older than five minutes and no proof was sent", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already enrolled", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A phone number not in E.164 form", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many enrolments started; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn setup_post(
@@ -435,7 +435,8 @@ pub(crate) async fn backup_codes_post(
     request_body = MfaChallengeRequest,
     responses(
         (status = 200, description = "What the browser needs, or where the code went", body = MfaChallengeResponse),
-        (status = 400, description = "A method the login does not offer, one that needs no challenge, or SMS without a configured gateway", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "SMS without a configured gateway", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A method the login does not offer, or one that needs no challenge", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "An invalid, spent or expired mfa_token", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No more codes can be sent for this login", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "A code was sent less than 30 seconds ago; see Retry-After", body = Problem, content_type = "application/problem+json"),
@@ -515,7 +516,7 @@ pub(crate) async fn webauthn_start_post(
     request_body = WebauthnRegisterRequest,
     responses(
         (status = 201, description = "Registered", body = WebauthnRegisterResponse),
-        (status = 400, description = "An unknown or expired ceremony, or an answer the WebAuthn checks refuse", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown or expired ceremony, or an answer the WebAuthn checks refuse", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The credential is registered already", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid name", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -565,7 +566,7 @@ pub(crate) async fn passkey_start_post(
     request_body = PasskeyLoginRequest,
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
-        (status = 400, description = "An unknown or expired ceremony, or not a WebAuthn answer", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown or expired ceremony, or not a WebAuthn answer", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "The passkey was not accepted", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Account deactivated", body = Problem, content_type = "application/problem+json"),
     ))]

@@ -7,12 +7,12 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use portcullis_core::Principal;
 use portcullis_core::model::{Realm, RealmName, SigningAlgorithm};
-use portcullis_core::realms::{NewRealm, RealmPatch, ServerAdmin};
+use portcullis_core::realms::{NewRealm, RealmPatch, ServerAdmin, new_realm_errors};
 use portcullis_core::{Error, FieldError};
 use portcullis_proto::{CreateRealmRequest, Problem, RealmView, UpdateRealmRequest};
 
 use crate::error::ApiError;
-use crate::extract::{Json, Params, RealmCtx, bearer_token};
+use crate::extract::{Json, Params, RealmCtx, bearer_principal};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -57,9 +57,8 @@ async fn server_admin(
     state: &AppState,
     headers: &axum::http::HeaderMap,
 ) -> Result<ServerAdmin, ApiError> {
-    let token = bearer_token(headers)?;
     let default = state.core.realms().default_realm().await?;
-    let who: Principal = state.core.accounts().authenticate(default, token).await?;
+    let who: Principal = bearer_principal(state, default, headers).await?;
     Ok(state.core.realms().require_server_admin(&who).await?)
 }
 
@@ -102,6 +101,12 @@ pub(crate) async fn realm_post(
         .map_err(|e| errors.push(e))
         .ok();
     let (Some(name), Some(signing_alg)) = (name, alg) else {
+        // Name every wrong field, not only these.
+        errors.extend(new_realm_errors(
+            body.display_name.as_deref(),
+            body.password_min_length,
+            body.time_zone.as_deref(),
+        ));
         return Err(Error::Validation(errors).into());
     };
     let realm = state
@@ -157,8 +162,17 @@ pub(crate) async fn realm_patch(
     Json(body): Json<UpdateRealmRequest>,
 ) -> Result<axum::Json<RealmView>, ApiError> {
     let admin = server_admin(&state, &headers).await?;
-    let signing_alg =
-        parse_alg(body.signing_alg.as_deref()).map_err(|e| Error::Validation(vec![e]))?;
+    let signing_alg = parse_alg(body.signing_alg.as_deref()).map_err(|e| {
+        // Name the other wrong settings too (the roles are checked only
+        // once the rest is right).
+        let mut errors = vec![e];
+        errors.extend(new_realm_errors(
+            body.display_name.as_deref(),
+            body.password_min_length,
+            body.time_zone.as_deref(),
+        ));
+        Error::Validation(errors)
+    })?;
     let realm = state
         .core
         .realms()

@@ -133,7 +133,7 @@ backend_tests!(role_grant_check_and_revision, |app: TestApp| async move {
     let mut b = body.clone();
     b["min_revision"] = json!(rev1 + 1000);
     let r = app.post("/api/v1/authz/check", Some(&admin), b).await;
-    assert_eq!(r.status, 400);
+    assert_eq!(r.status, 422);
     // Revoke.
     let r = app
         .delete(
@@ -214,7 +214,7 @@ backend_tests!(direct_deny_wins_and_expiry, |app: TestApp| async move {
             json!({"role": "editor", "expires_at": past}),
         )
         .await;
-    assert_eq!(r.status, 400);
+    assert_eq!(r.status, 422);
     assert_eq!(r.json["errors"][0]["field"], "expires_at");
 });
 
@@ -284,7 +284,7 @@ backend_tests!(
             json!({"parent": "engineering"}),
         )
         .await;
-        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.status, 422, "{}", r.text);
         assert_eq!(r.json["errors"][0]["field"], "parent");
         let members = app
             .get("/api/v1/identity/groups/engineering/members", Some(&admin))
@@ -331,7 +331,7 @@ backend_tests!(role_composition_and_cycles, |app: TestApp| async move {
         json!({"includes": ["lead"]}),
     )
     .await;
-    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.status, 422, "{}", r.text);
     assert!(
         r.json["errors"][0]["field"]
             .as_str()
@@ -345,7 +345,7 @@ backend_tests!(role_composition_and_cycles, |app: TestApp| async move {
             json!({"name": "bad", "permissions": ["nope"]}),
         )
         .await;
-    assert_eq!(r.status, 400);
+    assert_eq!(r.status, 422);
     assert_eq!(r.json["errors"][0]["field"], "permissions[0]");
     let r = app
         .post(
@@ -354,7 +354,7 @@ backend_tests!(role_composition_and_cycles, |app: TestApp| async move {
             json!({"name": "bad", "includes": ["ghost"]}),
         )
         .await;
-    assert_eq!(r.status, 400);
+    assert_eq!(r.status, 422);
     assert_eq!(r.json["errors"][0]["field"], "includes[0]");
     let r = app
         .post(
@@ -363,7 +363,7 @@ backend_tests!(role_composition_and_cycles, |app: TestApp| async move {
             json!({"role": "ghost"}),
         )
         .await;
-    assert_eq!(r.status, 400);
+    assert_eq!(r.status, 422);
     assert_eq!(r.json["errors"][0]["field"], "role");
     let r = app
         .post("/api/v1/rbac/roles", Some(&admin), json!({"name": "base"}))
@@ -441,11 +441,11 @@ backend_tests!(policies_in_both_syntaxes, |app: TestApp| async move {
             json!({"name": "x", "effect": "ALLOW", "condition": {"frobnicate": [1]}}),
         )
         .await;
-    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.status, 422, "{}", r.text);
     let r = app
         .post("/api/v1/rbac/policies", Some(&admin), json!({"name": "y", "document": {"Version": "2012-10-17", "Statement": [], "Extra": 1}}))
         .await;
-    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.status, 422, "{}", r.text);
     let mut deep = json!(true);
     for _ in 0..100 {
         deep = json!({"!": [deep]});
@@ -493,7 +493,7 @@ backend_tests!(batch_checks_share_a_revision, |app: TestApp| async move {
             json!({"checks": []}),
         )
         .await;
-    assert_eq!(r.status, 400);
+    assert_eq!(r.status, 422);
     // The bearer's own authorize.
     let r = app
         .post(
@@ -796,7 +796,7 @@ backend_tests!(permission_catalogue, |app: TestApp| async move {
         let r = app
             .post("/api/v1/rbac/permissions", Some(&admin), body)
             .await;
-        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.status, 422, "{}", r.text);
         assert_eq!(r.json["errors"][0]["field"], field, "{}", r.text);
     }
     let r = app
@@ -808,7 +808,7 @@ backend_tests!(permission_catalogue, |app: TestApp| async move {
         .await;
     // An unknown field is a body of the wrong shape.
     assert_eq!(r.status, 422, "{}", r.text);
-    assert_eq!(r.json["type"], "urn:portcullis:problem:invalid-body");
+    assert_eq!(r.json["type"], "urn:portcullis:problem:validation-error");
     let plain = app.user("plain@example.com").await;
     let r = app
         .post(

@@ -280,7 +280,7 @@ backend_tests!(
             )
             .await;
         assert_eq!(r.status, 422, "{}", r.text);
-        assert_eq!(r.json["type"], "urn:portcullis:problem:invalid-body");
+        assert_eq!(r.json["type"], "urn:portcullis:problem:validation-error");
     }
 );
 

@@ -66,7 +66,7 @@ mail_tests!(
         assert_eq!(me.json["email_verified"], true);
         // Twice: refused.
         let again = use_link(&app, &token, &attempt).await;
-        assert_eq!(again.status, 400, "{}", again.text);
+        assert_eq!(again.status, 422, "{}", again.text);
         assert_eq!(
             again.header("content-type"),
             Some("application/problem+json")
@@ -75,7 +75,7 @@ mail_tests!(
         // Garbage is refused the same way, never with a 500.
         for (t, a) in [("", ""), ("x", &attempt), (&"y".repeat(5000), &attempt)] {
             let r = use_link(&app, t, a).await;
-            assert_eq!(r.status, 400, "{}", r.text);
+            assert_eq!(r.status, 422, "{}", r.text);
         }
         let r = app
             .post(
@@ -107,7 +107,7 @@ mail_tests!(
         assert_ne!(first, other);
         for attempt in [&other, &"A".repeat(43), &String::new()] {
             let r = use_link(&app, &token, attempt).await;
-            assert_eq!(r.status, 400, "{}", r.text);
+            assert_eq!(r.status, 422, "{}", r.text);
             assert!(r.json.get("access_token").is_none());
         }
         // Those failures did not spend it: its own attempt still works, and
@@ -140,7 +140,7 @@ mail_tests!(
             "{statuses:?}"
         );
         assert!(
-            statuses.iter().all(|s| *s == 200 || *s == 400),
+            statuses.iter().all(|s| *s == 200 || *s == 422),
             "{statuses:?}"
         );
     }
@@ -210,7 +210,7 @@ mail_tests!(
         let token = link_token(&app, &sink, email, 2).await;
         app.clock.advance(Duration::minutes(10));
         let r = use_link(&app, &token, &attempt).await;
-        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.status, 422, "{}", r.text);
     }
 );
 
@@ -341,10 +341,10 @@ mail_tests!(
         assert_eq!(r.status, 401, "{}", r.text);
         // Once.
         let r = confirm(&app, &mail.token().unwrap()).await;
-        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.status, 422, "{}", r.text);
         assert_eq!(r.json["errors"][0]["field"], "token");
         for bad in ["", "nope", &"z".repeat(3000)] {
-            assert_eq!(confirm(&app, bad).await.status, 400);
+            assert_eq!(confirm(&app, bad).await.status, 422);
         }
         app.core.flush_audit().await;
         let realm = app.core.realms().default_realm().await.unwrap();
@@ -426,7 +426,7 @@ mail_tests!(
         .await;
         assert_eq!(r.status, 202, "{}", r.text);
         let second = confirmation(&app, &sink, "eve3@example.com", 1).await;
-        assert_eq!(confirm(&app, &first.token().unwrap()).await.status, 400);
+        assert_eq!(confirm(&app, &first.token().unwrap()).await.status, 422);
         assert_eq!(confirm(&app, &second.token().unwrap()).await.status, 204);
     }
 );

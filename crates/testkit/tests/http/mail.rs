@@ -110,7 +110,7 @@ mail_tests!(
         assert_eq!(me.json["email_verified"], false);
 
         for bad in ["", "nope", &"x".repeat(500)] {
-            assert_problem(&verify(&app, bad).await, 400);
+            assert_problem(&verify(&app, bad).await, 422);
         }
         let r = verify(&app, &token).await;
         assert_eq!(r.status, 204, "{}", r.text);
@@ -118,7 +118,7 @@ mail_tests!(
         assert_eq!(me.json["email_verified"], true);
         // Single use.
         let again = verify(&app, &token).await;
-        assert_problem(&again, 400);
+        assert_problem(&again, 422);
         assert_eq!(again.json["errors"][0]["field"], "token");
         // Nothing more to verify.
         let r = app
@@ -186,7 +186,7 @@ mail_tests!(
         assert_problem(&r, 429);
         assert!(r.header("retry-after").is_some());
         // Only the newest link works.
-        assert_problem(&verify(&app, &first.token().unwrap()).await, 400);
+        assert_problem(&verify(&app, &first.token().unwrap()).await, 422);
         assert_eq!(verify(&app, &last.token().unwrap()).await.status, 204);
         // The window passes: another request is allowed again (and refused as done).
         app.clock.advance(Duration::minutes(16));
@@ -278,7 +278,7 @@ mail_tests!(
         let r = reset(&app, &token, new_pw).await;
         assert_eq!(r.status, 204, "{}", r.text);
         // Single use.
-        assert_problem(&reset(&app, &token, "yet another passphrase").await, 400);
+        assert_problem(&reset(&app, &token, "yet another passphrase").await, 422);
         // Every session ended: the old access token and refresh token are dead.
         assert_problem(
             &app.get("/api/v1/auth/me", Some(&old.access_token)).await,
@@ -338,10 +338,10 @@ mail_tests!(
         assert_eq!(forgot(&app, "fay@example.com").await.status, 202);
         let second = sink.wait_for("fay@example.com", 3).await.token().unwrap();
         // Asking again spent the older link.
-        assert_problem(&reset(&app, &first, "a brand new passphrase").await, 400);
+        assert_problem(&reset(&app, &first, "a brand new passphrase").await, 422);
         // 30 minutes later the newer one has expired.
         app.clock.advance(Duration::minutes(31));
-        assert_problem(&reset(&app, &second, "a brand new passphrase").await, 400);
+        assert_problem(&reset(&app, &second, "a brand new passphrase").await, 422);
         app.login("fay@example.com", PW).await;
         // Per-address limit: 3 requests in the window, for known and unknown
         // addresses alike.
@@ -365,7 +365,7 @@ mail_tests!(
         let (a, b) = tokio::join!(verify(&app, &token), verify(&app, &token));
         let mut statuses = [a.status, b.status];
         statuses.sort();
-        assert_eq!(statuses, [204, 400], "{} / {}", a.text, b.text);
+        assert_eq!(statuses, [204, 422], "{} / {}", a.text, b.text);
 
         assert_eq!(forgot(&app, "gus@example.com").await.status, 202);
         let token = sink.wait_for("gus@example.com", 2).await.token().unwrap();
@@ -386,7 +386,7 @@ mail_tests!(
             replies
                 .iter()
                 .filter(|r| r.status != 204)
-                .all(|r| r.status == 400)
+                .all(|r| r.status == 422)
         );
         // Exactly one of the passwords works.
         let mut working = 0;

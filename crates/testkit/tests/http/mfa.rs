@@ -229,7 +229,7 @@ backend_tests!(
         assert_ne!(r.json["active"], true, "{}", r.text);
         // A method the login does not offer is bad input, and costs nothing.
         let r = verify(&app, &mfa_token, "sms", "123456").await;
-        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.status, 422, "{}", r.text);
         assert_eq!(r.header("content-type"), Some("application/problem+json"));
         // A challenge expires after five minutes.
         let late = first_step(&app, "bo@example.com").await;
@@ -453,7 +453,7 @@ backend_tests!(generic_setup_list_and_delete, |app: TestApp| async move {
             json!({ "method": "carrier-pigeon" }),
         )
         .await;
-    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.status, 422, "{}", r.text);
     let r = app
         .post(
             "/api/v1/mfa/setup",

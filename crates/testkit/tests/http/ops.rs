@@ -75,6 +75,17 @@ backend_tests!(
                 "{method} {path} has no responses"
             );
         }
+        // Every route with a JSON body documents the bad-input problem.
+        for (path, item) in paths {
+            for (method, op) in item.as_object().unwrap() {
+                if op["requestBody"]["content"]["application/json"].is_object() {
+                    assert!(
+                        op["responses"]["422"].is_object(),
+                        "{method} {path} has no 422"
+                    );
+                }
+            }
+        }
         let schemas = r.json["components"]["schemas"].as_object().unwrap();
         for s in [
             "LoginRequest",

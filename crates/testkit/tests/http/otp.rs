@@ -265,7 +265,7 @@ otp_tests!(
         let code = mailed_code(&sink, email, 3).await;
         // A code is for its method only.
         let r = verify(&app, &mfa_token, "totp", &code).await;
-        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.status, 422, "{}", r.text);
         let r = verify(&app, &mfa_token, "email", &code).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.json["amr"], json!(["pwd", "otp", "mfa"]));
@@ -343,7 +343,7 @@ otp_tests!(
         assert_eq!(r.json["methods"], json!(["sms", "backup_code"]));
         // An SMS code is not sent by e-mail.
         let r = send(&app, &mfa_token, "email").await;
-        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.status, 422, "{}", r.text);
         // A gateway that fails twice gets the message on the third attempt.
         gw.fail_next(2);
         let r = send(&app, &mfa_token, "sms").await;
@@ -381,7 +381,7 @@ otp_tests!(
                 json!({ "method": "carrier-pigeon" }),
             )
             .await;
-        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.status, 422, "{}", r.text);
         assert_eq!(gw.calls(), 0);
     }
 );

@@ -335,7 +335,7 @@ async fn webauthn_flows(app: TestApp) {
             json!({"ceremony_id": ceremony, "credential": answer}),
         )
         .await;
-    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.status, 422, "{}", r.text);
     // Bad input.
     for body in [
         json!({}),
@@ -389,7 +389,7 @@ async fn webauthn_flows(app: TestApp) {
             json!({"ceremony_id": r.json["ceremony_id"], "credential": answer}),
         )
         .await;
-    assert_eq!(stolen.status, 400, "{}", stolen.text);
+    assert_eq!(stolen.status, 422, "{}", stolen.text);
     let r = app
         .post(
             "/api/v1/mfa/webauthn/register/start",

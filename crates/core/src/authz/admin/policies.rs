@@ -138,7 +138,7 @@ fn find_policy<'v>(view: &'v View, policy: &str) -> Result<&'v Policy> {
         .ok_or(Error::NotFound("policy"))
 }
 
-fn syntax_err(prefix: &str, e: syntax::SyntaxError) -> Error {
+fn syntax_err(prefix: &str, e: syntax::SyntaxError) -> FieldError {
     let field = if prefix.is_empty() {
         e.field
     } else if e.field.is_empty() {
@@ -146,7 +146,7 @@ fn syntax_err(prefix: &str, e: syntax::SyntaxError) -> Error {
     } else {
         format!("{prefix}.{}", e.field)
     };
-    Error::input(field, e.message)
+    FieldError::new(field, e.message)
 }
 
 /// Parses a policy body (native fields or an IAM `document`), over `old`'s
@@ -155,10 +155,11 @@ fn parse_policy(view: &View, id: Uuid, body: &Value, old: Option<&Policy>) -> Re
     let Some(obj) = body.as_object() else {
         return Err(Error::input("", "a policy is a JSON object"));
     };
-    if let Some(unknown) = obj.keys().find(|k| !POLICY_FIELDS.contains(&k.as_str())) {
-        return Err(Error::input(unknown.clone(), "unknown field"));
-    }
-    let mut errors = Vec::new();
+    let mut errors: Vec<FieldError> = obj
+        .keys()
+        .filter(|k| !POLICY_FIELDS.contains(&k.as_str()))
+        .map(|k| FieldError::new(k.clone(), "is not a known field"))
+        .collect();
     let name = match (obj.get("name"), old) {
         (Some(Value::String(n)), _) => input::policy_name(n).map_err(|e| errors.push(e)).ok(),
         (Some(_), _) => {
@@ -223,7 +224,10 @@ fn parse_policy(view: &View, id: Uuid, body: &Value, old: Option<&Policy>) -> Re
         }
         (Some(doc), false) => match syntax::iam_document(doc) {
             Ok(s) => s,
-            Err(e) => return Err(syntax_err("document", e)),
+            Err(e) => {
+                errors.push(syntax_err("document", e));
+                Vec::new()
+            }
         },
         (None, true) => {
             // Native fields, over the stored single statement for a PATCH.
@@ -251,7 +255,10 @@ fn parse_policy(view: &View, id: Uuid, body: &Value, old: Option<&Policy>) -> Re
             }
             match syntax::native_statement(&Value::Object(stmt)) {
                 Ok(s) => vec![s],
-                Err(e) => return Err(syntax_err("", e)),
+                Err(e) => {
+                    errors.push(syntax_err("", e));
+                    Vec::new()
+                }
             }
         }
         (None, false) => match old {
