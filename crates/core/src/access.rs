@@ -85,6 +85,11 @@ rights! {
     SecurityRead = "security":"read";
     /// `security:manage`: set the realm's rate-limit policy and lift blocks.
     SecurityManage = "security":"manage";
+    /// `service-keys:read`: list and read the realm's HMAC service keys
+    /// (never their secrets).
+    ServiceKeysRead = "service-keys":"read";
+    /// `service-keys:manage`: create, rotate, revoke and delete service keys.
+    ServiceKeysManage = "service-keys":"manage";
 }
 
 /// An authenticated request's caller, owned: what [`Access::allow`] turns

@@ -194,6 +194,11 @@ impl Portcullis {
         crate::edge::Edge::new(&self.inner)
     }
 
+    /// HMAC service keys and signed requests.
+    pub fn service_keys(&self) -> crate::service_keys::ServiceKeys<'_> {
+        crate::service_keys::ServiceKeys::new(&self.inner)
+    }
+
     /// User administration.
     pub fn users(&self) -> Users<'_> {
         Users::new(&self.inner)

@@ -27,6 +27,7 @@ pub mod realms;
 pub mod recovery;
 pub mod replay;
 pub mod risk;
+pub mod service_keys;
 pub mod settings;
 pub mod throttle;
 pub mod tokens;

@@ -755,6 +755,31 @@ pub trait EdgeStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Drops a realm's policy; false when it had none.
     async fn delete_rate_limit_policy(&self, realm_id: Uuid) -> StoreResult<bool>;
+    /// Stores a new service key; `Conflict` when its name is taken in the realm.
+    async fn create_service_key(&self, key: &crate::service_keys::ServiceKey) -> StoreResult<()>;
+    /// A key of a realm.
+    async fn get_service_key(
+        &self,
+        realm_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<crate::service_keys::ServiceKey>>;
+    /// A realm's keys by name, at most `limit`.
+    async fn list_service_keys(
+        &self,
+        realm_id: Uuid,
+        limit: u64,
+    ) -> StoreResult<Vec<crate::service_keys::ServiceKey>>;
+    /// Replaces a key's secrets, expiry, revocation and `updated_at`.
+    async fn update_service_key(&self, key: &crate::service_keys::ServiceKey) -> StoreResult<bool>;
+    /// Records a key's use at `at`.
+    async fn touch_service_key(
+        &self,
+        realm_id: Uuid,
+        id: Uuid,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Deletes a key; false when there was none.
+    async fn delete_service_key(&self, realm_id: Uuid, id: Uuid) -> StoreResult<bool>;
 }
 
 /// State the edge defences share between requests (and, behind Redis,

@@ -69,6 +69,9 @@ pub struct Principal {
     pub user_id: Uuid,
     /// The session of the token.
     pub session_id: Option<Uuid>,
-    /// The token's claims.
+    /// The token's claims (for a signed request, claims made for it).
     pub claims: std::sync::Arc<AccessClaims>,
+    /// The service key that signed the request, when it was signed with
+    /// HMAC rather than carrying a token (the user is the key's service account).
+    pub service_key: Option<Uuid>,
 }

@@ -36,6 +36,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::mfa::router())
         .merge(routes::risk::router())
         .merge(routes::security::router())
+        .merge(routes::service_keys::router())
         .merge(routes::users::router())
         .merge(routes::authz::router())
         .merge(routes::clients::router())

@@ -11,7 +11,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    auth, authz, clients, federation, links, mail, mfa, ops, realms, risk, security, users,
+    auth, authz, clients, federation, links, mail, mfa, ops, realms, risk, security, service_keys,
+    users,
 };
 use crate::state::AppState;
 
@@ -80,6 +81,8 @@ impl Modify for BearerScheme {
         federation::social_start, federation::social_exchange_post, federation::social_link_post,
         security::blocks_get, security::block_delete, security::rate_limits_get,
         security::rate_limits_put, security::rate_limits_delete,
+        service_keys::keys_list, service_keys::key_post, service_keys::key_get,
+        service_keys::key_rotate_post, service_keys::key_revoke_post, service_keys::key_delete,
     ),
     modifiers(&BearerScheme),
     tags(
@@ -91,7 +94,7 @@ impl Modify for BearerScheme {
         (name = "realms", description = "Realm administration and keys"),
         (name = "mail", description = "Mail templates of a realm"),
         (name = "federation", description = "Identity providers upstream, social sign-in and linked accounts"),
-        (name = "security", description = "Rate limits, strikes and blocks"),
+        (name = "security", description = "Rate limits, strikes and blocks; HMAC service keys"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -109,6 +112,7 @@ const REALM_SCOPED: &[&str] = &[
     "/api/v1/mail-templates/",
     "/api/v1/identity-providers",
     "/api/v1/security/",
+    "/api/v1/service-keys",
 ];
 
 /// The complete OpenAPI document as JSON, with the realm-prefixed copy of

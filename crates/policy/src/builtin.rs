@@ -29,6 +29,8 @@ pub const ADMIN_PERMISSIONS: &[&str] = &[
     "identity-providers:manage:all",
     "security:read:all",
     "security:manage:all",
+    "service-keys:read:all",
+    "service-keys:manage:all",
 ];
 
 /// Permissions of the built-in `user` role: what every account may do to

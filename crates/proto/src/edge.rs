@@ -78,3 +78,61 @@ pub struct BlockView {
     #[serde(with = "time::serde::rfc3339")]
     pub until: OffsetDateTime,
 }
+
+/// A new service key.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceKeyCreateRequest {
+    /// Name, unique in the realm (1 to 100 characters).
+    pub name: String,
+    /// When the key stops working (RFC 3339); none: never.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// A rotation.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceKeyRotateRequest {
+    /// How long the previous secret keeps working, in seconds (0 to
+    /// 604800; default 86400).
+    #[serde(default)]
+    pub overlap_seconds: Option<u32>,
+}
+
+/// A service key (never its secret).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ServiceKeyView {
+    /// Id: the `X-Portcullis-Key` header, and the user id of its service
+    /// account (grant roles to it through `/api/v1/rbac/users/{id}/roles`).
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// `active`, `expired` or `revoked`.
+    pub status: String,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When it stops working, if ever.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// When it was revoked.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// When it last signed a request (to the minute).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    /// Until when the secret before the last rotation still works.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub previous_secret_until: Option<OffsetDateTime>,
+}
+
+/// A key with its secret, shown once (on creation and rotation).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ServiceKeyIssued {
+    /// The key.
+    pub key: ServiceKeyView,
+    /// The secret: the HMAC-SHA256 key is its text. Store it now; it is
+    /// not shown again.
+    pub secret: String,
+}

@@ -319,6 +319,7 @@ impl Accounts<'_> {
             user_id,
             session_id: claims.sid,
             claims,
+            service_key: None,
         })
     }
 

@@ -236,14 +236,35 @@ const POLICY_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 pub(crate) struct EdgeParts {
     pub(crate) state: Arc<dyn crate::ports::EdgeState>,
     policies: DashMap<Uuid, (Arc<RateLimitPolicy>, Tick)>,
+    /// Service keys with their secrets opened, by id.
+    keys: DashMap<Uuid, Arc<crate::service_keys::OpenKey>>,
 }
+
+/// Most service keys kept open at once (beyond it the cache starts over).
+const KEY_CACHE: usize = 10_000;
 
 impl EdgeParts {
     pub(crate) fn new(state: Arc<dyn crate::ports::EdgeState>) -> Self {
         Self {
             state,
             policies: DashMap::new(),
+            keys: DashMap::new(),
         }
+    }
+
+    pub(crate) fn cached_key(&self, id: Uuid) -> Option<Arc<crate::service_keys::OpenKey>> {
+        self.keys.get(&id).map(|k| k.clone())
+    }
+
+    pub(crate) fn cache_key(&self, id: Uuid, key: Arc<crate::service_keys::OpenKey>) {
+        if self.keys.len() >= KEY_CACHE {
+            self.keys.clear();
+        }
+        self.keys.insert(id, key);
+    }
+
+    pub(crate) fn forget_key(&self, id: Uuid) {
+        self.keys.remove(&id);
     }
 
     /// Forgets a realm's cached policy (it was changed here).
@@ -340,9 +361,11 @@ impl<'a> Edge<'a> {
     ) -> Result<Option<Limited>, Refusal> {
         let now = self.i.clock.now();
         let realm_id = who.realm.id;
-        let (subject, tier_roles, client) = if who.claims.is_client_own() {
+        let (subject, tier_roles, tier) = if let Some(key) = who.service_key {
+            (Subject::ServiceKey(key), Vec::new(), Some(Tier::Service))
+        } else if who.claims.is_client_own() {
             let id = who.claims.client_id.clone().unwrap_or_default();
-            (Subject::Client(id), Vec::new(), true)
+            (Subject::Client(id), Vec::new(), Some(Tier::Client))
         } else {
             let mut roles: Vec<String> = self
                 .i
@@ -356,7 +379,7 @@ impl<'a> Edge<'a> {
             {
                 roles.push(policy::SUPER_ADMIN.to_owned());
             }
-            (Subject::Account(who.user_id), roles, false)
+            (Subject::Account(who.user_id), roles, None)
         };
         let state = &self.i.edge.state;
         if let Some(b) = state
@@ -370,11 +393,7 @@ impl<'a> Edge<'a> {
             return Ok(None);
         }
         let roles: Vec<&str> = tier_roles.iter().map(String::as_str).collect();
-        let tier = if client {
-            Tier::Client
-        } else {
-            Tier::Roles(&roles)
-        };
+        let tier = tier.unwrap_or(Tier::Roles(&roles));
         let limits = [(
             LimitKey {
                 realm_id,

@@ -39,6 +39,10 @@ use crate::state::AppState;
 /// The header of an HMAC-signed request's signature.
 pub(crate) const SIGNATURE_HEADER: &str = "x-portcullis-signature";
 
+/// The principal of a request signed with a service key, verified at the edge.
+#[derive(Debug, Clone)]
+pub(crate) struct Signed(pub(crate) Principal);
+
 /// The client's address as the edge resolved it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ClientAddr(pub(crate) IpAddr);
@@ -137,7 +141,7 @@ where
             };
             // Requests to no realm share the server default's limiters.
             let realm_id = realm.as_ref().map_or(Uuid::nil(), |r| r.id);
-            if let Some(r) = realm {
+            if let Some(r) = realm.clone() {
                 req.extensions_mut().insert(RealmCtx(r));
             }
             let headers = req.headers();
@@ -162,6 +166,12 @@ where
                 Err(refusal) => return Ok(refused(&state, &refusal)),
             }
             req.extensions_mut().insert(info.clone());
+            if req.headers().contains_key(SIGNATURE_HEADER) {
+                req = match verify_signed(&state, realm, req).await {
+                    Ok(req) => req,
+                    Err(res) => return Ok(*res),
+                };
+            }
             let mut res = inner.call(req).await?;
             let tightest = *info
                 .tightest
@@ -173,6 +183,71 @@ where
             Ok(res)
         })
     }
+}
+
+/// Verifies a signed request (its body read whole, within the body limit)
+/// and counts it against its key's limiter; the request comes back with
+/// its [`Signed`] principal, or the answer to give instead.
+async fn verify_signed(
+    state: &AppState,
+    realm: Option<Arc<portcullis_core::model::Realm>>,
+    req: Request,
+) -> Result<Request, Box<Response>> {
+    let fail = |e: ApiError| Box::new(e.into_response());
+    let Some(realm) = realm else {
+        return Err(fail(ApiError::from(Error::NotAuthenticated(
+            "invalid request signature",
+        ))));
+    };
+    let (mut parts, body) = req.into_parts();
+    let header = |name: &'static str| -> Result<String, Box<Response>> {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                fail(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    format!("a signed request needs the {name} header"),
+                ))
+            })
+    };
+    let key_id = header("x-portcullis-key")?;
+    let timestamp = header("x-portcullis-timestamp")?;
+    let nonce = header("x-portcullis-nonce")?;
+    let content_sha256 = header("x-portcullis-content-sha256")?;
+    let signature = header(SIGNATURE_HEADER)?;
+    let Ok(bytes) = axum::body::to_bytes(body, crate::MAX_BODY_BYTES).await else {
+        return Err(fail(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            format!("the body exceeds {} bytes", crate::MAX_BODY_BYTES),
+        )));
+    };
+    let signed = portcullis_core::service_keys::SignedRequest {
+        key_id: &key_id,
+        timestamp: &timestamp,
+        nonce: &nonce,
+        content_sha256: &content_sha256,
+        signature: &signature,
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        body: &bytes,
+    };
+    let who = state
+        .core
+        .service_keys()
+        .authenticate(realm, &signed)
+        .await
+        .map_err(|e| fail(ApiError::from(e)))?;
+    admit_principal(state, &parts.extensions, &who)
+        .await
+        .map_err(fail)?;
+    parts.extensions.insert(Signed(who));
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
 /// The client id of `Authorization: Basic` (RFC 6749 §2.3.1: form-encoded
@@ -200,10 +275,10 @@ fn basic_client_id(headers: &axum::http::HeaderMap) -> Option<String> {
 /// limiter, by tier. `Err` is the 429 to answer.
 pub(crate) async fn admit_principal(
     state: &AppState,
-    parts: &axum::http::request::Parts,
+    extensions: &axum::http::Extensions,
     who: &Principal,
 ) -> Result<(), ApiError> {
-    let Some(info) = parts.extensions.get::<EdgeInfo>() else {
+    let Some(info) = extensions.get::<EdgeInfo>() else {
         return Ok(());
     };
     match state.core.edge().admit_principal(info.group, who).await {

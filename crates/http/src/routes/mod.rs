@@ -20,6 +20,7 @@ pub mod realms;
 mod respond;
 pub mod risk;
 pub mod security;
+pub mod service_keys;
 pub mod users;
 
 /// Mounts a realm-scoped route twice: under `/api/v1/realms/{realm}` and, for

@@ -131,7 +131,16 @@ pub(crate) async fn introspect_post(
     RealmCtx(realm): RealmCtx,
     req: OAuthRequest,
 ) -> Response {
-    let result = portcullis_oidc::introspect::introspect(&s.core, &realm, req.request()).await;
+    let signed = req
+        .parts
+        .extensions
+        .get::<crate::edge::Signed>()
+        .is_some_and(|p| p.0.realm.id == realm.id);
+    let result = if signed {
+        portcullis_oidc::introspect::introspect_signed(&s.core, &realm, req.request()).await
+    } else {
+        portcullis_oidc::introspect::introspect(&s.core, &realm, req.request()).await
+    };
     answer(result.map(Body::Json), realm.name.as_str())
 }
 

@@ -215,6 +215,7 @@ async fn env() -> Env {
             roles: None,
             client_id: None,
         }),
+        service_key: None,
     };
     let http = Arc::new(FakeHttp::default());
     let upstream = Upstream::new(http.clone(), Arc::new(clock.clone()));

@@ -143,6 +143,7 @@ pub const ALL: &[&str] = &[
     "federation_attempt_expiry_and_purge",
     "session_idp_round_trip",
     "edge_rate_limit_policy_round_trip",
+    "edge_service_keys_round_trip",
 ];
 
 /// The OAuth `client_id` of the suite's refresh tokens ([`token`]).

@@ -30,6 +30,7 @@ pub mod role;
 pub mod role_grant;
 pub mod role_include;
 pub mod role_permission;
+pub mod service_key;
 pub mod session;
 pub mod session_baseline;
 pub mod signing_key;

@@ -26,6 +26,7 @@ mod ops;
 mod otp;
 mod realms;
 mod risk;
+mod service_keys;
 mod social;
 mod tokens;
 mod users;
