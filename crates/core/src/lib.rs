@@ -29,6 +29,7 @@ pub mod replay;
 pub mod risk;
 pub mod service_keys;
 pub mod settings;
+pub mod text;
 pub mod throttle;
 pub mod tokens;
 pub mod users;

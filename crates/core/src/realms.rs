@@ -93,6 +93,7 @@ pub fn parse_display_name(field: &str, input: &str) -> Result<String, FieldError
             "must not contain control characters",
         ));
     }
+    crate::text::plain(field, t)?;
     Ok(t.to_owned())
 }
 

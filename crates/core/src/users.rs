@@ -434,5 +434,24 @@ pub(crate) fn check_attributes(
             "must be at most {MAX_ATTRIBUTES_BYTES} bytes of JSON"
         ));
     }
+    fn markup(v: &Value) -> bool {
+        match v {
+            Value::String(s) => crate::text::has_markup(s),
+            Value::Array(items) => items.iter().any(markup),
+            Value::Object(map) => map
+                .iter()
+                .any(|(k, v)| crate::text::has_markup(k) || markup(v)),
+            _ => false,
+        }
+    }
+    if let Some((name, _)) = attributes
+        .iter()
+        .find(|(k, v)| crate::text::has_markup(k) || markup(v))
+    {
+        return Err(FieldError::new(
+            format!("attributes.{name}"),
+            crate::text::MARKUP_REASON,
+        ));
+    }
     Ok(attributes)
 }

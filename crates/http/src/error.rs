@@ -172,6 +172,10 @@ impl IntoResponse for ApiError {
                 "request refused"
             );
         }
+        let script_input = self
+            .errors
+            .iter()
+            .any(|e| e.reason == portcullis_core::text::MARKUP_REASON);
         let body = Problem {
             kind: format!("urn:portcullis:problem:{}", self.kind),
             title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
@@ -191,6 +195,10 @@ impl IntoResponse for ApiError {
                 .and_then(|c| HeaderValue::from_str(&c).ok())
                 .unwrap_or(HeaderValue::from_static("Bearer"));
             headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if script_input {
+            // The edge counts it as a strike when the sender is anonymous.
+            res.extensions_mut().insert(crate::edge::ScriptInput);
         }
         res
     }

@@ -63,7 +63,10 @@ pub(crate) fn description(
             field,
             format!("must be at most {MAX_DESCRIPTION} characters"),
         )),
-        Some(d) => Ok(Some(d.to_owned())),
+        Some(d) => {
+            crate::text::plain(field, d)?;
+            Ok(Some(d.to_owned()))
+        }
     }
 }
 

@@ -187,6 +187,8 @@ pub(super) fn name(input: &str, errors: &mut Vec<FieldError>) -> String {
             "name",
             "must be 1 to 100 characters, no control characters",
         ));
+    } else if let Err(e) = crate::text::plain("name", t) {
+        errors.push(e);
     }
     t.to_owned()
 }

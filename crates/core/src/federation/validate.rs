@@ -361,5 +361,7 @@ pub(crate) fn display_name(errors: &mut Vec<FieldError>, name: &str) {
             "display_name",
             "must be 1 to 100 characters without control characters",
         ));
+    } else if let Err(e) = crate::text::plain("display_name", name) {
+        errors.push(e);
     }
 }

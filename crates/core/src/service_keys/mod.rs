@@ -174,6 +174,8 @@ impl<'a> ServiceKeys<'a> {
                 "name",
                 "must be 1 to 100 characters without control characters",
             ));
+        } else if let Err(e) = crate::text::plain("name", &name) {
+            errors.push(e);
         }
         if let Some(e) = new.expires_at
             && (e <= now || e > now + Duration::days(3_653))

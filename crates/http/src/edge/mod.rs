@@ -43,6 +43,10 @@ pub(crate) const SIGNATURE_HEADER: &str = "x-portcullis-signature";
 #[derive(Debug, Clone)]
 pub(crate) struct Signed(pub(crate) Principal);
 
+/// Marks an answer refusing script-like input (see `portcullis_core::text`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScriptInput;
+
 /// The client's address as the edge resolved it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ClientAddr(pub(crate) IpAddr);
@@ -173,6 +177,9 @@ where
                 };
             }
             let mut res = inner.call(req).await?;
+            if anonymous && res.extensions().get::<ScriptInput>().is_some() {
+                state.core.edge().strike_script_input(realm_id, ip).await;
+            }
             let tightest = *info
                 .tightest
                 .lock()

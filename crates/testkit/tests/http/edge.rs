@@ -497,3 +497,70 @@ backend_tests!(rate_limit_policy_api, |app: TestApp| async move {
     assert_eq!(r.json["is_default"], true);
     assert_ne!(forgot().await.status, 429);
 });
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_like_input_is_refused_and_bans_anonymous_senders() {
+    let mut p = RateLimitPolicy::default().scaled(1_000);
+    p.strikes.threshold = 10;
+    p.strikes.script_input_strikes = 5;
+    p.strikes.block_seconds = vec![900];
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.rate_limits = p;
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await
+    .unwrap();
+    let admin = app.admin_token().await;
+    // Plain text with <, > and & is fine.
+    let r = send(
+        &app,
+        "POST",
+        "/api/v1/auth/register",
+        Some(json!({"email": "ok@example.com", "password": PW, "name": "R&D lead, 3 < 5 > 2"})),
+        Some("203.0.113.5"),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // An admin's markup is refused, but is no strike.
+    for _ in 0..3 {
+        let r = app
+            .post(
+                "/api/v1/rbac/roles",
+                Some(&admin),
+                json!({"name": "r", "description": "<img src=x onerror=alert(1)>"}),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert_eq!(r.json["errors"][0]["field"], "description");
+    }
+    let attacker = Some("203.0.113.66");
+    for (i, name) in [
+        "<script>alert(1)</script>",
+        "&lt;script&gt;x&lt;/script&gt;",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = send(
+            &app,
+            "POST",
+            "/api/v1/auth/register",
+            Some(json!({"email": format!("x{i}@example.com"), "password": PW, "name": name})),
+            attacker,
+        )
+        .await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert_eq!(r.json["errors"][0]["field"], "name");
+    }
+    // Two script-like inputs at five strikes each reach the threshold of ten.
+    let r = send(&app, "GET", "/api/v1/auth/me", None, attacker).await;
+    assert_eq!(
+        r.json["type"], "urn:portcullis:problem:blocked",
+        "{}",
+        r.text
+    );
+    let blocks = app.get("/api/v1/security/blocks", Some(&admin)).await;
+    assert_eq!(blocks.json[0]["reason"], "script_input", "{}", blocks.text);
+    assert_eq!(blocks.json[0]["subject"], "203.0.113.66");
+    assert_eq!(blocks.json.as_array().unwrap().len(), 1);
+}

@@ -519,7 +519,8 @@ mail_tests!(
         assert_eq!(r.json["custom"], true);
         assert_eq!(app.get(path, Some(&admin)).await.json["custom"], true);
 
-        // A user whose name holds markup: escaped in the HTML part only.
+        // Markup is refused in names; what HTML must escape still comes
+        // through, escaped in the HTML part only.
         let r = app
         .post(
             "/api/v1/auth/register",
@@ -527,6 +528,14 @@ mail_tests!(
             json!({ "email": "kim@example.com", "password": PW, "name": "Kim <script>x</script>" }),
         )
         .await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        let r = app
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({ "email": "kim@example.com", "password": PW, "name": "Kim <3 & x/y" }),
+            )
+            .await;
         assert_eq!(r.status, 201, "{}", r.text);
         sink.wait_for("kim@example.com", 1).await;
         assert_eq!(forgot(&app, "kim@example.com").await.status, 202);
@@ -541,13 +550,12 @@ mail_tests!(
             mail.text
         );
         assert!(
-            mail.text.contains("(30 min) for Kim <script>x</script>"),
+            mail.text.contains("(30 min) for Kim <3 & x/y"),
             "{}",
             mail.text
         );
         assert!(
-            mail.html
-                .contains("<b>Kim &lt;script&gt;x&lt;&#x2f;script&gt;</b>"),
+            mail.html.contains("<b>Kim &lt;3 &amp; x&#x2f;y</b>"),
             "{}",
             mail.html
         );
