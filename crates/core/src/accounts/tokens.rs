@@ -338,7 +338,7 @@ impl Accounts<'_> {
         self.i.denylist.deny_token(claims.jti, exp);
         self.i
             .store
-            .insert_revoked_token(realm_id, claims.jti, exp)
+            .insert_revoked_token(realm_id, claims.jti, exp, self.i.clock.now())
             .await?;
         Ok(())
     }
