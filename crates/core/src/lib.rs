@@ -25,12 +25,14 @@ pub mod ports;
 pub mod realms;
 pub mod recovery;
 pub mod replay;
+pub mod revocation;
 pub mod risk;
 pub mod settings;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
 mod verified;
+pub mod zero_trust;
 
 pub use app::Portcullis;
 pub use clock::{Clock, SharedClock, SystemClock, TestClock};

@@ -14,6 +14,8 @@ pub struct ApiError {
     detail: Option<String>,
     errors: Vec<FieldProblem>,
     retry_after: Option<u64>,
+    /// A `WWW-Authenticate` challenge other than the plain `Bearer`.
+    challenge: Option<String>,
 }
 
 impl ApiError {
@@ -25,6 +27,7 @@ impl ApiError {
             detail: Some(detail.into()),
             errors: Vec::new(),
             retry_after: None,
+            challenge: None,
         }
     }
 
@@ -58,6 +61,7 @@ impl From<Error> for ApiError {
                     })
                     .collect(),
                 retry_after: None,
+                challenge: None,
             },
             // 400
             Error::InvalidInput(fields) => Self {
@@ -78,12 +82,23 @@ impl From<Error> for ApiError {
                     })
                     .collect(),
                 retry_after: None,
+                challenge: None,
             },
             Error::BadRequest(msg) => Self::new(StatusCode::BAD_REQUEST, "bad-request", msg),
             // 401
             Error::NotAuthenticated(msg) => {
                 Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", msg)
             }
+            Error::ReauthenticationRequired { max_age, detail } => Self {
+                challenge: Some(format!(
+                    "Bearer error=\"insufficient_user_authentication\", error_description=\"{detail}\", max_age={max_age}"
+                )),
+                ..Self::new(
+                    StatusCode::UNAUTHORIZED,
+                    "reauthentication-required",
+                    detail,
+                )
+            },
             // 403
             Error::Forbidden(msg) => Self::new(StatusCode::FORBIDDEN, "forbidden", msg),
             // 429
@@ -143,7 +158,11 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            let challenge = self
+                .challenge
+                .and_then(|c| HeaderValue::from_str(&c).ok())
+                .unwrap_or(HeaderValue::from_static("Bearer"));
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
         res
     }

@@ -191,7 +191,9 @@ impl FromRequestParts<AppState> for RealmCtx {
     }
 }
 
-/// The caller, authenticated by a bearer access token of the addressed realm.
+/// The caller, authenticated by a bearer access token of the addressed
+/// realm, after the zero-trust checks of its session and device (see
+/// `portcullis_core::zero_trust`).
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Principal);
 
@@ -204,7 +206,14 @@ impl FromRequestParts<AppState> for Authenticated {
     ) -> Result<Self, Self::Rejection> {
         let RealmCtx(realm) = RealmCtx::from_request_parts(parts, state).await?;
         let token = bearer_token(&parts.headers)?;
-        let principal = state.core.accounts().authenticate(realm, token).await?;
+        // Zero trust: the token, its session and the request's device are
+        // checked on every request (in memory).
+        let meta = ClientMeta::of(parts);
+        let principal = state
+            .core
+            .accounts()
+            .authenticate_request(realm, token, &meta)
+            .await?;
         Ok(Authenticated(principal))
     }
 }

@@ -215,6 +215,7 @@ async fn env() -> Env {
             roles: None,
             client_id: None,
         }),
+        elevated_risk: false,
     };
     let http = Arc::new(FakeHttp::default());
     let upstream = Upstream::new(http.clone(), Arc::new(clock.clone()));
