@@ -208,7 +208,7 @@ impl FromRequestParts<AppState> for Authenticated {
         let token = bearer_token(&parts.headers)?;
         // Zero trust: the token, its session and the request's device are
         // checked on every request (in memory).
-        let meta = ClientMeta::of(parts);
+        let meta = ClientMeta::device_of(parts);
         let principal = state
             .core
             .accounts()
@@ -297,6 +297,23 @@ fn client_ip(parts: &Parts) -> Option<String> {
 pub struct ClientMeta(pub RequestMeta);
 
 impl ClientMeta {
+    /// What the zero-trust check reads of a request's head: its device
+    /// (User-Agent, Accept-Language) and address, without the cookies.
+    pub(crate) fn device_of(parts: &Parts) -> RequestMeta {
+        let header = |name| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+        };
+        RequestMeta {
+            ip: client_ip(parts),
+            user_agent: header(header::USER_AGENT).map(str::to_owned),
+            accept_language: header(header::ACCEPT_LANGUAGE).map(|v| v.chars().take(256).collect()),
+            canary: None,
+        }
+    }
+
     /// What a request's head tells of its client.
     pub(crate) fn of(parts: &Parts) -> RequestMeta {
         let ip = client_ip(parts);
