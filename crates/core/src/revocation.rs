@@ -16,6 +16,7 @@ use std::sync::Mutex;
 use time::{Duration, OffsetDateTime};
 
 use crate::app::Portcullis;
+use crate::denylist::Denylist;
 use crate::error::Result;
 use crate::ports::Revocations;
 use crate::tokens::LEEWAY;
@@ -73,7 +74,8 @@ impl Portcullis {
                 return Err(e.into());
             }
         };
-        let applied = self.apply_revocations(&found, now);
+        let covers = i.settings.access_token_ttl + LEEWAY;
+        let applied = apply(&i.denylist, &found, covers, now);
         if let Some(latest) = found.latest() {
             i.revocations.advance(latest);
         } else if i.revocations.cursor().is_none() {
@@ -82,45 +84,6 @@ impl Portcullis {
         metrics::gauge!("portcullis_revocation_sync_last_success_seconds")
             .set(now.unix_timestamp() as f64);
         Ok(applied)
-    }
-
-    fn apply_revocations(&self, found: &Revocations, now: OffsetDateTime) -> Applied {
-        let i = &self.inner;
-        let covers = i.settings.access_token_ttl + LEEWAY;
-        let mut applied = Applied::default();
-        let lag = |at: OffsetDateTime| {
-            metrics::histogram!("portcullis_revocation_sync_lag_seconds")
-                .record((now - at).as_seconds_f64().max(0.0));
-        };
-        for &(jti, exp, at) in &found.tokens {
-            if i.denylist.deny_token(jti, exp) {
-                applied.tokens += 1;
-                lag(at);
-            }
-        }
-        for &(sid, at) in &found.sessions {
-            if i.denylist.deny_session(sid, at + covers) {
-                applied.sessions += 1;
-                lag(at);
-            }
-        }
-        for &(user, at) in &found.users {
-            if i.denylist.deny_user(user, at, at + covers) {
-                applied.users += 1;
-                lag(at);
-            }
-        }
-        for (kind, n) in [
-            ("token", applied.tokens),
-            ("session", applied.sessions),
-            ("user", applied.users),
-        ] {
-            if n > 0 {
-                metrics::counter!("portcullis_revocations_applied_total", "kind" => kind)
-                    .increment(n as u64);
-            }
-        }
-        applied
     }
 
     /// Reads the revocations of other instances every `every` (the
@@ -134,5 +97,107 @@ impl Portcullis {
             }
             crate::clock::wait(every).await;
         }
+    }
+}
+
+/// Applies revocations read from the store to `denylist`: token ids until
+/// they expire, sessions and accounts for `covers` (an access-token
+/// lifetime and the leeway) from their revocation. Counts, and measures the
+/// lag of, only those `denylist` did not hold yet.
+fn apply(
+    denylist: &Denylist,
+    found: &Revocations,
+    covers: Duration,
+    now: OffsetDateTime,
+) -> Applied {
+    let mut applied = Applied::default();
+    let lag = |at: OffsetDateTime| {
+        metrics::histogram!("portcullis_revocation_sync_lag_seconds")
+            .record((now - at).as_seconds_f64().max(0.0));
+    };
+    for &(jti, exp, at) in &found.tokens {
+        if denylist.deny_token(jti, exp) {
+            applied.tokens += 1;
+            lag(at);
+        }
+    }
+    for &(sid, at) in &found.sessions {
+        if denylist.deny_session(sid, at + covers) {
+            applied.sessions += 1;
+            lag(at);
+        }
+    }
+    for &(user, at) in &found.users {
+        if denylist.deny_user(user, at, at + covers) {
+            applied.users += 1;
+            lag(at);
+        }
+    }
+    for (kind, n) in [
+        ("token", applied.tokens),
+        ("session", applied.sessions),
+        ("user", applied.users),
+    ] {
+        if n > 0 {
+            metrics::counter!("portcullis_revocations_applied_total", "kind" => kind)
+                .increment(n as u64);
+        }
+    }
+    applied
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    const T: OffsetDateTime = time::macros::datetime!(2026-12-07 12:00 UTC);
+
+    #[test]
+    fn revocations_are_applied_once_each() {
+        let denylist = Denylist::new();
+        let (jti, sid, user) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let found = Revocations {
+            tokens: vec![(jti, T + Duration::minutes(10), T)],
+            sessions: vec![(sid, T + Duration::seconds(1))],
+            users: vec![(user, T + Duration::seconds(2))],
+        };
+        assert_eq!(found.latest(), Some(T + Duration::seconds(2)));
+        let covers = Duration::minutes(15);
+        let first = apply(&denylist, &found, covers, T + Duration::seconds(3));
+        assert_eq!(
+            first,
+            Applied {
+                tokens: 1,
+                sessions: 1,
+                users: 1
+            }
+        );
+        assert!(denylist.is_denied(jti, None));
+        assert!(denylist.is_denied(Uuid::now_v7(), Some(sid)));
+        // The account's tokens issued up to its deactivation, not after.
+        let sub = user.to_string();
+        assert!(denylist.is_user_denied(&sub, (T + Duration::seconds(2)).unix_timestamp()));
+        assert!(!denylist.is_user_denied(&sub, (T + Duration::seconds(3)).unix_timestamp()));
+        // The overlap reads them again: nothing new.
+        let again = apply(&denylist, &found, covers, T + Duration::seconds(4));
+        assert_eq!(again, Applied::default());
+        // Each lasts as long as the tokens it covers.
+        denylist.purge(T + Duration::minutes(11));
+        assert!(!denylist.is_denied(jti, None));
+        assert!(denylist.is_denied(Uuid::now_v7(), Some(sid)));
+        denylist.purge(T + Duration::minutes(16));
+        assert!(denylist.is_empty());
+    }
+
+    #[test]
+    fn the_cursor_only_moves_forward() {
+        let state = SyncState::default();
+        assert_eq!(state.cursor(), None);
+        state.advance(T);
+        state.advance(T - Duration::seconds(3));
+        assert_eq!(state.cursor(), Some(T));
+        state.advance(T + Duration::seconds(1));
+        assert_eq!(state.cursor(), Some(T + Duration::seconds(1)));
     }
 }

@@ -20,8 +20,9 @@
 //! the user's device, so their fingerprint is not compared; tokens of a
 //! client acting as itself have no session.
 
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use dashmap::DashMap;
 use time::OffsetDateTime;
@@ -38,6 +39,10 @@ pub(crate) struct SessionFacts {
     pub(crate) fingerprint: Option<String>,
     /// Whether a request from another device raised its risk.
     raised: AtomicBool,
+    /// The [`SessionCache::device_key`] of the last request headers found
+    /// to match `fingerprint` (0: none yet): the same headers again skip
+    /// parsing the User-Agent and hashing.
+    matched: AtomicU64,
 }
 
 impl SessionFacts {
@@ -52,7 +57,18 @@ impl SessionFacts {
             expires_at,
             fingerprint,
             raised: AtomicBool::new(raised),
+            matched: AtomicU64::new(0),
         }
+    }
+
+    /// Whether request headers with this key were found to match.
+    pub(crate) fn matched(&self, key: u64) -> bool {
+        key != 0 && self.matched.load(Ordering::Relaxed) == key
+    }
+
+    /// Remembers that request headers with this key match.
+    pub(crate) fn remember_match(&self, key: u64) {
+        self.matched.store(key, Ordering::Relaxed);
     }
 
     /// Whether the session's risk is raised.
@@ -72,6 +88,8 @@ impl SessionFacts {
 pub(crate) struct SessionCache {
     map: DashMap<Uuid, Arc<SessionFacts>>,
     capacity: usize,
+    /// Keys [`Self::device_key`] with a secret of this process.
+    keys: std::collections::hash_map::RandomState,
 }
 
 impl SessionCache {
@@ -79,7 +97,23 @@ impl SessionCache {
         Self {
             map: DashMap::new(),
             capacity: capacity.max(8),
+            keys: Default::default(),
         }
+    }
+
+    /// A keyed 64-bit digest of the raw device headers (User-Agent and
+    /// Accept-Language), cheaper than the fingerprint: a request whose
+    /// headers have the key of ones that matched before matches too.
+    pub(crate) fn device_key(
+        &self,
+        user_agent: Option<&str>,
+        accept_language: Option<&str>,
+    ) -> u64 {
+        let mut h = self.keys.build_hasher();
+        h.write(user_agent.unwrap_or("").as_bytes());
+        h.write_u8(0xff);
+        h.write(accept_language.unwrap_or("").as_bytes());
+        h.finish()
     }
 
     pub(crate) fn get(&self, sid: Uuid) -> Option<Arc<SessionFacts>> {
@@ -139,6 +173,20 @@ mod tests {
         let some = cache.map.iter().next().map(|e| *e.key()).unwrap();
         cache.insert(some, facts());
         assert_eq!(cache.len(), full);
+    }
+
+    #[test]
+    fn device_keys_tell_headers_apart() {
+        let cache = SessionCache::new(8);
+        let a = cache.device_key(Some("curl/8"), Some("en"));
+        assert_eq!(a, cache.device_key(Some("curl/8"), Some("en")));
+        assert_ne!(a, cache.device_key(Some("curl/8"), Some("fr")));
+        assert_ne!(a, cache.device_key(Some("curl/8e"), Some("n")));
+        let f = facts();
+        assert!(!f.matched(a));
+        f.remember_match(a);
+        assert!(f.matched(a));
+        assert!(!f.matched(0));
     }
 
     #[test]

@@ -44,10 +44,17 @@ impl Accounts<'_> {
         }
         // A client's token is presented by the client, not the device
         // that signed in.
-        if who.claims.client_id.is_none() && !facts.raised() {
-            let seen =
-                device_fingerprint(meta.user_agent.as_deref(), meta.accept_language.as_deref());
-            if facts.fingerprint.as_deref().is_some_and(|f| f != seen) {
+        if who.claims.client_id.is_none() && !facts.raised() && facts.fingerprint.is_some() {
+            let (ua, lang) = (meta.user_agent.as_deref(), meta.accept_language.as_deref());
+            // The headers of the last matching request again: no parsing.
+            let key = self.i.sessions.device_key(ua, lang);
+            if facts.matched(key) {
+                return Ok(who);
+            }
+            let seen = device_fingerprint(ua, lang);
+            if facts.fingerprint.as_deref() == Some(seen.as_str()) {
+                facts.remember_match(key);
+            } else {
                 // The baseline may have moved on another instance (an
                 // allowed refresh from a changed browser): read it again.
                 let facts = self.load_facts(&who.realm, sid).await?;

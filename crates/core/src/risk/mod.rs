@@ -489,6 +489,39 @@ mod tests {
     }
 
     #[test]
+    fn the_per_request_fingerprint_is_the_signals_one() {
+        for (ua, lang) in [
+            (Some(FIREFOX), Some("en-GB,en;q=0.8")),
+            (Some(SAFARI_IOS), Some("de")),
+            (Some("curl/8.5.0"), None),
+            (None, None),
+        ] {
+            let s = Signals::of(
+                Some("192.0.2.1"),
+                ua,
+                lang,
+                None,
+                None,
+                OffsetDateTime::UNIX_EPOCH,
+            );
+            assert_eq!(device_fingerprint(ua, lang), s.fingerprint, "{ua:?}");
+        }
+        assert_ne!(
+            device_fingerprint(Some(FIREFOX), Some("en")),
+            device_fingerprint(Some(SAFARI_IOS), Some("en"))
+        );
+        assert_ne!(
+            device_fingerprint(Some(FIREFOX), Some("en")),
+            device_fingerprint(Some(FIREFOX), Some("fr"))
+        );
+        // Another version of the same browser is the same device.
+        assert_eq!(
+            device_fingerprint(Some(FIREFOX), Some("en")),
+            device_fingerprint(Some(&FIREFOX.replace("120.0", "121.0")), Some("en"))
+        );
+    }
+
+    #[test]
     fn networks_and_fingerprints() {
         assert_eq!(
             network_of("203.0.113.77".parse().unwrap()),
