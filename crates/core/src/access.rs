@@ -205,14 +205,26 @@ impl<'a> Access<'a> {
         }
         let now = i.clock.now();
         let auth_time = match who.session_id {
-            Some(sid) => match i.store.get_session(who.realm.id, sid).await? {
-                Some(s) if s.revoked_at.is_none() && s.expires_at > now => s.auth_time,
-                _ => {
-                    return Err(Error::NotAuthenticated(
-                        "the session has ended; log in again",
-                    ));
+            Some(sid) => {
+                let session = match i.store.get_session(who.realm.id, sid).await? {
+                    Some(s) if s.revoked_at.is_none() && s.expires_at > now => s,
+                    _ => {
+                        return Err(Error::NotAuthenticated(
+                            "the session has ended; log in again",
+                        ));
+                    }
+                };
+                // Raised by a request from another device, maybe seen by
+                // another instance.
+                let baseline = i.store.get_baseline(who.realm.id, sid).await?;
+                if baseline.is_some_and(|b| b.risk_raised_at.is_some()) {
+                    return Err(Error::ReauthenticationRequired {
+                        max_age,
+                        detail: RAISED_RISK,
+                    });
                 }
-            },
+                session.auth_time
+            }
             None => who.claims.issued_at(),
         };
         if now - auth_time > time::Duration::seconds(i64::from(max_age)) {

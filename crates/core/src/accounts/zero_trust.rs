@@ -93,12 +93,12 @@ impl Accounts<'_> {
             }
             None => return Err(Error::NotAuthenticated(SESSION_ENDED)),
         };
-        let fingerprint = i
-            .store
-            .get_baseline(realm.id, sid)
-            .await?
-            .map(|b| b.fingerprint);
-        let raised = i.sessions.get(sid).is_some_and(|f| f.raised());
+        let baseline = i.store.get_baseline(realm.id, sid).await?;
+        let raised = baseline
+            .as_ref()
+            .is_some_and(|b| b.risk_raised_at.is_some())
+            || i.sessions.get(sid).is_some_and(|f| f.raised());
+        let fingerprint = baseline.map(|b| b.fingerprint);
         let facts = Arc::new(SessionFacts::new(
             session.user_id,
             session.expires_at,
@@ -172,11 +172,28 @@ impl Accounts<'_> {
             MismatchAction::StepUp => {
                 if facts.raise() {
                     tracing::warn!(realm = %realm.name, session_id = %sid, "token used from another device: session risk raised");
+                    self.record_raised_risk(realm, who.user_id, sid).await?;
                     self.audit_mismatch(who, detail).await;
                 }
                 Ok(())
             }
         }
+    }
+
+    /// Records the raised risk with the session's baseline, where every
+    /// instance's check of a sensitive operation reads it.
+    async fn record_raised_risk(&self, realm: &Realm, user_id: Uuid, sid: Uuid) -> Result<()> {
+        let i = self.i;
+        let now = i.clock.now();
+        if let Some(mut baseline) = i.store.get_baseline(realm.id, sid).await?
+            && baseline.risk_raised_at.is_none()
+        {
+            baseline.risk_raised_at = Some(now);
+            i.store
+                .put_baseline(realm.id, user_id, sid, &baseline, now)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn audit_mismatch(&self, who: &Principal, detail: serde_json::Value) {

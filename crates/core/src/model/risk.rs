@@ -24,6 +24,15 @@ pub struct Baseline {
     /// Last use.
     #[serde(with = "time::serde::timestamp")]
     pub seen_at: OffsetDateTime,
+    /// When a request from another device raised the session's risk (see
+    /// [`crate::zero_trust`]): its sensitive operations then need a new
+    /// authentication, on every instance.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::timestamp::option"
+    )]
+    pub risk_raised_at: Option<OffsetDateTime>,
 }
 
 /// A device a user has signed in with.
@@ -61,6 +70,7 @@ impl KnownDevice {
             location: self.location,
             canary: None,
             seen_at: self.last_seen_at,
+            risk_raised_at: None,
         }
     }
 }

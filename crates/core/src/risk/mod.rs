@@ -235,13 +235,16 @@ impl Baseline {
             location: s.geo.location,
             canary,
             seen_at: s.at,
+            risk_raised_at: None,
         }
     }
 
-    /// The baseline after a use with `s` (the session's canary stays).
+    /// The baseline after a use with `s` (the session's canary and raised
+    /// risk stay).
     pub fn updated(&self, s: &Signals) -> Self {
         Self {
             canary: self.canary.clone(),
+            risk_raised_at: self.risk_raised_at,
             ..Self::from_signals(s, None)
         }
     }

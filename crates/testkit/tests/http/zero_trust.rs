@@ -472,3 +472,32 @@ backend_tests!(
         drop(peer);
     }
 );
+
+backend_tests!(
+    a_raised_risk_holds_on_every_instance,
+    |app: TestApp| async move {
+        let peer = app.spawn_peer().await;
+        let admin = login_from(&app, ADMIN_EMAIL, ADMIN_PASSWORD, FIREFOX).await;
+        let t = admin["access_token"].as_str().unwrap();
+        let roles = |on: &'static str, instance: &'static str| {
+            let target = if instance == "app" { &app } else { &peer };
+            send(
+                target,
+                reqwest::Method::GET,
+                "/api/v1/rbac/roles",
+                on,
+                Some(t),
+                None,
+            )
+        };
+        // The peer knows the session from the right device.
+        assert_eq!(roles(FIREFOX, "peer").await.status, 200);
+        // The token is used from an iPhone on the first instance...
+        assert_eq!(roles(IPHONE, "app").await.status, 200);
+        // ...and the peer refuses a sensitive operation even from the
+        // session's own device.
+        assert_reauthentication_required(&new_role(&peer, t, FIREFOX, "x").await);
+        assert_eq!(roles(FIREFOX, "peer").await.status, 200);
+        drop(peer);
+    }
+);
