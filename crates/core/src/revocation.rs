@@ -6,10 +6,11 @@
 //! then refused by every other within one interval plus a query, without
 //! Redis and without a database read per request.
 //!
-//! The cursor is the latest revocation time read so far; each read starts
-//! [`OVERLAP`] before it, so a revocation committed late (a slow
-//! transaction) or stamped by an instance whose clock is a little behind
-//! is still seen. Applying a revocation twice changes nothing.
+//! The cursor is the latest revocation time read so far, never beyond this
+//! instance's clock; each read starts [`OVERLAP`] before it, so a
+//! revocation committed late (a slow transaction) or stamped by an instance
+//! whose clock is a little behind is still seen. Applying a revocation
+//! twice changes nothing.
 
 use std::sync::Mutex;
 
@@ -77,7 +78,10 @@ impl Portcullis {
         let covers = i.settings.access_token_ttl + LEEWAY;
         let applied = apply(&i.denylist, &found, covers, now);
         if let Some(latest) = found.latest() {
-            i.revocations.advance(latest);
+            // Never beyond this instance's own time: a row stamped by an
+            // instance whose clock runs ahead must not make the others skip
+            // what is recorded meanwhile (it is read again until then).
+            i.revocations.advance(latest.min(now));
         } else if i.revocations.cursor().is_none() {
             i.revocations.advance(since + OVERLAP);
         }

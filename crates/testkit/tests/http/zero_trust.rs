@@ -122,6 +122,20 @@ backend_tests!(
         assert_reauthentication_required(&new_role(&app, t, IPHONE, "after").await);
         assert_reauthentication_required(&change_password(&app, t, FIREFOX, ADMIN_PASSWORD).await);
         assert_eq!(get(FIREFOX).await.status, 200);
+        // A change of factors may carry its own step-up: the password.
+        let enrol = |body: Value| {
+            send(
+                &app,
+                reqwest::Method::POST,
+                "/api/v1/mfa/totp/enable",
+                FIREFOX,
+                Some(t),
+                Some(body),
+            )
+        };
+        assert_reauthentication_required(&enrol(json!({})).await);
+        let r = enrol(json!({"password": ADMIN_PASSWORD})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
         // The mismatch is on the audit trail.
         app.core.flush_audit().await;
         let realm = app.core.realms().default_realm().await.unwrap();
