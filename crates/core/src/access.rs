@@ -89,6 +89,11 @@ rights! {
     /// `identity-providers:manage`: add, change and delete upstream
     /// identity providers, and remove users' links to them.
     ProvidersManage = "identity-providers":"manage", sensitive;
+    /// `security:read`: see the realm's rate-limit policy and the callers
+    /// blocked in it.
+    SecurityRead = "security":"read";
+    /// `security:manage`: set the realm's rate-limit policy and lift blocks.
+    SecurityManage = "security":"manage", sensitive;
 }
 
 /// An authenticated request's caller, owned: what [`Access::allow`] turns

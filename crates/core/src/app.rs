@@ -52,6 +52,8 @@ pub(crate) struct Inner {
     pub(crate) sms: Option<Arc<dyn crate::ports::SmsSender>>,
     /// Wakes the mail worker when a message is queued.
     pub(crate) mail_wakeup: tokio::sync::Notify,
+    /// Rate limits, strikes and blocks, nonces.
+    pub(crate) edge: crate::edge::EdgeParts,
 }
 
 /// The domain: cheap to clone, shared by every request.
@@ -123,6 +125,11 @@ impl Portcullis {
                 mx: adapters.mx,
                 sms: adapters.sms,
                 mail_wakeup: tokio::sync::Notify::new(),
+                edge: crate::edge::EdgeParts::new(
+                    adapters.edge.unwrap_or_else(|| {
+                        Arc::new(crate::edge::memory::MemoryEdgeState::default())
+                    }),
+                ),
             }),
         })
     }
@@ -189,6 +196,11 @@ impl Portcullis {
         crate::links::Links::new(&self.inner)
     }
 
+    /// Rate limits, blocks and nonces at the edge.
+    pub fn edge(&self) -> crate::edge::Edge<'_> {
+        crate::edge::Edge::new(&self.inner)
+    }
+
     /// User administration.
     pub fn users(&self) -> Users<'_> {
         Users::new(&self.inner)
@@ -251,6 +263,7 @@ impl Portcullis {
         metrics::gauge!("portcullis_denylist_entries").set(i.denylist.len() as f64);
         metrics::gauge!("portcullis_session_cache_entries").set(i.sessions.len() as f64);
         i.replay.purge(now);
+        i.edge.state.purge(now).await;
         i.store.purge_expired_refresh_tokens(now).await?;
         // Spent codes stay a while, so a late replay still revokes its grant.
         i.store

@@ -13,6 +13,7 @@ pub mod clients;
 pub mod clock;
 pub mod denylist;
 pub mod device;
+pub mod edge;
 pub mod error;
 pub mod federation;
 pub mod keys;

@@ -563,6 +563,7 @@ pub trait Store:
     + RiskStore
     + MailStore
     + FederationStore
+    + EdgeStore
     + Send
     + Sync
     + 'static
@@ -774,4 +775,66 @@ pub trait FederationStore: Send + Sync {
     ) -> StoreResult<Option<FederationAttempt>>;
     /// Deletes attempts that expired before `before`.
     async fn purge_federation_attempts(&self, before: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// Realms' rate-limit policies (absent: the server's default applies).
+#[async_trait]
+pub trait EdgeStore: Send + Sync {
+    /// A realm's own policy, if it has one.
+    async fn get_rate_limit_policy(
+        &self,
+        realm_id: Uuid,
+    ) -> StoreResult<Option<crate::edge::RateLimitPolicy>>;
+    /// Sets a realm's policy.
+    async fn put_rate_limit_policy(
+        &self,
+        realm_id: Uuid,
+        policy: &crate::edge::RateLimitPolicy,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Drops a realm's policy; false when it had none.
+    async fn delete_rate_limit_policy(&self, realm_id: Uuid) -> StoreResult<bool>;
+}
+
+/// State the edge defences share between requests (and, behind Redis,
+/// between instances): limiter windows, strikes and blocks, single-use
+/// values. Every method answers from memory or one round trip; none fails:
+/// an implementation that loses its backing store says so in its logs and
+/// answers as its documentation says (the in-process one cannot fail).
+#[async_trait]
+pub trait EdgeState: Send + Sync + 'static {
+    /// Counts one request against every limiter in `limits`, or against
+    /// none when one of them is exhausted: `Ok` with the tightest limiter
+    /// passed (`None` for no limiters), or `Err` with the one that refused.
+    async fn take(
+        &self,
+        limits: &[(crate::edge::LimitKey, crate::edge::Quota)],
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::edge::Limited>, crate::edge::Limited>;
+    /// Counts `strikes` against a caller; returns the block that begins
+    /// when they reach the rules' threshold.
+    async fn strike(
+        &self,
+        realm_id: Uuid,
+        subject: &crate::edge::Subject,
+        strikes: u32,
+        reason: crate::edge::BlockReason,
+        rules: &crate::edge::StrikeRules,
+        now: OffsetDateTime,
+    ) -> Option<crate::edge::Block>;
+    /// The live block of the first of `subjects` that has one.
+    async fn blocked(
+        &self,
+        realm_id: Uuid,
+        subjects: &[crate::edge::Subject],
+        now: OffsetDateTime,
+    ) -> Option<crate::edge::Block>;
+    /// The live blocks of a realm, newest first.
+    async fn blocks(&self, realm_id: Uuid, now: OffsetDateTime) -> Vec<crate::edge::Block>;
+    /// Lifts a block of a realm, returning it; `None` when there is no such block.
+    async fn lift(&self, realm_id: Uuid, id: Uuid) -> Option<crate::edge::Block>;
+    /// Records `key` until `until`; false when it is still recorded.
+    async fn first_use(&self, key: &str, until: OffsetDateTime, now: OffsetDateTime) -> bool;
+    /// Forgets what no longer matters at `now`.
+    async fn purge(&self, now: OffsetDateTime);
 }

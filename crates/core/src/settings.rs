@@ -52,6 +52,11 @@ pub struct Settings {
     /// Sessions whose zero-trust facts are kept in memory (default 100,000;
     /// a session not in memory is read from the store on its next request).
     pub session_cache_capacity: usize,
+    /// The rate-limit policy of realms that have none of their own.
+    pub rate_limits: crate::edge::RateLimitPolicy,
+    /// Proxies whose `X-Forwarded-For` names the client (none: the
+    /// socket's address is the client's).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Settings {
@@ -70,6 +75,8 @@ impl Settings {
             login: LoginLimits::default(),
             revocation_sync_interval: std::time::Duration::from_millis(250),
             session_cache_capacity: 100_000,
+            rate_limits: crate::edge::RateLimitPolicy::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 

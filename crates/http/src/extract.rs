@@ -214,6 +214,7 @@ impl FromRequestParts<AppState> for Authenticated {
             .accounts()
             .authenticate_request(realm, token, &meta)
             .await?;
+        crate::edge::admit_principal(state, parts, &principal).await?;
         Ok(Authenticated(principal))
     }
 }
@@ -284,8 +285,12 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
         })
 }
 
-/// The client's IP, as the socket saw it.
+/// The client's IP: as the edge resolved it (through trusted proxies), or
+/// as the socket saw it.
 fn client_ip(parts: &Parts) -> Option<String> {
+    if let Some(crate::edge::ClientAddr(ip)) = parts.extensions.get() {
+        return Some(ip.to_string());
+    }
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()

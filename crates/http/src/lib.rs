@@ -3,6 +3,7 @@
 //! document. Handlers are thin: parse input, call one core service, map the
 //! result. No SQL and no business rules here; only this crate knows axum.
 
+mod edge;
 mod error;
 mod extract;
 mod middleware;
@@ -33,6 +34,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::auth::router())
         .merge(routes::mfa::router())
         .merge(routes::risk::router())
+        .merge(routes::security::router())
         .merge(routes::users::router())
         .merge(routes::authz::router())
         .merge(routes::clients::router())
@@ -47,12 +49,12 @@ pub fn app(state: AppState) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(middleware::MetricsLayer)
-        .with_state(state);
-    with_edge(routes)
+        .with_state(state.clone());
+    with_edge(routes, Some(state))
 }
 
 /// `routes` behind the middleware every request passes through first.
-fn with_edge(routes: Router) -> Router {
+fn with_edge(routes: Router, state: Option<AppState>) -> Router {
     // Layers given to `Router::layer` wrap every route separately, and are
     // cloned with it on every request; these wrap the router once.
     let edge = tower::ServiceBuilder::new()
@@ -61,6 +63,7 @@ fn with_edge(routes: Router) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             error::panic_response,
         ))
+        .option_layer(state.map(edge::EdgeLayer::new))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
@@ -104,6 +107,7 @@ mod tests {
                         "unreachable"
                     }),
                 ),
+            None,
         )
     }
 

@@ -10,7 +10,9 @@ use serde_json::{Map, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, authz, clients, federation, links, mail, mfa, ops, realms, risk, users};
+use crate::routes::{
+    auth, authz, clients, federation, links, mail, mfa, ops, realms, risk, security, users,
+};
 use crate::state::AppState;
 
 struct BearerScheme;
@@ -76,6 +78,8 @@ impl Modify for BearerScheme {
         federation::provider_put, federation::provider_delete, federation::user_links_get,
         federation::user_link_delete, federation::my_links_get, federation::my_link_delete,
         federation::social_start, federation::social_exchange_post, federation::social_link_post,
+        security::blocks_get, security::block_delete, security::rate_limits_get,
+        security::rate_limits_put, security::rate_limits_delete,
     ),
     modifiers(&BearerScheme),
     tags(
@@ -87,6 +91,7 @@ impl Modify for BearerScheme {
         (name = "realms", description = "Realm administration and keys"),
         (name = "mail", description = "Mail templates of a realm"),
         (name = "federation", description = "Identity providers upstream, social sign-in and linked accounts"),
+        (name = "security", description = "Rate limits, strikes and blocks"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -103,6 +108,7 @@ const REALM_SCOPED: &[&str] = &[
     "/api/v1/risk-policy",
     "/api/v1/mail-templates/",
     "/api/v1/identity-providers",
+    "/api/v1/security/",
 ];
 
 /// The complete OpenAPI document as JSON, with the realm-prefixed copy of

@@ -27,6 +27,8 @@ pub const ADMIN_PERMISSIONS: &[&str] = &[
     "clients:manage:all",
     "identity-providers:read:all",
     "identity-providers:manage:all",
+    "security:read:all",
+    "security:manage:all",
 ];
 
 /// Permissions of the built-in `user` role: what every account may do to

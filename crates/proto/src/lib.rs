@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod authz;
 pub mod clients;
+pub mod edge;
 pub mod federation;
 pub mod mail;
 pub mod mfa;
@@ -17,6 +18,7 @@ pub mod users;
 pub use auth::*;
 pub use authz::*;
 pub use clients::*;
+pub use edge::*;
 pub use federation::*;
 pub use mail::*;
 pub use mfa::*;

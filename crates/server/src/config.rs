@@ -331,6 +331,12 @@ raw_config! {
     geoip_db: PathBuf,
     /// A MaxMind-format ASN database (`GeoLite2-ASN.mmdb`): the autonomous system number of each address (no check weighs it yet).
     geoip_asn_db: PathBuf,
+    /// Proxies whose `X-Forwarded-For` names the client: addresses or CIDR networks, comma-separated (`10.0.0.0/8, ::1`); without it, the socket's address is the client's and the header is ignored.
+    trusted_proxies: String,
+    /// `on` (default) or `off`: rate limits by endpoint family and role (blocks apply either way).
+    rate_limits: String,
+    /// A JSON rate-limit policy (the document of `PUT /api/v1/security/rate-limits`), the default of realms without their own.
+    rate_limits_file: PathBuf,
 }
 
 /// The validated configuration.
@@ -693,6 +699,19 @@ impl Config {
             }
         };
 
+        if let Some(t) = raw.trusted_proxies {
+            settings.trusted_proxies =
+                edge::trusted_proxies(&t).map_err(|r| err(n("trusted_proxies"), r))?;
+        }
+        if let Some(f) = raw.rate_limits_file {
+            settings.rate_limits =
+                edge::policy_file(&f).map_err(|r| err(n("rate_limits_file"), r))?;
+        }
+        if let Some(t) = raw.rate_limits {
+            settings.rate_limits.enabled &=
+                edge::switch(&t).map_err(|r| err(n("rate_limits"), r))?;
+        }
+
         let geoip_file = |key: &str, path: Option<PathBuf>| match path {
             Some(p) if p.as_os_str().is_empty() => Err(err(n(key), "must be a file path")),
             Some(path) => Ok(Some(GeoIpFile {
@@ -779,5 +798,6 @@ fn positive(setting: String, v: Option<u32>, default: u32) -> Result<u32, Config
     }
 }
 
+mod edge;
 #[cfg(test)]
 mod tests;

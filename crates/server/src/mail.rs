@@ -179,5 +179,10 @@ pub fn adapters(
         Some(config) => Some(Arc::new(crate::sms::WebhookSmsSender::new(config, clock)?)),
         None => None,
     };
-    Ok(portcullis_core::mail::Adapters { mailer, mx, sms })
+    Ok(portcullis_core::mail::Adapters {
+        mailer,
+        mx,
+        sms,
+        edge: None,
+    })
 }

@@ -22,6 +22,7 @@ mod authz;
 mod clients;
 mod convert;
 mod denylist;
+mod edge;
 mod entities;
 mod federation;
 mod keys;

@@ -195,6 +195,7 @@ suite!(
     federation_attempt_concurrent_takes_one_wins,
     federation_attempt_expiry_and_purge,
     session_idp_round_trip,
+    edge_rate_limit_policy_round_trip,
 );
 
 #[test]

@@ -405,6 +405,8 @@ pub struct Adapters {
     pub mx: Option<Arc<dyn crate::ports::MxResolver>>,
     /// Sends SMS codes; `None`: SMS is not offered.
     pub sms: Option<Arc<dyn crate::ports::SmsSender>>,
+    /// The edge's shared state; `None`: in process.
+    pub edge: Option<Arc<dyn crate::ports::EdgeState>>,
 }
 
 impl std::fmt::Debug for Adapters {
@@ -413,6 +415,7 @@ impl std::fmt::Debug for Adapters {
             .field("mailer", &self.mailer.is_some())
             .field("mx", &self.mx.is_some())
             .field("sms", &self.sms.is_some())
+            .field("edge", &self.edge.is_some())
             .finish()
     }
 }

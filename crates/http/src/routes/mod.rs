@@ -19,6 +19,7 @@ pub mod pages;
 pub mod realms;
 mod respond;
 pub mod risk;
+pub mod security;
 pub mod users;
 
 /// Mounts a realm-scoped route twice: under `/api/v1/realms/{realm}` and, for

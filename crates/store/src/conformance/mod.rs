@@ -21,6 +21,7 @@
 
 mod authz;
 mod clients;
+mod edge;
 mod federation;
 mod keys_misc;
 mod mail;
@@ -33,6 +34,7 @@ mod tokens;
 
 pub use authz::*;
 pub use clients::*;
+pub use edge::*;
 pub use federation::*;
 pub use keys_misc::*;
 pub use mail::*;
@@ -141,6 +143,7 @@ pub const ALL: &[&str] = &[
     "federation_attempt_concurrent_takes_one_wins",
     "federation_attempt_expiry_and_purge",
     "session_idp_round_trip",
+    "edge_rate_limit_policy_round_trip",
 ];
 
 /// The OAuth `client_id` of the suite's refresh tokens ([`token`]).

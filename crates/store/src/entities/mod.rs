@@ -21,6 +21,7 @@ pub mod oauth_consent;
 pub mod permission_definition;
 pub mod permission_grant;
 pub mod policy;
+pub mod rate_limit_policy;
 pub mod realm;
 pub mod refresh_token;
 pub mod revoked_token;

@@ -11,6 +11,7 @@
 mod accounts;
 mod authz;
 mod clients;
+mod edge;
 mod errors;
 // `mail_tests!` (mail.rs) serves links.rs and link_pages.rs too.
 #[macro_use]

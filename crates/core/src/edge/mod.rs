@@ -1,0 +1,485 @@
+//! Edge defences: rate limits by endpoint family and by role, strikes that
+//! turn repeated refusals into blocks admins can see and lift, and the
+//! single-use values (HMAC nonces) services sign with.
+//!
+//! The state they share sits behind one port, [`crate::ports::EdgeState`]:
+//! [`memory::MemoryEdgeState`] in process now, Redis behind the same trait
+//! when several instances must share it. The http crate's edge middleware
+//! calls [`Edge::admit`] for the client address before routing, and
+//! [`Edge::admit_principal`] once a request's bearer token is verified, so
+//! a request counts against every limiter it belongs to (its address, its
+//! account or client) and must pass all of them (union pairing).
+//!
+//! - `policy`: a realm's limits by group and tier, and its strike rules.
+//! - `window`: the sliding-window arithmetic (never more than the quota in
+//!   any stretch as long as the window).
+//! - `memory`: the in-process state, in bounded tables.
+//! - `admin`: reading and lifting blocks, reading and setting policies.
+
+pub mod admin;
+pub mod memory;
+pub mod policy;
+pub mod window;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::app::Inner;
+use crate::clock::Tick;
+use crate::tokens::Principal;
+pub use policy::{Group, Quota, RateLimitPolicy, StrikeRules, Tier};
+
+/// Who a limiter or a block is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Subject {
+    /// A client address (an IPv6 address stands for its /64 network, which
+    /// one customer usually holds whole).
+    Ip(IpAddr),
+    /// A user account.
+    Account(Uuid),
+    /// An OAuth client, by client id.
+    Client(String),
+    /// An HMAC service key, by id.
+    ServiceKey(Uuid),
+}
+
+impl Subject {
+    /// The subject of a client address: IPv4-mapped IPv6 addresses as IPv4,
+    /// other IPv6 addresses as their /64 network.
+    pub fn ip(addr: IpAddr) -> Self {
+        Subject::Ip(network_of(addr))
+    }
+
+    /// The subject as text (`ip:192.0.2.1`, `account:…`), for problems and logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Subject::Ip(IpAddr::V6(a)) => format!("ip:{a}/64"),
+            Subject::Ip(a) => format!("ip:{a}"),
+            Subject::Account(id) => format!("account:{id}"),
+            Subject::Client(id) => format!("client:{id}"),
+            Subject::ServiceKey(id) => format!("service_key:{id}"),
+        }
+    }
+}
+
+/// The address a limiter counts for `addr`.
+pub fn network_of(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => IpAddr::V4(a),
+        IpAddr::V6(a) => match a.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = a.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// Which of a request's limiters a key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dimension {
+    /// Every request from an address.
+    Address,
+    /// Requests without credentials, by address.
+    Anonymous,
+    /// Requests of one account, client or service key.
+    Principal,
+}
+
+/// One limiter: a dimension of a group of a realm, for one subject.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LimitKey {
+    /// The realm whose policy sets the quota.
+    pub realm_id: Uuid,
+    /// The endpoint family.
+    pub group: Group,
+    /// Which limiter.
+    pub dimension: Dimension,
+    /// Whose requests.
+    pub subject: Subject,
+}
+
+/// The state of the tightest limiter a request passed, or of the one that
+/// refused it: what the `RateLimit` headers and `Retry-After` report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited {
+    /// The quota in force.
+    pub quota: Quota,
+    /// Requests still allowed now.
+    pub remaining: u32,
+    /// Seconds until a refused request would be allowed (0 when allowed).
+    pub retry_after: u64,
+    /// Seconds until the quota is whole again.
+    pub reset: u64,
+    pub(crate) slot: i64,
+    allowed: bool,
+}
+
+impl Limited {
+    pub(crate) fn new(quota: Quota, o: window::Outcome) -> Self {
+        let secs = |ms: i64| u64::try_from((ms + 999) / 1000).unwrap_or(0);
+        Self {
+            quota,
+            remaining: o.remaining,
+            retry_after: if o.allowed {
+                0
+            } else {
+                secs(o.retry_after_ms).max(1)
+            },
+            reset: secs(o.reset_ms),
+            slot: o.slot,
+            allowed: o.allowed,
+        }
+    }
+
+    /// Whether the request was counted.
+    pub fn allowed(&self) -> bool {
+        self.allowed
+    }
+}
+
+/// Why a caller was blocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockReason {
+    /// It kept hitting a rate limit.
+    RateLimit,
+    /// It sent script-like input to a public endpoint.
+    ScriptInput,
+}
+
+impl BlockReason {
+    /// The reason's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockReason::RateLimit => "rate_limit",
+            BlockReason::ScriptInput => "script_input",
+        }
+    }
+}
+
+/// A caller refused everything until `until` (or until an admin lifts it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Block {
+    /// Id, to lift it by.
+    pub id: Uuid,
+    /// The realm it applies in.
+    pub realm_id: Uuid,
+    /// Who is blocked.
+    pub subject: Subject,
+    /// Why.
+    pub reason: BlockReason,
+    /// Which block of this caller in a row (the first is 1); later ones last longer.
+    pub level: u32,
+    /// When it began.
+    #[serde(with = "time::serde::rfc3339")]
+    pub since: OffsetDateTime,
+    /// When it ends.
+    #[serde(with = "time::serde::rfc3339")]
+    pub until: OffsetDateTime,
+}
+
+/// Why a request was refused at the edge.
+#[derive(Debug, Clone)]
+pub enum Refusal {
+    /// A limiter is exhausted; a block may have begun because of it.
+    Limited {
+        /// The limiter that refused.
+        limited: Limited,
+        /// The group it belongs to.
+        group: Group,
+    },
+    /// The caller is blocked.
+    Blocked(Block),
+}
+
+impl Refusal {
+    /// Seconds until the caller may try again.
+    pub fn retry_after(&self, now: OffsetDateTime) -> u64 {
+        match self {
+            Refusal::Limited { limited, .. } => limited.retry_after,
+            Refusal::Blocked(b) => u64::try_from((b.until - now).whole_seconds())
+                .unwrap_or(0)
+                .max(1),
+        }
+    }
+}
+
+/// What the edge knows of a request before it is routed.
+#[derive(Debug, Clone, Copy)]
+pub struct Admission<'a> {
+    /// The realm the path addresses.
+    pub realm_id: Uuid,
+    /// The endpoint family.
+    pub group: Group,
+    /// The client's address.
+    pub ip: IpAddr,
+    /// Whether the request carries no credentials (no bearer token, no
+    /// signature, no client authentication).
+    pub anonymous: bool,
+    /// The client id of HTTP Basic client authentication, when given.
+    pub client_id: Option<&'a str>,
+}
+
+/// How long a realm's policy is trusted before it is read again (changes
+/// through this instance are seen at once).
+const POLICY_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What the edge keeps in core.
+pub(crate) struct EdgeParts {
+    pub(crate) state: Arc<dyn crate::ports::EdgeState>,
+    policies: DashMap<Uuid, (Arc<RateLimitPolicy>, Tick)>,
+}
+
+impl EdgeParts {
+    pub(crate) fn new(state: Arc<dyn crate::ports::EdgeState>) -> Self {
+        Self {
+            state,
+            policies: DashMap::new(),
+        }
+    }
+
+    /// Forgets a realm's cached policy (it was changed here).
+    pub(crate) fn forget_policy(&self, realm_id: Uuid) {
+        self.policies.remove(&realm_id);
+    }
+}
+
+/// The edge defences of one realm-addressed request.
+pub struct Edge<'a> {
+    i: &'a Inner,
+}
+
+impl<'a> Edge<'a> {
+    pub(crate) fn new(i: &'a Inner) -> Self {
+        Self { i }
+    }
+
+    /// The policy in force in a realm: its own, or the server's default.
+    pub async fn policy(&self, realm_id: Uuid) -> Arc<RateLimitPolicy> {
+        let now = self.i.clock.tick();
+        if let Some(e) = self.i.edge.policies.get(&realm_id)
+            && now.since(e.1) < POLICY_TTL
+        {
+            return e.0.clone();
+        }
+        let policy = match self.i.store.get_rate_limit_policy(realm_id).await {
+            Ok(Some(p)) => Arc::new(p),
+            Ok(None) => Arc::new(self.i.settings.rate_limits.clone()),
+            Err(e) => {
+                // Keep limiting with what was known, or the default.
+                tracing::warn!(error = %e, "could not read a rate-limit policy");
+                if let Some(e) = self.i.edge.policies.get(&realm_id) {
+                    return e.0.clone();
+                }
+                Arc::new(self.i.settings.rate_limits.clone())
+            }
+        };
+        self.i.edge.policies.insert(realm_id, (policy.clone(), now));
+        policy
+    }
+
+    /// Admits a request by its address (and its Basic client id): refused
+    /// while the address or client is blocked, or when a limiter of its
+    /// group is exhausted. Returns the tightest limiter it passed.
+    pub async fn admit(&self, a: &Admission<'_>) -> Result<Option<Limited>, Refusal> {
+        let now = self.i.clock.now();
+        let ip = Subject::ip(a.ip);
+        let client = a.client_id.map(|c| Subject::Client(c.to_owned()));
+        let state = &self.i.edge.state;
+        let mut subjects = vec![ip.clone()];
+        subjects.extend(client.clone());
+        if let Some(b) = state.blocked(a.realm_id, &subjects, now).await {
+            return Err(Refusal::Blocked(b));
+        }
+        let policy = self.policy(a.realm_id).await;
+        if !policy.enabled {
+            return Ok(None);
+        }
+        let key = |dimension, subject| LimitKey {
+            realm_id: a.realm_id,
+            group: a.group,
+            dimension,
+            subject,
+        };
+        let mut limits = vec![(
+            key(Dimension::Address, ip.clone()),
+            policy.ip_quota(a.group),
+        )];
+        if a.anonymous {
+            limits.push((
+                key(Dimension::Anonymous, ip.clone()),
+                policy.quota(a.group, Tier::Anonymous),
+            ));
+        }
+        if let Some(c) = client.clone() {
+            limits.push((
+                key(Dimension::Principal, c),
+                policy.quota(a.group, Tier::Client),
+            ));
+        }
+        self.take(a.realm_id, a.group, &limits, &policy, ip, now)
+            .await
+    }
+
+    /// Admits an authenticated request by its principal: the account's
+    /// quota is the highest among its roles' tiers (the default realm's
+    /// `realm-admin` counts as `super-admin`); a client acting as itself
+    /// gets the `client` tier.
+    pub async fn admit_principal(
+        &self,
+        group: Group,
+        who: &Principal,
+    ) -> Result<Option<Limited>, Refusal> {
+        let now = self.i.clock.now();
+        let realm_id = who.realm.id;
+        let (subject, tier_roles, client) = if who.claims.is_client_own() {
+            let id = who.claims.client_id.clone().unwrap_or_default();
+            (Subject::Client(id), Vec::new(), true)
+        } else {
+            let mut roles: Vec<String> = self
+                .i
+                .store_authz_roles(realm_id, who.user_id)
+                .await
+                .unwrap_or_default();
+            if who.realm.name == self.i.settings.default_realm
+                && roles
+                    .iter()
+                    .any(|r| r == portcullis_policy::builtin::REALM_ADMIN)
+            {
+                roles.push(policy::SUPER_ADMIN.to_owned());
+            }
+            (Subject::Account(who.user_id), roles, false)
+        };
+        let state = &self.i.edge.state;
+        if let Some(b) = state
+            .blocked(realm_id, std::slice::from_ref(&subject), now)
+            .await
+        {
+            return Err(Refusal::Blocked(b));
+        }
+        let policy = self.policy(realm_id).await;
+        if !policy.enabled {
+            return Ok(None);
+        }
+        let roles: Vec<&str> = tier_roles.iter().map(String::as_str).collect();
+        let tier = if client {
+            Tier::Client
+        } else {
+            Tier::Roles(&roles)
+        };
+        let limits = [(
+            LimitKey {
+                realm_id,
+                group,
+                dimension: Dimension::Principal,
+                subject: subject.clone(),
+            },
+            policy.quota(group, tier),
+        )];
+        self.take(realm_id, group, &limits, &policy, subject, now)
+            .await
+    }
+
+    async fn take(
+        &self,
+        realm_id: Uuid,
+        group: Group,
+        limits: &[(LimitKey, Quota)],
+        policy: &RateLimitPolicy,
+        striker: Subject,
+        now: OffsetDateTime,
+    ) -> Result<Option<Limited>, Refusal> {
+        let state = &self.i.edge.state;
+        match state.take(limits, now).await {
+            Ok(tightest) => Ok(tightest),
+            Err(limited) => {
+                metrics::counter!("portcullis_rate_limited_total", "group" => group.name())
+                    .increment(1);
+                self.strike(realm_id, &striker, 1, BlockReason::RateLimit, policy)
+                    .await;
+                Err(Refusal::Limited { limited, group })
+            }
+        }
+    }
+
+    /// Counts strikes against a caller; a block that begins is counted,
+    /// logged and audited.
+    async fn strike(
+        &self,
+        realm_id: Uuid,
+        subject: &Subject,
+        strikes: u32,
+        reason: BlockReason,
+        policy: &RateLimitPolicy,
+    ) -> Option<Block> {
+        let now = self.i.clock.now();
+        let block = self
+            .i
+            .edge
+            .state
+            .strike(realm_id, subject, strikes, reason, &policy.strikes, now)
+            .await?;
+        metrics::counter!("portcullis_blocks_total", "reason" => reason.as_str()).increment(1);
+        tracing::warn!(
+            subject = %subject.describe(),
+            reason = reason.as_str(),
+            level = block.level,
+            until = %block.until,
+            "caller blocked"
+        );
+        crate::audit::event(
+            self.i,
+            realm_id,
+            None,
+            "edge.block",
+            format!("block:{}", block.id),
+            serde_json::to_value(&block).unwrap_or_default(),
+        )
+        .await;
+        Some(block)
+    }
+
+    /// Counts script-like input from `ip` (on a public endpoint) as the
+    /// realm's policy says; returns the block that begins, if any.
+    pub async fn strike_script_input(&self, realm_id: Uuid, ip: IpAddr) -> Option<Block> {
+        let policy = self.policy(realm_id).await;
+        let strikes = policy.strikes.script_input_strikes;
+        if strikes == 0 {
+            return None;
+        }
+        self.strike(
+            realm_id,
+            &Subject::ip(ip),
+            strikes,
+            BlockReason::ScriptInput,
+            &policy,
+        )
+        .await
+    }
+
+    /// Records `key` until `until` (an HMAC nonce, an assertion id); false
+    /// when it was used already, or the table is full (fail closed).
+    pub async fn first_use(&self, key: &str, until: OffsetDateTime) -> bool {
+        let now = self.i.clock.now();
+        self.i.edge.state.first_use(key, until, now).await
+    }
+}
+
+impl Inner {
+    /// The role names a user holds now, from the compiled view (`None`
+    /// when the view cannot be read: the user tier applies).
+    async fn store_authz_roles(&self, realm_id: Uuid, user: Uuid) -> Option<Vec<String>> {
+        crate::authz::Authz::new(self)
+            .role_names(realm_id, user)
+            .await
+            .ok()
+    }
+}

@@ -1,0 +1,294 @@
+//! The edge: what every request passes before it is routed.
+//!
+//! 1. The client address: the socket's, or the one a trusted proxy names
+//!    (`client_ip`).
+//! 2. The request's limiter group and realm, from its path (`classify`).
+//!    Discovery, JWKS, health and metrics are never limited.
+//! 3. Blocks and the address's limiters ([`portcullis_core::edge::Edge::admit`]):
+//!    a blocked address or client, or an exhausted limiter, is answered
+//!    here with 429, `Retry-After` and the `RateLimit` headers.
+//! 4. Once the handler's extractor has verified a bearer token, the
+//!    account's or client's own limiter by its tier
+//!    ([`crate::extract::Authenticated`] calls [`admit_principal`]).
+//!
+//! Allowed answers of limited groups carry `RateLimit-Policy` and
+//! `RateLimit` (draft-ietf-httpapi-ratelimit-headers) for the tightest
+//! limiter the request passed.
+
+pub(crate) mod classify;
+pub(crate) mod client_ip;
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use portcullis_core::edge::{Admission, Group, Limited, Refusal};
+use portcullis_core::{Error, Principal};
+use tower::{Layer, Service};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::extract::RealmCtx;
+use crate::state::AppState;
+
+/// The header of an HMAC-signed request's signature.
+pub(crate) const SIGNATURE_HEADER: &str = "x-portcullis-signature";
+
+/// The client's address as the edge resolved it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientAddr(pub(crate) IpAddr);
+
+/// What the edge learned of a limited request, for the extractors and the
+/// answer's headers.
+#[derive(Debug, Clone)]
+pub(crate) struct EdgeInfo {
+    group: Group,
+    /// The tightest limiter passed so far (or the one that refused).
+    tightest: Arc<Mutex<Option<Limited>>>,
+}
+
+impl EdgeInfo {
+    fn offer(&self, l: Limited) {
+        let mut slot = self
+            .tightest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.is_none_or(|t| l.remaining <= t.remaining || !l.allowed()) {
+            *slot = Some(l);
+        }
+    }
+}
+
+/// Adds the edge to a service.
+#[derive(Clone)]
+pub(crate) struct EdgeLayer {
+    state: AppState,
+}
+
+impl EdgeLayer {
+    pub(crate) fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = EdgeService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        EdgeService {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// The service of [`EdgeLayer`].
+#[derive(Clone)]
+pub(crate) struct EdgeService<S> {
+    inner: S,
+    state: AppState,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S> Service<Request> for EdgeService<S>
+where
+    S: Service<Request, Response = Response> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        // The clone takes the place of the service that was polled ready.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let state = self.state.clone();
+        Box::pin(async move {
+            let settings = state.core.settings();
+            let peer = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+            let ip = client_ip::resolve(peer, req.headers(), &settings.trusted_proxies);
+            req.extensions_mut().insert(ClientAddr(ip));
+            let route = classify::classify(req.method(), req.uri().path());
+            let Some(group) = route.group else {
+                return inner.call(req).await;
+            };
+            // Named as the router will decode it, so that an encoded name
+            // counts against the same limiters as the plain one.
+            let realm = match route.realm {
+                Some(name) => {
+                    let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+                    state.core.realms().by_name(&name).await.ok()
+                }
+                None => state.core.realms().default_realm().await.ok(),
+            };
+            // Requests to no realm share the server default's limiters.
+            let realm_id = realm.as_ref().map_or(Uuid::nil(), |r| r.id);
+            if let Some(r) = realm {
+                req.extensions_mut().insert(RealmCtx(r));
+            }
+            let headers = req.headers();
+            let client_id = basic_client_id(headers);
+            let anonymous = client_id.is_none()
+                && !headers.contains_key(header::AUTHORIZATION)
+                && !headers.contains_key(SIGNATURE_HEADER);
+            let admission = Admission {
+                realm_id,
+                group,
+                ip,
+                anonymous,
+                client_id: client_id.as_deref(),
+            };
+            let info = EdgeInfo {
+                group,
+                tightest: Arc::default(),
+            };
+            match state.core.edge().admit(&admission).await {
+                Ok(Some(l)) => info.offer(l),
+                Ok(None) => {}
+                Err(refusal) => return Ok(refused(&state, &refusal)),
+            }
+            req.extensions_mut().insert(info.clone());
+            let mut res = inner.call(req).await?;
+            let tightest = *info
+                .tightest
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(l) = tightest {
+                rate_limit_headers(&mut res, group, &l);
+            }
+            Ok(res)
+        })
+    }
+}
+
+/// The client id of `Authorization: Basic` (RFC 6749 §2.3.1: form-encoded
+/// id and secret, base64ed), for the token endpoint's client limiter.
+fn basic_client_id(headers: &axum::http::HeaderMap) -> Option<String> {
+    use base64::Engine as _;
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") || encoded.len() > 1024 {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, _) = text.split_once(':')?;
+    let id = percent_encoding::percent_decode_str(id)
+        .decode_utf8()
+        .ok()?
+        .replace('+', " ");
+    (!id.is_empty() && id.len() <= 255).then_some(id)
+}
+
+/// Counts an authenticated request against its account's or client's
+/// limiter, by tier. `Err` is the 429 to answer.
+pub(crate) async fn admit_principal(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    who: &Principal,
+) -> Result<(), ApiError> {
+    let Some(info) = parts.extensions.get::<EdgeInfo>() else {
+        return Ok(());
+    };
+    match state.core.edge().admit_principal(info.group, who).await {
+        Ok(Some(l)) => {
+            info.offer(l);
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(refusal) => {
+            if let Refusal::Limited { limited, .. } = &refusal {
+                info.offer(*limited);
+            }
+            let now = state.core.clock().now();
+            Err(ApiError::from(Error::RateLimited {
+                retry_after: refusal.retry_after(now),
+            }))
+        }
+    }
+}
+
+/// The answer to a request refused at the edge.
+fn refused(state: &AppState, refusal: &Refusal) -> Response {
+    let now = state.core.clock().now();
+    let retry_after = refusal.retry_after(now);
+    match refusal {
+        Refusal::Limited { limited, group } => {
+            let mut res = ApiError::from(Error::RateLimited { retry_after }).into_response();
+            rate_limit_headers(&mut res, *group, limited);
+            res
+        }
+        Refusal::Blocked(block) => {
+            let mut res = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "blocked",
+                format!(
+                    "this client is blocked for repeated abuse; retry in {retry_after} seconds"
+                ),
+            )
+            .into_response();
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            tracing::debug!(block = %block.id, "request from a blocked client");
+            res
+        }
+    }
+}
+
+/// `RateLimit-Policy: "login";q=30;w=900` and `RateLimit: "login";r=12;t=45`.
+fn rate_limit_headers(res: &mut Response, group: Group, l: &Limited) {
+    let name = group.name();
+    let policy = format!(
+        "\"{name}\";q={};w={}",
+        l.quota.limit, l.quota.window_seconds
+    );
+    let current = format!("\"{name}\";r={};t={}", l.remaining, l.reset);
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&policy) {
+        h.insert("ratelimit-policy", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&current) {
+        h.insert("ratelimit", v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderMap;
+
+    use super::*;
+
+    #[test]
+    fn basic_client_ids() {
+        let mut h = HeaderMap::new();
+        // "my%20app:s3cret" -> "my app".
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic bXklMjBhcHA6czNjcmV0"),
+        );
+        assert_eq!(basic_client_id(&h).as_deref(), Some("my app"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
+        assert_eq!(basic_client_id(&h), None);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic !!!"));
+        assert_eq!(basic_client_id(&h), None);
+    }
+}
