@@ -270,6 +270,9 @@ impl Portcullis {
             .purge_auth_codes(now - Duration::minutes(10))
             .await?;
         i.store.purge_revoked_tokens(now).await?;
+        // Other instances read a deleted account's tombstone within a
+        // second; it is kept a day.
+        i.store.purge_deleted_users(now - Duration::days(1)).await?;
         i.store.purge_challenges(now).await?;
         i.store.purge_ceremonies(now).await?;
         i.store.purge_federation_attempts(now).await?;

@@ -194,7 +194,7 @@ pub struct Revocations {
     pub tokens: Vec<(Uuid, OffsetDateTime, OffsetDateTime)>,
     /// Ended sessions: (session id, revoked_at).
     pub sessions: Vec<(Uuid, OffsetDateTime)>,
-    /// Deactivated accounts: (user id, the time of the change).
+    /// Deactivated or deleted accounts: (user id, the time of the change).
     pub users: Vec<(Uuid, OffsetDateTime)>,
 }
 
@@ -231,10 +231,20 @@ pub trait DenylistStore: Send + Sync {
         revoked_at: OffsetDateTime,
     ) -> StoreResult<()>;
     /// Revocations (all realms) recorded at or after `since`: revoked token
-    /// ids, ended sessions and deactivated accounts, each with the time it
+    /// ids, ended sessions and deactivated or deleted accounts, each with the time it
     /// was recorded. Read by every instance at a sub-second interval, so
     /// each of the three is an indexed range read.
     async fn revocations_since(&self, since: OffsetDateTime) -> StoreResult<Revocations>;
+    /// Records that an account is being deleted (its row and sessions
+    /// will be gone), for [`Self::revocations_since`] (idempotent).
+    async fn insert_deleted_user(
+        &self,
+        realm_id: Uuid,
+        user_id: Uuid,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Deletes the deleted-account records from before `before`. Returns how many.
+    async fn purge_deleted_users(&self, before: OffsetDateTime) -> StoreResult<u64>;
     /// Revoked token ids (all realms) that expire after `now`: (realm id, jti, expires_at).
     async fn list_revoked_tokens(
         &self,

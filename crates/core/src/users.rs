@@ -340,6 +340,16 @@ impl<'a> Users<'a> {
         }
         self.get(admin, id).await?;
         self.accounts().end_all_sessions(admin.realm_id, id).await?;
+        // The account's row and sessions go: a tombstone tells the other
+        // instances (`crate::revocation`); this one denies it at once.
+        let now = self.i.clock.now();
+        self.i
+            .store
+            .insert_deleted_user(admin.realm_id, id, now)
+            .await?;
+        self.i
+            .denylist
+            .deny_user(id, now, now + self.i.settings.access_token_ttl + LEEWAY);
         if !self.i.store.delete_user(admin.realm_id, id).await? {
             return Err(Error::NotFound("user"));
         }

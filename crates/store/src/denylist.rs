@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::SqlStore;
 use crate::convert::{db_err, instant, micros};
-use crate::entities::{login_failure, revoked_token, session, user};
+use crate::entities::{deleted_user, login_failure, revoked_token, session, user};
 
 #[async_trait]
 impl DenylistStore for SqlStore {
@@ -86,6 +86,15 @@ impl DenylistStore for SqlStore {
             .all(&self.reader)
             .await
             .map_err(db_err)?;
+        let deleted: Vec<(Uuid, i64)> = deleted_user::Entity::find()
+            .select_only()
+            .column(deleted_user::Column::UserId)
+            .column(deleted_user::Column::DeletedAt)
+            .filter(deleted_user::Column::DeletedAt.gte(since))
+            .into_tuple()
+            .all(&self.reader)
+            .await
+            .map_err(db_err)?;
         Ok(Revocations {
             tokens: tokens
                 .into_iter()
@@ -98,9 +107,38 @@ impl DenylistStore for SqlStore {
                 .collect::<StoreResult<_>>()?,
             users: users
                 .into_iter()
+                .chain(deleted)
                 .map(|(id, at)| Ok((id, instant(at)?)))
                 .collect::<StoreResult<_>>()?,
         })
+    }
+
+    async fn insert_deleted_user(
+        &self,
+        realm_id: Uuid,
+        user_id: Uuid,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let row = deleted_user::ActiveModel {
+            user_id: Set(user_id),
+            realm_id: Set(realm_id),
+            deleted_at: Set(micros(at)),
+        };
+        deleted_user::Entity::insert(row)
+            .on_conflict_do_nothing_on([deleted_user::Column::UserId])
+            .exec_without_returning(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn purge_deleted_users(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        let res = deleted_user::Entity::delete_many()
+            .filter(deleted_user::Column::DeletedAt.lt(micros(before)))
+            .exec(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected)
     }
 
     async fn purge_revoked_tokens(&self, before: OffsetDateTime) -> StoreResult<u64> {

@@ -143,7 +143,11 @@ async fn strikes_block_for_escalating_periods_and_a_lift_ends_a_block() {
     assert!(strike(now).await.is_none());
 
     now += Duration::seconds(61);
-    assert!(s.blocked(realm, std::slice::from_ref(&who), now).await.is_none());
+    assert!(
+        s.blocked(realm, std::slice::from_ref(&who), now)
+            .await
+            .is_none()
+    );
     for _ in 0..2 {
         assert!(strike(now).await.is_none());
     }
@@ -155,19 +159,29 @@ async fn strikes_block_for_escalating_periods_and_a_lift_ends_a_block() {
     // A lift by another realm's id finds nothing; the right one ends it.
     assert!(s.lift(Uuid::now_v7(), second.id).await.is_none());
     assert_eq!(s.lift(realm, second.id).await, Some(second.clone()));
-    assert!(s.blocked(realm, std::slice::from_ref(&who), now).await.is_none());
+    assert!(
+        s.blocked(realm, std::slice::from_ref(&who), now)
+            .await
+            .is_none()
+    );
     assert!(s.lift(realm, second.id).await.is_none());
     // The longest length repeats; a day without blocks starts over.
     for _ in 0..3 {
         strike(now).await;
     }
-    let third = s.blocked(realm, std::slice::from_ref(&who), now).await.unwrap();
+    let third = s
+        .blocked(realm, std::slice::from_ref(&who), now)
+        .await
+        .unwrap();
     assert_eq!(third.until - now, Duration::seconds(600));
     now = third.until + Duration::days(2);
     for _ in 0..3 {
         strike(now).await;
     }
-    let fresh = s.blocked(realm, std::slice::from_ref(&who), now).await.unwrap();
+    let fresh = s
+        .blocked(realm, std::slice::from_ref(&who), now)
+        .await
+        .unwrap();
     assert_eq!((fresh.level, fresh.until - now), (1, Duration::seconds(60)));
 }
 

@@ -141,7 +141,8 @@ pub async fn denylist_list_and_purge<S: Store + ?Sized>(store: Arc<S>) {
 }
 
 /// Revocations since a time: token ids by revocation time, ended sessions,
-/// and deactivated accounts (not accounts changed otherwise), of every realm.
+/// deactivated accounts (not accounts changed otherwise) and deleted ones, of
+/// every realm.
 pub async fn revocations_since_reads_by_time<S: Store + ?Sized>(store: Arc<S>) {
     let a = realm("a");
     let b = realm("b");
@@ -181,6 +182,23 @@ pub async fn revocations_since_reads_by_time<S: Store + ?Sized>(store: Arc<S>) {
     assert_eq!(later.tokens, vec![(j2, at(900), at(20))]);
     assert!(later.sessions.is_empty());
     assert_eq!(later.users, vec![(gone.id, at(25))]);
+    assert!(store.revocations_since(at(26)).await.unwrap().is_empty());
+
+    // A deleted account leaves a tombstone (recording it twice is
+    // harmless), purged by time.
+    store
+        .insert_deleted_user(b.id, renamed.id, at(40))
+        .await
+        .unwrap();
+    store
+        .insert_deleted_user(b.id, renamed.id, at(40))
+        .await
+        .unwrap();
+    assert!(store.delete_user(b.id, renamed.id).await.unwrap());
+    let deleted = store.revocations_since(at(26)).await.unwrap();
+    assert_eq!(deleted.users, vec![(renamed.id, at(40))]);
+    assert_eq!(store.purge_deleted_users(at(40)).await.unwrap(), 0);
+    assert_eq!(store.purge_deleted_users(at(41)).await.unwrap(), 1);
     assert!(store.revocations_since(at(26)).await.unwrap().is_empty());
 }
 

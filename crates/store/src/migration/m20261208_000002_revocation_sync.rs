@@ -7,6 +7,10 @@
 //! - `users` gains an index on `updated_at`: instances read the accounts
 //!   deactivated since their cursor (`active = false`).
 //! - `sessions.revoked_at` is indexed already (`ix_sessions_revoked_at`).
+//! - `deleted_users`: a tombstone per deleted account (`user_id`, `realm_id`,
+//!   `deleted_at`, indexed), since the account's row and sessions are gone:
+//!   instances read the accounts deleted since their cursor. Kept one day,
+//!   deleted with their realm.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -24,6 +28,20 @@ enum RevokedTokens {
 enum Users {
     Table,
     UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Realms {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden)]
+enum DeletedUsers {
+    Table,
+    UserId,
+    RealmId,
+    DeletedAt,
 }
 
 #[async_trait::async_trait]
@@ -57,10 +75,41 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(DeletedUsers::Table)
+                    .if_not_exists()
+                    .col(pk_uuid(DeletedUsers::UserId))
+                    .col(uuid(DeletedUsers::RealmId))
+                    .col(big_integer(DeletedUsers::DeletedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_deleted_users_realm")
+                            .from(DeletedUsers::Table, DeletedUsers::RealmId)
+                            .to(Realms::Table, Realms::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .take(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_deleted_users_deleted_at")
+                    .if_not_exists()
+                    .table(DeletedUsers::Table)
+                    .col(DeletedUsers::DeletedAt)
+                    .take(),
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(DeletedUsers::Table).to_owned())
+            .await?;
         manager
             .drop_index(
                 Index::drop()
