@@ -32,10 +32,14 @@ pub trait Right: sealed::Sealed + Send + Sync + 'static {
     const ACTION: &'static str;
     /// The problem's detail when the caller lacks it.
     const DENIED: &'static str;
+    /// Whether using it is a sensitive operation (it writes): the caller
+    /// must also have authenticated recently, in a session whose risk is
+    /// not raised ([`Fresh`]).
+    const SENSITIVE: bool;
 }
 
 macro_rules! rights {
-    ($($(#[$doc:meta])* $name:ident = $resource:literal : $action:literal;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident = $resource:literal : $action:literal $(, $sensitive:ident)?;)*) => {$(
         $(#[$doc])*
         #[derive(Debug)]
         pub enum $name {}
@@ -47,49 +51,54 @@ macro_rules! rights {
             const ACTION: &'static str = $action;
             const DENIED: &'static str =
                 concat!("permission ", $resource, ":", $action, ":all required");
+            const SENSITIVE: bool = rights!(@sensitive $($sensitive)?);
         }
     )*};
+    (@sensitive sensitive) => { true };
+    (@sensitive) => { false };
 }
 
 rights! {
+    // Rights that write are marked `sensitive`: see `Right::SENSITIVE`.
+
     /// `roles:read`: list roles and permissions, read a user's grants.
     RolesRead = "roles":"read";
     /// `roles:manage`: change roles and permissions, grant to users.
-    RolesManage = "roles":"manage";
+    RolesManage = "roles":"manage", sensitive;
     /// `groups:read`: list groups, their members and grants.
     GroupsRead = "groups":"read";
     /// `groups:manage`: change groups, their members and grants.
-    GroupsManage = "groups":"manage";
+    GroupsManage = "groups":"manage", sensitive;
     /// `policies:read`: list and read policies.
     PoliciesRead = "policies":"read";
     /// `policies:manage`: create, change and delete policies.
-    PoliciesManage = "policies":"manage";
+    PoliciesManage = "policies":"manage", sensitive;
     /// `clients:read`: list and read OAuth clients.
     ClientsRead = "clients":"read";
     /// `clients:manage`: register, change and delete OAuth clients.
-    ClientsManage = "clients":"manage";
+    ClientsManage = "clients":"manage", sensitive;
     /// `realms:manage`: a realm's settings (such as its risk policy).
-    RealmsManage = "realms":"manage";
+    RealmsManage = "realms":"manage", sensitive;
     /// `authz:check`: decide checks for other subjects than oneself.
     AuthzCheck = "authz":"check";
     /// `users:manage`: administer the realm's users and mail templates.
-    UsersManage = "users":"manage";
+    UsersManage = "users":"manage", sensitive;
     /// `identity-providers:read`: list and read the upstream identity
     /// providers (never their secrets) and users' links to them.
     ProvidersRead = "identity-providers":"read";
     /// `identity-providers:manage`: add, change and delete upstream
     /// identity providers, and remove users' links to them.
-    ProvidersManage = "identity-providers":"manage";
+    ProvidersManage = "identity-providers":"manage", sensitive;
     /// `security:read`: see the realm's rate-limit policy and the callers
     /// blocked in it.
     SecurityRead = "security":"read";
     /// `security:manage`: set the realm's rate-limit policy and lift blocks.
-    SecurityManage = "security":"manage";
+    SecurityManage = "security":"manage", sensitive;
     /// `service-keys:read`: list and read the realm's HMAC service keys
     /// (never their secrets).
     ServiceKeysRead = "service-keys":"read";
     /// `service-keys:manage`: create, rotate, revoke and delete service keys.
-    ServiceKeysManage = "service-keys":"manage";
+    ServiceKeysManage = "service-keys":"manage", sensitive;
 }
 
 /// An authenticated request's caller, owned: what [`Access::allow`] turns
@@ -135,27 +144,108 @@ impl<R: Right> Allowed<R> {
     }
 }
 
+/// Proof that a caller authenticated recently (within its realm's
+/// `fresh_auth_max_age`, 300 s by default) in a session whose risk is not
+/// raised: what a sensitive operation requires beside its right. Made only
+/// by [`Access::fresh`]; [`Access::allow`] asks for it for the rights that
+/// write. Other sensitive operations (a service key's creation, ...) take
+/// one as a parameter.
+#[derive(Debug)]
+pub struct Fresh {
+    _made_here: (),
+}
+
+/// The detail of a refusal for an authentication too old.
+pub const STALE_AUTHENTICATION: &str = "this operation needs a recent authentication: log in again (or send the step-up proof the operation accepts) and retry with the new access token";
+/// The detail of a refusal for a session whose risk is raised.
+pub const RAISED_RISK: &str = "this session was used from another device: log in again (or send the step-up proof the operation accepts) and retry with the new access token";
+
 /// The one place rights are decided.
 pub struct Access<'a> {
+    i: &'a Inner,
     authz: Authz<'a>,
 }
 
 impl<'a> Access<'a> {
     pub(crate) fn new(i: &'a Inner) -> Self {
         Self {
+            i,
             authz: Authz::new(i),
         }
     }
 
-    /// The right `R` for `requester`, or 403 naming the permission it lacks.
+    /// The right `R` for `requester`, or 403 naming the permission it
+    /// lacks; for a sensitive right, 401 `reauthentication-required` when
+    /// the caller's authentication is not [`Fresh`].
     pub async fn allow<R: Right>(&self, requester: Requester) -> Result<Allowed<R>> {
         let ip = requester.ip.as_deref().and_then(|ip| ip.parse().ok());
         let who = &requester.who;
         self.decide::<R>(&who.realm, who.user_id, ip).await?;
+        if R::SENSITIVE {
+            self.fresh(who).await?;
+        }
         Ok(Allowed {
             requester,
             right: PhantomData,
         })
+    }
+
+    /// [`Fresh`] when the caller authenticated within its realm's
+    /// `fresh_auth_max_age` (its session's `auth_time`; for a token
+    /// without a session, its issue time) and its session's risk is not
+    /// raised; else 401 `reauthentication-required` (RFC 9470). A client
+    /// acting as itself authenticated with its own credential when it got
+    /// its token, and has no user to authenticate again: always fresh.
+    pub async fn fresh(&self, who: &Principal) -> Result<Fresh> {
+        // A client acting as itself has no user to re-authenticate; a
+        // signed request is authenticated afresh each time.
+        if who.claims.is_client_own() || who.service_key.is_some() {
+            return Ok(Fresh { _made_here: () });
+        }
+        let i = self.i;
+        let max_age = i
+            .store
+            .get_risk_policy(who.realm.id)
+            .await?
+            .unwrap_or_default()
+            .fresh_auth_max_age;
+        if who.elevated_risk {
+            return Err(Error::ReauthenticationRequired {
+                max_age,
+                detail: RAISED_RISK,
+            });
+        }
+        let now = i.clock.now();
+        let auth_time = match who.session_id {
+            Some(sid) => {
+                let session = match i.store.get_session(who.realm.id, sid).await? {
+                    Some(s) if s.revoked_at.is_none() && s.expires_at > now => s,
+                    _ => {
+                        return Err(Error::NotAuthenticated(
+                            "the session has ended; log in again",
+                        ));
+                    }
+                };
+                // Raised by a request from another device, maybe seen by
+                // another instance.
+                let baseline = i.store.get_baseline(who.realm.id, sid).await?;
+                if baseline.is_some_and(|b| b.risk_raised_at.is_some()) {
+                    return Err(Error::ReauthenticationRequired {
+                        max_age,
+                        detail: RAISED_RISK,
+                    });
+                }
+                session.auth_time
+            }
+            None => who.claims.issued_at(),
+        };
+        if now - auth_time > time::Duration::seconds(i64::from(max_age)) {
+            return Err(Error::ReauthenticationRequired {
+                max_age,
+                detail: STALE_AUTHENTICATION,
+            });
+        }
+        Ok(Fresh { _made_here: () })
     }
 
     /// `Ok` when `user` holds `R` in `realm` now, else 403 naming the

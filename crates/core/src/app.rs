@@ -26,6 +26,10 @@ pub(crate) struct Inner {
     pub(crate) passwords: Passwords,
     pub(crate) keys: Keys,
     pub(crate) denylist: Denylist,
+    /// Where this instance's reads of other instances' revocations stand.
+    pub(crate) revocations: crate::revocation::SyncState,
+    /// Sessions' facts for the per-request zero-trust check.
+    pub(crate) sessions: crate::zero_trust::SessionCache,
     pub(crate) replay: crate::replay::ReplayGuard,
     pub(crate) verified: crate::verified::VerifiedTokens,
     /// Compiled authorization views by realm.
@@ -98,6 +102,7 @@ impl Portcullis {
         let master = Arc::new(master_key);
         let keys = Keys::new(store.clone(), master.clone(), clock.clone());
         let audit = crate::audit::AuditWriter::new(store.clone());
+        let session_capacity = settings.session_cache_capacity;
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -106,6 +111,8 @@ impl Portcullis {
                 passwords,
                 keys,
                 denylist: Denylist::new(),
+                revocations: Default::default(),
+                sessions: crate::zero_trust::SessionCache::new(session_capacity),
                 replay: Default::default(),
                 verified: Default::default(),
                 authz: Default::default(),
@@ -232,17 +239,17 @@ impl Portcullis {
     }
 
     /// Loads revocations that outlive a restart into the in-memory denylist:
-    /// revoked token ids and sessions ended within the last access-token lifetime.
+    /// revoked token ids that have not expired, and the sessions ended and
+    /// accounts deactivated within the last access-token lifetime (the
+    /// first read of [`Self::sync_revocations`], whose loop keeps it
+    /// current afterwards).
     pub async fn warm_denylist(&self) -> Result<()> {
         let i = &self.inner;
         let now = i.clock.now();
         for (_realm, jti, exp) in i.store.list_revoked_tokens(now).await? {
             i.denylist.deny_token(jti, exp);
         }
-        let ttl = i.settings.access_token_ttl;
-        for (_realm, sid) in i.store.sessions_revoked_since(now - ttl).await? {
-            i.denylist.deny_session(sid, now + ttl);
-        }
+        self.sync_revocations().await?;
         Ok(())
     }
 
@@ -258,6 +265,8 @@ impl Portcullis {
         let i = &self.inner;
         let now = i.clock.now();
         i.denylist.purge(now);
+        metrics::gauge!("portcullis_denylist_entries").set(i.denylist.len() as f64);
+        metrics::gauge!("portcullis_session_cache_entries").set(i.sessions.len() as f64);
         i.replay.purge(now);
         i.edge.state.purge(now).await;
         i.store.purge_expired_refresh_tokens(now).await?;
@@ -266,6 +275,9 @@ impl Portcullis {
             .purge_auth_codes(now - Duration::minutes(10))
             .await?;
         i.store.purge_revoked_tokens(now).await?;
+        // Other instances read a deleted account's tombstone within a
+        // second; it is kept a day.
+        i.store.purge_deleted_users(now - Duration::days(1)).await?;
         i.store.purge_challenges(now).await?;
         i.store.purge_ceremonies(now).await?;
         i.store.purge_federation_attempts(now).await?;

@@ -50,6 +50,17 @@ pub enum Error {
     /// 401: no valid credentials, or credentials that do not match.
     #[error("{0}")]
     NotAuthenticated(&'static str),
+    /// 401: a sensitive operation whose caller authenticated too long ago,
+    /// or whose session's risk is raised: authenticate again (a new login,
+    /// or the step-up proof the operation accepts). RFC 9470's
+    /// `insufficient_user_authentication`.
+    #[error("{detail}")]
+    ReauthenticationRequired {
+        /// The seconds within which the authentication must have happened.
+        max_age: u32,
+        /// Why, and how to get a fresh authentication.
+        detail: &'static str,
+    },
     /// 403: authenticated, but not allowed.
     #[error("{0}")]
     Forbidden(&'static str),

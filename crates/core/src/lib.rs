@@ -26,6 +26,7 @@ pub mod ports;
 pub mod realms;
 pub mod recovery;
 pub mod replay;
+pub mod revocation;
 pub mod risk;
 pub mod service_keys;
 pub mod settings;
@@ -34,6 +35,7 @@ pub mod throttle;
 pub mod tokens;
 pub mod users;
 mod verified;
+pub mod zero_trust;
 
 pub use app::Portcullis;
 pub use clock::{Clock, SharedClock, SystemClock, TestClock};

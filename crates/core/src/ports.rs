@@ -186,16 +186,65 @@ pub trait SigningKeyStore: Send + Sync {
     ) -> StoreResult<()>;
 }
 
+/// Revocations recorded since some time, as [`DenylistStore::revocations_since`]
+/// reads them for the instances sharing a database.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Revocations {
+    /// Revoked access-token ids: (jti, expires_at, revoked_at).
+    pub tokens: Vec<(Uuid, OffsetDateTime, OffsetDateTime)>,
+    /// Ended sessions: (session id, revoked_at).
+    pub sessions: Vec<(Uuid, OffsetDateTime)>,
+    /// Deactivated or deleted accounts: (user id, the time of the change).
+    pub users: Vec<(Uuid, OffsetDateTime)>,
+}
+
+impl Revocations {
+    /// The latest time recorded, if any.
+    pub fn latest(&self) -> Option<OffsetDateTime> {
+        let tokens = self.tokens.iter().map(|t| t.2);
+        let sessions = self.sessions.iter().map(|s| s.1);
+        let users = self.users.iter().map(|u| u.1);
+        tokens.chain(sessions).chain(users).max()
+    }
+
+    /// How many revocations.
+    pub fn len(&self) -> usize {
+        self.tokens.len() + self.sessions.len() + self.users.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// The persistent half of the access-token denylist.
 #[async_trait]
 pub trait DenylistStore: Send + Sync {
-    /// Records a revoked access-token id until it would have expired (idempotent).
+    /// Records a revoked access-token id, revoked at `revoked_at`, until it
+    /// would have expired (idempotent).
     async fn insert_revoked_token(
         &self,
         realm_id: Uuid,
         jti: Uuid,
         expires_at: OffsetDateTime,
+        revoked_at: OffsetDateTime,
     ) -> StoreResult<()>;
+    /// Revocations (all realms) recorded at or after `since`: revoked token
+    /// ids, ended sessions and deactivated or deleted accounts, each with the time it
+    /// was recorded. Read by every instance at a sub-second interval, so
+    /// each of the three is an indexed range read.
+    async fn revocations_since(&self, since: OffsetDateTime) -> StoreResult<Revocations>;
+    /// Records that an account is being deleted (its row and sessions
+    /// will be gone), for [`Self::revocations_since`] (idempotent).
+    async fn insert_deleted_user(
+        &self,
+        realm_id: Uuid,
+        user_id: Uuid,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Deletes the deleted-account records from before `before`. Returns how many.
+    async fn purge_deleted_users(&self, before: OffsetDateTime) -> StoreResult<u64>;
     /// Revoked token ids (all realms) that expire after `now`: (realm id, jti, expires_at).
     async fn list_revoked_tokens(
         &self,

@@ -78,7 +78,19 @@ pub struct Bootstrap {
 /// that unlocks realm administration.
 #[derive(Debug, Clone)]
 pub struct ServerAdmin {
-    _private: (),
+    /// Whether the caller authenticated recently: changes need it.
+    fresh: bool,
+}
+
+impl ServerAdmin {
+    /// `Ok` when made by [`Realms::require_fresh_server_admin`]; a change
+    /// reached with a read-only proof is a bug, refused.
+    fn writable(&self) -> Result<()> {
+        match self.fresh {
+            true => Ok(()),
+            false => Err(Error::Internal("admin-write-without-fresh-authentication")),
+        }
+    }
 }
 
 /// Validates a display name: trimmed, 1-200 characters, no control characters.
@@ -211,14 +223,24 @@ impl<'a> Realms<'a> {
                 self.access()
                     .decide::<RealmsManage>(&who.realm, u.id, None)
                     .await?;
-                Ok(ServerAdmin { _private: () })
+                Ok(ServerAdmin { fresh: false })
             }
             _ => Err(Error::NotAuthenticated("account no longer active")),
         }
     }
 
+    /// [`Self::require_server_admin`] for a caller who also authenticated
+    /// recently ([`crate::access::Access::fresh`]): what changes need.
+    pub async fn require_fresh_server_admin(&self, who: &Principal) -> Result<ServerAdmin> {
+        let mut admin = self.require_server_admin(who).await?;
+        self.access().fresh(who).await?;
+        admin.fresh = true;
+        Ok(admin)
+    }
+
     /// Creates a realm with its first signing key.
-    pub async fn create(&self, _admin: &ServerAdmin, new: NewRealm) -> Result<Realm> {
+    pub async fn create(&self, admin: &ServerAdmin, new: NewRealm) -> Result<Realm> {
+        admin.writable()?;
         self.create_unchecked(new).await
     }
 
@@ -274,10 +296,11 @@ impl<'a> Realms<'a> {
     /// Applies a partial update.
     pub async fn update(
         &self,
-        _admin: &ServerAdmin,
+        admin: &ServerAdmin,
         name: &str,
         patch: RealmPatch,
     ) -> Result<Realm> {
+        admin.writable()?;
         let mut realm = (*self.by_name(name).await?).clone();
         let mut errors = Vec::new();
         if let Some(d) = patch.display_name.as_deref() {
@@ -363,7 +386,8 @@ impl<'a> Realms<'a> {
     }
 
     /// Deletes a realm and everything in it. The default realm cannot be deleted.
-    pub async fn delete(&self, _admin: &ServerAdmin, name: &str) -> Result<()> {
+    pub async fn delete(&self, admin: &ServerAdmin, name: &str) -> Result<()> {
+        admin.writable()?;
         let realm = self.by_name(name).await?;
         if realm.name == self.i.settings.default_realm {
             return Err(Error::Conflict(

@@ -46,6 +46,12 @@ pub struct Settings {
     pub hash_concurrency: usize,
     /// Failed-login limits.
     pub login: LoginLimits,
+    /// How often an instance reads the revocations other instances made
+    /// on the shared database (default 250 ms; see [`crate::revocation`]).
+    pub revocation_sync_interval: std::time::Duration,
+    /// Sessions whose zero-trust facts are kept in memory (default 100,000;
+    /// a session not in memory is read from the store on its next request).
+    pub session_cache_capacity: usize,
     /// The rate-limit policy of realms that have none of their own.
     pub rate_limits: crate::edge::RateLimitPolicy,
     /// Proxies whose `X-Forwarded-For` names the client (none: the
@@ -67,6 +73,8 @@ impl Settings {
                 .map(usize::from)
                 .unwrap_or(2),
             login: LoginLimits::default(),
+            revocation_sync_interval: std::time::Duration::from_millis(250),
+            session_cache_capacity: 100_000,
             rate_limits: crate::edge::RateLimitPolicy::default(),
             trusted_proxies: Vec::new(),
         }

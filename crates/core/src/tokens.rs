@@ -58,6 +58,11 @@ impl AccessClaims {
     pub fn expires_at(&self) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(self.exp).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
+
+    /// Issue time as a time.
+    pub fn issued_at(&self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(self.iat).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
 }
 
 /// A verified access token of a realm, not denied, not expired: who is calling.
@@ -74,4 +79,8 @@ pub struct Principal {
     /// The service key that signed the request, when it was signed with
     /// HMAC rather than carrying a token (the user is the key's service account).
     pub service_key: Option<Uuid>,
+    /// Whether the session's risk is raised (its token was used from
+    /// another device): sensitive operations then need a fresh
+    /// authentication. Set by the zero-trust check of the request.
+    pub elevated_risk: bool,
 }

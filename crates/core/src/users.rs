@@ -10,7 +10,7 @@ use crate::app::Inner;
 use crate::error::{Error, FieldError, Result};
 use crate::model::{Email, Page, User, UserQuery, new_id};
 use crate::passwords::check_new_password;
-use crate::tokens::Principal;
+use crate::tokens::{LEEWAY, Principal};
 
 /// Largest page size of user lists.
 pub const MAX_PAGE_SIZE: u64 = 200;
@@ -18,12 +18,28 @@ pub const MAX_PAGE_SIZE: u64 = 200;
 /// A caller proven to administer its realm (right [`UsersManage`], decided
 /// by [`crate::access::Access`] for an active account): the only value that
 /// unlocks the methods of [`Users`]. It can only be made by
-/// [`Users::require_admin`].
+/// [`Users::require_admin`] (reads) or [`Users::require_fresh_admin`]
+/// (writes, which are sensitive: see [`crate::access::Fresh`]).
 #[derive(Debug, Clone)]
 pub struct RealmAdmin {
     realm_id: Uuid,
     user_id: Uuid,
     realm_min_password: u32,
+    /// Whether the caller's authentication was fresh: writes need it.
+    fresh: bool,
+}
+
+impl RealmAdmin {
+    /// `Ok` when this admin may write: made by
+    /// [`Users::require_fresh_admin`] (or the command line). A write
+    /// reached with a read-only proof is a bug, refused rather than let
+    /// through.
+    fn writable(&self) -> Result<()> {
+        match self.fresh {
+            true => Ok(()),
+            false => Err(Error::Internal("admin-write-without-fresh-authentication")),
+        }
+    }
 }
 
 /// A user created by an administrator.
@@ -116,10 +132,21 @@ impl<'a> Users<'a> {
                     realm_id: who.realm.id,
                     user_id: u.id,
                     realm_min_password: who.realm.password_min_length,
+                    fresh: false,
                 })
             }
             _ => Err(Error::NotAuthenticated("account no longer active")),
         }
+    }
+
+    /// Proves the caller is an active administrator of its realm who
+    /// authenticated recently ([`crate::access::Access::fresh`]): what the
+    /// writes of [`Users`] need.
+    pub async fn require_fresh_admin(&self, who: &Principal) -> Result<RealmAdmin> {
+        let mut admin = self.require_admin(who).await?;
+        self.access().fresh(who).await?;
+        admin.fresh = true;
+        Ok(admin)
     }
 
     /// A page of users (`page` from 1), optionally filtered by email prefix.
@@ -169,6 +196,7 @@ impl<'a> Users<'a> {
 
     /// Creates a user.
     pub async fn create(&self, admin: &RealmAdmin, new: NewUser) -> Result<ManagedUser> {
+        admin.writable()?;
         let mut errors = Vec::new();
         let email = Email::parse(&new.email).map_err(|e| errors.push(e)).ok();
         let attributes = match new.attributes {
@@ -255,6 +283,7 @@ impl<'a> Users<'a> {
         id: Uuid,
         update: UserUpdate,
     ) -> Result<ManagedUser> {
+        admin.writable()?;
         let mut errors = Vec::new();
         let email = Email::parse(&update.email).map_err(|e| errors.push(e)).ok();
         let attributes = match update.attributes {
@@ -305,11 +334,22 @@ impl<'a> Users<'a> {
 
     /// Deletes a user, ending their sessions at once.
     pub async fn delete(&self, admin: &RealmAdmin, id: Uuid) -> Result<()> {
+        admin.writable()?;
         if id == admin.user_id {
             return Err(Error::Conflict("you cannot delete your own account".into()));
         }
         self.get(admin, id).await?;
         self.accounts().end_all_sessions(admin.realm_id, id).await?;
+        // The account's row and sessions go: a tombstone tells the other
+        // instances (`crate::revocation`); this one denies it at once.
+        let now = self.i.clock.now();
+        self.i
+            .store
+            .insert_deleted_user(admin.realm_id, id, now)
+            .await?;
+        self.i
+            .denylist
+            .deny_user(id, now, now + self.i.settings.access_token_ttl + LEEWAY);
         if !self.i.store.delete_user(admin.realm_id, id).await? {
             return Err(Error::NotFound("user"));
         }
@@ -318,6 +358,7 @@ impl<'a> Users<'a> {
 
     /// Deactivates a user and ends every session of theirs at once.
     pub async fn deactivate(&self, admin: &RealmAdmin, id: Uuid) -> Result<ManagedUser> {
+        admin.writable()?;
         if id == admin.user_id {
             return Err(Error::Conflict(
                 "you cannot deactivate your own account".into(),
@@ -325,12 +366,22 @@ impl<'a> Users<'a> {
         }
         let user = self.set_active(admin, id, false).await?;
         self.accounts().end_all_sessions(admin.realm_id, id).await?;
+        // Tokens of every kind the account holds, sessions or not, are
+        // refused at once here; other instances read the change from the
+        // store within a second (`crate::revocation`).
+        let now = self.i.clock.now();
+        self.i
+            .denylist
+            .deny_user(id, now, now + self.i.settings.access_token_ttl + LEEWAY);
         Ok(user)
     }
 
     /// Reactivates a user.
     pub async fn reactivate(&self, admin: &RealmAdmin, id: Uuid) -> Result<ManagedUser> {
-        self.set_active(admin, id, true).await
+        admin.writable()?;
+        let user = self.set_active(admin, id, true).await?;
+        self.i.denylist.allow_user(id);
+        Ok(user)
     }
 
     async fn set_active(&self, admin: &RealmAdmin, id: Uuid, active: bool) -> Result<ManagedUser> {
@@ -379,6 +430,7 @@ impl<'a> Users<'a> {
             realm_id: realm.id,
             user_id: Uuid::nil(),
             realm_min_password: realm.password_min_length,
+            fresh: true,
         };
         self.create(&operator, new).await
     }

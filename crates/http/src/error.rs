@@ -41,7 +41,8 @@ impl ApiError {
     /// token was presented, without an error code when none was. Other
     /// statuses are left as they are.
     pub(crate) fn bearer_challenge(mut self, realm: &str, token_presented: bool) -> Self {
-        if self.status != StatusCode::UNAUTHORIZED {
+        // A challenge of its own (reauthentication) is kept.
+        if self.status != StatusCode::UNAUTHORIZED || self.challenge.is_some() {
             return self;
         }
         let mut challenge = format!("Bearer realm=\"{}\"", quotable(realm));
@@ -127,6 +128,16 @@ impl From<Error> for ApiError {
             Error::NotAuthenticated(msg) => {
                 Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", msg)
             }
+            Error::ReauthenticationRequired { max_age, detail } => Self {
+                challenge: Some(format!(
+                    "Bearer error=\"insufficient_user_authentication\", error_description=\"{detail}\", max_age={max_age}"
+                )),
+                ..Self::new(
+                    StatusCode::UNAUTHORIZED,
+                    "reauthentication-required",
+                    detail,
+                )
+            },
             // 403
             Error::Forbidden(msg) => Self::new(StatusCode::FORBIDDEN, "forbidden", msg),
             // 429

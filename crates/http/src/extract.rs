@@ -94,7 +94,9 @@ impl FromRequestParts<AppState> for RealmCtx {
     }
 }
 
-/// The caller, authenticated by a bearer access token of the addressed realm.
+/// The caller, authenticated by a bearer access token of the addressed
+/// realm, after the zero-trust checks of its session and device (see
+/// `portcullis_core::zero_trust`).
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Principal);
 
@@ -112,7 +114,10 @@ impl FromRequestParts<AppState> for Authenticated {
             // Verified and counted at the edge.
             return Ok(Authenticated(who.clone()));
         }
-        let principal = bearer_principal(state, realm, &parts.headers).await?;
+        // Zero trust: the token, its session and the request's device are
+        // checked on every request (in memory).
+        let meta = ClientMeta::device_of(parts);
+        let principal = bearer_principal(state, realm, &parts.headers, &meta).await?;
         crate::edge::admit_principal(state, &parts.extensions, &principal).await?;
         Ok(Authenticated(principal))
     }
@@ -125,13 +130,14 @@ pub(crate) async fn bearer_principal(
     state: &AppState,
     realm: Arc<Realm>,
     headers: &axum::http::HeaderMap,
+    meta: &RequestMeta,
 ) -> Result<Principal, ApiError> {
     let name = realm.name.to_string();
     let token = bearer_token(headers).map_err(|e| e.bearer_challenge(&name, false))?;
     state
         .core
         .accounts()
-        .authenticate(realm, token)
+        .authenticate_request(realm, token, meta)
         .await
         .map_err(|e| ApiError::from(e).bearer_challenge(&name, true))
 }
@@ -219,6 +225,23 @@ fn client_ip(parts: &Parts) -> Option<String> {
 pub struct ClientMeta(pub RequestMeta);
 
 impl ClientMeta {
+    /// What the zero-trust check reads of a request's head: its device
+    /// (User-Agent, Accept-Language) and address, without the cookies.
+    pub(crate) fn device_of(parts: &Parts) -> RequestMeta {
+        let header = |name| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+        };
+        RequestMeta {
+            ip: client_ip(parts),
+            user_agent: header(header::USER_AGENT).map(str::to_owned),
+            accept_language: header(header::ACCEPT_LANGUAGE).map(|v| v.chars().take(256).collect()),
+            canary: None,
+        }
+    }
+
     /// What a request's head tells of its client.
     pub(crate) fn of(parts: &Parts) -> RequestMeta {
         let ip = client_ip(parts);

@@ -323,4 +323,22 @@ pub struct RiskPolicyView {
     /// Whether a sign-in from a new device is mailed to the user (default
     /// `true`).
     pub notify_new_device: bool,
+    /// What a request whose device fingerprint differs from its session's
+    /// does: `step_up` (default: the session's risk is raised, sensitive
+    /// operations need a fresh authentication) or `end_session`.
+    #[serde(default = "default_on_device_mismatch")]
+    pub on_device_mismatch: String,
+    /// Seconds since the session's authentication within which sensitive
+    /// operations (password, e-mail and factor changes, administrative
+    /// writes) are allowed (default 300, 30 to 86,400).
+    #[serde(default = "default_fresh_auth_max_age")]
+    pub fresh_auth_max_age: u32,
+}
+
+fn default_on_device_mismatch() -> String {
+    "step_up".to_owned()
+}
+
+fn default_fresh_auth_max_age() -> u32 {
+    300
 }

@@ -313,6 +313,8 @@ raw_config! {
     login_ip_max_failures: u32,
     /// The failed-login window (default `15m`).
     login_failure_window: DurationSetting,
+    /// How often, in milliseconds, this instance reads the revocations (logouts, ended sessions, deactivated accounts) other instances made on the shared database (default 250, 50 to 1000: they are refused here within about this interval).
+    revocation_sync_ms: u32,
     /// SMTP server for outgoing mail: `smtp://host:25`, `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://user:pass@host:465`; when absent, mail is queued but not sent.
     smtp_url: String,
     /// File holding the SMTP URL (it may contain a password).
@@ -591,6 +593,12 @@ impl Config {
                 return Err(err(n("hash_concurrency"), "must be at least 1"));
             }
             settings.hash_concurrency = c as usize;
+        }
+        if let Some(ms) = raw.revocation_sync_ms {
+            if !(50..=1000).contains(&ms) {
+                return Err(err(n("revocation_sync_ms"), "must be 50 to 1000"));
+            }
+            settings.revocation_sync_interval = std::time::Duration::from_millis(u64::from(ms));
         }
         let window = dur(
             "login_failure_window",

@@ -120,6 +120,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         })
     };
 
+    // Revocations made by other instances on the same database (logouts,
+    // ended sessions, deactivated accounts) reach this one within a second.
+    let revocation_sync = {
+        let core = core.clone();
+        let every = core.settings().revocation_sync_interval;
+        tokio::spawn(async move { core.run_revocation_sync(every).await })
+    };
+
     let mail_worker = core
         .mail()
         .can_send()
@@ -141,6 +149,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .await
     .context("server error")?;
     housekeeping.abort();
+    revocation_sync.abort();
     if let Some(worker) = mail_worker {
         worker.abort();
     }

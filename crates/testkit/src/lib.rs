@@ -52,14 +52,26 @@ pub struct TestApp {
     pub core: Portcullis,
     /// The backend in use.
     pub backend: Backend,
+    /// What a peer on the same database needs: its URL, the master key
+    /// and the settings (the public URL, so tokens are valid on both).
+    shared: Shared,
     server: tokio::task::JoinHandle<()>,
+    revocation_sync: tokio::task::JoinHandle<()>,
     mail_worker: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
+}
+
+#[derive(Clone)]
+struct Shared {
+    database_url: String,
+    master_key: MasterKey,
+    settings: Settings,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        self.revocation_sync.abort();
         if let Some(w) = &self.mail_worker {
             w.abort();
         }
@@ -167,7 +179,43 @@ pub async fn spawn_app_opts(
     let base = format!("http://{addr}");
     let mut settings = test_settings(&base);
     adjust(&mut settings);
-    let clock = TestClock::starting_now();
+    let shared = Shared {
+        database_url: url,
+        master_key: MasterKey::generate(),
+        settings,
+    };
+    let app = start(
+        store,
+        listener,
+        shared,
+        TestClock::starting_now(),
+        options,
+        backend,
+        dir,
+    )
+    .await;
+    let boot = app
+        .core
+        .realms()
+        .bootstrap(ADMIN_EMAIL, Some(SecretString::from(ADMIN_PASSWORD)))
+        .await
+        .expect("bootstrap");
+    assert!(boot.created);
+    Some(app)
+}
+
+/// Serves an app over a migrated store.
+async fn start(
+    store: SqlStore,
+    listener: TcpListener,
+    shared: Shared,
+    clock: TestClock,
+    options: AppOptions,
+    backend: Backend,
+    dir: tempfile::TempDir,
+) -> TestApp {
+    let addr = listener.local_addr().expect("addr");
+    let base = format!("http://{addr}");
     let mailer: Option<Arc<dyn portcullis_core::ports::Mailer>> = match &options.smtp_url {
         Some(url) => Some(Arc::new(
             portcullis_server::mail::SmtpMailer::new(
@@ -181,8 +229,8 @@ pub async fn spawn_app_opts(
     let (core, router) = portcullis_server::assemble_with(
         Arc::new(store),
         Arc::new(clock.clone()),
-        settings,
-        MasterKey::generate(),
+        shared.settings.clone(),
+        shared.master_key.clone(),
         portcullis_core::mail::Adapters {
             mailer,
             mx: options.mx,
@@ -194,12 +242,6 @@ pub async fn spawn_app_opts(
     if let Some(geoip) = options.geoip {
         core.set_geoip(geoip);
     }
-    let boot = core
-        .realms()
-        .bootstrap(ADMIN_EMAIL, Some(SecretString::from(ADMIN_PASSWORD)))
-        .await
-        .expect("bootstrap");
-    assert!(boot.created);
     let server = tokio::spawn(async move {
         let _ = axum::serve(
             listener,
@@ -207,6 +249,13 @@ pub async fn spawn_app_opts(
         )
         .await;
     });
+    // As the server does: revocations made by a peer on the same database
+    // reach this app within a second.
+    let revocation_sync = {
+        let core = core.clone();
+        let every = core.settings().revocation_sync_interval;
+        tokio::spawn(async move { core.run_revocation_sync(every).await })
+    };
     // Short polls: a retry the test clock made due is sent promptly.
     let mail_worker = core.mail().can_send().then(|| {
         portcullis_server::mail::spawn_mail_worker(core.clone(), StdDuration::from_millis(100))
@@ -215,17 +264,43 @@ pub async fn spawn_app_opts(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    Some(TestApp {
+    TestApp {
         base,
         addr,
         http,
         clock,
         core,
         backend,
+        shared,
         server,
+        revocation_sync,
         mail_worker,
         _dir: dir,
-    })
+    }
+}
+
+impl TestApp {
+    /// A second instance on this app's database, with the same master key,
+    /// settings (public URL included: tokens of one are valid on the
+    /// other) and clock, listening on its own address: for tests of what
+    /// instances that share a database must agree on. Drop it before this
+    /// app (a SQLite database lives in this app's directory).
+    pub async fn spawn_peer(&self) -> TestApp {
+        let store = SqlStore::connect(&self.shared.database_url)
+            .await
+            .expect("connect the peer");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        start(
+            store,
+            listener,
+            self.shared.clone(),
+            self.clock.clone(),
+            AppOptions::default(),
+            self.backend,
+            tempfile::tempdir().expect("temp dir"),
+        )
+        .await
+    }
 }
 
 /// A response read whole.

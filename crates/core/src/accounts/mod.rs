@@ -13,6 +13,7 @@ mod sessions;
 #[cfg(test)]
 mod tests;
 mod tokens;
+mod zero_trust;
 
 pub(crate) use register::{conflict_email, parse_name};
 pub use tokens::{TokenRejection, Validation};

@@ -29,6 +29,9 @@ impl Accounts<'_> {
         current: SecretString,
         new: SecretString,
     ) -> Result<()> {
+        // Sensitive: the session's authentication must be fresh, whatever
+        // the current password says.
+        crate::access::Access::new(self.i).fresh(who).await?;
         let i = self.i;
         let now = i.clock.now();
         let mut user = self.me(who).await?;

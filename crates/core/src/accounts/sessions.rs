@@ -86,6 +86,7 @@ impl Accounts<'_> {
                 Some(sha256(canary.as_bytes()).to_vec()),
             )
             .await?;
+        self.remember_session(session.id, user.id, session.expires_at, meta);
         let (refresh, record) = self.new_refresh_token(realm, &user, session.id, new_id());
         i.store.insert_refresh_token(&record).await?;
         // The login answer shows the roles whether or not the token carries them.
@@ -238,6 +239,7 @@ impl Accounts<'_> {
             .await?;
         for id in &ended {
             self.deny_session(*id);
+            self.i.sessions.remove(*id);
         }
         Ok(!ended.is_empty())
     }
@@ -256,6 +258,7 @@ impl Accounts<'_> {
             .await?;
         for sid in ended {
             self.deny_session(sid);
+            self.i.sessions.remove(sid);
         }
         Ok(())
     }

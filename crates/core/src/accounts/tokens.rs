@@ -214,6 +214,13 @@ impl Accounts<'_> {
                     self.end_session(realm.id, spent.session_id).await?;
                     return Err(Error::NotAuthenticated(RISK_SESSION_ENDED));
                 }
+                // The session's baseline moved with this allowed use: so
+                // does the fingerprint its access tokens are checked with.
+                if spent.client_id.is_none()
+                    && let Some(f) = i.sessions.get(spent.session_id)
+                {
+                    self.remember_session(spent.session_id, f.user_id, f.expires_at, meta);
+                }
                 Ok((spent, SecretString::from(token)))
             }
             RotateOutcome::Reused(spent) => {
@@ -279,7 +286,9 @@ impl Accounts<'_> {
         if claims.iat > now + LEEWAY.whole_seconds() {
             return Err(TokenRejection::Invalid);
         }
-        if i.denylist.is_denied(claims.jti, claims.sid) {
+        if i.denylist.is_denied(claims.jti, claims.sid)
+            || i.denylist.is_user_denied(&claims.sub, claims.iat)
+        {
             return Err(TokenRejection::Revoked);
         }
         if !realm.enabled {
@@ -320,6 +329,7 @@ impl Accounts<'_> {
             session_id: claims.sid,
             claims,
             service_key: None,
+            elevated_risk: false,
         })
     }
 
@@ -339,7 +349,7 @@ impl Accounts<'_> {
         self.i.denylist.deny_token(claims.jti, exp);
         self.i
             .store
-            .insert_revoked_token(realm_id, claims.jti, exp)
+            .insert_revoked_token(realm_id, claims.jti, exp, self.i.clock.now())
             .await?;
         Ok(())
     }

@@ -98,6 +98,19 @@ fn clip_error(text: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct TemplateAdmin {
     realm_id: Uuid,
+    /// Whether the caller authenticated recently: changes need it.
+    fresh: bool,
+}
+
+impl TemplateAdmin {
+    /// `Ok` when made by [`Mail::require_fresh_admin`]; a change reached
+    /// with a read-only proof is a bug, refused.
+    fn writable(&self) -> Result<()> {
+        match self.fresh {
+            true => Ok(()),
+            false => Err(Error::Internal("admin-write-without-fresh-authentication")),
+        }
+    }
 }
 
 /// A kind's template as a realm uses it.
@@ -135,6 +148,17 @@ impl<'a> Mail<'a> {
         self.users().require_admin(who).await?;
         Ok(TemplateAdmin {
             realm_id: who.realm.id,
+            fresh: false,
+        })
+    }
+
+    /// Proves the caller administers its realm and authenticated recently:
+    /// what changing a template needs.
+    pub async fn require_fresh_admin(&self, who: &Principal) -> Result<TemplateAdmin> {
+        self.users().require_fresh_admin(who).await?;
+        Ok(TemplateAdmin {
+            realm_id: who.realm.id,
+            fresh: true,
         })
     }
 
@@ -170,6 +194,7 @@ impl<'a> Mail<'a> {
         kind: MailKind,
         source: TemplateSource,
     ) -> Result<EffectiveTemplate> {
+        admin.writable()?;
         templates::validate(kind, &source).map_err(Error::Validation)?;
         let template = MailTemplate {
             realm_id: admin.realm_id,
@@ -188,6 +213,7 @@ impl<'a> Mail<'a> {
 
     /// Removes a realm's override: the default applies again.
     pub async fn delete_template(&self, admin: &TemplateAdmin, kind: MailKind) -> Result<()> {
+        admin.writable()?;
         if self
             .i
             .store

@@ -30,14 +30,9 @@ use crate::tokens::Principal;
 pub const CHALLENGE_TTL: Duration = Duration::minutes(5);
 /// Wrong codes after which a challenge ends.
 pub const MAX_CHALLENGE_FAILURES: u32 = 5;
-/// How recent an authentication must be to change the factors without
-/// proving it again.
-pub const RECENT_AUTH: Duration = Duration::minutes(5);
 
 /// What a wrong second-factor code gets.
 const INVALID_CODE: &str = "invalid code";
-/// What a change of factors without a recent authentication gets.
-const NEEDS_RECENT_AUTH: &str = "this change needs a recent authentication: send your password or a current code, or log in again";
 
 /// The answer to a first step that needs a second one.
 #[derive(Debug)]
@@ -391,13 +386,9 @@ impl Mfa<'_> {
             }
             return Err(Error::NotAuthenticated(INVALID_CODE));
         }
-        let session = match who.session_id {
-            Some(sid) => self.i.store.get_session(realm.id, sid).await?,
-            None => None,
-        };
-        match session {
-            Some(s) if s.revoked_at.is_none() && s.auth_time + RECENT_AUTH >= now => Ok(user),
-            _ => Err(Error::Forbidden(NEEDS_RECENT_AUTH)),
-        }
+        // No proof in the request: the session's own authentication must
+        // be fresh (and its risk not raised).
+        crate::access::Access::new(self.i).fresh(who).await?;
+        Ok(user)
     }
 }

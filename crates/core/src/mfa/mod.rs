@@ -11,7 +11,7 @@ mod webauthn;
 
 pub(crate) use challenge::FirstStep;
 pub use challenge::{
-    CHALLENGE_TTL, MAX_CHALLENGE_FAILURES, MfaRequired, RECENT_AUTH, Reauthentication, SecondStep,
+    CHALLENGE_TTL, MAX_CHALLENGE_FAILURES, MfaRequired, Reauthentication, SecondStep,
 };
 
 pub use otp::{

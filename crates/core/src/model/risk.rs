@@ -24,6 +24,15 @@ pub struct Baseline {
     /// Last use.
     #[serde(with = "time::serde::timestamp")]
     pub seen_at: OffsetDateTime,
+    /// When a request from another device raised the session's risk (see
+    /// [`crate::zero_trust`]): its sensitive operations then need a new
+    /// authentication, on every instance.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::timestamp::option"
+    )]
+    pub risk_raised_at: Option<OffsetDateTime>,
 }
 
 /// A device a user has signed in with.
@@ -61,6 +70,7 @@ impl KnownDevice {
             location: self.location,
             canary: None,
             seen_at: self.last_seen_at,
+            risk_raised_at: None,
         }
     }
 }
@@ -76,6 +86,52 @@ pub struct RiskPolicy {
     pub block_at: u32,
     /// Whether a login from a new device is mailed to the user.
     pub notify_new_device: bool,
+    /// What a request from another device than its session's does (see
+    /// [`crate::zero_trust`]); step up by default.
+    #[serde(default)]
+    pub on_device_mismatch: MismatchAction,
+    /// Seconds since the session's authentication within which sensitive
+    /// operations are allowed (default 300, 30 to 86,400).
+    #[serde(default = "default_fresh_auth_max_age")]
+    pub fresh_auth_max_age: u32,
+}
+
+/// The default of [`RiskPolicy::fresh_auth_max_age`]: five minutes.
+pub const DEFAULT_FRESH_AUTH_MAX_AGE: u32 = 300;
+
+fn default_fresh_auth_max_age() -> u32 {
+    DEFAULT_FRESH_AUTH_MAX_AGE
+}
+
+/// What a realm does when a session's token comes from another device.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MismatchAction {
+    /// Raise the session's risk: the request goes on, but sensitive
+    /// operations need a fresh authentication or a step up.
+    #[default]
+    StepUp,
+    /// End the session: the request and every later one are refused.
+    EndSession,
+}
+
+impl MismatchAction {
+    /// The wire name (`step_up`, `end_session`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StepUp => "step_up",
+            Self::EndSession => "end_session",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "step_up" => Some(Self::StepUp),
+            "end_session" => Some(Self::EndSession),
+            _ => None,
+        }
+    }
 }
 
 impl Default for RiskPolicy {
@@ -85,6 +141,8 @@ impl Default for RiskPolicy {
             step_up_at: 40,
             block_at: 90,
             notify_new_device: true,
+            on_device_mismatch: MismatchAction::StepUp,
+            fresh_auth_max_age: DEFAULT_FRESH_AUTH_MAX_AGE,
         }
     }
 }

@@ -28,7 +28,9 @@
 
 pub(crate) mod service;
 
-pub use crate::model::risk::{Baseline, KnownDevice, RiskPolicy};
+pub use crate::model::risk::{
+    Baseline, DEFAULT_FRESH_AUTH_MAX_AGE, KnownDevice, MismatchAction, RiskPolicy,
+};
 use std::net::IpAddr;
 
 pub use service::Risk;
@@ -123,6 +125,53 @@ fn device_kind(ua: &str) -> &'static str {
     }
 }
 
+/// The first language of an `Accept-Language` header, lower case.
+fn preferred_language(accept_language: Option<&str>) -> Option<String> {
+    accept_language
+        .and_then(|l| l.split(',').next())
+        .map(|l| {
+            l.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|l| !l.is_empty() && l.len() <= 35)
+}
+
+/// SHA-256 (hex, 16 bytes) of family, OS, device kind and language.
+fn fingerprint_of(
+    ua_family: Option<&str>,
+    os: Option<&str>,
+    device: &str,
+    language: Option<&str>,
+) -> String {
+    let digest = sha256(
+        format!(
+            "{}\u{1f}{}\u{1f}{device}\u{1f}{}",
+            ua_family.unwrap_or(""),
+            os.unwrap_or(""),
+            language.unwrap_or("")
+        )
+        .as_bytes(),
+    );
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The device fingerprint of a request (what [`Signals::fingerprint`]
+/// holds), without the rest of the signals: what the zero-trust check
+/// compares with its session's on every authenticated request.
+pub fn device_fingerprint(user_agent: Option<&str>, accept_language: Option<&str>) -> String {
+    let ua = user_agent.unwrap_or("").trim();
+    let (ua_family, os) = crate::device::family_and_os(ua);
+    fingerprint_of(
+        ua_family.as_deref(),
+        os.as_deref(),
+        device_kind(ua),
+        preferred_language(accept_language).as_deref(),
+    )
+}
+
 impl Signals {
     /// The signals of a request.
     pub fn of(
@@ -137,30 +186,17 @@ impl Signals {
         let ua = user_agent.unwrap_or("").trim();
         let (ua_family, os) = crate::device::family_and_os(ua);
         let device = device_kind(ua);
-        let language = accept_language
-            .and_then(|l| l.split(',').next())
-            .map(|l| {
-                l.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .filter(|l| !l.is_empty() && l.len() <= 35);
+        let language = preferred_language(accept_language);
         let geo = match (ip, geo) {
             (Some(ip), Some(db)) => db.lookup(ip),
             _ => GeoInfo::default(),
         };
-        let digest = sha256(
-            format!(
-                "{}\u{1f}{}\u{1f}{device}\u{1f}{}",
-                ua_family.as_deref().unwrap_or(""),
-                os.as_deref().unwrap_or(""),
-                language.as_deref().unwrap_or("")
-            )
-            .as_bytes(),
+        let fingerprint = fingerprint_of(
+            ua_family.as_deref(),
+            os.as_deref(),
+            device,
+            language.as_deref(),
         );
-        let fingerprint = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
         Self {
             network: ip.map(network_of),
             ua_family,
@@ -199,13 +235,16 @@ impl Baseline {
             location: s.geo.location,
             canary,
             seen_at: s.at,
+            risk_raised_at: None,
         }
     }
 
-    /// The baseline after a use with `s` (the session's canary stays).
+    /// The baseline after a use with `s` (the session's canary and raised
+    /// risk stay).
     pub fn updated(&self, s: &Signals) -> Self {
         Self {
             canary: self.canary.clone(),
+            risk_raised_at: self.risk_raised_at,
             ..Self::from_signals(s, None)
         }
     }
@@ -450,6 +489,39 @@ mod tests {
             asn: Some(1221),
             location: Some((-33.87, 151.21)),
         }
+    }
+
+    #[test]
+    fn the_per_request_fingerprint_is_the_signals_one() {
+        for (ua, lang) in [
+            (Some(FIREFOX), Some("en-GB,en;q=0.8")),
+            (Some(SAFARI_IOS), Some("de")),
+            (Some("curl/8.5.0"), None),
+            (None, None),
+        ] {
+            let s = Signals::of(
+                Some("192.0.2.1"),
+                ua,
+                lang,
+                None,
+                None,
+                OffsetDateTime::UNIX_EPOCH,
+            );
+            assert_eq!(device_fingerprint(ua, lang), s.fingerprint, "{ua:?}");
+        }
+        assert_ne!(
+            device_fingerprint(Some(FIREFOX), Some("en")),
+            device_fingerprint(Some(SAFARI_IOS), Some("en"))
+        );
+        assert_ne!(
+            device_fingerprint(Some(FIREFOX), Some("en")),
+            device_fingerprint(Some(FIREFOX), Some("fr"))
+        );
+        // Another version of the same browser is the same device.
+        assert_eq!(
+            device_fingerprint(Some(FIREFOX), Some("en")),
+            device_fingerprint(Some(&FIREFOX.replace("120.0", "121.0")), Some("en"))
+        );
     }
 
     #[test]

@@ -61,6 +61,12 @@ impl<'a> Risk<'a> {
                 "must be 1 to 100, and not below step_up_at",
             ));
         }
+        if !(30..=86_400).contains(&policy.fresh_auth_max_age) {
+            errors.push(crate::FieldError::new(
+                "fresh_auth_max_age",
+                "must be 30 to 86400 seconds",
+            ));
+        }
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }

@@ -435,6 +435,7 @@ impl<'a> ServiceKeys<'a> {
                 client_id: None,
             }),
             service_key: Some(id),
+            elevated_risk: false,
         })
     }
 }

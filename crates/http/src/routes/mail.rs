@@ -189,7 +189,7 @@ pub(crate) async fn mail_template_put(
     Json(body): Json<PutMailTemplateRequest>,
 ) -> Result<axum::Json<MailTemplateView>, ApiError> {
     let mail = state.core.mail();
-    let admin = mail.require_admin(&who).await?;
+    let admin = mail.require_fresh_admin(&who).await?;
     let source = TemplateSource {
         subject: body.subject,
         text: body.text,
@@ -214,7 +214,7 @@ pub(crate) async fn mail_template_delete(
     params: Params,
 ) -> Result<StatusCode, ApiError> {
     let mail = state.core.mail();
-    let admin = mail.require_admin(&who).await?;
+    let admin = mail.require_fresh_admin(&who).await?;
     mail.delete_template(&admin, kind(&params)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

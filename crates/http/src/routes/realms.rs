@@ -57,9 +57,39 @@ async fn server_admin(
     state: &AppState,
     headers: &axum::http::HeaderMap,
 ) -> Result<ServerAdmin, ApiError> {
-    let default = state.core.realms().default_realm().await?;
-    let who: Principal = bearer_principal(state, default, headers).await?;
+    let who = default_realm_caller(state, headers).await?;
     Ok(state.core.realms().require_server_admin(&who).await?)
+}
+
+/// A realm administrator who may change realms: one who authenticated
+/// recently.
+async fn fresh_server_admin(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<ServerAdmin, ApiError> {
+    let who = default_realm_caller(state, headers).await?;
+    Ok(state.core.realms().require_fresh_server_admin(&who).await?)
+}
+
+/// The caller, authenticated against the default realm with the
+/// zero-trust checks.
+async fn default_realm_caller(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<Principal, ApiError> {
+    let default = state.core.realms().default_realm().await?;
+    let meta = portcullis_core::accounts::RequestMeta {
+        user_agent: headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        accept_language: headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(256).collect()),
+        ..Default::default()
+    };
+    bearer_principal(state, default, headers, &meta).await
 }
 
 /// List realms.
@@ -92,7 +122,7 @@ pub(crate) async fn realm_post(
     headers: axum::http::HeaderMap,
     Json(body): Json<CreateRealmRequest>,
 ) -> Result<(StatusCode, axum::Json<RealmView>), ApiError> {
-    let admin = server_admin(&state, &headers).await?;
+    let admin = fresh_server_admin(&state, &headers).await?;
     let mut errors = Vec::new();
     let name = RealmName::parse(&body.name)
         .map_err(|e| errors.push(e))
@@ -161,7 +191,7 @@ pub(crate) async fn realm_patch(
     params: Params,
     Json(body): Json<UpdateRealmRequest>,
 ) -> Result<axum::Json<RealmView>, ApiError> {
-    let admin = server_admin(&state, &headers).await?;
+    let admin = fresh_server_admin(&state, &headers).await?;
     let signing_alg = parse_alg(body.signing_alg.as_deref()).map_err(|e| {
         // Name the other wrong settings too (the roles are checked only
         // once the rest is right).
@@ -208,7 +238,7 @@ pub(crate) async fn realm_delete(
     headers: axum::http::HeaderMap,
     params: Params,
 ) -> Result<StatusCode, ApiError> {
-    let admin = server_admin(&state, &headers).await?;
+    let admin = fresh_server_admin(&state, &headers).await?;
     state
         .core
         .realms()

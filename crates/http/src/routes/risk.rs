@@ -5,7 +5,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
-use portcullis_core::risk::{KnownDevice, RiskPolicy};
+use portcullis_core::risk::{KnownDevice, MismatchAction, RiskPolicy};
 use portcullis_proto::{DeviceView, Problem, RiskPolicyView};
 
 use super::realm_route;
@@ -38,6 +38,8 @@ fn policy_view(p: RiskPolicy) -> RiskPolicyView {
         step_up_at: p.step_up_at,
         block_at: p.block_at,
         notify_new_device: p.notify_new_device,
+        on_device_mismatch: p.on_device_mismatch.as_str().to_owned(),
+        fresh_auth_max_age: p.fresh_auth_max_age,
     }
 }
 
@@ -101,18 +103,23 @@ pub(crate) async fn policy_get(
     responses(
         (status = 200, description = "The policy in force", body = RiskPolicyView),
         (status = 403, description = "Not a realm administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Thresholds out of 1..=100, or block_at below step_up_at", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Thresholds out of 1..=100, block_at below step_up_at, an unknown on_device_mismatch or fresh_auth_max_age out of 30..=86400", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn policy_put(
     State(state): State<AppState>,
     Admin(admin): Admin<RealmsManage>,
     Json(body): Json<RiskPolicyView>,
 ) -> Result<axum::Json<RiskPolicyView>, ApiError> {
+    let on_device_mismatch = MismatchAction::parse(&body.on_device_mismatch).ok_or_else(|| {
+        portcullis_core::Error::field("on_device_mismatch", "must be step_up or end_session")
+    })?;
     let policy = RiskPolicy {
         enabled: body.enabled,
         step_up_at: body.step_up_at,
         block_at: body.block_at,
         notify_new_device: body.notify_new_device,
+        on_device_mismatch,
+        fresh_auth_max_age: body.fresh_auth_max_age,
     };
     let set = state.core.risk().set_policy(&admin, policy).await?;
     Ok(axum::Json(policy_view(set)))

@@ -48,6 +48,14 @@ async fn admin(
     Ok(state.core.users().require_admin(who).await?)
 }
 
+/// An administrator who may write: one who authenticated recently.
+async fn fresh_admin(
+    state: &AppState,
+    who: &portcullis_core::Principal,
+) -> Result<portcullis_core::users::RealmAdmin, ApiError> {
+    Ok(state.core.users().require_fresh_admin(who).await?)
+}
+
 /// List users (paginated, with an email prefix filter).
 #[utoipa::path(get, path = "/api/v1/identity/users", tag = "identity",
     security(("bearer" = [])), params(ListQuery),
@@ -92,7 +100,7 @@ pub(crate) async fn user_post(
     Authenticated(who): Authenticated,
     Json(body): Json<CreateUserRequest>,
 ) -> Result<(StatusCode, axum::Json<UserView>), ApiError> {
-    let admin = admin(&state, &who).await?;
+    let admin = fresh_admin(&state, &who).await?;
     let user = state
         .core
         .users()
@@ -144,7 +152,7 @@ pub(crate) async fn user_put(
     params: Params,
     Json(body): Json<UpdateUserRequest>,
 ) -> Result<axum::Json<UserView>, ApiError> {
-    let admin = admin(&state, &who).await?;
+    let admin = fresh_admin(&state, &who).await?;
     let id = params.id("id", "user")?;
     let user = state
         .core
@@ -175,7 +183,7 @@ pub(crate) async fn user_delete(
     Authenticated(who): Authenticated,
     params: Params,
 ) -> Result<StatusCode, ApiError> {
-    let admin = admin(&state, &who).await?;
+    let admin = fresh_admin(&state, &who).await?;
     let id = params.id("id", "user")?;
     state.core.users().delete(&admin, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -193,7 +201,7 @@ pub(crate) async fn user_deactivate(
     Authenticated(who): Authenticated,
     params: Params,
 ) -> Result<axum::Json<UserView>, ApiError> {
-    let admin = admin(&state, &who).await?;
+    let admin = fresh_admin(&state, &who).await?;
     let id = params.id("id", "user")?;
     let user = state.core.users().deactivate(&admin, id).await?;
     Ok(axum::Json(user_view(&user)))
@@ -211,7 +219,7 @@ pub(crate) async fn user_reactivate(
     Authenticated(who): Authenticated,
     params: Params,
 ) -> Result<axum::Json<UserView>, ApiError> {
-    let admin = admin(&state, &who).await?;
+    let admin = fresh_admin(&state, &who).await?;
     let id = params.id("id", "user")?;
     let user = state.core.users().reactivate(&admin, id).await?;
     Ok(axum::Json(user_view(&user)))

@@ -216,6 +216,7 @@ async fn env() -> Env {
             client_id: None,
         }),
         service_key: None,
+        elevated_risk: false,
     };
     let http = Arc::new(FakeHttp::default());
     let upstream = Upstream::new(http.clone(), Arc::new(clock.clone()));

@@ -210,3 +210,21 @@ fn sms_webhook_needs_an_http_url_and_a_long_secret() {
         assert_eq!(e.setting, "PORTCULLIS_SMS_WEBHOOK_URL", "{bad}");
     }
 }
+
+#[test]
+fn revocation_sync_interval() {
+    let c = Config::load(None, env(&[])).unwrap();
+    assert_eq!(
+        c.settings.revocation_sync_interval,
+        std::time::Duration::from_millis(250)
+    );
+    let c = Config::load(None, env(&[("PORTCULLIS_REVOCATION_SYNC_MS", "100")])).unwrap();
+    assert_eq!(
+        c.settings.revocation_sync_interval,
+        std::time::Duration::from_millis(100)
+    );
+    for bad in ["0", "2000", "fast"] {
+        let e = Config::load(None, env(&[("PORTCULLIS_REVOCATION_SYNC_MS", bad)])).unwrap_err();
+        assert_eq!(e.setting, "PORTCULLIS_REVOCATION_SYNC_MS", "{bad}");
+    }
+}

@@ -98,11 +98,23 @@ pub async fn denylist_list_and_purge<S: Store + ?Sized>(store: Arc<S>) {
     store.create_realm(&a).await.unwrap();
     store.create_realm(&b).await.unwrap();
     let (j1, j2, j3) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-    store.insert_revoked_token(a.id, j1, at(100)).await.unwrap();
-    store.insert_revoked_token(a.id, j2, at(200)).await.unwrap();
-    store.insert_revoked_token(b.id, j3, at(300)).await.unwrap();
+    store
+        .insert_revoked_token(a.id, j1, at(100), T0)
+        .await
+        .unwrap();
+    store
+        .insert_revoked_token(a.id, j2, at(200), T0)
+        .await
+        .unwrap();
+    store
+        .insert_revoked_token(b.id, j3, at(300), T0)
+        .await
+        .unwrap();
     // Revoking twice is harmless.
-    store.insert_revoked_token(a.id, j1, at(100)).await.unwrap();
+    store
+        .insert_revoked_token(a.id, j1, at(100), T0)
+        .await
+        .unwrap();
 
     let mut listed = store.list_revoked_tokens(T0).await.unwrap();
     listed.sort_by_key(|(_, _, exp)| *exp);
@@ -126,6 +138,68 @@ pub async fn denylist_list_and_purge<S: Store + ?Sized>(store: Arc<S>) {
         store.list_revoked_tokens(T0).await.unwrap(),
         vec![(b.id, j3, at(300))]
     );
+}
+
+/// Revocations since a time: token ids by revocation time, ended sessions,
+/// deactivated accounts (not accounts changed otherwise) and deleted ones, of
+/// every realm.
+pub async fn revocations_since_reads_by_time<S: Store + ?Sized>(store: Arc<S>) {
+    let a = realm("a");
+    let b = realm("b");
+    store.create_realm(&a).await.unwrap();
+    store.create_realm(&b).await.unwrap();
+    let (j1, j2) = (Uuid::now_v7(), Uuid::now_v7());
+    store
+        .insert_revoked_token(a.id, j1, at(900), at(10))
+        .await
+        .unwrap();
+    store
+        .insert_revoked_token(b.id, j2, at(900), at(20))
+        .await
+        .unwrap();
+    let mut gone = user(a.id, "gone@example.com");
+    store.create_user(&gone).await.unwrap();
+    let mut renamed = user(b.id, "renamed@example.com");
+    store.create_user(&renamed).await.unwrap();
+    let s1 = super::session(a.id, gone.id, 3600);
+    store.create_session(&s1).await.unwrap();
+    store.revoke_session(a.id, s1.id, at(15)).await.unwrap();
+    gone.active = false;
+    gone.updated_at = at(25);
+    store.update_user(&gone).await.unwrap();
+    renamed.updated_at = at(30);
+    store.update_user(&renamed).await.unwrap();
+
+    let all = store.revocations_since(at(10)).await.unwrap();
+    let mut tokens = all.tokens.clone();
+    tokens.sort_by_key(|t| t.2);
+    assert_eq!(tokens, vec![(j1, at(900), at(10)), (j2, at(900), at(20))]);
+    assert_eq!(all.sessions, vec![(s1.id, at(15))]);
+    assert_eq!(all.users, vec![(gone.id, at(25))]);
+    assert_eq!(all.latest(), Some(at(25)));
+
+    let later = store.revocations_since(at(16)).await.unwrap();
+    assert_eq!(later.tokens, vec![(j2, at(900), at(20))]);
+    assert!(later.sessions.is_empty());
+    assert_eq!(later.users, vec![(gone.id, at(25))]);
+    assert!(store.revocations_since(at(26)).await.unwrap().is_empty());
+
+    // A deleted account leaves a tombstone (recording it twice is
+    // harmless), purged by time.
+    store
+        .insert_deleted_user(b.id, renamed.id, at(40))
+        .await
+        .unwrap();
+    store
+        .insert_deleted_user(b.id, renamed.id, at(40))
+        .await
+        .unwrap();
+    assert!(store.delete_user(b.id, renamed.id).await.unwrap());
+    let deleted = store.revocations_since(at(26)).await.unwrap();
+    assert_eq!(deleted.users, vec![(renamed.id, at(40))]);
+    assert_eq!(store.purge_deleted_users(at(40)).await.unwrap(), 0);
+    assert_eq!(store.purge_deleted_users(at(41)).await.unwrap(), 1);
+    assert!(store.revocations_since(at(26)).await.unwrap().is_empty());
 }
 
 /// Failures are listed per realm and key, oldest first; cleared and purged.

@@ -89,6 +89,7 @@ pub const ALL: &[&str] = &[
     "signing_keys_insert_list",
     "signing_key_rotation",
     "denylist_list_and_purge",
+    "revocations_since_reads_by_time",
     "login_failures_since_clear_purge",
     "concurrent_writers",
     "ping_and_backend_name",

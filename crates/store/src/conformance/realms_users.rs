@@ -87,7 +87,7 @@ pub async fn realm_delete_cascades<S: Store + ?Sized>(store: Arc<S>) {
             .await
             .unwrap();
         store
-            .insert_revoked_token(r.id, Uuid::now_v7(), at(600))
+            .insert_revoked_token(r.id, Uuid::now_v7(), at(600), T0)
             .await
             .unwrap();
         store

@@ -3,6 +3,7 @@
 //! SQLite 16-byte blob), digests and ciphertexts as bytes.
 
 pub mod audit_event;
+pub mod deleted_user;
 pub mod email_token;
 pub mod federation_attempt;
 pub mod group;

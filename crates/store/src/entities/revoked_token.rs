@@ -13,6 +13,8 @@ pub struct Model {
     pub realm_id: Uuid,
     /// When the token would have expired, Unix microseconds.
     pub expires_at: i64,
+    /// When it was revoked, Unix microseconds (0: before revocation sync).
+    pub revoked_at: i64,
 }
 
 /// No navigable relations: queries join explicitly.

@@ -17,6 +17,7 @@ mod m20261205_000001_risk;
 mod m20261206_000001_otp;
 mod m20261207_000001_federation;
 mod m20261208_000001_edge;
+mod m20261208_000002_revocation_sync;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_otp::Migration),
             Box::new(m20261207_000001_federation::Migration),
             Box::new(m20261208_000001_edge::Migration),
+            Box::new(m20261208_000002_revocation_sync::Migration),
         ]
     }
 }

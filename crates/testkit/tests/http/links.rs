@@ -401,7 +401,12 @@ mail_tests!(
         );
         app.clock.advance(Duration::minutes(6));
         let r = change(&app, &token, json!({ "new_email": "eve2@example.com" })).await;
-        assert_eq!(r.status, 403, "{}", r.text);
+        // No proof in the request and an old login: RFC 9470's 401.
+        assert_eq!(r.status, 401, "{}", r.text);
+        assert_eq!(
+            r.json["type"],
+            "urn:portcullis:problem:reauthentication-required"
+        );
         let r = change(
             &app,
             &token,

@@ -31,6 +31,7 @@ mod social;
 mod tokens;
 mod users;
 mod webauthn;
+mod zero_trust;
 
 pub use portcullis_testkit::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, backend_tests};
 pub use serde_json::{Value, json};

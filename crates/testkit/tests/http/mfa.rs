@@ -348,7 +348,12 @@ backend_tests!(
                 json!({}),
             )
             .await;
-        assert_eq!(r.status, 403, "{}", r.text);
+        // No proof in the request and an old login: RFC 9470's 401.
+        assert_eq!(r.status, 401, "{}", r.text);
+        assert_eq!(
+            r.json["type"],
+            "urn:portcullis:problem:reauthentication-required"
+        );
         let r = app
             .post(
                 "/api/v1/mfa/backup-codes/regenerate",
@@ -384,7 +389,12 @@ backend_tests!(
         let r = app
             .post("/api/v1/mfa/totp/disable", Some(&token), json!({}))
             .await;
-        assert_eq!(r.status, 403, "{}", r.text);
+        // No proof in the request and an old login: RFC 9470's 401.
+        assert_eq!(r.status, 401, "{}", r.text);
+        assert_eq!(
+            r.json["type"],
+            "urn:portcullis:problem:reauthentication-required"
+        );
         assert!(
             r.json["detail"]
                 .as_str()
@@ -400,7 +410,12 @@ backend_tests!(
                 None,
             )
             .await;
-        assert_eq!(r.status, 403, "{}", r.text);
+        // No proof in the request and an old login: RFC 9470's 401.
+        assert_eq!(r.status, 401, "{}", r.text);
+        assert_eq!(
+            r.json["type"],
+            "urn:portcullis:problem:reauthentication-required"
+        );
         let r = app
             .post(
                 "/api/v1/mfa/totp/disable",

@@ -225,7 +225,8 @@ backend_tests!(realm_thresholds_decide, |app: TestApp| async move {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         r.json,
-        json!({"enabled": true, "step_up_at": 40, "block_at": 90, "notify_new_device": true})
+        json!({"enabled": true, "step_up_at": 40, "block_at": 90, "notify_new_device": true,
+               "on_device_mismatch": "step_up", "fresh_auth_max_age": 300})
     );
     let user = app.user("ulf@example.com").await.access_token;
     let policy =
@@ -263,9 +264,13 @@ backend_tests!(realm_thresholds_decide, |app: TestApp| async move {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
+    // The zero-trust settings left out keep their defaults.
+    let mut stored = policy.clone();
+    stored["on_device_mismatch"] = json!("step_up");
+    stored["fresh_auth_max_age"] = json!(300);
     assert_eq!(
         app.get("/api/v1/risk-policy", Some(&admin)).await.json,
-        policy
+        stored
     );
 
     // Three failed logins before the right password: a burst (30), which
