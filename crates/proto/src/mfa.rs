@@ -16,6 +16,8 @@ pub enum LoginResponse {
     MfaRequired(MfaRequiredResponse),
     /// Logged in.
     Tokens(Box<TokenResponse>),
+    /// Logged in, in cookie mode: the refresh token is in a cookie.
+    CookieTokens(Box<crate::bff::CookieTokenResponse>),
 }
 
 /// A login that needs its second step (`POST /api/v1/mfa/verify`).
