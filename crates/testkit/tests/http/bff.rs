@@ -526,3 +526,22 @@ async fn cookie_mode_follows_the_public_url() {
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bff_routes_are_described() {
+    let app = portcullis_testkit::spawn_app(portcullis_testkit::Backend::Sqlite)
+        .await
+        .unwrap();
+    let doc = app.get("/openapi.json", None).await.json;
+    for path in [
+        "/api/v1/bff/session",
+        "/api/v1/bff/refresh",
+        "/api/v1/bff/authorize",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path}");
+        let realm = path.replace("/api/v1/", "/api/v1/realms/{realm}/");
+        assert!(doc["paths"][&realm].is_object(), "{realm}");
+    }
+    assert!(doc["components"]["schemas"]["BffSessionView"].is_object());
+    assert!(doc["components"]["schemas"]["CookieTokenResponse"].is_object());
+}
