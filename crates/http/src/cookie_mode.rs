@@ -75,6 +75,19 @@ pub(crate) fn available(public_url: &str) -> bool {
     }
 }
 
+/// Refuses cookie delivery (422 on `refresh_token_delivery`) where
+/// browsers would drop the cookies.
+pub(crate) fn ensure_available(state: &AppState) -> Result<(), ApiError> {
+    if available(&state.core.settings().public_url) {
+        return Ok(());
+    }
+    Err(portcullis_core::Error::input(
+        "refresh_token_delivery",
+        "cookie delivery needs the server's public URL to be https (or http on a loopback host): browsers drop Secure cookies otherwise",
+    )
+    .into())
+}
+
 /// The CSRF token of a refresh token.
 pub(crate) fn csrf_token(refresh: &str) -> String {
     let mac = portcullis_crypto::hmac_sha256(refresh.as_bytes(), CSRF_LABEL);

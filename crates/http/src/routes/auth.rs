@@ -15,7 +15,9 @@ use portcullis_proto::{
 use secrecy::SecretString;
 
 use super::realm_route;
-use super::respond::{canary_headers, mfa_required_response, token_response, user_view};
+use super::respond::{
+    canary_headers, cookie_login_response, mfa_required_response, token_response, user_view,
+};
 use crate::cookie_mode::{self, CookieCtx};
 use crate::error::ApiError;
 use crate::extract::{
@@ -81,7 +83,7 @@ pub(crate) async fn register_post(
 
 /// Log in with email and password. A user with a second factor gets
 /// `{mfa_required: true, mfa_token, methods}` and no tokens: complete with
-/// `POST /api/v1/mfa/verify`.
+/// `POST /api/v1/mfa/verify` (asking for cookie mode again there).
 ///
 /// With `refresh_token_delivery: "cookie"` (browser apps), the refresh
 /// token is not in the answer: `Set-Cookie` carries it in the HttpOnly
@@ -105,12 +107,8 @@ pub(crate) async fn login_post(
     Json(body): Json<LoginRequest>,
 ) -> Result<(HeaderMap, axum::Json<LoginResponse>), ApiError> {
     let cookie = body.refresh_token_delivery == TokenDelivery::Cookie;
-    if cookie && !cookie_mode::available(&state.core.settings().public_url) {
-        return Err(portcullis_core::Error::input(
-            "refresh_token_delivery",
-            "cookie delivery needs the server's public URL to be https (or http on a loopback host): browsers drop Secure cookies otherwise",
-        )
-        .into());
+    if cookie {
+        cookie_mode::ensure_available(&state)?;
     }
     let outcome = state
         .core
@@ -124,9 +122,7 @@ pub(crate) async fn login_post(
         .await?;
     Ok(match outcome {
         LoginOutcome::Tokens(tokens) if cookie => {
-            let canary = canary_headers(&state, &tokens);
-            let user = tokens.user.as_ref().map(user_view);
-            let (headers, body) = cookie_mode::cookie_tokens(&state, canary, *tokens, user);
+            let (headers, body) = cookie_login_response(&state, *tokens);
             (
                 headers,
                 axum::Json(LoginResponse::CookieTokens(Box::new(body))),
@@ -225,7 +221,9 @@ pub(crate) async fn logout_post(
         };
         return match ended {
             Ok(()) => Ok((clear, StatusCode::NO_CONTENT).into_response()),
-            Err(e) => Err((clear, e).into_response()),
+            // A dead cookie is no use to keep; a refusal (429) ends nothing.
+            Err(e) if e.status() == StatusCode::UNAUTHORIZED => Err((clear, e).into_response()),
+            Err(e) => Err(e.into_response()),
         };
     }
     let who = bearer_principal(&state, cookies.realm.clone(), cookies.headers())

@@ -545,3 +545,52 @@ async fn the_bff_routes_are_described() {
     assert!(doc["components"]["schemas"]["BffSessionView"].is_object());
     assert!(doc["components"]["schemas"]["CookieTokenResponse"].is_object());
 }
+
+backend_tests!(
+    cookie_mode_after_a_second_factor,
+    |app: TestApp| async move {
+        use super::mfa::{code_at, enrolled};
+        let (_, secret, _) = enrolled(&app, "jo@example.com").await;
+        // The first step answers the second to complete, and sets no cookie.
+        let r = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "jo@example.com", "password": PW, "refresh_token_delivery": "cookie"}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["mfa_required"], true);
+        assert!(set_cookies(&r).is_empty());
+        let r = app
+            .post(
+                "/api/v1/mfa/verify",
+                None,
+                json!({
+                    "mfa_token": r.json["mfa_token"], "method": "totp",
+                    "code": code_at(&app, &secret, 0), "refresh_token_delivery": "cookie",
+                }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(r.json.get("refresh_token").is_none(), "{}", r.text);
+        assert_eq!(r.json["amr"], json!(["pwd", "otp", "mfa"]));
+        let mut jar = Jar::default();
+        jar.absorb(&r);
+        assert_eq!(r.json["csrf_token"], jar.csrf());
+        let s = send(
+            &app,
+            reqwest::Method::GET,
+            "/api/v1/bff/session",
+            &jar,
+            None,
+            &[],
+            None,
+        )
+        .await;
+        assert_eq!(s.status, 200, "{}", s.text);
+        assert_eq!(s.json["amr"], r.json["amr"]);
+        let r = post(&app, "/api/v1/auth/refresh", &jar, Some(&jar.csrf())).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+);
