@@ -36,7 +36,7 @@ pub(crate) fn router() -> Router<AppState> {
 /// answered 401 here without ending the session (only a refresh detects
 /// reuse).
 #[utoipa::path(get, path = "/api/v1/bff/session", tag = "bff",
-    params(("Cookie" = String, Header, description = "`__Host-portcullis_refresh=...`")),
+    params(("__Host-portcullis_refresh" = String, Cookie, description = "The refresh cookie of cookie mode")),
     responses(
         (status = 200, description = "The session", body = BffSessionView),
         (status = 401, description = "No refresh cookie, or not a live one", body = Problem, content_type = "application/problem+json"),
@@ -66,7 +66,7 @@ pub(crate) async fn session_get(
 /// family and session, as `/auth/refresh` does.
 #[utoipa::path(post, path = "/api/v1/bff/refresh", tag = "bff",
     params(
-        ("Cookie" = String, Header, description = "`__Host-portcullis_refresh=...`"),
+        ("__Host-portcullis_refresh" = String, Cookie, description = "The refresh cookie of cookie mode"),
         ("X-CSRF-Token" = String, Header, description = "The CSRF token of the refresh cookie"),
     ),
     responses(
@@ -87,7 +87,7 @@ pub(crate) async fn refresh_post(
 /// explanation when asked).
 #[utoipa::path(post, path = "/api/v1/bff/authorize", tag = "bff",
     params(
-        ("Cookie" = String, Header, description = "`__Host-portcullis_refresh=...`"),
+        ("__Host-portcullis_refresh" = String, Cookie, description = "The refresh cookie of cookie mode"),
         ("X-CSRF-Token" = String, Header, description = "The CSRF token of the refresh cookie"),
     ),
     request_body = BffAuthorizeRequest,

@@ -542,6 +542,15 @@ async fn the_bff_routes_are_described() {
         let realm = path.replace("/api/v1/", "/api/v1/realms/{realm}/");
         assert!(doc["paths"][&realm].is_object(), "{realm}");
     }
+    let params = doc["paths"]["/api/v1/bff/session"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    assert!(
+        params
+            .iter()
+            .any(|p| p["in"] == "cookie" && p["name"] == REFRESH),
+        "{params:?}"
+    );
     assert!(doc["components"]["schemas"]["BffSessionView"].is_object());
     assert!(doc["components"]["schemas"]["CookieTokenResponse"].is_object());
 }
