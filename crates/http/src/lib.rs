@@ -4,6 +4,7 @@
 //! result. No SQL and no business rules here; only this crate knows axum.
 
 mod body;
+mod cookie_mode;
 mod edge;
 mod error;
 mod extract;
@@ -39,6 +40,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::service_keys::router())
         .merge(routes::users::router())
         .merge(routes::authz::router())
+        .merge(routes::bff::router())
         .merge(routes::clients::router())
         .merge(routes::federation::router())
         .merge(routes::mail::router())

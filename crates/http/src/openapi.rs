@@ -11,8 +11,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    auth, authz, clients, federation, links, mail, mfa, ops, realms, risk, security, service_keys,
-    users,
+    auth, authz, bff, clients, federation, links, mail, mfa, ops, realms, risk, security,
+    service_keys, users,
 };
 use crate::state::AppState;
 
@@ -62,6 +62,7 @@ impl Modify for BearerScheme {
         authz::member_delete, authz::group_grants_get, authz::group_role_post,
         authz::group_role_delete, authz::group_permission_post, authz::group_permission_delete,
         authz::check_post, authz::check_batch_post, authz::effective_get, authz::authorize_post,
+        bff::session_get, bff::refresh_post, bff::authorize_post,
         clients::clients_list, clients::client_post, clients::client_get, clients::client_patch,
         clients::client_delete, clients::client_secret_post,
         mfa::verify_post, mfa::totp_validate_post, mfa::methods_get, mfa::devices_get,
@@ -90,6 +91,7 @@ impl Modify for BearerScheme {
         (name = "mfa", description = "Second factors and the second step of a login"),
         (name = "identity", description = "User administration"),
         (name = "authorization", description = "Roles, groups, grants, policies and checks"),
+        (name = "bff", description = "Backend-for-frontend: the session of a browser app's refresh cookie (cookie mode)"),
         (name = "clients", description = "OAuth 2.0 / OpenID Connect clients of a realm"),
         (name = "realms", description = "Realm administration and keys"),
         (name = "mail", description = "Mail templates of a realm"),
@@ -106,6 +108,7 @@ const REALM_SCOPED: &[&str] = &[
     "/api/v1/identity/",
     "/api/v1/rbac/",
     "/api/v1/authz/",
+    "/api/v1/bff/",
     "/api/v1/clients",
     "/api/v1/mfa/",
     "/api/v1/risk-policy",

@@ -28,6 +28,24 @@ pub struct LoginRequest {
     pub email: String,
     /// Password.
     pub password: String,
+    /// Where the refresh token goes: `body` (the default) or `cookie`, for
+    /// browser apps: then the answer has no `refresh_token`, and
+    /// `Set-Cookie` carries it in the HttpOnly `__Host-portcullis_refresh`
+    /// cookie, with `__Host-portcullis_iat` and `__Host-portcullis_csrf`
+    /// (see docs/browser-apps.md).
+    #[serde(default)]
+    pub refresh_token_delivery: TokenDelivery,
+}
+
+/// Where a login puts the refresh token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenDelivery {
+    /// In the JSON answer.
+    #[default]
+    Body,
+    /// In an HttpOnly `__Host-` cookie, never readable by scripts.
+    Cookie,
 }
 
 /// A token pair, answered by login and refresh.
@@ -51,11 +69,14 @@ pub struct TokenResponse {
 }
 
 /// `POST /api/v1/auth/refresh`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    /// The refresh token from the last login or refresh.
-    pub refresh_token: String,
+    /// The refresh token from the last login or refresh. Left out (or the
+    /// whole body left out): the `__Host-portcullis_refresh` cookie of
+    /// cookie mode, with its CSRF token in `X-CSRF-Token`.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
 }
 
 /// `POST /api/v1/auth/change-password`.

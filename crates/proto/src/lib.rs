@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod authz;
+pub mod bff;
 pub mod clients;
 pub mod edge;
 pub mod federation;
@@ -17,6 +18,7 @@ pub mod users;
 
 pub use auth::*;
 pub use authz::*;
+pub use bff::*;
 pub use clients::*;
 pub use edge::*;
 pub use federation::*;

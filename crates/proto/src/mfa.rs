@@ -16,6 +16,8 @@ pub enum LoginResponse {
     MfaRequired(MfaRequiredResponse),
     /// Logged in.
     Tokens(Box<TokenResponse>),
+    /// Logged in, in cookie mode: the refresh token is in a cookie.
+    CookieTokens(Box<crate::bff::CookieTokenResponse>),
 }
 
 /// A login that needs its second step (`POST /api/v1/mfa/verify`).
@@ -48,6 +50,10 @@ pub struct MfaVerifyRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub credential: Option<serde_json::Value>,
+    /// Where the refresh token goes, as on `POST /api/v1/auth/login`
+    /// (`body` by default, or `cookie`).
+    #[serde(default)]
+    pub refresh_token_delivery: crate::auth::TokenDelivery,
 }
 
 /// `POST /api/v1/mfa/challenge`: prepares a login's second step with a

@@ -2,10 +2,12 @@
 //! reuse detection, logout, password change, sessions, token validation.
 //!
 //! One module per seam: `register` creates accounts,
+//! `holder` authenticates the holder of a refresh token without spending it,
 //! `login` runs the first and second steps of a login, `sessions` starts
 //! and ends sessions, `tokens` issues, rotates and checks tokens, and
 //! `self_service` is what a signed-in user does with their own account.
 
+mod holder;
 mod login;
 mod register;
 mod self_service;
@@ -15,6 +17,7 @@ mod tests;
 mod tokens;
 mod zero_trust;
 
+pub use holder::{RefreshHolder, SessionInfo, rotate_in};
 pub(crate) use register::{conflict_email, parse_name};
 pub use tokens::{TokenRejection, Validation};
 

@@ -91,6 +91,11 @@ fn api_group(sub: &str) -> Group {
             "challenge" => Group::Mail,
             _ => Group::General,
         },
+        "bff" => match tail {
+            "refresh" => Group::Token,
+            "authorize" => Group::Service,
+            _ => Group::General,
+        },
         "authz" => match tail {
             "check" | "check-batch" => Group::Service,
             _ => Group::Admin,
@@ -157,6 +162,15 @@ mod tests {
             (p.clone(), "/api/v1/auth/refresh", Some(Token), None),
             (p.clone(), "/api/v1/auth/validate", Some(Service), None),
             (p.clone(), "/api/v1/authz/check", Some(Service), None),
+            (p.clone(), "/api/v1/bff/refresh", Some(Token), None),
+            (
+                p.clone(),
+                "/api/v1/realms/acme/bff/refresh",
+                Some(Token),
+                Some("acme"),
+            ),
+            (p.clone(), "/api/v1/bff/authorize", Some(Service), None),
+            (g.clone(), "/api/v1/bff/session", Some(General), None),
             (
                 p.clone(),
                 "/realms/main/oauth2/introspect",

@@ -7,7 +7,8 @@
 //! 3. Blocks and the address's limiters ([`portcullis_core::edge::Edge::admit`]):
 //!    a blocked address or client, or an exhausted limiter, is answered
 //!    here with 429, `Retry-After` and the `RateLimit` headers.
-//! 4. Once the handler's extractor has verified a bearer token, the
+//! 4. Once the handler's extractor has verified a bearer token (or the
+//!    refresh cookie of cookie mode, `crate::cookie_mode`), the
 //!    account's or client's own limiter by its tier
 //!    ([`crate::extract::Authenticated`] calls [`admit_principal`]).
 //!
@@ -152,7 +153,8 @@ where
             let client_id = basic_client_id(headers);
             let anonymous = client_id.is_none()
                 && !headers.contains_key(header::AUTHORIZATION)
-                && !headers.contains_key(SIGNATURE_HEADER);
+                && !headers.contains_key(SIGNATURE_HEADER)
+                && !crate::cookie_mode::has_refresh_cookie(headers);
             let admission = Admission {
                 realm_id,
                 group,

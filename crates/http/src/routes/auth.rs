@@ -2,20 +2,27 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use portcullis_core::accounts::{LoginOutcome, NewAccount};
 use portcullis_core::model::Session;
 use portcullis_proto::{
     ChangePasswordRequest, ConsentView, LoginRequest, LoginResponse, Problem, RefreshRequest,
-    RegisterRequest, SessionView, TokenResponse, UserView, ValidateRequest, ValidateResponse,
+    RegisterRequest, SessionView, TokenDelivery, TokenResponse, UserView, ValidateRequest,
+    ValidateResponse,
 };
 use secrecy::SecretString;
 
 use super::realm_route;
-use super::respond::{canary_headers, mfa_required_response, token_response, user_view};
+use super::respond::{
+    canary_headers, cookie_login_response, mfa_required_response, token_response, user_view,
+};
+use crate::cookie_mode::{self, CookieCtx};
 use crate::error::ApiError;
-use crate::extract::{Authenticated, ClientMeta, Json, Params, RealmCtx};
+use crate::extract::{
+    Authenticated, ClientMeta, Json, OptionalJson, Params, RealmCtx, bearer_principal,
+};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -76,13 +83,21 @@ pub(crate) async fn register_post(
 
 /// Log in with email and password. A user with a second factor gets
 /// `{mfa_required: true, mfa_token, methods}` and no tokens: complete with
-/// `POST /api/v1/mfa/verify`.
+/// `POST /api/v1/mfa/verify` (asking for cookie mode again there).
+///
+/// With `refresh_token_delivery: "cookie"` (browser apps), the refresh
+/// token is not in the answer: `Set-Cookie` carries it in the HttpOnly
+/// `__Host-portcullis_refresh` cookie, with `__Host-portcullis_iat` and
+/// `__Host-portcullis_csrf`, and the answer has `csrf_token` and
+/// `rotate_in` instead (docs/browser-apps.md). Cookie mode needs an https
+/// public URL, or a loopback one.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Logged in, or a second step to complete", body = LoginResponse),
+        (status = 200, description = "Logged in (tokens in the body, or the access token in the body and the refresh token in a cookie), or a second step to complete", body = LoginResponse),
         (status = 401, description = "Invalid email or password", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Account deactivated", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid body, or cookie delivery asked of a server whose public URL is plain http on a non-loopback host", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn login_post(
@@ -91,6 +106,10 @@ pub(crate) async fn login_post(
     ClientMeta(meta): ClientMeta,
     Json(body): Json<LoginRequest>,
 ) -> Result<(HeaderMap, axum::Json<LoginResponse>), ApiError> {
+    let cookie = body.refresh_token_delivery == TokenDelivery::Cookie;
+    if cookie {
+        cookie_mode::ensure_available(&state)?;
+    }
     let outcome = state
         .core
         .accounts()
@@ -102,6 +121,13 @@ pub(crate) async fn login_post(
         )
         .await?;
     Ok(match outcome {
+        LoginOutcome::Tokens(tokens) if cookie => {
+            let (headers, body) = cookie_login_response(&state, *tokens);
+            (
+                headers,
+                axum::Json(LoginResponse::CookieTokens(Box::new(body))),
+            )
+        }
         LoginOutcome::Tokens(tokens) => (
             canary_headers(&state, &tokens),
             axum::Json(LoginResponse::Tokens(Box::new(token_response(*tokens)))),
@@ -114,39 +140,111 @@ pub(crate) async fn login_post(
 }
 
 /// Exchange a refresh token for a new pair. A spent token revokes its family and session.
+///
+/// Without `refresh_token` in the body (or without a body), the
+/// `__Host-portcullis_refresh` cookie of cookie mode is spent instead: the
+/// request must then pass the CSRF checks (`X-CSRF-Token`, same origin),
+/// the new refresh token goes to the cookie, and the answer has no
+/// `refresh_token`.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
-    request_body = RefreshRequest,
+    request_body(content = Option<RefreshRequest>, description = "The refresh token; left out in cookie mode"),
+    params(("X-CSRF-Token" = Option<String>, Header, description = "Cookie mode: the CSRF token of the refresh cookie")),
     responses(
-        (status = 200, description = "A new token pair", body = TokenResponse),
-        (status = 401, description = "Invalid, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "A new token pair, or in cookie mode the access token (and new cookies)", body = TokenResponse),
+        (status = 401, description = "Invalid, expired, revoked or reused refresh token, or none", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Cookie mode: the CSRF checks failed (`urn:portcullis:problem:csrf`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn refresh_post(
     State(state): State<AppState>,
-    RealmCtx(realm): RealmCtx,
-    ClientMeta(meta): ClientMeta,
-    Json(body): Json<RefreshRequest>,
-) -> Result<axum::Json<TokenResponse>, ApiError> {
+    cookies: CookieCtx,
+    OptionalJson(body): OptionalJson<RefreshRequest>,
+) -> Result<Response, ApiError> {
+    let Some(presented) = body.refresh_token else {
+        if cookies.token.is_none() {
+            return Err(portcullis_core::Error::NotAuthenticated(
+                "a refresh token is required: in the body, or in the __Host-portcullis_refresh cookie",
+            )
+            .into());
+        }
+        let (headers, body) = cookies.rotate(&state).await?;
+        return Ok((headers, axum::Json(body)).into_response());
+    };
     let tokens = state
         .core
         .accounts()
-        .refresh(&realm, SecretString::from(body.refresh_token), &meta)
+        .refresh(
+            &cookies.realm,
+            SecretString::from(presented),
+            &cookies.meta(),
+        )
         .await?;
-    Ok(axum::Json(token_response(tokens)))
+    Ok(axum::Json(token_response(tokens)).into_response())
 }
 
 /// End the current session: its refresh tokens and this access token stop working at once.
+///
+/// In cookie mode (no `Authorization` header, the refresh cookie sent) the
+/// cookie's session ends, after the CSRF checks; either way the answer
+/// clears the cookies of cookie mode when they were sent.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     security(("bearer" = [])),
+    params(("X-CSRF-Token" = Option<String>, Header, description = "Cookie mode: the CSRF token of the refresh cookie")),
     responses(
         (status = 204, description = "Logged out"),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid access token or refresh cookie", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Cookie mode: the CSRF checks failed (`urn:portcullis:problem:csrf`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn logout_post(
     State(state): State<AppState>,
-    Authenticated(who): Authenticated,
-) -> Result<StatusCode, ApiError> {
-    state.core.accounts().logout(&who).await?;
-    Ok(StatusCode::NO_CONTENT)
+    cookies: CookieCtx,
+) -> Result<Response, Response> {
+    let mut clear = HeaderMap::new();
+    if cookies.token.is_some() {
+        cookie_mode::clear_cookies(&mut clear);
+    }
+    let by_cookie =
+        cookies.token.is_some() && !cookies.headers().contains_key(header::AUTHORIZATION);
+    if by_cookie {
+        // A refusal of the CSRF checks leaves the cookies be: the request
+        // may not be the user's.
+        cookies
+            .check_csrf(&state)
+            .map_err(IntoResponse::into_response)?;
+        let ended = match cookies.holder(&state).await {
+            Ok(holder) => state
+                .core
+                .accounts()
+                .logout_holder(&holder)
+                .await
+                .map_err(ApiError::from),
+            Err(e) => Err(e),
+        };
+        return match ended {
+            Ok(()) => Ok((clear, StatusCode::NO_CONTENT).into_response()),
+            // A dead cookie is no use to keep; a refusal (429) ends nothing.
+            Err(e) if e.status() == StatusCode::UNAUTHORIZED => Err((clear, e).into_response()),
+            Err(e) => Err(e.into_response()),
+        };
+    }
+    let who = bearer_principal(
+        &state,
+        cookies.realm.clone(),
+        cookies.headers(),
+        &cookies.device(),
+    )
+    .await
+    .map_err(IntoResponse::into_response)?;
+    cookies
+        .admit(&state, &who)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    state
+        .core
+        .accounts()
+        .logout(&who)
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
+    Ok((clear, StatusCode::NO_CONTENT).into_response())
 }
 
 /// The caller's account.

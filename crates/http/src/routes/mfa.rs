@@ -4,6 +4,7 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use portcullis_core::mfa::{
     ChallengePurpose, CodeSent, FactorKind, METHOD_EMAIL, METHOD_SMS, MfaFactor, MfaStatus,
@@ -13,13 +14,13 @@ use portcullis_proto::{
     BackupCodesResponse, CodeEnrolmentResponse, CodeVerifyRequest, CodeVerifyResponse,
     MfaChallengeRequest, MfaChallengeResponse, MfaMethodView, MfaMethodsResponse, MfaSetupRequest,
     MfaSetupResponse, MfaVerifyRequest, PasskeyLoginRequest, PasskeyOptionsResponse, Problem,
-    ReauthRequest, TokenResponse, TotpEnrolmentResponse, TotpValidateRequest, TotpVerifyRequest,
-    TotpVerifyResponse, WebauthnRegisterRequest, WebauthnRegisterResponse,
+    ReauthRequest, TokenDelivery, TokenResponse, TotpEnrolmentResponse, TotpValidateRequest,
+    TotpVerifyRequest, TotpVerifyResponse, WebauthnRegisterRequest, WebauthnRegisterResponse,
 };
 use secrecy::{ExposeSecret, SecretString};
 
 use super::realm_route;
-use super::respond::{canary_headers, token_response};
+use super::respond::{canary_headers, cookie_login_response, token_response};
 use crate::error::ApiError;
 use crate::extract::{Authenticated, ClientMeta, Json, OptionalJson, Params, RealmCtx};
 use crate::state::AppState;
@@ -120,12 +121,14 @@ fn options_response(o: PasskeyOptions) -> PasskeyOptionsResponse {
 
 /// Complete a login's second step: the tokens. For `email` and `sms` the
 /// code is the one last sent by `POST /api/v1/mfa/challenge` (single use;
-/// five wrong codes end the login).
+/// five wrong codes end the login). With `refresh_token_delivery: "cookie"`
+/// the refresh token goes to the cookies of cookie mode, as on
+/// `POST /api/v1/auth/login`.
 #[utoipa::path(post, path = "/api/v1/mfa/verify", tag = "mfa",
     request_body = MfaVerifyRequest,
     responses(
-        (status = 200, description = "Logged in; `amr` names both steps", body = TokenResponse),
-        (status = 422, description = "A method the login does not offer", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Logged in; `amr` names both steps (in cookie mode a `CookieTokenResponse` and the cookies)", body = TokenResponse),
+        (status = 422, description = "A method the login does not offer, or cookie delivery on a plain-http public URL", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong code, or an invalid, spent or expired mfa_token", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -134,7 +137,11 @@ pub(crate) async fn verify_post(
     RealmCtx(realm): RealmCtx,
     ClientMeta(meta): ClientMeta,
     Json(body): Json<MfaVerifyRequest>,
-) -> Result<(HeaderMap, axum::Json<TokenResponse>), ApiError> {
+) -> Result<Response, ApiError> {
+    let cookie = body.refresh_token_delivery == TokenDelivery::Cookie;
+    if cookie {
+        crate::cookie_mode::ensure_available(&state)?;
+    }
     // A WebAuthn answer travels as JSON; the domain reads it as the code.
     let code = match (&body.credential, body.method.as_str()) {
         (Some(credential), "webauthn") => credential.to_string(),
@@ -145,10 +152,15 @@ pub(crate) async fn verify_post(
         .accounts()
         .complete_login(&realm, &body.mfa_token, &body.method, &code, &meta)
         .await?;
+    if cookie {
+        let (headers, body) = cookie_login_response(&state, tokens);
+        return Ok((headers, axum::Json(body)).into_response());
+    }
     Ok((
         canary_headers(&state, &tokens),
         axum::Json(token_response(tokens)),
-    ))
+    )
+        .into_response())
 }
 
 /// Complete a login's second step with a TOTP code.

@@ -8,6 +8,7 @@ use crate::state::AppState;
 pub mod auth;
 pub mod authz;
 mod authz_views;
+pub mod bff;
 pub mod clients;
 pub mod federation;
 pub mod links;

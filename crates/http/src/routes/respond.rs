@@ -1,13 +1,13 @@
 //! The answers several API routers share: a user as the API shows it, the
-//! tokens of a login (with its canary cookie), and the second step a login
-//! asks for. Route modules import these from here, never from each other.
+//! tokens of a login (with its canary cookie; in cookie mode, with the
+//! session's cookies), and the second step a login asks for. Route modules import these from here, never from each other.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use portcullis_core::accounts::IssuedTokens;
 use portcullis_core::mfa::MfaRequired;
 use portcullis_core::users::ManagedUser;
-use portcullis_proto::{MfaRequiredResponse, TokenResponse, UserView};
+use portcullis_proto::{CookieTokenResponse, MfaRequiredResponse, TokenResponse, UserView};
 use secrecy::ExposeSecret;
 
 use crate::extract::CANARY_COOKIE;
@@ -52,6 +52,17 @@ pub(crate) fn canary_headers(state: &AppState, t: &IssuedTokens) -> HeaderMap {
         }
     }
     headers
+}
+
+/// A login's answer in cookie mode: the canary and the session cookies,
+/// and the tokens but the refresh token.
+pub(crate) fn cookie_login_response(
+    state: &AppState,
+    t: IssuedTokens,
+) -> (HeaderMap, CookieTokenResponse) {
+    let canary = canary_headers(state, &t);
+    let user = t.user.as_ref().map(user_view);
+    crate::cookie_mode::cookie_tokens(state, canary, t, user)
 }
 
 pub(crate) fn token_response(t: IssuedTokens) -> TokenResponse {

@@ -10,6 +10,7 @@
 
 mod accounts;
 mod authz;
+mod bff;
 mod clients;
 mod edge;
 mod errors;
