@@ -503,6 +503,7 @@ mod tests {
             refresh_token_ttl: None,
             require_consent: false,
             enabled: true,
+            links: Default::default(),
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
         }

@@ -47,6 +47,15 @@ pub struct ClientView {
     pub enabled: bool,
     /// Whether the client holds a secret.
     pub has_secret: bool,
+    /// The client's logo (https; never fetched by the server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    /// Its privacy policy (https).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    /// Its terms of service (https).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
     /// The client's service account, for a client with the
     /// `client_credentials` grant: the subject of its own tokens, to which
     /// roles and permissions are granted like to a user (its id is the
@@ -117,6 +126,16 @@ pub struct CreateClientRequest {
     /// Default true.
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// The client's logo: an https URL (at most 2,000 characters, no
+    /// credentials), shown to users, never fetched by the server.
+    #[serde(default)]
+    pub logo_uri: Option<String>,
+    /// Its privacy policy: an https URL.
+    #[serde(default)]
+    pub policy_uri: Option<String>,
+    /// Its terms of service: an https URL.
+    #[serde(default)]
+    pub tos_uri: Option<String>,
 }
 
 /// `PATCH /api/v1/clients/{client_id}`: only the fields present change; a
@@ -163,6 +182,18 @@ pub struct UpdateClientRequest {
     /// Enable or disable the client.
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// Replaces the logo URL (`null` removes it).
+    #[serde(default, deserialize_with = "crate::authz::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub logo_uri: Option<Option<String>>,
+    /// Replaces the privacy policy URL (`null` removes it).
+    #[serde(default, deserialize_with = "crate::authz::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub policy_uri: Option<Option<String>>,
+    /// Replaces the terms of service URL (`null` removes it).
+    #[serde(default, deserialize_with = "crate::authz::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub tos_uri: Option<Option<String>>,
 }
 
 /// The answer to creating a confidential client or rotating its secret: the

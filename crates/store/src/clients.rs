@@ -40,6 +40,9 @@ fn client_row(c: &OAuthClient) -> oauth_client::Model {
         refresh_token_ttl: c.refresh_token_ttl.map(i64::from),
         require_consent: c.require_consent,
         enabled: c.enabled,
+        logo_uri: c.links.logo_uri.clone(),
+        policy_uri: c.links.policy_uri.clone(),
+        tos_uri: c.links.tos_uri.clone(),
         created_at: micros(c.created_at),
         updated_at: micros(c.updated_at),
     }
@@ -84,6 +87,11 @@ impl TryFrom<oauth_client::Model> for OAuthClient {
             refresh_token_ttl: ttl(m.refresh_token_ttl)?,
             require_consent: m.require_consent,
             enabled: m.enabled,
+            links: portcullis_core::clients::ClientLinks {
+                logo_uri: m.logo_uri,
+                policy_uri: m.policy_uri,
+                tos_uri: m.tos_uri,
+            },
             created_at: instant(m.created_at)?,
             updated_at: instant(m.updated_at)?,
         })

@@ -18,11 +18,11 @@ use crate::app::Inner;
 use crate::error::{Error, FieldError, Result};
 use crate::model::new_id;
 use validate::{
-    access_token_ttl, auth_method, finish, grants, id_token_alg, jwks, name, refresh_token_ttl,
-    scopes, uris,
+    access_token_ttl, auth_method, finish, grants, id_token_alg, jwks, link_uri, name,
+    refresh_token_ttl, scopes, uris,
 };
 
-pub use crate::model::client::{AuthMethod, ClientType, GrantType, OAuthClient};
+pub use crate::model::client::{AuthMethod, ClientLinks, ClientType, GrantType, OAuthClient};
 pub(crate) use cache::ClientCache;
 pub use validate::{check_client_id, check_jwks, check_redirect_uri, is_scope_token};
 
@@ -234,6 +234,11 @@ impl<'a> Clients<'a> {
         access_token_ttl(input.access_token_ttl, &mut errors);
         refresh_token_ttl(input.refresh_token_ttl, &mut errors);
         let jwks = jwks(input.jwks, &mut errors);
+        let links = crate::model::client::ClientLinks {
+            logo_uri: link_uri("logo_uri", input.logo_uri, &mut errors),
+            policy_uri: link_uri("policy_uri", input.policy_uri, &mut errors),
+            tos_uri: link_uri("tos_uri", input.tos_uri, &mut errors),
+        };
         let now = self.i.clock.now();
         let mut client = OAuthClient {
             id: new_id(),
@@ -253,6 +258,7 @@ impl<'a> Clients<'a> {
             refresh_token_ttl: input.refresh_token_ttl,
             require_consent: input.require_consent.unwrap_or(false),
             enabled: input.enabled.unwrap_or(true),
+            links,
             created_at: now,
             updated_at: now,
         };
@@ -326,6 +332,15 @@ impl<'a> Clients<'a> {
         }
         if let Some(v) = input.enabled {
             c.enabled = v;
+        }
+        if let Some(u) = input.logo_uri {
+            c.links.logo_uri = link_uri("logo_uri", u, &mut errors);
+        }
+        if let Some(u) = input.policy_uri {
+            c.links.policy_uri = link_uri("policy_uri", u, &mut errors);
+        }
+        if let Some(u) = input.tos_uri {
+            c.links.tos_uri = link_uri("tos_uri", u, &mut errors);
         }
         if errors.is_empty() {
             errors = c.check();

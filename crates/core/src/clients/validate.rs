@@ -180,6 +180,31 @@ pub(super) fn scopes(input: Vec<String>, errors: &mut Vec<FieldError>) -> Vec<St
     out
 }
 
+/// A link shown to users (`logo_uri`, `policy_uri`, `tos_uri`): an https
+/// URL with a host, without credentials, at most 2,000 characters. The
+/// server stores it and never fetches it.
+pub(super) fn link_uri(
+    field: &str,
+    input: Option<String>,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let uri = input?.trim().to_owned();
+    let ok = uri.len() <= 2_000
+        && url::Url::parse(&uri).is_ok_and(|u| {
+            u.scheme() == "https"
+                && u.host_str().is_some_and(|h| !h.is_empty())
+                && u.username().is_empty()
+                && u.password().is_none()
+        });
+    if !ok {
+        errors.push(FieldError::new(
+            field,
+            "must be an https URL with a host and no credentials, at most 2000 characters",
+        ));
+    }
+    Some(uri)
+}
+
 pub(super) fn name(input: &str, errors: &mut Vec<FieldError>) -> String {
     let t = input.trim();
     if t.is_empty() || t.chars().count() > 100 || t.chars().any(char::is_control) {

@@ -108,6 +108,18 @@ impl GrantType {
     }
 }
 
+/// Links a client shows users (RFC 7591 `logo_uri`, `policy_uri`,
+/// `tos_uri`): https URLs only, never fetched by the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientLinks {
+    /// The client's logo.
+    pub logo_uri: Option<String>,
+    /// Its privacy policy.
+    pub policy_uri: Option<String>,
+    /// Its terms of service.
+    pub tos_uri: Option<String>,
+}
+
 /// A registered client.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OAuthClient {
@@ -145,6 +157,9 @@ pub struct OAuthClient {
     pub require_consent: bool,
     /// Disabled clients get no tokens.
     pub enabled: bool,
+    /// The client's logo, its privacy policy and its terms of service
+    /// (https; shown to users, never fetched by the server).
+    pub links: ClientLinks,
     /// Creation time.
     pub created_at: OffsetDateTime,
     /// Last update.

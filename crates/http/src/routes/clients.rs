@@ -54,6 +54,9 @@ fn client_view(c: &OAuthClient) -> ClientView {
         require_consent: c.require_consent,
         enabled: c.enabled,
         has_secret: c.secret_hash.is_some(),
+        logo_uri: c.links.logo_uri.clone(),
+        policy_uri: c.links.policy_uri.clone(),
+        tos_uri: c.links.tos_uri.clone(),
         service_account_id: c
             .grant_types
             .contains(&GrantType::ClientCredentials)

@@ -87,6 +87,11 @@ pub async fn clients_update_delete_cascade<S: Store + ?Sized>(store: Arc<S>) {
 
     let changed = OAuthClient {
         name: "Renamed".to_owned(),
+        links: portcullis_core::clients::ClientLinks {
+            logo_uri: Some("https://cdn.example.com/logo.png".to_owned()),
+            policy_uri: Some("https://example.com/privacy".to_owned()),
+            tos_uri: None,
+        },
         auth_method: AuthMethod::PrivateKeyJwt,
         secret_hash: None,
         redirect_uris: vec!["com.example.app:/cb".to_owned()],

@@ -251,6 +251,7 @@ pub fn client(realm_id: Uuid, client_id: &str) -> OAuthClient {
         refresh_token_ttl: None,
         require_consent: false,
         enabled: true,
+        links: Default::default(),
         created_at: T0,
         updated_at: T0,
     }

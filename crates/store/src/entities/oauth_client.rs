@@ -42,6 +42,12 @@ pub struct Model {
     pub require_consent: bool,
     /// Disabled clients get no tokens.
     pub enabled: bool,
+    /// RFC 7591 `logo_uri`.
+    pub logo_uri: Option<String>,
+    /// RFC 7591 `policy_uri`.
+    pub policy_uri: Option<String>,
+    /// RFC 7591 `tos_uri`.
+    pub tos_uri: Option<String>,
     /// Creation time, Unix microseconds.
     pub created_at: i64,
     /// Last update, Unix microseconds.

@@ -18,6 +18,7 @@ mod m20261206_000001_otp;
 mod m20261207_000001_federation;
 mod m20261208_000001_edge;
 mod m20261208_000002_revocation_sync;
+mod m20261208_000003_client_links;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_federation::Migration),
             Box::new(m20261208_000001_edge::Migration),
             Box::new(m20261208_000002_revocation_sync::Migration),
+            Box::new(m20261208_000003_client_links::Migration),
         ]
     }
 }

@@ -314,3 +314,67 @@ backend_tests!(
         assert_eq!(app.delete("/api/v1/clients/job", t).await.status, 403);
     }
 );
+
+backend_tests!(
+    client_links_are_https_and_kept_as_given,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let r = app
+            .post(
+                "/api/v1/clients",
+                Some(&admin),
+                json!({
+                    "name": "Shop",
+                    "redirect_uris": ["https://shop.example.com/cb"],
+                    "logo_uri": "http://shop.example.com/logo.png",
+                    "policy_uri": "javascript:alert(1)",
+                    "tos_uri": "https://user:pw@shop.example.com/terms"
+                }),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        let fields: Vec<&str> = r.json["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, ["logo_uri", "policy_uri", "tos_uri"], "{}", r.text);
+
+        let r = app
+            .post(
+                "/api/v1/clients",
+                Some(&admin),
+                json!({
+                    "name": "Shop",
+                    "client_id": "shop",
+                    "redirect_uris": ["https://shop.example.com/cb"],
+                    "logo_uri": "https://cdn.example.com/shop.png",
+                    "policy_uri": "https://shop.example.com/privacy",
+                    "tos_uri": "https://shop.example.com/terms?lang=en"
+                }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.json["logo_uri"], "https://cdn.example.com/shop.png");
+        assert_eq!(r.json["tos_uri"], "https://shop.example.com/terms?lang=en");
+        let r = patch(
+            &app,
+            "/api/v1/clients/shop",
+            &admin,
+            json!({"logo_uri": null, "policy_uri": "ftp://x"}),
+        )
+        .await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        let r = patch(
+            &app,
+            "/api/v1/clients/shop",
+            &admin,
+            json!({"logo_uri": null}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(r.json.get("logo_uri").is_none(), "{}", r.text);
+        assert_eq!(r.json["policy_uri"], "https://shop.example.com/privacy");
+    }
+);

@@ -876,7 +876,13 @@ backend_tests!(authorization_request_errors, |app: TestApp| async move {
 
 backend_tests!(consent_is_asked_and_remembered, |app: TestApp| async move {
     let admin = app.admin_token().await;
-    let secret = web_client(&app, &admin, "third", json!({"require_consent": true})).await;
+    let secret = web_client(
+        &app,
+        &admin,
+        "third",
+        json!({"require_consent": true, "policy_uri": "https://third.example.com/privacy?a=1&b=\"2\""}),
+    )
+    .await;
     app.register("fay@example.com", PW).await;
     let mut b = Browser::default();
     let page = b.get(&app, &authorize_query("third", &[])).await;
@@ -890,6 +896,15 @@ backend_tests!(consent_is_asked_and_remembered, |app: TestApp| async move {
     assert_eq!(consent.status, 200, "{}", consent.text);
     assert!(consent.text.contains("App third"));
     assert!(consent.text.contains("See your email address"));
+    // The client's policy is a link, escaped; no terms were given.
+    assert!(
+        consent
+            .text
+            .contains("href=\"https://third.example.com/privacy?a=1&#38;b=&#34;2&#34;\""),
+        "{}",
+        consent.text
+    );
+    assert!(!consent.text.contains("terms of service"));
     assert!(consent.text.contains("value=\"allow\""));
 
     let r = b.submit(&app, &consent, &[("decision", "deny")]).await;

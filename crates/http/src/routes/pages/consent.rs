@@ -20,6 +20,9 @@ struct ConsentPage<'a> {
     client_name: &'a str,
     user_email: &'a str,
     scopes: Vec<String>,
+    /// The client's privacy policy and terms (https; links, never fetched).
+    policy_uri: Option<&'a str>,
+    tos_uri: Option<&'a str>,
 }
 
 /// What a scope lets a client do, in words.
@@ -63,6 +66,8 @@ impl Ctx<'_> {
             client_name: &req.client.name,
             user_email: user.email.as_str(),
             scopes: req.scopes.iter().map(|s| describe_scope(s)).collect(),
+            policy_uri: req.client.links.policy_uri.as_deref(),
+            tos_uri: req.client.links.tos_uri.as_deref(),
         }
         .render();
         page.html(StatusCode::OK, body)
