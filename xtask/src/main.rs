@@ -6,7 +6,9 @@
 //!   and npm packages installed when missing).
 //! - `e2e [-- PATTERN...]`: the end-to-end suites only.
 //! - `bench [--seconds N] [--no-postgres] [--server-binary PATH]`: a load
-//!   benchmark of the release server; figures in a table, also written to `target/bench-report.md`.
+//!   benchmark of the release server, with what the edge defences cost
+//!   (against the server with them off; wrk installed with apt-get when
+//!   missing); figures in a table, also written to `target/bench-report.md`.
 //! - `bench authz [--seconds N] [--skip-http] [--server-binary PATH]`: the
 //!   authorization engine against casbin-rs and cedar-policy in process, and
 //!   the check API over HTTP; report in `target/bench-authz-report.md`.
@@ -40,8 +42,10 @@ commands:
   e2e [-- PATTERN...]             the end-to-end suites in e2e/ only, against the real
                                   server (PATTERN: a regex on test names)
   bench [--seconds N] [--no-postgres] [--server-binary PATH]
-                                  load benchmark of the release server (or of PATH);
-                                  report in target/bench-report.md
+                                  load benchmark of the release server (or of PATH),
+                                  with the edge defences' cost (their server off, and
+                                  wrk, installed when missing); report in
+                                  target/bench-report.md
   bench authz [--seconds N] [--skip-http] [--server-binary PATH]
                                   authorization benchmark: our engine, casbin-rs and
                                   cedar-policy in process on a 100,000-user realm, and

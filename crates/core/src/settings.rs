@@ -57,6 +57,11 @@ pub struct Settings {
     /// Proxies whose `X-Forwarded-For` names the client (none: the
     /// socket's address is the client's).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Whether requests pass the edge defences (default true): the client
+    /// address through trusted proxies, blocks, the rate limiters and their
+    /// headers, and the verification of HMAC-signed requests. Off only to
+    /// measure what the defences cost; never in production.
+    pub edge_defences: bool,
 }
 
 impl Settings {
@@ -77,6 +82,7 @@ impl Settings {
             session_cache_capacity: 100_000,
             rate_limits: crate::edge::RateLimitPolicy::default(),
             trusted_proxies: Vec::new(),
+            edge_defences: true,
         }
     }
 

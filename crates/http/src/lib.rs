@@ -55,7 +55,10 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::MetricsLayer)
         .with_state(state.clone());
     let hsts = middleware::Hsts::for_public_url(&state.core.settings().public_url);
-    with_edge(routes, hsts, Some(state))
+    // Off only to measure what the defences cost (`edge_defences`): no
+    // blocks, rate limits, signed requests or trusted proxies then.
+    let defences = state.core.settings().edge_defences;
+    with_edge(routes, hsts, defences.then_some(state))
 }
 
 /// `routes` behind the middleware every request passes through first.

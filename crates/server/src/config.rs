@@ -15,6 +15,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use time::Duration;
 
+use mail::{check_mailbox, check_smtp_url};
+
 /// Prefix of every environment variable read as configuration.
 pub const ENV_PREFIX: &str = "PORTCULLIS_";
 
@@ -337,6 +339,8 @@ raw_config! {
     rate_limits: String,
     /// A JSON rate-limit policy (the document of `PUT /api/v1/security/rate-limits`), the default of realms without their own.
     rate_limits_file: PathBuf,
+    /// `on` (default) or `off`: the edge defences (client address through trusted proxies, blocks, rate limits, HMAC-signed requests); off only to measure what the defences cost; never in production.
+    edge_defences: String,
 }
 
 /// The validated configuration.
@@ -699,18 +703,13 @@ impl Config {
             }
         };
 
-        if let Some(t) = raw.trusted_proxies {
-            settings.trusted_proxies =
-                edge::trusted_proxies(&t).map_err(|r| err(n("trusted_proxies"), r))?;
-        }
-        if let Some(f) = raw.rate_limits_file {
-            settings.rate_limits =
-                edge::policy_file(&f).map_err(|r| err(n("rate_limits_file"), r))?;
-        }
-        if let Some(t) = raw.rate_limits {
-            settings.rate_limits.enabled &=
-                edge::switch(&t).map_err(|r| err(n("rate_limits"), r))?;
-        }
+        let edge = edge::RawEdge {
+            trusted_proxies: raw.trusted_proxies,
+            rate_limits: raw.rate_limits,
+            rate_limits_file: raw.rate_limits_file,
+            edge_defences: raw.edge_defences,
+        };
+        edge::apply(edge, &mut settings, n)?;
 
         let geoip_file = |key: &str, path: Option<PathBuf>| match path {
             Some(p) if p.as_os_str().is_empty() => Err(err(n(key), "must be a file path")),
@@ -743,53 +742,6 @@ impl Config {
     }
 }
 
-/// Checks an SMTP URL's shape without ever echoing it (it may hold a password).
-fn check_smtp_url(setting: &str, url: SecretString) -> Result<SmtpUrl, ConfigError> {
-    use secrecy::ExposeSecret;
-    let parsed = url::Url::parse(url.expose_secret()).map_err(|_| {
-        err(
-            setting,
-            "is not a URL such as smtp://host:25 or smtps://user:pass@host",
-        )
-    })?;
-    if !matches!(parsed.scheme(), "smtp" | "smtps") {
-        return Err(err(setting, "must start with smtp:// or smtps://"));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(err(setting, "must name a host"));
-    }
-    if let Some(tls) = parsed
-        .query_pairs()
-        .find(|(k, _)| k == "tls")
-        .map(|(_, v)| v.into_owned())
-        && !matches!(tls.as_str(), "required" | "opportunistic")
-    {
-        return Err(err(setting, "tls= must be required or opportunistic"));
-    }
-    Ok(SmtpUrl(url))
-}
-
-/// Checks a From address: `addr@domain` or `Name <addr@domain>`, one line.
-fn check_mailbox(text: &str) -> Result<(), String> {
-    let t = text.trim();
-    let address = match (t.rfind('<'), t.ends_with('>')) {
-        (Some(start), true) => t.get(start + 1..t.len() - 1).unwrap_or_default(),
-        _ => t,
-    };
-    let ok = !t.contains(['\r', '\n'])
-        && address
-            .split_once('@')
-            .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
-        && !address.contains(char::is_whitespace);
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "'{t}' is not a mail address such as noreply@example.com or Name <noreply@example.com>"
-        ))
-    }
-}
-
 fn positive(setting: String, v: Option<u32>, default: u32) -> Result<u32, ConfigError> {
     match v {
         Some(0) => Err(err(setting, "must be at least 1")),
@@ -799,5 +751,6 @@ fn positive(setting: String, v: Option<u32>, default: u32) -> Result<u32, Config
 }
 
 mod edge;
+mod mail;
 #[cfg(test)]
 mod tests;

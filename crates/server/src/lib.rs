@@ -92,6 +92,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("cannot listen on {}", config.bind))?;
+    if !config.settings.edge_defences {
+        tracing::warn!(
+            "edge defences are off (edge_defences): no blocks, rate limits, signed requests or \
+             trusted proxies; this is only for measuring what they cost, never for production"
+        );
+    }
     let (core, router) = open(&config).await?;
     geoip::install(&core, geoip);
     let boot = core

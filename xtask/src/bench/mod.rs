@@ -4,8 +4,12 @@
 //! test: it fails only when a measurement could not be taken at all.
 //!
 //! Measured, in order: raw Argon2id hashing (idle machine), then a server on
-//! SQLite (idle RSS, logins, token validation, refresh rotations), then a
-//! server on a throwaway PostgreSQL cluster (refresh rotations). The load
+//! SQLite (idle RSS, logins, token validation, refresh rotations), then what
+//! the edge defences cost on validate and the token endpoint, against the
+//! same server with them off, also driven by wrk (see [`edge`]), then a
+//! server on a throwaway PostgreSQL cluster (refresh rotations). Every
+//! server's rate limits are raised (every quota times
+//! [`edge::QUOTA_FACTOR`]) so that the load is counted, never refused. The load
 //! generator is this crate's hidden `loadgen` subcommand, built with
 //! `--release` and run in its own process.
 //!
@@ -14,6 +18,7 @@
 //! Node's oidc-provider: see [`oidc`].
 
 mod authz;
+mod edge;
 mod oidc;
 mod report;
 
@@ -145,6 +150,7 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
                 Ok(kib) => Outcome::Done(kib.into()),
                 Err(err) => Outcome::Failed(format!("{err:#}")),
             };
+            relax_rate_limits(server.addr(), &admin_password);
             let addr = server.addr().to_string();
             let http = |scenario: &str, connections: usize| {
                 eprintln!("xtask: {scenario} on SQLite, {connections} connections, {seconds} s");
@@ -175,6 +181,9 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     drop(sqlite_dir);
 
     check_interrupted()?;
+    report.edge = edge::measure(&binary, &seconds);
+
+    check_interrupted()?;
     report.refresh_postgres = if !opts.skip {
         refresh_on_postgres(&binary, &admin_password, &seconds)
     } else {
@@ -198,6 +207,7 @@ fn refresh_on_postgres(binary: &Path, admin_password: &str, seconds: &str) -> Ou
         let postgres = Postgres::start()?;
         let data = TempDir::new("portcullis-bench")?;
         let server = Server::start(binary, data.path(), &postgres.url(), admin_password)?;
+        relax_rate_limits(server.addr(), admin_password);
         eprintln!("xtask: refresh on PostgreSQL, {CHEAP_CONNECTIONS} connections, {seconds} s");
         let addr = server.addr().to_string();
         let connections = CHEAP_CONNECTIONS.to_string();
@@ -220,6 +230,15 @@ fn refresh_on_postgres(binary: &Path, admin_password: &str, seconds: &str) -> Ou
         eprintln!("xtask: PostgreSQL run failed: {err:#}");
         Outcome::Failed(format!("{err:#}"))
     })
+}
+
+/// Raises every quota of the server's rate limits (see
+/// [`edge::relax_rate_limits`]): the load is measured, not refused. If that
+/// fails, the measurements go on and show the refusals.
+fn relax_rate_limits(addr: std::net::SocketAddr, admin_password: &str) {
+    if let Err(err) = edge::relax_rate_limits(addr, admin_password) {
+        eprintln!("xtask: raising the rate limits: {err:#}");
+    }
 }
 
 /// Runs the optimised load generator once; its figures or why it failed.

@@ -45,15 +45,15 @@ use crate::server::{self, Server};
 use crate::services::apt;
 
 /// Connections of every measurement, for both servers.
-const CONNECTIONS: usize = 64;
+pub(super) const CONNECTIONS: usize = 64;
 /// Tokens introspected round-robin.
 const POOL: usize = 1_000;
 /// The client both servers know.
-const CLIENT_ID: &str = "bench";
+pub(super) const CLIENT_ID: &str = "bench";
 /// The scope it asks for.
-const SCOPE: &str = "api:read";
+pub(super) const SCOPE: &str = "api:read";
 /// The realm the server bootstraps (`PORTCULLIS_DEFAULT_REALM` is unset).
-const REALM: &str = "main";
+pub(super) const REALM: &str = "main";
 /// Goals: at least this many times oidc-provider's rate...
 const GOAL_RATIO: f64 = 10.0;
 /// ...with p99 under this many milliseconds.
@@ -141,7 +141,13 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
 }
 
 /// The load generator's `oauth-*` scenario `scenario` against `addr`.
-fn oauth(scenario: &str, addr: SocketAddr, prefix: &str, secret: &str, seconds: &str) -> Outcome {
+pub(super) fn oauth(
+    scenario: &str,
+    addr: SocketAddr,
+    prefix: &str,
+    secret: &str,
+    seconds: &str,
+) -> Outcome {
     let addr = addr.to_string();
     let connections = CONNECTIONS.to_string();
     let pool = POOL.to_string();
@@ -176,20 +182,26 @@ fn portcullis(binary: &Path, seconds: &str, figures: &mut Figures) -> Result<()>
     let server = Server::start(binary, dir.path(), &url, &password)?;
     let addr = server.addr();
 
-    let login = http_json(
-        addr,
-        "/api/v1/auth/login",
-        None,
-        &json!({"email": server::ADMIN_EMAIL, "password": password}),
-    )?;
-    let access = match login {
-        (200, value) => value
-            .get("access_token")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .context("the login answer has no access_token")?,
-        (status, value) => bail!("logging in as the admin: {status} {value}"),
-    };
+    let secret = bench_client(addr, &password)?.1;
+
+    let prefix = format!("/realms/{REALM}");
+    settle(server.cpu_ticks(), || server.cpu_ticks(), "set-up");
+    figures.ours_token = oauth("oauth-token", addr, &prefix, &secret, seconds);
+    check_interrupted()?;
+    figures.settle_ours = settle(server.cpu_ticks(), || server.cpu_ticks(), "issuing tokens");
+    figures.ours_introspect = oauth("oauth-introspect", addr, &prefix, &secret, seconds);
+    if let Err(err) = server.stop() {
+        eprintln!("xtask: stopping the server: {err:#}");
+    }
+    Ok(())
+}
+
+/// Logs in as the bootstrap admin (`password`) and registers the
+/// confidential client [`CLIENT_ID`] (`client_secret_basic`, the
+/// `client_credentials` grant, scope [`SCOPE`]); the admin's access token
+/// and the client's secret.
+pub(super) fn bench_client(addr: SocketAddr, password: &str) -> Result<(String, String)> {
+    let access = admin_token(addr, password)?;
     let created = http_json(
         addr,
         "/api/v1/clients",
@@ -204,17 +216,25 @@ fn portcullis(binary: &Path, seconds: &str, figures: &mut Figures) -> Result<()>
             .context("the new client has no client_secret")?,
         (status, value) => bail!("creating the client: {status} {value}"),
     };
+    Ok((access, secret))
+}
 
-    let prefix = format!("/realms/{REALM}");
-    settle(server.cpu_ticks(), || server.cpu_ticks(), "set-up");
-    figures.ours_token = oauth("oauth-token", addr, &prefix, &secret, seconds);
-    check_interrupted()?;
-    figures.settle_ours = settle(server.cpu_ticks(), || server.cpu_ticks(), "issuing tokens");
-    figures.ours_introspect = oauth("oauth-introspect", addr, &prefix, &secret, seconds);
-    if let Err(err) = server.stop() {
-        eprintln!("xtask: stopping the server: {err:#}");
+/// The bootstrap admin's access token (`password`).
+pub(super) fn admin_token(addr: SocketAddr, password: &str) -> Result<String> {
+    let login = http_json(
+        addr,
+        "/api/v1/auth/login",
+        None,
+        &json!({"email": server::ADMIN_EMAIL, "password": password}),
+    )?;
+    match login {
+        (200, value) => value
+            .get("access_token")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .context("the login answer has no access_token"),
+        (status, value) => bail!("logging in as the admin: {status} {value}"),
     }
-    Ok(())
 }
 
 /// oidc-provider: JWT tokens, then (restarted) opaque tokens and their
@@ -376,7 +396,11 @@ impl Node {
 /// Waits (up to a minute) until a process uses less than a tenth of a core,
 /// so that work left from one run does not load the next; returns how long
 /// it took.
-fn settle(first: Result<u64>, ticks: impl Fn() -> Result<u64>, after: &str) -> Option<f64> {
+pub(super) fn settle(
+    first: Result<u64>,
+    ticks: impl Fn() -> Result<u64>,
+    after: &str,
+) -> Option<f64> {
     let started = Instant::now();
     let step = Duration::from_millis(500);
     let mut last = first.ok()?;
@@ -397,13 +421,24 @@ fn settle(first: Result<u64>, ticks: impl Fn() -> Result<u64>, after: &str) -> O
 
 /// `POST path` with a JSON body (and a bearer token) over a fresh
 /// connection; the status and the JSON answer (`null` if not JSON).
-fn http_json(
+pub(super) fn http_json(
     addr: SocketAddr,
     path: &str,
     bearer: Option<&str>,
     body: &Value,
 ) -> Result<(u16, Value)> {
-    let body = body.to_string();
+    http_request(addr, "POST", path, bearer, &body.to_string())
+}
+
+/// `method path` with a JSON body (empty: none) and a bearer token, over a
+/// fresh connection; the status and the JSON answer (`null` if not JSON).
+pub(super) fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: &str,
+) -> Result<(u16, Value)> {
     let mut stream =
         TcpStream::connect_timeout(&addr, Duration::from_secs(5)).context("connecting")?;
     stream
@@ -412,18 +447,23 @@ fn http_json(
     let authorization = bearer
         .map(|token| format!("Authorization: Bearer {token}\r\n"))
         .unwrap_or_default();
+    let content_type = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/json\r\n"
+    };
     write!(
         stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{authorization}\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{authorization}\
+         {content_type}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
-    .with_context(|| format!("sending POST {path}"))?;
+    .with_context(|| format!("sending {method} {path}"))?;
     let mut response = Vec::new();
     stream
         .read_to_end(&mut response)
-        .with_context(|| format!("reading the answer to POST {path}"))?;
-    let (status, body) = parse_response(&response).with_context(|| format!("POST {path}"))?;
+        .with_context(|| format!("reading the answer to {method} {path}"))?;
+    let (status, body) = parse_response(&response).with_context(|| format!("{method} {path}"))?;
     Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
 }
 
@@ -469,7 +509,7 @@ fn parse_response(response: &[u8]) -> Result<(u16, Vec<u8>)> {
 }
 
 /// Milliseconds, readable from microseconds to seconds.
-fn ms(value: f64) -> String {
+pub(super) fn ms(value: f64) -> String {
     if value >= 10.0 {
         format!("{value:.1} ms")
     } else if value >= 1.0 {
@@ -479,7 +519,7 @@ fn ms(value: f64) -> String {
     }
 }
 
-fn met(ok: Option<bool>) -> &'static str {
+pub(super) fn met(ok: Option<bool>) -> &'static str {
     match ok {
         Some(true) => "yes",
         Some(false) => "**no**",

@@ -1,14 +1,51 @@
-//! The edge's settings: trusted proxies and the default rate-limit policy.
+//! The edge's settings: trusted proxies, the default rate-limit policy,
+//! and the switch of the edge defences as a whole.
 
 use std::path::Path;
 
 use ipnet::IpNet;
+use portcullis_core::Settings;
 use portcullis_core::edge::RateLimitPolicy;
+
+use super::{ConfigError, err};
 
 /// Most trusted proxy networks.
 const MAX_PROXIES: usize = 64;
 /// Largest policy file read.
 const MAX_POLICY_BYTES: u64 = 64 * 1024;
+
+/// The edge's settings as written, taken from the raw configuration.
+#[derive(Debug, Default)]
+pub(super) struct RawEdge {
+    pub(super) trusted_proxies: Option<String>,
+    pub(super) rate_limits: Option<String>,
+    pub(super) rate_limits_file: Option<std::path::PathBuf>,
+    pub(super) edge_defences: Option<String>,
+}
+
+/// Validates the edge's settings (`trusted_proxies`, `rate_limits_file`,
+/// `rate_limits`, `edge_defences`) into `settings`; `n` names a setting as
+/// the operator wrote it.
+pub(super) fn apply(
+    raw: RawEdge,
+    settings: &mut Settings,
+    n: impl Fn(&str) -> String,
+) -> Result<(), ConfigError> {
+    if let Some(t) = raw.trusted_proxies {
+        settings.trusted_proxies = trusted_proxies(&t).map_err(|r| err(n("trusted_proxies"), r))?;
+    }
+    if let Some(f) = raw.rate_limits_file {
+        settings.rate_limits = policy_file(&f).map_err(|r| err(n("rate_limits_file"), r))?;
+    }
+    if let Some(t) = raw.rate_limits {
+        settings.rate_limits.enabled &= switch(&t).map_err(|r| err(n("rate_limits"), r))?;
+    }
+    // Off only to measure what the defences cost; never in production.
+    if let Some(t) = raw.edge_defences {
+        settings.edge_defences = switch(&t).map_err(|r| err(n("edge_defences"), r))?;
+    }
+    Ok(())
+}
 
 /// `10.0.0.0/8, 192.0.2.7, ::1`: networks in CIDR notation, or single
 /// addresses, separated by commas or spaces.
@@ -67,6 +104,50 @@ pub(super) fn policy_file(path: &Path) -> Result<RateLimitPolicy, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn applied(raw: RawEdge) -> Result<Settings, ConfigError> {
+        let mut settings = Settings::with_public_url("http://127.0.0.1:8080");
+        apply(raw, &mut settings, |k| {
+            format!("PORTCULLIS_{}", k.to_uppercase())
+        })?;
+        Ok(settings)
+    }
+
+    #[test]
+    fn edge_defences_switch() {
+        // On unless switched off.
+        assert!(applied(RawEdge::default()).unwrap().edge_defences);
+        for (text, on) in [
+            ("on", true),
+            ("off", false),
+            (" OFF ", false),
+            ("true", true),
+        ] {
+            let raw = RawEdge {
+                edge_defences: Some(text.to_owned()),
+                ..RawEdge::default()
+            };
+            assert_eq!(applied(raw).unwrap().edge_defences, on, "{text}");
+        }
+        let raw = RawEdge {
+            edge_defences: Some("sometimes".to_owned()),
+            ..RawEdge::default()
+        };
+        let e = applied(raw).unwrap_err();
+        assert_eq!(e.setting, "PORTCULLIS_EDGE_DEFENCES");
+        assert!(e.reason.contains("sometimes"), "{e}");
+        // Through the environment, as the benchmark sets it; the other
+        // edge settings are kept.
+        let env = [
+            ("PORTCULLIS_EDGE_DEFENCES", "off"),
+            ("PORTCULLIS_TRUSTED_PROXIES", "10.0.0.0/8"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let c = super::super::Config::load(None, env).unwrap();
+        assert!(!c.settings.edge_defences);
+        assert_eq!(c.settings.trusted_proxies.len(), 1);
+        assert!(c.settings.rate_limits.enabled);
+    }
 
     #[test]
     fn proxies() {

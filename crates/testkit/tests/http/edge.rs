@@ -564,3 +564,24 @@ async fn script_like_input_is_refused_and_bans_anonymous_senders() {
     assert_eq!(blocks.json[0]["subject"], "203.0.113.66");
     assert_eq!(blocks.json.as_array().unwrap().len(), 1);
 }
+
+/// `edge_defences` off (only to measure what the defences cost): nothing
+/// is limited and no `RateLimit` headers are given; the security headers
+/// still are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_edge_defences_nothing_is_limited() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.rate_limits = policy(1, 1);
+        s.edge_defences = false;
+    })
+    .await
+    .unwrap();
+    for _ in 0..5 {
+        let body = json!({"token": "x"});
+        let r = send(&app, "POST", "/api/v1/auth/validate", Some(body), None).await;
+        assert_ne!(r.status, 429, "{}", r.text);
+        assert!(r.header("ratelimit").is_none());
+        assert!(r.header("ratelimit-policy").is_none());
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    }
+}
