@@ -872,4 +872,27 @@ pub trait EdgeState: Send + Sync + 'static {
     async fn first_use(&self, key: &str, until: OffsetDateTime, now: OffsetDateTime) -> bool;
     /// Forgets what no longer matters at `now`.
     async fn purge(&self, now: OffsetDateTime);
+    /// The same state answering at once, when it is held in this process
+    /// (`None` for state behind a round trip): the edge's hot path then
+    /// neither allocates a future nor waits.
+    fn local(&self) -> Option<&dyn LocalEdgeState> {
+        None
+    }
+}
+
+/// [`EdgeState`]'s checks answered without waiting, by state in this process.
+pub trait LocalEdgeState: Send + Sync {
+    /// [`EdgeState::blocked`], at once.
+    fn blocked_now(
+        &self,
+        realm_id: Uuid,
+        subjects: &[crate::edge::Subject],
+        now: OffsetDateTime,
+    ) -> Option<crate::edge::Block>;
+    /// [`EdgeState::take`], at once.
+    fn take_now(
+        &self,
+        limits: &[(crate::edge::LimitKey, crate::edge::Quota)],
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::edge::Limited>, crate::edge::Limited>;
 }

@@ -183,6 +183,16 @@ impl<'a> Realms<'a> {
         crate::authz::Authz::new(self.i)
     }
 
+    /// A realm by name when it is cached (`None`: ask [`Realms::by_name`]).
+    pub fn cached(&self, name: &str) -> Option<Arc<Realm>> {
+        self.i.realm_cache.get(name).map(|r| r.clone())
+    }
+
+    /// The default realm when it is cached.
+    pub fn cached_default(&self) -> Option<Arc<Realm>> {
+        self.cached(self.i.settings.default_realm.as_str())
+    }
+
     /// A realm by name, from the cache or the store.
     pub async fn by_name(&self, name: &str) -> Result<Arc<Realm>> {
         if let Some(r) = self.i.realm_cache.get(name) {

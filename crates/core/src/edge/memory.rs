@@ -12,8 +12,9 @@
 //! new ones (fail closed) until old ones expire.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, RandomState};
+use std::hash::{BuildHasher, Hash};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -21,8 +22,8 @@ use uuid::Uuid;
 
 use super::policy::{Quota, StrikeRules};
 use super::window::Window;
-use super::{Block, BlockReason, LimitKey, Limited, Subject};
-use crate::ports::EdgeState;
+use super::{Block, BlockReason, Dimension, LimitKey, Limited, Subject};
+use crate::ports::{EdgeState, LocalEdgeState};
 
 const SHARDS: usize = 64;
 /// Entries looked at to choose one to evict.
@@ -73,6 +74,28 @@ impl<V> Table<V> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut map, self.per_shard)
+    }
+
+    /// The shard of a hash.
+    fn index(&self, hash: u64) -> usize {
+        (hash as usize) % self.shards.len().max(1)
+    }
+
+    /// Locks one shard.
+    fn lock(&self, index: usize) -> Option<std::sync::MutexGuard<'_, HashMap<u64, V>>> {
+        self.shards
+            .get(index)
+            .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Runs `f` on one shard.
+    fn with_index<R>(
+        &self,
+        index: usize,
+        f: impl FnOnce(&mut HashMap<u64, V>, usize) -> R,
+    ) -> Option<R> {
+        let mut map = self.lock(index)?;
+        Some(f(&mut map, self.per_shard))
     }
 
     fn for_each(&self, mut f: impl FnMut(&mut HashMap<u64, V>)) {
@@ -133,7 +156,10 @@ struct Strikes {
 
 /// The in-process edge state of one instance.
 pub struct MemoryEdgeState {
-    hasher: RandomState,
+    hasher: foldhash::fast::RandomState,
+    /// The latest end of any block made (milliseconds): before it, blocks
+    /// are looked up; after it, there are none.
+    blocks_until: AtomicI64,
     windows: Table<(Window, u32)>,
     strikes: Table<Strikes>,
     nonces: Table<i64>,
@@ -167,7 +193,8 @@ impl MemoryEdgeState {
     /// Tables of the given sizes.
     pub fn with_capacity(capacity: Capacity) -> Self {
         Self {
-            hasher: RandomState::new(),
+            hasher: foldhash::fast::RandomState::default(),
+            blocks_until: AtomicI64::new(i64::MIN),
             windows: Table::new(capacity.windows),
             strikes: Table::new(capacity.strikes),
             nonces: Table::new(capacity.nonces),
@@ -183,37 +210,56 @@ impl MemoryEdgeState {
         (self.windows.len(), self.strikes.len(), self.nonces.len())
     }
 
-    fn take_one(&self, key: &LimitKey, quota: Quota, now_ms: i64) -> (u64, Limited) {
-        let h = self.hash(key);
-        let outcome = self.windows.with(h, |map, per_shard| {
-            if !map.contains_key(&h) {
-                let dead = |(w, secs): &(Window, u32)| w.is_idle(now_ms, *secs);
-                let age = |(w, secs): &(Window, u32)| w.newest_ms(*secs);
-                make_room(map, per_shard, dead, Some(age));
-            }
-            let (w, secs) = map.entry(h).or_insert_with(|| {
-                (
-                    Window::new(now_ms, quota.window_seconds),
-                    quota.window_seconds,
-                )
-            });
-            if *secs != quota.window_seconds {
-                // The policy changed the window: start afresh.
-                *w = Window::new(now_ms, quota.window_seconds);
-                *secs = quota.window_seconds;
-            }
-            w.take(now_ms, quota.limit, quota.window_seconds)
-        });
-        (h, Limited::new(quota, outcome))
+    /// The key of a limiter's window, and the hash that picks its shard:
+    /// the same for every dimension of one caller, so that the limiters of
+    /// one request mostly share a lock.
+    fn window_key(&self, key: &LimitKey) -> (u64, u64) {
+        let base = self.hash((key.realm_id, key.group, &key.subject));
+        let salt: u64 = match key.dimension {
+            Dimension::Address => 0,
+            Dimension::Anonymous => 0x9e37_79b9_7f4a_7c15,
+            Dimension::Principal => 0xc2b2_ae3d_27d4_eb4f,
+        };
+        (base, base ^ salt)
     }
 
-    fn refund(&self, hash: u64, slot: i64) {
-        self.windows.with(hash, |map, _| {
-            if let Some((w, _)) = map.get_mut(&hash) {
+    fn refund(&self, shard: usize, key: u64, slot: i64) {
+        self.windows.with_index(shard, |map, _| {
+            if let Some((w, _)) = map.get_mut(&key) {
                 w.refund(slot);
             }
         });
     }
+}
+
+/// A locked shard of limiter windows.
+type WindowGuard<'a> = std::sync::MutexGuard<'a, HashMap<u64, (Window, u32)>>;
+
+/// Counts a request in the window `key` of a locked shard.
+fn take_in(
+    map: &mut HashMap<u64, (Window, u32)>,
+    per_shard: usize,
+    key: u64,
+    quota: Quota,
+    now_ms: i64,
+) -> Limited {
+    if !map.contains_key(&key) {
+        let dead = |(w, secs): &(Window, u32)| w.is_idle(now_ms, *secs);
+        let age = |(w, secs): &(Window, u32)| w.newest_ms(*secs);
+        make_room(map, per_shard, dead, Some(age));
+    }
+    let (w, secs) = map.entry(key).or_insert_with(|| {
+        (
+            Window::new(now_ms, quota.window_seconds),
+            quota.window_seconds,
+        )
+    });
+    if *secs != quota.window_seconds {
+        // The policy changed the window: start afresh.
+        *w = Window::new(now_ms, quota.window_seconds);
+        *secs = quota.window_seconds;
+    }
+    Limited::new(quota, w.take(now_ms, quota.limit, quota.window_seconds))
 }
 
 #[async_trait]
@@ -223,23 +269,7 @@ impl EdgeState for MemoryEdgeState {
         limits: &[(LimitKey, Quota)],
         now: OffsetDateTime,
     ) -> Result<Option<Limited>, Limited> {
-        let now_ms = ms(now);
-        let mut taken: Vec<(u64, i64)> = Vec::with_capacity(limits.len());
-        let mut tightest: Option<Limited> = None;
-        for (key, quota) in limits {
-            let (h, l) = self.take_one(key, *quota, now_ms);
-            if !l.allowed() {
-                for (h, slot) in taken {
-                    self.refund(h, slot);
-                }
-                return Err(l);
-            }
-            taken.push((h, l.slot));
-            if tightest.is_none_or(|t| l.remaining < t.remaining) {
-                tightest = Some(l);
-            }
-        }
-        Ok(tightest)
+        self.take_now(limits, now)
     }
 
     async fn strike(
@@ -308,6 +338,7 @@ impl EdgeState for MemoryEdgeState {
                 until: at_ms(until_ms),
             };
             s.block = Some(block.clone());
+            self.blocks_until.fetch_max(until_ms, Ordering::Relaxed);
             Some(block)
         })
     }
@@ -318,16 +349,7 @@ impl EdgeState for MemoryEdgeState {
         subjects: &[Subject],
         now: OffsetDateTime,
     ) -> Option<Block> {
-        let now_ms = ms(now);
-        subjects.iter().find_map(|subject| {
-            let h = self.hash((realm_id, subject));
-            self.strikes.with(h, |map, _| {
-                map.get(&h)
-                    .and_then(|s| s.block.as_ref())
-                    .filter(|b| ms(b.until) > now_ms)
-                    .cloned()
-            })
-        })
+        self.blocked_now(realm_id, subjects, now)
     }
 
     async fn blocks(&self, realm_id: Uuid, now: OffsetDateTime) -> Vec<Block> {
@@ -382,6 +404,10 @@ impl EdgeState for MemoryEdgeState {
         })
     }
 
+    fn local(&self) -> Option<&dyn LocalEdgeState> {
+        Some(self)
+    }
+
     async fn purge(&self, now: OffsetDateTime) {
         let now_ms = ms(now);
         self.windows
@@ -393,6 +419,72 @@ impl EdgeState for MemoryEdgeState {
             })
         });
         self.nonces.for_each(|m| m.retain(|_, exp| *exp > now_ms));
+    }
+}
+
+impl LocalEdgeState for MemoryEdgeState {
+    fn take_now(
+        &self,
+        limits: &[(LimitKey, Quota)],
+        now: OffsetDateTime,
+    ) -> Result<Option<Limited>, Limited> {
+        let now_ms = ms(now);
+        let mut taken: [(usize, u64, i64); 4] = [(0, 0, 0); 4];
+        let mut n = 0;
+        let mut tightest: Option<Limited> = None;
+        // One lock held at a time, kept while the next limiter is in the
+        // same shard.
+        let mut held: Option<(usize, WindowGuard<'_>)> = None;
+        for (key, quota) in limits {
+            let (base, k) = self.window_key(key);
+            let shard = self.windows.index(base);
+            if held.as_ref().is_none_or(|(i, _)| *i != shard) {
+                // Never two locks at once: release before taking the next.
+                drop(held.take());
+                held = self.windows.lock(shard).map(|g| (shard, g));
+            }
+            let Some((_, map)) = held.as_mut() else {
+                continue;
+            };
+            let l = take_in(map, self.windows.per_shard, k, *quota, now_ms);
+            if !l.allowed() {
+                drop(held);
+                for (shard, k, slot) in taken.iter().take(n) {
+                    self.refund(*shard, *k, *slot);
+                }
+                return Err(l);
+            }
+            if let Some(t) = taken.get_mut(n) {
+                *t = (shard, k, l.slot);
+                n += 1;
+            }
+            if tightest.is_none_or(|t| l.remaining < t.remaining) {
+                tightest = Some(l);
+            }
+        }
+        Ok(tightest)
+    }
+
+    fn blocked_now(
+        &self,
+        realm_id: Uuid,
+        subjects: &[Subject],
+        now: OffsetDateTime,
+    ) -> Option<Block> {
+        let now_ms = ms(now);
+        // No block anywhere lasts past this: nothing to look up (the common case).
+        if now_ms >= self.blocks_until.load(Ordering::Relaxed) {
+            return None;
+        }
+        subjects.iter().find_map(|subject| {
+            let h = self.hash((realm_id, subject));
+            self.strikes.with(h, |map, _| {
+                map.get(&h)
+                    .and_then(|s| s.block.as_ref())
+                    .filter(|b| ms(b.until) > now_ms)
+                    .cloned()
+            })
+        })
     }
 }
 

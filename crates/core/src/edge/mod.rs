@@ -283,6 +283,12 @@ impl<'a> Edge<'a> {
         Self { i }
     }
 
+    /// The realm's policy when it is cached and fresh.
+    fn cached_policy(&self, realm_id: Uuid) -> Option<Arc<RateLimitPolicy>> {
+        let e = self.i.edge.policies.get(&realm_id)?;
+        (self.i.clock.tick().since(e.1) < POLICY_TTL).then(|| e.0.clone())
+    }
+
     /// The policy in force in a realm: its own, or the server's default.
     pub async fn policy(&self, realm_id: Uuid) -> Arc<RateLimitPolicy> {
         let now = self.i.clock.tick();
@@ -312,11 +318,8 @@ impl<'a> Edge<'a> {
     /// group is exhausted. Returns the tightest limiter it passed.
     pub async fn admit(&self, a: &Admission<'_>) -> Result<Option<Limited>, Refusal> {
         let now = self.i.clock.now();
-        let ip = Subject::ip(a.ip);
-        let client = a.client_id.map(|c| Subject::Client(c.to_owned()));
+        let (subjects, ip) = Self::subjects(a);
         let state = &self.i.edge.state;
-        let mut subjects = vec![ip.clone()];
-        subjects.extend(client.clone());
         if let Some(b) = state.blocked(a.realm_id, &subjects, now).await {
             return Err(Refusal::Blocked(b));
         }
@@ -324,30 +327,70 @@ impl<'a> Edge<'a> {
         if !policy.enabled {
             return Ok(None);
         }
-        let key = |dimension, subject| LimitKey {
+        let limits = Self::limits(a, &subjects, &policy);
+        self.take(a.realm_id, a.group, &limits, &policy, ip, now)
+            .await
+    }
+
+    /// [`Edge::admit`] without waiting, when everything it needs is at hand:
+    /// the realm's policy cached and the state in this process. `None`
+    /// when it is not, and when a limiter refuses (the caller then takes
+    /// [`Edge::admit`], which counts the strike).
+    pub fn try_admit_now(&self, a: &Admission<'_>) -> Option<Result<Option<Limited>, Refusal>> {
+        let local = self.i.edge.state.local()?;
+        let policy = self.cached_policy(a.realm_id)?;
+        let now = self.i.clock.now();
+        let (subjects, _) = Self::subjects(a);
+        if let Some(b) = local.blocked_now(a.realm_id, &subjects, now) {
+            return Some(Err(Refusal::Blocked(b)));
+        }
+        if !policy.enabled {
+            return Some(Ok(None));
+        }
+        let limits = Self::limits(a, &subjects, &policy);
+        local.take_now(&limits, now).ok().map(Ok)
+    }
+
+    /// The address, and the Basic client id when given.
+    fn subjects(a: &Admission<'_>) -> (Vec<Subject>, Subject) {
+        let ip = Subject::ip(a.ip);
+        let mut subjects = Vec::with_capacity(2);
+        subjects.push(ip.clone());
+        subjects.extend(a.client_id.map(|c| Subject::Client(c.to_owned())));
+        (subjects, ip)
+    }
+
+    /// The limiters of a request at the edge: its address, anonymous, client.
+    fn limits(
+        a: &Admission<'_>,
+        subjects: &[Subject],
+        policy: &RateLimitPolicy,
+    ) -> Vec<(LimitKey, Quota)> {
+        let key = |dimension, subject: &Subject| LimitKey {
             realm_id: a.realm_id,
             group: a.group,
             dimension,
-            subject,
+            subject: subject.clone(),
         };
-        let mut limits = vec![(
-            key(Dimension::Address, ip.clone()),
-            policy.ip_quota(a.group),
-        )];
-        if a.anonymous {
-            limits.push((
-                key(Dimension::Anonymous, ip.clone()),
-                policy.quota(a.group, Tier::Anonymous),
-            ));
+        let mut limits = Vec::with_capacity(3);
+        for subject in subjects {
+            match subject {
+                Subject::Ip(_) => {
+                    limits.push((key(Dimension::Address, subject), policy.ip_quota(a.group)));
+                    if a.anonymous {
+                        limits.push((
+                            key(Dimension::Anonymous, subject),
+                            policy.quota(a.group, Tier::Anonymous),
+                        ));
+                    }
+                }
+                _ => limits.push((
+                    key(Dimension::Principal, subject),
+                    policy.quota(a.group, Tier::Client),
+                )),
+            }
         }
-        if let Some(c) = client.clone() {
-            limits.push((
-                key(Dimension::Principal, c),
-                policy.quota(a.group, Tier::Client),
-            ));
-        }
-        self.take(a.realm_id, a.group, &limits, &policy, ip, now)
-            .await
+        limits
     }
 
     /// Admits an authenticated request by its principal: the account's

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::edge::{Admission, Group, Limited, Refusal};
 use portcullis_core::{Error, Principal};
@@ -57,19 +57,29 @@ pub(crate) struct ClientAddr(pub(crate) IpAddr);
 #[derive(Debug, Clone)]
 pub(crate) struct EdgeInfo {
     group: Group,
-    /// The tightest limiter passed so far (or the one that refused).
-    tightest: Arc<Mutex<Option<Limited>>>,
+    /// The tightest limiter passed so far (or the one that refused); none
+    /// for a request without credentials, which meets no limiter after the edge.
+    tightest: Option<Arc<Mutex<Option<Limited>>>>,
 }
 
 impl EdgeInfo {
     fn offer(&self, l: Limited) {
-        let mut slot = self
-            .tightest
+        let Some(tightest) = &self.tightest else {
+            return;
+        };
+        let mut slot = tightest
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if slot.is_none_or(|t| l.remaining <= t.remaining || !l.allowed()) {
             *slot = Some(l);
         }
+    }
+
+    fn current(&self) -> Option<Limited> {
+        let tightest = self.tightest.as_ref()?;
+        *tightest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -105,6 +115,81 @@ pub(crate) struct EdgeService<S> {
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
+pin_project_lite::pin_project! {
+    /// The answer of [`EdgeService`]: the routed request's own future when
+    /// the edge decided at once (the common case, no allocation), a boxed
+    /// one when it had to wait (a cache to fill, a signature to verify, a
+    /// strike to count), or an answer of its own.
+    #[project = EdgeProj]
+    pub(crate) enum EdgeFuture<F, E> {
+        Direct {
+            #[pin]
+            fut: F,
+            group: Group,
+            known: Option<Limited>,
+            slot: Option<Arc<Mutex<Option<Limited>>>>,
+            strike: Option<(portcullis_core::Portcullis, Uuid, IpAddr)>,
+        },
+        Unlimited {
+            #[pin]
+            fut: F,
+        },
+        Boxed {
+            fut: BoxFuture<Result<Response, E>>,
+        },
+        Ready {
+            res: Option<Response>,
+        },
+    }
+}
+
+impl<F, E> Future for EdgeFuture<F, E>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            EdgeProj::Direct {
+                fut,
+                group,
+                known,
+                slot,
+                strike,
+            } => {
+                let mut res = std::task::ready!(fut.poll(cx))?;
+                let tightest = match slot {
+                    Some(s) => *s.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+                    None => *known,
+                };
+                if let Some(l) = tightest {
+                    rate_limit_headers(&mut res, *group, &l);
+                }
+                if let Some((core, realm_id, ip)) = strike.take()
+                    && res.extensions().get::<ScriptInput>().is_some()
+                {
+                    tokio::spawn(async move {
+                        core.edge().strike_script_input(realm_id, ip).await;
+                    });
+                }
+                Poll::Ready(Ok(res))
+            }
+            EdgeProj::Unlimited { fut } => fut.poll(cx),
+            EdgeProj::Boxed { fut } => fut.as_mut().poll(cx),
+            EdgeProj::Ready { res } => Poll::Ready(Ok(res.take().unwrap_or_default())),
+        }
+    }
+}
+
+/// Whether a request carries no credentials of any kind.
+fn is_anonymous(headers: &axum::http::HeaderMap, client_id: Option<&str>) -> bool {
+    client_id.is_none()
+        && !headers.contains_key(header::AUTHORIZATION)
+        && !headers.contains_key(SIGNATURE_HEADER)
+        && !crate::cookie_mode::has_refresh_cookie(headers)
+}
+
 impl<S> Service<Request> for EdgeService<S>
 where
     S: Service<Request, Response = Response> + Clone + Send + 'static,
@@ -112,86 +197,154 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Response, S::Error>>;
+    type Future = EdgeFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request) -> Self::Future {
-        // The clone takes the place of the service that was polled ready.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let state = self.state.clone();
-        Box::pin(async move {
-            let settings = state.core.settings();
-            let peer = req
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-            let ip = client_ip::resolve(peer, req.headers(), &settings.trusted_proxies);
+        let core = &self.state.core;
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        let ip = client_ip::resolve(peer, req.headers(), &core.settings().trusted_proxies);
+        if ip != peer {
+            // Otherwise the socket's address, which extractors read anyway.
             req.extensions_mut().insert(ClientAddr(ip));
+        }
+        // The fast path: a realm named plainly and cached, a policy cached,
+        // the state in process, and no signature to verify.
+        let (group, realm) = {
             let route = classify::classify(req.method(), req.uri().path());
-            let Some(group) = route.group else {
-                return inner.call(req).await;
-            };
-            // Named as the router will decode it, so that an encoded name
-            // counts against the same limiters as the plain one.
             let realm = match route.realm {
-                Some(name) => {
-                    let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
-                    state.core.realms().by_name(&name).await.ok()
-                }
-                None => state.core.realms().default_realm().await.ok(),
+                Some(name) if !name.contains('%') => core.realms().cached(name),
+                Some(_) => None,
+                None => core.realms().cached_default(),
             };
-            // Requests to no realm share the server default's limiters.
-            let realm_id = realm.as_ref().map_or(Uuid::nil(), |r| r.id);
-            if let Some(r) = realm.clone() {
-                req.extensions_mut().insert(RealmCtx(r));
-            }
-            let headers = req.headers();
-            let client_id = basic_client_id(headers);
-            let anonymous = client_id.is_none()
-                && !headers.contains_key(header::AUTHORIZATION)
-                && !headers.contains_key(SIGNATURE_HEADER)
-                && !crate::cookie_mode::has_refresh_cookie(headers);
+            (route.group, realm)
+        };
+        let Some(group) = group else {
+            return EdgeFuture::Unlimited {
+                fut: self.inner.call(req),
+            };
+        };
+        if let Some(realm) = realm
+            && !req.headers().contains_key(SIGNATURE_HEADER)
+        {
+            let client_id = basic_client_id(req.headers());
+            let anonymous = is_anonymous(req.headers(), client_id.as_deref());
             let admission = Admission {
-                realm_id,
+                realm_id: realm.id,
                 group,
                 ip,
                 anonymous,
                 client_id: client_id.as_deref(),
             };
-            let info = EdgeInfo {
-                group,
-                tightest: Arc::default(),
-            };
-            match state.core.edge().admit(&admission).await {
-                Ok(Some(l)) => info.offer(l),
-                Ok(None) => {}
-                Err(refusal) => return Ok(refused(&state, &refusal)),
+            match core.edge().try_admit_now(&admission) {
+                Some(Ok(known)) => {
+                    let realm_id = realm.id;
+                    req.extensions_mut().insert(RealmCtx(realm));
+                    // Only a request with credentials meets the account's
+                    // limiter, in its extractor, which reports here.
+                    let slot = (!anonymous).then(|| Arc::new(Mutex::new(known)));
+                    if !anonymous {
+                        req.extensions_mut().insert(EdgeInfo {
+                            group,
+                            tightest: slot.clone(),
+                        });
+                    }
+                    let with_body = !matches!(*req.method(), Method::GET | Method::HEAD);
+                    let strike = (anonymous && with_body).then(|| (core.clone(), realm_id, ip));
+                    return EdgeFuture::Direct {
+                        fut: self.inner.call(req),
+                        group,
+                        known,
+                        slot,
+                        strike,
+                    };
+                }
+                Some(Err(refusal)) => {
+                    return EdgeFuture::Ready {
+                        res: Some(refused(&self.state, &refusal)),
+                    };
+                }
+                None => {}
             }
-            req.extensions_mut().insert(info.clone());
-            if req.headers().contains_key(SIGNATURE_HEADER) {
-                req = match verify_signed(&state, realm, req).await {
-                    Ok(req) => req,
-                    Err(res) => return Ok(*res),
-                };
-            }
-            let mut res = inner.call(req).await?;
-            if anonymous && res.extensions().get::<ScriptInput>().is_some() {
-                state.core.edge().strike_script_input(realm_id, ip).await;
-            }
-            let tightest = *info
-                .tightest
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(l) = tightest {
-                rate_limit_headers(&mut res, group, &l);
-            }
-            Ok(res)
-        })
+        }
+        // The clone takes the place of the service that was polled ready.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let state = self.state.clone();
+        EdgeFuture::Boxed {
+            fut: Box::pin(admit_then_call(state, inner, req, group, ip)),
+        }
     }
+}
+
+/// The edge's slow path: fills the caches it needs, verifies a signature,
+/// counts strikes, then calls the router.
+async fn admit_then_call<S>(
+    state: AppState,
+    mut inner: S,
+    mut req: Request,
+    group: Group,
+    ip: IpAddr,
+) -> Result<Response, S::Error>
+where
+    S: Service<Request, Response = Response>,
+{
+    let realm_name = classify::classify(req.method(), req.uri().path())
+        .realm
+        .map(str::to_owned);
+    // Named as the router will decode it, so that an encoded name counts
+    // against the same limiters as the plain one.
+    let realm = match realm_name.as_deref() {
+        Some(name) => {
+            let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+            state.core.realms().by_name(&name).await.ok()
+        }
+        None => state.core.realms().default_realm().await.ok(),
+    };
+    // Requests to no realm share the server default's limiters.
+    let realm_id = realm.as_ref().map_or(Uuid::nil(), |r| r.id);
+    if let Some(r) = realm.clone() {
+        req.extensions_mut().insert(RealmCtx(r));
+    }
+    let client_id = basic_client_id(req.headers());
+    let anonymous = is_anonymous(req.headers(), client_id.as_deref());
+    let admission = Admission {
+        realm_id,
+        group,
+        ip,
+        anonymous,
+        client_id: client_id.as_deref(),
+    };
+    let info = EdgeInfo {
+        group,
+        tightest: Some(Arc::default()),
+    };
+    match state.core.edge().admit(&admission).await {
+        Ok(Some(l)) => info.offer(l),
+        Ok(None) => {}
+        Err(refusal) => return Ok(refused(&state, &refusal)),
+    }
+    req.extensions_mut().insert(info.clone());
+    if req.headers().contains_key(SIGNATURE_HEADER) {
+        req = match verify_signed(&state, realm, req).await {
+            Ok(req) => req,
+            Err(res) => return Ok(*res),
+        };
+    }
+    let mut res = inner.call(req).await?;
+    if anonymous && res.extensions().get::<ScriptInput>().is_some() {
+        state.core.edge().strike_script_input(realm_id, ip).await;
+    }
+    if let Some(l) = info.current() {
+        rate_limit_headers(&mut res, group, &l);
+    }
+    Ok(res)
 }
 
 /// Verifies a signed request (its body read whole, within the body limit)
@@ -337,17 +490,42 @@ fn refused(state: &AppState, refusal: &Refusal) -> Response {
 
 /// `RateLimit-Policy: "login";q=30;w=900` and `RateLimit: "login";r=12;t=45`.
 fn rate_limit_headers(res: &mut Response, group: Group, l: &Limited) {
-    let name = group.name();
-    let policy = format!(
-        "\"{name}\";q={};w={}",
-        l.quota.limit, l.quota.window_seconds
+    use std::fmt::Write as _;
+    // A policy's header is the same for every answer under it: each thread
+    // keeps the few it has written.
+    thread_local! {
+        static POLICIES: std::cell::RefCell<Vec<(Group, u32, u32, HeaderValue)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let (limit, window) = (l.quota.limit, l.quota.window_seconds);
+    let policy = POLICIES.with_borrow_mut(|known| {
+        if let Some((.., v)) = known
+            .iter()
+            .find(|(g, q, w, _)| *g == group && *q == limit && *w == window)
+        {
+            return Some(v.clone());
+        }
+        let v =
+            HeaderValue::from_str(&format!("\"{}\";q={limit};w={window}", group.name())).ok()?;
+        if known.len() >= 64 {
+            known.clear();
+        }
+        known.push((group, limit, window, v.clone()));
+        Some(v)
+    });
+    let mut current = String::with_capacity(40);
+    let _ = write!(
+        current,
+        "\"{}\";r={};t={}",
+        group.name(),
+        l.remaining,
+        l.reset
     );
-    let current = format!("\"{name}\";r={};t={}", l.remaining, l.reset);
     let h = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&policy) {
+    if let Some(v) = policy {
         h.insert("ratelimit-policy", v);
     }
-    if let Ok(v) = HeaderValue::from_str(&current) {
+    if let Ok(v) = HeaderValue::from_maybe_shared(axum::body::Bytes::from(current)) {
         h.insert("ratelimit", v);
     }
 }
