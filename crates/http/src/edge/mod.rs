@@ -86,12 +86,14 @@ impl EdgeInfo {
 /// Adds the edge to a service.
 #[derive(Clone)]
 pub(crate) struct EdgeLayer {
-    state: AppState,
+    state: Arc<AppState>,
 }
 
 impl EdgeLayer {
     pub(crate) fn new(state: AppState) -> Self {
-        Self { state }
+        Self {
+            state: Arc::new(state),
+        }
     }
 }
 
@@ -110,7 +112,8 @@ impl<S> Layer<S> for EdgeLayer {
 #[derive(Clone)]
 pub(crate) struct EdgeService<S> {
     inner: S,
-    state: AppState,
+    /// Behind one `Arc`: the router clones this service for every request.
+    state: Arc<AppState>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -149,8 +152,8 @@ where
 {
     type Output = Result<Response, E>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let next = match self.as_mut().project() {
             EdgeProj::Direct {
                 fut,
                 group,
@@ -163,22 +166,31 @@ where
                     Some(s) => *s.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
                     None => *known,
                 };
-                if let Some(l) = tightest {
+                if let Some(l) = tightest.filter(|l| worth_reporting(*group, l)) {
                     rate_limit_headers(&mut res, *group, &l);
                 }
-                if let Some((core, realm_id, ip)) = strike.take()
-                    && res.extensions().get::<ScriptInput>().is_some()
-                {
-                    tokio::spawn(async move {
-                        core.edge().strike_script_input(realm_id, ip).await;
-                    });
+                match strike.take() {
+                    // Counted before the answer leaves, so the sender's next
+                    // request already meets the block.
+                    Some((core, realm_id, ip))
+                        if res.extensions().get::<ScriptInput>().is_some() =>
+                    {
+                        EdgeFuture::Boxed {
+                            fut: Box::pin(async move {
+                                core.edge().strike_script_input(realm_id, ip).await;
+                                Ok(res)
+                            }),
+                        }
+                    }
+                    _ => return Poll::Ready(Ok(res)),
                 }
-                Poll::Ready(Ok(res))
             }
-            EdgeProj::Unlimited { fut } => fut.poll(cx),
-            EdgeProj::Boxed { fut } => fut.as_mut().poll(cx),
-            EdgeProj::Ready { res } => Poll::Ready(Ok(res.take().unwrap_or_default())),
-        }
+            EdgeProj::Unlimited { fut } => return fut.poll(cx),
+            EdgeProj::Boxed { fut } => return fut.as_mut().poll(cx),
+            EdgeProj::Ready { res } => return Poll::Ready(Ok(res.take().unwrap_or_default())),
+        };
+        self.set(next);
+        self.poll(cx)
     }
 }
 
@@ -255,8 +267,11 @@ where
                             tightest: slot.clone(),
                         });
                     }
-                    let with_body = !matches!(*req.method(), Method::GET | Method::HEAD);
-                    let strike = (anonymous && with_body).then(|| (core.clone(), realm_id, ip));
+                    // Text that can reach a page comes in bodies sent to
+                    // these families only.
+                    let with_text = !matches!(*req.method(), Method::GET | Method::HEAD)
+                        && !matches!(group, Group::Token | Group::Service);
+                    let strike = (anonymous && with_text).then(|| (core.clone(), realm_id, ip));
                     return EdgeFuture::Direct {
                         fut: self.inner.call(req),
                         group,
@@ -286,7 +301,7 @@ where
 /// The edge's slow path: fills the caches it needs, verifies a signature,
 /// counts strikes, then calls the router.
 async fn admit_then_call<S>(
-    state: AppState,
+    state: Arc<AppState>,
     mut inner: S,
     mut req: Request,
     group: Group,
@@ -334,14 +349,21 @@ where
     if req.headers().contains_key(SIGNATURE_HEADER) {
         req = match verify_signed(&state, realm, req).await {
             Ok(req) => req,
-            Err(res) => return Ok(*res),
+            Err(res) => {
+                // A refusal by the key's limiter says which.
+                let mut res = *res;
+                if let Some(l) = info.current().filter(|l| !l.allowed()) {
+                    rate_limit_headers(&mut res, group, &l);
+                }
+                return Ok(res);
+            }
         };
     }
     let mut res = inner.call(req).await?;
     if anonymous && res.extensions().get::<ScriptInput>().is_some() {
         state.core.edge().strike_script_input(realm_id, ip).await;
     }
-    if let Some(l) = info.current() {
+    if let Some(l) = info.current().filter(|l| worth_reporting(group, l)) {
         rate_limit_headers(&mut res, group, &l);
     }
     Ok(res)
@@ -486,6 +508,17 @@ fn refused(state: &AppState, refusal: &Refusal) -> Response {
             res
         }
     }
+}
+
+/// Whether an allowed answer carries the `RateLimit` headers: always, but
+/// on the machine-to-machine families (token, service), whose callers send
+/// tens of thousands of requests far from their quotas, only once half of
+/// the quota is used (the headers cost those answers about a tenth of their
+/// throughput; docs/benchmarks.md). A refusal always carries them.
+fn worth_reporting(group: Group, l: &Limited) -> bool {
+    !matches!(group, Group::Token | Group::Service)
+        || !l.allowed()
+        || u64::from(l.remaining) * 2 <= u64::from(l.quota.limit)
 }
 
 /// `RateLimit-Policy: "login";q=30;w=900` and `RateLimit: "login";r=12;t=45`.

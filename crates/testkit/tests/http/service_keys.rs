@@ -183,14 +183,8 @@ backend_tests!(
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.json["allowed"], false);
-        // Signed callers count against the service tier.
-        assert!(
-            r.header("ratelimit-policy")
-                .unwrap()
-                .starts_with("\"service\";q=60000000;"),
-            "{:?}",
-            r.header("ratelimit-policy")
-        );
+        // Far from its quota, a service's answers carry no RateLimit headers.
+        assert!(r.header("ratelimit-policy").is_none());
         // Validation and introspection.
         let r = Signing::new(
             &app,
@@ -229,6 +223,52 @@ backend_tests!(
             .get(&format!("/api/v1/service-keys/{key}"), Some(&admin))
             .await;
         assert!(one.json["last_used_at"].is_string(), "{}", one.text);
+        // Signed callers count against the service tier: with a quota of
+        // 4, the second answer reports it, the fifth request is refused.
+        let mut policy = app
+            .get("/api/v1/security/rate-limits", Some(&admin))
+            .await
+            .json["policy"]
+            .clone();
+        policy["groups"]["service"]["tiers"]["service"] = json!(4);
+        let r = app
+            .call(
+                reqwest::Method::PUT,
+                "/api/v1/security/rate-limits",
+                Some(&admin),
+                Some(policy),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        // A window (and a tenth) after the requests above.
+        app.clock.advance(Duration::seconds(67));
+        let sign = || {
+            Signing::new(
+                &app,
+                &key,
+                &secret,
+                "/api/v1/auth/validate",
+                json!({"token": "x"}),
+            )
+        };
+        assert!(sign().send(&app).await.header("ratelimit").is_none());
+        let r = sign().send(&app).await;
+        assert_eq!(
+            r.header("ratelimit-policy"),
+            Some("\"service\";q=4;w=60"),
+            "{:?} {}",
+            r.headers,
+            r.text
+        );
+        sign().send(&app).await;
+        sign().send(&app).await;
+        let r = sign().send(&app).await;
+        assert_eq!(r.status, 429, "{}", r.text);
+        assert!(
+            r.header("ratelimit")
+                .unwrap()
+                .starts_with("\"service\";r=0;")
+        );
     }
 );
 
