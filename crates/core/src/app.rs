@@ -30,7 +30,6 @@ pub(crate) struct Inner {
     pub(crate) revocations: crate::revocation::SyncState,
     /// Sessions' facts for the per-request zero-trust check.
     pub(crate) sessions: crate::zero_trust::SessionCache,
-    pub(crate) replay: crate::replay::ReplayGuard,
     pub(crate) verified: crate::verified::VerifiedTokens,
     /// Compiled authorization views by realm.
     pub(crate) authz: crate::authz::AuthzState,
@@ -113,7 +112,6 @@ impl Portcullis {
                 denylist: Denylist::new(),
                 revocations: Default::default(),
                 sessions: crate::zero_trust::SessionCache::new(session_capacity),
-                replay: Default::default(),
                 verified: Default::default(),
                 authz: Default::default(),
                 audit,
@@ -216,13 +214,6 @@ impl Portcullis {
         &self.inner.settings
     }
 
-    /// Records a single-use value (such as a client assertion's `jti`)
-    /// until `until`; false when it was used already.
-    pub fn first_use(&self, key: String, until: time::OffsetDateTime) -> bool {
-        let now = self.inner.clock.now();
-        self.inner.replay.first_use(key, until, now)
-    }
-
     /// The realms' signing keys.
     pub fn keys(&self) -> &Keys {
         &self.inner.keys
@@ -267,7 +258,6 @@ impl Portcullis {
         i.denylist.purge(now);
         metrics::gauge!("portcullis_denylist_entries").set(i.denylist.len() as f64);
         metrics::gauge!("portcullis_session_cache_entries").set(i.sessions.len() as f64);
-        i.replay.purge(now);
         i.edge.state.purge(now).await;
         i.store.purge_expired_refresh_tokens(now).await?;
         // Spent codes stay a while, so a late replay still revokes its grant.

@@ -25,7 +25,6 @@ pub mod passwords;
 pub mod ports;
 pub mod realms;
 pub mod recovery;
-pub mod replay;
 pub mod revocation;
 pub mod risk;
 pub mod service_keys;

@@ -89,7 +89,12 @@ fn audience_ok(aud: Option<&Value>, issuer: &str) -> bool {
 }
 
 /// Verifies a client assertion (RFC 7523 §3) and spends its `jti`.
-fn verify_assertion(core: &Portcullis, realm: &Realm, client: &OAuthClient, jwt: &str) -> bool {
+async fn verify_assertion(
+    core: &Portcullis,
+    realm: &Realm,
+    client: &OAuthClient,
+    jwt: &str,
+) -> bool {
     let Ok(header) = portcullis_crypto::decode_header(jwt) else {
         return false;
     };
@@ -127,7 +132,11 @@ fn verify_assertion(core: &Portcullis, realm: &Realm, client: &OAuthClient, jwt:
         && jti.len() <= 256;
     let until = time::OffsetDateTime::from_unix_timestamp(exp + LEEWAY)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    valid && core.first_use(format!("{}:{id}:{jti}", realm.id), until)
+    valid
+        && core
+            .edge()
+            .first_use(&format!("assertion:{}:{id}:{jti}", realm.id), until)
+            .await
 }
 
 /// Decodes one form-urlencoded component of Basic credentials.
@@ -219,7 +228,7 @@ pub(crate) async fn authenticate(
             client.secret_matches(secret)
         }
         (Presented::Assertion { assertion, .. }, AuthMethod::PrivateKeyJwt) => {
-            verify_assertion(core, realm, &client, assertion)
+            verify_assertion(core, realm, &client, assertion).await
         }
         (Presented::None { .. }, AuthMethod::None) => true,
         _ => false,
