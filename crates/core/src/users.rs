@@ -450,6 +450,38 @@ const MAX_ATTRIBUTES_BYTES: usize = 4096;
 /// Deepest nesting inside one attribute value.
 const MAX_ATTRIBUTE_DEPTH: usize = 4;
 
+/// Creates the service account with id `id` (an OAuth client's or a
+/// service key's), unless it exists: a user without a password, so it
+/// cannot log in, whose `email` (in a reserved `.invalid` domain) is no
+/// mailbox, and to which roles and permissions are granted like to any user.
+pub(crate) async fn ensure_service_account(
+    i: &Inner,
+    realm_id: Uuid,
+    id: Uuid,
+    email: &str,
+    name: &str,
+    at: time::OffsetDateTime,
+) -> Result<()> {
+    let user = User {
+        id,
+        realm_id,
+        email: Email::parse(email)?,
+        name: Some(name.chars().take(200).collect()),
+        password_hash: None,
+        active: true,
+        // A service account has no mailbox.
+        email_verified: false,
+        attributes: Map::new(),
+        created_at: at,
+        updated_at: at,
+        last_login_at: None,
+    };
+    match i.store.create_user(&user).await {
+        Ok(()) | Err(crate::StoreError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Checks a user's attributes: a small object of named JSON values.
 pub(crate) fn check_attributes(
     attributes: Map<String, Value>,

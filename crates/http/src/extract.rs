@@ -228,14 +228,19 @@ impl ClientMeta {
     /// What the zero-trust check reads of a request's head: its device
     /// (User-Agent, Accept-Language) and address, without the cookies.
     pub(crate) fn device_of(parts: &Parts) -> RequestMeta {
+        Self::device(&parts.headers, client_ip(parts))
+    }
+
+    /// The device headers (User-Agent, and Accept-Language cut to 256
+    /// characters), with the address when known.
+    pub(crate) fn device(headers: &axum::http::HeaderMap, ip: Option<String>) -> RequestMeta {
         let header = |name| {
-            parts
-                .headers
+            headers
                 .get(name)
                 .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
         };
         RequestMeta {
-            ip: client_ip(parts),
+            ip,
             user_agent: header(header::USER_AGENT).map(str::to_owned),
             accept_language: header(header::ACCEPT_LANGUAGE).map(|v| v.chars().take(256).collect()),
             canary: None,
@@ -244,25 +249,12 @@ impl ClientMeta {
 
     /// What a request's head tells of its client.
     pub(crate) fn of(parts: &Parts) -> RequestMeta {
-        let ip = client_ip(parts);
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let accept_language = parts
-            .headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(256).collect());
         let canary = axum_extra::extract::CookieJar::from_headers(&parts.headers)
             .get(CANARY_COOKIE)
             .map(|c| c.value().to_owned());
         RequestMeta {
-            ip,
-            user_agent,
-            accept_language,
             canary,
+            ..Self::device_of(parts)
         }
     }
 }

@@ -372,31 +372,15 @@ impl<'a> Clients<'a> {
         {
             return Ok(());
         }
-        let now = self.i.clock.now();
-        let email =
-            crate::model::Email::parse(&format!("sa-{}@service-accounts.invalid", c.id.simple()))?;
-        let name: String = format!("Service account of {}", c.name)
-            .chars()
-            .take(200)
-            .collect();
-        let user = crate::model::User {
-            id: c.id,
-            realm_id: c.realm_id,
-            email,
-            name: Some(name),
-            password_hash: None,
-            active: true,
-            // A service account has no mailbox.
-            email_verified: false,
-            attributes: serde_json::Map::new(),
-            created_at: now,
-            updated_at: now,
-            last_login_at: None,
-        };
-        match self.i.store.create_user(&user).await {
-            Ok(()) | Err(crate::StoreError::Conflict(_)) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        crate::users::ensure_service_account(
+            self.i,
+            c.realm_id,
+            c.id,
+            &format!("sa-{}@service-accounts.invalid", c.id.simple()),
+            &format!("Service account of {}", c.name),
+            self.i.clock.now(),
+        )
+        .await
     }
 
     /// Replaces a confidential client's secret; the old one stops working at

@@ -65,15 +65,11 @@ impl<V> Table<V> {
 
     /// Runs `f` on the shard holding `hash`.
     fn with<R>(&self, hash: u64, f: impl FnOnce(&mut HashMap<u64, V>, usize) -> R) -> R {
-        let i = (hash as usize) % self.shards.len().max(1);
-        let Some(shard) = self.shards.get(i) else {
-            // Unreachable: `i` is below the length.
-            return f(&mut HashMap::new(), self.per_shard);
-        };
-        let mut map = shard
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut map, self.per_shard)
+        match self.lock(self.index(hash)) {
+            Some(mut map) => f(&mut map, self.per_shard),
+            // Unreachable: the index is below the length.
+            None => f(&mut HashMap::new(), self.per_shard),
+        }
     }
 
     /// The shard of a hash.

@@ -56,15 +56,30 @@ impl Subject {
         Subject::Ip(network_of(addr))
     }
 
-    /// The subject as text (`ip:192.0.2.1`, `account:…`), for problems and logs.
-    pub fn describe(&self) -> String {
+    /// The subject's kind: `ip`, `account`, `client` or `service_key`.
+    pub fn kind(&self) -> &'static str {
         match self {
-            Subject::Ip(IpAddr::V6(a)) => format!("ip:{a}/64"),
-            Subject::Ip(a) => format!("ip:{a}"),
-            Subject::Account(id) => format!("account:{id}"),
-            Subject::Client(id) => format!("client:{id}"),
-            Subject::ServiceKey(id) => format!("service_key:{id}"),
+            Subject::Ip(_) => "ip",
+            Subject::Account(_) => "account",
+            Subject::Client(_) => "client",
+            Subject::ServiceKey(_) => "service_key",
         }
+    }
+
+    /// The subject's value: an address (an IPv6 one as its `/64`), an
+    /// account, client or key id.
+    pub fn value(&self) -> String {
+        match self {
+            Subject::Ip(IpAddr::V6(a)) => format!("{a}/64"),
+            Subject::Ip(a) => a.to_string(),
+            Subject::Account(id) | Subject::ServiceKey(id) => id.to_string(),
+            Subject::Client(id) => id.clone(),
+        }
+    }
+
+    /// The subject as text (`ip:192.0.2.1`, `account:…`), for logs.
+    pub fn describe(&self) -> String {
+        format!("{}:{}", self.kind(), self.value())
     }
 }
 
@@ -291,12 +306,10 @@ impl<'a> Edge<'a> {
 
     /// The policy in force in a realm: its own, or the server's default.
     pub async fn policy(&self, realm_id: Uuid) -> Arc<RateLimitPolicy> {
-        let now = self.i.clock.tick();
-        if let Some(e) = self.i.edge.policies.get(&realm_id)
-            && now.since(e.1) < POLICY_TTL
-        {
-            return e.0.clone();
+        if let Some(p) = self.cached_policy(realm_id) {
+            return p;
         }
+        let now = self.i.clock.tick();
         let policy = match self.i.store.get_rate_limit_policy(realm_id).await {
             Ok(Some(p)) => Arc::new(p),
             Ok(None) => Arc::new(self.i.settings.rate_limits.clone()),

@@ -220,29 +220,15 @@ impl<'a> ServiceKeys<'a> {
 
     /// The key's service account: a user without a password whose id is the key's.
     async fn ensure_account(&self, key: &ServiceKey) -> Result<()> {
-        let email =
-            crate::model::Email::parse(&format!("sk-{}@service-keys.invalid", key.id.simple()))?;
-        let name: String = format!("Service key {}", key.name)
-            .chars()
-            .take(200)
-            .collect();
-        let user = crate::model::User {
-            id: key.id,
-            realm_id: key.realm_id,
-            email,
-            name: Some(name),
-            password_hash: None,
-            active: true,
-            email_verified: false,
-            attributes: serde_json::Map::new(),
-            created_at: key.created_at,
-            updated_at: key.created_at,
-            last_login_at: None,
-        };
-        match self.i.store.create_user(&user).await {
-            Ok(()) | Err(crate::StoreError::Conflict(_)) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        crate::users::ensure_service_account(
+            self.i,
+            key.realm_id,
+            key.id,
+            &format!("sk-{}@service-keys.invalid", key.id.simple()),
+            &format!("Service key {}", key.name),
+            key.created_at,
+        )
+        .await
     }
 
     /// Gives a key a new secret; the old one keeps working for `overlap`

@@ -78,17 +78,7 @@ async fn default_realm_caller(
     headers: &axum::http::HeaderMap,
 ) -> Result<Principal, ApiError> {
     let default = state.core.realms().default_realm().await?;
-    let meta = portcullis_core::accounts::RequestMeta {
-        user_agent: headers
-            .get(axum::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        accept_language: headers
-            .get(axum::http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(256).collect()),
-        ..Default::default()
-    };
+    let meta = crate::extract::ClientMeta::device(headers, None);
     bearer_principal(state, default, headers, &meta).await
 }
 

@@ -12,7 +12,7 @@ use portcullis_core::FieldError;
 use portcullis_core::access::{SecurityManage, SecurityRead};
 use portcullis_core::edge::admin::PolicyInForce;
 use portcullis_core::edge::policy::{GroupLimits, StrikeRules};
-use portcullis_core::edge::{Block, Group, RateLimitPolicy, Subject};
+use portcullis_core::edge::{Block, Group, RateLimitPolicy};
 use portcullis_proto::{
     BlockView, GroupLimitsDoc, Problem, RateLimitPolicyDoc, RateLimitPolicyView, StrikeRulesDoc,
 };
@@ -36,22 +36,10 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 fn block_view(b: Block) -> BlockView {
-    let (kind, subject) = match &b.subject {
-        Subject::Ip(ip) => (
-            "ip",
-            match ip {
-                std::net::IpAddr::V6(a) => format!("{a}/64"),
-                a => a.to_string(),
-            },
-        ),
-        Subject::Account(id) => ("account", id.to_string()),
-        Subject::Client(id) => ("client", id.clone()),
-        Subject::ServiceKey(id) => ("service_key", id.to_string()),
-    };
     BlockView {
         id: b.id,
-        kind: kind.to_owned(),
-        subject,
+        kind: b.subject.kind().to_owned(),
+        subject: b.subject.value(),
         reason: b.reason.as_str().to_owned(),
         level: b.level,
         since: b.since,
