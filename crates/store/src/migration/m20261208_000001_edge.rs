@@ -14,7 +14,6 @@
 //! `service-keys:manage:all` (realms created from now on get them with
 //! their built-in roles).
 
-use sea_orm_migration::sea_orm::ConnectionTrait;
 use sea_orm_migration::{prelude::*, schema::*};
 
 /// The edge migration.
@@ -112,30 +111,12 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        let db = manager.get_connection();
-        for permission in PERMISSIONS {
-            // Realms created by this version already have it.
-            db.execute_unprepared(&format!(
-                "INSERT INTO role_permissions (realm_id, role_id, permission) \
-                 SELECT r.realm_id, r.id, '{permission}' FROM roles r \
-                 WHERE r.name = 'realm-admin' AND r.builtin = TRUE AND NOT EXISTS ( \
-                 SELECT 1 FROM role_permissions p WHERE p.realm_id = r.realm_id \
-                 AND p.role_id = r.id AND p.permission = '{permission}')"
-            ))
-            .await?;
-        }
+        super::grant_to_realm_admins(manager, &PERMISSIONS).await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        for permission in PERMISSIONS {
-            db.execute_unprepared(&format!(
-                "DELETE FROM role_permissions WHERE permission = '{permission}' AND role_id IN \
-                 (SELECT id FROM roles WHERE name = 'realm-admin' AND builtin = TRUE)"
-            ))
-            .await?;
-        }
+        super::revoke_from_realm_admins(manager, &PERMISSIONS).await?;
         for table in [
             ServiceKeys::Table.into_iden(),
             RateLimitPolicies::Table.into_iden(),

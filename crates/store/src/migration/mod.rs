@@ -46,3 +46,41 @@ impl MigratorTrait for Migrator {
         ]
     }
 }
+
+/// Gives the built-in `realm-admin` role of every realm `permissions` (a
+/// realm created by the migrating version already has them).
+async fn grant_to_realm_admins(
+    manager: &SchemaManager<'_>,
+    permissions: &[&str],
+) -> Result<(), DbErr> {
+    use sea_orm_migration::sea_orm::ConnectionTrait;
+    let db = manager.get_connection();
+    for permission in permissions {
+        db.execute_unprepared(&format!(
+            "INSERT INTO role_permissions (realm_id, role_id, permission) \
+             SELECT r.realm_id, r.id, '{permission}' FROM roles r \
+             WHERE r.name = 'realm-admin' AND r.builtin = TRUE AND NOT EXISTS ( \
+             SELECT 1 FROM role_permissions p WHERE p.realm_id = r.realm_id \
+             AND p.role_id = r.id AND p.permission = '{permission}')"
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Takes `permissions` back from the built-in `realm-admin` roles.
+async fn revoke_from_realm_admins(
+    manager: &SchemaManager<'_>,
+    permissions: &[&str],
+) -> Result<(), DbErr> {
+    use sea_orm_migration::sea_orm::ConnectionTrait;
+    let db = manager.get_connection();
+    for permission in permissions {
+        db.execute_unprepared(&format!(
+            "DELETE FROM role_permissions WHERE permission = '{permission}' AND role_id IN \
+             (SELECT id FROM roles WHERE name = 'realm-admin' AND builtin = TRUE)"
+        ))
+        .await?;
+    }
+    Ok(())
+}
