@@ -35,8 +35,8 @@ pub(crate) struct Inner {
     pub(crate) authz: crate::authz::AuthzState,
     /// Audit records written off the request's path.
     pub(crate) audit: crate::audit::AuditWriter,
-    /// Realms by name.
-    pub(crate) realm_cache: DashMap<String, Arc<Realm>>,
+    /// Realms by name (only realms that exist are ever inserted).
+    pub(crate) realm_cache: DashMap<String, Arc<Realm>, foldhash::fast::RandomState>,
     /// The GeoIP database, when one is configured.
     pub(crate) geoip: crate::risk::service::GeoIpSlot,
     /// OAuth clients, read on every token request.
@@ -115,7 +115,7 @@ impl Portcullis {
                 verified: Default::default(),
                 authz: Default::default(),
                 audit,
-                realm_cache: DashMap::new(),
+                realm_cache: DashMap::default(),
                 client_cache: Default::default(),
                 geoip: Default::default(),
                 master,

@@ -97,7 +97,8 @@ pub(crate) fn csrf_token(refresh: &str) -> String {
 /// Whether a request carries the refresh cookie (the edge counts such a
 /// request as not anonymous).
 pub(crate) fn has_refresh_cookie(headers: &HeaderMap) -> bool {
-    refresh_cookie(headers).is_some()
+    // Most requests carry no cookie at all: no jar to build for them.
+    headers.contains_key(axum::http::header::COOKIE) && refresh_cookie(headers).is_some()
 }
 
 fn refresh_cookie(headers: &HeaderMap) -> Option<SecretString> {

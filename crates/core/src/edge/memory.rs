@@ -21,6 +21,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::policy::{Quota, StrikeRules};
+use super::unix_ms as ms;
 use super::window::Window;
 use super::{Block, BlockReason, Dimension, LimitKey, Limited, Subject};
 use crate::ports::{EdgeState, LocalEdgeState};
@@ -50,8 +51,12 @@ impl Default for Capacity {
     }
 }
 
+/// The maps of a table: keys are already hashes with the process's secret
+/// key (`MemoryEdgeState::hash`), so they are hashed again cheaply.
+type Map<V> = HashMap<u64, V, foldhash::fast::FixedState>;
+
 struct Table<V> {
-    shards: Box<[Mutex<HashMap<u64, V>>]>,
+    shards: Box<[Mutex<Map<V>>]>,
     per_shard: usize,
 }
 
@@ -64,11 +69,11 @@ impl<V> Table<V> {
     }
 
     /// Runs `f` on the shard holding `hash`.
-    fn with<R>(&self, hash: u64, f: impl FnOnce(&mut HashMap<u64, V>, usize) -> R) -> R {
+    fn with<R>(&self, hash: u64, f: impl FnOnce(&mut Map<V>, usize) -> R) -> R {
         match self.lock(self.index(hash)) {
             Some(mut map) => f(&mut map, self.per_shard),
             // Unreachable: the index is below the length.
-            None => f(&mut HashMap::new(), self.per_shard),
+            None => f(&mut Map::default(), self.per_shard),
         }
     }
 
@@ -78,23 +83,19 @@ impl<V> Table<V> {
     }
 
     /// Locks one shard.
-    fn lock(&self, index: usize) -> Option<std::sync::MutexGuard<'_, HashMap<u64, V>>> {
+    fn lock(&self, index: usize) -> Option<std::sync::MutexGuard<'_, Map<V>>> {
         self.shards
             .get(index)
             .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     /// Runs `f` on one shard.
-    fn with_index<R>(
-        &self,
-        index: usize,
-        f: impl FnOnce(&mut HashMap<u64, V>, usize) -> R,
-    ) -> Option<R> {
+    fn with_index<R>(&self, index: usize, f: impl FnOnce(&mut Map<V>, usize) -> R) -> Option<R> {
         let mut map = self.lock(index)?;
         Some(f(&mut map, self.per_shard))
     }
 
-    fn for_each(&self, mut f: impl FnMut(&mut HashMap<u64, V>)) {
+    fn for_each(&self, mut f: impl FnMut(&mut Map<V>)) {
         for shard in self.shards.iter() {
             let mut map = shard
                 .lock()
@@ -113,7 +114,7 @@ impl<V> Table<V> {
 /// Makes room for one more entry in a full shard: drops what `dead` says is
 /// gone, else the sampled entry `age` says is oldest. False when nothing could go.
 fn make_room<V>(
-    map: &mut HashMap<u64, V>,
+    map: &mut Map<V>,
     per_shard: usize,
     dead: impl Fn(&V) -> bool,
     age: Option<impl Fn(&V) -> i64>,
@@ -173,10 +174,6 @@ impl Default for MemoryEdgeState {
     }
 }
 
-fn ms(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
 fn at_ms(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
@@ -229,32 +226,33 @@ impl MemoryEdgeState {
 }
 
 /// A locked shard of limiter windows.
-type WindowGuard<'a> = std::sync::MutexGuard<'a, HashMap<u64, (Window, u32)>>;
+type WindowGuard<'a> = std::sync::MutexGuard<'a, Map<(Window, u32)>>;
 
 /// Counts a request in the window `key` of a locked shard.
 fn take_in(
-    map: &mut HashMap<u64, (Window, u32)>,
+    map: &mut Map<(Window, u32)>,
     per_shard: usize,
     key: u64,
     quota: Quota,
     now_ms: i64,
 ) -> Limited {
-    if !map.contains_key(&key) {
-        let dead = |(w, secs): &(Window, u32)| w.is_idle(now_ms, *secs);
-        let age = |(w, secs): &(Window, u32)| w.newest_ms(*secs);
-        make_room(map, per_shard, dead, Some(age));
+    if let Some((w, secs)) = map.get_mut(&key) {
+        if *secs != quota.window_seconds {
+            // The policy changed the window: start afresh.
+            *w = Window::new(now_ms, quota.window_seconds);
+            *secs = quota.window_seconds;
+        }
+        return Limited::new(quota, w.take(now_ms, quota.limit, quota.window_seconds));
     }
-    let (w, secs) = map.entry(key).or_insert_with(|| {
+    let dead = |(w, secs): &(Window, u32)| w.is_idle(now_ms, *secs);
+    let age = |(w, secs): &(Window, u32)| w.newest_ms(*secs);
+    make_room(map, per_shard, dead, Some(age));
+    let (w, _) = map.entry(key).or_insert_with(|| {
         (
             Window::new(now_ms, quota.window_seconds),
             quota.window_seconds,
         )
     });
-    if *secs != quota.window_seconds {
-        // The policy changed the window: start afresh.
-        *w = Window::new(now_ms, quota.window_seconds);
-        *secs = quota.window_seconds;
-    }
     Limited::new(quota, w.take(now_ms, quota.limit, quota.window_seconds))
 }
 

@@ -21,17 +21,20 @@ pub mod memory;
 pub mod policy;
 pub mod window;
 
+use std::cell::RefCell;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use dashmap::DashMap;
 use serde::Serialize;
+use smallvec::SmallVec;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::app::Inner;
-use crate::clock::Tick;
 use crate::tokens::Principal;
+use policy::{Compiled, Fixed};
 pub use policy::{Group, Quota, RateLimitPolicy, StrikeRules, Tier};
 
 /// Who a limiter or a block is about.
@@ -243,14 +246,50 @@ pub struct Admission<'a> {
     pub client_id: Option<&'a str>,
 }
 
-/// How long a realm's policy is trusted before it is read again (changes
-/// through this instance are seen at once).
-const POLICY_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a realm's policy is trusted before it is read again, in
+/// milliseconds (changes through this instance are seen at once).
+const POLICY_TTL_MS: i64 = 5_000;
+
+/// A time in Unix milliseconds (rounded down). Not through
+/// `unix_timestamp_nanos`: a 128-bit division costs more than the rest of
+/// a limiter's look-up.
+pub(crate) fn unix_ms(t: time::OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+        .saturating_mul(1000)
+        .saturating_add(i64::from(t.millisecond()))
+}
+
+/// Numbers the [`EdgeParts`] of the instances of one process (tests run
+/// many), for the threads' [`RECENT`] policies.
+static NEXT_PARTS: AtomicU64 = AtomicU64::new(1);
+
+/// The policy a thread applied last.
+struct Recent {
+    parts: u64,
+    generation: u64,
+    realm_id: Uuid,
+    read_ms: i64,
+    policy: Arc<Compiled>,
+}
+
+thread_local! {
+    /// The policy this thread applied last: most of the requests a thread
+    /// serves address one realm, and reading it here touches no memory the
+    /// other threads write (a shared map's lock and an `Arc`'s count move
+    /// between the cores on every request).
+    static RECENT: RefCell<Option<Recent>> = const { RefCell::new(None) };
+}
 
 /// What the edge keeps in core.
 pub(crate) struct EdgeParts {
     pub(crate) state: Arc<dyn crate::ports::EdgeState>,
-    policies: DashMap<Uuid, (Arc<RateLimitPolicy>, Tick)>,
+    /// Each realm's policy, with when it was read (Unix milliseconds).
+    policies: DashMap<Uuid, (Arc<Compiled>, i64), foldhash::fast::RandomState>,
+    /// This instance's number (from [`NEXT_PARTS`]).
+    id: u64,
+    /// Bumped when a cached policy is forgotten: a thread's [`RECENT`]
+    /// policy counts while its number and generation are current.
+    generation: AtomicU64,
     /// Service keys with their secrets opened, by id.
     keys: DashMap<Uuid, Arc<crate::service_keys::OpenKey>>,
 }
@@ -262,7 +301,9 @@ impl EdgeParts {
     pub(crate) fn new(state: Arc<dyn crate::ports::EdgeState>) -> Self {
         Self {
             state,
-            policies: DashMap::new(),
+            policies: DashMap::default(),
+            id: NEXT_PARTS.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
             keys: DashMap::new(),
         }
     }
@@ -285,6 +326,25 @@ impl EdgeParts {
     /// Forgets a realm's cached policy (it was changed here).
     pub(crate) fn forget_policy(&self, realm_id: Uuid) {
         self.policies.remove(&realm_id);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// The quotas of a group the edge applies before it knows who calls.
+#[derive(Debug, Clone, Copy)]
+struct EdgeQuotas {
+    address: Quota,
+    anonymous: Quota,
+    client: Quota,
+}
+
+impl EdgeQuotas {
+    fn of(policy: &Compiled, group: Group) -> Self {
+        Self {
+            address: policy.fixed(group, Fixed::Address),
+            anonymous: policy.fixed(group, Fixed::Anonymous),
+            client: policy.fixed(group, Fixed::Client),
+        }
     }
 }
 
@@ -298,28 +358,69 @@ impl<'a> Edge<'a> {
         Self { i }
     }
 
-    /// The realm's policy when it is cached and fresh.
-    fn cached_policy(&self, realm_id: Uuid) -> Option<Arc<RateLimitPolicy>> {
+    /// The realm's policy when it is cached and fresh at `now_ms` (the
+    /// request's own reading of the clock: a clock read costs as much as
+    /// the rest of the fast path; a wall-clock step either way reads the
+    /// policy again).
+    fn cached_policy(&self, realm_id: Uuid, now_ms: i64) -> Option<Arc<Compiled>> {
         let e = self.i.edge.policies.get(&realm_id)?;
-        (self.i.clock.tick().since(e.1) < POLICY_TTL).then(|| e.0.clone())
+        (0..POLICY_TTL_MS)
+            .contains(&now_ms.saturating_sub(e.1))
+            .then(|| e.0.clone())
+    }
+
+    /// `f` of the realm's policy when it is cached and fresh at `now_ms`,
+    /// read from this thread's [`RECENT`] policy when that is the realm's.
+    fn with_cached_policy<R>(
+        &self,
+        realm_id: Uuid,
+        now_ms: i64,
+        f: impl FnOnce(&Compiled) -> R,
+    ) -> Option<R> {
+        let parts = &self.i.edge;
+        let generation = parts.generation.load(Ordering::Acquire);
+        let fresh = |read_ms: i64| (0..POLICY_TTL_MS).contains(&now_ms.saturating_sub(read_ms));
+        RECENT.with_borrow_mut(|recent| {
+            if let Some(r) = recent.as_ref().filter(|r| {
+                r.parts == parts.id
+                    && r.generation == generation
+                    && r.realm_id == realm_id
+                    && fresh(r.read_ms)
+            }) {
+                return Some(f(&r.policy));
+            }
+            let e = parts.policies.get(&realm_id)?;
+            if !fresh(e.1) {
+                return None;
+            }
+            let out = f(&e.0);
+            *recent = Some(Recent {
+                parts: parts.id,
+                generation,
+                realm_id,
+                read_ms: e.1,
+                policy: e.0.clone(),
+            });
+            Some(out)
+        })
     }
 
     /// The policy in force in a realm: its own, or the server's default.
-    pub async fn policy(&self, realm_id: Uuid) -> Arc<RateLimitPolicy> {
-        if let Some(p) = self.cached_policy(realm_id) {
+    pub(crate) async fn policy(&self, realm_id: Uuid) -> Arc<Compiled> {
+        let now = unix_ms(self.i.clock.now());
+        if let Some(p) = self.cached_policy(realm_id, now) {
             return p;
         }
-        let now = self.i.clock.tick();
         let policy = match self.i.store.get_rate_limit_policy(realm_id).await {
-            Ok(Some(p)) => Arc::new(p),
-            Ok(None) => Arc::new(self.i.settings.rate_limits.clone()),
+            Ok(Some(p)) => Arc::new(Compiled::new(p)),
+            Ok(None) => Arc::new(Compiled::new(self.i.settings.rate_limits.clone())),
             Err(e) => {
                 // Keep limiting with what was known, or the default.
                 tracing::warn!(error = %e, "could not read a rate-limit policy");
                 if let Some(e) = self.i.edge.policies.get(&realm_id) {
                     return e.0.clone();
                 }
-                Arc::new(self.i.settings.rate_limits.clone())
+                Arc::new(Compiled::new(self.i.settings.rate_limits.clone()))
             }
         };
         self.i.edge.policies.insert(realm_id, (policy.clone(), now));
@@ -340,7 +441,7 @@ impl<'a> Edge<'a> {
         if !policy.enabled {
             return Ok(None);
         }
-        let limits = Self::limits(a, &subjects, &policy);
+        let limits = Self::limits(a, &subjects, EdgeQuotas::of(&policy, a.group));
         self.take(a.realm_id, a.group, &limits, &policy, ip, now)
             .await
     }
@@ -351,23 +452,25 @@ impl<'a> Edge<'a> {
     /// [`Edge::admit`], which counts the strike).
     pub fn try_admit_now(&self, a: &Admission<'_>) -> Option<Result<Option<Limited>, Refusal>> {
         let local = self.i.edge.state.local()?;
-        let policy = self.cached_policy(a.realm_id)?;
         let now = self.i.clock.now();
+        let (enabled, quotas) = self.with_cached_policy(a.realm_id, unix_ms(now), |p| {
+            (p.enabled, EdgeQuotas::of(p, a.group))
+        })?;
         let (subjects, _) = Self::subjects(a);
         if let Some(b) = local.blocked_now(a.realm_id, &subjects, now) {
             return Some(Err(Refusal::Blocked(b)));
         }
-        if !policy.enabled {
+        if !enabled {
             return Some(Ok(None));
         }
-        let limits = Self::limits(a, &subjects, &policy);
+        let limits = Self::limits(a, &subjects, quotas);
         local.take_now(&limits, now).ok().map(Ok)
     }
 
     /// The address, and the Basic client id when given.
-    fn subjects(a: &Admission<'_>) -> (Vec<Subject>, Subject) {
+    fn subjects(a: &Admission<'_>) -> (SmallVec<[Subject; 2]>, Subject) {
         let ip = Subject::ip(a.ip);
-        let mut subjects = Vec::with_capacity(2);
+        let mut subjects = SmallVec::new();
         subjects.push(ip.clone());
         subjects.extend(a.client_id.map(|c| Subject::Client(c.to_owned())));
         (subjects, ip)
@@ -377,30 +480,24 @@ impl<'a> Edge<'a> {
     fn limits(
         a: &Admission<'_>,
         subjects: &[Subject],
-        policy: &RateLimitPolicy,
-    ) -> Vec<(LimitKey, Quota)> {
+        quotas: EdgeQuotas,
+    ) -> SmallVec<[(LimitKey, Quota); 3]> {
         let key = |dimension, subject: &Subject| LimitKey {
             realm_id: a.realm_id,
             group: a.group,
             dimension,
             subject: subject.clone(),
         };
-        let mut limits = Vec::with_capacity(3);
+        let mut limits = SmallVec::new();
         for subject in subjects {
             match subject {
                 Subject::Ip(_) => {
-                    limits.push((key(Dimension::Address, subject), policy.ip_quota(a.group)));
+                    limits.push((key(Dimension::Address, subject), quotas.address));
                     if a.anonymous {
-                        limits.push((
-                            key(Dimension::Anonymous, subject),
-                            policy.quota(a.group, Tier::Anonymous),
-                        ));
+                        limits.push((key(Dimension::Anonymous, subject), quotas.anonymous));
                     }
                 }
-                _ => limits.push((
-                    key(Dimension::Principal, subject),
-                    policy.quota(a.group, Tier::Client),
-                )),
+                _ => limits.push((key(Dimension::Principal, subject), quotas.client)),
             }
         }
         limits
@@ -418,10 +515,10 @@ impl<'a> Edge<'a> {
         let now = self.i.clock.now();
         let realm_id = who.realm.id;
         let (subject, tier_roles, tier) = if let Some(key) = who.service_key {
-            (Subject::ServiceKey(key), Vec::new(), Some(Tier::Service))
+            (Subject::ServiceKey(key), Vec::new(), Some(Fixed::Service))
         } else if who.claims.is_client_own() {
             let id = who.claims.client_id.clone().unwrap_or_default();
-            (Subject::Client(id), Vec::new(), Some(Tier::Client))
+            (Subject::Client(id), Vec::new(), Some(Fixed::Client))
         } else {
             let mut roles: Vec<String> = self
                 .i
@@ -438,18 +535,32 @@ impl<'a> Edge<'a> {
             (Subject::Account(who.user_id), roles, None)
         };
         let state = &self.i.edge.state;
-        if let Some(b) = state
-            .blocked(realm_id, std::slice::from_ref(&subject), now)
-            .await
-        {
+        let local = state.local();
+        let subjects = std::slice::from_ref(&subject);
+        let blocked = match local {
+            Some(local) => local.blocked_now(realm_id, subjects, now),
+            None => state.blocked(realm_id, subjects, now).await,
+        };
+        if let Some(b) = blocked {
             return Err(Refusal::Blocked(b));
         }
-        let policy = self.policy(realm_id).await;
-        if !policy.enabled {
+        let quota_of = |policy: &Compiled| {
+            let quota = match tier {
+                Some(fixed) => policy.fixed(group, fixed),
+                None => {
+                    let roles: Vec<&str> = tier_roles.iter().map(String::as_str).collect();
+                    policy.quota(group, Tier::Roles(&roles))
+                }
+            };
+            (policy.enabled, quota)
+        };
+        let (enabled, quota) = match self.with_cached_policy(realm_id, unix_ms(now), quota_of) {
+            Some(found) => found,
+            None => quota_of(&*self.policy(realm_id).await),
+        };
+        if !enabled {
             return Ok(None);
         }
-        let roles: Vec<&str> = tier_roles.iter().map(String::as_str).collect();
-        let tier = tier.unwrap_or(Tier::Roles(&roles));
         let limits = [(
             LimitKey {
                 realm_id,
@@ -457,8 +568,14 @@ impl<'a> Edge<'a> {
                 dimension: Dimension::Principal,
                 subject: subject.clone(),
             },
-            policy.quota(group, tier),
+            quota,
         )];
+        // In process, an allowed request is counted without waiting; a
+        // refusal (counted nowhere) is taken again below, to count its strike.
+        if let Some(Ok(tightest)) = local.map(|l| l.take_now(&limits, now)) {
+            return Ok(tightest);
+        }
+        let policy = self.policy(realm_id).await;
         self.take(realm_id, group, &limits, &policy, subject, now)
             .await
     }
@@ -556,5 +673,30 @@ impl Inner {
             .role_names(realm_id, user)
             .await
             .ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn milliseconds_round_down_on_both_sides_of_the_epoch() {
+        for nanos in [
+            0i128,
+            1,
+            999_999,
+            1_000_000,
+            1_796_639_043_123_456_789,
+            -1,
+            -999_999,
+            -1_000_000,
+            -1_000_001,
+        ] {
+            let t = time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap();
+            assert_eq!(
+                i128::from(super::unix_ms(t)),
+                nanos.div_euclid(1_000_000),
+                "{nanos}"
+            );
+        }
     }
 }

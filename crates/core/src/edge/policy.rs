@@ -360,6 +360,73 @@ fn valid_tier_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
+/// The quotas the edge looks up on every request that do not depend on
+/// roles: per address, anonymous, client and service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fixed {
+    /// One client address.
+    Address,
+    /// The `anonymous` tier.
+    Anonymous,
+    /// The `client` tier.
+    Client,
+    /// The `service` tier.
+    Service,
+}
+
+/// A policy as the edge applies it: the document, and its fixed quotas
+/// looked up once (a request then reads them from an array, not from the
+/// document's maps). Derefs to the document.
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    policy: RateLimitPolicy,
+    fixed: [[Quota; 4]; Group::ALL.len()],
+}
+
+impl Compiled {
+    /// Compiles `policy`.
+    pub(crate) fn new(policy: RateLimitPolicy) -> Self {
+        let fixed = Group::ALL.map(|g| {
+            [
+                policy.ip_quota(g),
+                policy.quota(g, Tier::Anonymous),
+                policy.quota(g, Tier::Client),
+                policy.quota(g, Tier::Service),
+            ]
+        });
+        Self { policy, fixed }
+    }
+
+    /// The quota of `group` for `tier`: what [`RateLimitPolicy::ip_quota`]
+    /// and [`RateLimitPolicy::quota`] say.
+    pub(crate) fn fixed(&self, group: Group, tier: Fixed) -> Quota {
+        let [login, registration, mail, token, service, admin, general] = &self.fixed;
+        let [address, anonymous, client, signed] = match group {
+            Group::Login => login,
+            Group::Registration => registration,
+            Group::Mail => mail,
+            Group::Token => token,
+            Group::Service => service,
+            Group::Admin => admin,
+            Group::General => general,
+        };
+        *match tier {
+            Fixed::Address => address,
+            Fixed::Anonymous => anonymous,
+            Fixed::Client => client,
+            Fixed::Service => signed,
+        }
+    }
+}
+
+impl std::ops::Deref for Compiled {
+    type Target = RateLimitPolicy;
+
+    fn deref(&self) -> &RateLimitPolicy {
+        &self.policy
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,6 +470,31 @@ mod tests {
                 "strikes.block_seconds[1]",
             ]
         );
+    }
+
+    #[test]
+    fn compiled_quotas_are_the_documents() {
+        let mut policy = RateLimitPolicy::default();
+        if let Some(g) = policy.groups.get_mut(&Group::Token) {
+            g.tiers.remove(CLIENT);
+        }
+        let compiled = Compiled::new(policy.clone());
+        for g in Group::ALL {
+            assert_eq!(compiled.fixed(g, Fixed::Address), policy.ip_quota(g));
+            for (fixed, tier) in [
+                (Fixed::Anonymous, Tier::Anonymous),
+                (Fixed::Client, Tier::Client),
+                (Fixed::Service, Tier::Service),
+            ] {
+                assert_eq!(compiled.fixed(g, fixed), policy.quota(g, tier), "{g:?}");
+            }
+        }
+        // A missing tier falls back to the address's quota.
+        assert_eq!(
+            compiled.fixed(Group::Token, Fixed::Client).limit,
+            policy.groups[&Group::Token].per_ip
+        );
+        assert!(compiled.enabled);
     }
 
     #[test]

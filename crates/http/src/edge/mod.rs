@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::edge::{Admission, Group, Limited, Refusal};
 use portcullis_core::{Error, Principal};
@@ -37,8 +37,9 @@ use crate::error::ApiError;
 use crate::extract::RealmCtx;
 use crate::state::AppState;
 
-/// The header of an HMAC-signed request's signature.
-pub(crate) const SIGNATURE_HEADER: &str = "x-portcullis-signature";
+/// The header of an HMAC-signed request's signature (a `HeaderName`: a
+/// `&str` would be parsed again on every look-up).
+pub(crate) const SIGNATURE_HEADER: HeaderName = HeaderName::from_static("x-portcullis-signature");
 
 /// The principal of a request signed with a service key, verified at the edge.
 #[derive(Debug, Clone)]
@@ -384,7 +385,7 @@ async fn verify_signed(
         ))));
     };
     let (mut parts, body) = req.into_parts();
-    let header = |name: &'static str| -> Result<String, Box<Response>> {
+    let header = |name: &str| -> Result<String, Box<Response>> {
         parts
             .headers
             .get(name)
@@ -402,7 +403,7 @@ async fn verify_signed(
     let timestamp = header("x-portcullis-timestamp")?;
     let nonce = header("x-portcullis-nonce")?;
     let content_sha256 = header("x-portcullis-content-sha256")?;
-    let signature = header(SIGNATURE_HEADER)?;
+    let signature = header(SIGNATURE_HEADER.as_str())?;
     let Ok(bytes) = axum::body::to_bytes(body, crate::MAX_BODY_BYTES).await else {
         return Err(fail(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
