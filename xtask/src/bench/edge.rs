@@ -1,9 +1,15 @@
 //! What the edge defences cost (issue 16), the last part of `cargo xtask
 //! bench`: a cheap endpoint, `POST /api/v1/auth/validate`, and the token
 //! endpoint (`client_credentials`, the client authenticated with HTTP
-//! Basic, so that the client limiter applies) against the server with the
-//! edge defences on and with them off (`PORTCULLIS_EDGE_DEFENCES=off`), on
-//! the same database, with the same connections, back to back.
+//! Basic, so that the client limiter applies) on a server with the edge
+//! defences on against a server with them off
+//! (`PORTCULLIS_EDGE_DEFENCES=off`), **loaded at the same time**.
+//!
+//! On a shared 2-core machine the rate of one server measured twice in a
+//! row varies by up to 30%: a 5% effect drowns in it when the two sides
+//! are measured one after the other. Two servers loaded together meet the
+//! same noise at the same moment and share the cores fairly, so the ratio
+//! of their rates is the ratio of their costs per request.
 //!
 //! 1. Set-up: a server on SQLite in a temporary directory. As the bootstrap
 //!    admin, xtask registers the confidential client of `bench oidc`, reads
@@ -12,53 +18,131 @@
 //!    policy file (`PORTCULLIS_RATE_LIMITS_FILE`): the server with the
 //!    defences on keeps every limiter's books but refuses nothing, so what
 //!    is measured is the bookkeeping, not refusals.
-//! 2. [`ROUNDS`] rounds on that database, each starting the server with
-//!    the defences on, then with them off (both with the policy file), so
-//!    on, off, on, off. Each server is left to settle, then takes the load
-//!    generator's `validate` and `oauth-token` for `--seconds` each with
-//!    [`CONNECTIONS`] connections; in the first round, `wrk` (Debian's,
-//!    installed with apt-get when missing) drives validate as well.
-//! 3. The report takes each side's best run (the highest rate): on a
-//!    shared 2-core machine noise only ever slows a run down.
+//! 2. The database is copied for two servers, `x` and `y`.
+//! 3. [`ROUNDS`] rounds. Each starts `x` then `y` (with the policy file),
+//!    one with the defences off, lets them settle, and loads both together
+//!    for `--seconds` with half of [`CONNECTIONS`] each: validate and the
+//!    token endpoint from the load generator (its measured phases begin at
+//!    one agreed instant, `--start-at`), then both from `wrk` (Debian's,
+//!    installed with apt-get when missing). The defences are on in `x` in
+//!    odd rounds and in `y` in even ones: two servers loaded together are
+//!    not served alike (a control run found the first one 4.5% slower with
+//!    nothing to tell them apart), and the alternation cancels that out.
+//! 4. A control (unless `--no-control`): `x` and `y` both with the
+//!    defences off, wrk's validate [`ROUNDS`] times, "on" alternating as in
+//!    the measurement: the ratios two identical servers show are the
+//!    method's own error.
+//! 5. The report gives each measurement's median ratio over its rounds,
+//!    and every round's.
 
 use std::io::Read as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::{Value, json};
 
+use super::edge_report::{EdgeCost, Pair};
 use super::oidc::{
-    CONNECTIONS, REALM, admin_token, bench_client, http_json, http_request, oauth, settle,
+    CLIENT_ID, CONNECTIONS, REALM, SCOPE, admin_token, bench_client, http_json, http_request,
+    settle,
 };
-use super::report::{EdgeCost, Outcome, Stack};
+use super::report::Outcome;
 use crate::process::{self, Job, TempDir, check_interrupted, which};
 use crate::server::Server;
 use crate::services::apt;
 
-/// Rounds of on then off.
-pub(super) const ROUNDS: usize = 2;
+/// Rounds of each paired measurement: even, the defences alternating
+/// between the two servers.
+pub(super) const ROUNDS: usize = 6;
 /// Every quota of the default policy is multiplied by this (saturating at
 /// `u32::MAX`): the token group's client quota becomes 30 million a minute.
 pub(super) const QUOTA_FACTOR: u64 = 10_000;
+/// Connections each server gets (half of the benchmark's usual load each).
+pub(super) const SIDE_CONNECTIONS: usize = CONNECTIONS / 2;
+/// Time the load generators get for their set-up before the agreed start.
+const START_MARGIN: Duration = Duration::from_secs(6);
 /// The endpoint of token validation.
 const VALIDATE: &str = "/api/v1/auth/validate";
 /// The default realm's rate-limit policy.
 const RATE_LIMITS: &str = "/api/v1/security/rate-limits";
 
-/// Measures both endpoints on both sides; a set-up failure is recorded in
-/// the result.
-pub(super) fn measure(binary: &Path, seconds: &str) -> EdgeCost {
+/// `cargo xtask bench edge [--seconds N] [--server-binary PATH]
+/// [--no-control]`: the measurement, its report on stdout and in
+/// `target/bench-edge-report.md`; fails when a measurement could not be
+/// taken.
+pub fn run(args: &[String]) -> Result<ExitCode> {
+    let opts = super::Options::parse(args, "--no-control")?;
+    process::install_signal_handler()?;
+    let binary = super::build_binaries(&opts)?;
+    let seconds = opts.seconds.to_string();
+    let cost = measure(&binary, &seconds, !opts.skip);
+    check_interrupted()?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let markdown = format!(
+        "# Portcullis edge benchmark\n\n{} cores, `cargo xtask bench edge --seconds {}`.\n{}",
+        cores,
+        opts.seconds,
+        cost.markdown(opts.seconds)
+    );
+    super::publish(&markdown, "bench-edge-report.md")?;
+    if cost.any_failed(!opts.skip) {
+        eprintln!("xtask: some measurements could not be taken (see the report)");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Measures both endpoints on both sides (and the control when asked); a
+/// set-up failure is recorded in the result.
+pub(super) fn measure(binary: &Path, seconds: &str, control: bool) -> EdgeCost {
     let mut cost = EdgeCost::default();
-    if let Err(err) = rounds(binary, seconds, &mut cost) {
+    if let Err(err) = rounds(binary, seconds, control, &mut cost) {
         eprintln!("xtask: edge defences: {err:#}");
         cost.failed = Some(format!("{err:#}"));
     }
     cost
 }
 
-fn rounds(binary: &Path, seconds: &str, cost: &mut EdgeCost) -> Result<()> {
+/// One side's server: its directory (a copy of the set-up's) and settings.
+struct Side<'a> {
+    binary: &'a Path,
+    dir: PathBuf,
+    password: &'a str,
+    policy: &'a str,
+}
+
+impl Side<'_> {
+    /// Starts the side's server, the defences on or off, and lets it settle.
+    fn start(&self, defences: bool) -> Result<Server> {
+        let mut settings = vec![("PORTCULLIS_RATE_LIMITS_FILE", self.policy)];
+        if !defences {
+            settings.push(("PORTCULLIS_EDGE_DEFENCES", "off"));
+        }
+        let url = format!("sqlite://{}/bench.db", self.dir.display());
+        let server = Server::start_logging(
+            self.binary,
+            &self.dir,
+            &url,
+            self.password,
+            "warn",
+            None,
+            &settings,
+        )?;
+        settle(server.cpu_ticks(), || server.cpu_ticks(), "start-up");
+        Ok(server)
+    }
+}
+
+/// What wrk sends to one server.
+struct WrkScripts {
+    validate: PathBuf,
+    token: PathBuf,
+}
+
+fn rounds(binary: &Path, seconds: &str, control: bool, cost: &mut EdgeCost) -> Result<()> {
     let password = format!("Lg-{}-Q7!", process::random_hex(12)?);
     let dir = TempDir::new("portcullis-bench-edge")?;
     let url = format!("sqlite://{}/bench.db", dir.path().display());
@@ -74,58 +158,142 @@ fn rounds(binary: &Path, seconds: &str, cost: &mut EdgeCost) -> Result<()> {
         Ok(version) => cost.wrk_version = Some(version),
         Err(err) => {
             eprintln!("xtask: wrk: {err:#}");
-            for stack in [Stack::On, Stack::Off] {
-                cost.wrk
-                    .push(stack, Outcome::Failed(format!("wrk: {err:#}")));
+            cost.wrk_failed = Some(format!("{err:#}"));
+        }
+    }
+    let side = |name: &str| -> Result<Side<'_>> {
+        Ok(Side {
+            binary,
+            dir: copy_side(dir.path(), name)?,
+            password: &password,
+            policy: &policy,
+        })
+    };
+    let [x, y] = [side("x")?, side("y")?];
+    let prefix = format!("/realms/{REALM}");
+    let token_path = format!("{prefix}/oauth2/token");
+    let with_wrk = cost.wrk_version.is_some();
+    let scripts = |server: &Server, side: &Side<'_>| -> Result<Option<WrkScripts>> {
+        if !with_wrk {
+            return Ok(None);
+        }
+        wrk_scripts(server.addr(), &password, &secret, &side.dir).map(Some)
+    };
+    for round in 0..ROUNDS {
+        check_interrupted()?;
+        // The defences alternate between the two servers, which always
+        // start and are loaded in the same order: whatever favours one of
+        // them cancels out over the (even) number of rounds.
+        let x_on = round % 2 == 0;
+        eprintln!(
+            "xtask: edge defences, round {} of {ROUNDS}: both servers at once, on in {}",
+            round + 1,
+            if x_on { "the first" } else { "the second" }
+        );
+        let first = x.start(x_on)?;
+        let second = y.start(!x_on)?;
+        let (f, s) = (first.addr(), second.addr());
+        cost.validate.push(pair(
+            x_on,
+            |at| validate(f, &password, seconds, at),
+            |at| validate(s, &password, seconds, at),
+        ));
+        check_interrupted()?;
+        cost.token.push(pair(
+            x_on,
+            |at| oauth_token(f, &prefix, &secret, seconds, at),
+            |at| oauth_token(s, &prefix, &secret, seconds, at),
+        ));
+        if let (Some(fw), Some(sw)) = (scripts(&first, &x)?, scripts(&second, &y)?) {
+            check_interrupted()?;
+            cost.wrk_validate.push(pair(
+                x_on,
+                |_| wrk(f, VALIDATE, &fw.validate, seconds),
+                |_| wrk(s, VALIDATE, &sw.validate, seconds),
+            ));
+            check_interrupted()?;
+            cost.wrk_token.push(pair(
+                x_on,
+                |_| wrk(f, &token_path, &fw.token, seconds),
+                |_| wrk(s, &token_path, &sw.token, seconds),
+            ));
+        }
+        for server in [first, second] {
+            if let Err(err) = server.stop() {
+                eprintln!("xtask: stopping the server: {err:#}");
             }
         }
     }
-    let prefix = format!("/realms/{REALM}");
-    for round in 1..=ROUNDS {
-        for stack in [Stack::On, Stack::Off] {
-            check_interrupted()?;
-            let mut settings = vec![("PORTCULLIS_RATE_LIMITS_FILE", policy.as_str())];
-            if stack == Stack::Off {
-                settings.push(("PORTCULLIS_EDGE_DEFENCES", "off"));
-            }
-            eprintln!(
-                "xtask: edge defences {}, round {round} of {ROUNDS}",
-                stack.name()
-            );
-            let server = Server::start_logging(
-                binary,
-                dir.path(),
-                &url,
-                &password,
-                "warn",
-                None,
-                &settings,
-            )?;
-            let addr = server.addr();
-            let ticks = || server.cpu_ticks();
-            settle(server.cpu_ticks(), ticks, "start-up");
-            cost.validate
-                .push(stack, validate(addr, &password, seconds));
-            check_interrupted()?;
-            settle(server.cpu_ticks(), ticks, "validations");
-            cost.token
-                .push(stack, oauth("oauth-token", addr, &prefix, &secret, seconds));
-            if round == 1 && cost.wrk_version.is_some() {
+    if control && with_wrk {
+        check_interrupted()?;
+        eprintln!("xtask: edge defences: the control, two servers with them off");
+        let first = x.start(false)?;
+        let second = y.start(false)?;
+        let (f, s) = (first.addr(), second.addr());
+        if let (Some(fw), Some(sw)) = (scripts(&first, &x)?, scripts(&second, &y)?) {
+            for round in 0..ROUNDS {
                 check_interrupted()?;
-                settle(server.cpu_ticks(), ticks, "issuing tokens");
-                let outcome =
-                    wrk_validate(addr, &password, seconds, dir.path()).unwrap_or_else(|err| {
-                        eprintln!("xtask: wrk: {err:#}");
-                        Outcome::Failed(format!("{err:#}"))
-                    });
-                cost.wrk.push(stack, outcome);
+                eprintln!("xtask: control, round {} of {ROUNDS}", round + 1);
+                // "On" alternates as in the measurement.
+                cost.control.push(pair(
+                    round % 2 == 0,
+                    |_| wrk(f, VALIDATE, &fw.validate, seconds),
+                    |_| wrk(s, VALIDATE, &sw.validate, seconds),
+                ));
             }
+        }
+        for server in [first, second] {
             if let Err(err) = server.stop() {
                 eprintln!("xtask: stopping the server: {err:#}");
             }
         }
     }
     Ok(())
+}
+
+/// Runs `first` and `second` at once (started in that order), the first
+/// being the server with the defences on when `first_on`; each gets the
+/// same start instant (Unix milliseconds, for the load generator's
+/// `--start-at`).
+fn pair(
+    first_on: bool,
+    first: impl FnOnce(u64) -> Outcome + Send,
+    second: impl FnOnce(u64) -> Outcome + Send,
+) -> Pair {
+    let at = SystemTime::now() + START_MARGIN;
+    let at = at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let joined = |h: std::thread::ScopedJoinHandle<'_, Outcome>| {
+        h.join()
+            .unwrap_or_else(|_| Outcome::Failed("the measuring thread panicked".to_owned()))
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(move || first(at));
+        let b = s.spawn(move || second(at));
+        (joined(a), joined(b))
+    });
+    if first_on {
+        Pair { on: a, off: b }
+    } else {
+        Pair { on: b, off: a }
+    }
+}
+
+/// Copies the set-up's database and master key into `dir/name`.
+fn copy_side(dir: &Path, name: &str) -> Result<PathBuf> {
+    let side = dir.join(name);
+    std::fs::create_dir_all(&side).with_context(|| format!("creating {}", side.display()))?;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        if entry.file_type()?.is_file() && (file.starts_with("bench.db") || file == "master.key") {
+            std::fs::copy(entry.path(), side.join(&*file))
+                .with_context(|| format!("copying {file} to {}", side.display()))?;
+        }
+    }
+    Ok(side)
 }
 
 /// The client's secret and the policy file, written in `dir`.
@@ -193,11 +361,13 @@ fn scale(policy: &mut Value, factor: u64) -> Result<()> {
     Ok(())
 }
 
-/// The load generator's `validate` (a fresh account's access token).
-fn validate(addr: SocketAddr, password: &str, seconds: &str) -> Outcome {
+/// The load generator's `validate` (a fresh account's access token), its
+/// measured phase beginning at `start_at`.
+fn validate(addr: SocketAddr, password: &str, seconds: &str, start_at: u64) -> Outcome {
     let addr = addr.to_string();
-    let connections = CONNECTIONS.to_string();
-    eprintln!("xtask: validate against {addr}, {CONNECTIONS} connections, {seconds} s");
+    let connections = SIDE_CONNECTIONS.to_string();
+    let start_at = start_at.to_string();
+    eprintln!("xtask: validate against {addr}, {connections} connections, {seconds} s");
     let args = [
         "validate",
         "--addr",
@@ -206,8 +376,43 @@ fn validate(addr: SocketAddr, password: &str, seconds: &str) -> Outcome {
         seconds,
         "--connections",
         &connections,
+        "--start-at",
+        &start_at,
     ];
     super::measure(&args, password)
+}
+
+/// The load generator's `oauth-token` (`client_credentials`, Basic), its
+/// measured phase beginning at `start_at`.
+fn oauth_token(
+    addr: SocketAddr,
+    prefix: &str,
+    secret: &str,
+    seconds: &str,
+    start_at: u64,
+) -> Outcome {
+    let addr = addr.to_string();
+    let connections = SIDE_CONNECTIONS.to_string();
+    let start_at = start_at.to_string();
+    eprintln!("xtask: oauth-token against {addr}{prefix}, {connections} connections, {seconds} s");
+    let args = [
+        "oauth-token",
+        "--addr",
+        &addr,
+        "--prefix",
+        prefix,
+        "--client-id",
+        CLIENT_ID,
+        "--scope",
+        SCOPE,
+        "--seconds",
+        seconds,
+        "--connections",
+        &connections,
+        "--start-at",
+        &start_at,
+    ];
+    super::measure_env(&args, &[("LOADGEN_CLIENT_SECRET", secret)])
 }
 
 /// wrk, from Debian's packages when missing; its version (`wrk 4.1.0 [epoll]`).
@@ -235,43 +440,66 @@ fn ensure_wrk() -> Result<String> {
         .to_owned())
 }
 
-/// wrk against validate with the admin's access token, from a Lua script
-/// that makes each request a POST with the JSON body; figures in the shape
-/// of the load generator's.
-fn wrk_validate(addr: SocketAddr, password: &str, seconds: &str, dir: &Path) -> Result<Outcome> {
+/// Writes wrk's scripts for the server at `addr` into `dir`: validate
+/// with the admin's access token of that server, and a `client_credentials`
+/// grant with HTTP Basic. Each is tried once first, as wrk does not look
+/// at the answers.
+fn wrk_scripts(addr: SocketAddr, password: &str, secret: &str, dir: &Path) -> Result<WrkScripts> {
     let token = admin_token(addr, password)?;
     let body = json!({ "token": token });
-    // wrk does not look at the answers: check one first.
     let (status, answer) = http_json(addr, VALIDATE, None, &body)?;
     if status != 200 || answer.get("active") != Some(&Value::Bool(true)) {
         bail!("POST {VALIDATE}: {status} {answer}");
     }
-    let script = dir.join("validate.lua");
-    std::fs::write(&script, lua_script(&body.to_string()))
-        .with_context(|| format!("writing {}", script.display()))?;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .to_string();
-    let connections = CONNECTIONS.to_string();
-    let url = format!("http://{addr}{VALIDATE}");
-    eprintln!(
-        "xtask: wrk against {url}, {threads} threads, {CONNECTIONS} connections, {seconds} s"
+    let validate = dir.join("validate.lua");
+    let json_body = body.to_string();
+    std::fs::write(
+        &validate,
+        lua_script(&json_body, &[("Content-Type", "application/json")]),
+    )
+    .with_context(|| format!("writing {}", validate.display()))?;
+    let basic = crate::loadgen::oauth::basic_authorization(CLIENT_ID, secret);
+    let form = format!(
+        "grant_type=client_credentials&scope={}",
+        SCOPE.replace(' ', "+")
     );
+    let headers = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Authorization", basic.as_str()),
+    ];
+    let token_path = format!("/realms/{REALM}/oauth2/token");
+    let (status, answer) = super::oidc::http_form(addr, &token_path, &headers, &form)?;
+    if status != 200 || answer.get("access_token").is_none() {
+        bail!("POST {token_path}: {status} {answer}");
+    }
+    let token = dir.join("token.lua");
+    std::fs::write(&token, lua_script(&form, &headers))
+        .with_context(|| format!("writing {}", token.display()))?;
+    Ok(WrkScripts { validate, token })
+}
+
+/// wrk against `path` of `addr` with `script`, one thread and
+/// [`SIDE_CONNECTIONS`] connections; figures in the shape of the load
+/// generator's.
+fn wrk(addr: SocketAddr, path: &str, script: &Path, seconds: &str) -> Outcome {
+    wrk_run(addr, path, script, seconds).unwrap_or_else(|err| {
+        eprintln!("xtask: wrk: {err:#}");
+        Outcome::Failed(format!("{err:#}"))
+    })
+}
+
+fn wrk_run(addr: SocketAddr, path: &str, script: &Path, seconds: &str) -> Result<Outcome> {
+    let connections = SIDE_CONNECTIONS.to_string();
+    let url = format!("http://{addr}{path}");
+    eprintln!("xtask: wrk against {url}, 1 thread, {connections} connections, {seconds} s");
     let mut cmd = Command::new("wrk");
-    cmd.args([
-        "-t",
-        &threads,
-        "-c",
-        &connections,
-        "-d",
-        &format!("{seconds}s"),
-    ])
-    .arg("--latency")
-    .arg("-s")
-    .arg(&script)
-    .arg(&url)
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped());
+    cmd.args(["-t", "1", "-c", &connections, "-d", &format!("{seconds}s")])
+        .arg("--latency")
+        .arg("-s")
+        .arg(script)
+        .arg(&url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
     let mut job = Job::spawn("wrk", &mut cmd)?;
     let mut stdout = job.child_mut().stdout.take().context("wrk's stdout")?;
     let mut output = String::new();
@@ -284,20 +512,20 @@ fn wrk_validate(addr: SocketAddr, password: &str, seconds: &str, dir: &Path) -> 
     }
     let mut value = parse_wrk(&output)?;
     if let Some(object) = value.as_object_mut() {
-        object.insert("connections".to_owned(), Value::from(CONNECTIONS));
-        object.insert("threads".to_owned(), Value::from(threads));
+        object.insert("connections".to_owned(), Value::from(SIDE_CONNECTIONS));
+        object.insert("threads".to_owned(), Value::from(1));
     }
     Ok(Outcome::Done(value))
 }
 
-/// A wrk script sending `body` as a JSON POST.
-fn lua_script(body: &str) -> String {
-    // A long bracket: the JSON holds no `]==]`.
-    format!(
-        "wrk.method = \"POST\"\n\
-         wrk.body = [==[{body}]==]\n\
-         wrk.headers[\"Content-Type\"] = \"application/json\"\n"
-    )
+/// A wrk script sending `body` as a POST with `headers`.
+fn lua_script(body: &str, headers: &[(&str, &str)]) -> String {
+    // Long brackets: neither the body nor a header holds `]==]`.
+    let mut script = format!("wrk.method = \"POST\"\nwrk.body = [==[{body}]==]\n");
+    for (name, value) in headers {
+        script.push_str(&format!("wrk.headers[\"{name}\"] = [==[{value}]==]\n"));
+    }
+    script
 }
 
 /// The figures of wrk's report (`--latency`): requests/s, p50, p99, the
@@ -419,11 +647,21 @@ Transfer/sec:     10.00MB
     }
 
     #[test]
-    fn lua_scripts_post_json() {
-        let script = lua_script("{\"token\":\"a.b.c\"}");
+    fn lua_scripts_post_with_headers() {
+        let script = lua_script(
+            "{\"token\":\"a.b.c\"}",
+            &[
+                ("Content-Type", "application/json"),
+                ("Authorization", "Basic YTpi"),
+            ],
+        );
         assert!(script.contains("wrk.method = \"POST\""), "{script}");
         assert!(
             script.contains("wrk.body = [==[{\"token\":\"a.b.c\"}]==]"),
+            "{script}"
+        );
+        assert!(
+            script.contains("wrk.headers[\"Authorization\"] = [==[Basic YTpi]==]"),
             "{script}"
         );
     }

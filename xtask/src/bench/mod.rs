@@ -4,9 +4,7 @@
 //! test: it fails only when a measurement could not be taken at all.
 //!
 //! Measured, in order: raw Argon2id hashing (idle machine), then a server on
-//! SQLite (idle RSS, logins, token validation, refresh rotations), then what
-//! the edge defences cost on validate and the token endpoint, against the
-//! same server with them off, also driven by wrk (see [`edge`]), then a
+//! SQLite (idle RSS, logins, token validation, refresh rotations), then a
 //! server on a throwaway PostgreSQL cluster (refresh rotations). Every
 //! server's rate limits are raised (every quota times
 //! [`edge::QUOTA_FACTOR`]) so that the load is counted, never refused. The load
@@ -15,10 +13,12 @@
 //!
 //! `cargo xtask bench authz ...` is the authorization benchmark: see
 //! [`authz`]. `cargo xtask bench oidc ...` compares the OAuth endpoints with
-//! Node's oidc-provider: see [`oidc`].
+//! Node's oidc-provider: see [`oidc`]. `cargo xtask bench edge ...` measures
+//! what the edge defences cost, two servers loaded at once: see [`edge`].
 
 mod authz;
 mod edge;
+mod edge_report;
 mod oidc;
 mod report;
 
@@ -113,6 +113,7 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     match args.split_first().map(|(a, r)| (a.as_str(), r)) {
         Some(("authz", rest)) => return authz::run(rest),
         Some(("oidc", rest)) => return oidc::run(rest),
+        Some(("edge", rest)) => return edge::run(rest),
         _ => {}
     }
     let opts = Options::parse(args, "--no-postgres")?;
@@ -179,9 +180,6 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
         }
     }
     drop(sqlite_dir);
-
-    check_interrupted()?;
-    report.edge = edge::measure(&binary, &seconds);
 
     check_interrupted()?;
     report.refresh_postgres = if !opts.skip {

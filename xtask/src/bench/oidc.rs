@@ -430,6 +430,38 @@ pub(super) fn http_json(
     http_request(addr, "POST", path, bearer, &body.to_string())
 }
 
+/// `POST path` with a form body and the given headers, over a fresh
+/// connection; the status and the JSON answer (`null` if not JSON).
+pub(super) fn http_form(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<(u16, Value)> {
+    let mut stream =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).context("connecting")?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .context("read timeout")?;
+    let headers: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .with_context(|| format!("sending POST {path}"))?;
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .with_context(|| format!("reading the answer to POST {path}"))?;
+    let (status, body) = parse_response(&response).with_context(|| format!("POST {path}"))?;
+    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+}
+
 /// `method path` with a JSON body (empty: none) and a bearer token, over a
 /// fresh connection; the status and the JSON answer (`null` if not JSON).
 pub(super) fn http_request(

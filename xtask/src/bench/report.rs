@@ -19,272 +19,19 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn value(&self) -> Option<&Value> {
+    pub(super) fn value(&self) -> Option<&Value> {
         match self {
             Self::Done(value) => Some(value),
             _ => None,
         }
     }
 
-    fn field(&self, name: &str) -> Option<f64> {
+    pub(super) fn field(&self, name: &str) -> Option<f64> {
         self.value()?.get(name)?.as_f64()
     }
 
-    fn rate(&self) -> Option<f64> {
+    pub(super) fn rate(&self) -> Option<f64> {
         self.field("rate")
-    }
-}
-
-/// A server with the edge defences on, or off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stack {
-    On,
-    Off,
-}
-
-impl Stack {
-    /// `on` or `off`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::On => "on",
-            Self::Off => "off",
-        }
-    }
-}
-
-/// The runs of one measurement with the defences on and off, in order.
-#[derive(Debug, Default)]
-pub struct Sides {
-    on: Vec<Outcome>,
-    off: Vec<Outcome>,
-}
-
-impl Sides {
-    /// Records a run.
-    pub fn push(&mut self, stack: Stack, outcome: Outcome) {
-        match stack {
-            Stack::On => self.on.push(outcome),
-            Stack::Off => self.off.push(outcome),
-        }
-    }
-
-    fn side(&self, stack: Stack) -> &[Outcome] {
-        match stack {
-            Stack::On => &self.on,
-            Stack::Off => &self.off,
-        }
-    }
-
-    /// A side's best run (the highest rate), else its first outcome.
-    fn best(&self, stack: Stack) -> Option<&Outcome> {
-        let runs = self.side(stack);
-        runs.iter()
-            .filter(|o| o.rate().is_some())
-            .max_by(|a, b| a.rate().unwrap_or(0.0).total_cmp(&b.rate().unwrap_or(0.0)))
-            .or_else(|| runs.first())
-    }
-
-    fn all(&self) -> impl Iterator<Item = (Stack, &Outcome)> {
-        let on = self.on.iter().map(|o| (Stack::On, o));
-        on.chain(self.off.iter().map(|o| (Stack::Off, o)))
-    }
-
-    /// Requests/s of the best run with the defences on over that with them off.
-    fn ratio(&self) -> Option<f64> {
-        let on = self.best(Stack::On)?.rate()?;
-        let off = self.best(Stack::Off)?.rate()?;
-        (off > 0.0).then(|| on / off)
-    }
-}
-
-/// What the edge defences cost: see [`super::edge`].
-#[derive(Debug, Default)]
-pub struct EdgeCost {
-    /// `POST /api/v1/auth/validate`, our load generator.
-    pub validate: Sides,
-    /// The token endpoint (`client_credentials`), our load generator.
-    pub token: Sides,
-    /// Validate again, driven by wrk (one run a side).
-    pub wrk: Sides,
-    /// `wrk -v`'s version, once installed.
-    pub wrk_version: Option<String>,
-    /// Why the measurement stopped, if it did.
-    pub failed: Option<String>,
-}
-
-impl EdgeCost {
-    /// True if a measurement could not be taken.
-    fn any_failed(&self) -> bool {
-        self.failed.is_some()
-            || [&self.validate, &self.token, &self.wrk]
-                .iter()
-                .any(|s| s.all().any(|(_, o)| matches!(o, Outcome::Failed(_))))
-            || [&self.validate, &self.token]
-                .iter()
-                .any(|s| s.on.is_empty() || s.off.is_empty())
-    }
-
-    /// The section of the report.
-    fn markdown(&self, seconds: u64) -> String {
-        let mut md = String::new();
-        let _ = writeln!(
-            md,
-            "
-## Cost of the edge defences
-"
-        );
-        let _ = writeln!(
-            md,
-            "One server on SQLite, started with the edge defences on (client address, limiter \
-             group and realm, blocks, the address, anonymous, client and account limiters with \
-             their headers, HMAC verification), its rate-limit policy the default with every \
-             quota multiplied by {factor} so that it counts but refuses nothing, then restarted \
-             with them off (`PORTCULLIS_EDGE_DEFENCES=off`) on the same database: on, off, on, \
-             off, {seconds} s per run, {conns} connections. Figures of each side's **best** run \
-             of {rounds} (the highest rate; p50 and p99 of that run); wrk ran once a side, in \
-             the first round. The security headers and core's checks are on both sides.\n",
-            factor = number(super::edge::QUOTA_FACTOR as f64),
-            conns = super::oidc::CONNECTIONS,
-            rounds = super::edge::ROUNDS,
-        );
-        md.push_str(
-            "| Endpoint (load generator) | On, req/s | Off, req/s | On/off | Goal | Met | p50 on / off | p99 on / off | Non-2xx / errors |\n",
-        );
-        md.push_str("|---|---:|---:|---:|---|---|---:|---:|---:|\n");
-        let wrk = format!(
-            "`POST /api/v1/auth/validate` ({})",
-            self.wrk_version.as_deref().unwrap_or("wrk")
-        );
-        let token = format!(
-            "`POST /realms/{}/oauth2/token`, client_credentials, Basic (ours)",
-            super::oidc::REALM
-        );
-        let rows = [
-            ("`POST /api/v1/auth/validate` (ours)", &self.validate),
-            (token.as_str(), &self.token),
-            (wrk.as_str(), &self.wrk),
-        ];
-        for (label, sides) in rows {
-            let cell = |stack: Stack| match sides.best(stack) {
-                Some(Outcome::Done(v)) => v
-                    .get("rate")
-                    .and_then(Value::as_f64)
-                    .map_or("n/a".to_owned(), number),
-                Some(Outcome::Skipped(_)) => "skipped".to_owned(),
-                Some(Outcome::Failed(_)) | None => "not measured".to_owned(),
-            };
-            let latency = |name: &str| {
-                let one = |stack: Stack| {
-                    sides
-                        .best(stack)
-                        .and_then(|o| o.field(name))
-                        .map_or("–".to_owned(), super::oidc::ms)
-                };
-                format!("{} / {}", one(Stack::On), one(Stack::Off))
-            };
-            let ratio = sides.ratio();
-            let errors: Option<u64> = sides.all().map(|(_, o)| o.value().map(error_count)).sum();
-            let _ = writeln!(
-                md,
-                "| {label} | {} | {} | {} | ≥ 95% | {} | {} | {} | {} |",
-                cell(Stack::On),
-                cell(Stack::Off),
-                ratio.map_or("–".to_owned(), |r| format!("{:.1}%", r * 100.0)),
-                super::oidc::met(ratio.map(|r| r >= 0.95)),
-                latency("p50_ms"),
-                latency("p99_ms"),
-                match errors {
-                    Some(0) => "0".to_owned(),
-                    Some(n) => format!("**{n}**"),
-                    None => "–".to_owned(),
-                },
-            );
-        }
-        md.push_str("\nEvery run, requests/s in order:\n\n");
-        for (label, sides) in [
-            ("validate (ours)", &self.validate),
-            ("token (ours)", &self.token),
-            ("validate (wrk)", &self.wrk),
-        ] {
-            let list = |stack: Stack| {
-                let runs: Vec<String> = sides
-                    .side(stack)
-                    .iter()
-                    .map(|o| o.rate().map_or("not measured".to_owned(), number))
-                    .collect();
-                if runs.is_empty() {
-                    "none".to_owned()
-                } else {
-                    runs.join(", ")
-                }
-            };
-            let _ = writeln!(
-                md,
-                "- {label}: on {}; off {}",
-                list(Stack::On),
-                list(Stack::Off)
-            );
-        }
-        md.push('\n');
-        if let Some(why) = &self.failed {
-            let _ = writeln!(md, "- **Stopped**: {why}");
-        }
-        let mut refused = 0u64;
-        let mut clean = true;
-        for (label, sides) in [
-            ("validate (ours)", &self.validate),
-            ("token (ours)", &self.token),
-            ("validate (wrk)", &self.wrk),
-        ] {
-            for (stack, outcome) in sides.all() {
-                match outcome {
-                    Outcome::Failed(why) => {
-                        clean = false;
-                        let _ = writeln!(
-                            md,
-                            "- {label}, defences {}: **not measured**: {why}",
-                            stack.name()
-                        );
-                    }
-                    Outcome::Skipped(why) => {
-                        let _ =
-                            writeln!(md, "- {label}, defences {}: skipped ({why})", stack.name());
-                    }
-                    Outcome::Done(value) => {
-                        let n = error_count(value);
-                        if n > 0 {
-                            clean = false;
-                            refused += value.get("non_2xx").and_then(Value::as_u64).unwrap_or(0);
-                            let _ = writeln!(
-                                md,
-                                "- {label}, defences {}: **{n} failed requests** (non-2xx by status {}); first: `{}`",
-                                stack.name(),
-                                value
-                                    .get("statuses")
-                                    .map(Value::to_string)
-                                    .unwrap_or_default(),
-                                value
-                                    .get("first_error")
-                                    .and_then(Value::as_str)
-                                    .unwrap_or(""),
-                            );
-                        }
-                    }
-                }
-            }
-        }
-        if clean && self.failed.is_none() {
-            md.push_str(
-                "- Non-2xx responses: 0 in every run, on both sides: the server with the \
-                 defences on refused nothing, so the ratio is the cost of the bookkeeping.\n",
-            );
-        } else if refused > 0 {
-            let _ = writeln!(
-                md,
-                "- **{refused} non-2xx responses**: the ratio is not only the bookkeeping's cost."
-            );
-        }
-        md
     }
 }
 
@@ -298,7 +45,6 @@ pub struct Report {
     pub validate: Outcome,
     pub refresh_sqlite: Outcome,
     pub refresh_postgres: Outcome,
-    pub edge: EdgeCost,
 }
 
 impl Report {
@@ -314,7 +60,6 @@ impl Report {
             validate: pending(),
             refresh_sqlite: pending(),
             refresh_postgres: pending(),
-            edge: EdgeCost::default(),
         }
     }
 
@@ -343,11 +88,9 @@ impl Report {
 
     /// True if a measurement could not be taken.
     pub fn any_failed(&self) -> bool {
-        self.edge.any_failed()
-            || self
-                .all()
-                .iter()
-                .any(|(_, o)| matches!(o, Outcome::Failed(_)))
+        self.all()
+            .iter()
+            .any(|(_, o)| matches!(o, Outcome::Failed(_)))
     }
 
     /// The report as Markdown: a header, the table, then errors.
@@ -480,7 +223,6 @@ impl Report {
         if clean {
             md.push_str("- Every request succeeded (no non-2xx responses, no transport errors).\n");
         }
-        md.push_str(&self.edge.markdown(self.seconds));
         md
     }
 
@@ -542,7 +284,7 @@ impl Report {
 }
 
 /// Failed requests in a load generator result.
-fn error_count(value: &Value) -> u64 {
+pub(super) fn error_count(value: &Value) -> u64 {
     ["non_2xx", "transport_errors", "bad_body"]
         .iter()
         .filter_map(|k| value.get(*k).and_then(Value::as_u64))
@@ -621,51 +363,5 @@ mod tests {
         assert!(md.contains("refresh (SQLite): **not measured**"), "{md}");
         assert!(md.contains("30.7 MB"), "{md}");
         assert!(report.any_failed());
-    }
-
-    #[test]
-    fn edge_section_shows_best_runs_and_ratios() {
-        let run = |rate: f64| {
-            Outcome::Done(json!({
-                "rate": rate, "p50_ms": 1.0, "p99_ms": 3.0, "sent": 100,
-                "non_2xx": 0, "transport_errors": 0, "bad_body": 0
-            }))
-        };
-        let mut cost = EdgeCost::default();
-        for (stack, rate) in [
-            (Stack::On, 38_000.0),
-            (Stack::Off, 40_000.0),
-            (Stack::On, 39_000.0),
-            (Stack::Off, 39_500.0),
-        ] {
-            cost.validate.push(stack, run(rate));
-        }
-        cost.token.push(Stack::On, run(50_000.0));
-        cost.token.push(Stack::Off, run(60_000.0));
-        cost.wrk
-            .push(Stack::On, Outcome::Failed("wrk: no apt-get".to_owned()));
-        let md = cost.markdown(10);
-        assert!(
-            md.contains("| 39,000 | 40,000 | 97.5% | ≥ 95% | yes |"),
-            "{md}"
-        );
-        assert!(
-            md.contains("| 50,000 | 60,000 | 83.3% | ≥ 95% | **no** |"),
-            "{md}"
-        );
-        assert!(
-            md.contains("- validate (ours): on 38,000, 39,000; off 40,000, 39,500"),
-            "{md}"
-        );
-        assert!(md.contains("**not measured**: wrk: no apt-get"), "{md}");
-        assert!(cost.any_failed());
-        cost.wrk = Sides::default();
-        cost.wrk.push(Stack::On, run(30_000.0));
-        cost.wrk.push(Stack::Off, run(31_000.0));
-        assert!(!cost.any_failed());
-        assert!(
-            cost.markdown(10)
-                .contains("Non-2xx responses: 0 in every run")
-        );
     }
 }

@@ -25,7 +25,7 @@ mod scenario;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail};
 
@@ -38,6 +38,10 @@ pub struct Options {
     pub addr: Option<SocketAddr>,
     /// How long the measured phase lasts.
     pub duration: Duration,
+    /// When the measured phase begins (`--start-at`, Unix milliseconds),
+    /// so that two generators load two servers at the same time; `None`:
+    /// right after the set-up.
+    pub start_at: Option<SystemTime>,
     /// Concurrent connections (HTTP scenarios).
     pub connections: usize,
     /// Hashing threads (`hash`).
@@ -56,6 +60,7 @@ impl Options {
         let mut opts = Self {
             addr: None,
             duration: Duration::from_secs(10),
+            start_at: None,
             connections: 64,
             threads: cores,
             max_requests: 20_000_000,
@@ -80,6 +85,10 @@ impl Options {
                         bail!("--seconds must be in (0, 600]");
                     }
                     opts.duration = Duration::from_secs_f64(secs);
+                }
+                "--start-at" => {
+                    let ms: u64 = value.parse().with_context(bad)?;
+                    opts.start_at = Some(UNIX_EPOCH + Duration::from_millis(ms));
                 }
                 "--connections" => {
                     opts.connections = value.parse().with_context(bad)?;
@@ -120,6 +129,23 @@ impl Options {
     }
 }
 
+impl Options {
+    /// Waits for `--start-at`; the milliseconds the set-up overran it by
+    /// (0 when it did not, or when no start was given).
+    pub async fn wait_for_start(&self) -> u64 {
+        let Some(at) = self.start_at else {
+            return 0;
+        };
+        match at.duration_since(SystemTime::now()) {
+            Ok(wait) => {
+                tokio::time::sleep(wait).await;
+                0
+            }
+            Err(late) => u64::try_from(late.duration().as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
 /// Entry point of the hidden subcommand. Prints the figures as JSON, or
 /// `{"error": ...}` and fails.
 pub fn main(args: &[String]) -> Result<ExitCode> {
@@ -139,7 +165,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
 fn run(args: &[String]) -> Result<serde_json::Value> {
     let Some((name, rest)) = args.split_first() else {
         bail!(
-            "usage: xtask loadgen hash|login|validate|refresh|authz-check|oauth-token|oauth-introspect [--addr A] [--seconds S] [--connections N] [--threads N] [--bodies FILE] [--rate R] [--verify OUT] [--max-requests N] [--prefix P] [--client-id ID] [--client-secret S] [--scope S] [--pool N]"
+            "usage: xtask loadgen hash|login|validate|refresh|authz-check|oauth-token|oauth-introspect [--addr A] [--seconds S] [--start-at UNIX_MS] [--connections N] [--threads N] [--bodies FILE] [--rate R] [--verify OUT] [--max-requests N] [--prefix P] [--client-id ID] [--client-secret S] [--scope S] [--pool N]"
         );
     };
     let opts = Options::parse(rest)?;

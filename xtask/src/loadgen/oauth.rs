@@ -121,9 +121,7 @@ impl Client {
         if !prefix.is_empty() && !prefix.starts_with('/') {
             bail!("--prefix must start with '/': {prefix}");
         }
-        // RFC 6749 §2.3.1: the id and the secret are form-urlencoded first.
-        let credentials = format!("{}:{}", form_encode(id), form_encode(&secret));
-        let basic = format!("Basic {}", base64(credentials.as_bytes()));
+        let basic = basic_authorization(id, &secret);
         Ok(Self {
             token_path: format!("{prefix}/oauth2/token"),
             introspect_path: format!("{prefix}/oauth2/introspect"),
@@ -180,6 +178,7 @@ pub async fn run(kind: Kind, addr: SocketAddr, opts: &Options) -> Result<Value> 
     for _ in 0..connections {
         conns.push(RawConn::connect(addr, client.path(kind), &client.basic).await?);
     }
+    let late_ms = opts.wait_for_start().await;
     let start = Instant::now();
     let deadline = start + opts.duration;
     let cap = (opts.max_requests / connections as u64).max(1);
@@ -206,6 +205,7 @@ pub async fn run(kind: Kind, addr: SocketAddr, opts: &Options) -> Result<Value> 
     let mut report = stats.report(kind.name(), connections, seconds);
     if let Some(object) = report.as_object_mut() {
         object.insert("path".to_owned(), Value::from(client.path(kind)));
+        object.insert("late_ms".to_owned(), Value::from(late_ms));
         if kind == Kind::Introspect {
             object.insert("pool".to_owned(), Value::from(bodies.len()));
         }
@@ -348,25 +348,15 @@ fn form_encode(value: &str) -> String {
 
 /// Standard base64 with padding (RFC 4648 §4), for the Basic header.
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                let index = usize::try_from((n >> (18 - 6 * i)) & 63).unwrap_or(0);
-                out.push(char::from(ALPHABET.get(index).copied().unwrap_or(b'=')));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The `Authorization` value of `client_secret_basic` (RFC 6749 §2.3.1:
+/// the id and the secret are form-urlencoded first).
+pub(crate) fn basic_authorization(id: &str, secret: &str) -> String {
+    let credentials = format!("{}:{}", form_encode(id), form_encode(secret));
+    format!("Basic {}", base64(credentials.as_bytes()))
 }
 
 #[cfg(test)]

@@ -77,6 +77,7 @@ pub async fn run(scenario: Scenario, addr: SocketAddr, opts: &Options) -> Result
         .await
         .with_context(|| format!("set-up took longer than {SETUP_TIMEOUT:?}"))??;
 
+    let late_ms = opts.wait_for_start().await;
     let start = Instant::now();
     let deadline = start + opts.duration;
     let cap = (opts.max_requests / connections as u64).max(1);
@@ -89,7 +90,11 @@ pub async fn run(scenario: Scenario, addr: SocketAddr, opts: &Options) -> Result
         stats.merge(task.await.context("load task")?);
     }
     let seconds = start.elapsed().as_secs_f64();
-    Ok(stats.report(scenario.name(), connections, seconds))
+    let mut report = stats.report(scenario.name(), connections, seconds);
+    if let Some(object) = report.as_object_mut() {
+        object.insert("late_ms".to_owned(), Value::from(late_ms));
+    }
+    Ok(report)
 }
 
 /// Registers accounts, connects, and logs in where the scenario needs a token.
