@@ -28,6 +28,27 @@ struct RealmKeys {
     loaded_at: OffsetDateTime,
 }
 
+/// Why [`Keys::check_master_key`] refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MasterKeyMismatch {
+    /// A realm's key does not open with this master key.
+    #[error(
+        "the master key cannot open the signing key {kid} of realm {realm}: this instance was \
+         started with another master key than the one that sealed the database's keys. Every \
+         instance of one deployment must share PORTCULLIS_MASTER_KEY (or the same master.key \
+         file); see docs/operations.md"
+    )]
+    Sealed {
+        /// The realm's name.
+        realm: String,
+        /// The key's id.
+        kid: String,
+    },
+    /// The keys could not be read.
+    #[error("cannot read the signing keys to check the master key: {0}")]
+    Store(String),
+}
+
 /// The key ring of every realm.
 pub struct Keys {
     store: Arc<dyn Store>,
@@ -172,6 +193,37 @@ impl Keys {
         }
         self.cache.remove(&realm.id);
         Ok(kid)
+    }
+
+    /// Whether this instance's master key opens the signing keys already in
+    /// the database: one active key of each realm is decrypted. `Err`
+    /// names the first realm and key it cannot open: the instance was
+    /// started with another master key than the one the database's keys
+    /// were sealed with, and would answer every token with 401 and every
+    /// sign-in with 500. A fresh database (no keys yet) passes.
+    pub async fn check_master_key(&self) -> std::result::Result<(), MasterKeyMismatch> {
+        let store_failed = |e: crate::error::StoreError| MasterKeyMismatch::Store(e.to_string());
+        for realm in self.store.list_realms().await.map_err(store_failed)? {
+            let keys = self
+                .store
+                .list_signing_keys(realm.id)
+                .await
+                .map_err(store_failed)?;
+            let Some(key) = keys.iter().find(|k| k.active) else {
+                continue;
+            };
+            if self
+                .master
+                .decrypt(&key.private_key_enc, &aad(realm.id, &key.kid))
+                .is_err()
+            {
+                return Err(MasterKeyMismatch::Sealed {
+                    realm: realm.name.to_string(),
+                    kid: key.kid.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The master key, for other secrets stored encrypted.

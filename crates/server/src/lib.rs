@@ -79,7 +79,11 @@ pub async fn open(config: &Config) -> anyhow::Result<(Portcullis, axum::Router)>
     let master = load_master_key(config)?;
     let clock: SharedClock = Arc::new(SystemClock);
     let adapters = mail::adapters(&config.mail, config.sms.as_ref(), clock.clone())?;
-    assemble_with(store, clock, config.settings.clone(), master, adapters)
+    let (core, router) = assemble_with(store, clock, config.settings.clone(), master, adapters)?;
+    // An instance whose master key does not open the database's keys would
+    // refuse every token and fail every sign-in: it does not start.
+    core.keys().check_master_key().await?;
+    Ok((core, router))
 }
 
 /// Serves on the configured address until SIGTERM or Ctrl-C.

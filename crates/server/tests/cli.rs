@@ -594,3 +594,46 @@ fn a_bootstrap_password_that_breaks_a_rule_names_the_setting_and_the_rule() {
     );
     assert!(err.contains("most commonly used passwords"), "{err}");
 }
+
+#[test]
+fn an_instance_whose_master_key_cannot_open_the_keys_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    // The first instance seals the realm's keys with the data directory's
+    // master.key.
+    bootstrap_through_serve(dir.path(), &[]);
+    let other_key = "11".repeat(32);
+    let port = free_port();
+    let o = run_to_exit(
+        portcullis(dir.path())
+            .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
+            .env("PORTCULLIS_MASTER_KEY", &other_key),
+    );
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("master key cannot open the signing key"),
+        "{out}"
+    );
+    assert!(out.contains("of realm main"), "{out}");
+    assert!(out.contains("PORTCULLIS_MASTER_KEY"), "{out}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nothing listens"
+    );
+    // The admin commands open the same way and refuse as well.
+    let o = portcullis(dir.path())
+        .env("PORTCULLIS_MASTER_KEY", &other_key)
+        .args(["admin", "list-realms"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("master key cannot open"), "{}", text(&o));
+    // The right key, given explicitly, is accepted.
+    let own = std::fs::read_to_string(dir.path().join("master.key")).unwrap();
+    let o = portcullis(dir.path())
+        .env("PORTCULLIS_MASTER_KEY", own.trim())
+        .args(["admin", "list-realms"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+}

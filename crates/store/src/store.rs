@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use portcullis_core::StoreError;
 use portcullis_core::ports::{Store, StoreResult};
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, SqlxPostgresConnector,
-    SqlxSqliteConnector, TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode,
+    SqlxPostgresConnector, SqlxSqliteConnector, Statement, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -28,6 +28,11 @@ const POSTGRES_MAX_CONNECTIONS: u32 = 16;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long a caller waits for a pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The PostgreSQL advisory lock the instances of one database take turns
+/// on to migrate it (any fixed number; this one spells "PORTCULL").
+pub const MIGRATION_LOCK: i64 = 0x504f_5254_4355_4c4c;
+/// How long an instance waits for another's migrations before giving up.
+const MIGRATION_WAIT: Duration = Duration::from_secs(600);
 
 /// Which database a [`SqlStore`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,8 +76,51 @@ impl SqlStore {
     }
 
     /// Applies every pending migration. Running it again is a no-op.
+    ///
+    /// On PostgreSQL, instances that start together take turns: each runs
+    /// the migrations on a connection of its own holding a session advisory
+    /// lock ([`MIGRATION_LOCK`]), so one applies them while the others wait,
+    /// then find nothing left to do. (SQLite serves one instance: its writer
+    /// is the process's single connection.)
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.writer, None).await.map_err(db_err)
+        if self.backend != Backend::Postgres {
+            return Migrator::up(&self.writer, None).await.map_err(db_err);
+        }
+        let pool = self.writer.get_postgres_connection_pool().connect_options();
+        let single = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .acquire_timeout(MIGRATION_WAIT)
+            .connect_with((*pool).clone())
+            .await
+            .map_err(|e| config_err("cannot connect to PostgreSQL to migrate", e))?;
+        let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(single.clone());
+        let lock = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_lock($1)",
+            [MIGRATION_LOCK.into()],
+        );
+        let locked = tokio::time::timeout(MIGRATION_WAIT, conn.execute_raw(lock)).await;
+        let outcome = match locked {
+            Err(_) => Err(StoreError::Backend(format!(
+                "another instance held the migration lock for more than {} s",
+                MIGRATION_WAIT.as_secs()
+            ))),
+            Ok(Err(e)) => Err(db_err(e)),
+            Ok(Ok(_)) => {
+                let migrated = Migrator::up(&conn, None).await.map_err(db_err);
+                let unlock = Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_advisory_unlock($1)",
+                    [MIGRATION_LOCK.into()],
+                );
+                // Closing the session below releases the lock in any case.
+                let _ = conn.execute_raw(unlock).await;
+                migrated
+            }
+        };
+        single.close().await;
+        outcome
     }
 
     /// Closes the connection pools; calls made afterwards fail.

@@ -748,3 +748,38 @@ async fn postgres_federation_migration_down_and_up() {
         .await
         .unwrap();
 }
+
+/// Instances starting together on one PostgreSQL database: one migrates,
+/// the others wait for it and find nothing left to do; none fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_instances_migrate_one_database_at_once() {
+    let Some(base_url) = postgres_base_url() else {
+        return;
+    };
+    let url = testing::fresh_postgres_database(&base_url).await.unwrap();
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(Arc::new(SqlStore::connect(&url).await.unwrap()));
+    }
+    let runs: Vec<_> = stores
+        .iter()
+        .map(|s| {
+            let s = s.clone();
+            tokio::spawn(async move { s.migrate().await })
+        })
+        .collect();
+    for run in runs {
+        run.await.unwrap().unwrap();
+    }
+    let store = stores.first().unwrap();
+    // The schema is whole: the store answers, and migrating again is a no-op.
+    store.ping().await.unwrap();
+    assert!(store.list_realms().await.unwrap().is_empty());
+    store.migrate().await.unwrap();
+    for s in &stores {
+        s.close().await;
+    }
+    testing::drop_postgres_database(&base_url, &url)
+        .await
+        .unwrap();
+}
