@@ -441,7 +441,7 @@ impl<'a> Edge<'a> {
         if !policy.enabled {
             return Ok(None);
         }
-        let limits = Self::limits(a, &subjects, EdgeQuotas::of(&policy, a.group));
+        let limits = Self::limits(a, subjects, EdgeQuotas::of(&policy, a.group));
         self.take(a.realm_id, a.group, &limits, &policy, ip, now)
             .await
     }
@@ -463,7 +463,7 @@ impl<'a> Edge<'a> {
         if !enabled {
             return Some(Ok(None));
         }
-        let limits = Self::limits(a, &subjects, quotas);
+        let limits = Self::limits(a, subjects, quotas);
         local.take_now(&limits, now).ok().map(Ok)
     }
 
@@ -479,24 +479,24 @@ impl<'a> Edge<'a> {
     /// The limiters of a request at the edge: its address, anonymous, client.
     fn limits(
         a: &Admission<'_>,
-        subjects: &[Subject],
+        subjects: SmallVec<[Subject; 2]>,
         quotas: EdgeQuotas,
     ) -> SmallVec<[(LimitKey, Quota); 3]> {
-        let key = |dimension, subject: &Subject| LimitKey {
+        let key = |dimension, subject: Subject| LimitKey {
             realm_id: a.realm_id,
             group: a.group,
             dimension,
-            subject: subject.clone(),
+            subject,
         };
         let mut limits = SmallVec::new();
+        // The subjects move into their keys: a client id is not copied again.
         for subject in subjects {
             match subject {
-                Subject::Ip(_) => {
-                    limits.push((key(Dimension::Address, subject), quotas.address));
-                    if a.anonymous {
-                        limits.push((key(Dimension::Anonymous, subject), quotas.anonymous));
-                    }
+                Subject::Ip(_) if a.anonymous => {
+                    limits.push((key(Dimension::Address, subject.clone()), quotas.address));
+                    limits.push((key(Dimension::Anonymous, subject), quotas.anonymous));
                 }
+                Subject::Ip(_) => limits.push((key(Dimension::Address, subject), quotas.address)),
                 _ => limits.push((key(Dimension::Principal, subject), quotas.client)),
             }
         }

@@ -19,6 +19,7 @@
 pub(crate) mod classify;
 pub(crate) mod client_ip;
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
@@ -246,7 +247,8 @@ where
         if let Some(realm) = realm
             && !req.headers().contains_key(SIGNATURE_HEADER)
         {
-            let client_id = basic_client_id(req.headers());
+            let mut basic = [0; MAX_BASIC / 4 * 3];
+            let client_id = basic_client_id(req.headers(), &mut basic);
             let anonymous = is_anonymous(req.headers(), client_id.as_deref());
             let admission = Admission {
                 realm_id: realm.id,
@@ -328,7 +330,8 @@ where
     if let Some(r) = realm.clone() {
         req.extensions_mut().insert(RealmCtx(r));
     }
-    let client_id = basic_client_id(req.headers());
+    let mut basic = [0; MAX_BASIC / 4 * 3];
+    let client_id = basic_client_id(req.headers(), &mut basic);
     let anonymous = is_anonymous(req.headers(), client_id.as_deref());
     let admission = Admission {
         realm_id,
@@ -435,24 +438,38 @@ async fn verify_signed(
     Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
+/// The longest Basic credentials read for the client limiter (base64).
+const MAX_BASIC: usize = 1024;
+
 /// The client id of `Authorization: Basic` (RFC 6749 §2.3.1: form-encoded
-/// id and secret, base64ed), for the token endpoint's client limiter.
-fn basic_client_id(headers: &axum::http::HeaderMap) -> Option<String> {
+/// id and secret, base64ed), for the token endpoint's client limiter. The
+/// credentials are decoded into `buf` (on the caller's stack); the id is
+/// copied only when it is form-encoded.
+fn basic_client_id<'b>(
+    headers: &axum::http::HeaderMap,
+    buf: &'b mut [u8; MAX_BASIC / 4 * 3],
+) -> Option<Cow<'b, str>> {
     use base64::Engine as _;
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") || encoded.len() > 1024 {
+    let encoded = encoded.trim();
+    if !scheme.eq_ignore_ascii_case("basic") || encoded.len() > MAX_BASIC {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
+    let n = base64::engine::general_purpose::STANDARD
+        .decode_slice(encoded, buf)
         .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
+    let text = std::str::from_utf8(buf.get(..n)?).ok()?;
     let (id, _) = text.split_once(':')?;
-    let id = percent_encoding::percent_decode_str(id)
-        .decode_utf8()
-        .ok()?
-        .replace('+', " ");
+    let id = if id.contains(['%', '+']) {
+        let decoded = percent_encoding::percent_decode_str(id)
+            .decode_utf8()
+            .ok()?
+            .replace('+', " ");
+        Cow::Owned(decoded)
+    } else {
+        Cow::Borrowed(id)
+    };
     (!id.is_empty() && id.len() <= 255).then_some(id)
 }
 
@@ -578,13 +595,40 @@ mod tests {
             header::AUTHORIZATION,
             HeaderValue::from_static("Basic bXklMjBhcHA6czNjcmV0"),
         );
-        assert_eq!(basic_client_id(&h).as_deref(), Some("my app"));
+        let mut buf = [0; MAX_BASIC / 4 * 3];
+        assert_eq!(basic_client_id(&h, &mut buf).as_deref(), Some("my app"));
+        // "a:b": a plain id is borrowed from the buffer.
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic YTpi"),
+        );
+        assert!(matches!(
+            basic_client_id(&h, &mut buf),
+            Some(Cow::Borrowed("a"))
+        ));
+        // "my+app:x": `+` is a space in form encoding.
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("basic bXkrYXBwOng="),
+        );
+        assert_eq!(basic_client_id(&h, &mut buf).as_deref(), Some("my app"));
+        // The longest credentials read fill the buffer; longer ones are not read.
+        let basic = |secret_len: usize| {
+            use base64::Engine as _;
+            let credentials = format!("a:{}", "x".repeat(secret_len));
+            let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+            HeaderValue::from_str(&format!("Basic {encoded}")).unwrap()
+        };
+        h.insert(header::AUTHORIZATION, basic(MAX_BASIC / 4 * 3 - 2));
+        assert_eq!(basic_client_id(&h, &mut buf).as_deref(), Some("a"));
+        h.insert(header::AUTHORIZATION, basic(MAX_BASIC / 4 * 3 - 1));
+        assert_eq!(basic_client_id(&h, &mut buf), None);
         h.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("Bearer abc"),
         );
-        assert_eq!(basic_client_id(&h), None);
+        assert_eq!(basic_client_id(&h, &mut buf), None);
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic !!!"));
-        assert_eq!(basic_client_id(&h), None);
+        assert_eq!(basic_client_id(&h, &mut buf), None);
     }
 }
