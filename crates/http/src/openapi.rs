@@ -11,8 +11,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    auth, authz, bff, clients, federation, links, mail, mfa, ops, realms, risk, security,
-    service_keys, users,
+    auth, authz, bff, clients, federation, links, mail, mfa, oauth, ops, pages, realms, risk,
+    security, service_keys, users,
 };
 use crate::state::AppState;
 
@@ -29,6 +29,11 @@ impl Modify for BearerScheme {
                     .bearer_format("JWT")
                     .build(),
             ),
+        );
+        // OAuth clients at the token, introspection and revocation endpoints.
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
         );
     }
 }
@@ -84,6 +89,9 @@ impl Modify for BearerScheme {
         security::rate_limits_put, security::rate_limits_delete,
         service_keys::keys_list, service_keys::key_post, service_keys::key_get,
         service_keys::key_rotate_post, service_keys::key_revoke_post, service_keys::key_delete,
+        oauth::token_post, oauth::introspect_post, oauth::revoke_post, oauth::userinfo_get,
+        oauth::userinfo_post, oauth::openid_configuration_get, oauth::metadata_get,
+        pages::authorize::authorize_endpoint, pages::logout::logout_endpoint,
     ),
     modifiers(&BearerScheme),
     tags(
@@ -98,6 +106,7 @@ impl Modify for BearerScheme {
         (name = "federation", description = "Identity providers upstream, social sign-in and linked accounts"),
         (name = "security", description = "Rate limits, strikes and blocks; HMAC service keys"),
         (name = "operations", description = "Health and metrics"),
+        (name = "oauth", description = "OAuth 2.0 and OpenID Connect: each realm is an issuer at `/realms/{realm}` (token, introspection, revocation, UserInfo, discovery, authorization and logout)"),
     )
 )]
 struct ApiDoc;

@@ -15,6 +15,7 @@ pub mod links;
 pub mod mail;
 pub mod mfa;
 pub mod oauth;
+mod oauth_doc;
 pub mod ops;
 pub mod pages;
 pub mod realms;

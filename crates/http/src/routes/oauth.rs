@@ -115,6 +115,17 @@ fn answer<T: Serialize>(result: Result<Body<T>, OAuthError>, realm: &str) -> Res
 }
 
 /// The token endpoint (RFC 6749 §3.2).
+#[utoipa::path(post, path = "/realms/{realm}/oauth2/token", tag = "oauth",
+    params(("realm" = String, Path, description = "Realm name")),
+    request_body(content = super::oauth_doc::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("basic" = [])),
+    responses(
+        (status = 200, description = "Tokens", body = super::oauth_doc::TokenAnswer),
+        (status = 400, description = "A wrong request or grant (RFC 6749 §5.2)", body = super::oauth_doc::OAuthError),
+        (status = 401, description = "The client did not authenticate", body = super::oauth_doc::OAuthError),
+        (status = 404, description = "No such realm", body = portcullis_proto::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = portcullis_proto::Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn token_post(
     State(s): State<AppState>,
     RealmCtx(realm): RealmCtx,
@@ -126,6 +137,16 @@ pub(crate) async fn token_post(
 }
 
 /// Token introspection (RFC 7662).
+#[utoipa::path(post, path = "/realms/{realm}/oauth2/introspect", tag = "oauth",
+    params(("realm" = String, Path, description = "Realm name")),
+    request_body(content = super::oauth_doc::TokenRefForm, content_type = "application/x-www-form-urlencoded"),
+    security(("basic" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "`active`, and the token's claims when it is", body = Object),
+        (status = 400, description = "A wrong request", body = super::oauth_doc::OAuthError),
+        (status = 401, description = "The caller did not authenticate", body = super::oauth_doc::OAuthError),
+        (status = 404, description = "No such realm", body = portcullis_proto::Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn introspect_post(
     State(s): State<AppState>,
     RealmCtx(realm): RealmCtx,
@@ -145,6 +166,16 @@ pub(crate) async fn introspect_post(
 }
 
 /// Token revocation (RFC 7009).
+#[utoipa::path(post, path = "/realms/{realm}/oauth2/revoke", tag = "oauth",
+    params(("realm" = String, Path, description = "Realm name")),
+    request_body(content = super::oauth_doc::TokenRefForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("basic" = [])),
+    responses(
+        (status = 200, description = "Revoked, or unknown (RFC 7009 §2.2)"),
+        (status = 400, description = "A wrong request", body = super::oauth_doc::OAuthError),
+        (status = 401, description = "The client did not authenticate", body = super::oauth_doc::OAuthError),
+        (status = 404, description = "No such realm", body = portcullis_proto::Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn revoke_post(
     State(s): State<AppState>,
     RealmCtx(realm): RealmCtx,
@@ -155,6 +186,12 @@ pub(crate) async fn revoke_post(
 }
 
 /// OAuth 2.0 Authorization Server Metadata (RFC 8414).
+#[utoipa::path(get, path = "/realms/{realm}/.well-known/oauth-authorization-server", tag = "oauth",
+    params(("realm" = String, Path, description = "Realm name")),
+    responses(
+        (status = 200, description = "The metadata", body = Object),
+        (status = 404, description = "No such realm", body = portcullis_proto::Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn metadata_get(State(s): State<AppState>, RealmCtx(realm): RealmCtx) -> Response {
     let issuer = s.core.realms().issuer(&realm);
     (
@@ -165,6 +202,12 @@ pub(crate) async fn metadata_get(State(s): State<AppState>, RealmCtx(realm): Rea
 }
 
 /// The OpenID Provider configuration (OpenID Connect Discovery 1.0).
+#[utoipa::path(get, path = "/realms/{realm}/.well-known/openid-configuration", tag = "oauth",
+    params(("realm" = String, Path, description = "Realm name")),
+    responses(
+        (status = 200, description = "The configuration", body = Object),
+        (status = 404, description = "No such realm", body = portcullis_proto::Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn openid_configuration_get(
     State(s): State<AppState>,
     RealmCtx(realm): RealmCtx,
@@ -193,6 +236,14 @@ async fn userinfo(s: &AppState, realm: &Arc<Realm>, req: &OAuthRequest, post: bo
 }
 
 /// UserInfo (OpenID Connect Core §5.3), GET.
+#[utoipa::path(get, path = "/realms/{realm}/oauth2/userinfo", tag = "oauth",
+    params(("realm" = String, Path, description = "Realm name")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The claims the token's scopes allow", body = Object),
+        (status = 401, description = "No valid access token (`WWW-Authenticate` says why)"),
+        (status = 404, description = "No such realm", body = portcullis_proto::Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn userinfo_get(
     State(s): State<AppState>,
     RealmCtx(realm): RealmCtx,
@@ -202,6 +253,14 @@ pub(crate) async fn userinfo_get(
 }
 
 /// UserInfo, POST (the token in the header or the form body).
+#[utoipa::path(post, path = "/realms/{realm}/oauth2/userinfo", tag = "oauth",
+    params(("realm" = String, Path, description = "Realm name")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The claims the token's scopes allow", body = Object),
+        (status = 401, description = "No valid access token (`WWW-Authenticate` says why)"),
+        (status = 404, description = "No such realm", body = portcullis_proto::Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn userinfo_post(
     State(s): State<AppState>,
     RealmCtx(realm): RealmCtx,

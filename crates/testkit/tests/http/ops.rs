@@ -127,3 +127,50 @@ backend_tests!(
         assert!(described.contains("bearer"), "{described}");
     }
 );
+
+backend_tests!(
+    the_api_reference_covers_the_oauth_and_openid_endpoints,
+    |app: TestApp| async move {
+        let doc = app.get("/openapi.json", None).await.json;
+        let paths = &doc["paths"];
+        for (path, methods) in [
+            ("/realms/{realm}/oauth2/token", &["post"][..]),
+            ("/realms/{realm}/oauth2/introspect", &["post"]),
+            ("/realms/{realm}/oauth2/revoke", &["post"]),
+            ("/realms/{realm}/oauth2/userinfo", &["get", "post"]),
+            ("/realms/{realm}/oauth2/authorize", &["get", "post"]),
+            ("/realms/{realm}/oauth2/logout", &["get", "post"]),
+            ("/realms/{realm}/.well-known/openid-configuration", &["get"]),
+            (
+                "/realms/{realm}/.well-known/oauth-authorization-server",
+                &["get"],
+            ),
+            ("/realms/{realm}/.well-known/jwks.json", &["get"]),
+        ] {
+            for method in methods {
+                assert!(
+                    paths[path][method].is_object(),
+                    "{method} {path} is missing from the API reference"
+                );
+            }
+        }
+        // The token endpoint's form and errors are described, not just named.
+        let token = &paths["/realms/{realm}/oauth2/token"]["post"];
+        let form = &token["requestBody"]["content"]["application/x-www-form-urlencoded"];
+        assert!(form["schema"].is_object(), "{token}");
+        let schemas = &doc["components"]["schemas"];
+        assert!(schemas["TokenForm"]["properties"]["grant_type"].is_object());
+        assert!(schemas["OAuthError"]["properties"]["error"].is_object());
+        assert!(doc["components"]["securitySchemes"]["basic"].is_object());
+        let authorize = &paths["/realms/{realm}/oauth2/authorize"]["get"]["parameters"];
+        let names: Vec<&str> = authorize
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        for name in ["response_type", "client_id", "code_challenge", "state"] {
+            assert!(names.contains(&name), "{names:?}");
+        }
+    }
+);

@@ -127,7 +127,14 @@ async fn authorize(
 }
 
 /// `GET` or `POST {issuer}/oauth2/authorize`.
-pub(super) async fn authorize_endpoint(
+#[utoipa::path(method(get, post), path = "/realms/{realm}/oauth2/authorize", tag = "oauth",
+    params(("realm" = String, Path, description = "Realm name"), crate::routes::oauth_doc::AuthorizeParams),
+    responses(
+        (status = 200, description = "The login or consent page", content_type = "text/html"),
+        (status = 302, description = "Back to the client with a code or an error, or to an upstream provider"),
+        (status = 400, description = "A request that cannot be sent back to the client (page)", content_type = "text/html"),
+    ))]
+pub(crate) async fn authorize_endpoint(
     State(s): State<AppState>,
     RealmCtx(realm): RealmCtx,
     headers: HeaderMap,

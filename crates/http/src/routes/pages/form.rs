@@ -18,7 +18,7 @@ use crate::extract::RealmCtx;
 use crate::state::AppState;
 
 /// An endpoint's parameters: the query of a GET, the form body of a POST.
-pub(super) struct RequestParams(pub(super) Result<Form<'static>, portcullis_oidc::OAuthError>);
+pub(crate) struct RequestParams(pub(super) Result<Form<'static>, portcullis_oidc::OAuthError>);
 
 impl<S: Send + Sync> FromRequest<S> for RequestParams {
     type Rejection = std::convert::Infallible;

@@ -114,7 +114,14 @@ fn finish_logout(ctx: &Ctx<'_>, mut page: Page, req: &LogoutRequest) -> Response
 }
 
 /// `GET` or `POST {issuer}/oauth2/logout`.
-pub(super) async fn logout_endpoint(
+#[utoipa::path(method(get, post), path = "/realms/{realm}/oauth2/logout", tag = "oauth",
+    params(("realm" = String, Path, description = "Realm name"), crate::routes::oauth_doc::LogoutParams),
+    responses(
+        (status = 200, description = "The confirmation or the signed-out page", content_type = "text/html"),
+        (status = 302, description = "To the client's post-logout redirect URI"),
+        (status = 400, description = "A wrong request (page)", content_type = "text/html"),
+    ))]
+pub(crate) async fn logout_endpoint(
     State(s): State<AppState>,
     RealmCtx(realm): RealmCtx,
     headers: HeaderMap,

@@ -25,12 +25,12 @@ use axum::routing::{get, post};
 
 use crate::state::AppState;
 
-mod authorize;
+pub(crate) mod authorize;
 mod consent;
-mod form;
+pub(crate) mod form;
 mod links;
 mod login;
-mod logout;
+pub(crate) mod logout;
 mod render;
 mod second_step;
 mod social;
