@@ -261,10 +261,15 @@ where
                 Some(Ok(known)) => {
                     let realm_id = realm.id;
                     req.extensions_mut().insert(RealmCtx(realm));
-                    // Only a request with credentials meets the account's
-                    // limiter, in its extractor, which reports here.
-                    let slot = (!anonymous).then(|| Arc::new(Mutex::new(known)));
-                    if !anonymous {
+                    // Only a request with a bearer token or the refresh
+                    // cookie meets the account's limiter, in its extractor,
+                    // which reports here; a client's Basic credentials met
+                    // the client's limiter already.
+                    let later = !anonymous
+                        && (client_id.is_none()
+                            || crate::cookie_mode::has_refresh_cookie(req.headers()));
+                    let slot = later.then(|| Arc::new(Mutex::new(known)));
+                    if later {
                         req.extensions_mut().insert(EdgeInfo {
                             group,
                             tightest: slot.clone(),

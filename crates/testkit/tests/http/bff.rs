@@ -603,3 +603,39 @@ backend_tests!(
         assert_eq!(r.status, 200, "{}", r.text);
     }
 );
+
+/// A `Basic` header beside the refresh cookie does not let a browser app's
+/// requests skip the account's limiter (the edge skips the account's
+/// bookkeeping for requests whose only credentials are a client's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_basic_header_beside_the_cookie_does_not_skip_the_account_limiter() {
+    use portcullis_core::edge::{Group, RateLimitPolicy};
+    let mut policy = RateLimitPolicy::default().scaled(1000);
+    let general = policy.groups.get_mut(&Group::General).unwrap();
+    general.tiers.insert("user".to_owned(), 3);
+    let app = portcullis_testkit::spawn_app_with(portcullis_testkit::Backend::Sqlite, |s| {
+        s.rate_limits = policy
+    })
+    .await
+    .unwrap();
+    let (_, jar) = cookie_login(&app, "gil@example.com").await;
+    let session = || {
+        send(
+            &app,
+            reqwest::Method::GET,
+            "/api/v1/bff/session",
+            &jar,
+            None,
+            // "a:b": a client's credentials.
+            &[("authorization", "Basic YTpi")],
+            None,
+        )
+    };
+    for _ in 0..3 {
+        let r = session().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let r = session().await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert_eq!(r.header("ratelimit-policy"), Some("\"general\";q=3;w=900"));
+}
