@@ -391,28 +391,16 @@ fn oauth_token(
     seconds: &str,
     start_at: u64,
 ) -> Outcome {
-    let addr = addr.to_string();
-    let connections = SIDE_CONNECTIONS.to_string();
-    let start_at = start_at.to_string();
-    eprintln!("xtask: oauth-token against {addr}{prefix}, {connections} connections, {seconds} s");
-    let args = [
+    let (connections, at) = (SIDE_CONNECTIONS, Some(start_at));
+    super::oidc::oauth_with(
         "oauth-token",
-        "--addr",
-        &addr,
-        "--prefix",
+        addr,
         prefix,
-        "--client-id",
-        CLIENT_ID,
-        "--scope",
-        SCOPE,
-        "--seconds",
+        secret,
         seconds,
-        "--connections",
-        &connections,
-        "--start-at",
-        &start_at,
-    ];
-    super::measure_env(&args, &[("LOADGEN_CLIENT_SECRET", secret)])
+        connections,
+        at,
+    )
 }
 
 /// wrk, from Debian's packages when missing; its version (`wrk 4.1.0 [epoll]`).

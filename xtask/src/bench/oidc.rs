@@ -148,8 +148,23 @@ pub(super) fn oauth(
     secret: &str,
     seconds: &str,
 ) -> Outcome {
+    oauth_with(scenario, addr, prefix, secret, seconds, CONNECTIONS, None)
+}
+
+/// [`oauth`] with `connections`, its measured phase beginning at `start_at`
+/// (Unix milliseconds) when given.
+pub(super) fn oauth_with(
+    scenario: &str,
+    addr: SocketAddr,
+    prefix: &str,
+    secret: &str,
+    seconds: &str,
+    connections: usize,
+    start_at: Option<u64>,
+) -> Outcome {
     let addr = addr.to_string();
-    let connections = CONNECTIONS.to_string();
+    let connections = connections.to_string();
+    let start_at = start_at.map(|ms| ms.to_string());
     let pool = POOL.to_string();
     let mut args = vec![
         scenario,
@@ -169,7 +184,10 @@ pub(super) fn oauth(
     if !prefix.is_empty() {
         args.extend(["--prefix", prefix]);
     }
-    eprintln!("xtask: {scenario} against {addr}{prefix}, {CONNECTIONS} connections, {seconds} s");
+    if let Some(at) = &start_at {
+        args.extend(["--start-at", at]);
+    }
+    eprintln!("xtask: {scenario} against {addr}{prefix}, {connections} connections, {seconds} s");
     super::measure_env(&args, &[("LOADGEN_CLIENT_SECRET", secret)])
 }
 
@@ -438,28 +456,7 @@ pub(super) fn http_form(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Result<(u16, Value)> {
-    let mut stream =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).context("connecting")?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .context("read timeout")?;
-    let headers: String = headers
-        .iter()
-        .map(|(name, value)| format!("{name}: {value}\r\n"))
-        .collect();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .with_context(|| format!("sending POST {path}"))?;
-    let mut response = Vec::new();
-    stream
-        .read_to_end(&mut response)
-        .with_context(|| format!("reading the answer to POST {path}"))?;
-    let (status, body) = parse_response(&response).with_context(|| format!("POST {path}"))?;
-    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+    http_exchange(addr, "POST", path, headers, body)
 }
 
 /// `method path` with a JSON body (empty: none) and a bearer token, over a
@@ -471,23 +468,39 @@ pub(super) fn http_request(
     bearer: Option<&str>,
     body: &str,
 ) -> Result<(u16, Value)> {
+    let authorization = bearer.map(|token| format!("Bearer {token}"));
+    let mut headers = Vec::new();
+    if let Some(value) = &authorization {
+        headers.push(("Authorization", value.as_str()));
+    }
+    if !body.is_empty() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    http_exchange(addr, method, path, &headers, body)
+}
+
+/// One request with `headers` and `body` over a fresh connection, read to
+/// the end; the status and the JSON answer (`null` if not JSON).
+fn http_exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<(u16, Value)> {
     let mut stream =
         TcpStream::connect_timeout(&addr, Duration::from_secs(5)).context("connecting")?;
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .context("read timeout")?;
-    let authorization = bearer
-        .map(|token| format!("Authorization: Bearer {token}\r\n"))
-        .unwrap_or_default();
-    let content_type = if body.is_empty() {
-        ""
-    } else {
-        "Content-Type: application/json\r\n"
-    };
+    let headers: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{authorization}\
-         {content_type}Content-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}\
+         Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .with_context(|| format!("sending {method} {path}"))?;
