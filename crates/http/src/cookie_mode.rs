@@ -97,11 +97,14 @@ pub(crate) fn csrf_token(refresh: &str) -> String {
 /// Whether a request carries the refresh cookie (the edge counts such a
 /// request as not anonymous).
 pub(crate) fn has_refresh_cookie(headers: &HeaderMap) -> bool {
-    // Most requests carry no cookie at all: no jar to build for them.
-    headers.contains_key(axum::http::header::COOKIE) && refresh_cookie(headers).is_some()
+    refresh_cookie(headers).is_some()
 }
 
 fn refresh_cookie(headers: &HeaderMap) -> Option<SecretString> {
+    // Most requests carry no cookie at all: no jar to build for them.
+    if !headers.contains_key(axum::http::header::COOKIE) {
+        return None;
+    }
     CookieJar::from_headers(headers)
         .get(REFRESH_COOKIE)
         .map(|c| c.value())

@@ -250,6 +250,12 @@ pub struct Admission<'a> {
 /// milliseconds (changes through this instance are seen at once).
 const POLICY_TTL_MS: i64 = 5_000;
 
+/// Whether a policy read at `read_ms` is still trusted at `now_ms` (a
+/// wall-clock step either way reads it again).
+fn fresh(now_ms: i64, read_ms: i64) -> bool {
+    (0..POLICY_TTL_MS).contains(&now_ms.saturating_sub(read_ms))
+}
+
 /// A time in Unix milliseconds (rounded down). Not through
 /// `unix_timestamp_nanos`: a 128-bit division costs more than the rest of
 /// a limiter's look-up.
@@ -360,13 +366,10 @@ impl<'a> Edge<'a> {
 
     /// The realm's policy when it is cached and fresh at `now_ms` (the
     /// request's own reading of the clock: a clock read costs as much as
-    /// the rest of the fast path; a wall-clock step either way reads the
-    /// policy again).
+    /// the rest of the fast path).
     fn cached_policy(&self, realm_id: Uuid, now_ms: i64) -> Option<Arc<Compiled>> {
         let e = self.i.edge.policies.get(&realm_id)?;
-        (0..POLICY_TTL_MS)
-            .contains(&now_ms.saturating_sub(e.1))
-            .then(|| e.0.clone())
+        fresh(now_ms, e.1).then(|| e.0.clone())
     }
 
     /// `f` of the realm's policy when it is cached and fresh at `now_ms`,
@@ -379,18 +382,17 @@ impl<'a> Edge<'a> {
     ) -> Option<R> {
         let parts = &self.i.edge;
         let generation = parts.generation.load(Ordering::Acquire);
-        let fresh = |read_ms: i64| (0..POLICY_TTL_MS).contains(&now_ms.saturating_sub(read_ms));
         RECENT.with_borrow_mut(|recent| {
             if let Some(r) = recent.as_ref().filter(|r| {
                 r.parts == parts.id
                     && r.generation == generation
                     && r.realm_id == realm_id
-                    && fresh(r.read_ms)
+                    && fresh(now_ms, r.read_ms)
             }) {
                 return Some(f(&r.policy));
             }
             let e = parts.policies.get(&realm_id)?;
-            if !fresh(e.1) {
+            if !fresh(now_ms, e.1) {
                 return None;
             }
             let out = f(&e.0);

@@ -196,12 +196,35 @@ where
     }
 }
 
-/// Whether a request carries no credentials of any kind.
-fn is_anonymous(headers: &axum::http::HeaderMap, client_id: Option<&str>) -> bool {
-    client_id.is_none()
-        && !headers.contains_key(header::AUTHORIZATION)
-        && !headers.contains_key(SIGNATURE_HEADER)
-        && !crate::cookie_mode::has_refresh_cookie(headers)
+/// The credentials a request carries, as the edge sees them before routing.
+struct Credentials<'b> {
+    /// The client id of HTTP Basic client authentication.
+    client_id: Option<Cow<'b, str>>,
+    /// Whether it carries what an extractor later counts against an
+    /// account's or key's limiter: a bearer token, a signature or the
+    /// refresh cookie (a client's Basic credentials meet the client's
+    /// limiter at the edge).
+    principal: bool,
+}
+
+impl<'b> Credentials<'b> {
+    /// A request's credentials, the Basic ones decoded into `buf`.
+    fn of(headers: &axum::http::HeaderMap, buf: &'b mut [u8; MAX_BASIC / 4 * 3]) -> Self {
+        let client_id = basic_client_id(headers, buf);
+        let principal = crate::cookie_mode::has_refresh_cookie(headers)
+            || (client_id.is_none()
+                && (headers.contains_key(header::AUTHORIZATION)
+                    || headers.contains_key(SIGNATURE_HEADER)));
+        Self {
+            client_id,
+            principal,
+        }
+    }
+
+    /// Whether the request carries no credentials of any kind.
+    fn anonymous(&self) -> bool {
+        self.client_id.is_none() && !self.principal
+    }
 }
 
 impl<S> Service<Request> for EdgeService<S>
@@ -248,28 +271,23 @@ where
             && !req.headers().contains_key(SIGNATURE_HEADER)
         {
             let mut basic = [0; MAX_BASIC / 4 * 3];
-            let client_id = basic_client_id(req.headers(), &mut basic);
-            let anonymous = is_anonymous(req.headers(), client_id.as_deref());
+            let credentials = Credentials::of(req.headers(), &mut basic);
+            let anonymous = credentials.anonymous();
             let admission = Admission {
                 realm_id: realm.id,
                 group,
                 ip,
                 anonymous,
-                client_id: client_id.as_deref(),
+                client_id: credentials.client_id.as_deref(),
             };
             match core.edge().try_admit_now(&admission) {
                 Some(Ok(known)) => {
                     let realm_id = realm.id;
                     req.extensions_mut().insert(RealmCtx(realm));
-                    // Only a request with a bearer token or the refresh
-                    // cookie meets the account's limiter, in its extractor,
-                    // which reports here; a client's Basic credentials met
-                    // the client's limiter already.
-                    let later = !anonymous
-                        && (client_id.is_none()
-                            || crate::cookie_mode::has_refresh_cookie(req.headers()));
-                    let slot = later.then(|| Arc::new(Mutex::new(known)));
-                    if later {
+                    // Only such a request meets the account's limiter, in its
+                    // extractor, which reports here.
+                    let slot = credentials.principal.then(|| Arc::new(Mutex::new(known)));
+                    if credentials.principal {
                         req.extensions_mut().insert(EdgeInfo {
                             group,
                             tightest: slot.clone(),
@@ -336,14 +354,14 @@ where
         req.extensions_mut().insert(RealmCtx(r));
     }
     let mut basic = [0; MAX_BASIC / 4 * 3];
-    let client_id = basic_client_id(req.headers(), &mut basic);
-    let anonymous = is_anonymous(req.headers(), client_id.as_deref());
+    let credentials = Credentials::of(req.headers(), &mut basic);
+    let anonymous = credentials.anonymous();
     let admission = Admission {
         realm_id,
         group,
         ip,
         anonymous,
-        client_id: client_id.as_deref(),
+        client_id: credentials.client_id.as_deref(),
     };
     let info = EdgeInfo {
         group,

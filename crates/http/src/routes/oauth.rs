@@ -4,8 +4,6 @@
 //! details, and every answer is `Cache-Control: no-store` (set for every
 //! response by the security-headers middleware) and `Pragma: no-cache`.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, State};
@@ -13,7 +11,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use portcullis_core::model::Realm;
 use portcullis_oidc::{OAuthError, Request};
 use serde::Serialize;
 
@@ -28,7 +25,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/realms/{realm}/oauth2/revoke", post(revoke_post))
         .route(
             "/realms/{realm}/oauth2/userinfo",
-            get(userinfo_get).post(userinfo_post),
+            get(userinfo_endpoint).post(userinfo_endpoint),
         )
         .route(
             "/realms/{realm}/.well-known/openid-configuration",
@@ -220,8 +217,23 @@ pub(crate) async fn openid_configuration_get(
         .into_response()
 }
 
-async fn userinfo(s: &AppState, realm: &Arc<Realm>, req: &OAuthRequest, post: bool) -> Response {
-    let result = portcullis_oidc::userinfo::userinfo(&s.core, realm, req.request(), post).await;
+/// UserInfo (OpenID Connect Core §5.3): the token in the header, or, with
+/// POST, in the form body.
+#[utoipa::path(method(get, post), path = "/realms/{realm}/oauth2/userinfo", tag = "oauth",
+    params(("realm" = String, Path, description = "Realm name")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The claims the token's scopes allow", body = Object),
+        (status = 401, description = "No valid access token (`WWW-Authenticate` says why)"),
+        (status = 404, description = "No such realm", body = portcullis_proto::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn userinfo_endpoint(
+    State(s): State<AppState>,
+    RealmCtx(realm): RealmCtx,
+    req: OAuthRequest,
+) -> Response {
+    let post = req.parts.method == axum::http::Method::POST;
+    let result = portcullis_oidc::userinfo::userinfo(&s.core, &realm, req.request(), post).await;
     match result {
         Ok(claims) => axum::Json(claims).into_response(),
         Err(e) => {
@@ -233,38 +245,4 @@ async fn userinfo(s: &AppState, realm: &Arc<Realm>, req: &OAuthRequest, post: bo
             res
         }
     }
-}
-
-/// UserInfo (OpenID Connect Core §5.3), GET.
-#[utoipa::path(get, path = "/realms/{realm}/oauth2/userinfo", tag = "oauth",
-    params(("realm" = String, Path, description = "Realm name")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The claims the token's scopes allow", body = Object),
-        (status = 401, description = "No valid access token (`WWW-Authenticate` says why)"),
-        (status = 404, description = "No such realm", body = portcullis_proto::Problem, content_type = "application/problem+json"),
-    ))]
-pub(crate) async fn userinfo_get(
-    State(s): State<AppState>,
-    RealmCtx(realm): RealmCtx,
-    req: OAuthRequest,
-) -> Response {
-    userinfo(&s, &realm, &req, false).await
-}
-
-/// UserInfo, POST (the token in the header or the form body).
-#[utoipa::path(post, path = "/realms/{realm}/oauth2/userinfo", tag = "oauth",
-    params(("realm" = String, Path, description = "Realm name")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The claims the token's scopes allow", body = Object),
-        (status = 401, description = "No valid access token (`WWW-Authenticate` says why)"),
-        (status = 404, description = "No such realm", body = portcullis_proto::Problem, content_type = "application/problem+json"),
-    ))]
-pub(crate) async fn userinfo_post(
-    State(s): State<AppState>,
-    RealmCtx(realm): RealmCtx,
-    req: OAuthRequest,
-) -> Response {
-    userinfo(&s, &realm, &req, true).await
 }
