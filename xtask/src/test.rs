@@ -2,7 +2,7 @@
 //! real services started for the run.
 //!
 //! Suites run in order: `cargo test --workspace --all-targets`, then the doc
-//! tests (both against a throwaway PostgreSQL, stopped after them), then the
+//! tests (both against a throwaway PostgreSQL and Redis, stopped after them), then the
 //! end-to-end suites in `e2e/` against the real server binary (see
 //! [`crate::e2e`]: Node.js, Chromium and the npm packages are installed when
 //! missing). The closing line adds up all of them: `N passed, N failed`.
@@ -26,7 +26,7 @@ use crate::process::{self, Job, check_interrupted, interrupted};
 use crate::services::{Kind, Services};
 
 /// The services every test run starts.
-const SERVICES: &[Kind] = &[Kind::Postgres];
+const SERVICES: &[Kind] = &[Kind::Postgres, Kind::Redis];
 
 /// Runs the tests; `args` are test filters (and libtest options), with or
 /// without a leading `--`.

@@ -341,6 +341,10 @@ raw_config! {
     rate_limits_file: PathBuf,
     /// `on` (default) or `off`: the edge defences (client address through trusted proxies, blocks, rate limits, HMAC-signed requests); off only to measure what the defences cost; never in production.
     edge_defences: String,
+    /// Redis shared by the instances of one deployment: `redis://[:PASSWORD@]HOST:6379[/DB]`, `rediss://` (TLS) or `redis+unix:///PATH`; rate-limit counters, strikes and blocks, HMAC nonces are then shared; when absent, they stay in this process.
+    redis_url: String,
+    /// File holding the Redis URL (it may contain a password).
+    redis_url_file: PathBuf,
 }
 
 /// The validated configuration.
@@ -373,6 +377,8 @@ pub struct Config {
     pub sms: Option<SmsConfig>,
     /// The GeoIP databases, if any.
     pub geoip: GeoIpConfig,
+    /// The Redis shared by the instances, if any.
+    pub redis_url: Option<RedisUrl>,
 }
 
 /// Where a setting came from, for error messages.
@@ -710,6 +716,7 @@ impl Config {
             edge_defences: raw.edge_defences,
         };
         edge::apply(edge, &mut settings, n)?;
+        let redis_url = shared_state::redis_url(raw.redis_url, raw.redis_url_file, n)?;
 
         let geoip_file = |key: &str, path: Option<PathBuf>| match path {
             Some(p) if p.as_os_str().is_empty() => Err(err(n(key), "must be a file path")),
@@ -738,6 +745,7 @@ impl Config {
             log_level,
             log_format,
             settings,
+            redis_url,
         })
     }
 }
@@ -752,5 +760,8 @@ fn positive(setting: String, v: Option<u32>, default: u32) -> Result<u32, Config
 
 mod edge;
 mod mail;
+mod shared_state;
+
+pub use shared_state::RedisUrl;
 #[cfg(test)]
 mod tests;

@@ -78,7 +78,20 @@ pub async fn open(config: &Config) -> anyhow::Result<(Portcullis, axum::Router)>
     let store = open_store(config).await?;
     let master = load_master_key(config)?;
     let clock: SharedClock = Arc::new(SystemClock);
-    let adapters = mail::adapters(&config.mail, config.sms.as_ref(), clock.clone())?;
+    let mut adapters = mail::adapters(&config.mail, config.sms.as_ref(), clock.clone())?;
+    if let Some(url) = &config.redis_url {
+        let redis = portcullis_redis::Redis::open(url.expose())?;
+        if redis.ping().await {
+            tracing::info!(redis = %url, "shared state (rate limits, blocks, nonces) in Redis");
+        } else {
+            tracing::warn!(
+                redis = %url,
+                "Redis does not answer yet: rate limits and blocks are per instance, signed \
+                 requests are refused, until it does"
+            );
+        }
+        adapters.edge = Some(Arc::new(portcullis_redis::RedisEdgeState::new(redis)));
+    }
     let (core, router) = assemble_with(store, clock, config.settings.clone(), master, adapters)?;
     // An instance whose master key does not open the database's keys would
     // refuse every token and fail every sign-in: it does not start.

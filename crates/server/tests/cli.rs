@@ -637,3 +637,20 @@ fn an_instance_whose_master_key_cannot_open_the_keys_refuses_to_start() {
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
 }
+
+#[test]
+fn a_redis_url_is_checked_and_an_unreachable_redis_does_not_stop_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = portcullis(dir.path())
+        .env("PORTCULLIS_REDIS_URL", "http://:hunter2-secret@cache:6379")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o).contains("PORTCULLIS_REDIS_URL"), "{}", text(&o));
+    assert!(!text(&o).contains("hunter2-secret"), "{}", text(&o));
+    // Nothing listens there: the instance starts, limiting per instance,
+    // and connects once Redis answers.
+    let url = format!("redis://127.0.0.1:{}/", free_port());
+    bootstrap_through_serve(dir.path(), &[("PORTCULLIS_REDIS_URL", &url)]);
+}

@@ -23,6 +23,10 @@ use tokio::net::TcpListener;
 pub const POSTGRES_URL_VAR: &str = "TEST_POSTGRES_URL";
 /// When set to 1, PostgreSQL tests fail instead of skipping without a URL.
 pub const REQUIRE_POSTGRES_VAR: &str = "TEST_REQUIRE_POSTGRES";
+/// Environment variable with the URL of a Redis server for tests.
+pub const REDIS_URL_VAR: &str = "TEST_REDIS_URL";
+/// When set to 1, Redis tests fail instead of skipping without a URL.
+pub const REQUIRE_REDIS_VAR: &str = "TEST_REQUIRE_REDIS";
 
 /// Email of the bootstrap administrator of every test app.
 pub const ADMIN_EMAIL: &str = "admin@portcullis.test";
@@ -66,6 +70,8 @@ struct Shared {
     database_url: String,
     master_key: MasterKey,
     settings: Settings,
+    /// The Redis URL and this app family's own key prefix, if any.
+    redis: Option<(String, String)>,
 }
 
 impl Drop for TestApp {
@@ -93,6 +99,28 @@ pub struct AppOptions {
     pub sms: Option<Arc<dyn portcullis_core::ports::SmsSender>>,
     /// GeoIP look-ups (`None`: the GeoIP checks do not fire).
     pub geoip: Option<Arc<dyn portcullis_core::risk::GeoIp>>,
+    /// A Redis server (see [`redis_url`]) for the edge's shared state, as
+    /// `PORTCULLIS_REDIS_URL`; the app and its peers get a key prefix of
+    /// their own in it.
+    pub redis: Option<String>,
+}
+
+/// The Redis URL for tests, `None` to skip. Panics when Redis is required
+/// but not configured, so CI cannot skip silently.
+pub fn redis_url() -> Option<String> {
+    match std::env::var(REDIS_URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var(REQUIRE_REDIS_VAR).as_deref() == Ok("1") {
+                #[allow(clippy::panic)]
+                {
+                    panic!("{REQUIRE_REDIS_VAR}=1 but {REDIS_URL_VAR} is not set");
+                }
+            }
+            eprintln!("{REDIS_URL_VAR} not set: skipping a Redis test");
+            None
+        }
+    }
 }
 
 /// The PostgreSQL URL for tests, `None` to skip. Panics when PostgreSQL is
@@ -183,6 +211,10 @@ pub async fn spawn_app_opts(
         database_url: url,
         master_key: MasterKey::generate(),
         settings,
+        redis: options
+            .redis
+            .clone()
+            .map(|url| (url, format!("test:{}:", uuid::Uuid::now_v7()))),
     };
     let app = start(
         store,
@@ -235,7 +267,12 @@ async fn start(
             mailer,
             mx: options.mx,
             sms: options.sms,
-            edge: None,
+            edge: shared.redis.as_ref().map(|(url, prefix)| {
+                let redis =
+                    portcullis_redis::Redis::open_with_prefix(url, prefix).expect("Redis URL");
+                Arc::new(portcullis_redis::RedisEdgeState::new(redis))
+                    as Arc<dyn portcullis_core::ports::EdgeState>
+            }),
         },
     )
     .expect("assemble");

@@ -1,17 +1,17 @@
 //! The real services that tests and benchmarks run against, each started
 //! fresh in a temporary directory on loopback and stopped afterwards.
 //!
-//! To add one (Redis is next: Debian's `redis-server`, started as
-//! `redis-server --port 0 --unixsocket <tmp>/redis.sock --save ''` and probed
-//! with `PING`), write a module with a type that implements [`Service`],
+//! To add one, write a module with a type that implements [`Service`],
 //! install its package with [`apt::ensure_packages`], and add a [`Kind`].
 
 pub mod apt;
 pub mod postgres;
+pub mod redis;
 
 use anyhow::Result;
 
 pub use postgres::Postgres;
+pub use redis::Redis;
 
 /// A running service, stopped when dropped.
 pub trait Service {
@@ -29,6 +29,9 @@ pub enum Kind {
     /// A throwaway PostgreSQL cluster; sets `TEST_POSTGRES_URL` and
     /// `TEST_REQUIRE_POSTGRES=1`.
     Postgres,
+    /// A throwaway Redis server; sets `TEST_REDIS_URL` and
+    /// `TEST_REQUIRE_REDIS=1`.
+    Redis,
 }
 
 /// Several running services, stopped in reverse order of start when dropped.
@@ -45,6 +48,7 @@ impl Services {
             crate::process::check_interrupted()?;
             let service: Box<dyn Service> = match kind {
                 Kind::Postgres => Box::new(Postgres::start()?),
+                Kind::Redis => Box::new(Redis::start()?),
             };
             services.running.push(service);
         }

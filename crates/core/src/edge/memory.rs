@@ -180,7 +180,7 @@ fn at_ms(ms: i64) -> OffsetDateTime {
 }
 
 /// Escalation is forgotten this long after a caller's last block ended.
-const LEVEL_MEMORY_MS: i64 = 86_400_000;
+pub const LEVEL_MEMORY_MS: i64 = 86_400_000;
 
 impl MemoryEdgeState {
     /// Tables of the given sizes.

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use dashmap::DashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -38,7 +38,7 @@ use policy::{Compiled, Fixed};
 pub use policy::{Group, Quota, RateLimitPolicy, StrikeRules, Tier};
 
 /// Who a limiter or a block is about.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Subject {
     /// A client address (an IPv6 address stands for its /64 network, which
@@ -141,7 +141,9 @@ pub struct Limited {
 }
 
 impl Limited {
-    pub(crate) fn new(quota: Quota, o: window::Outcome) -> Self {
+    /// The state a window's outcome reports under `quota` (for the
+    /// implementations of [`crate::ports::EdgeState`]).
+    pub fn new(quota: Quota, o: window::Outcome) -> Self {
         let secs = |ms: i64| u64::try_from((ms + 999) / 1000).unwrap_or(0);
         Self {
             quota,
@@ -164,7 +166,7 @@ impl Limited {
 }
 
 /// Why a caller was blocked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BlockReason {
     /// It kept hitting a rate limit.
@@ -230,6 +232,15 @@ impl Refusal {
     }
 }
 
+/// Why [`crate::ports::EdgeState::admit`] stopped a request.
+#[derive(Debug, Clone)]
+pub enum Stopped {
+    /// One of its subjects is blocked.
+    Blocked(Block),
+    /// The first of its limiters that is exhausted (nothing was counted).
+    Limited(Limited),
+}
+
 /// What the edge knows of a request before it is routed.
 #[derive(Debug, Clone, Copy)]
 pub struct Admission<'a> {
@@ -259,7 +270,7 @@ fn fresh(now_ms: i64, read_ms: i64) -> bool {
 /// A time in Unix milliseconds (rounded down). Not through
 /// `unix_timestamp_nanos`: a 128-bit division costs more than the rest of
 /// a limiter's look-up.
-pub(crate) fn unix_ms(t: time::OffsetDateTime) -> i64 {
+pub fn unix_ms(t: time::OffsetDateTime) -> i64 {
     t.unix_timestamp()
         .saturating_mul(1000)
         .saturating_add(i64::from(t.millisecond()))
@@ -435,16 +446,20 @@ impl<'a> Edge<'a> {
     pub async fn admit(&self, a: &Admission<'_>) -> Result<Option<Limited>, Refusal> {
         let now = self.i.clock.now();
         let (subjects, ip) = Self::subjects(a);
-        let state = &self.i.edge.state;
-        if let Some(b) = state.blocked(a.realm_id, &subjects, now).await {
-            return Err(Refusal::Blocked(b));
-        }
         let policy = self.policy(a.realm_id).await;
-        if !policy.enabled {
-            return Ok(None);
-        }
-        let limits = Self::limits(a, subjects, EdgeQuotas::of(&policy, a.group));
-        self.take(a.realm_id, a.group, &limits, &policy, ip, now)
+        let checked = subjects.clone();
+        let limits = if policy.enabled {
+            Self::limits(a, subjects, EdgeQuotas::of(&policy, a.group))
+        } else {
+            SmallVec::new()
+        };
+        let admitted = self
+            .i
+            .edge
+            .state
+            .admit(a.realm_id, &checked, &limits, now)
+            .await;
+        self.admitted(a.realm_id, a.group, admitted, &policy, ip)
             .await
     }
 
@@ -539,11 +554,7 @@ impl<'a> Edge<'a> {
         let state = &self.i.edge.state;
         let local = state.local();
         let subjects = std::slice::from_ref(&subject);
-        let blocked = match local {
-            Some(local) => local.blocked_now(realm_id, subjects, now),
-            None => state.blocked(realm_id, subjects, now).await,
-        };
-        if let Some(b) = blocked {
+        if let Some(b) = local.and_then(|l| l.blocked_now(realm_id, subjects, now)) {
             return Err(Refusal::Blocked(b));
         }
         let quota_of = |policy: &Compiled| {
@@ -560,9 +571,6 @@ impl<'a> Edge<'a> {
             Some(found) => found,
             None => quota_of(&*self.policy(realm_id).await),
         };
-        if !enabled {
-            return Ok(None);
-        }
         let limits = [(
             LimitKey {
                 realm_id,
@@ -572,29 +580,37 @@ impl<'a> Edge<'a> {
             },
             quota,
         )];
-        // In process, an allowed request is counted without waiting; a
-        // refusal (counted nowhere) is taken again below, to count its strike.
-        if let Some(Ok(tightest)) = local.map(|l| l.take_now(&limits, now)) {
-            return Ok(tightest);
-        }
+        let limits = if enabled { &limits[..] } else { &[] };
+        let admitted = match local {
+            // In process, an allowed request is counted without waiting; a
+            // refusal (counted nowhere) is taken again below, to count its
+            // strike.
+            Some(local) => match local.take_now(limits, now) {
+                Ok(tightest) => return Ok(tightest),
+                Err(_) => state.take(limits, now).await.map_err(Stopped::Limited),
+            },
+            // Behind a round trip, the block and the limiter in one.
+            None => state.admit(realm_id, subjects, limits, now).await,
+        };
         let policy = self.policy(realm_id).await;
-        self.take(realm_id, group, &limits, &policy, subject, now)
+        self.admitted(realm_id, group, admitted, &policy, subject)
             .await
     }
 
-    async fn take(
+    /// The refusal of a request [`crate::ports::EdgeState::admit`] stopped;
+    /// a limiter's refusal counts a strike against `striker`.
+    async fn admitted(
         &self,
         realm_id: Uuid,
         group: Group,
-        limits: &[(LimitKey, Quota)],
+        admitted: Result<Option<Limited>, Stopped>,
         policy: &RateLimitPolicy,
         striker: Subject,
-        now: OffsetDateTime,
     ) -> Result<Option<Limited>, Refusal> {
-        let state = &self.i.edge.state;
-        match state.take(limits, now).await {
+        match admitted {
             Ok(tightest) => Ok(tightest),
-            Err(limited) => {
+            Err(Stopped::Blocked(b)) => Err(Refusal::Blocked(b)),
+            Err(Stopped::Limited(limited)) => {
                 metrics::counter!("portcullis_rate_limited_total", "group" => group.name())
                     .increment(1);
                 self.strike(realm_id, &striker, 1, BlockReason::RateLimit, policy)

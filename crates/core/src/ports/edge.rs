@@ -67,6 +67,26 @@ pub trait EdgeState: Send + Sync + 'static {
         limits: &[(crate::edge::LimitKey, crate::edge::Quota)],
         now: OffsetDateTime,
     ) -> Result<Option<crate::edge::Limited>, crate::edge::Limited>;
+    /// [`EdgeState::blocked`] for `subjects`, then, when none is blocked,
+    /// [`EdgeState::take`] for `limits` (none: only the blocks are
+    /// checked). State behind a round trip answers both in one.
+    async fn admit(
+        &self,
+        realm_id: Uuid,
+        subjects: &[crate::edge::Subject],
+        limits: &[(crate::edge::LimitKey, crate::edge::Quota)],
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::edge::Limited>, crate::edge::Stopped> {
+        if let Some(b) = self.blocked(realm_id, subjects, now).await {
+            return Err(crate::edge::Stopped::Blocked(b));
+        }
+        if limits.is_empty() {
+            return Ok(None);
+        }
+        self.take(limits, now)
+            .await
+            .map_err(crate::edge::Stopped::Limited)
+    }
     /// Counts `strikes` against a caller; returns the block that begins
     /// when they reach the rules' threshold.
     async fn strike(

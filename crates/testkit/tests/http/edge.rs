@@ -14,7 +14,7 @@ use super::*;
 /// Every group: a one-minute window, `per_ip` per address and `quota` for
 /// every tier but the realm's admins (who must not be limited by the test's
 /// own administration).
-fn policy(per_ip: u32, quota: u32) -> RateLimitPolicy {
+pub(super) fn policy(per_ip: u32, quota: u32) -> RateLimitPolicy {
     let mut p = RateLimitPolicy::default();
     for g in Group::ALL {
         let tiers: BTreeMap<String, u32> = [
@@ -52,7 +52,7 @@ async fn form(app: &TestApp, path: &str, fields: &[(&str, &str)], xff: Option<&s
     Reply::read(req.send().await.unwrap()).await
 }
 
-async fn send(
+pub(super) async fn send(
     app: &TestApp,
     method: &str,
     path: &str,

@@ -28,6 +28,7 @@ mod otp;
 mod realms;
 mod risk;
 mod service_keys;
+mod shared_state;
 mod social;
 mod tokens;
 mod users;

@@ -16,7 +16,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// A request to sign; fields left as they are make a valid request.
 #[derive(Clone)]
-struct Signing<'a> {
+pub(super) struct Signing<'a> {
     key: &'a str,
     secret: &'a str,
     method: &'a str,
@@ -35,7 +35,13 @@ struct Signing<'a> {
 }
 
 impl<'a> Signing<'a> {
-    fn new(app: &TestApp, key: &'a str, secret: &'a str, path: &'a str, body: Value) -> Self {
+    pub(super) fn new(
+        app: &TestApp,
+        key: &'a str,
+        secret: &'a str,
+        path: &'a str,
+        body: Value,
+    ) -> Self {
         Signing {
             key,
             secret,
@@ -52,7 +58,7 @@ impl<'a> Signing<'a> {
         }
     }
 
-    async fn send(&self, app: &TestApp) -> Reply {
+    pub(super) async fn send(&self, app: &TestApp) -> Reply {
         let sha = self
             .claimed_sha256
             .clone()
@@ -96,7 +102,7 @@ impl<'a> Signing<'a> {
     }
 }
 
-async fn new_key(app: &TestApp, admin: &str, name: &str) -> (String, String) {
+pub(super) async fn new_key(app: &TestApp, admin: &str, name: &str) -> (String, String) {
     let r = app
         .post("/api/v1/service-keys", Some(admin), json!({"name": name}))
         .await;

@@ -1,0 +1,188 @@
+//! State that several Portcullis instances share through Redis
+//! (`PORTCULLIS_REDIS_URL`): the edge's limiter windows, strikes, blocks and
+//! single-use values ([`RedisEdgeState`]).
+//!
+//! One multiplexed connection per instance carries every command; it
+//! reconnects by itself with a backoff, and every command has a response
+//! timeout, so a Redis that stops answering costs a request at most that
+//! long. What each feature does while Redis cannot be reached is its own
+//! documented choice (docs/operations.md): the limiters and blocks fall
+//! back to this instance's own tables, single-use values are refused (fail
+//! closed).
+//!
+//! Standalone Redis (or Valkey) servers are supported, over TCP
+//! (`redis://`), TLS (`rediss://`, rustls) or a Unix socket
+//! (`redis+unix://`); the scripts touch several keys at once, so Redis
+//! Cluster is not.
+
+mod edge;
+mod scripts;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use portcullis_core::clock::{Clock as _, SystemClock, Tick};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+pub use edge::RedisEdgeState;
+
+/// How long a command may take before it counts as failed.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long one connection attempt may take.
+pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
+/// Warnings about an unreachable Redis are logged at most this often.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// Why a Redis URL cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("PORTCULLIS_REDIS_URL: {0}")]
+pub struct UrlError(String);
+
+/// A connection to one Redis server, shared by every user of it in this
+/// instance (cheap to clone).
+#[derive(Clone)]
+pub struct Redis {
+    conn: ConnectionManager,
+    /// Prefix of every key (`portcullis:`), so that one Redis can serve
+    /// other applications too.
+    prefix: Arc<str>,
+    /// Where it is (`host:port`, never the password), for logs.
+    addr: Arc<str>,
+    health: Arc<Health>,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis")
+            .field("addr", &self.addr)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether the last command succeeded, and when a failure was last logged.
+#[derive(Debug)]
+struct Health {
+    down: AtomicBool,
+    /// Whether a command has succeeded yet (the gauge is set then).
+    seen: AtomicBool,
+    /// When a failure was last logged, if ever.
+    warned: std::sync::Mutex<Option<Tick>>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            down: AtomicBool::new(false),
+            seen: AtomicBool::new(false),
+            warned: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl Redis {
+    /// A connection to the server of `url`, made in the background: the
+    /// instance starts even when Redis is down and connects once it is up.
+    /// Only a URL that cannot work is an error.
+    pub fn open(url: &str) -> Result<Self, UrlError> {
+        Self::open_with_prefix(url, "portcullis:")
+    }
+
+    /// [`Redis::open`] with another key prefix (tests give each their own).
+    pub fn open_with_prefix(url: &str, prefix: &str) -> Result<Self, UrlError> {
+        let client = redis::Client::open(url).map_err(|e| UrlError(describe(&e)))?;
+        let addr = client.get_connection_info().addr().to_string();
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(CONNECTION_TIMEOUT))
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_secs(2))
+            .set_number_of_retries(3);
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| UrlError(describe(&e)))?;
+        Ok(Self {
+            conn,
+            prefix: prefix.into(),
+            addr: addr.into(),
+            health: Arc::default(),
+        })
+    }
+
+    /// Where the server is (`host:port`), for logs and `--help` output.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Sends `PING`: whether the server answers now.
+    pub async fn ping(&self) -> bool {
+        let mut conn = self.conn.clone();
+        let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn).await;
+        self.record("ping", pong.as_ref().map(|_| ()).map_err(Clone::clone))
+            .is_ok()
+    }
+
+    /// Whether a failure should be logged now (one every [`WARN_EVERY`]).
+    fn due_warning(&self) -> bool {
+        let now = SystemClock.tick();
+        let Ok(mut warned) = self.health.warned.lock() else {
+            return true;
+        };
+        if warned.is_some_and(|at| now.since(at) < WARN_EVERY) {
+            return false;
+        }
+        *warned = Some(now);
+        true
+    }
+
+    /// A key under this instance's prefix.
+    fn key(&self, parts: std::fmt::Arguments<'_>) -> String {
+        format!("{}{parts}", self.prefix)
+    }
+
+    /// Counts a command's result; logs failures at most every ten seconds,
+    /// and the recovery once.
+    fn record<T>(
+        &self,
+        operation: &'static str,
+        r: redis::RedisResult<T>,
+    ) -> redis::RedisResult<T> {
+        match &r {
+            Ok(_) => {
+                if self.health.down.swap(false, Ordering::Relaxed) {
+                    tracing::info!(redis = %self.addr, "redis answers again");
+                    metrics::gauge!("portcullis_redis_up").set(1.0);
+                } else if !self.health.seen.swap(true, Ordering::Relaxed) {
+                    metrics::gauge!("portcullis_redis_up").set(1.0);
+                }
+            }
+            Err(e) => {
+                metrics::counter!("portcullis_redis_errors_total", "operation" => operation)
+                    .increment(1);
+                if !self.health.down.swap(true, Ordering::Relaxed) {
+                    metrics::gauge!("portcullis_redis_up").set(0.0);
+                }
+                if self.due_warning() {
+                    tracing::warn!(
+                        redis = %self.addr,
+                        operation,
+                        error = %describe(e),
+                        "redis cannot be used: shared state falls back as documented"
+                    );
+                }
+            }
+        }
+        r
+    }
+}
+
+/// An error as text, without the URL (which may hold a password).
+fn describe(e: &redis::RedisError) -> String {
+    let mut text = e.to_string();
+    if let Some(detail) = e.detail()
+        && detail.contains('@')
+    {
+        text = format!("{:?}", e.kind());
+    }
+    text
+}
