@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     pub(crate) mail_wakeup: tokio::sync::Notify,
     /// Rate limits, strikes and blocks, nonces.
     pub(crate) edge: crate::edge::EdgeParts,
+    /// Where change notices go to the other instances, if anywhere.
+    pub(crate) notices: std::sync::OnceLock<Arc<dyn crate::ports::Notices>>,
 }
 
 /// The domain: cheap to clone, shared by every request.
@@ -128,6 +130,7 @@ impl Portcullis {
                         Arc::new(crate::edge::memory::MemoryEdgeState::default())
                     }),
                 ),
+                notices: std::sync::OnceLock::new(),
             }),
         })
     }

@@ -236,6 +236,11 @@ impl Keys {
         self.cache.remove(&realm_id);
     }
 
+    /// Forgets every realm's cached keys.
+    pub fn invalidate_all(&self) {
+        self.cache.clear();
+    }
+
     async fn load(&self, realm: &Realm) -> Result<Arc<RealmKeys>> {
         let now = self.clock.now();
         let stored = self.store.list_signing_keys(realm.id).await?;

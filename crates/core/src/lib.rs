@@ -21,6 +21,7 @@ pub mod links;
 pub mod mail;
 pub mod mfa;
 pub mod model;
+pub mod notices;
 pub mod passwords;
 pub mod ports;
 pub mod realms;

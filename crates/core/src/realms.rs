@@ -364,6 +364,10 @@ impl<'a> Realms<'a> {
         self.i.store.update_realm(&realm).await?;
         self.i.realm_cache.remove(name);
         self.i.keys.invalidate(realm.id);
+        self.i.announce(crate::notices::Notice::Realm {
+            realm_id: realm.id,
+            name: name.to_owned(),
+        });
         Ok(realm)
     }
 
@@ -409,6 +413,10 @@ impl<'a> Realms<'a> {
         self.authz().invalidate(realm.id);
         self.i.keys.invalidate(realm.id);
         self.i.verified.forget_realm(realm.id);
+        self.i.announce(crate::notices::Notice::Realm {
+            realm_id: realm.id,
+            name: name.to_owned(),
+        });
         Ok(())
     }
 
@@ -422,7 +430,12 @@ impl<'a> Realms<'a> {
     pub async fn rotate_keys(&self, name: &str) -> Result<String> {
         let realm = self.by_name(name).await?;
         let overlap = self.i.settings.access_token_ttl + Duration::minutes(5);
-        self.i.keys.rotate(&realm, overlap).await
+        let kid = self.i.keys.rotate(&realm, overlap).await?;
+        self.i.announce(crate::notices::Notice::Realm {
+            realm_id: realm.id,
+            name: realm.name.to_string(),
+        });
+        Ok(kid)
     }
 
     /// Creates the default realm and its administrator on first start. Does

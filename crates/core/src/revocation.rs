@@ -31,9 +31,17 @@ pub const OVERLAP: Duration = Duration::seconds(5);
 pub(crate) struct SyncState {
     /// The latest revocation time read (`None`: not read yet).
     cursor: Mutex<Option<OffsetDateTime>>,
+    /// Wakes the reader before its interval is up (another instance
+    /// announced revocations, [`crate::notices`]).
+    wakeup: tokio::sync::Notify,
 }
 
 impl SyncState {
+    /// Makes the reader read now (several wakes before it runs make one read).
+    pub(crate) fn wake(&self) {
+        self.wakeup.notify_one();
+    }
+
     fn cursor(&self) -> Option<OffsetDateTime> {
         self.cursor.lock().map(|c| *c).unwrap_or(None)
     }
@@ -99,7 +107,10 @@ impl Portcullis {
             if let Err(e) = self.sync_revocations().await {
                 tracing::warn!(error = %e, "revocation sync failed");
             }
-            crate::clock::wait(every).await;
+            tokio::select! {
+                () = crate::clock::wait(every) => {}
+                () = self.inner.revocations.wakeup.notified() => {}
+            }
         }
     }
 }

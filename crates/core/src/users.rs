@@ -350,6 +350,7 @@ impl<'a> Users<'a> {
         self.i
             .denylist
             .deny_user(id, now, now + self.i.settings.access_token_ttl + LEEWAY);
+        self.i.announce(crate::notices::Notice::Revoked);
         if !self.i.store.delete_user(admin.realm_id, id).await? {
             return Err(Error::NotFound("user"));
         }
@@ -368,11 +369,13 @@ impl<'a> Users<'a> {
         self.accounts().end_all_sessions(admin.realm_id, id).await?;
         // Tokens of every kind the account holds, sessions or not, are
         // refused at once here; other instances read the change from the
-        // store within a second (`crate::revocation`).
+        // store when told (`crate::notices`), or within a second
+        // (`crate::revocation`).
         let now = self.i.clock.now();
         self.i
             .denylist
             .deny_user(id, now, now + self.i.settings.access_token_ttl + LEEWAY);
+        self.i.announce(crate::notices::Notice::Revoked);
         Ok(user)
     }
 

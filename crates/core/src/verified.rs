@@ -42,4 +42,9 @@ impl VerifiedTokens {
     pub fn forget_realm(&self, realm_id: Uuid) {
         self.map.retain(|_, (r, _)| *r != realm_id);
     }
+
+    /// Forgets every verified token.
+    pub fn clear(&self) {
+        self.map.clear();
+    }
 }

@@ -1,6 +1,8 @@
 //! State that several Portcullis instances share through Redis
 //! (`PORTCULLIS_REDIS_URL`): the edge's limiter windows, strikes, blocks and
-//! single-use values ([`RedisEdgeState`]).
+//! single-use values ([`RedisEdgeState`]), and the change notices that tell
+//! the other instances to drop a cache or read revocations at once
+//! ([`RedisNotices`], [`listen`]).
 //!
 //! One multiplexed connection per instance carries every command; it
 //! reconnects by itself with a backoff, and every command has a response
@@ -16,6 +18,7 @@
 //! Cluster is not.
 
 mod edge;
+mod notices;
 mod scripts;
 
 use std::sync::Arc;
@@ -26,6 +29,7 @@ use portcullis_core::clock::{Clock as _, SystemClock, Tick};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use edge::RedisEdgeState;
+pub use notices::{RedisNotices, listen};
 
 /// How long a command may take before it counts as failed.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
@@ -44,6 +48,8 @@ pub struct UrlError(String);
 #[derive(Clone)]
 pub struct Redis {
     conn: ConnectionManager,
+    /// For the subscriber's own connection.
+    client: redis::Client,
     /// Prefix of every key (`portcullis:`), so that one Redis can serve
     /// other applications too.
     prefix: Arc<str>,
@@ -99,10 +105,11 @@ impl Redis {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_secs(2))
             .set_number_of_retries(3);
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(|e| UrlError(describe(&e)))?;
         Ok(Self {
             conn,
+            client,
             prefix: prefix.into(),
             addr: addr.into(),
             health: Arc::default(),

@@ -79,6 +79,7 @@ pub async fn open(config: &Config) -> anyhow::Result<(Portcullis, axum::Router)>
     let master = load_master_key(config)?;
     let clock: SharedClock = Arc::new(SystemClock);
     let mut adapters = mail::adapters(&config.mail, config.sms.as_ref(), clock.clone())?;
+    let mut shared = None;
     if let Some(url) = &config.redis_url {
         let redis = portcullis_redis::Redis::open(url.expose())?;
         if redis.ping().await {
@@ -90,9 +91,22 @@ pub async fn open(config: &Config) -> anyhow::Result<(Portcullis, axum::Router)>
                  requests are refused, until it does"
             );
         }
-        adapters.edge = Some(Arc::new(portcullis_redis::RedisEdgeState::new(redis)));
+        adapters.edge = Some(Arc::new(portcullis_redis::RedisEdgeState::new(
+            redis.clone(),
+        )));
+        shared = Some(redis);
     }
     let (core, router) = assemble_with(store, clock, config.settings.clone(), master, adapters)?;
+    if let Some(redis) = shared {
+        // Changes this instance makes reach the others' caches at once,
+        // and theirs reach this one's.
+        let instance = uuid::Uuid::now_v7();
+        core.set_notices(Arc::new(portcullis_redis::RedisNotices::new(
+            redis.clone(),
+            instance,
+        )));
+        tokio::spawn(portcullis_redis::listen(redis, core.clone(), instance));
+    }
     // An instance whose master key does not open the database's keys would
     // refuse every token and fail every sign-in: it does not start.
     core.keys().check_master_key().await?;

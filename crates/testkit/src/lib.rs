@@ -62,6 +62,7 @@ pub struct TestApp {
     server: tokio::task::JoinHandle<()>,
     revocation_sync: tokio::task::JoinHandle<()>,
     mail_worker: Option<tokio::task::JoinHandle<()>>,
+    notices: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
 
@@ -80,6 +81,9 @@ impl Drop for TestApp {
         self.revocation_sync.abort();
         if let Some(w) = &self.mail_worker {
             w.abort();
+        }
+        if let Some(n) = &self.notices {
+            n.abort();
         }
     }
 }
@@ -258,6 +262,9 @@ async fn start(
         )),
         None => None,
     };
+    let redis = shared.redis.as_ref().map(|(url, prefix)| {
+        portcullis_redis::Redis::open_with_prefix(url, prefix).expect("Redis URL")
+    });
     let (core, router) = portcullis_server::assemble_with(
         Arc::new(store),
         Arc::new(clock.clone()),
@@ -267,10 +274,8 @@ async fn start(
             mailer,
             mx: options.mx,
             sms: options.sms,
-            edge: shared.redis.as_ref().map(|(url, prefix)| {
-                let redis =
-                    portcullis_redis::Redis::open_with_prefix(url, prefix).expect("Redis URL");
-                Arc::new(portcullis_redis::RedisEdgeState::new(redis))
+            edge: redis.as_ref().map(|redis| {
+                Arc::new(portcullis_redis::RedisEdgeState::new(redis.clone()))
                     as Arc<dyn portcullis_core::ports::EdgeState>
             }),
         },
@@ -279,6 +284,15 @@ async fn start(
     if let Some(geoip) = options.geoip {
         core.set_geoip(geoip);
     }
+    // As the server does: change notices between the app and its peers.
+    let notices = redis.map(|redis| {
+        let instance = uuid::Uuid::now_v7();
+        core.set_notices(Arc::new(portcullis_redis::RedisNotices::new(
+            redis.clone(),
+            instance,
+        )));
+        tokio::spawn(portcullis_redis::listen(redis, core.clone(), instance))
+    });
     let server = tokio::spawn(async move {
         let _ = axum::serve(
             listener,
@@ -312,6 +326,7 @@ async fn start(
         server,
         revocation_sync,
         mail_worker,
+        notices,
         _dir: dir,
     }
 }

@@ -247,6 +247,8 @@ impl Accounts<'_> {
     pub(crate) fn deny_session(&self, sid: Uuid) {
         let until = self.i.clock.now() + self.i.settings.access_token_ttl + LEEWAY;
         self.i.denylist.deny_session(sid, until);
+        // Recorded by the caller already: the others read it now.
+        self.i.announce(crate::notices::Notice::Revoked);
     }
 
     /// Ends every session of a user (deactivation, deletion) and denies their tokens.

@@ -351,6 +351,7 @@ impl Accounts<'_> {
             .store
             .insert_revoked_token(realm_id, claims.jti, exp, self.i.clock.now())
             .await?;
+        self.i.announce(crate::notices::Notice::Revoked);
         Ok(())
     }
 }

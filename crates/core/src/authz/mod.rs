@@ -106,6 +106,11 @@ pub(crate) struct HotMetrics {
 }
 
 impl AuthzState {
+    /// Forgets every realm's view.
+    pub(crate) fn clear(&self) {
+        self.views.clear();
+    }
+
     pub(crate) fn metrics(&self) -> &HotMetrics {
         self.metrics.get_or_init(|| HotMetrics {
             check_seconds: metrics::histogram!("portcullis_authz_check_seconds"),
@@ -300,6 +305,7 @@ impl<'a> Authz<'a> {
             {
                 Ok(revision) => {
                     self.invalidate(realm_id);
+                    self.i.announce(crate::notices::Notice::Authz { realm_id });
                     metrics::gauge!("portcullis_authz_revision").set(revision as f64);
                     return Ok(revision);
                 }

@@ -42,9 +42,14 @@ impl ClientCache {
         realm.insert(c.client_id.clone(), (c.clone(), now));
     }
 
-    pub(super) fn forget(&self, realm_id: Uuid, client_id: &str) {
+    pub(crate) fn forget(&self, realm_id: Uuid, client_id: &str) {
         if let Some(realm) = self.0.get(&realm_id) {
             realm.remove(client_id);
         }
+    }
+
+    /// Forgets every client.
+    pub(crate) fn clear(&self) {
+        self.0.clear();
     }
 }

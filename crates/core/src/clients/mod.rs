@@ -357,6 +357,10 @@ impl<'a> Clients<'a> {
         c.updated_at = self.i.clock.now();
         self.i.store.update_client(&c).await?;
         self.i.client_cache.forget(c.realm_id, &c.client_id);
+        self.i.announce(crate::notices::Notice::Client {
+            realm_id: c.realm_id,
+            client_id: c.client_id.clone(),
+        });
         self.ensure_service_account(&c).await?;
         Ok(RegisteredClient { client: c, secret })
     }
@@ -402,6 +406,10 @@ impl<'a> Clients<'a> {
         c.updated_at = self.i.clock.now();
         self.i.store.update_client(&c).await?;
         self.i.client_cache.forget(c.realm_id, &c.client_id);
+        self.i.announce(crate::notices::Notice::Client {
+            realm_id: c.realm_id,
+            client_id: c.client_id.clone(),
+        });
         Ok(RegisteredClient {
             client: c,
             secret: Some(secret),
@@ -420,6 +428,10 @@ impl<'a> Clients<'a> {
             .await?
             .ok_or(Error::NotFound("client"))?;
         self.i.client_cache.forget(c.realm_id, &c.client_id);
+        self.i.announce(crate::notices::Notice::Client {
+            realm_id: c.realm_id,
+            client_id: c.client_id.clone(),
+        });
         let accounts = self.accounts();
         for sid in ended {
             accounts.deny_session(sid);

@@ -81,6 +81,8 @@ impl Edge<'_> {
             .put_rate_limit_policy(realm_id, &policy, now)
             .await?;
         self.i.edge.forget_policy(realm_id);
+        self.i
+            .announce(crate::notices::Notice::RateLimits { realm_id });
         crate::audit::event(
             self.i,
             realm_id,
@@ -104,6 +106,8 @@ impl Edge<'_> {
         let realm_id = admin.realm().id;
         self.i.store.delete_rate_limit_policy(realm_id).await?;
         self.i.edge.forget_policy(realm_id);
+        self.i
+            .announce(crate::notices::Notice::RateLimits { realm_id });
         crate::audit::event(
             self.i,
             realm_id,

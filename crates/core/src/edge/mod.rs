@@ -340,6 +340,13 @@ impl EdgeParts {
         self.keys.remove(&id);
     }
 
+    /// Forgets every cached policy and service key.
+    pub(crate) fn forget_all(&self) {
+        self.keys.clear();
+        self.policies.clear();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Forgets a realm's cached policy (it was changed here).
     pub(crate) fn forget_policy(&self, realm_id: Uuid) {
         self.policies.remove(&realm_id);

@@ -31,6 +31,16 @@ pub use edge::{EdgeState, EdgeStore, LocalEdgeState};
 pub use federation::FederationStore;
 pub use mail::{MailStore, Mailer, MxResolver, SmsSender};
 
+/// The bus change notices travel on between the instances of a deployment
+/// ([`crate::notices`]): Redis pub/sub with `PORTCULLIS_REDIS_URL`.
+#[async_trait::async_trait]
+pub trait Notices: Send + Sync + 'static {
+    /// Sends a notice to the other instances (best effort: a lost notice
+    /// costs what the caches' times to live bound; the implementation logs
+    /// and counts failures).
+    async fn publish(&self, notice: &crate::notices::Notice);
+}
+
 /// Result of a storage call.
 pub type StoreResult<T> = Result<T, StoreError>;
 

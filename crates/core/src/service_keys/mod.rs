@@ -260,6 +260,7 @@ impl<'a> ServiceKeys<'a> {
         key.updated_at = now;
         self.i.store.update_service_key(&key).await?;
         self.i.edge.forget_key(id);
+        self.i.announce(crate::notices::Notice::ServiceKey { id });
         self.audit(admin, "service_key.rotate", &key).await;
         Ok(IssuedKey { key, secret })
     }
@@ -275,6 +276,7 @@ impl<'a> ServiceKeys<'a> {
             key.updated_at = now;
             self.i.store.update_service_key(&key).await?;
             self.i.edge.forget_key(id);
+            self.i.announce(crate::notices::Notice::ServiceKey { id });
             self.audit(admin, "service_key.revoke", &key).await;
         }
         Ok(key)
@@ -286,6 +288,7 @@ impl<'a> ServiceKeys<'a> {
         let key = self.find(realm_id, id).await?;
         self.i.store.delete_service_key(realm_id, id).await?;
         self.i.edge.forget_key(id);
+        self.i.announce(crate::notices::Notice::ServiceKey { id });
         self.i.store.delete_user(realm_id, id).await?;
         self.audit(admin, "service_key.delete", &key).await;
         Ok(())

@@ -136,3 +136,222 @@ async fn a_signed_request_replayed_on_another_instance_is_refused() {
     let fresh = Signing::new(&b, &key, &secret, path, json!({"token": "x"}));
     assert_eq!(fresh.send(&b).await.status, 200);
 }
+
+/// Polls `refused` every 2 ms until it says yes; how long that took.
+async fn time_until<F, Fut>(mut refused: F) -> std::time::Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while !refused().await {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "never refused"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    start.elapsed()
+}
+
+async fn logouts_reach_the_other_instance_at_once(backend: Backend) {
+    // The database poll alone would take a minute: only the notice is fast.
+    let Some((a, b)) = pair(backend, |s| {
+        s.revocation_sync_interval = std::time::Duration::from_secs(60);
+    })
+    .await
+    else {
+        return;
+    };
+    let mut delays = Vec::new();
+    for n in 0..3 {
+        let user = a.user(&format!("u{n}@example.com")).await.access_token;
+        assert_eq!(b.get("/api/v1/auth/me", Some(&user)).await.status, 200);
+        let r = a.post("/api/v1/auth/logout", Some(&user), json!({})).await;
+        assert!(r.status < 300, "{}", r.text);
+        delays.push(
+            time_until(|| async { b.get("/api/v1/auth/me", Some(&user)).await.status == 401 })
+                .await,
+        );
+    }
+    delays.sort();
+    eprintln!("logout on A refused on B after {delays:?}");
+    assert!(
+        delays[0] < std::time::Duration::from_millis(100),
+        "{delays:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_one_instance_is_refused_on_the_other_within_100_ms_sqlite() {
+    logouts_reach_the_other_instance_at_once(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_one_instance_is_refused_on_the_other_within_100_ms_postgres() {
+    logouts_reach_the_other_instance_at_once(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_client_is_refused_by_the_other_instance_at_once() {
+    // B caches the client (for five seconds of the test clock, which does
+    // not move): only the notice makes it read the change.
+    let Some((a, b)) = pair(Backend::Sqlite, |_| {}).await else {
+        return;
+    };
+    let admin = a.admin_token().await;
+    let r = a
+        .post(
+            "/api/v1/clients",
+            Some(&admin),
+            json!({"name": "Billing", "client_id": "billing", "scopes": ["orders:read"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let secret = r.json["client_secret"].as_str().unwrap().to_owned();
+    let token = |app: &TestApp| {
+        app.http
+            .post(app.url("/realms/main/oauth2/token"))
+            .basic_auth("billing", Some(&secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+    };
+    assert_eq!(token(&b).await.unwrap().status(), 200);
+    let r = a
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/clients/billing",
+            Some(&admin),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let delay = time_until(|| async { token(&b).await.unwrap().status() == 401 }).await;
+    eprintln!("client disabled on A refused on B after {delay:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_granted_through_one_instance_is_seen_by_a_check_on_the_other() {
+    let Some((a, b)) = pair(Backend::Sqlite, |_| {}).await else {
+        return;
+    };
+    let admin = a.admin_token().await;
+    let alice = a.user("alice@example.com").await.access_token;
+    let me = a.get("/api/v1/auth/me", Some(&alice)).await;
+    let alice_id = me.json["id"].as_str().unwrap().to_owned();
+    let r = a
+        .post(
+            "/api/v1/rbac/roles",
+            Some(&admin),
+            json!({"name": "reader", "permissions": ["documents:read:all"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let check = json!({"subject": alice_id, "action": "read", "resource": {"type": "documents"}});
+    // B compiles its view before the grant.
+    let r = b
+        .post("/api/v1/authz/check", Some(&admin), check.clone())
+        .await;
+    assert_eq!(r.json["allowed"], false, "{}", r.text);
+    let r = a
+        .post(
+            &format!("/api/v1/rbac/users/{alice_id}/roles"),
+            Some(&admin),
+            json!({"role": "reader"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let revision = r.json["revision"].as_i64().unwrap();
+    // With the grant's revision, B answers from it (whatever it cached).
+    let mut at = check.clone();
+    at["min_revision"] = json!(revision);
+    let r = b.post("/api/v1/authz/check", Some(&admin), at).await;
+    assert_eq!(r.json["allowed"], true, "{}", r.text);
+    assert_eq!(r.json["revision"], revision);
+}
+
+async fn refresh_tokens_across_instances(backend: Backend) {
+    let Some((a, b)) = pair(backend, |s| {
+        s.revocation_sync_interval = std::time::Duration::from_secs(60);
+    })
+    .await
+    else {
+        return;
+    };
+    let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
+    let refresh = |app: &std::sync::Arc<TestApp>, token: String| {
+        let app = app.clone();
+        async move {
+            app.post(
+                "/api/v1/auth/refresh",
+                None,
+                json!({"refresh_token": token}),
+            )
+            .await
+        }
+    };
+    // A race across the two instances: exactly one winner.
+    let t = a.user("ivy@example.com").await;
+    let mut tasks = Vec::new();
+    for n in 0..10 {
+        let app = if n % 2 == 0 { &a } else { &b };
+        tasks.push(tokio::spawn(refresh(app, t.refresh_token.clone())));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        let r = task.await.unwrap();
+        assert!(r.status == 200 || r.status == 401, "{}", r.text);
+        if r.status == 200 {
+            winners.push(r);
+        }
+    }
+    assert_eq!(winners.len(), 1);
+
+    // A family revoked on A (a spent token replayed) is dead on B, its
+    // access tokens refused there at once.
+    let t = a.user("jack@example.com").await;
+    let r = refresh(&b, t.refresh_token.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let newest = r.json["refresh_token"].as_str().unwrap().to_owned();
+    let access = r.json["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(b.get("/api/v1/auth/me", Some(&access)).await.status, 200);
+    assert_eq!(refresh(&a, t.refresh_token.clone()).await.status, 401);
+    assert_eq!(refresh(&b, newest).await.status, 401);
+    time_until(|| async { b.get("/api/v1/auth/me", Some(&access)).await.status == 401 }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_tokens_across_instances_sqlite() {
+    refresh_tokens_across_instances(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_tokens_across_instances_postgres() {
+    refresh_tokens_across_instances(Backend::Postgres).await;
+}
+
+async fn kim_login(app: &TestApp, password: &str) -> portcullis_testkit::Reply {
+    let body = json!({"email": "kim@example.com", "password": password});
+    app.post("/api/v1/auth/login", None, body).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_on_both_instances_add_up_to_one_lockout() {
+    let Some((a, b)) = pair(Backend::Sqlite, |s| {
+        s.login.max_failures_per_account = 3;
+    })
+    .await
+    else {
+        return;
+    };
+    a.register("kim@example.com", "correct horse battery").await;
+    for app in [&a, &b, &a] {
+        assert_eq!(kim_login(app, "wrong password!").await.status, 401);
+    }
+    // Locked on both, the right password included.
+    for app in [&b, &a] {
+        let r = kim_login(app, "correct horse battery").await;
+        assert_eq!(r.status, 429, "{}", r.text);
+    }
+}
