@@ -21,6 +21,8 @@ use uuid::Uuid;
 
 use crate::{CONNECTION_TIMEOUT, RESPONSE_TIMEOUT, Redis};
 
+/// How often the listener's connection is checked while no message comes.
+const KEEPALIVE: Duration = Duration::from_secs(5);
 /// Largest message read (a notice is a few hundred bytes).
 const MAX_MESSAGE: usize = 4096;
 
@@ -114,7 +116,19 @@ pub async fn listen(redis: Redis, core: Portcullis, from: Uuid) {
         portcullis_core::clock::wait(Duration::from_secs(1)).await;
     }
     let mut subscriptions = 0u64;
-    while let Some(push) = rx.recv().await {
+    loop {
+        let push = tokio::select! {
+            push = rx.recv() => push,
+            // A connection that gave up reconnecting tries again on its
+            // next command: one every few seconds keeps it trying.
+            () = portcullis_core::clock::wait(KEEPALIVE) => {
+                let pong: redis::RedisResult<Value> =
+                    redis::cmd("PING").query_async(&mut conn).await;
+                let _ = redis.record("notice_keepalive", pong);
+                continue;
+            }
+        };
+        let Some(push) = push else { break };
         match push.kind {
             PushKind::Message => {
                 let payload = match push.data.get(1) {
@@ -139,8 +153,6 @@ pub async fn listen(redis: Redis, core: Portcullis, from: Uuid) {
             _ => {}
         }
     }
-    // Keep the connection (and its resubscriptions) alive with the loop.
-    drop(conn);
 }
 
 #[cfg(test)]

@@ -137,7 +137,8 @@ async fn a_signed_request_replayed_on_another_instance_is_refused() {
     assert_eq!(fresh.send(&b).await.status, 200);
 }
 
-/// Polls `refused` every 2 ms until it says yes; how long that took.
+/// Polls `refused` every 2 ms until it says yes (at most 15 s: a listener
+/// reconnects within its 5 s keepalive); how long that took.
 async fn time_until<F, Fut>(mut refused: F) -> std::time::Duration
 where
     F: FnMut() -> Fut,
@@ -146,7 +147,7 @@ where
     let start = std::time::Instant::now();
     while !refused().await {
         assert!(
-            start.elapsed() < std::time::Duration::from_secs(5),
+            start.elapsed() < std::time::Duration::from_secs(15),
             "never refused"
         );
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
@@ -354,4 +355,74 @@ async fn failed_logins_on_both_instances_add_up_to_one_lockout() {
         let r = kim_login(app, "correct horse battery").await;
         assert_eq!(r.status, 429, "{}", r.text);
     }
+}
+
+/// A `redis-server` of the test's own on `port` (the test stops it).
+fn own_redis(port: u16, dir: &std::path::Path) -> std::process::Child {
+    let child = std::process::Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no", "--dir"])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server (installed by cargo xtask test)");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "redis-server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_resume_after_redis_comes_back() {
+    // Only where the test tooling provides Redis (and so redis-server).
+    if redis_url().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = own_redis(port, dir.path());
+    let a = spawn_app_opts(
+        Backend::Sqlite,
+        |s| s.revocation_sync_interval = std::time::Duration::from_secs(60),
+        AppOptions {
+            redis: Some(format!("redis://127.0.0.1:{port}/")),
+            ..AppOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let b = a.spawn_peer().await;
+    let user = a.user("lee@example.com").await.access_token;
+    assert_eq!(b.get("/api/v1/auth/me", Some(&user)).await.status, 200);
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+    // Meanwhile a logout on A: its notice is lost with Redis.
+    let r = a.post("/api/v1/auth/logout", Some(&user), json!({})).await;
+    assert!(r.status < 300, "{}", r.text);
+    // Long enough for the client to give up reconnecting by itself.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let mut server = own_redis(port, dir.path());
+    // Back: B resubscribes, drops its caches and reads the revocations.
+    let delay =
+        time_until(|| async { b.get("/api/v1/auth/me", Some(&user)).await.status == 401 }).await;
+    eprintln!("after Redis came back, the logout made meanwhile was refused on B in {delay:?}");
+    // And notices flow again.
+    let other = a.user("max@example.com").await.access_token;
+    assert_eq!(b.get("/api/v1/auth/me", Some(&other)).await.status, 200);
+    a.post("/api/v1/auth/logout", Some(&other), json!({})).await;
+    time_until(|| async { b.get("/api/v1/auth/me", Some(&other)).await.status == 401 }).await;
+    drop((a, b));
+    server.kill().unwrap();
+    server.wait().unwrap();
 }
