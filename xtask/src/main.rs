@@ -1,7 +1,8 @@
 //! Project automation for Portcullis, run as `cargo xtask <command>`:
 //!
 //! - `test [-- FILTER...]`: every test of the workspace, against a throwaway
-//!   PostgreSQL cluster (installed with apt-get when missing), then the
+//!   PostgreSQL cluster and Redis server (installed with apt-get when
+//!   missing), then the
 //!   end-to-end suites in `e2e/` against the real server (Node.js, Chromium
 //!   and npm packages installed when missing).
 //! - `e2e [-- PATTERN...]`: the end-to-end suites only.
@@ -15,6 +16,12 @@
 //! - `bench oidc [--seconds N] [--portcullis-only] [--server-binary PATH]`:
 //!   client_credentials tokens and introspections against Node's
 //!   oidc-provider; report in `target/bench-oidc-report.md`.
+//! - `bench edge [--seconds N] [--no-control] [--server-binary PATH]`: what
+//!   the edge defences cost, two servers loaded at once; report in
+//!   `target/bench-edge-report.md`.
+//! - `bench scale [--seconds N] [--one-instance] [--server-binary PATH]`:
+//!   one and two instances on PostgreSQL, with Redis and without; report in
+//!   `target/bench-scale-report.md`.
 //!
 //! `loadgen` is a hidden command: the load generator `bench` runs as an
 //! optimised build (`cargo run --release -p xtask -- loadgen ...`).
@@ -36,7 +43,7 @@ usage: cargo xtask <command>
 
 commands:
   test [-- FILTER...]             run every test: the workspace's against a
-                                  throwaway PostgreSQL, then the end-to-end suites
+                                  throwaway PostgreSQL and Redis, then the end-to-end suites
                                   (filters go to cargo test and leave the end-to-end
                                   suites out; the filter e2e runs those alone)
   e2e [-- PATTERN...]             the end-to-end suites in e2e/ only, against the real
@@ -54,7 +61,14 @@ commands:
   bench oidc [--seconds N] [--portcullis-only] [--server-binary PATH]
                                   token endpoint (client_credentials) and introspection
                                   against Node's oidc-provider, installed with npm;
-                                  report in target/bench-oidc-report.md";
+                                  report in target/bench-oidc-report.md
+  bench edge [--seconds N] [--no-control] [--server-binary PATH]
+                                  what the edge defences cost: two servers, on and off,
+                                  loaded at once; report in target/bench-edge-report.md
+  bench scale [--seconds N] [--one-instance] [--server-binary PATH]
+                                  token endpoint and /api/v1/authz/check on PostgreSQL:
+                                  one instance without and with Redis, two instances
+                                  with Redis; report in target/bench-scale-report.md";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -323,7 +323,7 @@ pub(super) fn relax_rate_limits(addr: SocketAddr, password: &str) -> Result<()> 
 
 /// The policy in force in the default realm (read with the admin's access
 /// token), every quota multiplied by [`QUOTA_FACTOR`].
-fn relaxed_policy(addr: SocketAddr, access: &str) -> Result<Value> {
+pub(super) fn relaxed_policy(addr: SocketAddr, access: &str) -> Result<Value> {
     let (status, view) = http_request(addr, "GET", RATE_LIMITS, Some(access), "")?;
     if status != 200 {
         bail!("GET {RATE_LIMITS}: {status} {view}");

@@ -15,12 +15,15 @@
 //! [`authz`]. `cargo xtask bench oidc ...` compares the OAuth endpoints with
 //! Node's oidc-provider: see [`oidc`]. `cargo xtask bench edge ...` measures
 //! what the edge defences cost, two servers loaded at once: see [`edge`].
+//! `cargo xtask bench scale ...` measures one and two instances on
+//! PostgreSQL, with Redis and without: see [`scale`].
 
 mod authz;
 mod edge;
 mod edge_report;
 mod oidc;
 mod report;
+mod scale;
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
@@ -114,6 +117,7 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
         Some(("authz", rest)) => return authz::run(rest),
         Some(("oidc", rest)) => return oidc::run(rest),
         Some(("edge", rest)) => return edge::run(rest),
+        Some(("scale", rest)) => return scale::run(rest),
         _ => {}
     }
     let opts = Options::parse(args, "--no-postgres")?;

@@ -97,6 +97,7 @@ pub async fn run(addr: SocketAddr, opts: &Options) -> Result<Value> {
         return verify(conns, bearer, bodies, n, out).await;
     }
 
+    let late_ms = opts.wait_for_start().await;
     let start = Instant::now();
     let deadline = start + opts.duration;
     let cap = (opts.max_requests / connections as u64).max(1);
@@ -147,6 +148,9 @@ pub async fn run(addr: SocketAddr, opts: &Options) -> Result<Value> {
     let mut report = stats.report("authz-check", connections, seconds);
     if let (Some(rate), Some(obj)) = (opts.authz.rate, report.as_object_mut()) {
         obj.insert("target_rate".into(), json!(rate));
+    }
+    if let Some(obj) = report.as_object_mut() {
+        obj.insert("late_ms".into(), json!(late_ms));
     }
     Ok(report)
 }
