@@ -332,6 +332,26 @@ async fn start(
 }
 
 impl TestApp {
+    /// A second instance like [`Self::spawn_peer`], but with a clock of its
+    /// own that reads `skew` ahead of this app's (behind when negative):
+    /// for tests of clock skew between instances.
+    pub async fn spawn_skewed_peer(&self, skew: time::Duration) -> TestApp {
+        let store = SqlStore::connect(&self.shared.database_url)
+            .await
+            .expect("connect the peer");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        start(
+            store,
+            listener,
+            self.shared.clone(),
+            TestClock::at(portcullis_core::Clock::now(&self.clock) + skew),
+            AppOptions::default(),
+            self.backend,
+            tempfile::tempdir().expect("temp dir"),
+        )
+        .await
+    }
+
     /// A second instance on this app's database, with the same master key,
     /// settings (public URL included: tokens of one are valid on the
     /// other) and clock, listening on its own address: for tests of what

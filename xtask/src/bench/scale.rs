@@ -153,7 +153,15 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
             let addrs: Vec<SocketAddr> = servers.iter().map(Server::addr).collect();
             let token = bench.split(&addrs, |addr, conns, at| {
                 let prefix = format!("/realms/{REALM}");
-                oauth_with("oauth-token", addr, &prefix, &bench.secret, &seconds, conns, at)
+                oauth_with(
+                    "oauth-token",
+                    addr,
+                    &prefix,
+                    &bench.secret,
+                    &seconds,
+                    conns,
+                    at,
+                )
             });
             if let Some((_, s)) = figures.token.get_mut(i) {
                 s.add(&token);
@@ -211,7 +219,11 @@ impl<'a> Bench<'a> {
             password: format!("Lg-{}-Q7!", process::random_hex(12)?),
             master_key: process::random_hex(32)?,
             secret: String::new(),
-            bodies: dir.path().join("bodies.jsonl").to_string_lossy().into_owned(),
+            bodies: dir
+                .path()
+                .join("bodies.jsonl")
+                .to_string_lossy()
+                .into_owned(),
             dir,
         };
         eprintln!("xtask: scale: set-up on PostgreSQL (the client, the policy, the check bodies)");

@@ -426,3 +426,30 @@ async fn notices_resume_after_redis_comes_back() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clock_skew_between_instances_within_30_s_does_not_break_tokens() {
+    // No Redis needed: tokens are verified by each instance on its own clock.
+    let a = portcullis_testkit::spawn_app(Backend::Sqlite)
+        .await
+        .unwrap();
+    let user = a.user("nia@example.com").await.access_token;
+    for (skew, accepted) in [(-25, true), (25, true), (-35, false)] {
+        // A peer whose clock is `skew` seconds off this one's: a token
+        // issued here looks issued `-skew` seconds in its future.
+        let peer = a.spawn_skewed_peer(Duration::seconds(skew)).await;
+        let r = peer.get("/api/v1/auth/me", Some(&user)).await;
+        assert_eq!(r.status == 200, accepted, "skew {skew} s: {}", r.text);
+        // And the other way round: the peer's tokens here.
+        let theirs = peer
+            .login("nia@example.com", "a perfectly fine passphrase")
+            .await;
+        let r = a.get("/api/v1/auth/me", Some(&theirs.access_token)).await;
+        assert_eq!(
+            r.status == 200,
+            skew <= 30,
+            "skew {skew} s, the peer's token: {}",
+            r.text
+        );
+    }
+}
