@@ -54,6 +54,11 @@ pub enum Notice {
         /// The realm.
         realm_id: Uuid,
     },
+    /// A caller of a realm was blocked, or a block lifted.
+    Blocks {
+        /// The realm.
+        realm_id: Uuid,
+    },
 }
 
 impl Notice {
@@ -66,6 +71,7 @@ impl Notice {
             Notice::Client { .. } => "client",
             Notice::ServiceKey { .. } => "service_key",
             Notice::RateLimits { .. } => "rate_limits",
+            Notice::Blocks { .. } => "blocks",
         }
     }
 }
@@ -112,6 +118,10 @@ impl Portcullis {
             } => i.client_cache.forget(*realm_id, client_id),
             Notice::ServiceKey { id } => i.edge.forget_key(*id),
             Notice::RateLimits { realm_id } => i.edge.forget_policy(*realm_id),
+            Notice::Blocks { realm_id } => {
+                let (state, realm_id, now) = (i.edge.state.clone(), *realm_id, i.clock.now());
+                tokio::spawn(async move { state.refresh_blocks(realm_id, now).await });
+            }
         }
     }
 

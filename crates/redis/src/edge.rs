@@ -14,11 +14,12 @@ use portcullis_core::edge::window::Outcome;
 use portcullis_core::edge::{
     Block, BlockReason, Dimension, LimitKey, Limited, Quota, Stopped, StrikeRules, Subject, unix_ms,
 };
-use portcullis_core::ports::EdgeState;
+use portcullis_core::ports::{EdgeState, LocalEdgeState};
 use redis::{Script, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::leases::{KnownBlocks, Leases};
 use crate::{Redis, scripts};
 
 /// The edge's shared state in Redis, with this instance's tables as the
@@ -26,6 +27,8 @@ use crate::{Redis, scripts};
 pub struct RedisEdgeState {
     redis: Redis,
     fallback: MemoryEdgeState,
+    leases: Leases,
+    known: KnownBlocks,
     admit: Script,
     strike: Script,
     blocks: Script,
@@ -46,6 +49,8 @@ impl RedisEdgeState {
         Self {
             redis,
             fallback: MemoryEdgeState::default(),
+            leases: Leases::new(),
+            known: KnownBlocks::new(),
             admit: Script::new(scripts::ADMIT),
             strike: Script::new(scripts::STRIKE),
             blocks: Script::new(scripts::BLOCKS),
@@ -112,6 +117,11 @@ impl RedisEdgeState {
         let r = invocation.invoke_async::<Value>(&mut conn).await;
         self.redis.record(operation, r).ok()
     }
+}
+
+/// The limiter with the fewest requests left.
+fn tightest(all: impl Iterator<Item = Limited>) -> Option<Limited> {
+    all.min_by_key(|l| l.remaining)
 }
 
 /// An integer of a script's answer.
@@ -192,17 +202,43 @@ impl EdgeState for RedisEdgeState {
         now: OffsetDateTime,
     ) -> Result<Option<Limited>, Stopped> {
         let now_ms = unix_ms(now);
+        if let Some(b) = self.known.find(realm_id, subjects, now_ms) {
+            return Err(Stopped::Blocked(b));
+        }
+        // Limiters with a lease spend it here; the others go to Redis.
+        let mut spent: Vec<(u64, Quota, Limited)> = Vec::with_capacity(limits.len());
+        let mut needed: Vec<(usize, u64)> = Vec::new();
+        for (i, (key, quota)) in limits.iter().enumerate() {
+            let h = self.leases.key(key);
+            match self.leases.spend(h, *quota, now_ms) {
+                Some(l) => spent.push((h, *quota, l)),
+                None => needed.push((i, h)),
+            }
+        }
+        if needed.is_empty() && !limits.is_empty() {
+            return Ok(tightest(spent.iter().map(|(_, _, l)| *l)));
+        }
+        let give_back = |spent: &[(u64, Quota, Limited)]| {
+            for (h, q, _) in spent {
+                self.leases.give_back(*h, *q, now_ms);
+            }
+        };
         let mut keys: Vec<String> = subjects
             .iter()
             .map(|s| self.strike_key(realm_id, s))
             .collect();
-        keys.extend(limits.iter().map(|(k, _)| self.window_key(k)));
         let mut args = vec![now_ms.to_string(), subjects.len().to_string()];
-        for (_, q) in limits {
+        for (i, h) in &needed {
+            let Some((key, q)) = limits.get(*i) else {
+                continue;
+            };
+            keys.push(self.window_key(key));
             args.push(q.limit.to_string());
             args.push(q.window_seconds.max(1).to_string());
+            args.push(self.leases.want(*h, *q, now_ms).to_string());
         }
         let Some(answer) = self.run("edge_admit", &self.admit, &keys, &args).await else {
+            give_back(&spent);
             return self.fallback.admit(realm_id, subjects, limits, now).await;
         };
         let answer = items(&answer);
@@ -210,24 +246,32 @@ impl EdgeState for RedisEdgeState {
             Some((kind, rest)) => (int(Some(kind)), rest),
             None => (None, answer),
         };
-        let quota_of = |i: i64| {
-            usize::try_from(i - 1)
-                .ok()
-                .and_then(|i| limits.get(i))
-                .map(|(_, q)| *q)
-        };
         match kind {
-            Some(1) => match block(realm_id, rest) {
-                Some(b) => Err(Stopped::Blocked(b)),
-                None => Ok(None),
-            },
+            Some(1) => {
+                give_back(&spent);
+                match block(realm_id, rest) {
+                    Some(b) => {
+                        self.known.learn(&b);
+                        Err(Stopped::Blocked(b))
+                    }
+                    None => Ok(None),
+                }
+            }
             Some(2) => {
+                give_back(&spent);
                 let [index, retry, reset, slot] =
                     [0, 1, 2, 3].map(|i| int(rest.get(i)).unwrap_or(0));
-                let quota = quota_of(index).unwrap_or(Quota {
-                    limit: 0,
-                    window_seconds: 1,
-                });
+                let quota = usize::try_from(index - 1)
+                    .ok()
+                    .and_then(|n| needed.get(n))
+                    .and_then(|(i, _)| limits.get(*i))
+                    .map_or(
+                        Quota {
+                            limit: 0,
+                            window_seconds: 1,
+                        },
+                        |(_, q)| *q,
+                    );
                 Err(Stopped::Limited(Limited::new(
                     quota,
                     Outcome {
@@ -240,24 +284,29 @@ impl EdgeState for RedisEdgeState {
                 )))
             }
             _ => {
-                let mut tightest: Option<Limited> = None;
-                for (i, (_, quota)) in limits.iter().enumerate() {
-                    let at = |k: usize| int(rest.get(i * 3 + k)).unwrap_or(0);
-                    let l = Limited::new(
+                let mut all: Vec<Limited> = spent.iter().map(|(_, _, l)| *l).collect();
+                for (n, (i, h)) in needed.iter().enumerate() {
+                    let Some((_, quota)) = limits.get(*i) else {
+                        continue;
+                    };
+                    let at = |k: usize| int(rest.get(n * 4 + k)).unwrap_or(0);
+                    let (granted, remaining, reset, slot) = (at(0), at(1), at(2), at(3));
+                    let granted = u32::try_from(granted).unwrap_or(1).max(1);
+                    let remaining = u32::try_from(remaining).unwrap_or(0);
+                    self.leases
+                        .grant(*h, *quota, granted, remaining, slot, now_ms + reset);
+                    all.push(Limited::new(
                         *quota,
                         Outcome {
                             allowed: true,
-                            remaining: u32::try_from(at(0)).unwrap_or(0),
+                            remaining: remaining.saturating_add(granted - 1),
                             retry_after_ms: 0,
-                            reset_ms: at(1),
-                            slot: at(2),
+                            reset_ms: reset,
+                            slot,
                         },
-                    );
-                    if tightest.is_none_or(|t| l.remaining < t.remaining) {
-                        tightest = Some(l);
-                    }
+                    ));
                 }
-                Ok(tightest)
+                Ok(tightest(all.into_iter()))
             }
         }
     }
@@ -299,7 +348,7 @@ impl EdgeState for RedisEdgeState {
         if int(answer.first()) != Some(1) {
             return None;
         }
-        Some(Block {
+        let block = Block {
             id,
             realm_id,
             subject: subject.clone(),
@@ -307,7 +356,9 @@ impl EdgeState for RedisEdgeState {
             level: u32::try_from(int(answer.get(1))?).ok()?,
             since: now,
             until: at_ms(int(answer.get(2))?),
-        })
+        };
+        self.known.learn(&block);
+        Some(block)
     }
 
     async fn blocked(
@@ -336,7 +387,12 @@ impl EdgeState for RedisEdgeState {
             .filter_map(|fields| block(realm_id, fields))
             .collect();
         out.sort_by_key(|b| std::cmp::Reverse(b.since));
+        self.known.replace(realm_id, &out);
         out
+    }
+
+    async fn refresh_blocks(&self, realm_id: Uuid, now: OffsetDateTime) {
+        self.blocks(realm_id, now).await;
     }
 
     async fn lift(&self, realm_id: Uuid, id: Uuid) -> Option<Block> {
@@ -356,6 +412,7 @@ impl EdgeState for RedisEdgeState {
         }
         let mut with_id = vec![Value::BulkString(id.to_string().into_bytes())];
         with_id.extend(fields.iter().cloned());
+        self.known.forget(realm_id, id);
         block(realm_id, &with_id)
     }
 
@@ -375,9 +432,59 @@ impl EdgeState for RedisEdgeState {
         matches!(self.redis.record("edge_first_use", set), Ok(Some(_)))
     }
 
+    fn local(&self) -> Option<&dyn LocalEdgeState> {
+        Some(self)
+    }
+
     async fn purge(&self, now: OffsetDateTime) {
         // Redis forgets by itself (every key has a time to live); the
         // fallback's tables are purged like the in-process state's.
         self.fallback.purge(now).await;
+    }
+}
+
+/// The requests this instance can answer without a round trip: those whose
+/// every limiter has a lease, checked against the blocks it knows.
+impl LocalEdgeState for RedisEdgeState {
+    fn blocked_now(
+        &self,
+        realm_id: Uuid,
+        subjects: &[Subject],
+        now: OffsetDateTime,
+    ) -> Option<Block> {
+        self.known.find(realm_id, subjects, unix_ms(now))
+    }
+
+    /// `Err` when a limiter has no lease here (not a refusal: the caller
+    /// then asks [`EdgeState::take`], which goes to Redis).
+    fn take_now(
+        &self,
+        limits: &[(LimitKey, Quota)],
+        now: OffsetDateTime,
+    ) -> Result<Option<Limited>, Limited> {
+        let now_ms = unix_ms(now);
+        let mut spent: smallvec::SmallVec<[(u64, Quota, Limited); 3]> = smallvec::SmallVec::new();
+        for (key, quota) in limits {
+            let h = self.leases.key(key);
+            match self.leases.spend(h, *quota, now_ms) {
+                Some(l) => spent.push((h, *quota, l)),
+                None => {
+                    for (h, q, _) in &spent {
+                        self.leases.give_back(*h, *q, now_ms);
+                    }
+                    return Err(Limited::new(
+                        *quota,
+                        Outcome {
+                            allowed: false,
+                            remaining: 0,
+                            retry_after_ms: 0,
+                            reset_ms: 0,
+                            slot: 0,
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(tightest(spent.iter().map(|(_, _, l)| *l)))
     }
 }

@@ -18,6 +18,7 @@
 //! Cluster is not.
 
 mod edge;
+mod leases;
 mod notices;
 mod scripts;
 

@@ -14,16 +14,18 @@
 //! blocks are a sorted set of strike keys by end time, and each block's id
 //! leads to its strike key, until the block ends.
 
-/// Checks blocks, then counts one request against every window or none.
+/// Checks blocks, then leases units of every window or of none: a window
+/// with room grants up to the units asked (at least one), counted at once
+/// in its current slot.
 ///
 /// KEYS: the strike keys of the request's subjects, then its windows' keys.
-/// ARGV: now (ms), the number of strike keys, then each window's limit and
-/// length in seconds.
+/// ARGV: now (ms), the number of strike keys, then each window's limit,
+/// length in seconds and units asked.
 ///
 /// Returns `{1, id, subject, reason, level, since, until}` for a live
 /// block, `{2, index, retry_after_ms, reset_ms, slot}` for the first window
-/// (1-based) that refuses, else `{0, remaining, reset_ms, slot, ...}` with
-/// one triple per window.
+/// (1-based) that refuses, else `{0, granted, remaining, reset_ms, slot,
+/// ...}` with four numbers per window (`remaining`: after the grant).
 pub(crate) const ADMIT: &str = r#"
 local now = tonumber(ARGV[1])
 local ns = tonumber(ARGV[2])
@@ -39,8 +41,9 @@ local windows = {}
 local n = #KEYS - ns
 for j = 1, n do
   local key = KEYS[ns + j]
-  local limit = tonumber(ARGV[1 + 2 * j])
-  local secs = tonumber(ARGV[2 + 2 * j])
+  local limit = tonumber(ARGV[3 * j])
+  local secs = tonumber(ARGV[3 * j + 1])
+  local want = tonumber(ARGV[3 * j + 2])
   local width = math.floor((secs * 1000 + SLOTS - 1) / SLOTS)
   local slot = math.floor(now / width)
   local v = redis.call('HMGET', key, 's', 'w', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10')
@@ -77,13 +80,14 @@ for j = 1, n do
     if retry < 1 then retry = 1 end
     return {2, j, retry, reset, slot}
   end
-  windows[j] = {key, slot, secs, counts, limit - total - 1, reset, width}
+  local granted = math.min(want, limit - total)
+  windows[j] = {key, slot, secs, counts, limit - total - granted, reset, width, granted}
 end
 local out = {0}
 for j = 1, n do
   local w = windows[j]
   local at = (w[2] % RING) + 1
-  w[4][at] = w[4][at] + 1
+  w[4][at] = w[4][at] + w[8]
   local fields = {'s', w[2], 'w', w[3]}
   for k = 1, RING do
     fields[#fields + 1] = tostring(k - 1)
@@ -91,6 +95,7 @@ for j = 1, n do
   end
   redis.call('HSET', w[1], unpack(fields))
   redis.call('PEXPIRE', w[1], RING * w[7] + 1000)
+  out[#out + 1] = w[8]
   out[#out + 1] = w[5]
   out[#out + 1] = w[6]
   out[#out + 1] = w[2]

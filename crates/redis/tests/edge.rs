@@ -203,6 +203,10 @@ async fn strikes_blocks_and_lifts_are_shared_and_stay_in_their_realm() {
     let lifted = b.lift(realm, second.id).await.unwrap();
     assert_eq!(lifted.id, second.id);
     assert_eq!(lifted.reason, BlockReason::ScriptInput);
+    // A, which made the block, still holds its copy until it reads the
+    // realm's blocks again, as the lift's change notice makes it do.
+    assert!(a.blocked(realm, subjects, now).await.is_some());
+    a.refresh_blocks(realm, now).await;
     assert!(a.blocked(realm, subjects, now).await.is_none());
     assert!(a.blocks(realm, now).await.is_empty());
     assert!(b.lift(realm, second.id).await.is_none());
@@ -252,4 +256,32 @@ fn urls_that_cannot_work_are_refused_without_echoing_a_password() {
     let e = Redis::open("http://user:s3cret@example.com/").unwrap_err();
     assert!(!e.to_string().contains("s3cret"), "{e}");
     assert!(e.to_string().contains("PORTCULLIS_REDIS_URL"), "{e}");
+}
+
+#[tokio::test]
+async fn busy_callers_spend_leases_without_ever_passing_the_quota() {
+    // A quota of 1,600 a minute: leases of up to 100 units. Two instances
+    // racing 2,000 requests admit exactly 1,600, most without a round trip.
+    let Some((a, b)) = instances() else { return };
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    let realm = Uuid::now_v7();
+    let limit = [(key(realm, Dimension::Address), quota(1_600))];
+    let mut tasks = Vec::new();
+    for i in 0..2_000 {
+        let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let limit = limit.clone();
+        tasks.push(tokio::spawn(async move {
+            let local = s.local().unwrap().take_now(&limit, t0()).is_ok();
+            local || s.take(&limit, t0()).await.is_ok()
+        }));
+    }
+    let mut admitted = 0;
+    for t in tasks {
+        admitted += usize::from(t.await.unwrap());
+    }
+    assert_eq!(admitted, 1_600);
+    // Once the window has passed: leases of an old slot are not spent.
+    let later = t0() + Duration::seconds(67);
+    assert!(a.local().unwrap().take_now(&limit, later).is_err());
+    assert!(a.take(&limit, later).await.is_ok());
 }

@@ -39,6 +39,7 @@ impl Edge<'_> {
             .await
             .ok_or(Error::NotFound("block"))?;
         metrics::counter!("portcullis_blocks_lifted_total").increment(1);
+        self.i.announce(crate::notices::Notice::Blocks { realm_id });
         crate::audit::event(
             self.i,
             realm_id,

@@ -661,6 +661,7 @@ impl<'a> Edge<'a> {
             serde_json::to_value(&block).unwrap_or_default(),
         )
         .await;
+        self.i.announce(crate::notices::Notice::Blocks { realm_id });
         Some(block)
     }
 

@@ -113,6 +113,11 @@ pub trait EdgeState: Send + Sync + 'static {
     async fn first_use(&self, key: &str, until: OffsetDateTime, now: OffsetDateTime) -> bool;
     /// Forgets what no longer matters at `now`.
     async fn purge(&self, now: OffsetDateTime);
+    /// Reads a realm's blocks again: another instance made or lifted one
+    /// ([`crate::notices::Notice::Blocks`]). State held elsewhere keeps a
+    /// copy of the blocks to check requests it answers without a round
+    /// trip; state in process has nothing to do.
+    async fn refresh_blocks(&self, _realm_id: Uuid, _now: OffsetDateTime) {}
     /// The same state answering at once, when it is held in this process
     /// (`None` for state behind a round trip): the edge's hot path then
     /// neither allocates a future nor waits.
@@ -130,7 +135,9 @@ pub trait LocalEdgeState: Send + Sync {
         subjects: &[crate::edge::Subject],
         now: OffsetDateTime,
     ) -> Option<crate::edge::Block>;
-    /// [`EdgeState::take`], at once.
+    /// [`EdgeState::take`], at once: `Err` when a limiter refuses, or, for
+    /// state held partly elsewhere, when it cannot answer here; the caller
+    /// then asks [`EdgeState::take`].
     fn take_now(
         &self,
         limits: &[(crate::edge::LimitKey, crate::edge::Quota)],
