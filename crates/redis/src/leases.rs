@@ -8,7 +8,8 @@
 //! stretch as long as the window ever admits more than the quota, among
 //! all instances together, as with one request per round trip. A lease
 //! doubles each time it runs out within a slot (1, 2, 4, ... units), up to
-//! a sixteenth of the quota and at most [`MAX_LEASE`]; a caller with a
+//! a sixteenth of the quota and at most [`MAX_LEASE`] (grants that arrive
+//! together add up); a caller with a
 //! small quota (a login limiter's 30) gets one unit at a time, every
 //! request a round trip, exactly as before. Units leased and not spent by
 //! the slot's end stay counted: a caller that stops in the middle of a
@@ -30,7 +31,7 @@ use portcullis_core::edge::{Block, LimitKey, Limited, Quota, Subject};
 use uuid::Uuid;
 
 /// Most units one lease holds.
-pub(crate) const MAX_LEASE: u32 = 1024;
+pub(crate) const MAX_LEASE: u32 = 8192;
 const SHARDS: usize = 16;
 /// Leases kept per shard before those of past slots are dropped.
 const PER_SHARD: usize = 4096;
@@ -143,7 +144,9 @@ impl Leases {
         base.clamp(1, cap)
     }
 
-    /// Records a grant of `granted` units (one of them spent at once).
+    /// Records a grant of `granted` units (one of them spent at once),
+    /// added to what is left of a lease of the same slot (requests that
+    /// found the lease empty at the same moment each bring a grant).
     pub(crate) fn grant(
         &self,
         h: u64,
@@ -161,12 +164,16 @@ impl Leases {
                     map.clear();
                 }
             }
+            let left = match map.get(&h) {
+                Some(l) if l.slot == slot && l.quota == quota => l.left,
+                _ => 0,
+            };
             map.insert(
                 h,
                 Lease {
                     slot,
                     quota,
-                    left: granted.saturating_sub(1),
+                    left: left.saturating_add(granted.saturating_sub(1)),
                     granted,
                     shared_remaining,
                     reset_at_ms,
@@ -280,6 +287,25 @@ mod tests {
         assert_eq!(l.want(8, quota(30), t), 1);
         l.grant(8, quota(30), 1, 29, slot_of(t, 60), t + 66_000);
         assert_eq!(l.want(8, quota(30), t), 1);
+    }
+
+    #[test]
+    fn grants_that_arrive_together_add_up() {
+        let l = Leases::new();
+        let q = quota(16_000);
+        let t = 6_000 * 1_000;
+        l.grant(3, q, 4, 100, slot_of(t, 60), t + 66_000);
+        l.grant(3, q, 4, 96, slot_of(t, 60), t + 66_000);
+        let spent = (0..10).filter(|_| l.spend(3, q, t).is_some()).count();
+        assert_eq!(
+            spent, 6,
+            "two grants of four, one unit of each spent at once"
+        );
+        // A grant of another slot starts afresh.
+        l.grant(3, q, 4, 92, slot_of(t, 60), t + 66_000);
+        l.grant(3, q, 2, 90, slot_of(t + 6_000, 60), t + 72_000);
+        assert!(l.spend(3, q, t + 6_000).is_some());
+        assert!(l.spend(3, q, t + 6_000).is_none());
     }
 
     #[test]
