@@ -93,17 +93,22 @@ impl SmtpUrl {
     }
 }
 
+/// Writes a URL with its password, if any, as `***`.
+fn write_redacted(f: &mut fmt::Formatter<'_>, url: &str) -> fmt::Result {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            f.write_str(u.as_str())
+        }
+        Err(_) => f.write_str("(invalid URL)"),
+    }
+}
+
 impl fmt::Display for SmtpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match url::Url::parse(self.expose()) {
-            Ok(mut u) => {
-                if u.password().is_some() {
-                    let _ = u.set_password(Some("***"));
-                }
-                f.write_str(u.as_str())
-            }
-            Err(_) => f.write_str("(invalid URL)"),
-        }
+        write_redacted(f, self.expose())
     }
 }
 

@@ -112,34 +112,28 @@ pub struct AppOptions {
 /// The Redis URL for tests, `None` to skip. Panics when Redis is required
 /// but not configured, so CI cannot skip silently.
 pub fn redis_url() -> Option<String> {
-    match std::env::var(REDIS_URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            if std::env::var(REQUIRE_REDIS_VAR).as_deref() == Ok("1") {
-                #[allow(clippy::panic)]
-                {
-                    panic!("{REQUIRE_REDIS_VAR}=1 but {REDIS_URL_VAR} is not set");
-                }
-            }
-            eprintln!("{REDIS_URL_VAR} not set: skipping a Redis test");
-            None
-        }
-    }
+    service_url(REDIS_URL_VAR, REQUIRE_REDIS_VAR, "Redis")
 }
 
 /// The PostgreSQL URL for tests, `None` to skip. Panics when PostgreSQL is
 /// required but not configured, so CI cannot skip silently.
 pub fn postgres_url() -> Option<String> {
-    match std::env::var(POSTGRES_URL_VAR) {
+    service_url(POSTGRES_URL_VAR, REQUIRE_POSTGRES_VAR, "PostgreSQL")
+}
+
+/// The URL in `var`, `None` (with a notice) when it is not set and
+/// `require` is not `1`; a panic when it is.
+fn service_url(var: &str, require: &str, what: &str) -> Option<String> {
+    match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            if std::env::var(REQUIRE_POSTGRES_VAR).as_deref() == Ok("1") {
+            if std::env::var(require).as_deref() == Ok("1") {
                 #[allow(clippy::panic)]
                 {
-                    panic!("{REQUIRE_POSTGRES_VAR}=1 but {POSTGRES_URL_VAR} is not set");
+                    panic!("{require}=1 but {var} is not set");
                 }
             }
-            eprintln!("{POSTGRES_URL_VAR} not set: skipping a PostgreSQL test");
+            eprintln!("{var} not set: skipping a {what} test");
             None
         }
     }

@@ -20,15 +20,7 @@ impl RedisUrl {
 
 impl fmt::Display for RedisUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match url::Url::parse(self.expose()) {
-            Ok(mut u) => {
-                if u.password().is_some() {
-                    let _ = u.set_password(Some("***"));
-                }
-                f.write_str(u.as_str())
-            }
-            Err(_) => f.write_str("(invalid URL)"),
-        }
+        super::write_redacted(f, self.expose())
     }
 }
 

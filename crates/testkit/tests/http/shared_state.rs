@@ -453,3 +453,81 @@ async fn clock_skew_between_instances_within_30_s_does_not_break_tokens() {
         );
     }
 }
+
+/// The edge state alone, through a Redis outage (see [`own_redis`]).
+mod outage {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::time::{Duration as StdDuration, Instant};
+
+    use portcullis_core::edge::{Dimension, Group, LimitKey, Quota, Subject};
+    use portcullis_core::ports::EdgeState;
+    use portcullis_redis::{Redis, RedisEdgeState};
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    use super::{Duration, own_redis, redis_url};
+
+    fn t0() -> OffsetDateTime {
+        OffsetDateTime::UNIX_EPOCH + Duration::days(20_000)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_instance_lives_through_a_redis_outage_and_shares_again_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if redis_url().is_none() {
+            return;
+        }
+        let mut server = own_redis(port, dir.path());
+        let url = format!("redis://127.0.0.1:{port}/");
+        let a = RedisEdgeState::new(Redis::open(&url).unwrap());
+        let b = RedisEdgeState::new(Redis::open(&url).unwrap());
+        let realm = Uuid::now_v7();
+        let limit = |n| {
+            [(
+                LimitKey {
+                    realm_id: realm,
+                    group: Group::Login,
+                    dimension: Dimension::Address,
+                    subject: Subject::ip(IpAddr::V4(Ipv4Addr::new(192, 0, 2, n))),
+                },
+                Quota {
+                    limit: 2,
+                    window_seconds: 60,
+                },
+            )]
+        };
+        // Shared: one quota of two over both instances.
+        assert!(a.take(&limit(1), t0()).await.is_ok());
+        assert!(b.take(&limit(1), t0()).await.is_ok());
+        assert!(a.take(&limit(1), t0()).await.is_err());
+
+        server.kill().unwrap();
+        server.wait().unwrap();
+        // Each instance limits on its own; nonces are refused.
+        assert!(a.take(&limit(2), t0()).await.is_ok());
+        assert!(a.take(&limit(2), t0()).await.is_ok());
+        assert!(a.take(&limit(2), t0()).await.is_err());
+        assert!(b.take(&limit(2), t0()).await.is_ok());
+        let until = t0() + Duration::minutes(5);
+        assert!(!a.first_use("hmac:k:during", until, t0()).await);
+
+        // Back (empty: it saved nothing): shared again, without a restart.
+        let mut server = own_redis(port, dir.path());
+        let deadline = Instant::now() + StdDuration::from_secs(20);
+        while !a.first_use("hmac:k:after", until, t0()).await {
+            assert!(Instant::now() < deadline, "never reconnected");
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        }
+        assert!(!b.first_use("hmac:k:after", until, t0()).await);
+        assert!(b.take(&limit(3), t0()).await.is_ok());
+        assert!(a.take(&limit(3), t0()).await.is_ok());
+        assert!(b.take(&limit(3), t0()).await.is_err());
+        server.kill().unwrap();
+        server.wait().unwrap();
+    }
+}
