@@ -26,8 +26,13 @@ const SQLITE_READERS: u32 = 4;
 const POSTGRES_MAX_CONNECTIONS: u32 = 16;
 /// Idle connections beyond the minimum are closed after this long.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-/// How long a caller waits for a pooled connection.
+/// How long a caller waits for a pooled connection (SQLite: the one writer).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a caller waits for a PostgreSQL connection, retrying refused
+/// connections meanwhile: when the server is down, requests fail with 503
+/// after this long instead of hanging, and a pool exhausted this long sheds
+/// load.
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// The PostgreSQL advisory lock the instances of one database take turns
 /// on to migrate it (any fixed number; this one spells "PORTCULL").
 pub const MIGRATION_LOCK: i64 = 0x504f_5254_4355_4c4c;
@@ -234,7 +239,7 @@ async fn connect_postgres(url: &str) -> Result<SqlStore, StoreError> {
         .min_connections(0)
         .idle_timeout(IDLE_TIMEOUT)
         .test_before_acquire(false)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await
         .map_err(|e| config_err("cannot connect to PostgreSQL", e))?;

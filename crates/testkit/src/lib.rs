@@ -103,6 +103,9 @@ pub struct AppOptions {
     pub sms: Option<Arc<dyn portcullis_core::ports::SmsSender>>,
     /// GeoIP look-ups (`None`: the GeoIP checks do not fire).
     pub geoip: Option<Arc<dyn portcullis_core::risk::GeoIp>>,
+    /// Reach PostgreSQL through this loopback port instead of the server's
+    /// own (a proxy the test can cut, to take the database away).
+    pub postgres_port: Option<u16>,
     /// A Redis server (see [`redis_url`]) for the edge's shared state, as
     /// `PORTCULLIS_REDIS_URL`; the app and its peers get a key prefix of
     /// their own in it.
@@ -193,9 +196,17 @@ pub async fn spawn_app_opts(
         Backend::Sqlite => portcullis_store::testing::fresh_sqlite_url(dir.path()).await,
         Backend::Postgres => {
             let base = postgres_url()?;
-            portcullis_store::testing::fresh_postgres_database(&base)
+            let url = portcullis_store::testing::fresh_postgres_database(&base)
                 .await
-                .expect("create a fresh PostgreSQL database")
+                .expect("create a fresh PostgreSQL database");
+            match options.postgres_port {
+                Some(port) => {
+                    let mut u = url::Url::parse(&url).expect("PostgreSQL URL");
+                    u.set_port(Some(port)).expect("a port");
+                    u.to_string()
+                }
+                None => url,
+            }
         }
     };
     let store = SqlStore::connect(&url).await.expect("connect");

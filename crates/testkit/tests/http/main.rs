@@ -26,6 +26,7 @@ mod oidc;
 mod ops;
 mod otp;
 mod realms;
+mod resilience;
 mod risk;
 mod service_keys;
 mod shared_state;
