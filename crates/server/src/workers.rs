@@ -91,6 +91,10 @@ pub async fn serve(
         }
         next = (next + 1) % senders.len();
     }
+    // Closed now, not when the connections are done: a client connecting
+    // meanwhile is refused (and tries another instance) instead of waiting
+    // in the backlog for an accept that never comes.
+    drop(listener);
     drop(senders);
     let _ = stop_tx.send(true);
     tokio::task::spawn_blocking(move || {

@@ -654,3 +654,64 @@ fn a_redis_url_is_checked_and_an_unreachable_redis_does_not_stop_start_up() {
     let url = format!("redis://127.0.0.1:{}/", free_port());
     bootstrap_through_serve(dir.path(), &[("PORTCULLIS_REDIS_URL", &url)]);
 }
+
+#[test]
+fn sigterm_finishes_the_request_in_flight_and_refuses_new_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut command = portcullis(dir.path());
+    command
+        .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
+        .env(
+            "PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD",
+            "operator chosen secret",
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut server = Running(command.spawn().unwrap());
+    wait_ready(port);
+    // A login whose body is still arriving when SIGTERM comes.
+    let body = br#"{"email":"admin@portcullis.local","password":"operator chosen secret"}"#;
+    let (first, rest) = body.split_at(20);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(first).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let status = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // New connections are refused once the server has stopped accepting.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(Instant::now() < deadline, "still accepting after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The request in flight is answered whole.
+    stream.write_all(rest).unwrap();
+    let mut answer = String::new();
+    use std::io::Read;
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("access_token"), "{answer}");
+    // And the server exits cleanly.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            assert!(status.success(), "graceful shutdown exits 0, got {status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
