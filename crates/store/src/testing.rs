@@ -76,3 +76,21 @@ pub async fn fresh_sqlite_url(dir: &Path) -> String {
         .replace('#', "%23");
     format!("sqlite://{path}")
 }
+
+/// SQLite's `PRAGMA integrity_check` on the database at `url`: `"ok"`, or
+/// the problems it found (one per line).
+pub async fn sqlite_integrity_check(url: &str) -> Result<String, StoreError> {
+    let mut conn = sqlx::SqliteConnection::connect(url)
+        .await
+        .map_err(|e| backend("cannot open the SQLite database", e))?;
+    let rows: Vec<(String,)> = sqlx::query_as("PRAGMA integrity_check")
+        .fetch_all(&mut conn)
+        .await
+        .map_err(|e| backend("integrity check", e))?;
+    let _ = conn.close().await;
+    Ok(rows
+        .into_iter()
+        .map(|(line,)| line)
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
