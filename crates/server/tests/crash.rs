@@ -4,7 +4,8 @@
 //! server acknowledged is there (each account signs in; each client's last
 //! acknowledged refresh token, and only it, still works, unless a rotation
 //! of it was in flight at the crash, whose outcome the client never
-//! learnt), and SQLite's integrity check passes.
+//! learnt), and the integrity checks pass (SQLite's `PRAGMA
+//! integrity_check`, PostgreSQL's `amcheck` on every table and index).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -242,4 +243,8 @@ async fn acknowledged_writes_survive_kill_9_on_postgres() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     crash_and_check(&url, dir.path()).await;
+    let checked = portcullis_store::testing::postgres_integrity_check(&url)
+        .await
+        .unwrap();
+    assert!(checked > 10, "amcheck looked at {checked} relations");
 }

@@ -94,3 +94,56 @@ pub async fn sqlite_integrity_check(url: &str) -> Result<String, StoreError> {
         .collect::<Vec<_>>()
         .join("\n"))
 }
+
+/// PostgreSQL's `amcheck` on the database at `url`: every table's heap
+/// (`verify_heapam`) and every B-tree index of the `public` schema
+/// (`bt_index_check`, with each heap tuple's index entry). Returns how many
+/// relations were checked; an error names the first that is corrupt.
+/// Creates the extension if needed (the role must be allowed to).
+pub async fn postgres_integrity_check(url: &str) -> Result<usize, StoreError> {
+    let mut conn = PgConnection::connect(url)
+        .await
+        .map_err(|e| backend("cannot connect to PostgreSQL", e))?;
+    sqlx::query("CREATE EXTENSION IF NOT EXISTS amcheck")
+        .execute(&mut conn)
+        .await
+        .map_err(|e| backend("CREATE EXTENSION amcheck", e))?;
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND c.relkind = 'r'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .map_err(|e| backend("listing tables", e))?;
+    for (table,) in &tables {
+        let problems: Vec<(Option<String>,)> =
+            sqlx::query_as("SELECT msg FROM verify_heapam($1::regclass, check_toast => true)")
+                .bind(table)
+                .fetch_all(&mut conn)
+                .await
+                .map_err(|e| backend("verify_heapam", e))?;
+        if let Some((msg,)) = problems.first() {
+            return Err(backend(
+                "corrupt table",
+                format!("{table}: {}", msg.clone().unwrap_or_default()),
+            ));
+        }
+    }
+    let indexes: Vec<(String,)> = sqlx::query_as(
+        "SELECT c.oid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         JOIN pg_am a ON a.oid = c.relam JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE a.amname = 'btree' AND n.nspname = 'public'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .map_err(|e| backend("listing indexes", e))?;
+    for (index,) in &indexes {
+        sqlx::query("SELECT bt_index_check($1::regclass, true)")
+            .bind(index)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| backend(&format!("corrupt index {index}"), e))?;
+    }
+    let _ = conn.close().await;
+    Ok(tables.len() + indexes.len())
+}
