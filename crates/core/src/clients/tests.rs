@@ -138,3 +138,40 @@ fn secrets_compare_by_digest() {
     c.secret_hash = None;
     assert!(!c.secret_matches("s3cret"));
 }
+
+mod redirect_uri_properties {
+    use proptest::prelude::*;
+
+    use crate::clients::validate::check_redirect_uri;
+
+    proptest! {
+        /// Any text: an answer, never a panic; and what is accepted is an
+        /// absolute URI without a fragment or user information, on an
+        /// allowed scheme.
+        #[test]
+        fn any_text_gets_an_answer_and_only_safe_uris_pass(
+            uri in "(https?://|[a-z]{1,8}(\\.[a-z]{1,8})?:/{0,2})?[ -~]{0,80}",
+        ) {
+            if check_redirect_uri(&uri).is_ok() {
+                let parsed = url::Url::parse(&uri).unwrap();
+                prop_assert!(parsed.fragment().is_none(), "{uri}");
+                prop_assert!(parsed.username().is_empty() && parsed.password().is_none(), "{uri}");
+                let scheme = parsed.scheme();
+                prop_assert!(scheme == "https" || scheme == "http" || scheme.contains('.'), "{uri}");
+                if scheme == "http" {
+                    let host = parsed.host_str().unwrap_or_default();
+                    prop_assert!(
+                        host == "localhost" || host.starts_with("127.") || host == "[::1]",
+                        "{uri}"
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn long_or_binary_input_is_refused_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = check_redirect_uri(&text);
+        }
+    }
+}

@@ -149,7 +149,54 @@ pub fn signed_by_any(r: &SignedRequest<'_>, secrets: &[&str]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// The query's canonical form depends on its pairs, not on their
+        /// order (a signer and a proxy may order them differently), and is
+        /// its own canonical form.
+        #[test]
+        fn canonical_queries_ignore_the_pairs_order(
+            pairs in proptest::collection::vec("[a-z0-9%=._~-]{0,12}", 0..8),
+            seed in any::<u64>(),
+        ) {
+            let query = pairs.join("&");
+            let mut shuffled = pairs.clone();
+            let n = shuffled.len().max(1);
+            shuffled.rotate_left((seed as usize) % n);
+            shuffled.reverse();
+            let canonical = canonical_query(&query);
+            prop_assert_eq!(&canonical_query(&shuffled.join("&")), &canonical);
+            prop_assert_eq!(&canonical_query(&canonical), &canonical);
+        }
+
+        /// Every field of the request is one line of the canonical string:
+        /// no field can pass for another (header values and paths carry no
+        /// line breaks).
+        #[test]
+        fn canonical_strings_keep_one_field_a_line(
+            nonce in "[ -~]{0,40}",
+            path in "/[ -~]{0,60}",
+            query in "[ -~]{0,60}",
+        ) {
+            let r = SignedRequest {
+                key_id: "k",
+                timestamp: "1",
+                nonce: &nonce,
+                content_sha256: EMPTY_SHA256,
+                signature: "",
+                method: "GET",
+                path: &path,
+                query: &query,
+                body: b"",
+            };
+            let text = canonical_string(&r);
+            prop_assert_eq!(text.split('\n').count(), 8);
+            prop_assert_eq!(text.split('\n').nth(3), Some(nonce.as_str()));
+        }
+    }
 
     fn request<'a>(body: &'a [u8], sha: &'a str, sig: &'a str) -> SignedRequest<'a> {
         SignedRequest {
