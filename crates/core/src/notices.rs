@@ -89,6 +89,27 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Drops everything this instance cached of a realm: the realm, its
+    /// keys, its authorization view, its verified tokens, its policy.
+    pub(crate) fn forget_realm(&self, realm_id: Uuid, name: &str) {
+        self.realm_cache.remove(name);
+        self.keys.invalidate(realm_id);
+        crate::authz::Authz::new(self).invalidate(realm_id);
+        self.verified.forget_realm(realm_id);
+        self.edge.forget_policy(realm_id);
+    }
+
+    /// A realm changed here: forgotten here, announced to the others.
+    pub(crate) fn realm_changed(&self, realm_id: Uuid, name: &str) {
+        self.forget_realm(realm_id, name);
+        self.announce(Notice::Realm {
+            realm_id,
+            name: name.to_owned(),
+        });
+    }
+}
+
 impl Portcullis {
     /// Sends this instance's change notices through `bus` (only the first
     /// call counts).
@@ -104,13 +125,7 @@ impl Portcullis {
             .increment(1);
         match notice {
             Notice::Revoked => i.revocations.wake(),
-            Notice::Realm { realm_id, name } => {
-                i.realm_cache.remove(name);
-                i.keys.invalidate(*realm_id);
-                self.authz().invalidate(*realm_id);
-                i.verified.forget_realm(*realm_id);
-                i.edge.forget_policy(*realm_id);
-            }
+            Notice::Realm { realm_id, name } => i.forget_realm(*realm_id, name),
             Notice::Authz { realm_id } => self.authz().invalidate(*realm_id),
             Notice::Client {
                 realm_id,

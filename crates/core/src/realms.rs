@@ -362,12 +362,7 @@ impl<'a> Realms<'a> {
         }
         realm.updated_at = self.i.clock.now();
         self.i.store.update_realm(&realm).await?;
-        self.i.realm_cache.remove(name);
-        self.i.keys.invalidate(realm.id);
-        self.i.announce(crate::notices::Notice::Realm {
-            realm_id: realm.id,
-            name: name.to_owned(),
-        });
+        self.i.realm_changed(realm.id, name);
         Ok(realm)
     }
 
@@ -409,14 +404,7 @@ impl<'a> Realms<'a> {
             ));
         }
         self.i.store.delete_realm(realm.id).await?;
-        self.i.realm_cache.remove(name);
-        self.authz().invalidate(realm.id);
-        self.i.keys.invalidate(realm.id);
-        self.i.verified.forget_realm(realm.id);
-        self.i.announce(crate::notices::Notice::Realm {
-            realm_id: realm.id,
-            name: name.to_owned(),
-        });
+        self.i.realm_changed(realm.id, name);
         Ok(())
     }
 
@@ -431,10 +419,7 @@ impl<'a> Realms<'a> {
         let realm = self.by_name(name).await?;
         let overlap = self.i.settings.access_token_ttl + Duration::minutes(5);
         let kid = self.i.keys.rotate(&realm, overlap).await?;
-        self.i.announce(crate::notices::Notice::Realm {
-            realm_id: realm.id,
-            name: realm.name.to_string(),
-        });
+        self.i.realm_changed(realm.id, realm.name.as_str());
         Ok(kid)
     }
 

@@ -98,6 +98,29 @@ impl RedisEdgeState {
         ))
     }
 
+    /// Spends a unit of every limiter's lease that has one: what was spent
+    /// (local key, quota, state), and the limiters without a lease (their
+    /// index in `limits` and local key).
+    fn spend_leases(&self, limits: &[(LimitKey, Quota)], now_ms: i64) -> (Spent, Needed) {
+        let (mut spent, mut needed) = (Spent::new(), Needed::new());
+        for (i, (key, quota)) in limits.iter().enumerate() {
+            let h = self.leases.key(key);
+            match self.leases.spend(h, *quota, now_ms) {
+                Some(l) => spent.push((h, *quota, l)),
+                None => needed.push((i, h)),
+            }
+        }
+        (spent, needed)
+    }
+
+    /// Gives back what [`Self::spend_leases`] spent for a request that
+    /// goes no further.
+    fn give_back(&self, spent: &[(u64, Quota, Limited)], now_ms: i64) {
+        for (h, q, _) in spent {
+            self.leases.give_back(*h, *q, now_ms);
+        }
+    }
+
     /// Runs a script; `None` (counted and logged) when Redis cannot answer.
     async fn run(
         &self,
@@ -118,6 +141,11 @@ impl RedisEdgeState {
         self.redis.record(operation, r).ok()
     }
 }
+
+/// Lease units spent for a request: the limiter's local key, quota, state.
+type Spent = smallvec::SmallVec<[(u64, Quota, Limited); 3]>;
+/// Limiters of a request without a lease: index in its limits, local key.
+type Needed = smallvec::SmallVec<[(usize, u64); 3]>;
 
 /// The limiter with the fewest requests left.
 fn tightest(all: impl Iterator<Item = Limited>) -> Option<Limited> {
@@ -206,23 +234,11 @@ impl EdgeState for RedisEdgeState {
             return Err(Stopped::Blocked(b));
         }
         // Limiters with a lease spend it here; the others go to Redis.
-        let mut spent: Vec<(u64, Quota, Limited)> = Vec::with_capacity(limits.len());
-        let mut needed: Vec<(usize, u64)> = Vec::new();
-        for (i, (key, quota)) in limits.iter().enumerate() {
-            let h = self.leases.key(key);
-            match self.leases.spend(h, *quota, now_ms) {
-                Some(l) => spent.push((h, *quota, l)),
-                None => needed.push((i, h)),
-            }
-        }
+        let (spent, needed) = self.spend_leases(limits, now_ms);
         if needed.is_empty() && !limits.is_empty() {
             return Ok(tightest(spent.iter().map(|(_, _, l)| *l)));
         }
-        let give_back = |spent: &[(u64, Quota, Limited)]| {
-            for (h, q, _) in spent {
-                self.leases.give_back(*h, *q, now_ms);
-            }
-        };
+        let give_back = |spent: &[(u64, Quota, Limited)]| self.give_back(spent, now_ms);
         let mut keys: Vec<String> = subjects
             .iter()
             .map(|s| self.strike_key(realm_id, s))
@@ -463,28 +479,27 @@ impl LocalEdgeState for RedisEdgeState {
         now: OffsetDateTime,
     ) -> Result<Option<Limited>, Limited> {
         let now_ms = unix_ms(now);
-        let mut spent: smallvec::SmallVec<[(u64, Quota, Limited); 3]> = smallvec::SmallVec::new();
-        for (key, quota) in limits {
-            let h = self.leases.key(key);
-            match self.leases.spend(h, *quota, now_ms) {
-                Some(l) => spent.push((h, *quota, l)),
-                None => {
-                    for (h, q, _) in &spent {
-                        self.leases.give_back(*h, *q, now_ms);
-                    }
-                    return Err(Limited::new(
-                        *quota,
-                        Outcome {
-                            allowed: false,
-                            remaining: 0,
-                            retry_after_ms: 0,
-                            reset_ms: 0,
-                            slot: 0,
-                        },
-                    ));
-                }
-            }
-        }
-        Ok(tightest(spent.iter().map(|(_, _, l)| *l)))
+        let (spent, needed) = self.spend_leases(limits, now_ms);
+        let Some((i, _)) = needed.first() else {
+            return Ok(tightest(spent.iter().map(|(_, _, l)| *l)));
+        };
+        self.give_back(&spent, now_ms);
+        let quota = limits.get(*i).map_or(
+            Quota {
+                limit: 0,
+                window_seconds: 1,
+            },
+            |(_, q)| *q,
+        );
+        Err(Limited::new(
+            quota,
+            Outcome {
+                allowed: false,
+                remaining: 0,
+                retry_after_ms: 0,
+                reset_ms: 0,
+                slot: 0,
+            },
+        ))
     }
 }

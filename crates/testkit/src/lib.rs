@@ -341,20 +341,8 @@ impl TestApp {
     /// own that reads `skew` ahead of this app's (behind when negative):
     /// for tests of clock skew between instances.
     pub async fn spawn_skewed_peer(&self, skew: time::Duration) -> TestApp {
-        let store = SqlStore::connect(&self.shared.database_url)
-            .await
-            .expect("connect the peer");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        start(
-            store,
-            listener,
-            self.shared.clone(),
-            TestClock::at(portcullis_core::Clock::now(&self.clock) + skew),
-            AppOptions::default(),
-            self.backend,
-            tempfile::tempdir().expect("temp dir"),
-        )
-        .await
+        let clock = TestClock::at(portcullis_core::Clock::now(&self.clock) + skew);
+        self.peer_with(clock).await
     }
 
     /// A second instance on this app's database, with the same master key,
@@ -363,6 +351,11 @@ impl TestApp {
     /// instances that share a database must agree on. Drop it before this
     /// app (a SQLite database lives in this app's directory).
     pub async fn spawn_peer(&self) -> TestApp {
+        self.peer_with(self.clock.clone()).await
+    }
+
+    /// A second instance on this app's database and settings, on `clock`.
+    async fn peer_with(&self, clock: TestClock) -> TestApp {
         let store = SqlStore::connect(&self.shared.database_url)
             .await
             .expect("connect the peer");
@@ -371,7 +364,7 @@ impl TestApp {
             store,
             listener,
             self.shared.clone(),
-            self.clock.clone(),
+            clock,
             AppOptions::default(),
             self.backend,
             tempfile::tempdir().expect("temp dir"),
