@@ -6,6 +6,7 @@ use portcullis_crypto::{PasswordHasher, Verification};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TrySendError};
+use tracing::Instrument as _;
 
 use crate::error::{Error, FieldError, Result};
 use crate::model::Email;
@@ -129,6 +130,7 @@ impl Passwords {
     pub async fn hash(&self, password: SecretString) -> Result<String> {
         Ok(self
             .run(move |h| h.hash(password.expose_secret()))
+            .instrument(tracing::debug_span!("password.hash"))
             .await??)
     }
 
@@ -137,6 +139,7 @@ impl Passwords {
     pub async fn verify(&self, password: SecretString, phc: String) -> Result<Verification> {
         let outcome = self
             .run(move |h| h.verify(password.expose_secret(), &phc))
+            .instrument(tracing::debug_span!("password.verify"))
             .await?;
         Ok(outcome.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "stored password hash could not be verified");
@@ -146,7 +149,9 @@ impl Passwords {
 
     /// Spends the same time as a verification, for unknown accounts.
     pub async fn dummy_verify(&self, password: SecretString) -> Result<()> {
+        // Named as a real verification: a trace must not tell the two apart.
         self.run(move |h| h.dummy_verify(password.expose_secret()))
+            .instrument(tracing::debug_span!("password.verify"))
             .await
     }
 }

@@ -20,7 +20,7 @@ use axum::extract::DefaultBodyLimit;
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::ApiError;
-pub use middleware::install_metrics_recorder;
+pub use middleware::{TraceContextLink, install_metrics_recorder, set_trace_context_link};
 pub use state::AppState;
 
 /// Largest accepted request body.

@@ -49,6 +49,22 @@ fn new_request_id() -> HeaderValue {
     HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("invalid"))
 }
 
+/// Links a request's span to its trace: reads the W3C `traceparent` (and
+/// `tracestate`) headers, makes the span a child of the caller's span, and
+/// records the trace id in the span's `trace_id` field, so that every log
+/// line of the request carries it.
+pub type TraceContextLink = fn(&axum::http::HeaderMap, &tracing::Span);
+
+static TRACE_CONTEXT: OnceLock<TraceContextLink> = OnceLock::new();
+
+/// Installs the [`TraceContextLink`] of the process, once, where the tracing
+/// subscriber is installed (the binary's telemetry); without one, requests
+/// start traces of their own and log no trace id. Returns `false` when one
+/// was installed already (it stays).
+pub fn set_trace_context_link(link: TraceContextLink) -> bool {
+    TRACE_CONTEXT.set(link).is_ok()
+}
+
 /// Honours a sane incoming `X-Request-Id` or makes one, runs the request in a
 /// span carrying it, logs one line per request, and returns the id.
 #[derive(Debug, Clone, Copy, Default)]
@@ -91,7 +107,12 @@ where
             request_id = %id.to_str().unwrap_or_default(),
             method = %req.method(),
             path = %req.uri().path(),
+            trace_id = tracing::field::Empty,
+            otel.kind = "server",
         );
+        if let Some(link) = TRACE_CONTEXT.get() {
+            link(req.headers(), &span);
+        }
         RequestIdFuture {
             inner: self.inner.call(req).instrument(span),
             id: Some(id),

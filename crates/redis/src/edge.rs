@@ -17,6 +17,7 @@ use portcullis_core::edge::{
 use portcullis_core::ports::{EdgeState, LocalEdgeState};
 use redis::{Script, Value};
 use time::OffsetDateTime;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::leases::{KnownBlocks, Leases};
@@ -137,7 +138,10 @@ impl RedisEdgeState {
             invocation.arg(a);
         }
         let mut conn = self.redis.conn.clone();
-        let r = invocation.invoke_async::<Value>(&mut conn).await;
+        let r = invocation
+            .invoke_async::<Value>(&mut conn)
+            .instrument(crate::span(operation))
+            .await;
         self.redis.record(operation, r).ok()
     }
 }

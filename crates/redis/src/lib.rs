@@ -39,6 +39,17 @@ pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
 /// Warnings about an unreachable Redis are logged at most this often.
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
+/// The span of one Redis call, for traces (`debug`, so it costs nothing
+/// unless traces are exported).
+fn span(operation: &'static str) -> tracing::Span {
+    tracing::debug_span!(
+        "redis",
+        otel.kind = "client",
+        db.system.name = "redis",
+        db.operation.name = operation
+    )
+}
+
 /// Why a Redis URL cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("PORTCULLIS_REDIS_URL: {0}")]

@@ -17,6 +17,7 @@ use portcullis_core::ports::Notices;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{PushInfo, PushKind, Value};
 use serde_json::json;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::{CONNECTION_TIMEOUT, RESPONSE_TIMEOUT, Redis};
@@ -56,6 +57,7 @@ impl Notices for RedisNotices {
             .arg(&self.channel)
             .arg(message)
             .query_async(&mut conn)
+            .instrument(crate::span("notice_publish"))
             .await;
         let _ = self.redis.record("notice_publish", sent);
     }

@@ -350,6 +350,8 @@ raw_config! {
     redis_url: String,
     /// File holding the Redis URL (it may contain a password).
     redis_url_file: PathBuf,
+    /// An OpenTelemetry receiver of traces over OTLP/HTTP (protobuf), e.g. `http://otel-collector:4318`: spans of requests, database and Redis calls, password hashing and policy evaluation go there (`/v1/traces`); `traceparent` is honoured either way. Headers and service name by the standard `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_SERVICE_NAME`.
+    otlp_endpoint: String,
 }
 
 /// The validated configuration.
@@ -384,6 +386,8 @@ pub struct Config {
     pub geoip: GeoIpConfig,
     /// The Redis shared by the instances, if any.
     pub redis_url: Option<RedisUrl>,
+    /// Where traces go, if anywhere.
+    pub otlp_endpoint: Option<OtlpEndpoint>,
 }
 
 /// Where a setting came from, for error messages.
@@ -555,24 +559,14 @@ impl Config {
             })?;
         }
 
-        let log_level = raw.log_level.unwrap_or_else(|| "info".to_owned());
-        tracing_subscriber::EnvFilter::try_new(&log_level).map_err(|e| {
-            err(
-                n("log_level"),
-                format!("'{log_level}' is not a log filter: {e}"),
-            )
-        })?;
-        let log_format = match raw.log_format.as_deref().unwrap_or("auto") {
-            "auto" => LogFormat::Auto,
-            "pretty" => LogFormat::Pretty,
-            "json" => LogFormat::Json,
-            other => {
-                return Err(err(
-                    n("log_format"),
-                    format!("'{other}' is not auto, pretty or json"),
-                ));
-            }
-        };
+        let observability = observability::apply(
+            observability::RawObservability {
+                log_level: raw.log_level,
+                log_format: raw.log_format,
+                otlp_endpoint: raw.otlp_endpoint,
+            },
+            n,
+        )?;
 
         let dur = |key: &str, v: Option<DurationSetting>, default: Duration| match v {
             Some(d) => d.parse().map_err(|e| err(n(key), e)),
@@ -747,8 +741,9 @@ impl Config {
             bootstrap_admin_password,
             bootstrap_admin_password_setting,
             master_key: master_key.map(|(_, k)| k),
-            log_level,
-            log_format,
+            log_level: observability.log_level,
+            log_format: observability.log_format,
+            otlp_endpoint: observability.otlp_endpoint,
             settings,
             redis_url,
         })
@@ -765,8 +760,10 @@ fn positive(setting: String, v: Option<u32>, default: u32) -> Result<u32, Config
 
 mod edge;
 mod mail;
+mod observability;
 mod shared_state;
 
+pub use observability::OtlpEndpoint;
 pub use shared_state::RedisUrl;
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@ mod logging;
 pub mod mail;
 mod master_key;
 pub mod sms;
+mod telemetry;
 pub mod upstream;
 pub mod workers;
 
@@ -29,6 +30,7 @@ pub use config::{Config, ConfigError};
 const MAIL_POLL: Duration = Duration::from_secs(5);
 pub use logging::init as init_logging;
 pub use master_key::load_or_create as load_master_key;
+pub use telemetry::Telemetry;
 
 /// Wires a domain and its router over a migrated store, without mail
 /// delivery or DNS checks (mail stays queued).
@@ -63,9 +65,10 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqlStore>> {
     if config.database_url.is_sqlite() {
         master_key::create_data_dir(&config.data_dir)?;
     }
-    let store = SqlStore::connect(config.database_url.expose())
+    let mut store = SqlStore::connect(config.database_url.expose())
         .await
         .with_context(|| format!("cannot open the database {}", config.database_url))?;
+    telemetry::observe_store(&mut store);
     store
         .migrate()
         .await

@@ -123,9 +123,15 @@ fn password_from(stdin: bool) -> anyhow::Result<(SecretString, bool)> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref(), std::env::vars())
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-    portcullis_server::init_logging(&config);
+    let telemetry = portcullis_server::init_logging(&config);
+    let outcome = run_command(cli.command, config).await;
+    telemetry.shutdown();
+    outcome
+}
+
+async fn run_command(command: Option<Command>, config: Config) -> anyhow::Result<()> {
     let default_realm = config.settings.default_realm.to_string();
-    match cli.command.unwrap_or(Command::Serve) {
+    match command.unwrap_or(Command::Serve) {
         Command::Serve => portcullis_server::serve(config).await,
         Command::Migrate => {
             portcullis_server::open_store(&config).await?;

@@ -43,4 +43,4 @@ mod users;
 pub mod conformance;
 
 pub use migration::Migrator;
-pub use store::SqlStore;
+pub use store::{QueryEvent, SqlStore};

@@ -39,6 +39,20 @@ pub const MIGRATION_LOCK: i64 = 0x504f_5254_4355_4c4c;
 /// How long an instance waits for another's migrations before giving up.
 const MIGRATION_WAIT: Duration = Duration::from_secs(600);
 
+/// One SQL statement a [`SqlStore`] ran, as [`SqlStore::observe_queries`]
+/// reports it.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryEvent<'a> {
+    /// The database system, as OpenTelemetry names it: `sqlite` or `postgresql`.
+    pub system: &'static str,
+    /// The statement, with placeholders (`$1`, `?`) where its values go.
+    pub sql: &'a str,
+    /// How long it took, waiting for a connection excluded.
+    pub elapsed: Duration,
+    /// Whether it failed.
+    pub failed: bool,
+}
+
 /// Which database a [`SqlStore`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {
@@ -126,6 +140,31 @@ impl SqlStore {
         };
         single.close().await;
         outcome
+    }
+
+    /// Reports every SQL statement the store runs through its pools to `observe`,
+    /// right after it ran, on the task that ran it (so the caller's tracing span
+    /// is current): for traces of database calls. The statement's text has
+    /// placeholders where values go; the values are never reported. The SQLite
+    /// group commit of refresh-token rotations, which runs on a connection of its
+    /// own, is not reported. Call it before sharing the store.
+    pub fn observe_queries(&mut self, observe: impl Fn(&QueryEvent<'_>) + Send + Sync + 'static) {
+        let observe = std::sync::Arc::new(observe);
+        let system = match self.backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgresql",
+        };
+        for conn in [&mut self.writer, &mut self.reader] {
+            let observe = observe.clone();
+            conn.set_metric_callback(move |info| {
+                observe(&QueryEvent {
+                    system,
+                    sql: &info.statement.sql,
+                    elapsed: info.elapsed,
+                    failed: info.failed,
+                });
+            });
+        }
     }
 
     /// Closes the connection pools; calls made afterwards fail.

@@ -273,6 +273,13 @@ impl Authz<'_> {
         view: &View,
         p: &Parsed,
     ) -> (Decision, Option<AuditRecord>) {
+        let _span = tracing::debug_span!(
+            "authz.evaluate",
+            action = %p.action,
+            revision = view.revision(),
+            allowed = tracing::field::Empty,
+        )
+        .entered();
         let started = crate::clock::Stopwatch::start();
         let decision: Decision = view.compiled.check(&CheckRequest {
             subject: p.subject,
@@ -283,6 +290,7 @@ impl Authz<'_> {
             now: self.now_micros(),
             explain: p.explain,
         });
+        _span.record("allowed", decision.allowed);
         let hot = self.i.authz.metrics();
         hot.check_seconds.record(started.elapsed().as_secs_f64());
         if decision.allowed {
