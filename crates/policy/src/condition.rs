@@ -24,7 +24,9 @@
 //!   in no range; an ip or range that does not parse is an evaluation error.
 //! - `string_like`: `{"string_like": [text, "pattern"]}`, where `*` matches
 //!   any run of characters and `?` exactly one (IAM's `StringLike`). A
-//!   non-string text matches nothing.
+//!   non-string text matches nothing; a pattern longer than
+//!   [`MAX_PATTERN_LEN`] bytes is an evaluation error (a match costs up to
+//!   the pattern's length times the text's).
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -39,6 +41,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::request::CheckRequest;
+use crate::syntax::MAX_PATTERN_LEN;
 
 /// Builds the engine every realm compiles and evaluates with.
 pub(crate) fn new_engine() -> Engine {
@@ -347,6 +350,11 @@ impl CustomOperator for StringLike {
         let pattern = pattern
             .as_str()
             .ok_or_else(|| Error::invalid_arguments("string_like: the pattern must be a string"))?;
+        if pattern.len() > MAX_PATTERN_LEN {
+            return Err(Error::invalid_arguments(
+                "string_like: the pattern is too long",
+            ));
+        }
         let matched = text.as_str().is_some_and(|t| like(pattern, t));
         Ok(arena.bool(matched))
     }
@@ -500,3 +508,7 @@ mod tests {
         assert!(like("?", "ñ"));
     }
 }
+
+#[cfg(test)]
+#[path = "condition_fuzz_tests.rs"]
+mod fuzz_tests;

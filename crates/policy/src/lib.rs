@@ -9,7 +9,8 @@
 //! - [`CompiledRealm`]: the indexed view of a [`model::RealmSnapshot`] that
 //!   answers [`CheckRequest`]s with [`Decision`]s.
 //! - [`syntax`]: native and IAM-style policy statements, JSON Logic
-//!   conditions (validated, depth- and size-limited).
+//!   conditions (validated, depth- and size-limited, with no nested
+//!   iteration and no growing `reduce` accumulator).
 //! - [`synthetic`]: deterministic generated realms and requests, for
 //!   benchmarks and large tests.
 //!

@@ -2,9 +2,12 @@
 
 use serde_json::{Value, json};
 
-use super::{SyntaxError, effect, pattern, validate_condition};
+use super::{SyntaxError, effect, pattern, patterns, sid, validate_condition};
 use crate::condition::parse_range;
 use crate::model::Statement;
+
+/// Most statements in one document.
+pub const MAX_STATEMENTS: usize = 256;
 
 /// Parses an AWS-IAM-style document:
 ///
@@ -15,9 +18,12 @@ use crate::model::Statement;
 ///                 "Condition": {"StringEquals": {"subject.attributes.department": "sales"}}}]}
 /// ```
 ///
-/// `Statement` may be one object or a list; `Action` and `Resource` a string
-/// or a list, both required. `NotAction`, `NotResource`, `Principal` and
-/// `NotPrincipal` are not supported; any other unknown field is refused.
+/// `Statement` may be one object or a list (of at most [`MAX_STATEMENTS`]);
+/// `Action` and `Resource` a string or a list (of at most
+/// [`MAX_PATTERNS`](super::MAX_PATTERNS)), both required; `Sid` at most
+/// [`MAX_PATTERN_LEN`](super::MAX_PATTERN_LEN) bytes. `NotAction`,
+/// `NotResource`, `Principal` and `NotPrincipal` are not supported; any other
+/// unknown field is refused.
 ///
 /// Condition keys are dotted paths into the condition data
 /// (`subject.attributes.department`, `context.ip`, `resource.owner`); values
@@ -62,6 +68,10 @@ pub fn iam_document(value: &Value) -> Result<Vec<Statement>, SyntaxError> {
             "document.Statement",
             "must have at least one statement",
         )),
+        Some(Value::Array(items)) if items.len() > MAX_STATEMENTS => Err(SyntaxError::new(
+            "document.Statement",
+            format!("must have at most {MAX_STATEMENTS} statements"),
+        )),
         Some(Value::Array(items)) => items
             .iter()
             .enumerate()
@@ -96,11 +106,7 @@ fn statement(value: &Value, field: &str) -> Result<Statement, SyntaxError> {
             }
         }
     }
-    let sid = match obj.get("Sid") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(SyntaxError::new(format!("{field}.Sid"), "must be a string")),
-    };
+    let sid = sid(obj.get("Sid"), &format!("{field}.Sid"))?;
     let effect = effect(obj.get("Effect"), &format!("{field}.Effect"))?;
     let actions = string_or_list(obj.get("Action"), &format!("{field}.Action"))?;
     let resources = string_or_list(obj.get("Resource"), &format!("{field}.Resource"))?;
@@ -128,11 +134,7 @@ fn string_or_list(value: Option<&Value>, field: &str) -> Result<Vec<String>, Syn
         Some(Value::Array(items)) if items.is_empty() => {
             Err(SyntaxError::new(field, "must not be empty"))
         }
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| pattern(v, &format!("{field}[{i}]")))
-            .collect(),
+        Some(Value::Array(items)) => patterns(items, field),
         Some(v) => Ok(vec![pattern(v, field)?]),
     }
 }

@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::model::{Effect, Statement};
 
 pub use condition::{MAX_CONDITION_DEPTH, MAX_CONDITION_NODES, OPERATORS, condition};
+pub use iam::MAX_STATEMENTS;
 pub use iam::iam_document;
 
 pub(crate) use condition::validate as validate_condition;
@@ -40,8 +41,40 @@ impl SyntaxError {
     }
 }
 
-/// Longest action or resource pattern accepted.
+/// Longest action or resource pattern accepted (and longest `sid`, and
+/// longest literal `string_like` pattern in a condition).
 pub const MAX_PATTERN_LEN: usize = 256;
+
+/// Most action or resource patterns in one statement's list.
+pub const MAX_PATTERNS: usize = 256;
+
+/// Checks a list of patterns: at most [`MAX_PATTERNS`] of them, each valid.
+pub(crate) fn patterns(items: &[Value], field: &str) -> Result<Vec<String>, SyntaxError> {
+    if items.len() > MAX_PATTERNS {
+        return Err(SyntaxError::new(
+            field,
+            format!("must have at most {MAX_PATTERNS} patterns"),
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| pattern(v, &format!("{field}[{i}]")))
+        .collect()
+}
+
+/// An optional statement id: a string of at most [`MAX_PATTERN_LEN`] bytes.
+pub(crate) fn sid(value: Option<&Value>, field: &str) -> Result<Option<String>, SyntaxError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() > MAX_PATTERN_LEN => Err(SyntaxError::new(
+            field,
+            format!("must be at most {MAX_PATTERN_LEN} bytes"),
+        )),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(SyntaxError::new(field, "must be a string")),
+    }
+}
 
 /// Checks one action or resource pattern: non-empty, at most
 /// [`MAX_PATTERN_LEN`] bytes, no whitespace or control characters.
@@ -79,11 +112,7 @@ fn pattern_list(
             singular,
             format!("give either '{plural}' or '{singular}', not both"),
         )),
-        (Some(Value::Array(items)), None) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| pattern(v, &format!("{plural}[{i}]")))
-            .collect(),
+        (Some(Value::Array(items)), None) => patterns(items, plural),
         (Some(Value::Null), None) | (None, None) => Ok(Vec::new()),
         (Some(_), None) => Err(SyntaxError::new(plural, "must be a list of strings")),
         (None, Some(v)) => Ok(vec![pattern(v, singular)?]),
@@ -102,11 +131,11 @@ pub(crate) fn effect(value: Option<&Value>, field: &str) -> Result<Effect, Synta
 
 /// Parses a native statement: an object with
 /// - `effect`: `"ALLOW"` or `"DENY"` (any case), required;
-/// - `actions`: a list of action patterns, or `action`: one pattern; absent
-///   means every action;
-/// - `resources`: a list of resource patterns, or `resource`: one pattern;
-///   absent means every resource;
-/// - `sid`: an optional statement id;
+/// - `actions`: a list of action patterns (at most [`MAX_PATTERNS`]), or
+///   `action`: one pattern; absent means every action;
+/// - `resources`: a list of resource patterns (at most [`MAX_PATTERNS`]), or
+///   `resource`: one pattern; absent means every resource;
+/// - `sid`: an optional statement id (at most [`MAX_PATTERN_LEN`] bytes);
 /// - `condition`: an optional JSON Logic condition (see [`condition`]).
 ///
 /// Other fields are ignored: the caller passes only the relevant ones (seed
@@ -118,11 +147,7 @@ pub fn native_statement(value: &Value) -> Result<Statement, SyntaxError> {
     let effect = effect(obj.get("effect"), "effect")?;
     let actions = pattern_list(obj, "actions", "action")?;
     let resources = pattern_list(obj, "resources", "resource")?;
-    let sid = match obj.get("sid") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(SyntaxError::new("sid", "must be a string")),
-    };
+    let sid = sid(obj.get("sid"), "sid")?;
     let condition = match obj.get("condition") {
         None | Some(Value::Null) => None,
         Some(c) => {
@@ -139,5 +164,7 @@ pub fn native_statement(value: &Value) -> Result<Statement, SyntaxError> {
     })
 }
 
+#[cfg(test)]
+mod fuzz_tests;
 #[cfg(test)]
 mod tests;

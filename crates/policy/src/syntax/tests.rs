@@ -305,3 +305,111 @@ fn iam_errors_name_the_field() {
         "document.Statement.Resource"
     );
 }
+
+#[test]
+fn iteration_that_multiplies_work_is_refused() {
+    // Found by the fuzz tests: each of these, a few dozen bytes, made one
+    // evaluation take exponential time or memory (2^n for n items).
+    let refused = [
+        // Nested iteration: items^depth evaluations.
+        json!({"map": [{"var": "context.items"}, {"map": [{"var": "context.items"}, 1]}]}),
+        json!({"some": [[1, 2], {"all": [[1, 2], true]}]}),
+        json!({"reduce": [[1, 2], {"filter": [{"var": "current"}, true]}, 0]}),
+        // A doubling accumulator.
+        json!({"reduce": [{"var": "context.items"},
+            {"merge": [{"var": "accumulator"}, {"var": "accumulator"}]}, [1]]}),
+        json!({"reduce": [{"var": "context.items"},
+            {"cat": [{"var": "accumulator"}, {"var": "accumulator"}]}, "x"]}),
+        json!({"reduce": [{"var": "context.items"},
+            {"missing": [{"var": "accumulator"}, {"var": "accumulator"}]}, ["a"]]}),
+        // Shared twice, then walked by `cat`.
+        json!({"cat": [{"reduce": [{"var": "context.items"},
+            [{"var": "accumulator"}, {"var": "accumulator"}], "x"]}]}),
+        // Wrapped once a step, each level escaping the last.
+        json!({"cat": [{"reduce": [{"var": "context.items"},
+            [{"substr": [{"var": "accumulator"}]}], "x"]}]}),
+        // Growing linearly (quadratic memory over a long array).
+        json!({"reduce": [{"var": "context.items"},
+            {"cat": [{"var": "accumulator.x"}, {"var": "current"}]}, ""]}),
+        // The accumulator through the whole context or a computed path.
+        json!({"reduce": [[1], {"merge": [{"var": ""}, {"var": ""}]}, []]}),
+        json!({"reduce": [[1], {"merge": [{"var": {"cat": ["accu", "mulator"]}}]}, []]}),
+        json!({"reduce": [[1], {"if": [true, [{"var": ["accumulator", 0]}], 0]}, []]}),
+    ];
+    for cond in refused {
+        let err = condition(&cond).unwrap_err();
+        assert!(
+            err.message.contains("nested iteration") || err.message.contains("grow"),
+            "{cond}: {err}"
+        );
+    }
+    let accepted = [
+        json!({"reduce": [{"var": "context.items"},
+            {"+": [{"var": "accumulator"}, {"var": "current"}]}, 0]}),
+        json!({"reduce": [[1, 2], {"if": [{">": [{"var": "current"}, {"var": "accumulator"}]},
+            {"var": "current"}, {"var": "accumulator"}]}, 0]}),
+        json!({"reduce": [[1, 2], {"and": [{"var": "accumulator"}, {"in": [{"var": "current"}, [1]]}]}, true]}),
+        json!({"reduce": [[1], {"substr": [{"var": "accumulator"}, 1]}, "abc"]}),
+        json!({"map": [{"var": "context.items"}, {"merge": [{"var": ""}, {"var": ""}]}]}),
+        json!({"some": [{"map": [{"var": "context.items"}, {"+": [{"var": ""}, 1]}]},
+            {">": [{"var": ""}, 3]}]}),
+        json!({"reduce": [{"filter": [[1, 2], true]}, {"+": [{"var": "accumulator"}, 1]},
+            {"reduce": [[1], {"var": "accumulator"}, 0]}]}),
+        // `accumulator` outside a reduce is just a name in the data.
+        json!({"merge": [{"var": "accumulator"}, {"var": "accumulator"}]}),
+    ];
+    for cond in accepted {
+        assert!(condition(&cond).is_ok(), "{cond}: {:?}", condition(&cond));
+    }
+    // The error names where the nested iteration is.
+    let err = condition(&json!({"map": [[1], {"!": {"map": [[1], 1]}}]})).unwrap_err();
+    assert_eq!(err.field, "condition.map[1].!");
+}
+
+#[test]
+fn long_like_patterns_and_sids_and_lists_are_refused() {
+    let long = "a".repeat(MAX_PATTERN_LEN + 1);
+    assert_eq!(
+        field_of(condition(&json!({"string_like": [{"var": "x"}, long]}))),
+        "condition.string_like[1]"
+    );
+    assert_eq!(
+        field_of(iam_document(
+            &json!({"Statement": {"Effect": "Allow", "Action": "a",
+            "Resource": "*", "Condition": {"StringLike": {"context.x": long}}}})
+        )),
+        "document.Statement.Condition.string_like[1]"
+    );
+    assert_eq!(
+        field_of(native_statement(&json!({"effect": "allow", "sid": long}))),
+        "sid"
+    );
+    let many: Vec<String> = (0..=MAX_PATTERNS).map(|i| format!("a{i}")).collect();
+    assert_eq!(
+        field_of(native_statement(
+            &json!({"effect": "allow", "resources": many})
+        )),
+        "resources"
+    );
+    let statement = json!({"Effect": "Allow", "Action": "a", "Resource": "*"});
+    assert_eq!(
+        field_of(iam_document(
+            &json!({"Statement": vec![statement; MAX_STATEMENTS + 1]})
+        )),
+        "document.Statement"
+    );
+}
+
+#[test]
+fn condition_numbers_survive_storage_as_text() {
+    // Found by the fuzz tests: without serde_json's `float_roundtrip`, this
+    // number read back one ulp off.
+    let s = iam_document(
+        &json!({"Statement": {"Effect": "Allow", "Action": "a", "Resource": "*",
+        "Condition": {"NumericEquals": {"context.n": -914.6361977252676}}}}),
+    )
+    .unwrap();
+    let text = serde_json::to_string(&s).unwrap();
+    let stored: Vec<crate::model::Statement> = serde_json::from_str(&text).unwrap();
+    assert_eq!(stored, s);
+}
