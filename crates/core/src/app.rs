@@ -55,6 +55,10 @@ pub(crate) struct Inner {
     pub(crate) edge: crate::edge::EdgeParts,
     /// Where change notices go to the other instances, if anywhere.
     pub(crate) notices: std::sync::OnceLock<Arc<dyn crate::ports::Notices>>,
+    /// The cache the instances share (L2), if any.
+    pub(crate) shared_cache: std::sync::OnceLock<Arc<dyn crate::cache::SharedCache>>,
+    /// Hits and misses of the caches' layers.
+    pub(crate) cache_stats: crate::cache::CacheStats,
 }
 
 /// The domain: cheap to clone, shared by every request.
@@ -131,6 +135,8 @@ impl Portcullis {
                     }),
                 ),
                 notices: std::sync::OnceLock::new(),
+                shared_cache: std::sync::OnceLock::new(),
+                cache_stats: Default::default(),
             }),
         })
     }

@@ -9,6 +9,7 @@ pub mod accounts;
 mod app;
 mod audit;
 pub mod authz;
+pub mod cache;
 pub mod clients;
 pub mod clock;
 pub mod denylist;

@@ -117,6 +117,24 @@ impl Portcullis {
         let _ = self.inner.notices.set(bus);
     }
 
+    /// Installs the cache the instances share (the L2 layer of
+    /// [`crate::cache`]), once, before serving.
+    pub fn set_shared_cache(&self, cache: std::sync::Arc<dyn crate::cache::SharedCache>) {
+        let _ = self.inner.shared_cache.set(cache);
+    }
+
+    /// Writes the caches' hits and misses per layer to the metrics
+    /// recorder (before a scrape renders it).
+    pub fn publish_cache_metrics(&self) {
+        self.inner.cache_stats.publish();
+    }
+
+    /// Hits and misses of one cache's layer on this instance, by the names
+    /// `/metrics` uses (`authz_view`, `client`, `realm`; `memory`, `redis`).
+    pub fn cache_counts(&self, cache: &str, layer: &str) -> Option<(u64, u64)> {
+        self.inner.cache_stats.counts_by_name(cache, layer)
+    }
+
     /// Applies another instance's notice: drops what this one cached of
     /// the change, or wakes its revocation reader.
     pub fn apply_notice(&self, notice: &Notice) {

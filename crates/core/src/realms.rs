@@ -195,10 +195,16 @@ impl<'a> Realms<'a> {
 
     /// A realm by name, from the cache or the store.
     pub async fn by_name(&self, name: &str) -> Result<Arc<Realm>> {
+        use crate::cache::{Cache, Layer};
         if let Some(r) = self.i.realm_cache.get(name) {
+            self.i.cache_stats.lookup(Cache::Realm, Layer::Memory, true);
             return Ok(r.clone());
         }
+        self.i
+            .cache_stats
+            .lookup(Cache::Realm, Layer::Memory, false);
         let parsed = RealmName::parse(name).map_err(|_| Error::NotFound("realm"))?;
+        self.i.cache_stats.load(Cache::Realm);
         let realm = self
             .i
             .store

@@ -1,8 +1,8 @@
 //! State that several Portcullis instances share through Redis
 //! (`PORTCULLIS_REDIS_URL`): the edge's limiter windows, strikes, blocks and
-//! single-use values ([`RedisEdgeState`]), and the change notices that tell
+//! single-use values ([`RedisEdgeState`]), the change notices that tell
 //! the other instances to drop a cache or read revocations at once
-//! ([`RedisNotices`], [`listen`]).
+//! ([`RedisNotices`], [`listen`]), and the cache they share ([`RedisCache`]).
 //!
 //! One multiplexed connection per instance carries every command; it
 //! reconnects by itself with a backoff, and every command has a response
@@ -17,6 +17,7 @@
 //! (`redis+unix://`); the scripts touch several keys at once, so Redis
 //! Cluster is not.
 
+mod cache;
 mod edge;
 mod leases;
 mod notices;
@@ -29,6 +30,7 @@ use std::time::Duration;
 use portcullis_core::clock::{Clock as _, SystemClock, Tick};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+pub use cache::RedisCache;
 pub use edge::RedisEdgeState;
 pub use notices::{RedisNotices, listen};
 

@@ -101,19 +101,30 @@ pub async fn open(config: &Config) -> anyhow::Result<(Portcullis, axum::Router)>
     }
     let (core, router) = assemble_with(store, clock, config.settings.clone(), master, adapters)?;
     if let Some(redis) = shared {
-        // Changes this instance makes reach the others' caches at once,
-        // and theirs reach this one's.
-        let instance = uuid::Uuid::now_v7();
-        core.set_notices(Arc::new(portcullis_redis::RedisNotices::new(
-            redis.clone(),
-            instance,
-        )));
-        tokio::spawn(portcullis_redis::listen(redis, core.clone(), instance));
+        share_through_redis(&core, redis);
     }
     // An instance whose master key does not open the database's keys would
     // refuse every token and fail every sign-in: it does not start.
     core.keys().check_master_key().await?;
     Ok((core, router))
+}
+
+/// Joins `core` to the other instances on `redis`: changes this instance
+/// makes reach the others' caches at once and theirs reach this one's
+/// (notices, and their listener, which the returned task runs), and the
+/// caches' shared layer. (The edge's shared state is an adapter given to
+/// [`assemble_with`].)
+pub fn share_through_redis(
+    core: &Portcullis,
+    redis: portcullis_redis::Redis,
+) -> tokio::task::JoinHandle<()> {
+    let instance = uuid::Uuid::now_v7();
+    core.set_notices(Arc::new(portcullis_redis::RedisNotices::new(
+        redis.clone(),
+        instance,
+    )));
+    core.set_shared_cache(Arc::new(portcullis_redis::RedisCache::new(redis.clone())));
+    tokio::spawn(portcullis_redis::listen(redis, core.clone(), instance))
 }
 
 /// Serves on the configured address until SIGTERM or Ctrl-C.

@@ -289,15 +289,9 @@ async fn start(
     if let Some(geoip) = options.geoip {
         core.set_geoip(geoip);
     }
-    // As the server does: change notices between the app and its peers.
-    let notices = redis.map(|redis| {
-        let instance = uuid::Uuid::now_v7();
-        core.set_notices(Arc::new(portcullis_redis::RedisNotices::new(
-            redis.clone(),
-            instance,
-        )));
-        tokio::spawn(portcullis_redis::listen(redis, core.clone(), instance))
-    });
+    // As the server does: change notices between the app and its peers,
+    // and the caches' shared layer.
+    let notices = redis.map(|redis| portcullis_server::share_through_redis(&core, redis));
     let server = tokio::spawn(async move {
         let _ = axum::serve(
             listener,
@@ -343,6 +337,14 @@ impl TestApp {
     pub async fn spawn_skewed_peer(&self, skew: time::Duration) -> TestApp {
         let clock = TestClock::at(portcullis_core::Clock::now(&self.clock) + skew);
         self.peer_with(clock).await
+    }
+
+    /// The key prefix of this app and its peers in Redis, if they use one.
+    pub fn redis_prefix(&self) -> Option<&str> {
+        self.shared
+            .redis
+            .as_ref()
+            .map(|(_, prefix)| prefix.as_str())
     }
 
     /// A second instance on this app's database, with the same master key,

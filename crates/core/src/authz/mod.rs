@@ -25,7 +25,10 @@ use portcullis_policy::model::RealmSnapshot;
 use portcullis_policy::{CheckRequest, CompiledRealm, Resource};
 use uuid::Uuid;
 
+use tracing::Instrument as _;
+
 use crate::app::Inner;
+use crate::cache::{Cache, Layer};
 use crate::error::{Error, Result};
 use crate::model::{AuditRecord, AuthzChange, new_id};
 use crate::ports::Store;
@@ -46,6 +49,19 @@ pub const REVISION_POLL: Duration = Duration::from_secs(1);
 
 /// Tries of a change validated against a view, when another change raced it.
 const APPLY_ATTEMPTS: usize = 5;
+/// The shared cache (L2) of realms' snapshots, by realm and revision.
+const SNAPSHOT_CACHE: &str = "authz_snapshot";
+/// How long a snapshot stays in the shared cache (seed 000: permissions
+/// and roles, 5 minutes in L2); a revision never changes, so this only
+/// bounds the memory of revisions nobody asks for any more.
+const SNAPSHOT_TTL: Duration = Duration::from_secs(300);
+/// Snapshots larger than this, encoded, stay out of the shared cache.
+const MAX_SHARED_SNAPSHOT: usize = 64 * 1024 * 1024;
+
+/// The shared cache's key of a realm's snapshot at a revision.
+fn snapshot_key(realm_id: Uuid, revision: i64) -> String {
+    format!("{realm_id}:{revision}")
+}
 
 /// A compiled view of one realm and the data it was compiled from.
 #[derive(Debug)]
@@ -160,6 +176,9 @@ impl<'a> Authz<'a> {
             && min_revision.is_none_or(|m| c.view.revision() >= m)
         {
             self.i.authz.metrics().view_hit.increment(1);
+            self.i
+                .cache_stats
+                .lookup(Cache::AuthzView, Layer::Memory, true);
             return Ok(c.view.clone());
         }
         let lock = self
@@ -185,10 +204,22 @@ impl<'a> Authz<'a> {
         {
             c.checked_at = self.i.clock.tick();
             metrics::counter!("portcullis_authz_view_cache_total", "result" => "hit").increment(1);
+            self.i
+                .cache_stats
+                .lookup(Cache::AuthzView, Layer::Memory, true);
             return Ok(c.view.clone());
         }
         metrics::counter!("portcullis_authz_view_cache_total", "result" => "miss").increment(1);
-        let snapshot = self.store().authz_snapshot(realm_id).await?;
+        self.i
+            .cache_stats
+            .lookup(Cache::AuthzView, Layer::Memory, false);
+        let (snapshot, shared) = match self.shared_snapshot(realm_id, current).await {
+            Some(snapshot) => (snapshot, true),
+            None => {
+                self.i.cache_stats.load(Cache::AuthzView);
+                (self.store().authz_snapshot(realm_id).await?, false)
+            }
+        };
         let view = tokio::task::spawn_blocking(move || {
             CompiledRealm::compile(&snapshot).map(|compiled| View { compiled, snapshot })
         })
@@ -200,6 +231,9 @@ impl<'a> Authz<'a> {
             Error::Internal("authz-compile")
         })?;
         let view = Arc::new(view);
+        if !shared {
+            self.share_snapshot(realm_id, &view);
+        }
         metrics::gauge!("portcullis_authz_revision").set(view.revision() as f64);
         self.i.authz.views.insert(
             realm_id,
@@ -209,6 +243,57 @@ impl<'a> Authz<'a> {
             },
         );
         Ok(view)
+    }
+
+    /// The realm's snapshot at `revision` from the instances' shared cache,
+    /// if one of them put it there; anything else found there (another
+    /// revision, a value that does not decode) is a miss.
+    async fn shared_snapshot(&self, realm_id: Uuid, revision: i64) -> Option<RealmSnapshot> {
+        let shared = self.i.shared_cache.get()?;
+        let span = tracing::debug_span!(
+            "cache.lookup",
+            cache = "authz_view",
+            layer = "redis",
+            hit = tracing::field::Empty
+        );
+        let bytes = shared
+            .get(SNAPSHOT_CACHE, &snapshot_key(realm_id, revision))
+            .instrument(span.clone())
+            .await;
+        let snapshot = match bytes {
+            Some(bytes) => tokio::task::spawn_blocking(move || {
+                serde_json::from_slice::<RealmSnapshot>(&bytes).ok()
+            })
+            .await
+            .ok()
+            .flatten()
+            .filter(|s| s.revision == revision),
+            None => None,
+        };
+        span.record("hit", snapshot.is_some());
+        self.i
+            .cache_stats
+            .lookup(Cache::AuthzView, Layer::Shared, snapshot.is_some());
+        snapshot
+    }
+
+    /// Puts the view's snapshot in the instances' shared cache, off the
+    /// request's path (encoding a large realm takes a while).
+    fn share_snapshot(&self, realm_id: Uuid, view: &Arc<View>) {
+        let Some(shared) = self.i.shared_cache.get().cloned() else {
+            return;
+        };
+        let key = snapshot_key(realm_id, view.revision());
+        let view = view.clone();
+        tokio::spawn(async move {
+            let encoded =
+                tokio::task::spawn_blocking(move || serde_json::to_vec(&view.snapshot).ok()).await;
+            if let Ok(Some(bytes)) = encoded
+                && bytes.len() <= MAX_SHARED_SNAPSHOT
+            {
+                shared.put(SNAPSHOT_CACHE, &key, bytes, SNAPSHOT_TTL).await;
+            }
+        });
     }
 
     /// Forgets a realm's view (after a change, or when the realm is deleted).

@@ -156,10 +156,15 @@ impl<'a> Clients<'a> {
         if check_client_id(client_id).is_err() {
             return Err(Error::NotFound("client"));
         }
+        use crate::cache::{Cache, Layer};
         let cache = &self.i.client_cache;
+        let stats = &self.i.cache_stats;
         if let Some(c) = cache.get(realm_id, client_id, self.i.clock.tick()) {
+            stats.lookup(Cache::Client, Layer::Memory, true);
             return Ok(c);
         }
+        stats.lookup(Cache::Client, Layer::Memory, false);
+        stats.load(Cache::Client);
         let c = Arc::new(
             self.i
                 .store

@@ -81,6 +81,7 @@ pub(crate) async fn health_get(State(state): State<AppState>) -> impl IntoRespon
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub(crate) async fn metrics_get(State(state): State<AppState>) -> impl IntoResponse {
     let now = state.core.clock().now();
+    state.core.publish_cache_metrics();
     match state.core.store().count_active_sessions(now).await {
         Ok(n) => metrics::gauge!("portcullis_active_sessions").set(n as f64),
         Err(e) => tracing::warn!(error = %e, "could not count active sessions"),

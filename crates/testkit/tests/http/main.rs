@@ -29,6 +29,7 @@ mod realms;
 mod resilience;
 mod risk;
 mod service_keys;
+mod shared_cache;
 mod shared_state;
 mod social;
 mod tokens;
