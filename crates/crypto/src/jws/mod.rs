@@ -8,6 +8,8 @@
 //! This module checks signatures, not claims: `exp`, `nbf`, `iss` and `aud` are the caller's
 //! business (against its injected clock).
 
+#[cfg(test)]
+mod fuzz_tests;
 mod jwk;
 #[cfg(test)]
 mod tests;
@@ -30,7 +32,7 @@ use crate::{CryptoError, SigningAlgorithm};
 use jwk::{PublicKey, b64u};
 
 pub use jwk::thumbprint;
-pub use verify::{JwsHeader, VerifyingKey, decode_header, verify};
+pub use verify::{JwsHeader, MAX_TOKEN_BYTES, VerifyingKey, decode_header, verify};
 
 /// A freshly generated signing key, ready to be encrypted and stored.
 pub struct GeneratedKey {

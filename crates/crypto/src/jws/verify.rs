@@ -96,8 +96,16 @@ pub struct JwsHeader {
     pub typ: Option<String>,
 }
 
-/// The three base64url segments of a compact JWS.
+/// Longest token [`decode_header`] and [`verify`] read, in bytes: far above any token
+/// Portcullis or a usual identity provider issues, and low enough that hostile input costs
+/// little to refuse.
+pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
+
+/// The three base64url segments of a compact JWS of at most [`MAX_TOKEN_BYTES`].
 fn split_token(token: &str) -> Result<(&str, &str, &str), CryptoError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(CryptoError::MalformedToken);
+    }
     let mut parts = token.split('.');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some(header), Some(payload), Some(signature), None) => Ok((header, payload, signature)),
@@ -108,32 +116,47 @@ fn split_token(token: &str) -> Result<(&str, &str, &str), CryptoError> {
 /// Reads a token's protected header without verifying anything, to pick the key by `kid`.
 ///
 /// # Errors
-/// [`CryptoError::MalformedToken`] if the token is not three dot-separated base64url segments
-/// or its header is not a JSON object with a string `alg`.
+/// [`CryptoError::MalformedToken`] if the token is longer than [`MAX_TOKEN_BYTES`], is not
+/// three dot-separated base64url segments, or its header is not a JSON object with a string
+/// `alg`.
 pub fn decode_header(token: &str) -> Result<JwsHeader, CryptoError> {
     let (header, _, _) = split_token(token)?;
-    let json = URL_SAFE_NO_PAD
-        .decode(header)
-        .map_err(|_| CryptoError::MalformedToken)?;
+    let json = header_json(header)?;
     serde_json::from_slice(&json).map_err(|_| CryptoError::MalformedToken)
+}
+
+fn header_json(segment: &str) -> Result<Vec<u8>, CryptoError> {
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| CryptoError::MalformedToken)
 }
 
 /// Verifies a compact JWS with `key` and deserialises its claims.
 ///
 /// The header's `alg` must be exactly the key's algorithm: no algorithm confusion, no `none`.
-/// Only the signature is checked; `exp`, `nbf`, `iss`, `aud` and every other claim are left to
-/// the caller.
+/// A header with a `crit` member is refused: Portcullis understands no JWS extension, and RFC
+/// 7515 §4.1.11 requires refusing a token that lists one not understood. Only the signature is
+/// checked; `exp`, `nbf`, `iss`, `aud` and every other claim are left to the caller.
 ///
 /// # Errors
-/// [`CryptoError::MalformedToken`] for a token that is not a compact JWS,
+/// [`CryptoError::MalformedToken`] for a token that is not a compact JWS, is longer than
+/// [`MAX_TOKEN_BYTES`] or has a `crit` header,
 /// [`CryptoError::AlgorithmMismatch`] when the header's `alg` is not the key's,
 /// [`CryptoError::InvalidSignature`] when the signature does not verify,
-/// [`CryptoError::InvalidClaims`] when the verified claims do not deserialise into `T`.
+/// [`CryptoError::InvalidClaims`] when the verified claims do not deserialise into `T`, or a
+/// registered claim (`sub`, `iss`, `aud`, `exp`, `nbf`) has the wrong JSON type.
 pub fn verify<T: DeserializeOwned>(token: &str, key: &VerifyingKey) -> Result<T, CryptoError> {
-    let (_, payload, signature) = split_token(token)?;
-    let header = decode_header(token)?;
+    let (header, payload, signature) = split_token(token)?;
+    let json = header_json(header)?;
+    let header: JwsHeader =
+        serde_json::from_slice(&json).map_err(|_| CryptoError::MalformedToken)?;
     if header.alg != key.alg.as_str() {
         return Err(CryptoError::AlgorithmMismatch);
+    }
+    let members: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&json).map_err(|_| CryptoError::MalformedToken)?;
+    if members.contains_key("crit") {
+        return Err(CryptoError::MalformedToken);
     }
     if payload.is_empty() || signature.is_empty() {
         return Err(CryptoError::MalformedToken);
