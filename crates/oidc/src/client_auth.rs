@@ -145,7 +145,8 @@ fn form_decode(s: &str) -> String {
     if !s.contains(['%', '+']) {
         return s.to_owned();
     }
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+    // A raw `&` is part of the component, not a separator.
+    url::form_urlencoded::parse(format!("x={}", s.replace('&', "%26")).as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default()
@@ -311,6 +312,55 @@ mod tests {
         }
         let header = format!("basic {}", STANDARD.encode("a:b"));
         assert!(presented(&req(Some(&header)), &form("")).is_ok());
+    }
+
+    /// A form-urlencoded component decoded by the book: `+` is a space,
+    /// `%` and two hex digits a byte, anything else itself; then UTF-8,
+    /// lossily (as the form parser reads bodies).
+    fn reference_decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            match (b, hex) {
+                (b'+', _) => out.push(b' '),
+                (b'%', Some(decoded)) => {
+                    out.push(decoded);
+                    i += 2;
+                }
+                _ => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+
+        /// Each half of Basic credentials decodes like a form component,
+        /// whatever it holds (`&`, `=`, `%`, `+`, broken escapes, non-ASCII).
+        #[test]
+        fn basic_components_decode_like_form_components(
+            s in "[a-z&=+%0-9A-Fa-f;# ]{0,16}|.{0,12}",
+        ) {
+            proptest::prop_assert_eq!(form_decode(&s), reference_decode(&s));
+        }
+    }
+
+    #[test]
+    fn basic_components_keep_raw_ampersands() {
+        // Found by the fuzz tests: a component with `%` or `+` lost
+        // everything from a raw `&` on ("s&x%41" read as "s"), while one
+        // without kept it.
+        assert_eq!(form_decode("s&x%41"), "s&xA");
+        assert_eq!(form_decode("s&x"), "s&x");
+        assert_eq!(form_decode("a=b+c"), "a=b c");
     }
 
     #[test]

@@ -112,3 +112,7 @@ mod tests {
         assert!(Form::parse(FORM, &vec![b'a'; MAX_FORM_BYTES + 1]).is_err());
     }
 }
+
+#[cfg(test)]
+#[path = "form_fuzz_tests.rs"]
+mod fuzz_tests;
