@@ -90,7 +90,7 @@ impl Modify for BearerScheme {
         service_keys::keys_list, service_keys::key_post, service_keys::key_get,
         service_keys::key_rotate_post, service_keys::key_revoke_post, service_keys::key_delete,
         oauth::token_post, oauth::introspect_post, oauth::revoke_post, oauth::userinfo_endpoint,
-        oauth::openid_configuration_get, oauth::metadata_get,
+        oauth::openid_configuration_get, oauth::metadata_get, oauth::metadata_well_known_first_get,
         pages::authorize::authorize_endpoint, pages::logout::logout_endpoint,
     ),
     modifiers(&BearerScheme),
@@ -132,7 +132,6 @@ const REALM_SCOPED: &[&str] = &[
 pub fn document() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
-        document_bad_input(paths);
         let mut extra = Map::new();
         for (path, item) in paths.iter() {
             if !REALM_SCOPED.iter().any(|p| path.starts_with(p)) {
@@ -163,6 +162,7 @@ pub fn document() -> Value {
             extra.insert(format!("/api/v1/realms/{{realm}}{suffix}"), item);
         }
         paths.extend(extra);
+        document_common_answers(paths);
     }
     if let Some(obj) = doc.as_object_mut() {
         obj.insert(
@@ -178,34 +178,98 @@ pub fn document() -> Value {
     doc
 }
 
-/// Every operation that reads a JSON body may answer the one problem for
-/// bad input (crate::body); the annotations need not each say so.
-fn document_bad_input(paths: &mut Map<String, Value>) {
+/// A problem answer's object, for the answers every operation of a kind may
+/// give.
+fn problem(description: &str) -> Value {
+    serde_json::json!({
+        "description": description,
+        "content": { "application/problem+json": {
+            "schema": { "$ref": "#/components/schemas/Problem" }
+        } }
+    })
+}
+
+/// The answers every operation of a kind may give, which the annotations
+/// need not each list: those of a JSON body (crate::body: 400 malformed, 413
+/// too large, 415 not JSON, 422 invalid fields), 401 of a bearer-secured
+/// operation (no token, or one that is expired, revoked or whose session
+/// ended), 404 of a realm-scoped one (no such realm), and 429 of every one
+/// the edge may refuse (a rate limit of the realm's policy, a blocked
+/// client).
+fn document_common_answers(paths: &mut Map<String, Value>) {
     let ops = paths
-        .values_mut()
-        .filter_map(Value::as_object_mut)
-        .flat_map(|item| item.values_mut())
-        .filter_map(Value::as_object_mut);
-    for op in ops {
+        .iter_mut()
+        .filter_map(|(path, item)| Some((path, item.as_object_mut()?)))
+        .flat_map(|(path, item)| item.values_mut().map(move |op| (path, op)))
+        .filter_map(|(path, op)| Some((path, op.as_object_mut()?)));
+    for (path, op) in ops {
+        let limited = !never_limited(path);
         let json_body = op
             .get("requestBody")
             .and_then(|b| b.get("content"))
             .and_then(Value::as_object)
             .is_some_and(|c| c.contains_key("application/json"));
-        if !json_body {
-            continue;
-        }
-        if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
-            responses.entry("422").or_insert_with(|| {
-                serde_json::json!({
-                    "description": "Invalid fields: every missing, mistyped, unknown or invalid field, each named by its JSON path",
-                    "content": { "application/problem+json": {
-                        "schema": { "$ref": "#/components/schemas/Problem" }
-                    } }
+        let bearer = op
+            .get("security")
+            .and_then(Value::as_array)
+            .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+        let in_realm = op
+            .get("parameters")
+            .and_then(Value::as_array)
+            .is_some_and(|ps| {
+                ps.iter().any(|p| {
+                    p.get("in").and_then(Value::as_str) == Some("path")
+                        && p.get("name").and_then(Value::as_str) == Some("realm")
                 })
             });
+        let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let mut add = |status: &str, description: &str| {
+            responses
+                .entry(status)
+                .or_insert_with(|| problem(description));
+        };
+        if json_body {
+            add("400", "The body is not well-formed JSON");
+            add("413", "The body is over the size limit");
+            add(
+                "415",
+                "The body is not JSON (Content-Type: application/json)",
+            );
+            add(
+                "422",
+                "Invalid fields: every missing, mistyped, unknown or invalid field, each named by its JSON path",
+            );
+        }
+        if bearer {
+            add(
+                "401",
+                "Missing, invalid, expired or revoked access token, or its session ended",
+            );
+        }
+        if in_realm {
+            add("404", "No such realm");
+        }
+        if limited {
+            add(
+                "429",
+                "Over a rate limit of the realm's policy, or the client is blocked; see Retry-After",
+            );
         }
     }
+}
+
+/// The routes the edge never limits (crate::edge::classify): health,
+/// metrics, this document, and each realm's discovery documents and keys.
+fn never_limited(path: &str) -> bool {
+    path == "/metrics"
+        || path == "/openapi.json"
+        || path == "/docs"
+        || path == "/health"
+        || path.starts_with("/health/")
+        || path.starts_with("/realms/{realm}/.well-known/")
+        || path.starts_with("/.well-known/")
 }
 
 pub(crate) fn router() -> Router<AppState> {

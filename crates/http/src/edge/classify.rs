@@ -31,6 +31,15 @@ pub(crate) fn classify<'a>(method: &Method, path: &'a str) -> Route<'a> {
             realm: None,
         };
     }
+    // RFC 8414 §3.1: the metadata of the issuer `/realms/{realm}` with the
+    // well-known segment before the issuer's path. A discovery document of
+    // that realm, like the one below it.
+    if let Some(after) = path.strip_prefix("/.well-known/oauth-authorization-server/realms/") {
+        return Route {
+            group: None,
+            realm: Some(after.split_once('/').map_or(after, |(r, _)| r)),
+        };
+    }
     if let Some(rest) = path.strip_prefix("/api/v1") {
         if rest.is_empty() || rest == "/" {
             return default(Group::General);
@@ -212,6 +221,12 @@ mod tests {
             (
                 g.clone(),
                 "/realms/acme/.well-known/jwks.json",
+                None,
+                Some("acme"),
+            ),
+            (
+                g.clone(),
+                "/.well-known/oauth-authorization-server/realms/acme",
                 None,
                 Some("acme"),
             ),

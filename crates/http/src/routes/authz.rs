@@ -133,7 +133,8 @@ pub(crate) async fn roles_list(
 #[utoipa::path(post, path = "/api/v1/rbac/roles", tag = "authorization", security(("bearer" = [])),
     request_body = CreateRoleRequest,
     responses((status = 201, body = RoleView), (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json")))]
+        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn role_post(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesManage>,
@@ -147,7 +148,8 @@ pub(crate) async fn role_post(
 /// Get a role by id or name.
 #[utoipa::path(get, path = "/api/v1/rbac/roles/{id}", tag = "authorization", security(("bearer" = [])),
     params(("id" = String, Path, description = "Role id or name")),
-    responses((status = 200, body = RoleView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = RoleView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn role_get(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesRead>,
@@ -161,7 +163,10 @@ pub(crate) async fn role_get(
 /// Change a role (name, description, permissions, included roles).
 #[utoipa::path(patch, path = "/api/v1/rbac/roles/{id}", tag = "authorization", security(("bearer" = [])),
     params(("id" = String, Path, description = "Role id or name")), request_body = UpdateRoleRequest,
-    responses((status = 200, body = RoleView), (status = 422, description = "Invalid field or a cycle", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = RoleView), (status = 422, description = "Invalid field or a cycle", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn role_patch(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesManage>,
@@ -179,7 +184,9 @@ pub(crate) async fn role_patch(
 /// Delete a role (built-in roles cannot be deleted).
 #[utoipa::path(delete, path = "/api/v1/rbac/roles/{id}", tag = "authorization", security(("bearer" = [])),
     params(("id" = String, Path, description = "Role id or name")),
-    responses((status = 200, body = RevisionView), (status = 409, description = "Built-in role", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = RevisionView), (status = 409, description = "Built-in role", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn role_delete(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesManage>,
@@ -193,7 +200,10 @@ pub(crate) async fn role_delete(
 /// Add permissions to a role.
 #[utoipa::path(post, path = "/api/v1/rbac/roles/{id}/permissions", tag = "authorization", security(("bearer" = [])),
     params(("id" = String, Path, description = "Role id or name")), request_body = RolePermissionsRequest,
-    responses((status = 200, body = RoleView)))]
+    responses((status = 200, body = RoleView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn role_permissions_post(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesManage>,
@@ -211,7 +221,10 @@ pub(crate) async fn role_permissions_post(
 /// Remove permissions from a role.
 #[utoipa::path(delete, path = "/api/v1/rbac/roles/{id}/permissions", tag = "authorization", security(("bearer" = [])),
     params(("id" = String, Path, description = "Role id or name")), request_body = RolePermissionsRequest,
-    responses((status = 200, body = RoleView)))]
+    responses((status = 200, body = RoleView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn role_permissions_delete(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesManage>,
@@ -228,7 +241,8 @@ pub(crate) async fn role_permissions_delete(
 
 /// The realm's permissions: its catalogue and every permission in use.
 #[utoipa::path(get, path = "/api/v1/rbac/permissions", tag = "authorization", security(("bearer" = [])),
-    responses((status = 200, body = PermissionList)))]
+    responses((status = 200, body = PermissionList),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn permissions_list(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesRead>,
@@ -242,7 +256,9 @@ pub(crate) async fn permissions_list(
 /// description. Declaring grants nothing.
 #[utoipa::path(post, path = "/api/v1/rbac/permissions", tag = "authorization", security(("bearer" = [])),
     request_body = DefinePermissionRequest,
-    responses((status = 201, body = PermissionUse), (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = PermissionUse), (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn permission_define_post(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesManage>,
@@ -256,7 +272,10 @@ pub(crate) async fn permission_define_post(
 /// Remove a permission from the catalogue; grants naming it stay.
 #[utoipa::path(delete, path = "/api/v1/rbac/permissions/{permission}", tag = "authorization", security(("bearer" = [])),
     params(("permission" = String, Path, description = "resource:action:scope")),
-    responses((status = 200, body = RevisionView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = RevisionView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The permission is not resource:action:scope", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn permission_define_delete(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesManage>,
@@ -272,7 +291,9 @@ pub(crate) async fn permission_define_delete(
 
 /// A user's role and permission grants.
 #[utoipa::path(get, path = "/api/v1/rbac/users/{id}/roles", tag = "authorization", security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "User id")), responses((status = 200, body = GrantsView)))]
+    params(("id" = uuid::Uuid, Path, description = "User id")), responses((status = 200, body = GrantsView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn user_grants_get(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesRead>,
@@ -287,7 +308,10 @@ pub(crate) async fn user_grants_get(
 /// Grant a role to a user.
 #[utoipa::path(post, path = "/api/v1/rbac/users/{id}/roles", tag = "authorization", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "User id")), request_body = GrantRoleRequest,
-    responses((status = 201, body = RevisionView), (status = 422, description = "Unknown role, expiry in the past", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = RevisionView), (status = 422, description = "Unknown role, expiry in the past", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn user_role_post(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesManage>,
@@ -306,7 +330,10 @@ pub(crate) async fn user_role_post(
 /// Revoke a user's role.
 #[utoipa::path(delete, path = "/api/v1/rbac/users/{id}/roles/{role}", tag = "authorization", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "User id"), ("role" = String, Path, description = "Role id or name")),
-    responses((status = 200, body = RevisionView)))]
+    responses((status = 200, body = RevisionView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user, or no such grant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn user_role_delete(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesManage>,
@@ -324,7 +351,10 @@ pub(crate) async fn user_role_delete(
 /// Grant (or deny) a permission directly to a user.
 #[utoipa::path(post, path = "/api/v1/rbac/users/{id}/permissions", tag = "authorization", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "User id")), request_body = GrantPermissionRequest,
-    responses((status = 201, body = RevisionView)))]
+    responses((status = 201, body = RevisionView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn user_permission_post(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesManage>,
@@ -343,7 +373,11 @@ pub(crate) async fn user_permission_post(
 /// Remove a user's direct permission grant.
 #[utoipa::path(delete, path = "/api/v1/rbac/users/{id}/permissions/{permission}", tag = "authorization", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "User id"), ("permission" = String, Path, description = "resource:action:scope")),
-    responses((status = 200, body = RevisionView)))]
+    responses((status = 200, body = RevisionView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user, or no such grant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The permission is not resource:action:scope", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn user_permission_delete(
     State(s): State<AppState>,
     Admin(admin): Admin<RolesManage>,
@@ -360,7 +394,8 @@ pub(crate) async fn user_permission_delete(
 
 /// List policies.
 #[utoipa::path(get, path = "/api/v1/rbac/policies", tag = "authorization", security(("bearer" = [])),
-    responses((status = 200, body = PolicyList)))]
+    responses((status = 200, body = PolicyList),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn policies_list(
     State(s): State<AppState>,
     Admin(admin): Admin<PoliciesRead>,
@@ -374,7 +409,9 @@ pub(crate) async fn policies_list(
 /// `condition` in JSON Logic) or an IAM-style `document`.
 #[utoipa::path(post, path = "/api/v1/rbac/policies", tag = "authorization", security(("bearer" = [])),
     request_body = Object,
-    responses((status = 201, body = PolicyView), (status = 422, description = "Invalid field, JSON Logic or document", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = PolicyView), (status = 422, description = "Invalid field, JSON Logic or document", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn policy_post(
     State(s): State<AppState>,
     Admin(admin): Admin<PoliciesManage>,
@@ -387,7 +424,9 @@ pub(crate) async fn policy_post(
 
 /// Get a policy by id or name.
 #[utoipa::path(get, path = "/api/v1/rbac/policies/{id}", tag = "authorization", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Policy id or name")), responses((status = 200, body = PolicyView)))]
+    params(("id" = String, Path, description = "Policy id or name")), responses((status = 200, body = PolicyView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such policy", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn policy_get(
     State(s): State<AppState>,
     Admin(admin): Admin<PoliciesRead>,
@@ -401,7 +440,10 @@ pub(crate) async fn policy_get(
 /// Change a policy; fields given replace the stored ones.
 #[utoipa::path(patch, path = "/api/v1/rbac/policies/{id}", tag = "authorization", security(("bearer" = [])),
     params(("id" = String, Path, description = "Policy id or name")), request_body = Object,
-    responses((status = 200, body = PolicyView)))]
+    responses((status = 200, body = PolicyView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such policy", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn policy_patch(
     State(s): State<AppState>,
     Admin(admin): Admin<PoliciesManage>,
@@ -418,7 +460,10 @@ pub(crate) async fn policy_patch(
 
 /// Delete a policy.
 #[utoipa::path(delete, path = "/api/v1/rbac/policies/{id}", tag = "authorization", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Policy id or name")), responses((status = 200, body = RevisionView)))]
+    params(("id" = String, Path, description = "Policy id or name")), responses((status = 200, body = RevisionView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such policy", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn policy_delete(
     State(s): State<AppState>,
     Admin(admin): Admin<PoliciesManage>,
@@ -431,7 +476,8 @@ pub(crate) async fn policy_delete(
 
 /// List groups.
 #[utoipa::path(get, path = "/api/v1/identity/groups", tag = "authorization", security(("bearer" = [])),
-    responses((status = 200, body = GroupList)))]
+    responses((status = 200, body = GroupList),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn groups_list(
     State(s): State<AppState>,
     Admin(admin): Admin<GroupsRead>,
@@ -443,7 +489,9 @@ pub(crate) async fn groups_list(
 
 /// Create a group.
 #[utoipa::path(post, path = "/api/v1/identity/groups", tag = "authorization", security(("bearer" = [])),
-    request_body = CreateGroupRequest, responses((status = 201, body = GroupView)))]
+    request_body = CreateGroupRequest, responses((status = 201, body = GroupView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn group_post(
     State(s): State<AppState>,
     Admin(admin): Admin<GroupsManage>,
@@ -456,7 +504,9 @@ pub(crate) async fn group_post(
 
 /// Get a group by id or name.
 #[utoipa::path(get, path = "/api/v1/identity/groups/{id}", tag = "authorization", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Group id or name")), responses((status = 200, body = GroupView)))]
+    params(("id" = String, Path, description = "Group id or name")), responses((status = 200, body = GroupView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such group", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn group_get(
     State(s): State<AppState>,
     Admin(admin): Admin<GroupsRead>,
@@ -470,7 +520,10 @@ pub(crate) async fn group_get(
 /// Change a group (name, description, parent).
 #[utoipa::path(patch, path = "/api/v1/identity/groups/{id}", tag = "authorization", security(("bearer" = [])),
     params(("id" = String, Path, description = "Group id or name")), request_body = UpdateGroupRequest,
-    responses((status = 200, body = GroupView)))]
+    responses((status = 200, body = GroupView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such group", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn group_patch(
     State(s): State<AppState>,
     Admin(admin): Admin<GroupsManage>,
@@ -487,7 +540,10 @@ pub(crate) async fn group_patch(
 
 /// Delete a group; its children move to its parent.
 #[utoipa::path(delete, path = "/api/v1/identity/groups/{id}", tag = "authorization", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Group id or name")), responses((status = 200, body = RevisionView)))]
+    params(("id" = String, Path, description = "Group id or name")), responses((status = 200, body = RevisionView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such group", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn group_delete(
     State(s): State<AppState>,
     Admin(admin): Admin<GroupsManage>,
@@ -500,7 +556,9 @@ pub(crate) async fn group_delete(
 
 /// A group's members.
 #[utoipa::path(get, path = "/api/v1/identity/groups/{id}/members", tag = "authorization", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Group id or name")), responses((status = 200, body = MemberList)))]
+    params(("id" = String, Path, description = "Group id or name")), responses((status = 200, body = MemberList),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such group", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn members_get(
     State(s): State<AppState>,
     Admin(admin): Admin<GroupsRead>,
@@ -514,7 +572,10 @@ pub(crate) async fn members_get(
 /// Add a member.
 #[utoipa::path(post, path = "/api/v1/identity/groups/{id}/members", tag = "authorization", security(("bearer" = [])),
     params(("id" = String, Path, description = "Group id or name")), request_body = AddMemberRequest,
-    responses((status = 201, body = RevisionView)))]
+    responses((status = 201, body = RevisionView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such group", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn member_post(
     State(s): State<AppState>,
     Admin(admin): Admin<GroupsManage>,
@@ -532,7 +593,10 @@ pub(crate) async fn member_post(
 /// Remove a member.
 #[utoipa::path(delete, path = "/api/v1/identity/groups/{id}/members/{user}", tag = "authorization", security(("bearer" = [])),
     params(("id" = String, Path, description = "Group id or name"), ("user" = uuid::Uuid, Path, description = "User id")),
-    responses((status = 200, body = RevisionView)))]
+    responses((status = 200, body = RevisionView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such group or membership", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn member_delete(
     State(s): State<AppState>,
     Admin(admin): Admin<GroupsManage>,
@@ -549,7 +613,9 @@ pub(crate) async fn member_delete(
 
 /// A group's role and permission grants.
 #[utoipa::path(get, path = "/api/v1/identity/groups/{id}/roles", tag = "authorization", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Group id or name")), responses((status = 200, body = GrantsView)))]
+    params(("id" = String, Path, description = "Group id or name")), responses((status = 200, body = GrantsView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such group", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn group_grants_get(
     State(s): State<AppState>,
     Admin(admin): Admin<GroupsRead>,
@@ -566,7 +632,10 @@ pub(crate) async fn group_grants_get(
 /// Grant a role to a group.
 #[utoipa::path(post, path = "/api/v1/identity/groups/{id}/roles", tag = "authorization", security(("bearer" = [])),
     params(("id" = String, Path, description = "Group id or name")), request_body = GrantRoleRequest,
-    responses((status = 201, body = RevisionView)))]
+    responses((status = 201, body = RevisionView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such group", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn group_role_post(
     State(s): State<AppState>,
     Admin(admin): Admin<GroupsManage>,
@@ -584,7 +653,10 @@ pub(crate) async fn group_role_post(
 /// Revoke a group's role.
 #[utoipa::path(delete, path = "/api/v1/identity/groups/{id}/roles/{role}", tag = "authorization", security(("bearer" = [])),
     params(("id" = String, Path, description = "Group id or name"), ("role" = String, Path, description = "Role id or name")),
-    responses((status = 200, body = RevisionView)))]
+    responses((status = 200, body = RevisionView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such group, or no such grant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn group_role_delete(
     State(s): State<AppState>,
     Admin(admin): Admin<GroupsManage>,
@@ -601,7 +673,10 @@ pub(crate) async fn group_role_delete(
 /// Grant (or deny) a permission to a group.
 #[utoipa::path(post, path = "/api/v1/identity/groups/{id}/permissions", tag = "authorization", security(("bearer" = [])),
     params(("id" = String, Path, description = "Group id or name")), request_body = GrantPermissionRequest,
-    responses((status = 201, body = RevisionView)))]
+    responses((status = 201, body = RevisionView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such group", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn group_permission_post(
     State(s): State<AppState>,
     Admin(admin): Admin<GroupsManage>,
@@ -619,7 +694,11 @@ pub(crate) async fn group_permission_post(
 /// Remove a group's direct permission grant.
 #[utoipa::path(delete, path = "/api/v1/identity/groups/{id}/permissions/{permission}", tag = "authorization", security(("bearer" = [])),
     params(("id" = String, Path, description = "Group id or name"), ("permission" = String, Path, description = "resource:action:scope")),
-    responses((status = 200, body = RevisionView)))]
+    responses((status = 200, body = RevisionView),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such group, or no such grant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A conflicting change: a name taken, or the authorization data kept changing (retry)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The permission is not resource:action:scope", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn group_permission_delete(
     State(s): State<AppState>,
     Admin(admin): Admin<GroupsManage>,
@@ -674,7 +753,11 @@ pub(crate) struct EffectiveQuery {
 /// A user's effective permissions, with their sources; `ETag` is the revision.
 #[utoipa::path(get, path = "/api/v1/authz/users/{id}/permissions", tag = "authorization", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "User id"), EffectiveQuery),
-    responses((status = 200, body = EffectivePermissions), (status = 304, description = "Unchanged since the ETag given in If-None-Match")))]
+    responses((status = 200, body = EffectivePermissions), (status = 304, description = "Unchanged since the ETag given in If-None-Match"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The query string does not parse", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Reading another user's permissions needs authz:check:all", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`min_revision` is ahead of the realm's revision", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn effective_get(
     State(s): State<AppState>,
     ctx: Ctx,

@@ -94,7 +94,8 @@ pub(crate) async fn clients_list(
     request_body = CreateClientRequest,
     responses((status = 201, body = ClientWithSecret),
         (status = 409, description = "client_id taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json")))]
+        (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn client_post(
     State(s): State<AppState>,
     Admin(admin): Admin<ClientsManage>,
@@ -107,7 +108,8 @@ pub(crate) async fn client_post(
 /// One client by `client_id` (`clients:read:all`).
 #[utoipa::path(get, path = "/api/v1/clients/{client_id}", tag = "clients", security(("bearer" = [])),
     params(("client_id" = String, Path, description = "The OAuth client_id")),
-    responses((status = 200, body = ClientView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ClientView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn client_get(
     State(s): State<AppState>,
     Admin(admin): Admin<ClientsRead>,
@@ -124,7 +126,9 @@ pub(crate) async fn client_get(
     params(("client_id" = String, Path, description = "The OAuth client_id")),
     request_body = UpdateClientRequest,
     responses((status = 200, body = ClientWithSecret),
-        (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json")))]
+        (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn client_patch(
     State(s): State<AppState>,
     Admin(admin): Admin<ClientsManage>,
@@ -142,7 +146,8 @@ pub(crate) async fn client_patch(
 /// Delete a client (`clients:manage:all`).
 #[utoipa::path(delete, path = "/api/v1/clients/{client_id}", tag = "clients", security(("bearer" = [])),
     params(("client_id" = String, Path, description = "The OAuth client_id")),
-    responses((status = 204, description = "Deleted"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Deleted"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn client_delete(
     State(s): State<AppState>,
     Admin(admin): Admin<ClientsManage>,
@@ -160,7 +165,9 @@ pub(crate) async fn client_delete(
 #[utoipa::path(post, path = "/api/v1/clients/{client_id}/secret", tag = "clients", security(("bearer" = [])),
     params(("client_id" = String, Path, description = "The OAuth client_id")),
     responses((status = 200, body = ClientWithSecret),
-        (status = 409, description = "The client does not authenticate with a secret", body = Problem, content_type = "application/problem+json")))]
+        (status = 409, description = "The client does not authenticate with a secret", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn client_secret_post(
     State(s): State<AppState>,
     Admin(admin): Admin<ClientsManage>,

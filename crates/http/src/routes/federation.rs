@@ -220,7 +220,8 @@ pub(crate) async fn providers_list(
     request_body = IdentityProviderRequest,
     responses((status = 201, body = IdentityProviderView),
         (status = 409, description = "Alias taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, each named", body = Problem, content_type = "application/problem+json")))]
+        (status = 422, description = "Invalid fields, each named", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn provider_post(
     State(s): State<AppState>,
     Admin(admin): Admin<ProvidersManage>,
@@ -244,7 +245,8 @@ pub(crate) async fn provider_post(
 /// One identity provider (`identity-providers:read:all`).
 #[utoipa::path(get, path = "/api/v1/identity-providers/{alias}", tag = "federation", security(("bearer" = [])),
     params(("alias" = String, Path, description = "The provider's alias")),
-    responses((status = 200, body = IdentityProviderView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = IdentityProviderView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn provider_get(
     State(s): State<AppState>,
     Admin(admin): Admin<ProvidersRead>,
@@ -261,7 +263,8 @@ pub(crate) async fn provider_get(
     request_body = IdentityProviderRequest,
     responses((status = 200, body = IdentityProviderView),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, each named", body = Problem, content_type = "application/problem+json")))]
+        (status = 422, description = "Invalid fields, each named", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn provider_put(
     State(s): State<AppState>,
     Admin(admin): Admin<ProvidersManage>,
@@ -285,7 +288,8 @@ pub(crate) async fn provider_put(
 /// (`identity-providers:manage:all`).
 #[utoipa::path(delete, path = "/api/v1/identity-providers/{alias}", tag = "federation", security(("bearer" = [])),
     params(("alias" = String, Path, description = "The provider's alias")),
-    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn provider_delete(
     State(s): State<AppState>,
     Admin(admin): Admin<ProvidersManage>,
@@ -298,7 +302,8 @@ pub(crate) async fn provider_delete(
 /// A user's links to identity providers (`identity-providers:read:all`).
 #[utoipa::path(get, path = "/api/v1/identity/users/{id}/social-accounts", tag = "federation", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "The user")),
-    responses((status = 200, body = SocialAccountList), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = SocialAccountList), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn user_links_get(
     State(s): State<AppState>,
     Admin(admin): Admin<ProvidersRead>,
@@ -314,7 +319,8 @@ pub(crate) async fn user_links_get(
 /// Remove a user's link (`identity-providers:manage:all`).
 #[utoipa::path(delete, path = "/api/v1/identity/users/{id}/social-accounts/{link}", tag = "federation", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "The user"), ("link" = uuid::Uuid, Path, description = "The link")),
-    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn user_link_delete(
     State(s): State<AppState>,
     Admin(admin): Admin<ProvidersManage>,

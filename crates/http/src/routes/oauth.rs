@@ -38,7 +38,7 @@ pub(crate) fn router() -> Router<AppState> {
         // RFC 8414 §3.1: the well-known segment before the issuer's path.
         .route(
             "/.well-known/oauth-authorization-server/realms/{realm}",
-            get(metadata_get),
+            get(metadata_well_known_first_get),
         )
 }
 
@@ -198,6 +198,21 @@ pub(crate) async fn metadata_get(State(s): State<AppState>, RealmCtx(realm): Rea
         .into_response()
 }
 
+/// The same metadata where RFC 8414 §3.1 looks for it: the well-known
+/// segment before the issuer's path.
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server/realms/{realm}", tag = "oauth",
+    params(("realm" = String, Path, description = "Realm name")),
+    responses(
+        (status = 200, description = "The metadata", body = Object),
+        (status = 404, description = "No such realm", body = portcullis_proto::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn metadata_well_known_first_get(
+    state: State<AppState>,
+    realm: RealmCtx,
+) -> Response {
+    metadata_get(state, realm).await
+}
+
 /// The OpenID Provider configuration (OpenID Connect Discovery 1.0).
 #[utoipa::path(get, path = "/realms/{realm}/.well-known/openid-configuration", tag = "oauth",
     params(("realm" = String, Path, description = "Realm name")),
@@ -224,7 +239,9 @@ pub(crate) async fn openid_configuration_get(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The claims the token's scopes allow", body = Object),
+        (status = 400, description = "`invalid_request` (`WWW-Authenticate` says why): an Authorization header that is not Bearer, a token sent twice, a POST body that is not a form"),
         (status = 401, description = "No valid access token (`WWW-Authenticate` says why)"),
+        (status = 403, description = "`insufficient_scope` (`WWW-Authenticate` says why): a token not issued to a client for a user, or without the openid scope"),
         (status = 404, description = "No such realm", body = portcullis_proto::Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn userinfo_endpoint(

@@ -106,6 +106,7 @@ pub(crate) async fn realms_list(
         (status = 201, description = "Created", body = RealmView),
         (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn realm_post(
     State(state): State<AppState>,
@@ -155,6 +156,7 @@ pub(crate) async fn realm_post(
     responses(
         (status = 200, description = "The realm", body = RealmView),
         (status = 404, description = "No such realm", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn realm_get(
     State(state): State<AppState>,
@@ -174,6 +176,7 @@ pub(crate) async fn realm_get(
         (status = 200, description = "Updated", body = RealmView),
         (status = 404, description = "No such realm", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn realm_patch(
     State(state): State<AppState>,
@@ -222,6 +225,7 @@ pub(crate) async fn realm_patch(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such realm", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The default realm cannot be deleted", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn realm_delete(
     State(state): State<AppState>,

@@ -94,6 +94,7 @@ pub(crate) async fn key_post(
     responses(
         (status = 200, description = "The key", body = ServiceKeyView),
         (status = 404, description = "No such key in this realm", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn key_get(
     State(state): State<AppState>,
@@ -114,6 +115,7 @@ pub(crate) async fn key_get(
         (status = 200, description = "The key and its new secret", body = ServiceKeyIssued),
         (status = 404, description = "No such key in this realm", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key is revoked or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn key_rotate_post(
     State(state): State<AppState>,
@@ -138,6 +140,7 @@ pub(crate) async fn key_rotate_post(
     responses(
         (status = 200, description = "The revoked key", body = ServiceKeyView),
         (status = 404, description = "No such key in this realm", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn key_revoke_post(
     State(state): State<AppState>,
@@ -156,6 +159,7 @@ pub(crate) async fn key_revoke_post(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such key in this realm", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn key_delete(
     State(state): State<AppState>,

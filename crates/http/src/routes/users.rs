@@ -62,6 +62,8 @@ async fn fresh_admin(
     responses(
         (status = 200, description = "A page of users", body = UserList),
         (status = 403, description = "Not a realm administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The query string does not parse", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A page or page size out of range", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn users_list(
     State(state): State<AppState>,
@@ -124,6 +126,7 @@ pub(crate) async fn user_post(
     responses(
         (status = 200, description = "The user", body = UserView),
         (status = 404, description = "No such user in this realm", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn user_get(
     State(state): State<AppState>,
@@ -145,6 +148,7 @@ pub(crate) async fn user_get(
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Email taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn user_put(
     State(state): State<AppState>,
@@ -177,6 +181,7 @@ pub(crate) async fn user_put(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn user_delete(
     State(state): State<AppState>,
@@ -195,6 +200,7 @@ pub(crate) async fn user_delete(
     responses(
         (status = 200, description = "Deactivated", body = UserView),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn user_deactivate(
     State(state): State<AppState>,
@@ -213,6 +219,7 @@ pub(crate) async fn user_deactivate(
     responses(
         (status = 200, description = "Reactivated", body = UserView),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn user_reactivate(
     State(state): State<AppState>,

@@ -9,6 +9,7 @@
 )]
 
 mod accounts;
+mod api_conformance;
 mod authz;
 mod bff;
 mod clients;
