@@ -4,8 +4,11 @@
 //!   PostgreSQL cluster and Redis server (installed with apt-get when
 //!   missing), then the
 //!   end-to-end suites in `e2e/` against the real server (Node.js, Chromium
-//!   and npm packages installed when missing).
+//!   and npm packages installed when missing), then the schemathesis run.
 //! - `e2e [-- PATTERN...]`: the end-to-end suites only.
+//! - `schemathesis [-- ARG...]`: schemathesis (PyPI) against the real
+//!   server's `/openapi.json`, every operation, valid and invalid input; its
+//!   Python environment made in `target/` when missing.
 //! - `bench [--seconds N] [--no-postgres] [--server-binary PATH]`: a load
 //!   benchmark of the release server, with what the edge defences cost
 //!   (against the server with them off; wrk installed with apt-get when
@@ -32,6 +35,7 @@ mod bench;
 mod e2e;
 mod loadgen;
 mod process;
+mod schemathesis;
 mod server;
 mod services;
 mod test;
@@ -43,11 +47,15 @@ usage: cargo xtask <command>
 
 commands:
   test [-- FILTER...]             run every test: the workspace's against a
-                                  throwaway PostgreSQL and Redis, then the end-to-end suites
-                                  (filters go to cargo test and leave the end-to-end
-                                  suites out; the filter e2e runs those alone)
+                                  throwaway PostgreSQL and Redis, then the end-to-end suites,
+                                  then the schemathesis run (filters go to cargo test and
+                                  leave those two out; the filter e2e or schemathesis runs
+                                  that one alone)
   e2e [-- PATTERN...]             the end-to-end suites in e2e/ only, against the real
                                   server (PATTERN: a regex on test names)
+  schemathesis [-- ARG...]        schemathesis against the real server's /openapi.json:
+                                  every operation, at least 10,000 cases, no 5xx, every
+                                  answer as documented (ARGs go to `st run`)
   bench [--seconds N] [--no-postgres] [--server-binary PATH]
                                   load benchmark of the release server (or of PATH),
                                   with the edge defences' cost (their server off, and
@@ -76,6 +84,7 @@ fn main() -> ExitCode {
         Some((command, rest)) => match command.as_str() {
             "test" => test::run(rest),
             "e2e" => e2e::run(rest),
+            "schemathesis" => schemathesis::run(rest),
             "bench" => bench::run(rest),
             "loadgen" => loadgen::main(rest),
             "help" | "-h" | "--help" => {

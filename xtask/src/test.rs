@@ -5,11 +5,15 @@
 //! tests (both against a throwaway PostgreSQL and Redis, stopped after them), then the
 //! end-to-end suites in `e2e/` against the real server binary (see
 //! [`crate::e2e`]: Node.js, Chromium and the npm packages are installed when
-//! missing). The closing line adds up all of them: `N passed, N failed`.
+//! missing), then the schemathesis run against it (see
+//! [`crate::schemathesis`]: each operation of the API document counts as a
+//! test). The closing line adds up all of them: `N passed, N failed`.
 //!
 //! Filters: without any, everything runs. Filters go to `cargo test` and
 //! select among the cargo suites only: the end-to-end suite, which builds and
-//! starts the server and a browser, is left out then. The filter `e2e`
+//! starts the server and a browser, and the schemathesis run are left out
+//! then. The filter `schemathesis` runs that alone (the other filters given
+//! with it go to `st run`). The filter `e2e`
 //! selects the end-to-end suite alone (no cargo suite, no PostgreSQL); the
 //! other filters given with it are `--test-name-pattern`s of Node's test
 //! runner (`cargo xtask test e2e consent` runs the end-to-end tests whose
@@ -23,6 +27,7 @@ use anyhow::{Context as _, Result};
 
 use crate::e2e;
 use crate::process::{self, Job, check_interrupted, interrupted};
+use crate::schemathesis;
 use crate::services::{Kind, Services};
 
 /// The services every test run starts.
@@ -35,6 +40,13 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
         Some((first, rest)) if first == "--" => rest.to_vec(),
         _ => args.to_vec(),
     };
+    if filters.iter().any(|f| f == "schemathesis") {
+        let args: Vec<String> = filters
+            .into_iter()
+            .filter(|f| f != "schemathesis")
+            .collect();
+        return schemathesis::run(&args);
+    }
     if filters.iter().any(|f| f == "e2e") {
         let patterns: Vec<String> = filters.into_iter().filter(|f| f != "e2e").collect();
         return e2e::run(&patterns);
@@ -83,6 +95,21 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
             }
         }
     }
+    let mut schemathesis_failed = false;
+    if filters.is_empty() && !interrupted() && stopped.is_ok() {
+        eprintln!("xtask: running schemathesis");
+        match schemathesis::suite(&[], schemathesis::Build::AsCargoTest) {
+            Ok(outcome) => {
+                totals.add(outcome.counts);
+                schemathesis_failed = !outcome.ok;
+            }
+            Err(err) => {
+                eprintln!("xtask: the schemathesis run could not run: {err:#}");
+                totals.failed += 1;
+                schemathesis_failed = true;
+            }
+        }
+    }
     println!();
     println!("{}", totals.summary());
     stopped.context("stopping services")?;
@@ -98,6 +125,10 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     }
     if e2e_failed {
         eprintln!("xtask: the end-to-end suite failed (see above)");
+        return Ok(ExitCode::FAILURE);
+    }
+    if schemathesis_failed {
+        eprintln!("xtask: the schemathesis run failed (see above)");
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

@@ -25,6 +25,10 @@ mod oidc;
 mod report;
 mod scale;
 
+/// Blocking HTTP/1.1 requests over a fresh connection, for setting a server
+/// up (the schemathesis run uses them too).
+pub(crate) use oidc::{admin_token, http_request};
+
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 

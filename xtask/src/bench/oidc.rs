@@ -238,7 +238,7 @@ pub(super) fn bench_client(addr: SocketAddr, password: &str) -> Result<(String, 
 }
 
 /// The bootstrap admin's access token (`password`).
-pub(super) fn admin_token(addr: SocketAddr, password: &str) -> Result<String> {
+pub(crate) fn admin_token(addr: SocketAddr, password: &str) -> Result<String> {
     let login = http_json(
         addr,
         "/api/v1/auth/login",
@@ -461,7 +461,7 @@ pub(super) fn http_form(
 
 /// `method path` with a JSON body (empty: none) and a bearer token, over a
 /// fresh connection; the status and the JSON answer (`null` if not JSON).
-pub(super) fn http_request(
+pub(crate) fn http_request(
     addr: SocketAddr,
     method: &str,
     path: &str,
