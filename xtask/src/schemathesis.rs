@@ -133,6 +133,8 @@ pub fn suite(st_args: &[String], build: Build) -> Result<Outcome> {
         .args(st_args)
         .stdin(Stdio::null())
         .env("SCHEMATHESIS_HOOKS", &hooks)
+        // No __pycache__ beside hooks.py in the source tree.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("PORTCULLIS_URL", &url)
         .env("PORTCULLIS_REALM", REALM)
         .env("PORTCULLIS_FUZZ_SCRATCH_REALM", SCRATCH_REALM)
