@@ -49,6 +49,8 @@ pub const REVISION_POLL: Duration = Duration::from_secs(1);
 
 /// Tries of a change validated against a view, when another change raced it.
 const APPLY_ATTEMPTS: usize = 5;
+/// How old a view's revision check may be for the edge's rate-limit tiers.
+const TIER_STALENESS: Duration = Duration::from_secs(30);
 /// The shared cache (L2) of realms' snapshots, by realm and revision.
 const SNAPSHOT_CACHE: &str = "authz_snapshot";
 /// How long a snapshot stays in the shared cache (seed 000: permissions
@@ -103,11 +105,20 @@ struct Cached {
     checked_at: crate::clock::Tick,
 }
 
+/// The loading lock of a realm's view, and how many loads found the
+/// database unavailable.
+#[derive(Default)]
+struct Loading {
+    lock: tokio::sync::Mutex<()>,
+    failures: std::sync::atomic::AtomicU64,
+}
+
 /// Views by realm id, shared by every request.
 #[derive(Default)]
 pub(crate) struct AuthzState {
     views: DashMap<Uuid, Cached>,
-    loading: DashMap<Uuid, Arc<tokio::sync::Mutex<()>>>,
+    /// One loader a realm at a time.
+    loading: DashMap<Uuid, Arc<Loading>>,
     metrics: std::sync::OnceLock<HotMetrics>,
 }
 
@@ -189,7 +200,24 @@ impl<'a> Authz<'a> {
             .or_default()
             .value()
             .clone();
-        let _guard = lock.lock().await;
+        // Requests queued behind a load that found the database down fail
+        // with it rather than each waiting for the database in turn; those
+        // that come later try again.
+        let failures = lock.failures.load(std::sync::atomic::Ordering::Acquire);
+        let _guard = lock.lock.lock().await;
+        if lock.failures.load(std::sync::atomic::Ordering::Acquire) != failures {
+            return Err(Error::Unavailable);
+        }
+        let loaded = self.load_view(realm_id, min_revision).await;
+        if matches!(loaded, Err(Error::Unavailable)) {
+            lock.failures
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
+        loaded
+    }
+
+    /// [`Self::view`] past its fast path, under the realm's loading lock.
+    async fn load_view(&self, realm_id: Uuid, min_revision: Option<i64>) -> Result<Arc<View>> {
         let current = self.store().authz_revision(realm_id).await?;
         if let Some(m) = min_revision
             && m > current
@@ -339,6 +367,22 @@ impl<'a> Authz<'a> {
         Ok(view.compiled.role_names(user, self.now_micros()))
     }
 
+    /// A user's role names for the edge's rate-limit tiers: from the view
+    /// this instance holds when it was checked against the database in the
+    /// last [`TIER_STALENESS`] (a change made here or announced by another
+    /// instance drops it at once), else as [`Self::role_names`]. So a request
+    /// does not wait on the database for its tier, and while the database is
+    /// down it waits there only for its own reads.
+    pub(crate) async fn tier_role_names(&self, realm_id: Uuid, user: Uuid) -> Result<Vec<String>> {
+        let recent = self.i.authz.views.get(&realm_id).and_then(|c| {
+            (self.i.clock.tick().since(c.checked_at) < TIER_STALENESS).then(|| c.view.clone())
+        });
+        match recent {
+            Some(view) => Ok(view.compiled.role_names(user, self.now_micros())),
+            None => self.role_names(realm_id, user).await,
+        }
+    }
+
     pub(crate) fn now_micros(&self) -> i64 {
         crate::model::micros(self.i.clock.now())
     }
@@ -356,13 +400,23 @@ impl<'a> Authz<'a> {
             user: Some(caller.who.user_id),
             request_id: caller.request_id,
         };
-        self.apply_as(actor, action, |view| build(view).map(Some))
+        self.apply_as(actor, action, false, |view| build(view).map(Some))
             .await
     }
 
     /// [`Self::apply`] for any actor; `build` may answer `None` when there
-    /// is nothing to change (the current revision is returned).
-    async fn apply_as<F>(&self, actor: Actor<'_>, action: &str, mut build: F) -> Result<i64>
+    /// is nothing to change (the current revision is returned). A change that
+    /// `commutes` holds whatever else changed since the view it was built
+    /// from (the built-in `user` role of a new account, which nothing else
+    /// refers to yet): it is applied without the revision check, so that
+    /// concurrent registrations do not make each other retry (and fail).
+    async fn apply_as<F>(
+        &self,
+        actor: Actor<'_>,
+        action: &str,
+        commutes: bool,
+        mut build: F,
+    ) -> Result<i64>
     where
         F: FnMut(&View) -> Result<Option<Built>>,
     {
@@ -385,7 +439,12 @@ impl<'a> Authz<'a> {
             };
             match self
                 .store()
-                .apply_authz_change(realm_id, Some(view.revision()), &built.change, &audit)
+                .apply_authz_change(
+                    realm_id,
+                    (!commutes).then(|| view.revision()),
+                    &built.change,
+                    &audit,
+                )
                 .await
             {
                 Ok(revision) => {
@@ -439,7 +498,8 @@ impl Authz<'_> {
         on: bool,
     ) -> Result<()> {
         let role = portcullis_policy::builtin::REALM_ADMIN;
-        self.set_builtin_role(realm_id, actor, user, role, on).await
+        self.set_builtin_role(realm_id, actor, user, role, on, false)
+            .await
     }
 
     /// Grants the built-in `user` role to a new account (every account holds
@@ -451,7 +511,7 @@ impl Authz<'_> {
         user: Uuid,
     ) -> Result<()> {
         let role = portcullis_policy::builtin::USER;
-        self.set_builtin_role(realm_id, actor, user, role, true)
+        self.set_builtin_role(realm_id, actor, user, role, true, true)
             .await
     }
 
@@ -462,6 +522,7 @@ impl Authz<'_> {
         user: Uuid,
         name: &'static str,
         on: bool,
+        commutes: bool,
     ) -> Result<()> {
         use portcullis_policy::model::{Grantee, RoleGrant, Validity};
         let actor = Actor {
@@ -470,7 +531,7 @@ impl Authz<'_> {
             request_id: None,
         };
         let action = if on { "role.grant" } else { "role.revoke" };
-        self.apply_as(actor, action, |view| {
+        self.apply_as(actor, action, commutes, |view| {
             let role = view
                 .compiled
                 .role_id(name)
@@ -572,7 +633,7 @@ impl Authz<'_> {
                 _ => "role.grant",
             };
             let mut change = Some(change);
-            self.apply_as(actor, action, |_| {
+            self.apply_as(actor, action, false, |_| {
                 Ok(change.take().map(|change| Built {
                     change,
                     target: format!("user:{user}"),
@@ -603,7 +664,7 @@ impl Authz<'_> {
         };
         let before = serde_json::Value::Object(user.attributes.clone());
         let after = serde_json::Value::Object(attributes.clone());
-        self.apply_as(actor, "user.attributes.set", |_| {
+        self.apply_as(actor, "user.attributes.set", false, |_| {
             Ok(Some(Built {
                 change: AuthzChange::SetUserAttributes {
                     user: user.id,

@@ -218,6 +218,9 @@ pub enum Refusal {
     },
     /// The caller is blocked.
     Blocked(Block),
+    /// The caller's tier could not be read (the database is down): refused
+    /// at once, as its own reads would be (fail closed).
+    Unavailable,
 }
 
 impl Refusal {
@@ -225,6 +228,7 @@ impl Refusal {
     pub fn retry_after(&self, now: OffsetDateTime) -> u64 {
         match self {
             Refusal::Limited { limited, .. } => limited.retry_after,
+            Refusal::Unavailable => 1,
             Refusal::Blocked(b) => u64::try_from((b.until - now).whole_seconds())
                 .unwrap_or(0)
                 .max(1),
@@ -301,7 +305,7 @@ thread_local! {
 pub(crate) struct EdgeParts {
     pub(crate) state: Arc<dyn crate::ports::EdgeState>,
     /// Each realm's policy, with when it was read (Unix milliseconds).
-    policies: DashMap<Uuid, (Arc<Compiled>, i64), foldhash::fast::RandomState>,
+    policies: Arc<DashMap<Uuid, (Arc<Compiled>, i64), foldhash::fast::RandomState>>,
     /// This instance's number (from [`NEXT_PARTS`]).
     id: u64,
     /// Bumped when a cached policy is forgotten: a thread's [`RECENT`]
@@ -318,7 +322,7 @@ impl EdgeParts {
     pub(crate) fn new(state: Arc<dyn crate::ports::EdgeState>) -> Self {
         Self {
             state,
-            policies: DashMap::default(),
+            policies: Arc::default(),
             id: NEXT_PARTS.fetch_add(1, Ordering::Relaxed),
             generation: AtomicU64::new(0),
             keys: DashMap::new(),
@@ -368,6 +372,23 @@ impl EdgeQuotas {
             address: policy.fixed(group, Fixed::Address),
             anonymous: policy.fixed(group, Fixed::Anonymous),
             client: policy.fixed(group, Fixed::Client),
+        }
+    }
+}
+
+/// A realm's policy as the store has it (the server's default when the realm
+/// has none); `None`, logged, when the store cannot be read.
+async fn read_policy(
+    store: &dyn crate::ports::Store,
+    realm_id: Uuid,
+    default: RateLimitPolicy,
+) -> Option<Arc<Compiled>> {
+    match store.get_rate_limit_policy(realm_id).await {
+        Ok(Some(p)) => Some(Arc::new(Compiled::new(p))),
+        Ok(None) => Some(Arc::new(Compiled::new(default))),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read a rate-limit policy");
+            None
         }
     }
 }
@@ -431,19 +452,30 @@ impl<'a> Edge<'a> {
         if let Some(p) = self.cached_policy(realm_id, now) {
             return p;
         }
-        let policy = match self.i.store.get_rate_limit_policy(realm_id).await {
-            Ok(Some(p)) => Arc::new(Compiled::new(p)),
-            Ok(None) => Arc::new(Compiled::new(self.i.settings.rate_limits.clone())),
-            Err(e) => {
-                // Keep limiting with what was known, or the default.
-                tracing::warn!(error = %e, "could not read a rate-limit policy");
-                if let Some(e) = self.i.edge.policies.get(&realm_id) {
-                    return e.0.clone();
+        let policies = &self.i.edge.policies;
+        let default = &self.i.settings.rate_limits;
+        // Known but old: limit with it at once and read it again in the
+        // background (marked fresh meanwhile, so one request reads it), so
+        // that no request waits for the store here; when the database is
+        // down, a request's own reads fail fast, and this one no slower.
+        let known = policies.get(&realm_id).map(|e| e.0.clone());
+        if let Some(known) = known {
+            policies.insert(realm_id, (known.clone(), now));
+            let (store, policies, default) =
+                (self.i.store.clone(), policies.clone(), default.clone());
+            tokio::spawn(async move {
+                if let Some(policy) = read_policy(&*store, realm_id, default).await {
+                    policies.insert(realm_id, (policy, now));
                 }
-                Arc::new(Compiled::new(self.i.settings.rate_limits.clone()))
-            }
-        };
-        self.i.edge.policies.insert(realm_id, (policy.clone(), now));
+            });
+            return known;
+        }
+        // A realm's first request waits for its policy (the default when
+        // the store cannot say).
+        let policy = read_policy(&*self.i.store, realm_id, default.clone())
+            .await
+            .unwrap_or_else(|| Arc::new(Compiled::new(default.clone())));
+        policies.insert(realm_id, (policy.clone(), now));
         policy
     }
 
@@ -544,11 +576,9 @@ impl<'a> Edge<'a> {
             let id = who.claims.client_id.clone().unwrap_or_default();
             (Subject::Client(id), Vec::new(), Some(Fixed::Client))
         } else {
-            let mut roles: Vec<String> = self
-                .i
-                .store_authz_roles(realm_id, who.user_id)
-                .await
-                .unwrap_or_default();
+            let Some(mut roles) = self.i.store_authz_roles(realm_id, who.user_id).await else {
+                return Err(Refusal::Unavailable);
+            };
             if who.realm.name == self.i.settings.default_realm
                 && roles
                     .iter()
@@ -696,7 +726,7 @@ impl Inner {
     /// when the view cannot be read: the user tier applies).
     async fn store_authz_roles(&self, realm_id: Uuid, user: Uuid) -> Option<Vec<String>> {
         crate::authz::Authz::new(self)
-            .role_names(realm_id, user)
+            .tier_role_names(realm_id, user)
             .await
             .ok()
     }

@@ -512,6 +512,7 @@ pub(crate) async fn admit_principal(
             Ok(())
         }
         Ok(None) => Ok(()),
+        Err(Refusal::Unavailable) => Err(ApiError::from(Error::Unavailable)),
         Err(refusal) => {
             if let Refusal::Limited { limited, .. } = &refusal {
                 info.offer(*limited);
@@ -548,6 +549,7 @@ fn refused(state: &AppState, refusal: &Refusal) -> Response {
             tracing::debug!(block = %block.id, "request from a blocked client");
             res
         }
+        Refusal::Unavailable => ApiError::from(Error::Unavailable).into_response(),
     }
 }
 
