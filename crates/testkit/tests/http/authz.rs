@@ -944,3 +944,97 @@ backend_tests!(denied_checks_are_audited, |app: TestApp| async move {
         153
     );
 });
+
+backend_tests!(
+    administrators_cannot_lock_the_realm_out_of_its_administration,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let me = app.get("/api/v1/auth/me", Some(&admin)).await;
+        let admin_id = me.json["id"].as_str().unwrap().to_owned();
+        let before = app
+            .get("/api/v1/rbac/roles/realm-admin", Some(&admin))
+            .await;
+        assert_eq!(before.status, 200, "{}", before.text);
+        let kept = before.json["permissions"].clone();
+        let one = kept[0].as_str().unwrap().to_owned();
+
+        // Emptying the built-in role, or removing one of its permissions, is
+        // refused: no administrator could administer the realm any more.
+        let r = patch(
+            &app,
+            "/api/v1/rbac/roles/realm-admin",
+            &admin,
+            json!({"permissions": []}),
+        )
+        .await;
+        assert_eq!(r.status, 409, "{}", r.text);
+        let r = app
+            .call(
+                reqwest::Method::DELETE,
+                "/api/v1/rbac/roles/realm-admin/permissions",
+                Some(&admin),
+                Some(json!({"permission": one})),
+            )
+            .await;
+        assert_eq!(r.status, 409, "{}", r.text);
+        // Adding one is fine, and so is removing what was added.
+        let r = app
+            .post(
+                "/api/v1/rbac/roles/realm-admin/permissions",
+                Some(&admin),
+                json!({"permission": "reports:read:all"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = app
+            .call(
+                reqwest::Method::DELETE,
+                "/api/v1/rbac/roles/realm-admin/permissions",
+                Some(&admin),
+                Some(json!({"permission": "reports:read:all"})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let after = app
+            .get("/api/v1/rbac/roles/realm-admin", Some(&admin))
+            .await;
+        assert_eq!(after.json["permissions"], kept);
+
+        // An administrator cannot revoke his own role (as PUT
+        // /identity/users/{id} refuses), but may revoke another's.
+        let r = app
+            .delete(
+                &format!("/api/v1/rbac/users/{admin_id}/roles/realm-admin"),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(r.status, 409, "{}", r.text);
+        assert!(
+            r.text.contains("your own administrator rights"),
+            "{}",
+            r.text
+        );
+        let other = app.user("second-admin@example.com").await;
+        let other_id = user_id(&other);
+        let r = app
+            .post(
+                &format!("/api/v1/rbac/users/{other_id}/roles"),
+                Some(&admin),
+                json!({"role": "realm-admin"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let r = app
+            .delete(
+                &format!("/api/v1/rbac/users/{other_id}/roles/realm-admin"),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        // The administrator still administers.
+        assert_eq!(
+            app.get("/api/v1/rbac/roles", Some(&admin)).await.status,
+            200
+        );
+    }
+);

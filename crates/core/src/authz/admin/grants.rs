@@ -76,6 +76,18 @@ impl Authz<'_> {
         self.apply(caller, "role.revoke", |view| {
             let grantee = grantee(view, to)?;
             let role = input::role_in_path(view, role)?;
+            // As `PUT /identity/users/{id}` refuses it: an administrator does
+            // not lock himself out by accident.
+            if grantee == Grantee::User(caller.who.user_id)
+                && view
+                    .compiled
+                    .role_id(portcullis_policy::builtin::REALM_ADMIN)
+                    == Some(role)
+            {
+                return Err(Error::Conflict(
+                    "you cannot remove your own administrator rights".into(),
+                ));
+            }
             let before = view
                 .snapshot
                 .role_grants

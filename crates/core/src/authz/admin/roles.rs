@@ -134,6 +134,7 @@ impl Authz<'_> {
                     }
                 }
                 finish(errors)?;
+                keeps_admin_rights(old, &new)?;
                 Ok(Built {
                     target: format!("role:{id}"),
                     before: to_json(old),
@@ -200,6 +201,7 @@ impl Authz<'_> {
                         }
                         new.permissions.retain(|p| !perms.contains(p));
                     }
+                    keeps_admin_rights(old, &new)?;
                     Ok(Built {
                         target: format!("role:{id}"),
                         before: to_json(old),
@@ -348,6 +350,33 @@ impl Authz<'_> {
         })
         .await
     }
+}
+
+/// The built-in `realm-admin` role keeps its built-in permissions: without
+/// them no administrator could administer the realm any more (not even to
+/// give them back). Other roles, and what was added to it, are free.
+fn keeps_admin_rights(
+    old: &portcullis_policy::model::Role,
+    new: &portcullis_policy::model::Role,
+) -> Result<()> {
+    if !(old.builtin && old.name == portcullis_policy::builtin::REALM_ADMIN) {
+        return Ok(());
+    }
+    let texts = |r: &portcullis_policy::model::Role| -> Vec<String> {
+        r.permissions.iter().map(ToString::to_string).collect()
+    };
+    let (had, held) = (texts(old), texts(new));
+    let lost = portcullis_policy::builtin::ADMIN_PERMISSIONS
+        .iter()
+        .find(|p| had.iter().any(|h| h == *p) && !held.iter().any(|h| h == *p));
+    if let Some(lost) = lost {
+        return Err(Error::Conflict(format!(
+            "the built-in '{}' role keeps its permissions ({lost} would be removed): \
+             without them no administrator could administer the realm",
+            old.name
+        )));
+    }
+    Ok(())
 }
 
 fn role_refs(view: &View, field: &str, refs: &[String], errors: &mut Vec<FieldError>) -> Vec<Uuid> {
