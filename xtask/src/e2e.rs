@@ -92,12 +92,22 @@ pub struct Outcome {
 
 /// `cargo xtask e2e [-- PATTERN...]`.
 pub fn run(args: &[String]) -> Result<ExitCode> {
-    let patterns: Vec<String> = match args.split_first() {
+    run_alone(args, suite)
+}
+
+/// Runs one suite on its own (`cargo xtask e2e`, `cargo xtask
+/// schemathesis`): its arguments with or without a leading `--`, the
+/// server built alone, the closing `N passed, N failed` line.
+pub fn run_alone(
+    args: &[String],
+    suite: fn(&[String], Build) -> Result<Outcome>,
+) -> Result<ExitCode> {
+    let args: Vec<String> = match args.split_first() {
         Some((first, rest)) if first == "--" => rest.to_vec(),
         _ => args.to_vec(),
     };
     process::install_signal_handler()?;
-    let outcome = suite(&patterns, Build::ServerOnly)?;
+    let outcome = suite(&args, Build::ServerOnly)?;
     println!();
     println!("{}", outcome.counts.summary());
     check_interrupted()?;

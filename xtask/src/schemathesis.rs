@@ -69,20 +69,7 @@ const USER_AGENT: &str = "portcullis-schemathesis";
 
 /// `cargo xtask schemathesis [-- ARG...]`.
 pub fn run(args: &[String]) -> Result<ExitCode> {
-    let args: Vec<String> = match args.split_first() {
-        Some((first, rest)) if first == "--" => rest.to_vec(),
-        _ => args.to_vec(),
-    };
-    process::install_signal_handler()?;
-    let outcome = suite(&args, Build::ServerOnly)?;
-    println!();
-    println!("{}", outcome.counts.summary());
-    check_interrupted()?;
-    Ok(if outcome.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    crate::e2e::run_alone(args, suite)
 }
 
 /// Prepares everything, runs schemathesis once against a fresh server with

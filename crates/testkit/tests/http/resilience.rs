@@ -70,9 +70,12 @@ impl Proxy {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_taken_away_gives_503_at_once_and_the_instance_recovers() {
-    let Some(base) = postgres_url() else { return };
+/// An app on PostgreSQL reached through a [`Proxy`] the test can cut, with
+/// `adjust`ed settings; `None` without PostgreSQL.
+async fn behind_proxy(
+    adjust: impl FnOnce(&mut portcullis_core::Settings),
+) -> Option<(Proxy, TestApp)> {
+    let base = postgres_url()?;
     let pg = url::Url::parse(&base).unwrap();
     let upstream = tokio::net::lookup_host((pg.host_str().unwrap(), pg.port().unwrap_or(5432)))
         .await
@@ -82,7 +85,7 @@ async fn postgres_taken_away_gives_503_at_once_and_the_instance_recovers() {
     let proxy = Proxy::start(upstream);
     let app = spawn_app_opts(
         Backend::Postgres,
-        |_| {},
+        adjust,
         AppOptions {
             postgres_port: Some(proxy.port),
             ..AppOptions::default()
@@ -90,6 +93,14 @@ async fn postgres_taken_away_gives_503_at_once_and_the_instance_recovers() {
     )
     .await
     .unwrap();
+    Some((proxy, app))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_taken_away_gives_503_at_once_and_the_instance_recovers() {
+    let Some((proxy, app)) = behind_proxy(|_| {}).await else {
+        return;
+    };
     let user = app.user("olga@example.com").await;
     assert_eq!(app.get("/health/ready", None).await.status, 200);
 
@@ -236,25 +247,10 @@ async fn worker(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_taken_away_under_load_fails_fast_loses_nothing_and_recovers() {
     use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-    let Some(base) = postgres_url() else { return };
-    let pg = url::Url::parse(&base).unwrap();
-    let upstream = tokio::net::lookup_host((pg.host_str().unwrap(), pg.port().unwrap_or(5432)))
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = Proxy::start(upstream);
-    let app = spawn_app_opts(
-        Backend::Postgres,
-        // The load comes from one address: the edge's quotas stay out of it.
-        |s| s.rate_limits.enabled = false,
-        AppOptions {
-            postgres_port: Some(proxy.port),
-            ..AppOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    // The load comes from one address: the edge's quotas stay out of it.
+    let Some((proxy, app)) = behind_proxy(|s| s.rate_limits.enabled = false).await else {
+        return;
+    };
     app.user("olga@example.com").await;
     let admin = app.admin_token().await;
 
