@@ -34,7 +34,7 @@ impl RedisCache {
 #[async_trait]
 impl SharedCache for RedisCache {
     async fn get(&self, cache: &'static str, key: &str) -> Option<Vec<u8>> {
-        let mut conn = self.redis.conn.clone();
+        let mut conn = self.redis.conn();
         let value: redis::RedisResult<Option<Vec<u8>>> = redis::cmd("GET")
             .arg(self.key(cache, key))
             .query_async(&mut conn)
@@ -52,7 +52,7 @@ impl SharedCache for RedisCache {
             return;
         }
         let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let mut conn = self.redis.conn.clone();
+        let mut conn = self.redis.conn();
         let done: redis::RedisResult<()> = redis::cmd("SET")
             .arg(self.key(cache, key))
             .arg(value)

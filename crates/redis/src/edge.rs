@@ -137,7 +137,7 @@ impl RedisEdgeState {
         for a in args {
             invocation.arg(a);
         }
-        let mut conn = self.redis.conn.clone();
+        let mut conn = self.redis.conn();
         let r = invocation
             .invoke_async::<Value>(&mut conn)
             .instrument(crate::span(operation))
@@ -439,7 +439,7 @@ impl EdgeState for RedisEdgeState {
     async fn first_use(&self, key: &str, until: OffsetDateTime, now: OffsetDateTime) -> bool {
         let ttl_ms = (unix_ms(until) - unix_ms(now)).max(1);
         let key = self.redis.key(format_args!("edge:once:{key}"));
-        let mut conn = self.redis.conn.clone();
+        let mut conn = self.redis.conn();
         let set: redis::RedisResult<Option<String>> = redis::cmd("SET")
             .arg(key)
             .arg(1)

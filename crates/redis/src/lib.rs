@@ -14,14 +14,16 @@
 //!
 //! Standalone Redis (or Valkey) servers are supported, over TCP
 //! (`redis://`), TLS (`rediss://`, rustls) or a Unix socket
-//! (`redis+unix://`); the scripts touch several keys at once, so Redis
-//! Cluster is not.
+//! (`redis+unix://`), and a primary found through Redis Sentinel
+//! (`redis+sentinel://`, followed through failovers); the
+//! scripts touch several keys at once, so Redis Cluster is not.
 
 mod cache;
 mod edge;
 mod leases;
 mod notices;
 mod scripts;
+mod sentinel;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,6 +54,12 @@ fn span(operation: &'static str) -> tracing::Span {
     )
 }
 
+/// Whether `url` is a well-formed `redis+sentinel://` URL
+/// (`redis+sentinel://[[USER]:PASSWORD@]HOST[:PORT][,HOST[:PORT]...]/MASTER[/DB]`).
+pub fn is_sentinel_url(url: &str) -> bool {
+    sentinel::SentinelUrl::parse(url).is_some()
+}
+
 /// Why a Redis URL cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("PORTCULLIS_REDIS_URL: {0}")]
@@ -61,9 +69,11 @@ pub struct UrlError(String);
 /// instance (cheap to clone).
 #[derive(Clone)]
 pub struct Redis {
-    conn: ConnectionManager,
-    /// For the subscriber's own connection.
-    client: redis::Client,
+    /// The connection, and the client the subscriber makes its own from;
+    /// replaced when Sentinel names another primary.
+    link: Arc<std::sync::RwLock<Link>>,
+    /// Bumped each time the link is replaced (the subscriber follows).
+    generation: Arc<std::sync::atomic::AtomicU64>,
     /// Prefix of every key (`portcullis:`), so that one Redis can serve
     /// other applications too.
     prefix: Arc<str>,
@@ -79,6 +89,25 @@ impl std::fmt::Debug for Redis {
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
+}
+
+/// The connection to the primary and its client.
+#[derive(Clone)]
+struct Link {
+    conn: ConnectionManager,
+    client: redis::Client,
+}
+
+/// The multiplexed connection of `client`, made lazily, with the timeouts
+/// and the reconnection backoff of every connection here.
+fn manager(client: redis::Client) -> redis::RedisResult<ConnectionManager> {
+    let config = ConnectionManagerConfig::new()
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
+        .set_connection_timeout(Some(CONNECTION_TIMEOUT))
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(Duration::from_secs(2))
+        .set_number_of_retries(3);
+    ConnectionManager::new_lazy_with_config(client, config)
 }
 
 /// Whether the last command succeeded, and when a failure was last logged.
@@ -110,24 +139,81 @@ impl Redis {
     }
 
     /// [`Redis::open`] with another key prefix (tests give each their own).
+    ///
+    /// A `redis+sentinel://` URL names sentinels and a master name instead
+    /// of a server: the primary is asked of them now and every second after
+    /// (a task spawned here, so call it within the Tokio runtime), and the
+    /// connection follows it through failovers.
     pub fn open_with_prefix(url: &str, prefix: &str) -> Result<Self, UrlError> {
+        if url.starts_with("redis+sentinel://") {
+            let parsed = sentinel::SentinelUrl::parse(url).ok_or_else(|| {
+                UrlError(
+                    "a Sentinel URL is redis+sentinel://[:PASSWORD@]HOST[:PORT][,HOST[:PORT]...]/MASTER[/DB]"
+                        .to_owned(),
+                )
+            })?;
+            // Until the sentinels name the primary, commands go to the
+            // first sentinel, which refuses them: Redis counts as down.
+            let (host, port) = parsed.nodes.first().cloned().unwrap_or_default();
+            let first = redis::Client::open(redis::ConnectionAddr::Tcp(host, port))
+                .map_err(|e| UrlError(describe(&e)))?;
+            let redis =
+                Self::with_client(first, prefix, format!("sentinel master {}", parsed.master))?;
+            redis.generation.store(0, Ordering::Release);
+            tokio::spawn(sentinel::follow(redis.clone(), parsed));
+            return Ok(redis);
+        }
         let client = redis::Client::open(url).map_err(|e| UrlError(describe(&e)))?;
         let addr = client.get_connection_info().addr().to_string();
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_connection_timeout(Some(CONNECTION_TIMEOUT))
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_secs(2))
-            .set_number_of_retries(3);
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
-            .map_err(|e| UrlError(describe(&e)))?;
+        let redis = Self::with_client(client, prefix, addr)?;
+        redis.generation.store(1, Ordering::Release);
+        Ok(redis)
+    }
+
+    fn with_client(client: redis::Client, prefix: &str, addr: String) -> Result<Self, UrlError> {
+        let conn = manager(client.clone()).map_err(|e| UrlError(describe(&e)))?;
         Ok(Self {
-            conn,
-            client,
+            link: Arc::new(std::sync::RwLock::new(Link { conn, client })),
+            generation: Arc::default(),
             prefix: prefix.into(),
             addr: addr.into(),
             health: Arc::default(),
         })
+    }
+
+    /// Moves every command to the server of `info` (Sentinel named a new
+    /// primary); the subscriber follows within seconds.
+    fn relink(&self, info: redis::ConnectionInfo) -> redis::RedisResult<()> {
+        let client = redis::Client::open(info)?;
+        let conn = manager(client.clone())?;
+        match self.link.write() {
+            Ok(mut link) => *link = Link { conn, client },
+            Err(poisoned) => *poisoned.into_inner() = Link { conn, client },
+        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// The connection to the primary (cheap: a handle).
+    fn conn(&self) -> ConnectionManager {
+        match self.link.read() {
+            Ok(link) => link.conn.clone(),
+            Err(poisoned) => poisoned.into_inner().conn.clone(),
+        }
+    }
+
+    /// The client of the primary, and the link's generation.
+    fn client(&self) -> (redis::Client, u64) {
+        let generation = self.generation.load(Ordering::Acquire);
+        match self.link.read() {
+            Ok(link) => (link.client.clone(), generation),
+            Err(poisoned) => (poisoned.into_inner().client.clone(), generation),
+        }
+    }
+
+    /// The link's generation: 0 until Sentinel named a primary.
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Where the server is (`host:port`), for logs and `--help` output.
@@ -137,7 +223,14 @@ impl Redis {
 
     /// Sends `PING`: whether the server answers now.
     pub async fn ping(&self) -> bool {
-        let mut conn = self.conn.clone();
+        // Behind Sentinel, give the sentinels a moment to name the primary.
+        for _ in 0..20 {
+            if self.generation() > 0 {
+                break;
+            }
+            portcullis_core::clock::wait(Duration::from_millis(100)).await;
+        }
+        let mut conn = self.conn();
         let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn).await;
         self.record("ping", pong.as_ref().map(|_| ()).map_err(Clone::clone))
             .is_ok()

@@ -52,7 +52,7 @@ impl RedisNotices {
 impl Notices for RedisNotices {
     async fn publish(&self, notice: &Notice) {
         let message = json!({ "from": self.from, "notice": notice }).to_string();
-        let mut conn = self.redis.conn.clone();
+        let mut conn = self.redis.conn();
         let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
             .arg(&self.channel)
             .arg(message)
@@ -79,11 +79,39 @@ fn notice_of(payload: &[u8], me: Uuid) -> Option<Notice> {
 
 /// Listens for the other instances' notices and applies them to `core`,
 /// forever (the server spawns it). `from` is this instance's id, as given
-/// to [`RedisNotices::new`].
+/// to [`RedisNotices::new`]. Behind Sentinel it follows the primary: after
+/// a failover it subscribes there, and drops every cache, since notices may
+/// have been missed meanwhile.
 pub async fn listen(redis: Redis, core: Portcullis, from: Uuid) {
+    let mut links = 0u64;
+    loop {
+        while redis.generation() == 0 {
+            portcullis_core::clock::wait(Duration::from_secs(1)).await;
+        }
+        let (client, generation) = redis.client();
+        if links > 0 {
+            tracing::info!("change notices follow the new Redis primary: dropping every cache");
+            core.resynchronize();
+        }
+        links += 1;
+        if !listen_on(&redis, &core, from, &client, generation).await {
+            return;
+        }
+    }
+}
+
+/// Listens on `client`'s server until the link's generation moves on
+/// (`true`) or listening cannot start (`false`, logged).
+async fn listen_on(
+    redis: &Redis,
+    core: &Portcullis,
+    from: Uuid,
+    client: &redis::Client,
+    generation: u64,
+) -> bool {
     let channel = redis.key(format_args!("notices"));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PushInfo>();
-    let info = redis.client.get_connection_info().clone();
+    let info = client.get_connection_info().clone();
     let settings = info
         .redis_settings()
         .clone()
@@ -92,7 +120,7 @@ pub async fn listen(redis: Redis, core: Portcullis, from: Uuid) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %crate::describe(&e), "cannot listen for change notices");
-            return;
+            return false;
         }
     };
     let config = ConnectionManagerConfig::new()
@@ -106,11 +134,14 @@ pub async fn listen(redis: Redis, core: Portcullis, from: Uuid) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %crate::describe(&e), "cannot listen for change notices");
-            return;
+            return false;
         }
     };
     // Until the first subscription holds (Redis may be down at start).
     loop {
+        if redis.generation() != generation {
+            return true;
+        }
         let subscribed = conn.subscribe(&channel).await;
         if redis.record("notice_subscribe", subscribed).is_ok() {
             break;
@@ -124,13 +155,16 @@ pub async fn listen(redis: Redis, core: Portcullis, from: Uuid) {
             // A connection that gave up reconnecting tries again on its
             // next command: one every few seconds keeps it trying.
             () = portcullis_core::clock::wait(KEEPALIVE) => {
+                if redis.generation() != generation {
+                    return true;
+                }
                 let pong: redis::RedisResult<Value> =
                     redis::cmd("PING").query_async(&mut conn).await;
                 let _ = redis.record("notice_keepalive", pong);
                 continue;
             }
         };
-        let Some(push) = push else { break };
+        let Some(push) = push else { return true };
         match push.kind {
             PushKind::Message => {
                 let payload = match push.data.get(1) {

@@ -102,7 +102,15 @@ fn write_redacted(f: &mut fmt::Formatter<'_>, url: &str) -> fmt::Result {
             }
             f.write_str(u.as_str())
         }
-        Err(_) => f.write_str("(invalid URL)"),
+        // A URL the url crate does not read (a Sentinel URL's host list):
+        // whatever stands before its last `@` is hidden.
+        Err(_) => match url.split_once("://") {
+            Some((scheme, rest)) => match rest.rsplit_once('@') {
+                Some((_, host)) => write!(f, "{scheme}://***@{host}"),
+                None => f.write_str(url),
+            },
+            None => f.write_str("(invalid URL)"),
+        },
     }
 }
 
@@ -346,7 +354,7 @@ raw_config! {
     rate_limits_file: PathBuf,
     /// `on` (default) or `off`: the edge defences (client address through trusted proxies, blocks, rate limits, HMAC-signed requests); off only to measure what the defences cost; never in production.
     edge_defences: String,
-    /// Redis shared by the instances of one deployment: `redis://[:PASSWORD@]HOST:6379[/DB]`, `rediss://` (TLS) or `redis+unix:///PATH`; rate-limit counters, strikes and blocks, HMAC nonces are then shared; when absent, they stay in this process.
+    /// Redis shared by the instances of one deployment: `redis://[:PASSWORD@]HOST:6379[/DB]`, `rediss://` (TLS), `redis+unix:///PATH` or `redis+sentinel://[:PASSWORD@]S1:26379,S2:26379/MASTER[/DB]`; rate-limit counters, strikes and blocks, HMAC nonces are then shared; when absent, they stay in this process.
     redis_url: String,
     /// File holding the Redis URL (it may contain a password).
     redis_url_file: PathBuf,

@@ -52,6 +52,16 @@ pub(super) fn redis_url(
         }
         (None, None) => return Ok(None),
     };
+    if url.expose_secret().starts_with("redis+sentinel://") {
+        if !portcullis_redis::is_sentinel_url(url.expose_secret()) {
+            return Err(err(
+                &setting,
+                "is not a Sentinel URL such as \
+                 redis+sentinel://:PASSWORD@sentinel-1:26379,sentinel-2:26379/mymaster/0",
+            ));
+        }
+        return Ok(Some(RedisUrl(url)));
+    }
     let parsed = url::Url::parse(url.expose_secret()).map_err(|_| {
         err(
             &setting,
@@ -72,8 +82,8 @@ pub(super) fn redis_url(
         _ => {
             return Err(err(
                 &setting,
-                "must start with redis://, rediss:// (TLS) or redis+unix:// (Redis Cluster and \
-                 Sentinel URLs are not supported)",
+                "must start with redis://, rediss:// (TLS), redis+unix:// or redis+sentinel:// \
+                 (Redis Cluster is not supported)",
             ));
         }
     }
@@ -97,9 +107,19 @@ mod tests {
         assert!(!format!("{ok:?}").contains("s3cret"));
         assert!(check("rediss://cache.internal:6380").unwrap().is_some());
         assert!(check("redis+unix:///run/redis.sock").unwrap().is_some());
+        let sentinel = check("redis+sentinel://:s3cret@s1:26379,s2:26379/mymaster/1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            sentinel.to_string(),
+            "redis+sentinel://***@s1:26379,s2:26379/mymaster/1"
+        );
+        assert!(!format!("{sentinel:?}").contains("s3cret"));
         for bad in [
             "http://cache:6379",
             "redis-sentinel://s1:26379/mymaster",
+            "redis+sentinel://s1:26379/",
+            "redis+cluster://c1:6379",
             "cache:6379",
             "redis+unix://",
         ] {

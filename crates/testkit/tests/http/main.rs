@@ -29,6 +29,7 @@ mod otp;
 mod realms;
 mod resilience;
 mod risk;
+mod sentinel;
 mod service_keys;
 mod shared_cache;
 mod shared_state;

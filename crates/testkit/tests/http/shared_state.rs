@@ -139,7 +139,7 @@ async fn a_signed_request_replayed_on_another_instance_is_refused() {
 
 /// Polls `refused` every 2 ms until it says yes (at most 15 s: a listener
 /// reconnects within its 5 s keepalive); how long that took.
-async fn time_until<F, Fut>(mut refused: F) -> std::time::Duration
+pub(super) async fn time_until<F, Fut>(mut refused: F) -> std::time::Duration
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -359,7 +359,18 @@ async fn failed_logins_on_both_instances_add_up_to_one_lockout() {
 
 /// A `redis-server` of the test's own on `port` (the test stops it).
 fn own_redis(port: u16, dir: &std::path::Path) -> std::process::Child {
+    own_redis_with(port, dir, &[])
+}
+
+/// [`own_redis`] with more arguments (`--replicaof`, or a configuration
+/// file and `--sentinel` first).
+pub(super) fn own_redis_with(
+    port: u16,
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Child {
     let child = std::process::Command::new("redis-server")
+        .args(extra)
         .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
         .args(["--save", "", "--appendonly", "no", "--dir"])
         .arg(dir)
