@@ -7,6 +7,7 @@ use crate::state::AppState;
 
 pub mod auth;
 pub mod authz;
+mod authz_groups;
 mod authz_views;
 pub mod bff;
 pub mod clients;
