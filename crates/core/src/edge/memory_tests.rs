@@ -93,7 +93,9 @@ async fn a_full_nonce_table_refuses_new_values_until_old_ones_expire() {
     let s = MemoryEdgeState::with_capacity(Capacity {
         windows: 64,
         strikes: 64,
-        nonces: 64,
+        // Four per shard: "n0" reused below and "fresh" may share a shard
+        // (the hash is seeded per process), and both must fit once the rest expire.
+        nonces: 256,
     });
     let until = t0() + Duration::minutes(5);
     let mut refused = 0;
