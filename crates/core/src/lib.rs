@@ -25,6 +25,7 @@ pub mod model;
 pub mod notices;
 pub mod passwords;
 pub mod ports;
+pub mod profile;
 pub mod realms;
 pub mod recovery;
 pub mod revocation;

@@ -1,0 +1,3 @@
+//! Profiles: the declarative profile schema of a realm (its fields, their
+//! types and validation, who reads and edits them, their token claims), and
+//! avatar images (sniffed, bounded, decoded and re-encoded).
