@@ -11,6 +11,7 @@
 
 use std::marker::PhantomData;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::app::Inner;
 use crate::authz::{Authz, Caller, View};
@@ -107,6 +108,10 @@ rights! {
 pub struct Requester {
     /// The authenticated principal.
     pub who: Principal,
+    /// The realm the request acts in: the principal's own, or, for a
+    /// server administrator acting across realms ([`Self::across`]),
+    /// the addressed one.
+    realm: Arc<Realm>,
     /// The request's id, recorded with audit events.
     pub request_id: Option<String>,
     /// The client's IP, the default `context.ip` of checks.
@@ -114,10 +119,49 @@ pub struct Requester {
 }
 
 impl Requester {
+    /// A caller acting in its own realm.
+    pub fn new(who: Principal, request_id: Option<String>, ip: Option<String>) -> Self {
+        Self {
+            realm: who.realm.clone(),
+            who,
+            request_id,
+            ip,
+        }
+    }
+
+    /// A caller of the default realm acting in `realm` on behalf of the
+    /// server. Rights are then decided by [`Access::allow`] as server
+    /// administration (`realms:manage:all` in the default realm), and the
+    /// audit records name the caller's own realm beside the caller.
+    pub fn across(
+        who: Principal,
+        realm: Arc<Realm>,
+        request_id: Option<String>,
+        ip: Option<String>,
+    ) -> Self {
+        Self {
+            who,
+            realm,
+            request_id,
+            ip,
+        }
+    }
+
+    /// The realm the request acts in.
+    pub fn realm(&self) -> &Arc<Realm> {
+        &self.realm
+    }
+
+    /// Whether the caller acts in another realm than its own.
+    pub fn is_cross_realm(&self) -> bool {
+        self.realm.id != self.who.realm.id
+    }
+
     /// The caller, borrowed.
     pub fn caller(&self) -> Caller<'_> {
         Caller {
             who: &self.who,
+            realm: &self.realm,
             request_id: self.request_id.as_deref(),
             ip: self.ip.as_deref(),
         }
@@ -138,9 +182,15 @@ impl<R: Right> Allowed<R> {
         self.requester.caller()
     }
 
-    /// The caller's realm, the one the right holds in.
+    /// The realm the right holds in: the caller's own, or the one a
+    /// server administrator acts in.
     pub fn realm(&self) -> &Realm {
-        &self.requester.who.realm
+        &self.requester.realm
+    }
+
+    /// The caller and its request.
+    pub fn requester(&self) -> &Requester {
+        &self.requester
     }
 }
 
@@ -154,6 +204,11 @@ impl<R: Right> Allowed<R> {
 pub struct Fresh {
     _made_here: (),
 }
+
+/// The detail of a refusal of a cross-realm request by a caller who does not
+/// administer the server.
+pub const CROSS_REALM_DENIED: &str =
+    "acting in another realm needs the permission realms:manage:all in the default realm";
 
 /// The detail of a refusal for an authentication too old.
 pub const STALE_AUTHENTICATION: &str = "this operation needs a recent authentication: log in again (or send the step-up proof the operation accepts) and retry with the new access token";
@@ -178,9 +233,8 @@ impl<'a> Access<'a> {
     /// lacks; for a sensitive right, 401 `reauthentication-required` when
     /// the caller's authentication is not [`Fresh`].
     pub async fn allow<R: Right>(&self, requester: Requester) -> Result<Allowed<R>> {
-        let ip = requester.ip.as_deref().and_then(|ip| ip.parse().ok());
+        self.decide_for::<R>(&requester).await?;
         let who = &requester.who;
-        self.decide::<R>(&who.realm, who.user_id, ip).await?;
         if R::SENSITIVE {
             self.fresh(who).await?;
         }
@@ -246,6 +300,31 @@ impl<'a> Access<'a> {
             });
         }
         Ok(Fresh { _made_here: () })
+    }
+
+    /// `Ok` when the requester holds `R` in the realm it acts in, else 403
+    /// naming the permission. Across realms that is server administration:
+    /// the caller, of the default realm, holds `realms:manage:all` there
+    /// (the bootstrap admin does), which is every right in every realm.
+    /// No freshness is asked here: see [`Self::allow`].
+    pub async fn decide_for<R: Right>(&self, requester: &Requester) -> Result<()> {
+        let ip = requester.ip.as_deref().and_then(|ip| ip.parse().ok());
+        let who = &requester.who;
+        if !requester.is_cross_realm() {
+            return self.decide::<R>(&who.realm, who.user_id, ip).await;
+        }
+        if who.realm.name != self.i.settings.default_realm || who.claims.is_client_own() {
+            return Err(Error::Forbidden(
+                "a token of another realm acts here only for an administrator of the default realm",
+            ));
+        }
+        match self.i.store.get_user(who.realm.id, who.user_id).await? {
+            Some(u) if u.active => {}
+            _ => return Err(Error::NotAuthenticated("account no longer active")),
+        }
+        self.decide::<RealmsManage>(&who.realm, who.user_id, ip)
+            .await
+            .map_err(|_| Error::Forbidden(CROSS_REALM_DENIED))
     }
 
     /// `Ok` when `user` holds `R` in `realm` now, else 403 naming the

@@ -86,20 +86,47 @@ impl AuditWriter {
     }
 }
 
+/// Who did something, as an audit record names it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Actor {
+    /// The user or client; `None` for the server itself.
+    pub(crate) user: Option<uuid::Uuid>,
+    /// The actor's own realm when it acted in another one (a server
+    /// administrator acting across realms); `None` otherwise.
+    pub(crate) realm: Option<uuid::Uuid>,
+}
+
+impl From<Option<uuid::Uuid>> for Actor {
+    fn from(user: Option<uuid::Uuid>) -> Self {
+        Self { user, realm: None }
+    }
+}
+
+impl From<crate::authz::Caller<'_>> for Actor {
+    fn from(c: crate::authz::Caller<'_>) -> Self {
+        Self {
+            user: Some(c.who.user_id),
+            realm: (c.realm.id != c.who.realm.id).then_some(c.who.realm.id),
+        }
+    }
+}
+
 /// Queues the record of something that happened to `target` (its state
 /// after in `after`), done by `actor`, at the domain's current time.
 pub(crate) async fn event(
     i: &crate::app::Inner,
     realm_id: uuid::Uuid,
-    actor: Option<uuid::Uuid>,
+    actor: impl Into<Actor>,
     action: &str,
     target: String,
     after: serde_json::Value,
 ) {
+    let actor = actor.into();
     let record = AuditRecord {
         id: crate::model::new_id(),
         realm_id,
-        actor,
+        actor: actor.user,
+        actor_realm_id: actor.realm,
         action: action.to_owned(),
         target,
         before: None,

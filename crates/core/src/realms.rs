@@ -38,6 +38,30 @@ pub struct NewRealm {
     pub require_verified_email: Option<bool>,
     /// Whether registration refuses domains without MX records (default false).
     pub check_email_mx: Option<bool>,
+    /// The realm's first administrator, created with it.
+    pub admin: Option<FirstAdmin>,
+}
+
+/// The first administrator of a new realm: an account of that realm holding
+/// its `realm-admin` role.
+#[derive(Debug, Clone)]
+pub struct FirstAdmin {
+    /// E-mail address (the login).
+    pub email: String,
+    /// Password; `None` generates a strong one, returned once.
+    pub password: Option<SecretString>,
+    /// Display name.
+    pub name: Option<String>,
+}
+
+/// A realm created with [`Realms::create`], with its first administrator.
+#[derive(Debug)]
+pub struct CreatedRealm {
+    /// The realm.
+    pub realm: Realm,
+    /// Its first administrator, when one was asked for, and the password
+    /// generated for it (shown once).
+    pub admin: Option<(crate::users::ManagedUser, Option<SecretString>)>,
 }
 
 /// A partial update of a realm.
@@ -78,6 +102,9 @@ pub struct Bootstrap {
 /// that unlocks realm administration.
 #[derive(Debug, Clone)]
 pub struct ServerAdmin {
+    /// The administrator and its realm (the default one), for the audit trail.
+    user_id: Uuid,
+    realm_id: Uuid,
     /// Whether the caller authenticated recently: changes need it.
     fresh: bool,
 }
@@ -148,6 +175,32 @@ pub fn new_realm_errors(
     settle(display_name, password_min_length, time_zone)
         .err()
         .unwrap_or_default()
+}
+
+/// What is wrong with a new realm's first administrator, fields named
+/// `admin.email`, `admin.password` and `admin.name`.
+fn first_admin_errors(f: &FirstAdmin, min_length: u32) -> Vec<FieldError> {
+    use secrecy::ExposeSecret;
+    let mut errors = Vec::new();
+    let email = Email::parse(&f.email)
+        .map_err(|e| errors.push(FieldError::new("admin.email", e.reason)))
+        .ok();
+    if let Some(p) = &f.password
+        && let Err(e) = check_new_password(
+            "admin.password",
+            p.expose_secret(),
+            min_length.clamp(8, MAX_PASSWORD_LENGTH as u32),
+            email.as_ref(),
+        )
+    {
+        errors.push(e);
+    }
+    if let Some(name) = &f.name
+        && let Err(e) = parse_display_name("admin.name", name)
+    {
+        errors.push(e);
+    }
+    errors
 }
 
 fn check_min_length(v: u32) -> Result<u32, FieldError> {
@@ -239,7 +292,11 @@ impl<'a> Realms<'a> {
                 self.access()
                     .decide::<RealmsManage>(&who.realm, u.id, None)
                     .await?;
-                Ok(ServerAdmin { fresh: false })
+                Ok(ServerAdmin {
+                    user_id: u.id,
+                    realm_id: who.realm.id,
+                    fresh: false,
+                })
             }
             _ => Err(Error::NotAuthenticated("account no longer active")),
         }
@@ -254,10 +311,75 @@ impl<'a> Realms<'a> {
         Ok(admin)
     }
 
-    /// Creates a realm with its first signing key.
-    pub async fn create(&self, admin: &ServerAdmin, new: NewRealm) -> Result<Realm> {
+    /// Creates a realm with its first signing key and, when asked, its
+    /// first administrator. Every wrong field (the administrator's under
+    /// `admin.`) is named before anything is written; should the
+    /// administrator's creation still fail, the realm is removed again.
+    pub async fn create(&self, admin: &ServerAdmin, mut new: NewRealm) -> Result<CreatedRealm> {
         admin.writable()?;
-        self.create_unchecked(new).await
+        let first = new.admin.take();
+        let min_length = new
+            .password_min_length
+            .unwrap_or(DEFAULT_MIN_PASSWORD_LENGTH);
+        let mut errors = Vec::new();
+        let generated = match &first {
+            Some(f) => {
+                errors.extend(first_admin_errors(f, min_length));
+                f.password
+                    .is_none()
+                    .then(|| SecretString::from(portcullis_crypto::generate_password()))
+            }
+            None => None,
+        };
+        if !errors.is_empty() {
+            errors.extend(new_realm_errors(
+                new.display_name.as_deref(),
+                new.password_min_length,
+                new.time_zone.as_deref(),
+            ));
+            return Err(Error::Validation(errors));
+        }
+        let realm = self.create_unchecked(new).await?;
+        crate::audit::event(
+            self.i,
+            realm.id,
+            crate::audit::Actor {
+                user: Some(admin.user_id),
+                realm: Some(admin.realm_id),
+            },
+            "realm.create",
+            format!("realm:{}", realm.id),
+            serde_json::json!({ "name": realm.name.as_str() }),
+        )
+        .await;
+        let Some(first) = first else {
+            return Ok(CreatedRealm { realm, admin: None });
+        };
+        let created = crate::users::Users::new(self.i)
+            .create_first_admin(
+                &realm,
+                (admin.user_id, admin.realm_id),
+                crate::users::NewUser {
+                    email: first.email,
+                    password: first.password.or_else(|| generated.clone()),
+                    name: first.name,
+                    admin: true,
+                    attributes: None,
+                },
+            )
+            .await;
+        match created {
+            Ok(user) => Ok(CreatedRealm {
+                realm,
+                admin: Some((user, generated)),
+            }),
+            Err(e) => {
+                // No realm without the administrator that was asked for.
+                self.i.store.delete_realm(realm.id).await?;
+                self.i.realm_changed(realm.id, realm.name.as_str());
+                Err(e)
+            }
+        }
     }
 
     async fn create_unchecked(&self, new: NewRealm) -> Result<Realm> {
@@ -478,6 +600,7 @@ impl<'a> Realms<'a> {
                 roles_claim: None,
                 require_verified_email: None,
                 check_email_mx: None,
+                admin: None,
             })
             .await?;
         let now = self.i.clock.now();

@@ -4,13 +4,13 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::access::UsersManage;
+use crate::access::{Requester, UsersManage};
 use crate::accounts::{conflict_email, parse_name};
 use crate::app::Inner;
 use crate::error::{Error, FieldError, Result};
 use crate::model::{Email, Page, User, UserQuery, new_id};
 use crate::passwords::check_new_password;
-use crate::tokens::{LEEWAY, Principal};
+use crate::tokens::LEEWAY;
 
 /// Largest page size of user lists.
 pub const MAX_PAGE_SIZE: u64 = 200;
@@ -24,6 +24,8 @@ pub const MAX_PAGE_SIZE: u64 = 200;
 pub struct RealmAdmin {
     realm_id: Uuid,
     user_id: Uuid,
+    /// The admin's own realm when it acts in this one across realms.
+    home_realm: Option<Uuid>,
     realm_min_password: u32,
     /// Whether the caller's authentication was fresh: writes need it.
     fresh: bool,
@@ -121,17 +123,20 @@ impl<'a> Users<'a> {
         crate::realms::Realms::new(self.i)
     }
 
-    /// Proves the caller is an active administrator of its realm.
-    pub async fn require_admin(&self, who: &Principal) -> Result<RealmAdmin> {
+    /// Proves the caller is an active administrator of the realm it acts
+    /// in (its own, or any realm for a server administrator acting across
+    /// realms: see [`Requester::across`]).
+    pub async fn require_admin(&self, requester: &Requester) -> Result<RealmAdmin> {
+        let who = &requester.who;
         match self.i.store.get_user(who.realm.id, who.user_id).await? {
             Some(u) if u.active => {
-                self.access()
-                    .decide::<UsersManage>(&who.realm, u.id, None)
-                    .await?;
+                self.access().decide_for::<UsersManage>(requester).await?;
+                let realm = requester.realm();
                 Ok(RealmAdmin {
-                    realm_id: who.realm.id,
+                    realm_id: realm.id,
                     user_id: u.id,
-                    realm_min_password: who.realm.password_min_length,
+                    home_realm: requester.is_cross_realm().then_some(who.realm.id),
+                    realm_min_password: realm.password_min_length,
                     fresh: false,
                 })
             }
@@ -139,12 +144,12 @@ impl<'a> Users<'a> {
         }
     }
 
-    /// Proves the caller is an active administrator of its realm who
-    /// authenticated recently ([`crate::access::Access::fresh`]): what the
-    /// writes of [`Users`] need.
-    pub async fn require_fresh_admin(&self, who: &Principal) -> Result<RealmAdmin> {
-        let mut admin = self.require_admin(who).await?;
-        self.access().fresh(who).await?;
+    /// Proves the caller is an active administrator of the realm it acts
+    /// in who authenticated recently ([`crate::access::Access::fresh`]):
+    /// what the writes of [`Users`] need.
+    pub async fn require_fresh_admin(&self, requester: &Requester) -> Result<RealmAdmin> {
+        let mut admin = self.require_admin(requester).await?;
+        self.access().fresh(&requester.who).await?;
         admin.fresh = true;
         Ok(admin)
     }
@@ -426,12 +431,33 @@ impl<'a> Users<'a> {
         Ok(user)
     }
 
+    /// Creates the first administrator of a realm a server administrator
+    /// just created (`home` is that administrator's id and realm, for the
+    /// audit trail).
+    pub(crate) async fn create_first_admin(
+        &self,
+        realm: &crate::model::Realm,
+        home: (Uuid, Uuid),
+        new: NewUser,
+    ) -> Result<ManagedUser> {
+        let (user_id, home_realm) = home;
+        let server = RealmAdmin {
+            realm_id: realm.id,
+            user_id,
+            home_realm: Some(home_realm),
+            realm_min_password: realm.password_min_length,
+            fresh: true,
+        };
+        self.create(&server, new).await
+    }
+
     /// Creates a user from the command line (operator rights).
     pub async fn create_as_operator(&self, realm_name: &str, new: NewUser) -> Result<ManagedUser> {
         let realm = self.realms().by_name(realm_name).await?;
         let operator = RealmAdmin {
             realm_id: realm.id,
             user_id: Uuid::nil(),
+            home_realm: None,
             realm_min_password: realm.password_min_length,
             fresh: true,
         };
@@ -440,8 +466,11 @@ impl<'a> Users<'a> {
 }
 
 /// The acting user for the audit trail (`None` for the command line).
-fn actor(admin: &RealmAdmin) -> Option<Uuid> {
-    (!admin.user_id.is_nil()).then_some(admin.user_id)
+fn actor(admin: &RealmAdmin) -> crate::audit::Actor {
+    crate::audit::Actor {
+        user: (!admin.user_id.is_nil()).then_some(admin.user_id),
+        realm: admin.home_realm,
+    }
 }
 
 /// Most attributes per user.

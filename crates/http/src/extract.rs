@@ -165,12 +165,77 @@ impl FromRequestParts<AppState> for Ctx {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let ip = client_ip(parts);
-        Ok(Ctx(Requester {
-            who,
-            request_id,
-            ip,
-        }))
+        Ok(Ctx(Requester::new(who, request_id, ip)))
     }
+}
+
+/// The caller of an administrative route: a token of the addressed realm
+/// ([`Ctx`]), or a token of the default realm on another realm's routes,
+/// whose holder then acts there on behalf of the server. Whether that
+/// holder may (it must hold `realms:manage:all` in the default realm) is
+/// decided with the right, by core's `Access`; the audit records of what it
+/// does name its own realm beside it.
+#[derive(Debug, Clone)]
+pub struct AdminCtx(pub Requester);
+
+impl FromRequestParts<AppState> for AdminCtx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let RealmCtx(realm) = RealmCtx::from_request_parts(parts, state).await?;
+        let realms = state.core.realms();
+        let default = realms.default_realm().await?;
+        let foreign = realm.id != default.id
+            && bearer_token(&parts.headers)
+                .ok()
+                .and_then(unverified_issuer)
+                .is_some_and(|iss| iss == realms.issuer(&default));
+        if !foreign {
+            let Ctx(requester) = Ctx::from_request_parts(parts, state).await?;
+            return Ok(AdminCtx(requester));
+        }
+        let meta = ClientMeta::device_of(parts);
+        let who = bearer_principal(state, default, &parts.headers, &meta).await?;
+        crate::edge::admit_principal(state, &parts.extensions, &who).await?;
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(AdminCtx(Requester::across(
+            who,
+            realm,
+            request_id,
+            client_ip(parts),
+        )))
+    }
+}
+
+/// The `iss` claim of a compact JWS, read without verifying anything: only
+/// to choose the realm whose keys then verify the token. `None` for
+/// anything that is not a JWS of a reasonable size with a string `iss`.
+fn unverified_issuer(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    #[derive(serde::Deserialize)]
+    struct Iss {
+        iss: String,
+    }
+    if token.len() > 16 * 1024 {
+        return None;
+    }
+    let mut segments = token.split('.');
+    let (_, Some(payload), Some(_), None) = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) else {
+        return None;
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice::<Iss>(&bytes).ok().map(|c| c.iss)
 }
 
 /// The authenticated caller holding the right `R` in its realm (for
@@ -186,7 +251,7 @@ impl<R: Right> FromRequestParts<AppState> for Admin<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Ctx(requester) = Ctx::from_request_parts(parts, state).await?;
+        let AdminCtx(requester) = AdminCtx::from_request_parts(parts, state).await?;
         Ok(Admin(state.core.access().allow::<R>(requester).await?))
     }
 }

@@ -73,6 +73,50 @@ pub struct CreateRealmRequest {
     /// Whether registration refuses domains without MX records (default false).
     #[serde(default)]
     pub check_email_mx: Option<bool>,
+    /// The realm's first administrator, created with it (an account of the
+    /// new realm holding its `realm-admin` role).
+    #[serde(default)]
+    pub admin: Option<FirstAdminRequest>,
+}
+
+/// The first administrator of a new realm.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FirstAdminRequest {
+    /// E-mail address, the login.
+    pub email: String,
+    /// Password (checked against the new realm's rules); omit it to have a
+    /// strong one generated and returned once.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `POST /api/v1/realms`'s answer: the realm, and its first administrator
+/// when one was asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CreatedRealmView {
+    /// The realm.
+    #[serde(flatten)]
+    pub realm: RealmView,
+    /// The first administrator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<FirstAdminView>,
+}
+
+/// A new realm's first administrator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FirstAdminView {
+    /// The account's id in the new realm.
+    pub id: Uuid,
+    /// Its e-mail address.
+    pub email: String,
+    /// The password generated for it when the request gave none: shown
+    /// here once, never stored in clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated_password: Option<String>,
 }
 
 /// `PATCH /api/v1/realms/{realm}`: only the fields present change.

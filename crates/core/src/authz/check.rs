@@ -153,7 +153,7 @@ impl Authz<'_> {
 
     /// The realm's current authorization revision (for ETags).
     pub async fn revision(&self, caller: &Caller<'_>) -> Result<i64> {
-        Ok(self.view(caller.who.realm.id, None).await?.revision())
+        Ok(self.view(caller.realm.id, None).await?.revision())
     }
 
     /// The view a check for `subject` runs at (at least `min_revision`),
@@ -166,7 +166,7 @@ impl Authz<'_> {
         subject: Uuid,
         min_revision: Option<i64>,
     ) -> Result<Arc<View>> {
-        let realm = &caller.who.realm;
+        let realm = &caller.realm;
         if subject == caller.who.user_id {
             return self.view(realm.id, min_revision).await;
         }
@@ -244,7 +244,7 @@ impl Authz<'_> {
                 team: input.resource.team,
                 attributes: input.resource.attributes,
             },
-            context: self.context(&caller.who.realm, ip, extra),
+            context: self.context(caller.realm, ip, extra),
             explain: input.explain,
         })
     }
@@ -312,8 +312,9 @@ impl Authz<'_> {
     ) -> AuditRecord {
         AuditRecord {
             id: new_id(),
-            realm_id: caller.who.realm.id,
+            realm_id: caller.realm.id,
             actor: Some(caller.who.user_id),
+            actor_realm_id: crate::audit::Actor::from(*caller).realm,
             action: "authz.check.deny".to_owned(),
             target: format!("user:{}", p.subject),
             before: None,

@@ -153,6 +153,9 @@ impl AuthzState {
 pub struct Caller<'a> {
     /// The authenticated principal.
     pub who: &'a Principal,
+    /// The realm the call acts in: `who`'s own, or the one a server
+    /// administrator acts in across realms.
+    pub realm: &'a std::sync::Arc<crate::model::Realm>,
     /// The request's id, recorded with audit events.
     pub request_id: Option<&'a str>,
     /// The client's IP, the default `context.ip` of checks.
@@ -396,8 +399,9 @@ impl<'a> Authz<'a> {
         F: FnMut(&View) -> Result<Built>,
     {
         let actor = Actor {
-            realm_id: caller.who.realm.id,
+            realm_id: caller.realm.id,
             user: Some(caller.who.user_id),
+            home_realm: crate::audit::Actor::from(*caller).realm,
             request_id: caller.request_id,
         };
         self.apply_as(actor, action, false, |view| build(view).map(Some))
@@ -430,6 +434,7 @@ impl<'a> Authz<'a> {
                 id: new_id(),
                 realm_id,
                 actor: actor.user,
+                actor_realm_id: actor.home_realm,
                 action: action.to_owned(),
                 target: built.target,
                 before: built.before,
@@ -473,6 +478,8 @@ struct Actor<'a> {
     realm_id: Uuid,
     /// `None` for the server itself (bootstrap, command line).
     user: Option<Uuid>,
+    /// The user's own realm when it acts across realms.
+    home_realm: Option<Uuid>,
     request_id: Option<&'a str>,
 }
 
@@ -493,7 +500,7 @@ impl Authz<'_> {
     pub(crate) async fn set_realm_admin(
         &self,
         realm_id: Uuid,
-        actor: Option<Uuid>,
+        actor: impl Into<crate::audit::Actor>,
         user: Uuid,
         on: bool,
     ) -> Result<()> {
@@ -507,7 +514,7 @@ impl Authz<'_> {
     pub(crate) async fn grant_default_role(
         &self,
         realm_id: Uuid,
-        actor: Option<Uuid>,
+        actor: impl Into<crate::audit::Actor>,
         user: Uuid,
     ) -> Result<()> {
         let role = portcullis_policy::builtin::USER;
@@ -518,16 +525,18 @@ impl Authz<'_> {
     async fn set_builtin_role(
         &self,
         realm_id: Uuid,
-        actor: Option<Uuid>,
+        actor: impl Into<crate::audit::Actor>,
         user: Uuid,
         name: &'static str,
         on: bool,
         commutes: bool,
     ) -> Result<()> {
         use portcullis_policy::model::{Grantee, RoleGrant, Validity};
+        let actor: crate::audit::Actor = actor.into();
         let actor = Actor {
             realm_id,
-            user: actor,
+            user: actor.user,
+            home_realm: actor.realm,
             request_id: None,
         };
         let action = if on { "role.grant" } else { "role.revoke" };
@@ -626,6 +635,7 @@ impl Authz<'_> {
             let actor = Actor {
                 realm_id,
                 user: None,
+                home_realm: None,
                 request_id: None,
             };
             let action = match change {
@@ -653,13 +663,15 @@ impl Authz<'_> {
     pub(crate) async fn set_user_attributes(
         &self,
         realm_id: Uuid,
-        actor: Option<Uuid>,
+        actor: impl Into<crate::audit::Actor>,
         user: &crate::model::User,
         attributes: serde_json::Map<String, serde_json::Value>,
     ) -> Result<()> {
+        let actor: crate::audit::Actor = actor.into();
         let actor = Actor {
             realm_id,
-            user: actor,
+            user: actor.user,
+            home_realm: actor.realm,
             request_id: None,
         };
         let before = serde_json::Value::Object(user.attributes.clone());

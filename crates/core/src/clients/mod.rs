@@ -134,13 +134,13 @@ impl<'a> Clients<'a> {
     /// The realm's clients, ordered by `client_id`.
     pub async fn list(&self, admin: &Allowed<ClientsRead>) -> Result<Vec<OAuthClient>> {
         let caller = &admin.caller();
-        Ok(self.i.store.list_clients(caller.who.realm.id).await?)
+        Ok(self.i.store.list_clients(caller.realm.id).await?)
     }
 
     /// One client by `client_id`.
     pub async fn get(&self, admin: &Allowed<ClientsRead>, client_id: &str) -> Result<OAuthClient> {
         let caller = &admin.caller();
-        self.find(caller.who.realm.id, client_id).await
+        self.find(caller.realm.id, client_id).await
     }
 
     /// A client of a realm by `client_id`, to change it.
@@ -247,7 +247,7 @@ impl<'a> Clients<'a> {
         let now = self.i.clock.now();
         let mut client = OAuthClient {
             id: new_id(),
-            realm_id: caller.who.realm.id,
+            realm_id: caller.realm.id,
             client_id,
             name,
             client_type,
@@ -296,7 +296,7 @@ impl<'a> Clients<'a> {
         input: proto::UpdateClientRequest,
     ) -> Result<RegisteredClient> {
         let caller = &admin.caller();
-        let mut c = self.find(caller.who.realm.id, client_id).await?;
+        let mut c = self.find(caller.realm.id, client_id).await?;
         let mut errors = Vec::new();
         if let Some(n) = input.name {
             c.name = name(&n, &mut errors);
@@ -400,7 +400,7 @@ impl<'a> Clients<'a> {
         client_id: &str,
     ) -> Result<RegisteredClient> {
         let caller = &admin.caller();
-        let mut c = self.find(caller.who.realm.id, client_id).await?;
+        let mut c = self.find(caller.realm.id, client_id).await?;
         if !c.auth_method.uses_secret() {
             return Err(Error::Conflict(format!(
                 "the client authenticates with {}, not a secret",
@@ -424,7 +424,7 @@ impl<'a> Clients<'a> {
     /// Deletes a client, ending the sessions and tokens it holds.
     pub async fn delete(&self, admin: &Allowed<ClientsManage>, client_id: &str) -> Result<()> {
         let caller = &admin.caller();
-        let c = self.find(caller.who.realm.id, client_id).await?;
+        let c = self.find(caller.realm.id, client_id).await?;
         let now = self.i.clock.now();
         let ended = self
             .i

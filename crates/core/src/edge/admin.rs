@@ -43,7 +43,7 @@ impl Edge<'_> {
         crate::audit::event(
             self.i,
             realm_id,
-            Some(admin.caller().who.user_id),
+            admin.caller(),
             "edge.block.lift",
             format!("block:{}", block.id),
             serde_json::to_value(&block).unwrap_or_default(),
@@ -87,7 +87,7 @@ impl Edge<'_> {
         crate::audit::event(
             self.i,
             realm_id,
-            Some(admin.caller().who.user_id),
+            admin.caller(),
             "edge.rate_limits.update",
             format!("realm:{realm_id}"),
             serde_json::to_value(&policy).unwrap_or_default(),
@@ -112,7 +112,7 @@ impl Edge<'_> {
         crate::audit::event(
             self.i,
             realm_id,
-            Some(admin.caller().who.user_id),
+            admin.caller(),
             "edge.rate_limits.reset",
             format!("realm:{realm_id}"),
             serde_json::Value::Null,

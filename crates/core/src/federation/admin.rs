@@ -225,7 +225,7 @@ impl Federation<'_> {
         crate::audit::event(
             self.i,
             p.realm_id,
-            Some(admin.caller().who.user_id),
+            admin.caller(),
             action,
             format!("identity_provider:{}", p.id),
             detail,

@@ -558,7 +558,7 @@ impl Federation<'_> {
         {
             return Err(Error::NotFound("social account"));
         }
-        self.audit_unlink(realm_id, Some(admin.caller().who.user_id), user_id, id)
+        self.audit_unlink(realm_id, admin.caller(), user_id, id)
             .await;
         Ok(())
     }
@@ -597,7 +597,13 @@ impl Federation<'_> {
         Ok(())
     }
 
-    async fn audit_unlink(&self, realm_id: Uuid, actor: Option<Uuid>, user_id: Uuid, id: Uuid) {
+    async fn audit_unlink(
+        &self,
+        realm_id: Uuid,
+        actor: impl Into<crate::audit::Actor>,
+        user_id: Uuid,
+        id: Uuid,
+    ) {
         crate::audit::event(
             self.i,
             realm_id,

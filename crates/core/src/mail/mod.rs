@@ -23,7 +23,6 @@ use crate::app::Inner;
 use crate::error::{Error, Result};
 use crate::model::{Email, Realm, new_id};
 use crate::ports::Mailer;
-use crate::tokens::Principal;
 
 pub use crate::model::mail::{
     EmailToken, EmailTokenPurpose, MailKind, MailStatus, MailTemplate, MxAnswer, OutboxMessage,
@@ -143,21 +142,27 @@ impl<'a> Mail<'a> {
         crate::users::Users::new(self.i)
     }
 
-    /// Proves the caller administers its realm (`users:manage`).
-    pub async fn require_admin(&self, who: &Principal) -> Result<TemplateAdmin> {
-        self.users().require_admin(who).await?;
+    /// Proves the caller administers the realm it acts in (`users:manage`).
+    pub async fn require_admin(
+        &self,
+        requester: &crate::access::Requester,
+    ) -> Result<TemplateAdmin> {
+        self.users().require_admin(requester).await?;
         Ok(TemplateAdmin {
-            realm_id: who.realm.id,
+            realm_id: requester.realm().id,
             fresh: false,
         })
     }
 
     /// Proves the caller administers its realm and authenticated recently:
     /// what changing a template needs.
-    pub async fn require_fresh_admin(&self, who: &Principal) -> Result<TemplateAdmin> {
-        self.users().require_fresh_admin(who).await?;
+    pub async fn require_fresh_admin(
+        &self,
+        requester: &crate::access::Requester,
+    ) -> Result<TemplateAdmin> {
+        self.users().require_fresh_admin(requester).await?;
         Ok(TemplateAdmin {
-            realm_id: who.realm.id,
+            realm_id: requester.realm().id,
             fresh: true,
         })
     }

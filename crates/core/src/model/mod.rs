@@ -653,6 +653,9 @@ pub struct AuditRecord {
     pub realm_id: Uuid,
     /// The acting user or client; `None` for the server itself.
     pub actor: Option<Uuid>,
+    /// The actor's own realm when it acted in this one across realms (a
+    /// server administrator); `None` when it acted in its own realm.
+    pub actor_realm_id: Option<Uuid>,
     /// What happened, dotted: `role.create`, `group.member.add`, `authz.check.deny`.
     pub action: String,
     /// What it happened to: `role:<id>`, `user:<id>`, ...

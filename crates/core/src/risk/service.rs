@@ -70,12 +70,12 @@ impl<'a> Risk<'a> {
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
-        let realm = &caller.who.realm;
+        let realm = &caller.realm;
         let now = self.i.clock.now();
         self.i.store.put_risk_policy(realm.id, &policy, now).await?;
         self.audit(
             realm.id,
-            Some(caller.who.user_id),
+            *caller,
             "risk.policy.update",
             format!("realm:{}", realm.id),
             json!(policy),
@@ -281,7 +281,7 @@ impl<'a> Risk<'a> {
     async fn audit(
         &self,
         realm_id: Uuid,
-        actor: Option<Uuid>,
+        actor: impl Into<crate::audit::Actor>,
         action: &str,
         target: String,
         detail: serde_json::Value,

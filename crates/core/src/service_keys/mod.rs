@@ -309,7 +309,7 @@ impl<'a> ServiceKeys<'a> {
         crate::audit::event(
             self.i,
             k.realm_id,
-            Some(admin.caller().who.user_id),
+            admin.caller(),
             action,
             format!("service_key:{}", k.id),
             detail,

@@ -101,11 +101,7 @@ pub(crate) async fn authorize_post(
     session: CookieSession,
     Json(body): Json<BffAuthorizeRequest>,
 ) -> Result<axum::Json<CheckResponseBody>, ApiError> {
-    let requester = Requester {
-        who: session.holder.principal,
-        request_id: session.request_id,
-        ip: session.ip,
-    };
+    let requester = Requester::new(session.holder.principal, session.request_id, session.ip);
     let input = CheckRequestBody {
         subject: None,
         action: body.action,

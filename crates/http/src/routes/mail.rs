@@ -15,7 +15,7 @@ use secrecy::SecretString;
 
 use super::realm_route;
 use crate::error::ApiError;
-use crate::extract::{Authenticated, ClientMeta, Json, Params, RealmCtx};
+use crate::extract::{AdminCtx, Authenticated, ClientMeta, Json, Params, RealmCtx};
 use crate::state::AppState;
 
 /// The one answer to a reset request.
@@ -161,7 +161,7 @@ pub(crate) async fn reset_password_post(
     ))]
 pub(crate) async fn mail_template_get(
     State(state): State<AppState>,
-    Authenticated(who): Authenticated,
+    AdminCtx(who): AdminCtx,
     params: Params,
 ) -> Result<axum::Json<MailTemplateView>, ApiError> {
     let mail = state.core.mail();
@@ -184,7 +184,7 @@ pub(crate) async fn mail_template_get(
     ))]
 pub(crate) async fn mail_template_put(
     State(state): State<AppState>,
-    Authenticated(who): Authenticated,
+    AdminCtx(who): AdminCtx,
     params: Params,
     Json(body): Json<PutMailTemplateRequest>,
 ) -> Result<axum::Json<MailTemplateView>, ApiError> {
@@ -210,7 +210,7 @@ pub(crate) async fn mail_template_put(
     ))]
 pub(crate) async fn mail_template_delete(
     State(state): State<AppState>,
-    Authenticated(who): Authenticated,
+    AdminCtx(who): AdminCtx,
     params: Params,
 ) -> Result<StatusCode, ApiError> {
     let mail = state.core.mail();

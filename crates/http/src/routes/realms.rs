@@ -7,9 +7,12 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use portcullis_core::Principal;
 use portcullis_core::model::{Realm, RealmName, SigningAlgorithm};
-use portcullis_core::realms::{NewRealm, RealmPatch, ServerAdmin, new_realm_errors};
+use portcullis_core::realms::{FirstAdmin, NewRealm, RealmPatch, ServerAdmin, new_realm_errors};
 use portcullis_core::{Error, FieldError};
-use portcullis_proto::{CreateRealmRequest, Problem, RealmView, UpdateRealmRequest};
+use portcullis_proto::{
+    CreateRealmRequest, CreatedRealmView, FirstAdminView, Problem, RealmView, UpdateRealmRequest,
+};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::ApiError;
 use crate::extract::{Json, Params, RealmCtx, bearer_principal};
@@ -103,7 +106,7 @@ pub(crate) async fn realms_list(
 #[utoipa::path(post, path = "/api/v1/realms", tag = "realms", security(("bearer" = [])),
     request_body = CreateRealmRequest,
     responses(
-        (status = 201, description = "Created", body = RealmView),
+        (status = 201, description = "Created, with its first administrator when asked for", body = CreatedRealmView),
         (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller lacks the permission", body = Problem, content_type = "application/problem+json"),
@@ -112,7 +115,7 @@ pub(crate) async fn realm_post(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
     Json(body): Json<CreateRealmRequest>,
-) -> Result<(StatusCode, axum::Json<RealmView>), ApiError> {
+) -> Result<(StatusCode, axum::Json<CreatedRealmView>), ApiError> {
     let admin = fresh_server_admin(&state, &headers).await?;
     let mut errors = Vec::new();
     let name = RealmName::parse(&body.name)
@@ -130,7 +133,7 @@ pub(crate) async fn realm_post(
         ));
         return Err(Error::Validation(errors).into());
     };
-    let realm = state
+    let created = state
         .core
         .realms()
         .create(
@@ -144,10 +147,24 @@ pub(crate) async fn realm_post(
                 roles_claim: body.roles_claim,
                 require_verified_email: body.require_verified_email,
                 check_email_mx: body.check_email_mx,
+                admin: body.admin.map(|a| FirstAdmin {
+                    email: a.email,
+                    password: a.password.map(SecretString::from),
+                    name: a.name,
+                }),
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(realm_view(&state, &realm))))
+    let admin = created.admin.map(|(user, generated)| FirstAdminView {
+        id: user.user.id,
+        email: user.user.email.to_string(),
+        generated_password: generated.map(|p| p.expose_secret().to_owned()),
+    });
+    let view = CreatedRealmView {
+        realm: realm_view(&state, &created.realm),
+        admin,
+    };
+    Ok((StatusCode::CREATED, axum::Json(view)))
 }
 
 /// Get a realm.

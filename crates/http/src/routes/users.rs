@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 use super::realm_route;
 use super::respond::user_view;
 use crate::error::ApiError;
-use crate::extract::{Authenticated, Json, Params};
+use crate::extract::{AdminCtx, Json, Params};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -43,7 +43,7 @@ pub(crate) struct ListQuery {
 
 async fn admin(
     state: &AppState,
-    who: &portcullis_core::Principal,
+    who: &portcullis_core::access::Requester,
 ) -> Result<portcullis_core::users::RealmAdmin, ApiError> {
     Ok(state.core.users().require_admin(who).await?)
 }
@@ -51,7 +51,7 @@ async fn admin(
 /// An administrator who may write: one who authenticated recently.
 async fn fresh_admin(
     state: &AppState,
-    who: &portcullis_core::Principal,
+    who: &portcullis_core::access::Requester,
 ) -> Result<portcullis_core::users::RealmAdmin, ApiError> {
     Ok(state.core.users().require_fresh_admin(who).await?)
 }
@@ -67,7 +67,7 @@ async fn fresh_admin(
     ))]
 pub(crate) async fn users_list(
     State(state): State<AppState>,
-    Authenticated(who): Authenticated,
+    AdminCtx(who): AdminCtx,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<UserList>, ApiError> {
     let Query(q) =
@@ -99,7 +99,7 @@ pub(crate) async fn users_list(
     ))]
 pub(crate) async fn user_post(
     State(state): State<AppState>,
-    Authenticated(who): Authenticated,
+    AdminCtx(who): AdminCtx,
     Json(body): Json<CreateUserRequest>,
 ) -> Result<(StatusCode, axum::Json<UserView>), ApiError> {
     let admin = fresh_admin(&state, &who).await?;
@@ -130,7 +130,7 @@ pub(crate) async fn user_post(
     ))]
 pub(crate) async fn user_get(
     State(state): State<AppState>,
-    Authenticated(who): Authenticated,
+    AdminCtx(who): AdminCtx,
     params: Params,
 ) -> Result<axum::Json<UserView>, ApiError> {
     let admin = admin(&state, &who).await?;
@@ -152,7 +152,7 @@ pub(crate) async fn user_get(
     ))]
 pub(crate) async fn user_put(
     State(state): State<AppState>,
-    Authenticated(who): Authenticated,
+    AdminCtx(who): AdminCtx,
     params: Params,
     Json(body): Json<UpdateUserRequest>,
 ) -> Result<axum::Json<UserView>, ApiError> {
@@ -185,7 +185,7 @@ pub(crate) async fn user_put(
     ))]
 pub(crate) async fn user_delete(
     State(state): State<AppState>,
-    Authenticated(who): Authenticated,
+    AdminCtx(who): AdminCtx,
     params: Params,
 ) -> Result<StatusCode, ApiError> {
     let admin = fresh_admin(&state, &who).await?;
@@ -204,7 +204,7 @@ pub(crate) async fn user_delete(
     ))]
 pub(crate) async fn user_deactivate(
     State(state): State<AppState>,
-    Authenticated(who): Authenticated,
+    AdminCtx(who): AdminCtx,
     params: Params,
 ) -> Result<axum::Json<UserView>, ApiError> {
     let admin = fresh_admin(&state, &who).await?;
@@ -223,7 +223,7 @@ pub(crate) async fn user_deactivate(
     ))]
 pub(crate) async fn user_reactivate(
     State(state): State<AppState>,
-    Authenticated(who): Authenticated,
+    AdminCtx(who): AdminCtx,
     params: Params,
 ) -> Result<axum::Json<UserView>, ApiError> {
     let admin = fresh_admin(&state, &who).await?;

@@ -226,11 +226,7 @@ async fn env() -> Env {
         clock,
         http,
         upstream,
-        admin: Requester {
-            who,
-            request_id: None,
-            ip: None,
-        },
+        admin: Requester::new(who, None, None),
         answers: Arc::default(),
         providers: AtomicUsize::new(0),
     }

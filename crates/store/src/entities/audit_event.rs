@@ -13,6 +13,8 @@ pub struct Model {
     pub realm_id: Uuid,
     /// The acting user or client; `None` for the server.
     pub actor: Option<Uuid>,
+    /// The actor's own realm when it acted across realms.
+    pub actor_realm_id: Option<Uuid>,
     /// What happened (`role.create`).
     pub action: String,
     /// What it happened to (`role:<id>`).

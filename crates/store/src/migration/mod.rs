@@ -19,6 +19,7 @@ mod m20261207_000001_federation;
 mod m20261208_000001_edge;
 mod m20261208_000002_revocation_sync;
 mod m20261208_000003_client_links;
+mod m20261209_000001_cross_realm_audit;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000001_edge::Migration),
             Box::new(m20261208_000002_revocation_sync::Migration),
             Box::new(m20261208_000003_client_links::Migration),
+            Box::new(m20261209_000001_cross_realm_audit::Migration),
         ]
     }
 }

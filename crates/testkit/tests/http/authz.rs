@@ -518,11 +518,19 @@ backend_tests!(realms_are_isolated, |app: TestApp| async move {
         json!({"name": "main-only"}),
     )
     .await;
-    // The main realm's admin token is not accepted in acme.
+    // The main realm's admin sees acme's roles (acting on behalf of the
+    // server), not main's.
     let r = app
         .get("/api/v1/realms/acme/rbac/roles", Some(&admin))
         .await;
-    assert_eq!(r.status, 401);
+    assert_eq!(r.status, 200);
+    assert!(!r.text.contains("main-only"), "{}", r.text);
+    // A plain user of main is refused there.
+    let user = app.user("plain@example.com").await;
+    let r = app
+        .get("/api/v1/realms/acme/rbac/roles", Some(&user.access_token))
+        .await;
+    assert_eq!(r.status, 403);
     let r = app
         .get("/api/v1/realms/main/rbac/roles/main-only", Some(&admin))
         .await;

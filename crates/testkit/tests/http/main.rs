@@ -13,6 +13,7 @@ mod api_conformance;
 mod authz;
 mod bff;
 mod clients;
+mod cross_realm;
 mod edge;
 mod errors;
 // `mail_tests!` (mail.rs) serves links.rs and link_pages.rs too.

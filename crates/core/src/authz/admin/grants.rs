@@ -9,7 +9,7 @@ impl Authz<'_> {
     pub async fn grants(&self, of: ReadGrants<'_>) -> Result<Read<Grants>> {
         let (caller, to) = of.split();
         let caller = &caller;
-        let view = self.view(caller.who.realm.id, None).await?;
+        let view = self.view(caller.realm.id, None).await?;
         let grantee = grantee(&view, to)?;
         let now = self.now_micros();
         let grants = Grants {

@@ -8,7 +8,7 @@ impl Authz<'_> {
     /// Every group, by name.
     pub async fn list_groups(&self, admin: &Allowed<GroupsRead>) -> Result<Read<Vec<Group>>> {
         let caller = &admin.caller();
-        let view = self.view(caller.who.realm.id, None).await?;
+        let view = self.view(caller.realm.id, None).await?;
         let mut groups = view.snapshot.groups.clone();
         groups.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Read {
@@ -20,7 +20,7 @@ impl Authz<'_> {
     /// One group, by id or name.
     pub async fn get_group(&self, admin: &Allowed<GroupsRead>, group: &str) -> Result<Read<Group>> {
         let caller = &admin.caller();
-        let view = self.view(caller.who.realm.id, None).await?;
+        let view = self.view(caller.realm.id, None).await?;
         let id = input::group_in_path(&view, group)?;
         let g = view
             .compiled
@@ -36,7 +36,7 @@ impl Authz<'_> {
         id: Uuid,
         revision: i64,
     ) -> Result<Read<Group>> {
-        let view = self.view(caller.who.realm.id, Some(revision)).await?;
+        let view = self.view(caller.realm.id, Some(revision)).await?;
         let g = view
             .compiled
             .group(id)
@@ -183,7 +183,7 @@ impl Authz<'_> {
         group: &str,
     ) -> Result<Read<Vec<Held<Membership>>>> {
         let caller = &admin.caller();
-        let view = self.view(caller.who.realm.id, None).await?;
+        let view = self.view(caller.realm.id, None).await?;
         let id = input::group_in_path(&view, group)?;
         let now = self.now_micros();
         let members = view

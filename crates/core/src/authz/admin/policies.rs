@@ -8,7 +8,7 @@ impl Authz<'_> {
     /// Every policy, highest priority first.
     pub async fn list_policies(&self, admin: &Allowed<PoliciesRead>) -> Result<Read<Vec<Policy>>> {
         let caller = &admin.caller();
-        let view = self.view(caller.who.realm.id, None).await?;
+        let view = self.view(caller.realm.id, None).await?;
         let mut items = view.snapshot.policies.clone();
         items.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.name.cmp(&b.name)));
         Ok(Read { view, value: items })
@@ -21,7 +21,7 @@ impl Authz<'_> {
         policy: &str,
     ) -> Result<Read<Policy>> {
         let caller = &admin.caller();
-        let view = self.view(caller.who.realm.id, None).await?;
+        let view = self.view(caller.realm.id, None).await?;
         let p = find_policy(&view, policy)?.clone();
         Ok(Read { view, value: p })
     }
@@ -52,7 +52,7 @@ impl Authz<'_> {
                 })
             })
             .await?;
-        let view = self.view(caller.who.realm.id, Some(revision)).await?;
+        let view = self.view(caller.realm.id, Some(revision)).await?;
         let p = find_policy(&view, &id.to_string())?.clone();
         Ok(Read { view, value: p })
     }
@@ -88,7 +88,7 @@ impl Authz<'_> {
             })
             .await?;
         let id = policy_id.ok_or(Error::Internal("authz-policy"))?;
-        let view = self.view(caller.who.realm.id, Some(revision)).await?;
+        let view = self.view(caller.realm.id, Some(revision)).await?;
         let p = find_policy(&view, &id.to_string())?.clone();
         Ok(Read { view, value: p })
     }

@@ -8,7 +8,7 @@ impl Authz<'_> {
     /// Every role of the realm, by name.
     pub async fn list_roles(&self, admin: &Allowed<RolesRead>) -> Result<Read<Vec<Role>>> {
         let caller = &admin.caller();
-        let view = self.view(caller.who.realm.id, None).await?;
+        let view = self.view(caller.realm.id, None).await?;
         let mut roles = view.snapshot.roles.clone();
         roles.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Read { view, value: roles })
@@ -17,7 +17,7 @@ impl Authz<'_> {
     /// One role, by id or name.
     pub async fn get_role(&self, admin: &Allowed<RolesRead>, role: &str) -> Result<Read<Role>> {
         let caller = &admin.caller();
-        let view = self.view(caller.who.realm.id, None).await?;
+        let view = self.view(caller.realm.id, None).await?;
         let id = input::role_in_path(&view, role)?;
         let role = view
             .compiled
@@ -28,7 +28,7 @@ impl Authz<'_> {
     }
 
     async fn role_after(&self, caller: &Caller<'_>, id: Uuid, revision: i64) -> Result<Read<Role>> {
-        let view = self.view(caller.who.realm.id, Some(revision)).await?;
+        let view = self.view(caller.realm.id, Some(revision)).await?;
         let role = view
             .compiled
             .role(id)
@@ -322,7 +322,7 @@ impl Authz<'_> {
             })
         })
         .await?;
-        let list = self.permissions_of(caller.who.realm.id).await?;
+        let list = self.permissions_of(caller.realm.id).await?;
         list.value
             .into_iter()
             .find(|u| u.permission == text)
