@@ -45,7 +45,7 @@
 //!   providers, the opposite of a pure protocol crate.
 //!
 //! The grammar is small: a hand-written recursive-descent parser
-//! (`filter/parser.rs`, about 500 lines) gives errors that say what was
+//! (`filter/parser.rs`, about 600 lines) gives errors that say what was
 //! expected and at which character, limits checked while parsing, and an
 //! AST shaped for translation into SQL. Property tests check that printing
 //! and parsing back gives the same AST and that no input panics.
