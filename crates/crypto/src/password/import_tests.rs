@@ -364,3 +364,42 @@ fn auth0_password_hash_field() {
     );
     assert!(from_auth0_password_hash("secret").is_err());
 }
+
+#[test]
+fn converted_hashes_upgrade_to_argon2id_on_sign_in() {
+    // What the login path does: verify the imported hash, and on `needs_rehash` store a fresh
+    // hash of the password, which then verifies as current.
+    let hasher = PasswordHasher::new(FAST).unwrap();
+    let imported = [
+        (
+            from_keycloak(
+                &keycloak_secret(
+                    "qnA427fe69fAjkevcHZvnm7vp3MewnxKL4g2WLfI7U6teQVH1eR2L5DfcV0psPIfjGPtlZbkpnogYX+2TaSl6w==",
+                    KEYCLOAK_SALT,
+                ),
+                &keycloak_pbkdf2("pbkdf2-sha256", 27_500),
+            )
+            .unwrap(),
+            "correct horse",
+        ),
+        (
+            from_auth0(&json!({"algorithm": "sha256", "hash": {"value": "TwbH7D0EqeGOI0UO3LAmB1hiQxGLkKUV8yaX74I8F78=", "encoding": "base64"}, "salt": {"value": "AAFOYUNs", "encoding": "base64", "position": "prefix"}})).unwrap(),
+            "correct horse",
+        ),
+        (
+            from_auth0_password_hash("$2b$10$nFguVi9LsCAcvTZFKQlRKeLVydo8ETv483lkNsSFI/Wl1Rz1Ypo1K").unwrap(),
+            "hello",
+        ),
+    ];
+    for (stored, password) in imported {
+        assert_eq!(hasher.verify(password, &stored), Ok(REHASH), "{stored}");
+        let upgraded = hasher.hash(password).unwrap();
+        assert_eq!(is_importable(&upgraded), Ok(HashFormat::Argon2id));
+        assert_eq!(
+            hasher.verify(password, &upgraded),
+            Ok(Verification::Valid {
+                needs_rehash: false
+            })
+        );
+    }
+}

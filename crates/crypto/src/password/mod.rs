@@ -22,7 +22,10 @@
 //! stored forms.
 //!
 //! Every check compares the whole computed hash in constant time, so a wrong password costs
-//! the same time as a right one (the KDF runs in full either way).
+//! the same time as a right one (the KDF runs in full either way). An imported hash costs what
+//! its own parameters cost, though, not what the hasher's do: until the user's next sign-in
+//! replaces it, such an account answers in another time than an unknown one (for which
+//! [`PasswordHasher::dummy_verify`] spends one Argon2id verification with current parameters).
 //!
 //! # The salted SHA form
 //!
