@@ -362,4 +362,6 @@ fn member_path(key: &str, urn: Option<&str>) -> Result<AttrPath, ScimError> {
 }
 
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod tests;
