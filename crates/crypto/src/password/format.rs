@@ -29,14 +29,14 @@ pub enum HashFormat {
     Argon2i,
     /// `$argon2d$...` (PHC).
     Argon2d,
-    /// `$2a$`, `$2b$`, `$2y$` (bcrypt), or Django's `bcrypt$$2b$...`.
+    /// `$2a$`, `$2b$`, `$2y$` (bcrypt).
     Bcrypt,
     /// Django's `bcrypt_sha256$$2b$...`: bcrypt of the hex SHA-256 of the password.
     BcryptSha256,
     /// `$scrypt$ln=..,r=..,p=..$salt$hash` (PHC, as the RustCrypto `scrypt` crate and passlib
     /// write it).
     Scrypt,
-    /// `$pbkdf2-sha1$i=..,l=..$salt$hash` (PHC) or Django's `pbkdf2_sha1$...`.
+    /// `$pbkdf2-sha1$i=..,l=..$salt$hash` (PHC: Keycloak's `pbkdf2`, Auth0's `pbkdf2-sha1`).
     Pbkdf2Sha1,
     /// `$pbkdf2-sha256$i=..,l=..$salt$hash` (PHC) or Django's `pbkdf2_sha256$...`.
     Pbkdf2Sha256,

@@ -148,19 +148,9 @@ fn pbkdf2_existing_forms_classify() {
 fn django_vectors() {
     // Written by Django 5.2's own hashers (small costs), password "correct horse".
     known_answer(
-        "pbkdf2_sha1$1000$SaltSaltSalt1234$9iuUFI5V2QXj19HdzouWLQlfJrQ=",
-        "correct horse",
-        HashFormat::Pbkdf2Sha1,
-    );
-    known_answer(
         "argon2$argon2id$v=19$m=256,t=1,p=1$eEFTRlZyTWQ5NGpsRXdLdWh3VWxYaA$TfSyJ8z4IjHjo3PUjmbJ7Hj91mJBJA5B6n2Is+DLGmA",
         "correct horse",
         HashFormat::Argon2id,
-    );
-    known_answer(
-        "bcrypt$$2b$04$AnwOd5c9k/uCQXq54dm9NOmmCa2hlziG4gQ3vxump9XbL2z/mGfxS",
-        "correct horse",
-        HashFormat::Bcrypt,
     );
     known_answer(
         "bcrypt_sha256$$2b$04$5069TdNJTFNNFwQbh/qEkeOjT.7lN9/DLYhEkY0K.1ZEH38IHhJ1q",
@@ -176,7 +166,20 @@ fn django_vectors() {
         Ok(Verification::Invalid)
     );
     // A Django prefix on the wrong kind of hash is refused.
-    assert!(is_importable("bcrypt$$argon2id$v=19$m=256,t=1,p=1$c29tZXNhbHQ$AAAA").is_err());
+    assert!(is_importable("bcrypt_sha256$$argon2id$v=19$m=256,t=1,p=1$c29tZXNhbHQ$AAAA").is_err());
+    // Django's other hashers are not among the import formats: pbkdf2_sha1 and plain bcrypt
+    // (written by Django 5.2 for "correct horse") are refused.
+    for stored in [
+        "pbkdf2_sha1$1000$SaltSaltSalt1234$9iuUFI5V2QXj19HdzouWLQlfJrQ=",
+        "bcrypt$$2b$04$AnwOd5c9k/uCQXq54dm9NOmmCa2hlziG4gQ3vxump9XbL2z/mGfxS",
+    ] {
+        assert_eq!(
+            is_importable(stored),
+            Err(CryptoError::UnimportableHash(
+                "unknown password hash format"
+            ))
+        );
+    }
 }
 
 #[test]

@@ -47,13 +47,11 @@ impl BcryptHash<'_> {
     }
 }
 
-/// Recognises bcrypt in any supported spelling: `$2a$`/`$2b$`/`$2y$`, Django's `bcrypt$` and
-/// `bcrypt_sha256$` prefixes. `None` when `stored` is not bcrypt at all.
+/// Recognises bcrypt in any supported spelling: `$2a$`/`$2b$`/`$2y$`, or Django's
+/// `bcrypt_sha256$` prefix. `None` when `stored` is not bcrypt at all.
 pub(super) fn parse_bcrypt_any(stored: &str) -> Option<Result<BcryptHash<'_>, Reason>> {
     let (mcf, input) = if let Some(mcf) = stored.strip_prefix("bcrypt_sha256$") {
         (mcf, BcryptInput::Sha256Hex)
-    } else if let Some(mcf) = stored.strip_prefix("bcrypt$") {
-        (mcf, BcryptInput::Plain)
     } else if stored.starts_with("$2") {
         (stored, BcryptInput::Plain)
     } else {
@@ -96,7 +94,7 @@ pub(super) fn verify_bcrypt(password: &str, hash: &BcryptHash<'_>) -> Verificati
 /// The PRF of a PBKDF2 hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Pbkdf2Prf {
-    /// HMAC-SHA-1 (Keycloak's `pbkdf2`, Auth0's `pbkdf2-sha1`, Django's `pbkdf2_sha1`).
+    /// HMAC-SHA-1 (Keycloak's `pbkdf2`, Auth0's `pbkdf2-sha1`).
     Sha1,
     /// HMAC-SHA-256.
     Sha256,
@@ -152,21 +150,15 @@ impl Pbkdf2Hash {
 }
 
 /// Recognises PBKDF2 in PHC form (`$pbkdf2-sha1$`, `$pbkdf2-sha256$`, `$pbkdf2-sha512$`) or
-/// Django's (`pbkdf2_sha256$`, `pbkdf2_sha1$`). `None` when `stored` is not PBKDF2 at all.
+/// Django's (`pbkdf2_sha256$`). `None` when `stored` is not PBKDF2 at all.
 pub(super) fn parse_pbkdf2_any(stored: &str) -> Option<Result<Pbkdf2Hash, Reason>> {
     if stored.starts_with("$pbkdf2") {
-        return Some(parse_pbkdf2_phc(stored));
-    }
-    [
-        ("pbkdf2_sha256$", Pbkdf2Prf::Sha256),
-        ("pbkdf2_sha1$", Pbkdf2Prf::Sha1),
-    ]
-    .into_iter()
-    .find_map(|(prefix, prf)| {
+        Some(parse_pbkdf2_phc(stored))
+    } else {
         stored
-            .strip_prefix(prefix)
-            .map(|rest| parse_django(prf, rest))
-    })
+            .strip_prefix("pbkdf2_sha256$")
+            .map(|rest| parse_django(Pbkdf2Prf::Sha256, rest))
+    }
 }
 
 /// `$pbkdf2-sha256$i=..,l=..$salt$hash` (PHC, B64 salt and hash, as written by the RustCrypto
@@ -201,8 +193,8 @@ fn parse_pbkdf2_phc(stored: &str) -> Result<Pbkdf2Hash, Reason> {
     checked(prf, iterations, salt.as_ref(), expected.as_bytes())
 }
 
-/// Django's `pbkdf2_<digest>$iterations$salt$base64hash`, after the algorithm prefix; the
-/// salt is used as its literal bytes.
+/// Django's `pbkdf2_sha256$iterations$salt$base64hash`, after the algorithm prefix; the salt
+/// is used as its literal bytes.
 fn parse_django(prf: Pbkdf2Prf, rest: &str) -> Result<Pbkdf2Hash, Reason> {
     let mut parts = rest.split('$');
     let (Some(iterations), Some(salt), Some(hash), None) =

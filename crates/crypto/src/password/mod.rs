@@ -7,11 +7,11 @@
 //! |---|---|---|
 //! | `$argon2id$`, `$argon2i$`, `$argon2d$` | the hash's own embedded parameters | unless argon2id v19 with the hasher's current parameters |
 //! | Django's `argon2$argon2id$...` | likewise | always |
-//! | `$2a$`, `$2b$`, `$2y$` (bcrypt); Django's `bcrypt$$2b$...` | the `bcrypt` crate (the password's first 72 bytes) | always |
+//! | `$2a$`, `$2b$`, `$2y$` (bcrypt) | the `bcrypt` crate (the password's first 72 bytes) | always |
 //! | Django's `bcrypt_sha256$$2b$...` | bcrypt of the lower-case hex SHA-256 of the password | always |
 //! | `$scrypt$ln=..,r=..,p=..$salt$hash` (PHC, RustCrypto `scrypt`, passlib) | the `scrypt` crate | always |
 //! | `$pbkdf2-sha1$`, `$pbkdf2-sha256$`, `$pbkdf2-sha512$` with `i=..,l=..` (PHC, RustCrypto `pbkdf2`, Auth0) | aws-lc-rs | always |
-//! | `pbkdf2_sha256$iterations$salt$hash`, `pbkdf2_sha1$...` (Django) | aws-lc-rs | always |
+//! | `pbkdf2_sha256$iterations$salt$hash` (Django) | aws-lc-rs | always |
 //! | `$sha256-salted$pos=..$salt$hash`, `$sha512-salted$...` (one salted digest, see below) | aws-lc-rs | always |
 //!
 //! Anything else is [`CryptoError::UnsupportedHash`]. Stored hashes whose cost would take
