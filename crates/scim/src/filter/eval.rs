@@ -3,7 +3,10 @@
 //! Rules (RFC 7644 §3.4.2.2):
 //! - A multi-valued attribute matches if any of its values matches; an
 //!   absent attribute matches nothing, except `eq null` (and `ne null`
-//!   matches any present value).
+//!   matches any present value). So `ne` is "some value differs", not
+//!   "no value equals": `emails.value ne "a"` matches a user with emails
+//!   `a` and `b`, and a user without emails matches no `ne` (as SQL's
+//!   `column <> ?` is not true for NULL).
 //! - Strings compare ignoring case unless the attribute is `caseExact` in
 //!   the schema (`id`, `externalId`); attributes the schema does not know
 //!   compare ignoring case.

@@ -437,6 +437,9 @@ fn eval_multi_valued_any() {
     );
     assert!(m(r#"emails[primary eq true]"#));
     assert!(!m(r#"emails[type eq "other"]"#));
+    // `ne`: some value differs; an absent attribute matches no `ne`.
+    assert!(m(r#"emails.value ne "babs@jensen.org""#));
+    assert!(!m(r#"nickName ne "x""#));
 }
 
 #[test]
