@@ -13,6 +13,11 @@ pub enum CryptoError {
     /// A stored password hash is in an unknown format or is garbled.
     #[error("unsupported or malformed password hash")]
     UnsupportedHash,
+    /// A stored password hash, or an export record to convert into one, cannot be imported.
+    /// The reason is a fixed text naming what is wrong (format, parameter, cost limit), safe to
+    /// print per line of an import report: it never contains the hash, salt or any input value.
+    #[error("password hash cannot be imported: {0}")]
+    UnimportableHash(&'static str),
     /// Computing a password hash failed.
     #[error("password hashing failed")]
     Hashing,

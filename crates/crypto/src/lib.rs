@@ -2,8 +2,9 @@
 //!
 //! This crate owns everything that touches key material or password hashes:
 //!
-//! * [`password`]: Argon2id password hashing, verification of legacy hashes (bcrypt, PBKDF2)
-//!   and a timing-equalising [`PasswordHasher::dummy_verify`].
+//! * [`password`]: Argon2id password hashing, verification of imported hashes (bcrypt, scrypt,
+//!   PBKDF2, salted SHA-2), the converters of Keycloak and Auth0 export records into them, and a
+//!   timing-equalising [`PasswordHasher::dummy_verify`].
 //! * [`random`]: OS-CSPRNG random bytes, tokens and generated passwords, SHA-256 and
 //!   constant-time comparison.
 //! * [`secret`]: the [`MasterKey`] that encrypts secrets at rest (AES-256-GCM).
@@ -31,7 +32,10 @@ pub use jws::{
     GeneratedKey, JwsHeader, SigningKey, VerifyingKey, decode_header, generate_signing_key,
     thumbprint, verify,
 };
-pub use password::{Argon2Params, PasswordHasher, Verification, release_thread_memory};
+pub use password::{
+    Argon2Params, HashFormat, PasswordHasher, Verification, from_auth0, from_auth0_password_hash,
+    from_keycloak, is_importable, release_thread_memory,
+};
 pub use random::{
     constant_time_eq, generate_password, hmac_sha256, random_bytes, random_digits, random_token,
     sha256,

@@ -1,4 +1,4 @@
-//! Password hashing: Argon2id for new hashes, verification of legacy formats.
+//! Password hashing: Argon2id for new hashes, verification of imported formats.
 //!
 //! New hashes are Argon2id PHC strings (`$argon2id$v=19$m=..,t=..,p=..$salt$hash`) with a random
 //! 16-byte salt. Verification dispatches on the stored string's prefix:
@@ -6,19 +6,56 @@
 //! | format | verified with | `needs_rehash` |
 //! |---|---|---|
 //! | `$argon2id$`, `$argon2i$`, `$argon2d$` | the hash's own embedded parameters | unless argon2id v19 with the hasher's current parameters |
-//! | `$2a$`, `$2b$`, `$2y$` (bcrypt) | the `bcrypt` crate | always |
-//! | `$pbkdf2-sha256$`, `$pbkdf2-sha512$` (PHC, as written by RustCrypto `pbkdf2`) | aws-lc-rs | always |
+//! | Django's `argon2$argon2id$...` | likewise | always |
+//! | `$2a$`, `$2b$`, `$2y$` (bcrypt) | the `bcrypt` crate (the password's first 72 bytes) | always |
+//! | Django's `bcrypt_sha256$$2b$...` | bcrypt of the lower-case hex SHA-256 of the password | always |
+//! | `$scrypt$ln=..,r=..,p=..$salt$hash` (PHC, RustCrypto `scrypt`, passlib) | the `scrypt` crate | always |
+//! | `$pbkdf2-sha1$`, `$pbkdf2-sha256$`, `$pbkdf2-sha512$` with `i=..,l=..` (PHC, RustCrypto `pbkdf2`, Auth0) | aws-lc-rs | always |
 //! | `pbkdf2_sha256$iterations$salt$hash` (Django) | aws-lc-rs | always |
+//! | `$sha256-salted$pos=..$salt$hash`, `$sha512-salted$...` (one salted digest, see below) | aws-lc-rs | always |
 //!
 //! Anything else is [`CryptoError::UnsupportedHash`]. Stored hashes whose cost would take
 //! unreasonable memory or time to check (see the `MAX_*` constants) are refused the same way,
-//! so an imported hash cannot exhaust the server.
+//! so an imported hash cannot exhaust the server. [`is_importable`] runs the same checks without
+//! a password, with a reason, for an import to refuse a bad line up front; [`from_keycloak`],
+//! [`from_auth0`] and [`from_auth0_password_hash`] turn other systems' export records into these
+//! stored forms.
+//!
+//! Every check compares the whole computed hash in constant time, so a wrong password costs
+//! the same time as a right one (the KDF runs in full either way). An imported hash costs what
+//! its own parameters cost, though, not what the hasher's do: until the user's next sign-in
+//! replaces it, such an account answers in another time than an unknown one (for which
+//! [`PasswordHasher::dummy_verify`] spends one Argon2id verification with current parameters).
+//!
+//! # The salted SHA form
+//!
+//! `$sha256-salted$pos=<prefix|suffix|none>[,enc=<utf16le|latin1>]$<salt>$<hash>` (likewise
+//! `$sha512-salted$`): `prefix` is `SHA(salt || password)`, `suffix` is
+//! `SHA(password || salt)`, `none` is `SHA(password)` with an empty salt field; `enc` is how
+//! the password becomes bytes (UTF-8 when absent); salt and hash are PHC "B64" (standard base64
+//! alphabet, no padding), the salt at most 256 bytes, the hash exactly 32 or 64 bytes.
 //!
 //! Hashing costs tens of milliseconds of CPU and ~19 MiB of memory by default: call it from a
 //! blocking thread pool, never directly on an async runtime worker.
 
+mod auth0;
+mod codec;
+mod format;
+mod keycloak;
 mod legacy;
+mod salted;
+mod scrypt;
+pub use auth0::{from_auth0, from_auth0_password_hash};
+pub use format::{HashFormat, MAX_STORED_HASH_LEN, is_importable};
+pub use keycloak::{MAX_KEYCLOAK_FIELD_LEN, from_keycloak};
 pub use legacy::{MAX_BCRYPT_COST, MAX_PBKDF2_ITERATIONS};
+pub use scrypt::{MAX_SCRYPT_MEMORY_BYTES, MAX_SCRYPT_WORK};
+#[cfg(test)]
+mod format_tests;
+#[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
+mod import_tests;
 #[cfg(test)]
 mod tests;
 
@@ -32,6 +69,7 @@ use argon2::{Algorithm, Argon2, Block, Version};
 
 use crate::CryptoError;
 use crate::random::{random_bytes, random_token};
+use format::{Argon2Hash, Stored};
 
 /// Largest Argon2 memory cost (KiB) accepted in a stored hash: 1 GiB.
 pub const MAX_ARGON2_MEMORY_KIB: u32 = 1024 * 1024;
@@ -213,50 +251,35 @@ impl PasswordHasher {
     /// [`CryptoError::UnsupportedHash`] for an unknown, garbled or unreasonably expensive
     /// stored hash. A wrong password is `Ok(Verification::Invalid)`, not an error.
     pub fn verify(&self, password: &str, stored: &str) -> Result<Verification, CryptoError> {
-        if stored.starts_with("$argon2") {
-            self.verify_argon2(password, stored)
-        } else if legacy::is_bcrypt(stored) {
-            legacy::verify_bcrypt(password, stored)
-        } else if legacy::is_pbkdf2(stored) {
-            legacy::verify_pbkdf2(password, stored)
-        } else {
-            Err(CryptoError::UnsupportedHash)
-        }
+        Ok(
+            match format::parse(stored).map_err(|_| CryptoError::UnsupportedHash)? {
+                Stored::Argon2(hash) => self.verify_argon2(password, &hash)?,
+                Stored::Bcrypt(hash) => legacy::verify_bcrypt(password, &hash),
+                Stored::Pbkdf2(hash) => legacy::verify_pbkdf2(password, &hash),
+                Stored::Scrypt(hash) => scrypt::verify(password, &hash),
+                Stored::Salted(hash) => salted::verify(password, &hash),
+            },
+        )
     }
 
-    fn verify_argon2(&self, password: &str, stored: &str) -> Result<Verification, CryptoError> {
-        let hash = PasswordHash::new(stored).map_err(|_| CryptoError::UnsupportedHash)?;
-        let algorithm =
-            Algorithm::new(hash.algorithm.as_str()).map_err(|_| CryptoError::UnsupportedHash)?;
-        let params = argon2::Params::try_from(&hash).map_err(|_| CryptoError::UnsupportedHash)?;
-        if params.m_cost() > MAX_ARGON2_MEMORY_KIB
-            || params.t_cost() > MAX_ARGON2_ITERATIONS
-            || params.p_cost() > MAX_ARGON2_PARALLELISM
-            || hash.salt.is_none()
-            || hash.hash.is_none()
-        {
-            return Err(CryptoError::UnsupportedHash);
-        }
-        let version = hash.version.unwrap_or(Version::V0x10.into());
-        let (Some(salt), Some(expected)) = (hash.salt.as_ref(), hash.hash.as_ref()) else {
-            return Err(CryptoError::UnsupportedHash);
-        };
-        let argon2 = Argon2::new(
-            algorithm,
-            Version::try_from(version).map_err(|_| CryptoError::UnsupportedHash)?,
-            params.clone(),
-        );
-        let expected = expected.as_bytes();
-        let mut out = vec![0u8; expected.len()];
-        with_memory(params.block_count(), |blocks| {
-            argon2.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, blocks)
+    fn verify_argon2(
+        &self,
+        password: &str,
+        hash: &Argon2Hash,
+    ) -> Result<Verification, CryptoError> {
+        let argon2 = Argon2::new(hash.algorithm, hash.version, hash.params.clone());
+        let mut out = vec![0u8; hash.expected.len()];
+        with_memory(hash.params.block_count(), |blocks| {
+            argon2.hash_password_into_with_memory(password.as_bytes(), &hash.salt, &mut out, blocks)
         })
         .map_err(|_| CryptoError::UnsupportedHash)?;
-        if !crate::random::constant_time_eq(&out, expected) {
+        if !crate::random::constant_time_eq(&out, &hash.expected) {
             return Ok(Verification::Invalid);
         }
-        let current = algorithm == Algorithm::Argon2id
-            && version == u32::from(Version::V0x13)
+        let params = &hash.params;
+        let current = !hash.django
+            && hash.algorithm == Algorithm::Argon2id
+            && hash.version == Version::V0x13
             && params.m_cost() == self.params.memory_kib
             && params.t_cost() == self.params.iterations
             && params.p_cost() == self.params.parallelism
