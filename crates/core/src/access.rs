@@ -100,6 +100,11 @@ rights! {
     ServiceKeysRead = "service-keys":"read";
     /// `service-keys:manage`: create, rotate, revoke and delete service keys.
     ServiceKeysManage = "service-keys":"manage", sensitive;
+    /// `organizations:read`: list and read organizations and their members.
+    OrganizationsRead = "organizations":"read";
+    /// `organizations:manage`: create, change and delete organizations and
+    /// their memberships.
+    OrganizationsManage = "organizations":"manage", sensitive;
 }
 
 /// An authenticated request's caller, owned: what [`Access::allow`] turns

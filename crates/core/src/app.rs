@@ -213,6 +213,11 @@ impl Portcullis {
         crate::service_keys::ServiceKeys::new(&self.inner)
     }
 
+    /// Organizations and their members.
+    pub fn organizations(&self) -> crate::orgs::Organizations<'_> {
+        crate::orgs::Organizations::new(&self.inner)
+    }
+
     /// User administration.
     pub fn users(&self) -> Users<'_> {
         Users::new(&self.inner)

@@ -23,6 +23,7 @@ pub mod mail;
 pub mod mfa;
 pub mod model;
 pub mod notices;
+pub mod orgs;
 pub mod passwords;
 pub mod ports;
 pub mod profile;

@@ -11,7 +11,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    auth, authz, bff, clients, federation, links, mail, mfa, oauth, ops, pages, realms, risk,
+    auth, authz, bff, clients, federation, links, mail, mfa, oauth, ops, orgs, pages, realms, risk,
     security, service_keys, users,
 };
 use crate::state::AppState;
@@ -53,6 +53,8 @@ impl Modify for BearerScheme {
         auth::validate_post,
         users::users_list, users::user_post, users::user_get, users::user_put,
         users::user_delete, users::user_deactivate, users::user_reactivate,
+        orgs::orgs_list, orgs::org_post, orgs::org_get, orgs::org_patch, orgs::org_delete,
+        orgs::members_list, orgs::member_post, orgs::member_delete,
         realms::realms_list, realms::realm_post, realms::realm_get, realms::realm_patch,
         realms::realm_delete, realms::jwks_get,
         ops::live_get, ops::ready_get, ops::health_get, ops::metrics_get,
@@ -98,6 +100,7 @@ impl Modify for BearerScheme {
         (name = "auth", description = "Registration, login, tokens and sessions"),
         (name = "mfa", description = "Second factors and the second step of a login"),
         (name = "identity", description = "User administration"),
+        (name = "organizations", description = "Organizations of a realm and their members"),
         (name = "authorization", description = "Roles, groups, grants, policies and checks"),
         (name = "bff", description = "Backend-for-frontend: the session of a browser app's refresh cookie (cookie mode)"),
         (name = "clients", description = "OAuth 2.0 / OpenID Connect clients of a realm"),

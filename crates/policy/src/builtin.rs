@@ -31,6 +31,8 @@ pub const ADMIN_PERMISSIONS: &[&str] = &[
     "security:manage:all",
     "service-keys:read:all",
     "service-keys:manage:all",
+    "organizations:read:all",
+    "organizations:manage:all",
 ];
 
 /// Permissions of the built-in `user` role: what every account may do to

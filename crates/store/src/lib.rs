@@ -30,6 +30,7 @@ mod mail;
 mod mfa;
 pub mod migration;
 mod oauth;
+mod orgs;
 mod realms;
 mod refresh_tokens;
 mod risk;

@@ -197,6 +197,8 @@ suite!(
     session_idp_round_trip,
     edge_rate_limit_policy_round_trip,
     edge_service_keys_round_trip,
+    orgs_round_trip,
+    orgs_memberships,
 );
 
 #[test]

@@ -26,10 +26,12 @@ use crate::model::{
 mod edge;
 mod federation;
 mod mail;
+mod orgs;
 
 pub use edge::{EdgeState, EdgeStore, LocalEdgeState};
 pub use federation::FederationStore;
 pub use mail::{MailStore, Mailer, MxResolver, SmsSender};
+pub use orgs::OrganizationStore;
 
 /// The bus change notices travel on between the instances of a deployment
 /// ([`crate::notices`]): Redis pub/sub with `PORTCULLIS_REDIS_URL`.
@@ -587,6 +589,7 @@ pub trait Store:
     + MailStore
     + FederationStore
     + EdgeStore
+    + OrganizationStore
     + Send
     + Sync
     + 'static

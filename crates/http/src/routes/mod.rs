@@ -18,6 +18,7 @@ pub mod mfa;
 pub mod oauth;
 mod oauth_doc;
 pub mod ops;
+pub mod orgs;
 pub mod pages;
 pub mod realms;
 mod respond;

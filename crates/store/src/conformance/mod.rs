@@ -27,6 +27,7 @@ mod keys_misc;
 mod mail;
 mod mfa;
 mod oauth;
+mod orgs;
 mod otp;
 mod realms_users;
 mod sessions;
@@ -40,6 +41,7 @@ pub use keys_misc::*;
 pub use mail::*;
 pub use mfa::*;
 pub use oauth::*;
+pub use orgs::*;
 pub use otp::*;
 pub use realms_users::*;
 pub use sessions::*;
@@ -145,6 +147,8 @@ pub const ALL: &[&str] = &[
     "session_idp_round_trip",
     "edge_rate_limit_policy_round_trip",
     "edge_service_keys_round_trip",
+    "orgs_round_trip",
+    "orgs_memberships",
 ];
 
 /// The OAuth `client_id` of the suite's refresh tokens ([`token`]).

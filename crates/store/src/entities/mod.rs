@@ -19,6 +19,8 @@ pub mod mfa_factor;
 pub mod oauth_client;
 pub mod oauth_code;
 pub mod oauth_consent;
+pub mod organization;
+pub mod organization_member;
 pub mod permission_definition;
 pub mod permission_grant;
 pub mod policy;

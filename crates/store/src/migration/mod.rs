@@ -20,6 +20,7 @@ mod m20261208_000001_edge;
 mod m20261208_000002_revocation_sync;
 mod m20261208_000003_client_links;
 mod m20261209_000001_cross_realm_audit;
+mod m20261209_000002_organizations;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000002_revocation_sync::Migration),
             Box::new(m20261208_000003_client_links::Migration),
             Box::new(m20261209_000001_cross_realm_audit::Migration),
+            Box::new(m20261209_000002_organizations::Migration),
         ]
     }
 }

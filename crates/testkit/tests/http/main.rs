@@ -26,6 +26,7 @@ mod mfa;
 mod oauth;
 mod oidc;
 mod ops;
+mod orgs;
 mod otp;
 mod realms;
 mod resilience;
