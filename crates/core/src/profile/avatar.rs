@@ -542,7 +542,10 @@ fn decode(
         .reserve(decoder.total_bytes())
         .map_err(decode_error)?;
     decoder.set_limits(budget).map_err(decode_error)?;
-    let orientation = decoder.orientation().map_err(decode_error)?;
+    // An unreadable orientation leaves the image as it is.
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut pixels = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
     pixels.apply_orientation(orientation);
     Ok(pixels)
@@ -592,3 +595,7 @@ fn encode(pixels: DynamicImage, max_edge: u32) -> Result<(Vec<u8>, u32, u32), Av
     .map_err(|_| AvatarError::Internal)?;
     Ok((out, width, height))
 }
+
+#[cfg(test)]
+#[path = "avatar_tests.rs"]
+mod tests;

@@ -3,6 +3,7 @@
 //! avatar images (sniffed, bounded, decoded and re-encoded).
 
 pub mod avatar;
+mod check;
 mod document;
 pub mod schema;
 mod value;
