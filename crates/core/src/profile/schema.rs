@@ -81,6 +81,11 @@ pub const MAX_HELP_LEN: usize = 500;
 /// A custom scope name is at most this many characters.
 pub const MAX_SCOPE_LEN: usize = 64;
 
+pub use super::value::{
+    ADDRESS_PARTS, MAX_ADDRESS_FORMATTED_LEN, MAX_ADDRESS_PART_LEN, MAX_PHONE_INPUT_LEN,
+    MAX_URL_LEN,
+};
+
 /// Who reads or edits a field: the user whose profile it is, or an
 /// administrator of the realm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
