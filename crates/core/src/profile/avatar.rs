@@ -22,7 +22,9 @@
 //!    scaled down to fit [`AvatarLimits::max_edge`] (aspect kept) and
 //!    written as a fresh 8-bit PNG holding `IHDR`, `IDAT` and `IEND` only.
 //!    EXIF (GPS positions), ICC profiles, text chunks, XMP and whatever
-//!    trailed the original are gone.
+//!    trailed the original are gone. An animated WebP or PNG keeps its
+//!    first frame (a PNG's default image); colours are kept as decoded,
+//!    without the dropped ICC profile's correction.
 //!
 //! Serving: the HTTP layer should still send avatars with their
 //! `Content-Type`, `X-Content-Type-Options: nosniff` and a restrictive
