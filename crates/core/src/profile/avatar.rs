@@ -22,7 +22,9 @@
 //!    scaled down to fit [`AvatarLimits::max_edge`] (aspect kept) and
 //!    written as a fresh 8-bit PNG holding `IHDR`, `IDAT` and `IEND` only.
 //!    EXIF (GPS positions), ICC profiles, text chunks, XMP and whatever
-//!    trailed the original are gone.
+//!    trailed the original are gone. An animated WebP or PNG keeps its
+//!    first frame (a PNG's default image); colours are kept as decoded,
+//!    without the dropped ICC profile's correction.
 //!
 //! Serving: the HTTP layer should still send avatars with their
 //! `Content-Type`, `X-Content-Type-Options: nosniff` and a restrictive
@@ -542,7 +544,10 @@ fn decode(
         .reserve(decoder.total_bytes())
         .map_err(decode_error)?;
     decoder.set_limits(budget).map_err(decode_error)?;
-    let orientation = decoder.orientation().map_err(decode_error)?;
+    // An unreadable orientation leaves the image as it is.
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut pixels = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
     pixels.apply_orientation(orientation);
     Ok(pixels)
@@ -592,3 +597,7 @@ fn encode(pixels: DynamicImage, max_edge: u32) -> Result<(Vec<u8>, u32, u32), Av
     .map_err(|_| AvatarError::Internal)?;
     Ok((out, width, height))
 }
+
+#[cfg(test)]
+#[path = "avatar_tests.rs"]
+mod tests;

@@ -8,6 +8,8 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::error::Error;
+use crate::profile::check::compile_pattern;
 use crate::profile::{Document, MAX_DOCUMENT_KEYS};
 
 fn doc(v: Value) -> Document {

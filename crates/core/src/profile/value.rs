@@ -8,9 +8,8 @@
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::schema::{
-    CompiledField, DEFAULT_STRING_LEN, FieldKind, MAX_OPTION_LEN, is_forbidden_char,
-};
+use super::check::is_forbidden_char;
+use super::schema::{CompiledField, DEFAULT_STRING_LEN, FieldKind, MAX_OPTION_LEN};
 use crate::error::FieldError;
 use crate::model::Email;
 
