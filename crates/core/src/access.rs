@@ -199,6 +199,46 @@ impl<R: Right> Allowed<R> {
     }
 }
 
+/// Proof that a caller may use the right `R` on one organization: it holds
+/// `R` in the realm (`organizations:*:all`), or administers the
+/// organization (scope `team`, the organization being `org:<name>` or
+/// `org:<id>` among its teams: see `portcullis_policy::model::
+/// OrganizationMember`). Made only by [`Access::allow_org`]; the
+/// organization methods that delegated administrators may use take it.
+#[derive(Debug)]
+pub struct OrgAllowed<R: Right> {
+    requester: Requester,
+    /// The organization, by id or name, as the caller named it.
+    key: String,
+    /// Whether the right comes from administering the organization rather
+    /// than from the realm's permission.
+    delegated: bool,
+    right: PhantomData<fn() -> R>,
+}
+
+impl<R: Right> OrgAllowed<R> {
+    /// The caller the right was decided for.
+    pub fn caller(&self) -> Caller<'_> {
+        self.requester.caller()
+    }
+
+    /// The realm the right holds in.
+    pub fn realm(&self) -> &Realm {
+        &self.requester.realm
+    }
+
+    /// The organization the right holds for, by id or name.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Whether the caller is a delegated administrator (of this
+    /// organization or one above), not holding the realm's permission.
+    pub fn is_delegated(&self) -> bool {
+        self.delegated
+    }
+}
+
 /// Proof that a caller authenticated recently (within its realm's
 /// `fresh_auth_max_age`, 300 s by default) in a session whose risk is not
 /// raised: what a sensitive operation requires beside its right. Made only
@@ -214,6 +254,10 @@ pub struct Fresh {
 /// administer the server.
 pub const CROSS_REALM_DENIED: &str =
     "acting in another realm needs the permission realms:manage:all in the default realm";
+
+/// The detail of a refusal of an organization's administration.
+pub const ORGANIZATION_DENIED: &str =
+    "this needs the realm's organizations permission, or to administer the organization";
 
 /// The detail of a refusal for an authentication too old.
 pub const STALE_AUTHENTICATION: &str = "this operation needs a recent authentication: log in again (or send the step-up proof the operation accepts) and retry with the new access token";
@@ -305,6 +349,51 @@ impl<'a> Access<'a> {
             });
         }
         Ok(Fresh { _made_here: () })
+    }
+
+    /// The right `R` on the organization `key` (id or name): held in the
+    /// realm, or through administering that organization or one above it.
+    /// Decided on the key as given, before anything is read, so that a
+    /// caller learns nothing of organizations it does not administer: 403
+    /// either way. Sensitive rights also need a [`Fresh`] authentication.
+    pub async fn allow_org<R: Right>(
+        &self,
+        requester: Requester,
+        key: &str,
+    ) -> Result<OrgAllowed<R>> {
+        let delegated = self.decide_for::<R>(&requester).await.is_err();
+        if delegated {
+            let who = &requester.who;
+            if requester.is_cross_realm() || who.claims.is_client_own() {
+                return Err(Error::Forbidden(R::DENIED));
+            }
+            let view = self.authz.view(who.realm.id, None).await?;
+            let team = format!(
+                "{}{key}",
+                portcullis_policy::model::ORGANIZATION_TEAM_PREFIX
+            );
+            let ip = requester.ip.as_deref().and_then(|ip| ip.parse().ok());
+            if !self.authz.user_may_in_team(
+                &view,
+                &who.realm,
+                who.user_id,
+                ip,
+                R::RESOURCE,
+                R::ACTION,
+                &team,
+            ) {
+                return Err(Error::Forbidden(ORGANIZATION_DENIED));
+            }
+        }
+        if R::SENSITIVE {
+            self.fresh(&requester.who).await?;
+        }
+        Ok(OrgAllowed {
+            requester,
+            key: key.to_owned(),
+            delegated,
+            right: PhantomData,
+        })
     }
 
     /// `Ok` when the requester holds `R` in the realm it acts in, else 403

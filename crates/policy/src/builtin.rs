@@ -37,7 +37,18 @@ pub const ADMIN_PERMISSIONS: &[&str] = &[
 
 /// Permissions of the built-in `user` role: what every account may do to
 /// itself.
-pub const USER_PERMISSIONS: &[&str] = &["users:read:own", "sessions:manage:own", "authz:check:own"];
+///
+/// `organizations:read|manage:team` is delegated administration: a
+/// subject's organization teams are the organizations it administers (an
+/// `owner` or `admin` membership, and every organization below), so these
+/// reach nothing for other accounts.
+pub const USER_PERMISSIONS: &[&str] = &[
+    "users:read:own",
+    "sessions:manage:own",
+    "authz:check:own",
+    "organizations:read:team",
+    "organizations:manage:team",
+];
 
 /// A built-in role: name, description and permissions.
 #[derive(Debug, Clone)]

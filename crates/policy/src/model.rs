@@ -202,4 +202,45 @@ pub struct RealmSnapshot {
     /// conditions, unless a request brings its own).
     #[serde(default)]
     pub subject_attributes: Vec<(Uuid, serde_json::Map<String, serde_json::Value>)>,
+    /// The realm's organizations (a tree by `parent`).
+    #[serde(default)]
+    pub organizations: Vec<OrganizationNode>,
+    /// Who belongs to which organization, with which role.
+    #[serde(default)]
+    pub organization_members: Vec<OrganizationMember>,
 }
+
+/// An organization, as the engine sees it: a team for the permissions of
+/// scope `team` of its administrators (`resource.team` = `org:<name>` or
+/// `org:<id>`), and a name in its members' attributes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationNode {
+    /// Id.
+    pub id: Uuid,
+    /// Name, unique in the realm.
+    pub name: String,
+    /// The parent organization.
+    pub parent: Option<Uuid>,
+}
+
+/// A user's membership of an organization.
+///
+/// A member's organizations are in its attributes (`subject.attributes.
+/// organizations`: names; `subject.attributes.organization_roles`: name ->
+/// role). A member whose role is `owner` or `admin` administers the
+/// organization and every organization below it: those are its teams
+/// `org:<name>` and `org:<id>`. Any other role that names one of the realm's
+/// roles is held as that role (`owner`, `admin` and `member` never are,
+/// whatever roles the realm has).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationMember {
+    /// The member.
+    pub user: Uuid,
+    /// The organization.
+    pub organization: Uuid,
+    /// The role in the organization.
+    pub role: String,
+}
+
+/// The prefix of organization teams in `resource.team`.
+pub const ORGANIZATION_TEAM_PREFIX: &str = "org:";

@@ -370,6 +370,7 @@ pub fn realm(shape: &Shape, seed: u64) -> RealmSnapshot {
         subject_attributes: (0..shape.users)
             .map(|u| (user_id(u), department_of(u)))
             .collect(),
+        ..RealmSnapshot::default()
     }
 }
 

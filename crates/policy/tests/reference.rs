@@ -462,6 +462,8 @@ fn build(spec: &RealmSpec) -> (RealmSnapshot, Conds) {
         // Requests bring their subject's attributes (stored ones are covered
         // by the engine's unit tests).
         subject_attributes: Vec::new(),
+        // Organizations are covered by the engine's unit tests.
+        ..RealmSnapshot::default()
     };
     (snap, conds)
 }

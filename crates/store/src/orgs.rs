@@ -1,5 +1,8 @@
 //! [`OrganizationStore`] for [`SqlStore`]: organizations (attributes as
-//! JSON text, a lower-case search key) and their members.
+//! JSON text, a lower-case search key) and their members. Organizations and
+//! memberships feed the authorization engine (teams of their administrators,
+//! members' attributes and roles), so every change bumps the realm's
+//! authorization revision in its transaction.
 
 use async_trait::async_trait;
 use portcullis_core::StoreError;
@@ -14,6 +17,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::SqlStore;
+use crate::authz::bump_revision;
 use crate::convert::{all, attributes, conflict, corrupt, db_err, instant, micros};
 use crate::entities::{organization, organization_member, user};
 
@@ -118,6 +122,7 @@ impl OrganizationStore for SqlStore {
             .exec_without_returning(&txn)
             .await
             .map_err(conflict(DUPLICATE_NAME))?;
+        bump_revision(&txn, org.realm_id).await?;
         txn.commit().await.map_err(db_err)?;
         Ok(())
     }
@@ -204,6 +209,9 @@ impl OrganizationStore for SqlStore {
             .exec(&txn)
             .await
             .map_err(conflict(DUPLICATE_NAME))?;
+        if res.rows_affected == 1 {
+            bump_revision(&txn, org.realm_id).await?;
+        }
         txn.commit().await.map_err(db_err)?;
         Ok(res.rows_affected == 1)
     }
@@ -228,6 +236,9 @@ impl OrganizationStore for SqlStore {
             .exec(&txn)
             .await
             .map_err(db_err)?;
+        if res.rows_affected == 1 {
+            bump_revision(&txn, realm_id).await?;
+        }
         txn.commit().await.map_err(db_err)?;
         Ok(res.rows_affected == 1)
     }
@@ -263,18 +274,24 @@ impl OrganizationStore for SqlStore {
             .exec_without_returning(&txn)
             .await
             .map_err(db_err)?;
+        bump_revision(&txn, m.realm_id).await?;
         txn.commit().await.map_err(db_err)?;
         Ok(!existed)
     }
 
     async fn delete_membership(&self, realm_id: Uuid, org: Uuid, user: Uuid) -> StoreResult<bool> {
+        let txn = self.begin_write().await?;
         let res = organization_member::Entity::delete_many()
             .filter(organization_member::Column::RealmId.eq(realm_id))
             .filter(organization_member::Column::OrganizationId.eq(org))
             .filter(organization_member::Column::UserId.eq(user))
-            .exec(&self.writer)
+            .exec(&txn)
             .await
             .map_err(db_err)?;
+        if res.rows_affected == 1 {
+            bump_revision(&txn, realm_id).await?;
+        }
+        txn.commit().await.map_err(db_err)?;
         Ok(res.rows_affected == 1)
     }
 

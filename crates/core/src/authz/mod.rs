@@ -364,6 +364,40 @@ impl<'a> Authz<'a> {
             .allowed
     }
 
+    /// [`Self::user_may`] on a resource of team `team` (an organization's
+    /// administration: `org:<name>`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn user_may_in_team(
+        &self,
+        view: &View,
+        realm: &crate::model::Realm,
+        user: Uuid,
+        ip: Option<std::net::IpAddr>,
+        resource: &str,
+        action: &str,
+        team: &str,
+    ) -> bool {
+        let resource = Resource {
+            kind: resource.to_owned(),
+            id: None,
+            owner: None,
+            team: Some(team.to_owned()),
+            attributes: serde_json::Map::new(),
+        };
+        let context = self.context(realm, ip, serde_json::Map::new());
+        view.compiled
+            .check(&CheckRequest {
+                subject: user,
+                subject_attributes: None,
+                action,
+                resource: &resource,
+                context: &context,
+                now: self.now_micros(),
+                explain: false,
+            })
+            .allowed
+    }
+
     /// Names of the roles a user holds now (for the `roles` token claim).
     pub async fn role_names(&self, realm_id: Uuid, user: Uuid) -> Result<Vec<String>> {
         let view = self.view(realm_id, None).await?;

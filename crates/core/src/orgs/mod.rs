@@ -9,7 +9,11 @@
 //! `owner`, `admin`, `member`, or a role of the realm.
 //!
 //! Administration needs `organizations:read:all` / `organizations:manage:all`
-//! (the built-in `realm-admin` role holds both). Every change is audited
+//! (the built-in `realm-admin` role holds both). An organization's `owner`s
+//! and `admin`s administer its members (and those of the organizations
+//! below it) through the same permissions at scope `team`, which the
+//! built-in `user` role holds: the engine decides it, the organization
+//! being one of their teams (`org:<name>`). Every change is audited
 //! (`organization.create`, `organization.update`, `organization.delete`,
 //! `organization.member.put`, `organization.member.remove`).
 
@@ -17,7 +21,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::access::{Allowed, OrganizationsManage, OrganizationsRead};
+use crate::access::{Allowed, OrgAllowed, OrganizationsManage, OrganizationsRead};
 use crate::app::Inner;
 use crate::error::{Error, FieldError, Result};
 use crate::model::{Email, Page, new_id};
@@ -348,9 +352,9 @@ impl<'a> Organizations<'a> {
             .await?)
     }
 
-    /// An organization by id or name.
-    pub async fn get(&self, admin: &Allowed<OrganizationsRead>, key: &str) -> Result<Organization> {
-        self.find(admin.realm().id, key).await
+    /// An organization by id or name (for its delegated administrators too).
+    pub async fn get(&self, admin: &OrgAllowed<OrganizationsRead>) -> Result<Organization> {
+        self.find(admin.realm().id, admin.key()).await
     }
 
     /// Applies a partial change.
@@ -440,17 +444,29 @@ impl<'a> Organizations<'a> {
     }
 
     /// Adds a user to an organization with a role (`member` by default),
-    /// or changes its role; true when it was added.
+    /// or changes its role; true when it was added. A delegated
+    /// administrator gives `member` or `admin` only, and leaves owners and
+    /// members holding a realm role alone (409): those need the realm's
+    /// permission.
     pub async fn put_member(
         &self,
-        admin: &Allowed<OrganizationsManage>,
-        key: &str,
+        admin: &OrgAllowed<OrganizationsManage>,
         user_id: Uuid,
         role: Option<&str>,
     ) -> Result<(Member, bool)> {
         let realm_id = admin.realm().id;
-        let org = self.find(realm_id, key).await?;
+        let org = self.find(realm_id, admin.key()).await?;
         let role = self.check_role(realm_id, role.unwrap_or(MEMBER)).await?;
+        if admin.is_delegated() {
+            if role != MEMBER && role != ADMIN {
+                return Err(Error::field(
+                    "role",
+                    "an organization's administrators give the roles member and admin only",
+                ));
+            }
+            self.check_delegated_target(realm_id, org.id, user_id)
+                .await?;
+        }
         let Some(user) = self.i.store.get_user(realm_id, user_id).await? else {
             return Err(Error::field("user_id", "is not a user of this realm"));
         };
@@ -466,6 +482,7 @@ impl<'a> Organizations<'a> {
             Err(crate::StoreError::NotFound) => return Err(Error::NotFound("organization")),
             Err(e) => return Err(e.into()),
         };
+        self.changed(realm_id);
         let stored = self
             .i
             .store
@@ -491,15 +508,19 @@ impl<'a> Organizations<'a> {
         ))
     }
 
-    /// Removes a member.
+    /// Removes a member (a delegated administrator: not an owner, nor a
+    /// member holding a realm role).
     pub async fn remove_member(
         &self,
-        admin: &Allowed<OrganizationsManage>,
-        key: &str,
+        admin: &OrgAllowed<OrganizationsManage>,
         user_id: Uuid,
     ) -> Result<()> {
         let realm_id = admin.realm().id;
-        let org = self.find(realm_id, key).await?;
+        let org = self.find(realm_id, admin.key()).await?;
+        if admin.is_delegated() {
+            self.check_delegated_target(realm_id, org.id, user_id)
+                .await?;
+        }
         if !self
             .i
             .store
@@ -508,6 +529,7 @@ impl<'a> Organizations<'a> {
         {
             return Err(Error::NotFound("member"));
         }
+        self.changed(realm_id);
         crate::audit::event(
             self.i,
             realm_id,
@@ -520,16 +542,27 @@ impl<'a> Organizations<'a> {
         Ok(())
     }
 
+    /// 409 when a delegated administrator would change an owner's or a
+    /// realm role holder's membership.
+    async fn check_delegated_target(&self, realm_id: Uuid, org: Uuid, user: Uuid) -> Result<()> {
+        match self.i.store.get_membership(realm_id, org, user).await? {
+            Some(m) if m.role != MEMBER && m.role != ADMIN => Err(Error::Conflict(
+                "this membership is changed by the realm's administrators only (an owner, or a realm role)"
+                    .into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// A page of an organization's members, oldest first.
     pub async fn members(
         &self,
-        admin: &Allowed<OrganizationsRead>,
-        key: &str,
+        admin: &OrgAllowed<OrganizationsRead>,
         page: u64,
         per_page: u64,
     ) -> Result<Page<Member>> {
         let realm_id = admin.realm().id;
-        let org = self.find(realm_id, key).await?;
+        let org = self.find(realm_id, admin.key()).await?;
         let (offset, limit) = paging(page, per_page)?;
         Ok(self
             .i
@@ -584,12 +617,20 @@ impl<'a> Organizations<'a> {
         }
     }
 
+    /// Organizations feed the authorization engine: after a change, the
+    /// realm's compiled view is dropped here and on the other instances.
+    fn changed(&self, realm_id: Uuid) {
+        self.authz().invalidate(realm_id);
+        self.i.announce(crate::notices::Notice::Authz { realm_id });
+    }
+
     async fn audit<R: crate::access::Right>(
         &self,
         admin: &Allowed<R>,
         action: &str,
         org: &Organization,
     ) {
+        self.changed(org.realm_id);
         metrics::counter!("portcullis_organization_changes_total", "action" => action.to_owned())
             .increment(1);
         crate::audit::event(

@@ -5,7 +5,7 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
-use portcullis_core::access::{OrganizationsManage, OrganizationsRead};
+use portcullis_core::access::{OrgAllowed, OrganizationsManage, OrganizationsRead};
 use portcullis_core::orgs::{Member, NewOrganization, OrgPatch, Organization};
 use portcullis_proto::{
     AddOrganizationMemberRequest, CreateOrganizationRequest, OrganizationList,
@@ -17,7 +17,7 @@ use utoipa::IntoParams;
 
 use super::realm_route;
 use crate::error::ApiError;
-use crate::extract::{Admin, Json, Params};
+use crate::extract::{Admin, AdminCtx, Json, Params};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -83,6 +83,18 @@ pub(crate) struct PageQuery {
     page: Option<u64>,
     /// Page size, 1-200 (default 50).
     per_page: Option<u64>,
+}
+
+/// The right `R` on the organization of the path: the realm's permission,
+/// or administration of that organization (delegated), decided before the
+/// organization is looked up.
+async fn org_admin<R: portcullis_core::access::Right>(
+    state: &AppState,
+    who: portcullis_core::access::Requester,
+    params: &Params,
+) -> Result<OrgAllowed<R>, ApiError> {
+    let key = params.text("id")?;
+    Ok(state.core.access().allow_org::<R>(who, key).await?)
 }
 
 fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError {
@@ -162,19 +174,16 @@ pub(crate) async fn org_post(
     params(("id" = String, Path, description = "Organization id or name")),
     responses(
         (status = 200, description = "The organization", body = OrganizationView),
-        (status = 403, description = "The caller lacks organizations:read:all", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller neither holds organizations:read:all nor administers the organization", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn org_get(
     State(state): State<AppState>,
-    Admin(admin): Admin<OrganizationsRead>,
+    AdminCtx(who): AdminCtx,
     params: Params,
 ) -> Result<axum::Json<OrganizationView>, ApiError> {
-    let org = state
-        .core
-        .organizations()
-        .get(&admin, params.text("id")?)
-        .await?;
+    let admin = org_admin::<OrganizationsRead>(&state, who, &params).await?;
+    let org = state.core.organizations().get(&admin).await?;
     Ok(axum::Json(org_view(org)))
 }
 
@@ -248,16 +257,17 @@ pub(crate) async fn org_delete(
     ))]
 pub(crate) async fn members_list(
     State(state): State<AppState>,
-    Admin(admin): Admin<OrganizationsRead>,
+    AdminCtx(who): AdminCtx,
     params: Params,
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<OrganizationMemberList>, ApiError> {
+    let admin = org_admin::<OrganizationsRead>(&state, who, &params).await?;
     let Query(q) = query.map_err(bad_query)?;
     let (page, per_page) = (q.page.unwrap_or(1), q.per_page.unwrap_or(50));
     let result = state
         .core
         .organizations()
-        .members(&admin, params.text("id")?, page, per_page)
+        .members(&admin, page, per_page)
         .await?;
     Ok(axum::Json(OrganizationMemberList {
         items: result.items.into_iter().map(member_view).collect(),
@@ -280,19 +290,15 @@ pub(crate) async fn members_list(
     ))]
 pub(crate) async fn member_post(
     State(state): State<AppState>,
-    Admin(admin): Admin<OrganizationsManage>,
+    AdminCtx(who): AdminCtx,
     params: Params,
     Json(body): Json<AddOrganizationMemberRequest>,
 ) -> Result<(StatusCode, axum::Json<OrganizationMemberView>), ApiError> {
+    let admin = org_admin::<OrganizationsManage>(&state, who, &params).await?;
     let (member, added) = state
         .core
         .organizations()
-        .put_member(
-            &admin,
-            params.text("id")?,
-            body.user_id,
-            body.role.as_deref(),
-        )
+        .put_member(&admin, body.user_id, body.role.as_deref())
         .await?;
     let status = if added {
         StatusCode::CREATED
@@ -314,14 +320,15 @@ pub(crate) async fn member_post(
     ))]
 pub(crate) async fn member_delete(
     State(state): State<AppState>,
-    Admin(admin): Admin<OrganizationsManage>,
+    AdminCtx(who): AdminCtx,
     params: Params,
 ) -> Result<StatusCode, ApiError> {
+    let admin = org_admin::<OrganizationsManage>(&state, who, &params).await?;
     let user = params.id("user", "member")?;
     state
         .core
         .organizations()
-        .remove_member(&admin, params.text("id")?, user)
+        .remove_member(&admin, user)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -74,6 +74,11 @@ impl<'r, 'q> Probe<'r, 'q> {
             return known;
         }
         let answer = match (self.user, self.req.resource.team.as_deref()) {
+            (Some(user), Some(team))
+                if team.starts_with(crate::model::ORGANIZATION_TEAM_PREFIX) =>
+            {
+                user.org_teams.binary_search_by(|t| (**t).cmp(team)).is_ok()
+            }
             (Some(user), Some(team)) => self
                 .realm
                 .team_group(team)

@@ -39,6 +39,8 @@ struct UserBuilder {
     roles: Vec<Held>,
     memberships: Vec<Held>,
     grants: Vec<CGrant>,
+    /// `org:<name>` and `org:<id>` of the organizations the user administers.
+    org_teams: Vec<Box<str>>,
 }
 
 impl UserBuilder {
@@ -82,10 +84,13 @@ impl UserBuilder {
         dedup(&mut teams);
         let n_roles = idx(self.roles.len());
         self.roles.extend(teams);
+        self.org_teams.sort_unstable();
+        self.org_teams.dedup();
         UserNode {
             held: self.roles.into_boxed_slice(),
             n_roles,
             grants: self.grants.into_boxed_slice(),
+            org_teams: self.org_teams.into_boxed_slice(),
         }
     }
 }
@@ -243,6 +248,7 @@ impl CompiledRealm {
                 grants: grants.into_boxed_slice(),
             })
             .collect();
+        organization_roles_and_teams(snapshot, &role_by_name, &mut users);
         let mut users: FxHashMap<Uuid, UserNode> = users
             .into_iter()
             .map(|(id, b)| (id, b.flatten(&group_nodes)))
@@ -336,12 +342,123 @@ impl CompiledRealm {
     }
 }
 
-/// Each user's stored attributes, equal maps shared (most users of a realm
-/// have one of a few combinations: a department, a location).
+/// Organization roles that name a role of the realm become held roles;
+/// `owner` and `admin` make the organization and every one below it the
+/// member's teams (`org:<name>`, `org:<id>`). Unknown organizations are
+/// skipped (a membership read after its organization was deleted).
+fn organization_roles_and_teams(
+    snapshot: &RealmSnapshot,
+    role_by_name: &FxHashMap<String, u32>,
+    users: &mut FxHashMap<Uuid, UserBuilder>,
+) {
+    if snapshot.organization_members.is_empty() {
+        return;
+    }
+    let orgs: FxHashMap<Uuid, &crate::model::OrganizationNode> =
+        snapshot.organizations.iter().map(|o| (o.id, o)).collect();
+    let mut children: FxHashMap<Uuid, Vec<Uuid>> = FxHashMap::default();
+    for o in &snapshot.organizations {
+        if let Some(p) = o.parent {
+            children.entry(p).or_default().push(o.id);
+        }
+    }
+    let prefix = crate::model::ORGANIZATION_TEAM_PREFIX;
+    for m in &snapshot.organization_members {
+        if !orgs.contains_key(&m.organization) {
+            continue;
+        }
+        let user = users.entry(m.user).or_default();
+        let organization_own = matches!(m.role.as_str(), "owner" | "admin" | "member");
+        if let Some(&role) = role_by_name.get(&m.role).filter(|_| !organization_own) {
+            user.roles.push(Held {
+                id: role,
+                via: DIRECT,
+                window: Window::of(&crate::model::Validity::ALWAYS),
+            });
+        }
+        if m.role != "owner" && m.role != "admin" {
+            continue;
+        }
+        // The organization and its descendants; the visited set ends a
+        // cycle, should stored data ever hold one.
+        let mut stack = vec![m.organization];
+        let mut seen = rustc_hash::FxHashSet::default();
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            if let Some(o) = orgs.get(&id) {
+                user.org_teams
+                    .push(format!("{prefix}{}", o.name).into_boxed_str());
+                user.org_teams
+                    .push(format!("{prefix}{}", o.id).into_boxed_str());
+            }
+            if let Some(kids) = children.get(&id) {
+                stack.extend(kids.iter().copied());
+            }
+        }
+    }
+}
+
+/// Each user's organizations as attributes: `organizations` (names, sorted)
+/// and `organization_roles` (name -> role), over what is stored under
+/// those names.
+fn organization_attributes(snapshot: &RealmSnapshot) -> FxHashMap<Uuid, Map<String, Value>> {
+    let names: FxHashMap<Uuid, &str> = snapshot
+        .organizations
+        .iter()
+        .map(|o| (o.id, o.name.as_str()))
+        .collect();
+    let mut by_user: FxHashMap<Uuid, std::collections::BTreeMap<&str, &str>> = FxHashMap::default();
+    for m in &snapshot.organization_members {
+        if let Some(name) = names.get(&m.organization) {
+            by_user
+                .entry(m.user)
+                .or_default()
+                .insert(name, m.role.as_str());
+        }
+    }
+    by_user
+        .into_iter()
+        .map(|(user, orgs)| {
+            let mut map = Map::new();
+            map.insert(
+                "organizations".to_owned(),
+                Value::Array(orgs.keys().map(|n| Value::from(*n)).collect()),
+            );
+            map.insert(
+                "organization_roles".to_owned(),
+                Value::Object(
+                    orgs.iter()
+                        .map(|(n, r)| ((*n).to_owned(), Value::from(*r)))
+                        .collect(),
+                ),
+            );
+            (user, map)
+        })
+        .collect()
+}
+
+/// Each user's stored attributes, with its organizations, equal maps
+/// shared (most users of a realm have one of a few combinations: a
+/// department, a location).
 fn shared_attributes(snapshot: &RealmSnapshot) -> FxHashMap<Uuid, Arc<Map<String, Value>>> {
     let mut distinct: FxHashMap<String, Arc<Map<String, Value>>> = FxHashMap::default();
     let mut by_user = FxHashMap::default();
-    for (user, attributes) in &snapshot.subject_attributes {
+    let mut orgs = organization_attributes(snapshot);
+    let mut merged: Vec<(Uuid, Map<String, Value>)> = snapshot
+        .subject_attributes
+        .iter()
+        .map(|(u, a)| {
+            let mut a = a.clone();
+            if let Some(o) = orgs.remove(u) {
+                a.extend(o);
+            }
+            (*u, a)
+        })
+        .collect();
+    merged.extend(orgs);
+    for (user, attributes) in &merged {
         if attributes.is_empty() {
             continue;
         }

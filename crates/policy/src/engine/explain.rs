@@ -479,6 +479,9 @@ impl CompiledRealm {
             match (scope, res.owner.as_deref(), res.team.as_deref()) {
                 (Scope::Own, None, _) => "resource has no owner".into(),
                 (Scope::Own, Some(_), _) => "resource owner is someone else".into(),
+                (_, _, Some(team)) if team.starts_with(crate::model::ORGANIZATION_TEAM_PREFIX) => {
+                    format!("resource team '{team}' is not an organization the user administers")
+                }
                 (_, _, Some(team)) => {
                     format!("resource team '{team}' is not one of the user's groups")
                 }

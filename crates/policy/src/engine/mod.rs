@@ -202,6 +202,9 @@ pub(crate) struct UserNode {
     pub(crate) n_roles: u32,
     /// Permission grants to the user and to its groups (and ancestors).
     pub(crate) grants: Box<[CGrant]>,
+    /// The organizations it administers, as teams (`org:<name>`,
+    /// `org:<id>`), sorted.
+    pub(crate) org_teams: Box<[Box<str>]>,
 }
 
 impl UserNode {

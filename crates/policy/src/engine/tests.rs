@@ -1240,3 +1240,96 @@ fn conditions_see_roles_groups_and_context() {
     q.context.extra.insert("tier".into(), json!("gold"));
     assert_eq!(q.reason(&realm), Reason::NoMatch);
 }
+
+#[test]
+fn organizations_give_teams_to_their_administrators_roles_and_attributes_to_members() {
+    use crate::model::{OrganizationMember, OrganizationNode};
+    let org = |name: &str, parent: Option<&str>| OrganizationNode {
+        id: id(name),
+        name: name.into(),
+        parent: parent.map(id),
+    };
+    let member = |user: &str, org: &str, role: &str| OrganizationMember {
+        user: id(user),
+        organization: id(org),
+        role: role.into(),
+    };
+    let mut realm = Realm::default()
+        .role("user", &["organizations:manage:team"], &[])
+        .role("auditor", &["reports:read:all"], &[])
+        .group("globex", None)
+        .role_to(user(ALICE), "user")
+        .role_to(user(BOB), "user")
+        .role_to(user("carol"), "user")
+        .policy(
+            "globex-only",
+            0,
+            Attachment::Realm,
+            vec![stmt(
+                json!({"effect": "ALLOW", "resources": ["wiki"], "actions": ["read"],
+                "condition": {"in": ["globex", {"var": "subject.attributes.organizations"}]}}),
+            )],
+        );
+    realm.snap.organizations = vec![
+        org("globex", None),
+        org("globex-eu", Some("globex")),
+        org("globex-fr", Some("globex-eu")),
+        org("initech", None),
+    ];
+    realm.snap.organization_members = vec![
+        member(ALICE, "globex", "admin"),
+        member(BOB, "globex-eu", "owner"),
+        member("carol", "globex-fr", "member"),
+        member("carol", "initech", "auditor"),
+        // A membership of an organization the snapshot no longer has.
+        member("dave", "gone", "admin"),
+    ];
+    let realm = realm.compile();
+    let manage = |who: &str, team: &str| {
+        ask(who, "manage", "organizations")
+            .team(team)
+            .run(&realm)
+            .allowed
+    };
+    // Administrators reach their organization and every one below it, by
+    // name or id; nothing above or beside.
+    for team in ["org:globex", "org:globex-eu", "org:globex-fr"] {
+        assert!(manage(ALICE, team), "{team}");
+    }
+    assert!(manage(ALICE, &format!("org:{}", id("globex-fr"))));
+    assert!(!manage(ALICE, "org:initech"));
+    assert!(!manage(BOB, "org:globex"));
+    assert!(manage(BOB, "org:globex-fr"));
+    // A member is no administrator; a group of the same name is another team.
+    assert!(!manage("carol", "org:globex-fr"));
+    assert!(!manage(ALICE, "globex"));
+    assert!(!manage("dave", "org:gone"));
+    let e = ask("carol", "manage", "organizations")
+        .team("org:globex-fr")
+        .run(&realm)
+        .explanation
+        .unwrap();
+    assert!(
+        e.missing
+            .unwrap()
+            .contains("not an organization the user administers"),
+        "explained"
+    );
+    // A role of the realm named as an organization role is held.
+    assert!(ask("carol", "read", "reports").run(&realm).allowed);
+    assert!(!ask(BOB, "read", "reports").run(&realm).allowed);
+    // Organizations are attributes.
+    assert!(
+        ask(ALICE, "read", "wiki").run(&realm).allowed,
+        "a member of globex"
+    );
+    assert!(
+        !ask(BOB, "read", "wiki").run(&realm).allowed,
+        "a member of globex-eu only"
+    );
+    let attrs = &realm.attributes[&id("carol")];
+    assert_eq!(attrs["organizations"], json!(["globex-fr", "initech"]));
+    assert_eq!(attrs["organization_roles"]["initech"], "auditor");
+    let attrs = &realm.attributes[&id(ALICE)];
+    assert_eq!(attrs["organizations"], json!(["globex"]));
+}

@@ -50,7 +50,66 @@ pub(super) async fn load<C: ConnectionTrait>(db: &C, realm_id: Uuid) -> StoreRes
         permission_grants: permission_grants(db, realm_id).await?,
         policies: policies(db, realm_id).await?,
         subject_attributes: subject_attributes(db, realm_id).await?,
+        organizations: organizations(db, realm_id).await?,
+        organization_members: organization_members(db, realm_id).await?,
     })
+}
+
+/// The realm's organizations, by id.
+async fn organizations<C: ConnectionTrait>(
+    db: &C,
+    realm_id: Uuid,
+) -> StoreResult<Vec<portcullis_policy::model::OrganizationNode>> {
+    use crate::entities::organization;
+    let rows: Vec<(Uuid, String, Option<Uuid>)> = organization::Entity::find()
+        .select_only()
+        .columns([
+            organization::Column::Id,
+            organization::Column::Name,
+            organization::Column::ParentId,
+        ])
+        .filter(organization::Column::RealmId.eq(realm_id))
+        .order_by_asc(organization::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await
+        .map_err(db_err)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, parent)| portcullis_policy::model::OrganizationNode { id, name, parent })
+        .collect())
+}
+
+/// The realm's organization memberships, by organization and user.
+async fn organization_members<C: ConnectionTrait>(
+    db: &C,
+    realm_id: Uuid,
+) -> StoreResult<Vec<portcullis_policy::model::OrganizationMember>> {
+    use crate::entities::organization_member as m;
+    let rows: Vec<(Uuid, Uuid, String)> = m::Entity::find()
+        .select_only()
+        .columns([
+            m::Column::UserId,
+            m::Column::OrganizationId,
+            m::Column::Role,
+        ])
+        .filter(m::Column::RealmId.eq(realm_id))
+        .order_by_asc(m::Column::OrganizationId)
+        .order_by_asc(m::Column::UserId)
+        .into_tuple()
+        .all(db)
+        .await
+        .map_err(db_err)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(user, organization, role)| portcullis_policy::model::OrganizationMember {
+                user,
+                organization,
+                role,
+            },
+        )
+        .collect())
 }
 
 /// Roles ordered by id, each with its permissions and included roles sorted.

@@ -13,7 +13,10 @@
 //! Deleted with their realm.
 //!
 //! Data: the built-in `realm-admin` role of every realm gains
-//! `organizations:read:all` and `organizations:manage:all`.
+//! `organizations:read:all` and `organizations:manage:all`, and the built-in
+//! `user` role `organizations:read:team` and `organizations:manage:team`
+//! (delegated administration: they reach only the organizations a user
+//! administers).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -59,6 +62,8 @@ enum OrganizationMembers {
 
 /// The permissions this migration adds to `realm-admin`.
 const PERMISSIONS: [&str; 2] = ["organizations:read:all", "organizations:manage:all"];
+/// The permissions this migration adds to `user`.
+const USER_PERMISSIONS: [&str; 2] = ["organizations:read:team", "organizations:manage:team"];
 
 fn child_fk(
     name: &str,
@@ -179,11 +184,24 @@ impl MigrationTrait for Migration {
             )
             .await?;
         super::grant_to_realm_admins(manager, &PERMISSIONS).await?;
+        super::grant_to_users(manager, &USER_PERMISSIONS).await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         super::revoke_from_realm_admins(manager, &PERMISSIONS).await?;
+        {
+            use sea_orm_migration::sea_orm::ConnectionTrait;
+            for permission in USER_PERMISSIONS {
+                manager
+                    .get_connection()
+                    .execute_unprepared(&format!(
+                        "DELETE FROM role_permissions WHERE permission = '{permission}' AND role_id IN \
+                         (SELECT id FROM roles WHERE name = 'user' AND builtin = TRUE)"
+                    ))
+                    .await?;
+            }
+        }
         for table in [
             OrganizationMembers::Table.into_iden(),
             Organizations::Table.into_iden(),

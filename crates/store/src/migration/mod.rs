@@ -72,6 +72,23 @@ async fn grant_to_realm_admins(
     Ok(())
 }
 
+/// Gives the built-in `user` role of every realm `permissions`.
+async fn grant_to_users(manager: &SchemaManager<'_>, permissions: &[&str]) -> Result<(), DbErr> {
+    use sea_orm_migration::sea_orm::ConnectionTrait;
+    let db = manager.get_connection();
+    for permission in permissions {
+        db.execute_unprepared(&format!(
+            "INSERT INTO role_permissions (realm_id, role_id, permission) \
+             SELECT r.realm_id, r.id, '{permission}' FROM roles r \
+             WHERE r.name = 'user' AND r.builtin = TRUE AND NOT EXISTS ( \
+             SELECT 1 FROM role_permissions p WHERE p.realm_id = r.realm_id \
+             AND p.role_id = r.id AND p.permission = '{permission}')"
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// Takes `permissions` back from the built-in `realm-admin` roles.
 async fn revoke_from_realm_admins(
     manager: &SchemaManager<'_>,

@@ -393,3 +393,241 @@ backend_tests!(
         assert_eq!(app.get("/api/v1/organizations", None).await.status, 401);
     }
 );
+
+backend_tests!(
+    organization_admins_manage_their_members_and_nothing_else,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let t = Some(admin.as_str());
+        for (name, parent) in [
+            ("globex", None),
+            ("globex-eu", Some("globex")),
+            ("initech", None),
+        ] {
+            let r = app
+                .post(
+                    "/api/v1/organizations",
+                    t,
+                    json!({"name": name, "parent": parent}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+        }
+        let initech = app.get("/api/v1/organizations/initech", t).await.json["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let id_of = |token: &portcullis_proto::TokenResponse| {
+            claims(&token.access_token)["sub"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let ann = app.user("ann@example.com").await;
+        let bob = app.user("bob@example.com").await;
+        let dave = app.user("dave@example.com").await;
+        let oscar = app.user("oscar@example.com").await;
+        let put = |org: &'static str, user: String, role: &'static str| {
+            let app = &app;
+            async move {
+                app.post(
+                    &format!("/api/v1/organizations/{org}/users"),
+                    t,
+                    json!({"user_id": user, "role": role}),
+                )
+                .await
+            }
+        };
+        assert_eq!(put("globex", id_of(&ann), "admin").await.status, 201);
+        assert_eq!(put("globex-eu", id_of(&bob), "member").await.status, 201);
+        assert_eq!(put("globex-eu", id_of(&oscar), "owner").await.status, 201);
+
+        // Ann administers globex and, below it, globex-eu.
+        let a = Some(ann.access_token.as_str());
+        assert_eq!(app.get("/api/v1/organizations/globex", a).await.status, 200);
+        let r = app.get("/api/v1/organizations/globex-eu/users", a).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["total"], 2);
+        let r = app
+            .post(
+                "/api/v1/organizations/globex-eu/users",
+                a,
+                json!({"user_id": id_of(&dave)}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let r = app
+            .post(
+                "/api/v1/organizations/globex-eu/users",
+                a,
+                json!({"user_id": id_of(&bob), "role": "admin"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let dave_path = format!("/api/v1/organizations/globex-eu/users/{}", id_of(&dave));
+        assert_eq!(app.delete(&dave_path, a).await.status, 204);
+
+        // Not owners, nor realm roles: those stay with the realm's admins.
+        for role in ["owner", "realm-admin", "user"] {
+            let r = app
+                .post(
+                    "/api/v1/organizations/globex-eu/users",
+                    a,
+                    json!({"user_id": id_of(&dave), "role": role}),
+                )
+                .await;
+            assert_eq!(r.status, 422, "{role}: {}", r.text);
+        }
+        let oscar_path = format!("/api/v1/organizations/globex-eu/users/{}", id_of(&oscar));
+        assert_eq!(app.delete(&oscar_path, a).await.status, 409);
+        let r = app
+            .post(
+                "/api/v1/organizations/globex-eu/users",
+                a,
+                json!({"user_id": id_of(&oscar), "role": "member"}),
+            )
+            .await;
+        assert_eq!(r.status, 409, "{}", r.text);
+
+        // Nothing else: other organizations (existing or not: the same
+        // answer), the organization itself, the realm's lists and APIs.
+        for path in [
+            "/api/v1/organizations/initech".to_owned(),
+            format!("/api/v1/organizations/{initech}"),
+            "/api/v1/organizations/initech/users".to_owned(),
+            "/api/v1/organizations/no-such-org".to_owned(),
+            "/api/v1/organizations/no-such-org/users".to_owned(),
+            "/api/v1/organizations".to_owned(),
+            "/api/v1/identity/users".to_owned(),
+            "/api/v1/rbac/roles".to_owned(),
+            "/api/v1/identity/groups".to_owned(),
+        ] {
+            let r = app.get(&path, a).await;
+            assert_eq!(r.status, 403, "{path}: {}", r.text);
+        }
+        let r = app
+            .post(
+                "/api/v1/organizations/initech/users",
+                a,
+                json!({"user_id": id_of(&dave)}),
+            )
+            .await;
+        assert_eq!(r.status, 403, "{}", r.text);
+        let r = app
+            .call(
+                reqwest::Method::PATCH,
+                "/api/v1/organizations/globex",
+                a,
+                Some(json!({"display_name": "Mine"})),
+            )
+            .await;
+        assert_eq!(r.status, 403, "{}", r.text);
+        assert_eq!(
+            app.delete("/api/v1/organizations/globex-eu", a)
+                .await
+                .status,
+            403
+        );
+        let r = app
+            .post(
+                "/api/v1/organizations",
+                a,
+                json!({"name": "annex", "parent": "globex"}),
+            )
+            .await;
+        assert_eq!(r.status, 403, "{}", r.text);
+
+        // A member is no administrator.
+        let d = Some(dave.access_token.as_str());
+        assert_eq!(
+            app.get("/api/v1/organizations/globex-eu/users", d)
+                .await
+                .status,
+            403
+        );
+        // Bob became an admin of globex-eu only.
+        let b = Some(bob.access_token.as_str());
+        assert_eq!(
+            app.get("/api/v1/organizations/globex-eu/users", b)
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            app.get("/api/v1/organizations/globex/users", b)
+                .await
+                .status,
+            403
+        );
+
+        // Revoked at once: Ann's next request is refused.
+        let ann_path = format!("/api/v1/organizations/globex/users/{}", id_of(&ann));
+        assert_eq!(app.delete(&ann_path, t).await.status, 204);
+        assert_eq!(
+            app.get("/api/v1/organizations/globex-eu/users", a)
+                .await
+                .status,
+            403
+        );
+    }
+);
+
+backend_tests!(
+    the_engine_sees_organizations_as_attributes_and_roles,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let t = Some(admin.as_str());
+        app.post("/api/v1/organizations", t, json!({"name": "initech"}))
+            .await;
+        let r = app
+            .post(
+                "/api/v1/rbac/roles",
+                t,
+                json!({"name": "auditor", "permissions": ["reports:read:all"]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let r = app
+            .post(
+                "/api/v1/rbac/policies",
+                t,
+                json!({"name": "initech-wiki", "effect": "ALLOW",
+                    "resources": ["wiki"], "actions": ["read"],
+                    "condition": {"in": ["initech", {"var": "subject.attributes.organizations"}]}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let carol = app.user("carol@example.com").await;
+        let c = carol.access_token.as_str();
+        let ask = |kind: &'static str| json!({"action": "read", "resource": {"type": kind}});
+        let app = &app;
+        let check = |body: Value| async move {
+            let r = app.post("/api/v1/authz/check", Some(c), body).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.json["allowed"].as_bool().unwrap()
+        };
+        assert!(!check(ask("reports")).await);
+        assert!(!check(ask("wiki")).await);
+        let carol_id = claims(c)["sub"].as_str().unwrap().to_owned();
+        let r = app
+            .post(
+                "/api/v1/organizations/initech/users",
+                t,
+                json!({"user_id": carol_id, "role": "auditor"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        // The membership changed the realm's revision: read at once.
+        assert!(check(ask("reports")).await, "the organization role is held");
+        assert!(check(ask("wiki")).await, "the organization is an attribute");
+        let r = app
+            .delete(
+                &format!("/api/v1/organizations/initech/users/{carol_id}"),
+                t,
+            )
+            .await;
+        assert_eq!(r.status, 204);
+        assert!(!check(ask("reports")).await);
+        assert!(!check(ask("wiki")).await);
+    }
+);
