@@ -15,6 +15,7 @@
 pub mod convert;
 pub mod format;
 mod import;
+mod report;
 
 use std::sync::Arc;
 
