@@ -218,6 +218,11 @@ impl Portcullis {
         crate::orgs::Organizations::new(&self.inner)
     }
 
+    /// Bulk import and export of a realm.
+    pub fn transfer(&self) -> crate::transfer::Transfer<'_> {
+        crate::transfer::Transfer::new(&self.inner)
+    }
+
     /// User administration.
     pub fn users(&self) -> Users<'_> {
         Users::new(&self.inner)

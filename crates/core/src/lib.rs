@@ -36,6 +36,7 @@ pub mod settings;
 pub mod text;
 pub mod throttle;
 pub mod tokens;
+pub mod transfer;
 pub mod users;
 mod verified;
 pub mod zero_trust;

@@ -110,6 +110,21 @@ pub struct ServerAdmin {
 }
 
 impl ServerAdmin {
+    /// The administrator (for audit records).
+    pub(crate) fn user_id(&self) -> Uuid {
+        self.user_id
+    }
+
+    /// The administrator's own realm (the default one).
+    pub(crate) fn realm_id(&self) -> Uuid {
+        self.realm_id
+    }
+
+    /// `Ok` when the caller authenticated recently (what changes need).
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        self.writable()
+    }
+
     /// `Ok` when made by [`Realms::require_fresh_server_admin`]; a change
     /// reached with a read-only proof is a bug, refused.
     fn writable(&self) -> Result<()> {

@@ -49,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::oauth::router())
         .merge(routes::pages::router())
         .merge(routes::realms::router())
+        .merge(routes::transfer::router())
         .merge(routes::ops::router())
         .merge(openapi::router())
         .fallback(error::not_found)

@@ -9,6 +9,7 @@ pub mod mail;
 mod master_key;
 pub mod sms;
 mod telemetry;
+pub mod transfer;
 pub mod upstream;
 pub mod workers;
 

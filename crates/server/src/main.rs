@@ -51,6 +51,36 @@ enum AdminCommand {
     SetPassword(SetPassword),
     /// List the realms.
     ListRealms,
+    /// Export a realm as JSON Lines (docs/import-export.md).
+    Export {
+        /// The realm.
+        #[arg(long)]
+        realm: String,
+        /// The file to write (default: standard output).
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+        /// Include TOTP factors with their seeds in clear (keep the file secret).
+        #[arg(long)]
+        factors: bool,
+    },
+    /// Import users, roles, groups, grants and organizations into a realm.
+    Import {
+        /// The realm.
+        #[arg(long)]
+        realm: String,
+        /// The file to read.
+        file: std::path::PathBuf,
+        /// Validate everything, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The file's format.
+        #[arg(long, value_enum, default_value = "portcullis")]
+        format: portcullis_server::transfer::InputFormat,
+        /// Write the report of every line (JSON Lines) to this file;
+        /// without it, refused lines are printed.
+        #[arg(long)]
+        report: Option<std::path::PathBuf>,
+    },
     /// Add a new current signing key to a realm; old keys keep verifying until their tokens expire.
     RotateKeys {
         /// The realm.
@@ -205,6 +235,38 @@ async fn run_command(command: Option<Command>, config: Config) -> anyhow::Result
                     if generated {
                         println!("password: {}", password.expose_secret());
                     }
+                }
+                AdminCommand::Export {
+                    realm,
+                    output,
+                    factors,
+                } => {
+                    let lines = portcullis_server::transfer::export(
+                        &core,
+                        &realm,
+                        output.as_deref(),
+                        factors,
+                    )
+                    .await?;
+                    eprintln!("realm {realm}: {lines} lines exported");
+                }
+                AdminCommand::Import {
+                    realm,
+                    file,
+                    dry_run,
+                    format,
+                    report,
+                } => {
+                    let summary = portcullis_server::transfer::import(
+                        &core,
+                        &realm,
+                        &file,
+                        format,
+                        dry_run,
+                        report.as_deref(),
+                    )
+                    .await?;
+                    println!("{summary}");
                 }
                 AdminCommand::RotateKeys { realm } => {
                     let kid = core

@@ -25,6 +25,7 @@ mod denylist;
 mod edge;
 mod entities;
 mod federation;
+mod import_sql;
 mod keys;
 mod mail;
 mod mfa;
@@ -38,6 +39,7 @@ mod rotate_sql;
 mod sessions;
 mod store;
 pub mod testing;
+mod transfer;
 mod users;
 
 #[cfg(feature = "conformance")]

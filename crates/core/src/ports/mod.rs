@@ -27,11 +27,13 @@ mod edge;
 mod federation;
 mod mail;
 mod orgs;
+mod transfer;
 
 pub use edge::{EdgeState, EdgeStore, LocalEdgeState};
 pub use federation::FederationStore;
 pub use mail::{MailStore, Mailer, MxResolver, SmsSender};
 pub use orgs::OrganizationStore;
+pub use transfer::{ExistingUser, TransferStore};
 
 /// The bus change notices travel on between the instances of a deployment
 /// ([`crate::notices`]): Redis pub/sub with `PORTCULLIS_REDIS_URL`.
@@ -590,6 +592,7 @@ pub trait Store:
     + FederationStore
     + EdgeStore
     + OrganizationStore
+    + TransferStore
     + Send
     + Sync
     + 'static

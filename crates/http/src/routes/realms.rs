@@ -56,7 +56,7 @@ fn parse_alg(v: Option<&str>) -> Result<Option<SigningAlgorithm>, FieldError> {
 }
 
 /// Realm administration authenticates against the default realm.
-async fn server_admin(
+pub(crate) async fn server_admin(
     state: &AppState,
     headers: &axum::http::HeaderMap,
 ) -> Result<ServerAdmin, ApiError> {
@@ -66,7 +66,7 @@ async fn server_admin(
 
 /// A realm administrator who may change realms: one who authenticated
 /// recently.
-async fn fresh_server_admin(
+pub(crate) async fn fresh_server_admin(
     state: &AppState,
     headers: &axum::http::HeaderMap,
 ) -> Result<ServerAdmin, ApiError> {

@@ -248,6 +248,31 @@ impl AuthzStore for SqlStore {
     }
 }
 
+/// Applies `changes` in order in one transaction with one revision bump and
+/// one audit record (bulk import); all or nothing.
+pub(crate) async fn apply_many(
+    store: &SqlStore,
+    realm_id: Uuid,
+    changes: &[AuthzChange],
+    audit: &AuditRecord,
+) -> StoreResult<i64> {
+    let audit_row = rows::audit_row(realm_id, audit)?;
+    // Dropping the transaction on an early return rolls it back.
+    let txn = store.begin_write().await?;
+    let revision = bump_revision(&txn, realm_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    for change in changes {
+        apply::apply(&txn, realm_id, change, audit_row.at).await?;
+    }
+    audit_event::Entity::insert(audit_row.into_active_model())
+        .exec_without_returning(&txn)
+        .await
+        .map_err(db_err)?;
+    txn.commit().await.map_err(db_err)?;
+    Ok(revision)
+}
+
 #[cfg(test)]
 mod tests {
     use super::audit_statements;

@@ -37,6 +37,7 @@ mod shared_cache;
 mod shared_state;
 mod social;
 mod tokens;
+mod transfer;
 mod users;
 mod webauthn;
 mod zero_trust;
