@@ -27,11 +27,13 @@ mod edge;
 mod federation;
 mod mail;
 mod orgs;
+mod profile;
 
 pub use edge::{EdgeState, EdgeStore, LocalEdgeState};
 pub use federation::FederationStore;
 pub use mail::{MailStore, Mailer, MxResolver, SmsSender};
 pub use orgs::OrganizationStore;
+pub use profile::ProfileStore;
 
 /// The bus change notices travel on between the instances of a deployment
 /// ([`crate::notices`]): Redis pub/sub with `PORTCULLIS_REDIS_URL`.
@@ -590,6 +592,7 @@ pub trait Store:
     + FederationStore
     + EdgeStore
     + OrganizationStore
+    + ProfileStore
     + Send
     + Sync
     + 'static

@@ -18,6 +18,7 @@
 pub mod avatar;
 mod check;
 mod document;
+pub mod model;
 pub mod schema;
 mod value;
 
