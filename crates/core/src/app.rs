@@ -218,6 +218,12 @@ impl Portcullis {
         crate::orgs::Organizations::new(&self.inner)
     }
 
+    /// Profiles: the realm's schema, users' profiles, avatars,
+    /// preferences and activity.
+    pub fn profiles(&self) -> crate::profile::Profiles<'_> {
+        crate::profile::Profiles::new(&self.inner)
+    }
+
     /// User administration.
     pub fn users(&self) -> Users<'_> {
         Users::new(&self.inner)

@@ -20,6 +20,7 @@ mod check;
 mod document;
 pub mod model;
 pub mod schema;
+mod service;
 mod value;
 
 pub use avatar::{Avatar, AvatarError, AvatarLimits, sanitize_avatar};
@@ -27,3 +28,4 @@ pub use document::{Document, MAX_DOCUMENT_KEYS};
 pub use schema::{
     ARCHIVE_KEY, Audience, ClaimScope, CompiledSchema, FieldKind, ProfileField, ProfileSchema,
 };
+pub use service::{MIGRATION_BATCH, ProfileRead, Profiles, SchemaChange};

@@ -20,6 +20,7 @@ mod oauth_doc;
 pub mod ops;
 pub mod orgs;
 pub mod pages;
+pub mod profile;
 pub mod realms;
 mod respond;
 pub mod risk;

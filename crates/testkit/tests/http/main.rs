@@ -28,6 +28,7 @@ mod oidc;
 mod ops;
 mod orgs;
 mod otp;
+mod profile;
 mod realms;
 mod resilience;
 mod risk;

@@ -1,0 +1,303 @@
+//! Profiles: the realm's schema, profiles read and written by
+//! administrators and users, migration on schema change, isolation.
+
+use super::*;
+
+fn field_names(r: &portcullis_testkit::Reply) -> Vec<String> {
+    let mut names: Vec<String> = r.json["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+async fn put(app: &TestApp, path: &str, token: &str, body: Value) -> portcullis_testkit::Reply {
+    app.call(reqwest::Method::PUT, path, Some(token), Some(body))
+        .await
+}
+
+async fn patch(app: &TestApp, path: &str, token: &str, body: Value) -> portcullis_testkit::Reply {
+    app.call(reqwest::Method::PATCH, path, Some(token), Some(body))
+        .await
+}
+
+fn schema_v1() -> Value {
+    json!({
+        "version": 1,
+        "fields": [
+            {"name": "given_name", "kind": {"type": "string", "max_length": 40},
+             "claim": "given_name", "claim_scope": "profile"},
+            {"name": "family_name", "kind": {"type": "string"},
+             "claim": "family_name", "claim_scope": "profile"},
+            {"name": "phone_number", "kind": {"type": "phone"},
+             "claim": "phone_number", "claim_scope": "phone"},
+            {"name": "nickname", "kind": {"type": "string", "max_length": 20},
+             "claim": "nickname", "claim_scope": "profile"},
+            {"name": "team", "kind": {"type": "one_of", "options": ["red", "blue"]},
+             "claim": "team", "claim_scope": "teams"},
+            {"name": "employee_id", "kind": {"type": "string", "pattern": "E[0-9]{4}"},
+             "readable_by": ["admin"], "editable_by": ["admin"]}
+        ]
+    })
+}
+
+backend_tests!(
+    profile_schema_and_profiles_round_trip,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let r = app
+            .get("/api/v1/identity/profile-schema", Some(&admin))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["version"], 0);
+        assert_eq!(r.json["fields"].as_array().unwrap().len(), 7);
+
+        let user = app.user("ada@example.com").await;
+        let ut = user.access_token.clone();
+        let me = app.get("/api/v1/auth/me", Some(&ut)).await;
+        let id = me.json["id"].as_str().unwrap().to_owned();
+        let r = app.get("/api/v1/auth/me/profile", Some(&ut)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["profile"], json!({}));
+        assert_eq!(r.json["schema_version"], 0);
+
+        // The user writes his own, normalised; the account's name follows.
+        let r = patch(
+            &app,
+            "/api/v1/auth/me/profile",
+            &ut,
+            json!({"given_name": " Ada ", "family_name": "Lovelace",
+               "phone_number": "+44 20 7946 0958", "locale": "fr"}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["profile"]["given_name"], "Ada");
+        assert_eq!(r.json["profile"]["phone_number"], "+442079460958");
+        let me = app.get("/api/v1/auth/me", Some(&ut)).await;
+        assert_eq!(me.json["name"], "Ada Lovelace", "{}", me.text);
+
+        // Every wrong field named; nothing written.
+        let r = patch(
+            &app,
+            "/api/v1/auth/me/profile",
+            &ut,
+            json!({"given_name": 5, "nickname": "x", "phone_number": "abc", "_archived": {}}),
+        )
+        .await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+        assert_eq!(
+            field_names(&r),
+            ["_archived", "given_name", "nickname", "phone_number"]
+        );
+        let r = app
+            .call(
+                reqwest::Method::PATCH,
+                "/api/v1/auth/me/profile",
+                Some(&ut),
+                Some(json!(["not", "an", "object"])),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", r.text);
+
+        // A plain user is no administrator.
+        let r = app
+            .get(&format!("/api/v1/identity/users/{id}/profile"), Some(&ut))
+            .await;
+        assert_eq!(r.status, 403, "{}", r.text);
+        let r = put(&app, "/api/v1/identity/profile-schema", &ut, schema_v1()).await;
+        assert_eq!(r.status, 403, "{}", r.text);
+
+        // A schema change: invalid ones named, then stored and migrated.
+        let mut bad = schema_v1();
+        bad["version"] = json!(0);
+        bad["fields"][5]["kind"]["pattern"] = json!("(");
+        let r = put(&app, "/api/v1/identity/profile-schema", &admin, bad).await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        let names = field_names(&r);
+        assert!(names.contains(&"version".to_owned()), "{names:?}");
+        assert!(
+            names.iter().any(|n| n.starts_with("fields[5]")),
+            "{names:?}"
+        );
+        let r = put(
+            &app,
+            "/api/v1/identity/profile-schema",
+            &admin,
+            json!({"version": 2, "fields": [], "extra": 1}),
+        )
+        .await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert_eq!(field_names(&r), ["extra"]);
+        let r = put(&app, "/api/v1/identity/profile-schema", &admin, schema_v1()).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["migrated"], 1);
+        let r = put(&app, "/api/v1/identity/profile-schema", &admin, schema_v1()).await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert_eq!(field_names(&r), ["version"]);
+
+        // The locale the new schema dropped is archived, not lost.
+        let path = format!("/api/v1/identity/users/{id}/profile");
+        let r = app.get(&path, Some(&admin)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["schema_version"], 1);
+        assert_eq!(r.json["profile"]["given_name"], "Ada");
+        assert_eq!(r.json["archived"]["0"]["locale"], "fr");
+
+        // Admin-only fields: the user neither sees nor writes them.
+        let r = patch(
+            &app,
+            "/api/v1/auth/me/profile",
+            &ut,
+            json!({"employee_id": "E1234"}),
+        )
+        .await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert_eq!(field_names(&r), ["employee_id"]);
+        let r = put(
+            &app,
+            &path,
+            &admin,
+            json!({"given_name": "Ada", "employee_id": "x", "team": "green"}),
+        )
+        .await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert_eq!(field_names(&r), ["employee_id", "team"]);
+        let r = put(
+        &app,
+        &path,
+        &admin,
+        json!({"given_name": "Ada", "family_name": "King", "employee_id": "E1234", "team": "red"}),
+    )
+    .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["profile"]["employee_id"], "E1234");
+        // PUT replaced: the phone number it left out is gone.
+        assert!(r.json["profile"].get("phone_number").is_none());
+        let r = app.get("/api/v1/auth/me/profile", Some(&ut)).await;
+        assert!(r.json["profile"].get("employee_id").is_none(), "{}", r.text);
+        assert!(r.json.get("archived").is_none(), "{}", r.text);
+        assert_eq!(r.json["profile"]["team"], "red");
+        let me = app.get("/api/v1/auth/me", Some(&ut)).await;
+        assert_eq!(me.json["name"], "Ada King");
+
+        // Unknown users, and ids that are not ids.
+        let r = app
+            .get(
+                &format!("/api/v1/identity/users/{}/profile", uuid::Uuid::now_v7()),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(r.status, 404, "{}", r.text);
+        let r = app
+            .get("/api/v1/identity/users/nope/profile", Some(&admin))
+            .await;
+        assert_eq!(r.status, 404, "{}", r.text);
+
+        // Audited, without the values of admin-only fields.
+        app.core.flush_audit().await;
+        let realm = app.core.realms().default_realm().await.unwrap();
+        let records = app.core.store().list_audit(realm.id, 200).await.unwrap();
+        let updates: Vec<_> = records
+            .iter()
+            .filter(|r| r.action == "profile.update")
+            .collect();
+        assert_eq!(updates.len(), 2);
+        let by_admin = updates
+            .iter()
+            .find(|r| r.after.as_ref().unwrap()["by"] == "admin")
+            .unwrap();
+        let after = by_admin.after.as_ref().unwrap();
+        assert!(
+            after["fields"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("employee_id"))
+        );
+        assert!(!after.to_string().contains("E1234"), "{after}");
+        assert!(records.iter().any(|r| r.action == "profile.schema.update"));
+    }
+);
+
+backend_tests!(profile_stays_in_its_realm, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let r = app
+        .post(
+            "/api/v1/realms",
+            Some(&admin),
+            json!({"name": "acme", "admin": {"email": "boss@acme.example", "password": PW}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let boss = app
+        .post(
+            "/api/v1/realms/acme/auth/login",
+            None,
+            json!({"email": "boss@acme.example", "password": PW}),
+        )
+        .await
+        .json["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let user = app.user("ada@example.com").await;
+    let me = app.get("/api/v1/auth/me", Some(&user.access_token)).await;
+    let id = me.json["id"].as_str().unwrap().to_owned();
+    patch(
+        &app,
+        "/api/v1/auth/me/profile",
+        &user.access_token,
+        json!({"given_name": "Ada"}),
+    )
+    .await;
+    // acme's administrator cannot find a user of the default realm.
+    let r = app
+        .get(
+            &format!("/api/v1/realms/acme/identity/users/{id}/profile"),
+            Some(&boss),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    let r = put(
+        &app,
+        &format!("/api/v1/realms/acme/identity/users/{id}/profile"),
+        &boss,
+        json!({"given_name": "Eve"}),
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    // Nor use its token on the default realm's routes.
+    let r = app
+        .get(&format!("/api/v1/identity/users/{id}/profile"), Some(&boss))
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    // acme's schema is its own.
+    let r = put(
+        &app,
+        "/api/v1/realms/acme/identity/profile-schema",
+        &boss,
+        schema_v1(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["migrated"], 0);
+    let r = app
+        .get("/api/v1/identity/profile-schema", Some(&admin))
+        .await;
+    assert_eq!(r.json["version"], 0);
+    // The server administrator acts in acme.
+    let r = app
+        .get("/api/v1/realms/acme/identity/profile-schema", Some(&admin))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["version"], 1);
+    let r = app
+        .get("/api/v1/auth/me/profile", Some(&user.access_token))
+        .await;
+    assert_eq!(r.json["profile"]["given_name"], "Ada");
+});
