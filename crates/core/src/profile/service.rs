@@ -445,10 +445,31 @@ impl<'a> Profiles<'a> {
     /// The claims `user`'s profile releases for the granted `scopes`
     /// ([`CompiledSchema::claims`]); `picture` is the avatar's URL when
     /// the user has one and the profile holds no other picture.
+    /// A realm that never set a schema, for a user who never wrote a
+    /// profile, releases exactly what it always did: the attributes'
+    /// values as they are.
     pub async fn claims(&self, user: &User, scopes: &[&str]) -> Result<Document> {
-        let loaded = self.load(user).await?;
-        let mut document = loaded.document;
+        let verified = user
+            .attributes
+            .get("phone_number_verified")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let legacy = self
+            .i
+            .store
+            .get_profile(user.realm_id, user.id)
+            .await?
+            .is_none()
+            && self.current_schema(user.realm_id).await?.version == 0;
+        let (mut out, mut document) = if legacy {
+            (legacy_claims(user, scopes, verified), Document::new())
+        } else {
+            let loaded = self.load(user).await?;
+            let claims = loaded.compiled.claims(&loaded.document, scopes, verified);
+            (claims, loaded.document)
+        };
         if scopes.contains(&"profile")
+            && !out.contains_key("picture")
             && !document.contains_key("picture")
             && self
                 .i
@@ -459,18 +480,12 @@ impl<'a> Profiles<'a> {
         {
             let realm = self.i.store.get_realm(user.realm_id).await?;
             if let Some(realm) = realm {
-                document.insert(
-                    "picture".into(),
-                    Value::String(self.avatar_url(&realm.name, user.id)),
-                );
+                let url = Value::String(self.avatar_url(&realm.name, user.id));
+                document.insert("picture".into(), url.clone());
+                out.insert("picture".into(), url);
             }
         }
-        let verified = user
-            .attributes
-            .get("phone_number_verified")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        Ok(loaded.compiled.claims(&document, scopes, verified))
+        Ok(out)
     }
 
     /// The stable public URL of a user's avatar.
@@ -511,6 +526,33 @@ fn legacy_document(compiled: &CompiledSchema, user: &User) -> Document {
         }
     }
     doc
+}
+
+/// The claims Portcullis released from an account's attributes before
+/// profiles existed: strings for the profile's names, the phone number
+/// with its `phone_number_verified`, the address object; as stored.
+fn legacy_claims(user: &User, scopes: &[&str], verified: bool) -> Document {
+    let mut out = Document::new();
+    let attr = |name: &str| user.attributes.get(name).cloned();
+    if scopes.contains(&"profile") {
+        for name in ["given_name", "family_name", "locale", "zoneinfo"] {
+            if let Some(v) = attr(name).filter(Value::is_string) {
+                out.insert(name.into(), v);
+            }
+        }
+    }
+    if scopes.contains(&"phone")
+        && let Some(phone) = attr("phone_number").filter(Value::is_string)
+    {
+        out.insert("phone_number".into(), phone);
+        out.insert("phone_number_verified".into(), Value::Bool(verified));
+    }
+    if scopes.contains(&"address")
+        && let Some(address) = attr("address").filter(Value::is_object)
+    {
+        out.insert("address".into(), address);
+    }
+    out
 }
 
 /// "given family", or `None` when both are unset.

@@ -301,3 +301,79 @@ backend_tests!(profile_stays_in_its_realm, |app: TestApp| async move {
         .await;
     assert_eq!(r.json["profile"]["given_name"], "Ada");
 });
+
+backend_tests!(
+    profile_claims_follow_the_schema,
+    |app: TestApp| async move {
+        use crate::oidc::{Browser, USERINFO, tokens_for, web_client};
+        let admin = app.admin_token().await;
+        let scopes = json!({"scopes": ["openid", "profile", "email", "phone", "address", "teams"]});
+        let secret = web_client(&app, &admin, "web", scopes).await;
+        let user = app.register("hal@example.com", PW).await;
+        let id = user["id"].as_str().unwrap().to_owned();
+        let login = app.login("hal@example.com", PW).await;
+        patch(
+            &app,
+            "/api/v1/auth/me/profile",
+            &login.access_token,
+            json!({"given_name": "Hal", "family_name": "Jordan", "phone_number": "+1 555 0100",
+               "address": {"locality": "Coast City", "country": "US"}}),
+        )
+        .await;
+        let mut b = Browser::default();
+        let all = "openid profile email phone address teams";
+        let t = tokens_for(
+            &app,
+            &mut b,
+            "web",
+            &secret,
+            "hal@example.com",
+            &[("scope", all)],
+        )
+        .await;
+        let idt = claims(t["id_token"].as_str().unwrap());
+        assert_eq!(idt["given_name"], "Hal");
+        assert_eq!(idt["name"], "Hal Jordan");
+        assert_eq!(idt["phone_number"], "+15550100");
+        assert_eq!(idt["phone_number_verified"], false);
+        assert_eq!(idt["address"]["locality"], "Coast City");
+        assert_eq!(idt["email"], "hal@example.com");
+        let access = t["access_token"].as_str().unwrap().to_owned();
+        let r = app.get(USERINFO, Some(&access)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["family_name"], "Jordan");
+        assert_eq!(r.json["sub"], id);
+
+        // A schema: custom claims under their scope, admin-only fields never.
+        let r = put(&app, "/api/v1/identity/profile-schema", &admin, schema_v1()).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = put(
+            &app,
+            &format!("/api/v1/identity/users/{id}/profile"),
+            &admin,
+            json!({"given_name": "Hal", "family_name": "Jordan", "nickname": "GL",
+               "team": "blue", "employee_id": "E0001"}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = app.get(USERINFO, Some(&access)).await;
+        assert_eq!(r.json["nickname"], "GL", "{}", r.text);
+        assert_eq!(r.json["team"], "blue");
+        assert!(r.json.get("employee_id").is_none());
+        // The schema has no address any more: archived, not released.
+        assert!(r.json.get("address").is_none(), "{}", r.text);
+        let t = tokens_for(
+            &app,
+            &mut b,
+            "web",
+            &secret,
+            "",
+            &[("scope", "openid profile")],
+        )
+        .await;
+        let r = app.get(USERINFO, t["access_token"].as_str()).await;
+        assert_eq!(r.json["nickname"], "GL");
+        assert!(r.json.get("team").is_none(), "{}", r.text);
+        assert!(r.json.get("email").is_none());
+    }
+);
