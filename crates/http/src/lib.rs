@@ -41,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::users::router())
         .merge(routes::orgs::router())
         .merge(routes::profile::router())
+        .merge(routes::avatars::router())
         .merge(routes::authz::router())
         .merge(routes::bff::router())
         .merge(routes::clients::router())

@@ -11,8 +11,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    auth, authz, bff, clients, federation, links, mail, mfa, oauth, ops, orgs, pages, profile,
-    realms, risk, security, service_keys, users,
+    auth, authz, avatars, bff, clients, federation, links, mail, mfa, oauth, ops, orgs, pages,
+    profile, realms, risk, security, service_keys, users,
 };
 use crate::state::AppState;
 
@@ -57,6 +57,8 @@ impl Modify for BearerScheme {
         orgs::members_list, orgs::member_post, orgs::member_delete,
         profile::profile_schema_get, profile::profile_schema_put, profile::user_profile_get,
         profile::user_profile_put, profile::me_profile_get, profile::me_profile_patch,
+        avatars::user_avatar_post, avatars::user_avatar_delete, avatars::me_avatar_post,
+        avatars::me_avatar_delete, avatars::avatar_get,
         realms::realms_list, realms::realm_post, realms::realm_get, realms::realm_patch,
         realms::realm_delete, realms::jwks_get,
         ops::live_get, ops::ready_get, ops::health_get, ops::metrics_get,

@@ -16,6 +16,7 @@
 //! check and normal form, `document` the operations on documents.
 
 pub mod avatar;
+pub mod avatars;
 mod check;
 mod document;
 pub mod model;
@@ -24,6 +25,7 @@ mod service;
 mod value;
 
 pub use avatar::{Avatar, AvatarError, AvatarLimits, sanitize_avatar};
+pub use avatars::{AvatarInfo, MAX_CONCURRENT_DECODES, UploadError};
 pub use document::{Document, MAX_DOCUMENT_KEYS};
 pub use schema::{
     ARCHIVE_KEY, Audience, ClaimScope, CompiledSchema, FieldKind, ProfileField, ProfileSchema,

@@ -82,7 +82,7 @@ struct Loaded {
 
 /// Profiles of a realm's users.
 pub struct Profiles<'a> {
-    i: &'a Inner,
+    pub(super) i: &'a Inner,
 }
 
 impl<'a> Profiles<'a> {
@@ -279,7 +279,7 @@ impl<'a> Profiles<'a> {
         }
     }
 
-    async fn user_of_realm(&self, realm_id: Uuid, user_id: Uuid) -> Result<User> {
+    pub(super) async fn user_of_realm(&self, realm_id: Uuid, user_id: Uuid) -> Result<User> {
         self.i
             .store
             .get_user(realm_id, user_id)
@@ -287,7 +287,7 @@ impl<'a> Profiles<'a> {
             .ok_or(Error::NotFound("user"))
     }
 
-    async fn me(&self, who: &Principal) -> Result<User> {
+    pub(super) async fn me(&self, who: &Principal) -> Result<User> {
         match self.i.store.get_user(who.realm.id, who.user_id).await? {
             Some(u) if u.active => Ok(u),
             _ => Err(Error::NotAuthenticated("account no longer active")),

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod authz;
 mod authz_groups;
 mod authz_views;
+pub mod avatars;
 pub mod bff;
 pub mod clients;
 pub mod federation;

@@ -11,6 +11,7 @@
 mod accounts;
 mod api_conformance;
 mod authz;
+mod avatars;
 mod bff;
 mod clients;
 mod cross_realm;
