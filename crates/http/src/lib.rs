@@ -42,6 +42,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::orgs::router())
         .merge(routes::profile::router())
         .merge(routes::avatars::router())
+        .merge(routes::user_pages::router())
         .merge(routes::authz::router())
         .merge(routes::bff::router())
         .merge(routes::clients::router())

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
     auth, authz, avatars, bff, clients, federation, links, mail, mfa, oauth, ops, orgs, pages,
-    profile, realms, risk, security, service_keys, users,
+    profile, realms, risk, security, service_keys, user_pages, users,
 };
 use crate::state::AppState;
 
@@ -59,6 +59,8 @@ impl Modify for BearerScheme {
         profile::user_profile_put, profile::me_profile_get, profile::me_profile_patch,
         avatars::user_avatar_post, avatars::user_avatar_delete, avatars::me_avatar_post,
         avatars::me_avatar_delete, avatars::avatar_get,
+        user_pages::preferences_get, user_pages::preferences_patch, user_pages::dashboard_get,
+        user_pages::activity_get,
         realms::realms_list, realms::realm_post, realms::realm_get, realms::realm_patch,
         realms::realm_delete, realms::jwks_get,
         ops::live_get, ops::ready_get, ops::health_get, ops::metrics_get,

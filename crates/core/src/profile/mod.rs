@@ -15,6 +15,7 @@
 //! Inside: `check` holds the schema's checks, `value` each kind's value
 //! check and normal form, `document` the operations on documents.
 
+pub mod account;
 pub mod avatar;
 pub mod avatars;
 mod check;

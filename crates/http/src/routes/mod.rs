@@ -27,6 +27,7 @@ mod respond;
 pub mod risk;
 pub mod security;
 pub mod service_keys;
+pub mod user_pages;
 pub mod users;
 
 /// Mounts a realm-scoped route twice: under `/api/v1/realms/{realm}` and, for

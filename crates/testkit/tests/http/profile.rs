@@ -377,3 +377,199 @@ backend_tests!(
         assert!(r.json.get("email").is_none());
     }
 );
+
+backend_tests!(profile_user_pages, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let ada = app.user("ada@example.com").await.access_token;
+    let bob = app.user("bob@example.com").await.access_token;
+    let ada_id = app.get("/api/v1/auth/me", Some(&ada)).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Preferences: empty, changed, every wrong field named.
+    let r = app.get("/api/v1/users/me/preferences", Some(&ada)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["notifications"], json!({}));
+    let r = patch(
+        &app,
+        "/api/v1/users/me/preferences",
+        &ada,
+        json!({"locale": "fr-CA", "time_zone": "Europe/Paris",
+               "notifications": {"security": true, "newsletter": false}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["locale"], "fr-CA");
+    let r = patch(
+        &app,
+        &format!("/api/v1/users/{ada_id}/preferences"),
+        &ada,
+        json!({"notifications": {"newsletter": null}, "time_zone": null}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["notifications"], json!({"security": true}));
+    assert_eq!(r.json["time_zone"], Value::Null);
+    let r = patch(
+        &app,
+        "/api/v1/users/me/preferences",
+        &ada,
+        json!({"locale": "<b>", "time_zone": 3, "theme": "dark", "notifications": {"x": 1}}),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(
+        field_names(&r),
+        ["locale", "notifications.x", "theme", "time_zone"]
+    );
+
+    // Someone else's pages: 404, whether the user exists or not.
+    for path in ["preferences", "dashboard", "activity"] {
+        let r = app
+            .get(&format!("/api/v1/users/{ada_id}/{path}"), Some(&bob))
+            .await;
+        assert_eq!(r.status, 404, "{path}: {}", r.text);
+        let r = app
+            .get(
+                &format!("/api/v1/users/{}/{path}", uuid::Uuid::now_v7()),
+                Some(&bob),
+            )
+            .await;
+        assert_eq!(r.status, 404, "{path}: {}", r.text);
+        assert_eq!(
+            app.get(&format!("/api/v1/users/me/{path}"), None)
+                .await
+                .status,
+            401
+        );
+    }
+    let r = patch(
+        &app,
+        &format!("/api/v1/users/{ada_id}/preferences"),
+        &bob,
+        json!({"locale": "en"}),
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+
+    // The dashboard, as the user and as an administrator.
+    let r = app
+        .post(
+            "/api/v1/organizations",
+            Some(&admin),
+            json!({"name": "globex"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app
+        .post(
+            "/api/v1/organizations/globex/users",
+            Some(&admin),
+            json!({"user_id": ada_id, "role": "admin"}),
+        )
+        .await;
+    assert!(r.status == 200 || r.status == 201, "{}", r.text);
+    let r = app.get("/api/v1/users/me/dashboard", Some(&ada)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["email"], "ada@example.com");
+    assert!(
+        !r.json["sessions"].as_array().unwrap().is_empty(),
+        "{}",
+        r.text
+    );
+    assert!(
+        !r.json["roles"].as_array().unwrap().is_empty(),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.json["organizations"][0]["name"], "globex");
+    assert_eq!(r.json["organizations"][0]["role"], "admin");
+    let r = app
+        .get(&format!("/api/v1/users/{ada_id}/dashboard"), Some(&admin))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["user_id"], json!(ada_id));
+
+    // Activity: newest first, a page at a time.
+    patch(
+        &app,
+        "/api/v1/auth/me/profile",
+        &ada,
+        json!({"given_name": "Ada"}),
+    )
+    .await;
+    app.core.flush_audit().await;
+    let r = app
+        .get("/api/v1/users/me/activity?limit=100", Some(&ada))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let all = r.json["items"].as_array().unwrap().clone();
+    assert!(all.len() >= 4, "{}", r.text);
+    assert_eq!(all[0]["action"], "profile.update");
+    assert_eq!(all[0]["by_self"], true);
+    let target = format!("user:{ada_id}");
+    assert!(
+        all.iter()
+            .all(|e| e["by_self"] == true || e["target"] == json!(target))
+    );
+    assert!(all.iter().any(|e| e["action"] == "preferences.update"));
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/users/{ada_id}/activity?limit=2&cursor={c}"),
+            None => format!("/api/v1/users/{ada_id}/activity?limit=2"),
+        };
+        let r = app.get(&path, Some(&admin)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        seen.extend(r.json["items"].as_array().unwrap().iter().cloned());
+        match r.json["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, all);
+    let r = app
+        .get("/api/v1/users/me/activity?cursor=nope&limit=0", Some(&ada))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(field_names(&r), ["cursor", "limit"]);
+    let r = app
+        .get("/api/v1/users/me/activity?limit=x", Some(&ada))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+
+    // Another realm's administrator finds nothing.
+    let r = app
+        .post(
+            "/api/v1/realms",
+            Some(&admin),
+            json!({"name": "acme", "admin": {"email": "boss@acme.example", "password": PW}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let boss = app
+        .post(
+            "/api/v1/realms/acme/auth/login",
+            None,
+            json!({"email": "boss@acme.example", "password": PW}),
+        )
+        .await
+        .json["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .get(
+            &format!("/api/v1/realms/acme/users/{ada_id}/dashboard"),
+            Some(&boss),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    let r = app
+        .get("/api/v1/realms/acme/users/me/dashboard", Some(&boss))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["email"], "boss@acme.example");
+});
