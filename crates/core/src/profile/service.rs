@@ -199,9 +199,10 @@ impl<'a> Profiles<'a> {
             let Some(last) = batch.last() else { break };
             after = Some(last.user_id);
             for p in batch {
-                if !olds.contains_key(&p.schema_version) {
-                    let old = self.schema_at(realm_id, p.schema_version).await?;
-                    olds.insert(p.schema_version, old);
+                if let std::collections::btree_map::Entry::Vacant(slot) =
+                    olds.entry(p.schema_version)
+                {
+                    slot.insert(self.schema_at(realm_id, p.schema_version).await?);
                 }
                 let Some(old) = olds.get(&p.schema_version) else {
                     continue;

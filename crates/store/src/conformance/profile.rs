@@ -14,8 +14,10 @@ use uuid::Uuid;
 use super::{T0, at, realm, user};
 
 fn schema(version: u32, field: &str) -> ProfileSchema {
-    let mut s = ProfileSchema::default();
-    s.version = version;
+    let mut s = ProfileSchema {
+        version,
+        ..ProfileSchema::default()
+    };
     s.fields.push(ProfileField::new(field, FieldKind::string()));
     s
 }
