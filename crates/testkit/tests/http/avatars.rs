@@ -396,6 +396,25 @@ backend_tests!(
         ];
         for (what, content_type, body, status, detail) in cases {
             for _ in 0..3 {
+                if status == 413 {
+                    // The server answers before it has read the body and
+                    // may close the connection while the client still
+                    // writes: a refusal either way, and what was stored is
+                    // checked below. A client of its own, so the
+                    // connection it leaves half closed is not reused.
+                    let sent = reqwest::Client::new()
+                        .post(app.url(me))
+                        .bearer_auth(&ut)
+                        .header("content-type", content_type)
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    if let Ok(res) = sent {
+                        let r = portcullis_testkit::Reply::read(res).await;
+                        assert_eq!(r.status, 413, "{what}: {}", r.text);
+                    }
+                    continue;
+                }
                 let r = upload(&app, me, &ut, content_type, body.clone()).await;
                 assert_eq!(r.status, status, "{what}: {}", r.text);
                 assert_eq!(
