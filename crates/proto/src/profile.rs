@@ -141,7 +141,7 @@ pub struct DashboardOrganization {
     pub role: String,
 }
 
-/// A user's dashboard (seed 003).
+/// A user's dashboard.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DashboardView {
     /// The user.
