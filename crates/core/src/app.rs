@@ -59,6 +59,8 @@ pub(crate) struct Inner {
     pub(crate) shared_cache: std::sync::OnceLock<Arc<dyn crate::cache::SharedCache>>,
     /// Hits and misses of the caches' layers.
     pub(crate) cache_stats: crate::cache::CacheStats,
+    /// Permits to decode an uploaded avatar.
+    pub(crate) avatar_decodes: Arc<tokio::sync::Semaphore>,
 }
 
 /// The domain: cheap to clone, shared by every request.
@@ -137,6 +139,7 @@ impl Portcullis {
                 notices: std::sync::OnceLock::new(),
                 shared_cache: std::sync::OnceLock::new(),
                 cache_stats: Default::default(),
+                avatar_decodes: crate::profile::avatars::decode_permits(),
             }),
         })
     }
@@ -221,6 +224,12 @@ impl Portcullis {
     /// Bulk import and export of a realm.
     pub fn transfer(&self) -> crate::transfer::Transfer<'_> {
         crate::transfer::Transfer::new(&self.inner)
+    }
+
+    /// Profiles: the realm's schema, users' profiles, avatars,
+    /// preferences and activity.
+    pub fn profiles(&self) -> crate::profile::Profiles<'_> {
+        crate::profile::Profiles::new(&self.inner)
     }
 
     /// User administration.

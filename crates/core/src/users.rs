@@ -36,11 +36,28 @@ impl RealmAdmin {
     /// [`Users::require_fresh_admin`] (or the command line). A write
     /// reached with a read-only proof is a bug, refused rather than let
     /// through.
-    fn writable(&self) -> Result<()> {
+    pub(crate) fn writable(&self) -> Result<()> {
         match self.fresh {
             true => Ok(()),
             false => Err(Error::Internal("admin-write-without-fresh-authentication")),
         }
+    }
+}
+
+impl RealmAdmin {
+    /// The realm it administers (where it acts).
+    pub fn realm_id(&self) -> Uuid {
+        self.realm_id
+    }
+
+    /// The administrator's account.
+    pub fn user_id(&self) -> Uuid {
+        self.user_id
+    }
+
+    /// Who it is, as audit records name it.
+    pub(crate) fn actor(&self) -> crate::audit::Actor {
+        actor(self)
     }
 }
 

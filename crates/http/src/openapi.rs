@@ -11,8 +11,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    auth, authz, bff, clients, federation, links, mail, mfa, oauth, ops, orgs, pages, realms, risk,
-    security, service_keys, users,
+    auth, authz, avatars, bff, clients, federation, links, mail, mfa, oauth, ops, orgs, pages,
+    profile, realms, risk, security, service_keys, user_pages, users,
 };
 use crate::state::AppState;
 
@@ -55,6 +55,12 @@ impl Modify for BearerScheme {
         users::user_delete, users::user_deactivate, users::user_reactivate,
         orgs::orgs_list, orgs::org_post, orgs::org_get, orgs::org_patch, orgs::org_delete,
         orgs::members_list, orgs::member_post, orgs::member_delete,
+        profile::profile_schema_get, profile::profile_schema_put, profile::user_profile_get,
+        profile::user_profile_put, profile::me_profile_get, profile::me_profile_patch,
+        avatars::user_avatar_post, avatars::user_avatar_delete, avatars::me_avatar_post,
+        avatars::me_avatar_delete, avatars::avatar_get,
+        user_pages::preferences_get, user_pages::preferences_patch, user_pages::dashboard_get,
+        user_pages::activity_get,
         realms::realms_list, realms::realm_post, realms::realm_get, realms::realm_patch,
         realms::realm_delete, realms::jwks_get,
         ops::live_get, ops::ready_get, ops::health_get, ops::metrics_get,
@@ -101,6 +107,7 @@ impl Modify for BearerScheme {
         (name = "mfa", description = "Second factors and the second step of a login"),
         (name = "identity", description = "User administration"),
         (name = "organizations", description = "Organizations of a realm and their members"),
+        (name = "profiles", description = "Declarative user profiles, avatars, preferences, dashboards and activity"),
         (name = "authorization", description = "Roles, groups, grants, policies and checks"),
         (name = "bff", description = "Backend-for-frontend: the session of a browser app's refresh cookie (cookie mode)"),
         (name = "clients", description = "OAuth 2.0 / OpenID Connect clients of a realm"),

@@ -27,6 +27,7 @@ pub const SCOPE_CLAIMS: [(&str, &[&str]); 4] = [
             "zoneinfo",
             "given_name",
             "family_name",
+            "picture",
         ],
     ),
     ("email", &["email", "email_verified"]),
@@ -95,11 +96,18 @@ pub fn at_hash(alg: SigningAlgorithm, access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(half)
 }
 
-/// The user claims the scopes release, without `sub`.
-pub fn user_claims(user: &User, scopes: &[&str]) -> Map<String, Value> {
+/// The user claims the scopes release, without `sub`: the account's own
+/// (`name`, `preferred_username`, `updated_at`, `email`, `email_verified`)
+/// and those its profile releases ([`portcullis_core::profile::Profiles::claims`]:
+/// the realm's profile schema decides which field becomes which claim
+/// under which scope; `picture` is the avatar's URL).
+pub async fn user_claims(
+    core: &Portcullis,
+    user: &User,
+    scopes: &[&str],
+) -> Result<Map<String, Value>, portcullis_core::Error> {
     let mut out = Map::new();
     let has = |s: &str| scopes.contains(&s);
-    let attr = |name: &str| user.attributes.get(name).cloned();
     if has("profile") {
         if let Some(name) = &user.name {
             out.insert("name".into(), Value::from(name.as_str()));
@@ -112,35 +120,15 @@ pub fn user_claims(user: &User, scopes: &[&str]) -> Map<String, Value> {
             "updated_at".into(),
             Value::from(user.updated_at.unix_timestamp()),
         );
-        for name in ["given_name", "family_name", "locale", "zoneinfo"] {
-            if let Some(v) = attr(name).filter(Value::is_string) {
-                out.insert(name.into(), v);
-            }
-        }
     }
     if has("email") {
         out.insert("email".into(), Value::from(user.email.as_str()));
         out.insert("email_verified".into(), Value::from(user.email_verified));
     }
-    if has("phone")
-        && let Some(phone) = attr("phone_number").filter(Value::is_string)
-    {
-        out.insert("phone_number".into(), phone);
-        out.insert(
-            "phone_number_verified".into(),
-            Value::from(
-                attr("phone_number_verified")
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(false),
-            ),
-        );
+    for (k, v) in core.profiles().claims(user, scopes).await? {
+        out.entry(k).or_insert(v);
     }
-    if has("address")
-        && let Some(address) = attr("address").filter(Value::is_object)
-    {
-        out.insert("address".into(), address);
-    }
-    out
+    Ok(out)
 }
 
 /// What an ID token is issued for.
@@ -188,7 +176,7 @@ pub async fn issue(
         amr: session.amr.clone(),
         azp: Some(input.client.client_id.clone()),
         idp: session.idp.clone(),
-        user: user_claims(input.user, input.scopes),
+        user: user_claims(core, input.user, input.scopes).await?,
     };
     let key = core.keys().signer_for(realm, alg).await?;
     key.sign(&claims, ID_TOKEN_TYP)

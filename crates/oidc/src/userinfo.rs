@@ -122,6 +122,9 @@ pub async fn userinfo(
         .ok_or_else(invalid)?;
     let mut out = Map::new();
     out.insert("sub".into(), Value::from(claims.sub.as_str()));
-    out.extend(crate::id_token::user_claims(&user, &scopes));
+    let released = crate::id_token::user_claims(core, &user, &scopes)
+        .await
+        .map_err(|_| BearerError::new(503, "temporarily_unavailable", "try again later"))?;
+    out.extend(released);
     Ok(out)
 }

@@ -14,6 +14,7 @@ pub mod mail;
 pub mod mfa;
 pub mod orgs;
 pub mod problem;
+pub mod profile;
 pub mod realms;
 pub mod users;
 
@@ -27,5 +28,6 @@ pub use mail::*;
 pub use mfa::*;
 pub use orgs::*;
 pub use problem::*;
+pub use profile::*;
 pub use realms::*;
 pub use users::*;

@@ -32,6 +32,7 @@ mod mfa;
 pub mod migration;
 mod oauth;
 mod orgs;
+mod profile;
 mod realms;
 mod refresh_tokens;
 mod risk;

@@ -199,6 +199,11 @@ suite!(
     edge_service_keys_round_trip,
     orgs_round_trip,
     orgs_memberships,
+    profile_schema_versions,
+    profile_documents_round_trip,
+    profile_avatars_and_preferences,
+    profile_cascades,
+    profile_user_audit,
 );
 
 #[test]

@@ -28,12 +28,14 @@ mod federation;
 mod mail;
 mod orgs;
 mod transfer;
+mod profile;
 
 pub use edge::{EdgeState, EdgeStore, LocalEdgeState};
 pub use federation::FederationStore;
 pub use mail::{MailStore, Mailer, MxResolver, SmsSender};
 pub use orgs::OrganizationStore;
 pub use transfer::{ExistingUser, TransferStore};
+pub use profile::ProfileStore;
 
 /// The bus change notices travel on between the instances of a deployment
 /// ([`crate::notices`]): Redis pub/sub with `PORTCULLIS_REDIS_URL`.
@@ -593,6 +595,7 @@ pub trait Store:
     + EdgeStore
     + OrganizationStore
     + TransferStore
+    + ProfileStore
     + Send
     + Sync
     + 'static

@@ -15,14 +15,20 @@
 //! Inside: `check` holds the schema's checks, `value` each kind's value
 //! check and normal form, `document` the operations on documents.
 
+pub mod account;
 pub mod avatar;
+pub mod avatars;
 mod check;
 mod document;
+pub mod model;
 pub mod schema;
+mod service;
 mod value;
 
 pub use avatar::{Avatar, AvatarError, AvatarLimits, sanitize_avatar};
+pub use avatars::{AvatarInfo, MAX_CONCURRENT_DECODES, UploadError};
 pub use document::{Document, MAX_DOCUMENT_KEYS};
 pub use schema::{
     ARCHIVE_KEY, Audience, ClaimScope, CompiledSchema, FieldKind, ProfileField, ProfileSchema,
 };
+pub use service::{MIGRATION_BATCH, ProfileRead, Profiles, SchemaChange};

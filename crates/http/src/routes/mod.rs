@@ -9,6 +9,7 @@ pub mod auth;
 pub mod authz;
 mod authz_groups;
 mod authz_views;
+pub mod avatars;
 pub mod bff;
 pub mod clients;
 pub mod federation;
@@ -20,12 +21,14 @@ mod oauth_doc;
 pub mod ops;
 pub mod orgs;
 pub mod pages;
+pub mod profile;
 pub mod realms;
 mod respond;
 pub mod risk;
 pub mod security;
 pub mod service_keys;
 pub mod transfer;
+pub mod user_pages;
 pub mod users;
 
 /// Mounts a realm-scoped route twice: under `/api/v1/realms/{realm}` and, for

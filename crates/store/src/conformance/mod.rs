@@ -29,6 +29,7 @@ mod mfa;
 mod oauth;
 mod orgs;
 mod otp;
+mod profile;
 mod realms_users;
 mod sessions;
 mod tokens;
@@ -43,6 +44,7 @@ pub use mfa::*;
 pub use oauth::*;
 pub use orgs::*;
 pub use otp::*;
+pub use profile::*;
 pub use realms_users::*;
 pub use sessions::*;
 pub use tokens::*;
@@ -149,6 +151,11 @@ pub const ALL: &[&str] = &[
     "edge_service_keys_round_trip",
     "orgs_round_trip",
     "orgs_memberships",
+    "profile_schema_versions",
+    "profile_documents_round_trip",
+    "profile_avatars_and_preferences",
+    "profile_cascades",
+    "profile_user_audit",
 ];
 
 /// The OAuth `client_id` of the suite's refresh tokens ([`token`]).

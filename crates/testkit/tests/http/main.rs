@@ -11,6 +11,7 @@
 mod accounts;
 mod api_conformance;
 mod authz;
+mod avatars;
 mod bff;
 mod clients;
 mod cross_realm;
@@ -28,6 +29,7 @@ mod oidc;
 mod ops;
 mod orgs;
 mod otp;
+mod profile;
 mod realms;
 mod resilience;
 mod risk;

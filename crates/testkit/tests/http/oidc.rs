@@ -13,7 +13,7 @@ use super::*;
 
 const AUTHORIZE: &str = "/realms/main/oauth2/authorize";
 pub(crate) const TOKEN: &str = "/realms/main/oauth2/token";
-const USERINFO: &str = "/realms/main/oauth2/userinfo";
+pub(crate) const USERINFO: &str = "/realms/main/oauth2/userinfo";
 const FORM: &str = "application/x-www-form-urlencoded";
 pub(crate) const CB: &str = "https://app.example.com/cb";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -1034,7 +1034,7 @@ backend_tests!(rp_initiated_logout, |app: TestApp| async move {
 });
 
 /// Tokens from the code flow for a fresh browser, with `extra` parameters.
-async fn tokens_for(
+pub(crate) async fn tokens_for(
     app: &TestApp,
     b: &mut Browser,
     client_id: &str,
