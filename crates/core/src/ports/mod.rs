@@ -27,15 +27,15 @@ mod edge;
 mod federation;
 mod mail;
 mod orgs;
-mod transfer;
 mod profile;
+mod transfer;
 
 pub use edge::{EdgeState, EdgeStore, LocalEdgeState};
 pub use federation::FederationStore;
 pub use mail::{MailStore, Mailer, MxResolver, SmsSender};
 pub use orgs::OrganizationStore;
-pub use transfer::{ExistingUser, TransferStore};
 pub use profile::ProfileStore;
+pub use transfer::{ExistingUser, TransferStore};
 
 /// The bus change notices travel on between the instances of a deployment
 /// ([`crate::notices`]): Redis pub/sub with `PORTCULLIS_REDIS_URL`.
