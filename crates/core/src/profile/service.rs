@@ -236,11 +236,22 @@ impl<'a> Profiles<'a> {
     /// Loads `user`'s profile under the realm's current schema.
     async fn load(&self, user: &User) -> Result<Loaded> {
         let schema = self.current_schema(user.realm_id).await?;
+        let stored = self.i.store.get_profile(user.realm_id, user.id).await?;
+        self.load_from(user, schema, stored).await
+    }
+
+    /// [`Self::load`] from the schema and stored profile already read.
+    async fn load_from(
+        &self,
+        user: &User,
+        schema: ProfileSchema,
+        stored: Option<crate::profile::model::StoredProfile>,
+    ) -> Result<Loaded> {
         let compiled = schema.compile().map_err(|e| {
             tracing::error!(error = %e, "a stored profile schema does not compile");
             Error::Internal("profile-schema")
         })?;
-        let Some(stored) = self.i.store.get_profile(user.realm_id, user.id).await? else {
+        let Some(stored) = stored else {
             return Ok(Loaded {
                 document: legacy_document(&compiled, user),
                 compiled,
@@ -455,17 +466,13 @@ impl<'a> Profiles<'a> {
             .get("phone_number_verified")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let legacy = self
-            .i
-            .store
-            .get_profile(user.realm_id, user.id)
-            .await?
-            .is_none()
-            && self.current_schema(user.realm_id).await?.version == 0;
-        let (mut out, mut document) = if legacy {
+        // One read of each: this runs for every ID token and UserInfo answer.
+        let stored = self.i.store.get_profile(user.realm_id, user.id).await?;
+        let schema = self.current_schema(user.realm_id).await?;
+        let (mut out, mut document) = if stored.is_none() && schema.version == 0 {
             (legacy_claims(user, scopes, verified), Document::new())
         } else {
-            let loaded = self.load(user).await?;
+            let loaded = self.load_from(user, schema, stored).await?;
             let claims = loaded.compiled.claims(&loaded.document, scopes, verified);
             (claims, loaded.document)
         };
