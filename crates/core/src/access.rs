@@ -105,6 +105,9 @@ rights! {
     /// `organizations:manage`: create, change and delete organizations and
     /// their memberships.
     OrganizationsManage = "organizations":"manage", sensitive;
+    /// `scim:provision`: create, change and delete users and groups through
+    /// SCIM 2.0 (`/scim/v2/realms/{realm}`), as a provisioning client does.
+    ScimProvision = "scim":"provision", sensitive;
 }
 
 /// An authenticated request's caller, owned: what [`Access::allow`] turns

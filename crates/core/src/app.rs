@@ -216,6 +216,11 @@ impl Portcullis {
         crate::service_keys::ServiceKeys::new(&self.inner)
     }
 
+    /// SCIM 2.0 provisioning.
+    pub fn scim(&self) -> crate::scim::Scim<'_> {
+        crate::scim::Scim::new(&self.inner)
+    }
+
     /// Organizations and their members.
     pub fn organizations(&self) -> crate::orgs::Organizations<'_> {
         crate::orgs::Organizations::new(&self.inner)

@@ -79,6 +79,21 @@ pub enum Error {
 }
 
 impl Error {
+    /// The HTTP status the error answers with.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            Self::NotFound(_) => 404,
+            Self::Conflict(_) => 409,
+            Self::Validation(_) | Self::InvalidInput(_) => 422,
+            Self::BadRequest(_) => 400,
+            Self::NotAuthenticated(_) | Self::ReauthenticationRequired { .. } => 401,
+            Self::Forbidden(_) => 403,
+            Self::RateLimited { .. } => 429,
+            Self::Unavailable => 503,
+            Self::Internal(_) => 500,
+        }
+    }
+
     /// An [`Error::InvalidInput`] on one field.
     pub fn input(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::InvalidInput(vec![FieldError::new(field, reason)])

@@ -31,6 +31,7 @@ pub mod realms;
 pub mod recovery;
 pub mod revocation;
 pub mod risk;
+pub mod scim;
 pub mod service_keys;
 pub mod settings;
 pub mod text;

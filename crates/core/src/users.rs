@@ -361,22 +361,7 @@ impl<'a> Users<'a> {
             return Err(Error::Conflict("you cannot delete your own account".into()));
         }
         self.get(admin, id).await?;
-        self.accounts().end_all_sessions(admin.realm_id, id).await?;
-        // The account's row and sessions go: a tombstone tells the other
-        // instances (`crate::revocation`); this one denies it at once.
-        let now = self.i.clock.now();
-        self.i
-            .store
-            .insert_deleted_user(admin.realm_id, id, now)
-            .await?;
-        self.i
-            .denylist
-            .deny_user(id, now, now + self.i.settings.access_token_ttl + LEEWAY);
-        self.i.announce(crate::notices::Notice::Revoked);
-        if !self.i.store.delete_user(admin.realm_id, id).await? {
-            return Err(Error::NotFound("user"));
-        }
-        Ok(())
+        remove_account(self.i, admin.realm_id, id).await
     }
 
     /// Deactivates a user and ends every session of theirs at once.
@@ -388,16 +373,7 @@ impl<'a> Users<'a> {
             ));
         }
         let user = self.set_active(admin, id, false).await?;
-        self.accounts().end_all_sessions(admin.realm_id, id).await?;
-        // Tokens of every kind the account holds, sessions or not, are
-        // refused at once here; other instances read the change from the
-        // store when told (`crate::notices`), or within a second
-        // (`crate::revocation`).
-        let now = self.i.clock.now();
-        self.i
-            .denylist
-            .deny_user(id, now, now + self.i.settings.access_token_ttl + LEEWAY);
-        self.i.announce(crate::notices::Notice::Revoked);
+        cut_off(self.i, admin.realm_id, id).await?;
         Ok(user)
     }
 
@@ -498,6 +474,39 @@ const MAX_ATTRIBUTE_NAME: usize = 64;
 const MAX_ATTRIBUTES_BYTES: usize = 4096;
 /// Deepest nesting inside one attribute value.
 const MAX_ATTRIBUTE_DEPTH: usize = 4;
+
+/// Ends every session of a deactivated account. Tokens of every kind the
+/// account holds, sessions or not, are refused at once here; other
+/// instances read the change from the store when told (`crate::notices`),
+/// or within a second (`crate::revocation`).
+pub(crate) async fn cut_off(i: &Inner, realm_id: Uuid, id: Uuid) -> Result<()> {
+    crate::accounts::Accounts::new(i)
+        .end_all_sessions(realm_id, id)
+        .await?;
+    let now = i.clock.now();
+    i.denylist
+        .deny_user(id, now, now + i.settings.access_token_ttl + LEEWAY);
+    i.announce(crate::notices::Notice::Revoked);
+    Ok(())
+}
+
+/// Deletes an account, ending its sessions at once: the account's row and
+/// sessions go; a tombstone tells the other instances
+/// (`crate::revocation`), and this one denies it at once.
+pub(crate) async fn remove_account(i: &Inner, realm_id: Uuid, id: Uuid) -> Result<()> {
+    crate::accounts::Accounts::new(i)
+        .end_all_sessions(realm_id, id)
+        .await?;
+    let now = i.clock.now();
+    i.store.insert_deleted_user(realm_id, id, now).await?;
+    i.denylist
+        .deny_user(id, now, now + i.settings.access_token_ttl + LEEWAY);
+    i.announce(crate::notices::Notice::Revoked);
+    if !i.store.delete_user(realm_id, id).await? {
+        return Err(Error::NotFound("user"));
+    }
+    Ok(())
+}
 
 /// Creates the service account with id `id` (an OAuth client's or a
 /// service key's), unless it exists: a user without a password, so it

@@ -19,6 +19,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The detail, when the problem has one.
+    pub(crate) fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
     /// A problem with a status, a type slug and a detail.
     pub fn new(status: StatusCode, kind: &'static str, detail: impl Into<String>) -> Self {
         Self {

@@ -33,6 +33,7 @@ pub const ADMIN_PERMISSIONS: &[&str] = &[
     "service-keys:manage:all",
     "organizations:read:all",
     "organizations:manage:all",
+    "scim:provision:all",
 ];
 
 /// Permissions of the built-in `user` role: what every account may do to

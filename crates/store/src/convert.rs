@@ -166,6 +166,9 @@ pub(crate) fn user_row(u: &User) -> user::Model {
         created_at: micros(u.created_at),
         updated_at: micros(u.updated_at),
         last_login_at: micros_opt(u.last_login_at),
+        scim_user_name: None,
+        scim_user_name_canonical: None,
+        external_id: None,
     }
 }
 

@@ -37,6 +37,7 @@ mod realms;
 mod refresh_tokens;
 mod risk;
 mod rotate_sql;
+mod scim;
 mod sessions;
 mod store;
 pub mod testing;

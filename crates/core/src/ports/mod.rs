@@ -28,6 +28,7 @@ mod federation;
 mod mail;
 mod orgs;
 mod profile;
+mod scim;
 mod transfer;
 
 pub use edge::{EdgeState, EdgeStore, LocalEdgeState};
@@ -35,6 +36,7 @@ pub use federation::FederationStore;
 pub use mail::{MailStore, Mailer, MxResolver, SmsSender};
 pub use orgs::OrganizationStore;
 pub use profile::ProfileStore;
+pub use scim::ScimStore;
 pub use transfer::{ExistingUser, TransferStore};
 
 /// The bus change notices travel on between the instances of a deployment
@@ -596,6 +598,7 @@ pub trait Store:
     + OrganizationStore
     + TransferStore
     + ProfileStore
+    + ScimStore
     + Send
     + Sync
     + 'static

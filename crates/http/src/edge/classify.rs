@@ -62,6 +62,13 @@ pub(crate) fn classify<'a>(method: &Method, path: &'a str) -> Route<'a> {
         }
         return default(api_group(rest.trim_start_matches('/')));
     }
+    // SCIM provisioning is administration of the realm it names.
+    if let Some(after) = path.strip_prefix("/scim/v2/realms/") {
+        return Route {
+            group: Some(Group::Admin),
+            realm: Some(after.split_once('/').map_or(after, |(r, _)| r)),
+        };
+    }
     if let Some(after) = path.strip_prefix("/realms/") {
         let (realm, sub) = after.split_once('/').map_or((after, ""), |(r, s)| (r, s));
         return Route {
@@ -196,6 +203,12 @@ mod tests {
                 Some("acme"),
             ),
             (g.clone(), "/api/v1/security/blocks", Some(Admin), None),
+            (
+                g.clone(),
+                "/scim/v2/realms/acme/Users",
+                Some(Admin),
+                Some("acme"),
+            ),
             (g.clone(), "/api/v1/auth/me", Some(General), None),
             (g.clone(), "/realms/acme/login", Some(General), Some("acme")),
             (p.clone(), "/realms/acme/login", Some(Login), Some("acme")),

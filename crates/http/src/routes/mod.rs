@@ -25,6 +25,7 @@ pub mod profile;
 pub mod realms;
 mod respond;
 pub mod risk;
+pub mod scim;
 pub mod security;
 pub mod service_keys;
 pub mod transfer;

@@ -157,12 +157,14 @@ pub(super) fn user() -> Schema {
                 .mutability(M::WriteOnly)
                 .returned(R::Never)
                 .describe("The user's cleartext password, to set or compare."),
+            // Portcullis accounts have an e-mail address: the primary one.
             multi(
                 "emails",
-                "Email addresses for the user.",
+                "Email addresses for the user; the primary one is the account's address.",
                 string("value").describe("Email address for the user."),
                 &["work", "home", "other"],
-            ),
+            )
+            .required(),
             multi(
                 "phoneNumbers",
                 "Phone numbers for the user.",

@@ -34,6 +34,8 @@ pub mod role;
 pub mod role_grant;
 pub mod role_include;
 pub mod role_permission;
+pub mod scim_group;
+pub mod scim_user;
 pub mod service_key;
 pub mod session;
 pub mod session_baseline;

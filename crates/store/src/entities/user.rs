@@ -31,6 +31,12 @@ pub struct Model {
     pub updated_at: i64,
     /// Last login, Unix microseconds.
     pub last_login_at: Option<i64>,
+    /// The SCIM `userName`, as given (`None`: the e-mail address).
+    pub scim_user_name: Option<String>,
+    /// The SCIM `userName` in lower case, unique per realm.
+    pub scim_user_name_canonical: Option<String>,
+    /// The provisioning client's id for the user (SCIM `externalId`).
+    pub external_id: Option<String>,
 }
 
 /// No navigable relations: queries join explicitly.

@@ -33,6 +33,7 @@ mod profile;
 mod realms;
 mod resilience;
 mod risk;
+mod scim;
 mod sentinel;
 mod service_keys;
 mod shared_cache;
