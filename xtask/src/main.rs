@@ -36,6 +36,7 @@ mod e2e;
 mod loadgen;
 mod process;
 mod schemathesis;
+mod scim_tester;
 mod server;
 mod services;
 mod test;
@@ -56,6 +57,8 @@ commands:
   schemathesis [-- ARG...]        schemathesis against the real server's /openapi.json:
                                   every operation, at least 10,000 cases, no 5xx, every
                                   answer as documented (ARGs go to `st run`)
+  scim                            scim2-tester (PyPI) against the real server's SCIM
+                                  service: every check of RFC 7643/7644 it has
   bench [--seconds N] [--no-postgres] [--server-binary PATH]
                                   load benchmark of the release server (or of PATH),
                                   with the edge defences' cost (their server off, and
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
             "test" => test::run(rest),
             "e2e" => e2e::run(rest),
             "schemathesis" => schemathesis::run(rest),
+            "scim" => scim_tester::run(rest),
             "bench" => bench::run(rest),
             "loadgen" => loadgen::main(rest),
             "help" | "-h" | "--help" => {

@@ -227,7 +227,7 @@ fn ensure_schemathesis() -> Result<PathBuf> {
 
 /// The `python3` that can make a virtual environment, installing Debian's
 /// `python3-venv` (and `python3`) when it cannot.
-fn ensure_python_venv() -> Result<PathBuf> {
+pub(crate) fn ensure_python_venv() -> Result<PathBuf> {
     let can_venv = |python: &Path| {
         process::succeeds(Command::new(python).args(["-c", "import venv, ensurepip"]))
     };
@@ -267,7 +267,7 @@ fn installed_version(python: &Path) -> Option<String> {
 }
 
 /// Builds the server binary as `build` says; its path.
-fn build_server(build: Build) -> Result<PathBuf> {
+pub(crate) fn build_server(build: Build) -> Result<PathBuf> {
     let args: &[&str] = match build {
         Build::ServerOnly => &["build", "-p", "portcullis-server"],
         Build::AsCargoTest => &["test", "--workspace", "--all-targets", "--no-run"],
@@ -349,7 +349,7 @@ fn prepare(addr: SocketAddr, admin_password: &str) -> Result<Setup> {
 }
 
 /// The body of an answer with status `want`, or an error naming `what`.
-fn expect(answer: (u16, Value), want: u16, what: &str) -> Result<Value> {
+pub(crate) fn expect(answer: (u16, Value), want: u16, what: &str) -> Result<Value> {
     let (status, body) = answer;
     if status != want {
         bail!("{what}: status {status}, not {want}: {body}");
@@ -358,7 +358,7 @@ fn expect(answer: (u16, Value), want: u16, what: &str) -> Result<Value> {
 }
 
 /// `method path` with a JSON body (or none) and a bearer token.
-fn http(
+pub(crate) fn http(
     addr: SocketAddr,
     method: &str,
     path: &str,

@@ -28,6 +28,7 @@ use anyhow::{Context as _, Result};
 use crate::e2e;
 use crate::process::{self, Job, check_interrupted, interrupted};
 use crate::schemathesis;
+use crate::scim_tester;
 use crate::services::{Kind, Services};
 
 /// The services every test run starts.
@@ -110,6 +111,21 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
             }
         }
     }
+    let mut scim_failed = false;
+    if filters.is_empty() && !interrupted() && stopped.is_ok() {
+        eprintln!("xtask: running scim2-tester");
+        match scim_tester::suite(&[], schemathesis::Build::AsCargoTest) {
+            Ok(outcome) => {
+                totals.add(outcome.counts);
+                scim_failed = !outcome.ok;
+            }
+            Err(err) => {
+                eprintln!("xtask: the SCIM compliance run could not run: {err:#}");
+                totals.failed += 1;
+                scim_failed = true;
+            }
+        }
+    }
     println!();
     println!("{}", totals.summary());
     stopped.context("stopping services")?;
@@ -129,6 +145,10 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     }
     if schemathesis_failed {
         eprintln!("xtask: the schemathesis run failed (see above)");
+        return Ok(ExitCode::FAILURE);
+    }
+    if scim_failed {
+        eprintln!("xtask: the SCIM compliance run failed (see above)");
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

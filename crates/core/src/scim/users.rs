@@ -23,9 +23,11 @@ use crate::passwords::check_new_password;
 #[derive(Debug)]
 struct UserInput {
     user_name: String,
-    email: Email,
+    /// The primary address of `emails`, when given.
+    email: Option<Email>,
     name: Option<String>,
-    active: bool,
+    /// `active`, when given (absent: active).
+    active: Option<bool>,
     password: Option<SecretString>,
     record: ScimUserRecord,
 }
@@ -98,18 +100,37 @@ fn check_value(def: &AttributeDef, path: &str, v: &mut Value, multi_item: bool) 
 }
 
 /// The primary address of `emails`: the one marked primary, else the
-/// first.
-fn primary_email(emails: &Value) -> ScimResult<Email> {
-    let items = emails.as_array().map(Vec::as_slice).unwrap_or_default();
-    let chosen = items
+/// first; `None` when there is none.
+fn primary_email(emails: Option<&Value>) -> ScimResult<Option<Email>> {
+    let items = emails
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let Some(chosen) = items
         .iter()
         .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
         .or_else(|| items.first())
-        .and_then(|e| e.get("value"))
+    else {
+        return Ok(None);
+    };
+    let value = chosen
+        .get("value")
         .and_then(Value::as_str)
-        .ok_or_else(|| ScimError::invalid_value("emails: a user needs an e-mail address"))?;
-    Email::parse(chosen)
+        .ok_or_else(|| ScimError::invalid_value("emails.value is required"))?;
+    Email::parse(value)
+        .map(Some)
         .map_err(|e| ScimError::invalid_value(format!("emails.value: {}", e.reason)).into())
+}
+
+/// The address of an account provisioned without one: its user name when
+/// that is an address, else one in the reserved `.invalid` domain (no
+/// mailbox: nothing is ever mailed to it, and it cannot reset a password).
+fn address_for(user_name: &str, id: Uuid) -> ScimResult<Email> {
+    if let Ok(e) = Email::parse(user_name) {
+        return Ok(e);
+    }
+    Email::parse(&format!("scim-{}@users.invalid", id.simple()))
+        .map_err(|e| ScimFailure::Core(Error::Validation(vec![e])))
 }
 
 fn parse_user(body: Value, min_password: u32) -> ScimResult<UserInput> {
@@ -125,8 +146,8 @@ fn parse_user(body: Value, min_password: u32) -> ScimResult<UserInput> {
     let external_id = opt_string(&object, "externalId")?;
     take(&mut object, "externalId");
     let active = match take(&mut object, "active") {
-        None | Some(Value::Null) => true,
-        Some(v) => boolean("active", &v)?,
+        None | Some(Value::Null) => None,
+        Some(v) => Some(boolean("active", &v)?),
     };
     let password = match take(&mut object, "password") {
         None | Some(Value::Null) => None,
@@ -213,7 +234,10 @@ fn parse_user(body: Value, min_password: u32) -> ScimResult<UserInput> {
         check_value(def, &def.name, &mut value, false)?;
         record.document.insert(def.name.clone(), value);
     }
-    let email = primary_email(record.document.get("emails").unwrap_or(&Value::Null))?;
+    if let Some(a) = active {
+        record.document.insert("active".into(), Value::Bool(a));
+    }
+    let email = primary_email(record.document.get("emails"))?;
     let name = match display_name {
         Some(n) => Some(n),
         None => record.document.get("name").and_then(|n| {
@@ -231,7 +255,7 @@ fn parse_user(body: Value, min_password: u32) -> ScimResult<UserInput> {
     let name = crate::accounts::parse_name(name.as_deref())
         .map_err(|e| ScimError::invalid_value(format!("displayName: {}", e.reason)))?;
     if let Some(p) = &password {
-        check_new_password("password", p.expose_secret(), min_password, Some(&email))
+        check_new_password("password", p.expose_secret(), min_password, email.as_ref())
             .map_err(|e| ScimError::invalid_value(format!("password: {}", e.reason)))?;
     }
     if Value::Object(record.document.clone()).to_string().len() > MAX_DOCUMENT {
@@ -302,7 +326,12 @@ impl Scim<'_> {
         if let Some(n) = &user.name {
             out.insert("displayName".into(), Value::String(n.clone()));
         }
-        out.insert("active".into(), Value::Bool(user.active));
+        // The account's flag is what counts; a provisioned account whose
+        // client never set `active` (so active) shows none.
+        let given = doc.remove("active").is_some();
+        if given || rec.user_name.is_none() || !user.active {
+            out.insert("active".into(), Value::Bool(user.active));
+        }
         // The primary address is the account's, whatever changed it.
         let mut emails: Vec<Value> = doc
             .remove("emails")
@@ -316,9 +345,14 @@ impl Scim<'_> {
             Some(e) => {
                 e.insert("value".into(), Value::String(user.email.to_string()));
             }
+            // Provisioned without addresses: none shown (the account's own
+            // is its user name, or no mailbox).
+            None if rec.user_name.is_some() => {}
             None => emails = vec![json!({ "value": user.email.to_string(), "primary": true })],
         }
-        out.insert("emails".into(), Value::Array(emails));
+        if !emails.is_empty() {
+            out.insert("emails".into(), Value::Array(emails));
+        }
         for (k, v) in doc {
             out.insert(k, v);
         }
@@ -430,6 +464,10 @@ impl Scim<'_> {
         let input = parse_user(body, realm.password_min_length)?;
         let id = new_id();
         self.check_unique(realm.id, id, &input).await?;
+        let email = match input.email {
+            Some(e) => e,
+            None => address_for(&input.user_name, id)?,
+        };
         let password_hash = match input.password {
             Some(p) => Some(self.i.passwords.hash(p).await?),
             None => None,
@@ -438,10 +476,10 @@ impl Scim<'_> {
         let user = User {
             id,
             realm_id: realm.id,
-            email: input.email,
+            email,
             name: input.name,
             password_hash,
-            active: input.active,
+            active: input.active.unwrap_or(true),
             email_verified: false,
             attributes: Map::new(),
             created_at: now,
@@ -513,12 +551,15 @@ impl Scim<'_> {
         let input = parse_user(body, realm.password_min_length)?;
         self.check_unique(realm.id, user.id, &input).await?;
         let was_active = user.active;
-        if user.email.canonical() != input.email.canonical() {
-            user.email_verified = false;
+        // Without addresses, the account keeps its own: it is how it signs in.
+        if let Some(email) = input.email {
+            if user.email.canonical() != email.canonical() {
+                user.email_verified = false;
+            }
+            user.email = email;
         }
-        user.email = input.email;
         user.name = input.name;
-        user.active = input.active;
+        user.active = input.active.unwrap_or(true);
         if let Some(p) = input.password {
             user.password_hash = Some(self.i.passwords.hash(p).await?);
         }
@@ -680,8 +721,8 @@ mod tests {
     fn a_minimal_user_parses() {
         let u = parse_user(body(json!({})), 8).unwrap();
         assert_eq!(u.user_name, "bjensen");
-        assert_eq!(u.email.as_str(), "BJensen@example.com");
-        assert!(u.active);
+        assert_eq!(u.email.unwrap().as_str(), "BJensen@example.com");
+        assert_eq!(u.active, None);
         assert_eq!(u.record.user_name.as_deref(), Some("bjensen"));
     }
 
@@ -696,7 +737,7 @@ mod tests {
             8,
         )
         .unwrap();
-        assert!(!u.active);
+        assert_eq!(u.active, Some(false));
         assert_eq!(u.name.as_deref(), Some("Barbara Jensen"));
         assert_eq!(u.record.department.as_deref(), Some("Sales"));
         assert!(u.record.manager_id.is_some());
@@ -711,7 +752,26 @@ mod tests {
         };
         assert!(err(json!({"userName": "x"})).contains("schemas"));
         assert!(err(json!({"schemas": [urn::USER], "emails": []})).contains("userName"));
-        assert!(err(json!({"schemas": [urn::USER], "userName": "x"})).contains("e-mail"));
+        assert!(
+            err(json!({"schemas": [urn::USER], "userName": "x", "emails": [{"type": "work"}]}))
+                .contains("emails.value")
+        );
+        assert!(
+            parse_user(json!({"schemas": [urn::USER], "userName": "x"}), 8)
+                .unwrap()
+                .email
+                .is_none()
+        );
+        assert_eq!(
+            address_for("a@example.com", new_id()).unwrap().as_str(),
+            "a@example.com"
+        );
+        assert!(
+            address_for("jdoe", new_id())
+                .unwrap()
+                .as_str()
+                .ends_with("@users.invalid")
+        );
         assert!(err(body(json!({"nickName": 5}))).contains("nickName"));
         assert!(err(body(json!({"favouriteColour": "red"}))).contains("favouriteColour"));
         assert!(err(body(json!({"password": "short"}))).contains("password"));

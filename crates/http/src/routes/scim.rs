@@ -56,7 +56,14 @@ pub(crate) fn router() -> Router<AppState> {
                 .delete(group_delete),
         )
         .route(&r("/Bulk"), post(bulk))
+        .route(&r("/.search"), post(root_search))
         .route(&r("/Me"), get(me).put(me).patch(me).delete(me).post(me))
+        .route(&r("/{*rest}"), axum::routing::any(unknown))
+}
+
+/// Any other path under the service: a SCIM 404.
+async fn unknown() -> Scim {
+    ScimError::status(404, "no SCIM endpoint at this path").into()
 }
 
 /// A SCIM answer or error.
@@ -513,4 +520,34 @@ async fn bulk(
         .await
         .map_err(|f| Scim::from(scim_error(f)))?;
     Ok(Scim::of(scim_json(StatusCode::OK, &answer)))
+}
+
+/// `POST /.search` at the root: users, then groups, as one list.
+async fn root_search(
+    State(state): State<AppState>,
+    Provisioner(p): Provisioner,
+    body: Bytes,
+) -> Result<Scim, Scim> {
+    let query = search_query(&body)?;
+    let scim = state.core.scim();
+    let users = scim.list_users(&p, &query).await?;
+    let users_total = users.total_results;
+    let mut resources = users.resources;
+    // The groups after the users: the page's rest, from where it starts
+    // among them.
+    let offset = query.offset() as u64;
+    let mut groups_query = query.clone();
+    groups_query.start_index = usize::try_from(offset.saturating_sub(users_total))
+        .unwrap_or(usize::MAX)
+        .saturating_add(1);
+    groups_query.count = query.count.saturating_sub(resources.len());
+    let groups = scim.list_groups(&p, &groups_query).await?;
+    let total = users_total + groups.total_results;
+    if offset + (resources.len() as u64) >= users_total {
+        resources.extend(groups.resources);
+    }
+    Ok(Scim::of(scim_json(
+        StatusCode::OK,
+        &query.response(total, resources),
+    )))
 }

@@ -95,7 +95,9 @@ fn apply_members(
     schema: &ResourceSchema,
 ) -> Result<(), ScimError> {
     for (key, value) in values {
-        if urn.is_none() && key.eq_ignore_ascii_case("schemas") {
+        // `schemas` of the resource, or of an extension's object as some
+        // clients serialize it: not an attribute.
+        if key.eq_ignore_ascii_case("schemas") {
             continue;
         }
         if urn.is_none()

@@ -157,14 +157,12 @@ pub(super) fn user() -> Schema {
                 .mutability(M::WriteOnly)
                 .returned(R::Never)
                 .describe("The user's cleartext password, to set or compare."),
-            // Portcullis accounts have an e-mail address: the primary one.
             multi(
                 "emails",
-                "Email addresses for the user; the primary one is the account's address.",
+                "Email addresses for the user.",
                 string("value").describe("Email address for the user."),
                 &["work", "home", "other"],
-            )
-            .required(),
+            ),
             multi(
                 "phoneNumbers",
                 "Phone numbers for the user.",
@@ -227,7 +225,9 @@ pub(super) fn group() -> Schema {
                     reference("$ref", &["User", "Group"])
                         .mutability(M::Immutable)
                         .describe("The URI of the member."),
-                    string("display").describe("The member's display name."),
+                    string("display")
+                        .mutability(M::ReadOnly)
+                        .describe("The member's display name, set by the server."),
                     string("type")
                         .canonical(&["User", "Group"])
                         .mutability(M::Immutable)

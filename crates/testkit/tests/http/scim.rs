@@ -358,7 +358,7 @@ backend_tests!(scim_users_are_provisioned, |app: TestApp| async move {
         .map(|u| u["userName"].as_str().unwrap())
         .collect();
     let mut sorted = names.clone();
-    sorted.sort_by(|a, b| b.to_lowercase().cmp(&a.to_lowercase()));
+    sorted.sort_by_key(|n| std::cmp::Reverse(n.to_lowercase()));
     assert_eq!(names, sorted);
     assert!(r.json["Resources"][0].get("emails").is_none(), "{}", r.text);
     let r = app.get(&list("count=0"), t).await;
