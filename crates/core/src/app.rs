@@ -49,6 +49,8 @@ pub(crate) struct Inner {
     pub(crate) mx: Option<Arc<dyn crate::ports::MxResolver>>,
     /// Sends SMS codes; `None`: SMS is not offered.
     pub(crate) sms: Option<Arc<dyn crate::ports::SmsSender>>,
+    /// TXT look-ups for organizations' domain verification.
+    pub(crate) dns: Option<Arc<dyn crate::ports::TxtResolver>>,
     /// Wakes the mail worker when a message is queued.
     pub(crate) mail_wakeup: tokio::sync::Notify,
     /// Rate limits, strikes and blocks, nonces.
@@ -130,6 +132,7 @@ impl Portcullis {
                 mailer: adapters.mailer,
                 mx: adapters.mx,
                 sms: adapters.sms,
+                dns: adapters.dns,
                 mail_wakeup: tokio::sync::Notify::new(),
                 edge: crate::edge::EdgeParts::new(
                     adapters.edge.unwrap_or_else(|| {

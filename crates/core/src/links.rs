@@ -277,6 +277,7 @@ impl<'a> Links<'a> {
             json!({ "ip": meta.ip }),
         )
         .await;
+        crate::orgs::domains::auto_join(i, &user).await;
         let step_up = self
             .accounts()
             .assess_login(realm, &user, failures, meta)
@@ -416,6 +417,7 @@ impl<'a> Links<'a> {
             json!({ "from": old.as_str(), "to": user.email.as_str() }),
         )
         .await;
+        crate::orgs::domains::auto_join(i, &user).await;
         Ok(user)
     }
 }

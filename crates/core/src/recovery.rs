@@ -266,6 +266,7 @@ impl<'a> Recovery<'a> {
             json!({ "email": user.email.as_str() }),
         )
         .await;
+        crate::orgs::domains::auto_join(i, &user).await;
         Ok(user)
     }
 
@@ -366,6 +367,7 @@ impl<'a> Recovery<'a> {
             json!({ "sessions_ended": true }),
         )
         .await;
+        crate::orgs::domains::auto_join(i, &user).await;
         Ok(())
     }
 }

@@ -62,6 +62,8 @@ pub struct Settings {
     /// headers, and the verification of HMAC-signed requests. Off only to
     /// measure what the defences cost; never in production.
     pub edge_defences: bool,
+    /// Lifetime of an organization's invitation link (default 7 days).
+    pub org_invitation_ttl: Duration,
 }
 
 impl Settings {
@@ -83,6 +85,7 @@ impl Settings {
             rate_limits: crate::edge::RateLimitPolicy::default(),
             trusted_proxies: Vec::new(),
             edge_defences: true,
+            org_invitation_ttl: Duration::days(7),
         }
     }
 

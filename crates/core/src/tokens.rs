@@ -44,6 +44,10 @@ pub struct AccessClaims {
     /// account, whose id is the client's `id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The user's organizations in Keycloak's shape (`{"<name>": {"id":
+    /// "<uuid>"}}`), when the `organization` scope was granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<serde_json::Value>,
 }
 
 impl AccessClaims {

@@ -40,6 +40,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::service_keys::router())
         .merge(routes::users::router())
         .merge(routes::orgs::router())
+        .merge(routes::org_extras::router())
         .merge(routes::scim::router())
         .merge(routes::profile::router())
         .merge(routes::avatars::router())

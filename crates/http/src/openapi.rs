@@ -11,8 +11,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    auth, authz, avatars, bff, clients, federation, links, mail, mfa, oauth, ops, orgs, pages,
-    profile, realms, risk, security, service_keys, user_pages, users,
+    auth, authz, avatars, bff, clients, federation, links, mail, mfa, oauth, ops, org_extras, orgs,
+    pages, profile, realms, risk, security, service_keys, user_pages, users,
 };
 use crate::state::AppState;
 
@@ -55,6 +55,11 @@ impl Modify for BearerScheme {
         users::user_delete, users::user_deactivate, users::user_reactivate,
         orgs::orgs_list, orgs::org_post, orgs::org_get, orgs::org_patch, orgs::org_delete,
         orgs::members_list, orgs::member_post, orgs::member_delete,
+        org_extras::domains_list, org_extras::domain_post, org_extras::domain_patch,
+        org_extras::domain_delete, org_extras::domain_verify_post,
+        org_extras::invitations_list, org_extras::invitation_post,
+        org_extras::invitation_delete, org_extras::invitation_accept_post,
+        org_extras::me_organizations_get, org_extras::dashboard_get,
         profile::profile_schema_get, profile::profile_schema_put, profile::user_profile_get,
         profile::user_profile_put, profile::me_profile_get, profile::me_profile_patch,
         avatars::user_avatar_post, avatars::user_avatar_delete, avatars::me_avatar_post,

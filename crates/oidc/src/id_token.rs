@@ -6,6 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis_core::Portcullis;
 use portcullis_core::clients::OAuthClient;
 use portcullis_core::model::{Realm, Session, SigningAlgorithm, User};
+use portcullis_core::orgs::claim::ORGANIZATION_SCOPE;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::Digest as _;
@@ -124,6 +125,10 @@ pub async fn user_claims(
     if has("email") {
         out.insert("email".into(), Value::from(user.email.as_str()));
         out.insert("email_verified".into(), Value::from(user.email_verified));
+    }
+    if has(ORGANIZATION_SCOPE) {
+        let claim = core.organizations().claim(user.realm_id, user.id).await?;
+        out.insert(ORGANIZATION_SCOPE.into(), claim);
     }
     for (k, v) in core.profiles().claims(user, scopes).await? {
         out.entry(k).or_insert(v);

@@ -48,13 +48,14 @@ pub fn authorization_server(issuer: &str) -> Value {
 }
 
 /// The scopes every realm knows.
-pub const SCOPES: [&str; 6] = [
+pub const SCOPES: [&str; 7] = [
     "openid",
     "profile",
     "email",
     "phone",
     "address",
     "offline_access",
+    "organization",
 ];
 
 /// The OpenID Provider configuration: the authorization server metadata

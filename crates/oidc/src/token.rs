@@ -6,6 +6,7 @@
 use portcullis_core::accounts::RequestMeta;
 use portcullis_core::clients::{GrantType, OAuthClient};
 use portcullis_core::model::{AuthCode, CodeOutcome, Realm, Session, User, new_id};
+use portcullis_core::orgs::claim::ORGANIZATION_SCOPE;
 use portcullis_core::tokens::{ACCESS_TOKEN_TYP, AccessClaims};
 use portcullis_core::{Error, Portcullis};
 use portcullis_crypto::{constant_time_eq, sha256};
@@ -20,7 +21,7 @@ use crate::client_auth::authenticate;
 use crate::{Form, OAuthError, Request};
 
 /// Scopes about a user: meaningless when a client acts as itself.
-const USER_SCOPES: [&str; 6] = crate::metadata::SCOPES;
+const USER_SCOPES: [&str; 7] = crate::metadata::SCOPES;
 
 /// A successful token answer (RFC 6749 §5.1).
 #[derive(Debug, Clone, Serialize)]
@@ -272,6 +273,10 @@ async fn user_tokens(
         true => Some(core.authz().role_names(realm.id, user.id).await?),
         false => None,
     };
+    let organization = match scopes.contains(&ORGANIZATION_SCOPE) {
+        true => Some(core.organizations().claim(realm.id, user.id).await?),
+        false => None,
+    };
     let claims = AccessClaims {
         iss: core.settings().issuer(&realm.name),
         sub: user.id.to_string(),
@@ -283,6 +288,7 @@ async fn user_tokens(
         scope: (!scope.is_empty()).then(|| scope.clone()),
         roles,
         client_id: Some(client.client_id.clone()),
+        organization,
     };
     let key = core.keys().signer(realm).await?;
     let access_token = key
@@ -459,6 +465,7 @@ async fn client_credentials(
         scope: scope.clone(),
         roles: None,
         client_id: Some(client.client_id.clone()),
+        organization: None,
     };
     let key = core.keys().signer(realm).await?;
     let access_token = key

@@ -175,6 +175,9 @@ pub struct MailConfig {
     pub smtp_url: Option<SmtpUrl>,
     /// The From address.
     pub from: String,
+    /// The DNS server for look-ups (MX checks, domain verification);
+    /// `None`: the system's.
+    pub dns_resolver: Option<SocketAddr>,
 }
 
 impl fmt::Debug for DatabaseUrl {
@@ -336,6 +339,10 @@ raw_config! {
     smtp_url_file: PathBuf,
     /// From address of outgoing mail, e.g. `Portcullis <noreply@id.example.com>` (default `noreply@` + the public URL's host).
     smtp_from: String,
+    /// DNS server (`IP` or `IP:PORT`, UDP and TCP) for MX checks and organizations' domain verification (TXT records); when absent, the system's resolver configuration.
+    dns_resolver: String,
+    /// Lifetime of an organization's invitation link (default `7d`).
+    org_invitation_ttl: DurationSetting,
     /// URL of an SMS gateway's webhook (`https://...`): each SMS code is POSTed there as JSON `{to, message}`, signed with HMAC-SHA256 (headers `X-Portcullis-Timestamp` and `X-Portcullis-Signature: sha256=<hex>` of `<timestamp>.<body>`); when absent, SMS codes are not offered.
     sms_webhook_url: String,
     /// The webhook's signing secret (at least 32 characters); required with `sms_webhook_url`.
@@ -593,6 +600,19 @@ impl Config {
             Duration::days(7),
         )?;
         settings.session_ttl = dur("session_ttl", raw.session_ttl, Duration::days(30))?;
+        settings.org_invitation_ttl = dur(
+            "org_invitation_ttl",
+            raw.org_invitation_ttl,
+            Duration::days(7),
+        )?;
+        let dns_resolver = match raw.dns_resolver.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(v) => Some(
+                v.parse::<SocketAddr>()
+                    .or_else(|_| v.parse::<std::net::IpAddr>().map(|ip| (ip, 53).into()))
+                    .map_err(|_| err(n("dns_resolver"), "must be IP or IP:PORT"))?,
+            ),
+        };
         let defaults = Argon2Params::default();
         settings.argon2 = Argon2Params {
             memory_kib: raw.argon2_memory_kib.unwrap_or(defaults.memory_kib),
@@ -739,7 +759,11 @@ impl Config {
         };
 
         Ok(Config {
-            mail: MailConfig { smtp_url, from },
+            mail: MailConfig {
+                smtp_url,
+                from,
+                dns_resolver,
+            },
             sms,
             geoip,
             bind,

@@ -3,6 +3,7 @@
 //! gracefully. The only crate that knows every concrete type.
 
 pub mod config;
+pub mod dns;
 pub mod geoip;
 mod logging;
 pub mod mail;

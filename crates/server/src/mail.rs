@@ -96,9 +96,12 @@ impl std::fmt::Debug for DnsMxResolver {
 impl DnsMxResolver {
     /// A resolver from `/etc/resolv.conf` (or the platform's equivalent).
     pub fn from_system() -> anyhow::Result<Self> {
-        let resolver = TokioResolver::builder_tokio()
-            .map_err(|e| anyhow::anyhow!("cannot read the system's DNS configuration: {e}"))?
-            .build();
+        Self::with_server(None)
+    }
+
+    /// A resolver asking `server`, or the system's when `None`.
+    pub fn with_server(server: Option<std::net::SocketAddr>) -> anyhow::Result<Self> {
+        let resolver: TokioResolver = crate::dns::resolver(server)?;
         Ok(Self { resolver })
     }
 }
@@ -168,7 +171,15 @@ pub fn adapters(
             None
         }
     };
-    let mx: Option<Arc<dyn MxResolver>> = match DnsMxResolver::from_system() {
+    let dns: Option<Arc<dyn portcullis_core::ports::TxtResolver>> =
+        match crate::dns::DnsTxtResolver::new(mail.dns_resolver) {
+            Ok(r) => Some(Arc::new(r)),
+            Err(e) => {
+                tracing::warn!(error = %e, "domain verification by DNS is off: no DNS resolver");
+                None
+            }
+        };
+    let mx: Option<Arc<dyn MxResolver>> = match DnsMxResolver::with_server(mail.dns_resolver) {
         Ok(r) => Some(Arc::new(r)),
         Err(e) => {
             tracing::warn!(error = %e, "MX checks are off: no DNS resolver");
@@ -184,5 +195,6 @@ pub fn adapters(
         mx,
         sms,
         edge: None,
+        dns,
     })
 }

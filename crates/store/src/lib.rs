@@ -31,6 +31,7 @@ mod mail;
 mod mfa;
 pub mod migration;
 mod oauth;
+mod org_extras;
 mod orgs;
 mod profile;
 mod realms;

@@ -199,6 +199,8 @@ suite!(
     edge_service_keys_round_trip,
     orgs_round_trip,
     orgs_memberships,
+    orgs_domains,
+    orgs_invitations,
     profile_schema_versions,
     profile_documents_round_trip,
     profile_avatars_and_preferences,

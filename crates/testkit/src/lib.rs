@@ -3,6 +3,7 @@
 //! when `TEST_POSTGRES_URL` is set) and a [`TestClock`], and talks to it
 //! through a small typed client. Tests move the clock instead of sleeping.
 
+pub mod dns;
 pub mod sms;
 pub mod smtp;
 pub mod standin;
@@ -99,6 +100,9 @@ pub struct AppOptions {
     pub smtp_url: Option<String>,
     /// MX look-ups for signup checks (`None`: no check).
     pub mx: Option<Arc<dyn portcullis_core::ports::MxResolver>>,
+    /// A DNS server (a [`dns::DnsStandIn`]) the app's TXT look-ups ask
+    /// (`None`: domains are verified by administrators only).
+    pub dns_server: Option<SocketAddr>,
     /// Sends SMS codes (`None`: SMS is not offered).
     pub sms: Option<Arc<dyn portcullis_core::ports::SmsSender>>,
     /// GeoIP look-ups (`None`: the GeoIP checks do not fire).
@@ -279,6 +283,10 @@ async fn start(
             mailer,
             mx: options.mx,
             sms: options.sms,
+            dns: options.dns_server.map(|addr| {
+                Arc::new(portcullis_server::dns::DnsTxtResolver::new(Some(addr)).expect("resolver"))
+                    as Arc<dyn portcullis_core::ports::TxtResolver>
+            }),
             edge: redis.as_ref().map(|redis| {
                 Arc::new(portcullis_redis::RedisEdgeState::new(redis.clone()))
                     as Arc<dyn portcullis_core::ports::EdgeState>

@@ -119,6 +119,7 @@ impl Accounts<'_> {
             scope: token.scope.clone(),
             roles: None,
             client_id: None,
+            organization: None,
         };
         Ok(RefreshHolder {
             principal: Principal {

@@ -61,6 +61,7 @@ impl Accounts<'_> {
         self.authz()
             .grant_default_role(realm.id, Some(user.id), user.id)
             .await?;
+        crate::orgs::domains::auto_join(self.i, &user).await;
         // The account exists either way: a mail that cannot be queued now
         // can be asked for again (resend-verification, forgot-password).
         if let Err(e) = crate::recovery::send_verification(self.i, realm, &user).await {

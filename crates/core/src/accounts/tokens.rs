@@ -120,6 +120,7 @@ impl Accounts<'_> {
             scope: None,
             roles: roles.filter(|_| realm.roles_claim).map(<[String]>::to_vec),
             client_id: None,
+            organization: None,
         };
         let key = i.keys.signer(realm).await?;
         Ok(key.sign(&claims, ACCESS_TOKEN_TYP)?)

@@ -214,6 +214,7 @@ impl Federation<'_> {
             .await?;
         self.link(realm, provider, &user, identity, None).await?;
         self.apply_mappers(realm, provider, &user, identity).await?;
+        crate::orgs::domains::auto_join(self.i, &user).await;
         if !verified && let Err(e) = crate::recovery::send_verification(self.i, realm, &user).await
         {
             tracing::warn!(realm = %realm.name, user_id = %user.id, error = %e, "could not queue the verification mail");

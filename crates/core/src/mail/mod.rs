@@ -412,6 +412,9 @@ pub struct Adapters {
     pub sms: Option<Arc<dyn crate::ports::SmsSender>>,
     /// The edge's shared state; `None`: in process.
     pub edge: Option<Arc<dyn crate::ports::EdgeState>>,
+    /// Looks up TXT records for organizations' domain verification;
+    /// `None`: domains are verified by administrators only.
+    pub dns: Option<Arc<dyn crate::ports::TxtResolver>>,
 }
 
 impl std::fmt::Debug for Adapters {
@@ -421,6 +424,7 @@ impl std::fmt::Debug for Adapters {
             .field("mx", &self.mx.is_some())
             .field("sms", &self.sms.is_some())
             .field("edge", &self.edge.is_some())
+            .field("dns", &self.dns.is_some())
             .finish()
     }
 }

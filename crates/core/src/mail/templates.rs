@@ -8,7 +8,9 @@
 //! `link` and `expires_in_minutes` (verify_email, password_reset,
 //! magic_link, email_change, plus `new_email` for email_change), `code` and
 //! `expires_in_minutes` (email_otp), `device`, `ip` and `time`
-//! (new_device), `new_email` (email_change_notice, sent to the old address).
+//! (new_device), `new_email` (email_change_notice, sent to the old address),
+//! `link`, `expires_in_minutes`, `organization` and `role`
+//! (organization_invitation).
 
 pub use crate::model::mail::{Rendered, TemplateSource};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
@@ -101,6 +103,13 @@ pub fn default_source(kind: MailKind) -> TemplateSource {
                 "<p>{greeting}</p>\n<p>To sign in to your {{{{ realm }}}} account with <strong>{{{{ provider }}}}</strong> from now on, confirm it:</p>\n<p><a href=\"{{{{ link }}}}\">Link {{{{ provider }}}} to my account</a></p>\n<p>It works once, only in the browser that asked for it, and expires in {{{{ expires_in_minutes }}}} minutes. If you did not ask for this, ignore this message: nothing changes.</p>\n"
             )),
         },
+        MailKind::OrganizationInvitation => TemplateSource {
+            subject: "You are invited to join {{ organization }} on {{ realm }}".into(),
+            text: "Hello,\n\nYou are invited to join the organization {{ organization }} on {{ realm }} as {{ role }}. To accept, open this link and sign in (or create an account) with {{ email }}:\n\n{{ link }}\n\nThe link works once and expires in {{ expires_in_minutes // 60 }} hours. If you did not expect this, ignore this message.\n".into(),
+            html: html(
+                "<p>Hello,</p>\n<p>You are invited to join the organization <strong>{{ organization }}</strong> on {{ realm }} as {{ role }}.</p>\n<p><a href=\"{{ link }}\">Accept the invitation</a></p>\n<p>Sign in (or create an account) with <strong>{{ email }}</strong> to accept. The link works once and expires in {{ expires_in_minutes // 60 }} hours. If you did not expect this, ignore this message.</p>\n",
+            ),
+        },
         MailKind::NewDevice => TemplateSource {
             subject: "New sign-in to your {{ realm }} account".into(),
             text: format!(
@@ -145,6 +154,12 @@ pub fn sample_values(kind: MailKind) -> Value {
             "link": "https://id.example.com/realms/example/login/social/mailed?provider=google&token=sample",
             "expires_in_minutes": 10,
             "provider": "Google",
+        }),
+        MailKind::OrganizationInvitation => json!({
+            "link": "https://id.example.com/realms/example/organization-invitation?token=sample",
+            "expires_in_minutes": 10080,
+            "organization": "Globex Corporation",
+            "role": "member",
         }),
         MailKind::NewDevice => json!({
             "device": "Firefox 120 on Linux",

@@ -27,11 +27,13 @@ pub enum MailKind {
     /// Proves an account before an upstream identity provider is linked
     /// to it (the first sign-in with that provider).
     LinkAccount,
+    /// Invites an address to join an organization.
+    OrganizationInvitation,
 }
 
 impl MailKind {
     /// Every kind.
-    pub const ALL: [MailKind; 8] = [
+    pub const ALL: [MailKind; 9] = [
         MailKind::VerifyEmail,
         MailKind::PasswordReset,
         MailKind::MagicLink,
@@ -40,6 +42,7 @@ impl MailKind {
         MailKind::NewDevice,
         MailKind::EmailChangeNotice,
         MailKind::LinkAccount,
+        MailKind::OrganizationInvitation,
     ];
 
     /// The name used in URLs and the database.
@@ -53,6 +56,7 @@ impl MailKind {
             MailKind::NewDevice => "new_device",
             MailKind::EmailChangeNotice => "email_change_notice",
             MailKind::LinkAccount => "link_account",
+            MailKind::OrganizationInvitation => "organization_invitation",
         }
     }
 

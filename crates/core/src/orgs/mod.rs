@@ -16,6 +16,18 @@
 //! being one of their teams (`org:<name>`). Every change is audited
 //! (`organization.create`, `organization.update`, `organization.delete`,
 //! `organization.member.put`, `organization.member.remove`).
+//!
+//! Organizations also claim verified e-mail domains ([`domains`]), invite
+//! people by e-mail ([`invitations`]) and show a dashboard ([`dashboard`]).
+
+pub mod claim;
+pub mod dashboard;
+pub mod domains;
+pub mod invitations;
+
+pub use dashboard::{Dashboard, OrgStats};
+pub use domains::{OrgDomain, VerifyMethod};
+pub use invitations::{Invitation, MyOrganizations};
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;

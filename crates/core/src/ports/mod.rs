@@ -34,7 +34,7 @@ mod transfer;
 pub use edge::{EdgeState, EdgeStore, LocalEdgeState};
 pub use federation::FederationStore;
 pub use mail::{MailStore, Mailer, MxResolver, SmsSender};
-pub use orgs::OrganizationStore;
+pub use orgs::{OrganizationExtrasStore, OrganizationStore, TxtResolver};
 pub use profile::ProfileStore;
 pub use scim::ScimStore;
 pub use transfer::{ExistingUser, TransferStore};
@@ -596,6 +596,7 @@ pub trait Store:
     + FederationStore
     + EdgeStore
     + OrganizationStore
+    + OrganizationExtrasStore
     + TransferStore
     + ProfileStore
     + ScimStore

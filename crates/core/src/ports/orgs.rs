@@ -4,9 +4,11 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use time::OffsetDateTime;
+
 use super::StoreResult;
-use crate::model::Page;
-use crate::orgs::{Member, Membership, OrgQuery, Organization};
+use crate::model::{AuditRecord, Page};
+use crate::orgs::{Invitation, Member, Membership, OrgDomain, OrgQuery, OrgStats, Organization};
 
 /// Organizations and memberships. Every method filters by realm.
 #[async_trait]
@@ -61,4 +63,113 @@ pub trait OrganizationStore: Send + Sync {
     ) -> StoreResult<Page<Member>>;
     /// The memberships of a user, every organization.
     async fn memberships_of(&self, realm_id: Uuid, user: Uuid) -> StoreResult<Vec<Membership>>;
+}
+
+/// DNS TXT look-ups: the proof of an organization's e-mail domain.
+#[async_trait]
+pub trait TxtResolver: Send + Sync + 'static {
+    /// The TXT records of `name` (lower-case ASCII), each record's strings
+    /// joined; empty when there are none (or the name does not exist); an
+    /// error (a timeout, a failing server) as a short text.
+    async fn txt(&self, name: &str) -> Result<Vec<String>, String>;
+}
+
+/// Organizations' e-mail domains, invitations and figures. Every method
+/// filters by realm.
+#[async_trait]
+pub trait OrganizationExtrasStore: Send + Sync {
+    /// Stores a domain claimed by an organization; `Conflict` when that
+    /// organization claims it already, `NotFound` when the organization is
+    /// not of the realm.
+    async fn create_org_domain(&self, d: &OrgDomain) -> StoreResult<()>;
+    /// An organization's domains, by domain.
+    async fn list_org_domains(&self, realm_id: Uuid, org: Uuid) -> StoreResult<Vec<OrgDomain>>;
+    /// One domain of an organization.
+    async fn get_org_domain(
+        &self,
+        realm_id: Uuid,
+        org: Uuid,
+        domain: &str,
+    ) -> StoreResult<Option<OrgDomain>>;
+    /// The organization's claim of `domain` that is verified, if any (one
+    /// per realm at most).
+    async fn verified_org_domain(
+        &self,
+        realm_id: Uuid,
+        domain: &str,
+    ) -> StoreResult<Option<OrgDomain>>;
+    /// Marks a domain of an organization verified (`method`: `dns` or
+    /// `admin`) at `at`; false when the organization does not claim it.
+    /// `Conflict` when another organization of the realm verified it.
+    async fn verify_org_domain(
+        &self,
+        realm_id: Uuid,
+        org: Uuid,
+        domain: &str,
+        method: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Changes a domain's policy; false when the organization does not
+    /// claim it.
+    async fn set_org_domain_policy(
+        &self,
+        realm_id: Uuid,
+        org: Uuid,
+        domain: &str,
+        auto_join: bool,
+        join_role: &str,
+    ) -> StoreResult<bool>;
+    /// Removes a domain; false when it was not claimed.
+    async fn delete_org_domain(&self, realm_id: Uuid, org: Uuid, domain: &str)
+    -> StoreResult<bool>;
+    /// Stores an invitation, replacing the pending (unaccepted) ones of the
+    /// same organization and address: their tokens stop working.
+    /// `NotFound` when the organization is not of the realm.
+    async fn put_invitation(&self, inv: &Invitation) -> StoreResult<()>;
+    /// An organization's pending (unaccepted) invitations, oldest first,
+    /// expired ones included.
+    async fn list_invitations(&self, realm_id: Uuid, org: Uuid) -> StoreResult<Vec<Invitation>>;
+    /// Deletes an invitation of an organization; false when there was none.
+    async fn delete_invitation(&self, realm_id: Uuid, org: Uuid, id: Uuid) -> StoreResult<bool>;
+    /// The invitation whose token has the digest `hash`.
+    async fn get_invitation_by_hash(
+        &self,
+        realm_id: Uuid,
+        hash: &[u8],
+    ) -> StoreResult<Option<Invitation>>;
+    /// The pending (unaccepted) invitations to an address (canonical),
+    /// expired ones included.
+    async fn invitations_for_email(
+        &self,
+        realm_id: Uuid,
+        email: &str,
+    ) -> StoreResult<Vec<Invitation>>;
+    /// Accepts an invitation: in one transaction, marks it accepted by
+    /// `member.user_id` if it is still pending and unexpired at `at` (the
+    /// conditional update that decides between racing uses) and adds the
+    /// membership (a member already keeps its role). False when it was
+    /// not live.
+    async fn accept_invitation(
+        &self,
+        realm_id: Uuid,
+        id: Uuid,
+        member: &Membership,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// An organization's figures: members, those who signed in since
+    /// `active_since`, those with a confirmed second factor.
+    async fn organization_stats(
+        &self,
+        realm_id: Uuid,
+        org: Uuid,
+        active_since: OffsetDateTime,
+    ) -> StoreResult<OrgStats>;
+    /// The latest audit records whose actor or target (`user:<id>`) is a
+    /// member of the organization, newest first.
+    async fn organization_member_audit(
+        &self,
+        realm_id: Uuid,
+        org: Uuid,
+        limit: u64,
+    ) -> StoreResult<Vec<AuditRecord>>;
 }

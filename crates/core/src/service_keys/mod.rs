@@ -422,6 +422,7 @@ impl<'a> ServiceKeys<'a> {
                 scope: None,
                 roles: None,
                 client_id: None,
+                organization: None,
             }),
             service_key: Some(id),
             elevated_risk: false,

@@ -19,6 +19,7 @@ pub mod mfa;
 pub mod oauth;
 mod oauth_doc;
 pub mod ops;
+pub mod org_extras;
 pub mod orgs;
 pub mod pages;
 pub mod profile;

@@ -37,7 +37,7 @@ pub(crate) fn router() -> Router<AppState> {
     r
 }
 
-fn org_view(o: Organization) -> OrganizationView {
+pub(crate) fn org_view(o: Organization) -> OrganizationView {
     OrganizationView {
         id: o.id,
         name: o.name,
@@ -73,6 +73,9 @@ pub(crate) struct OrgListQuery {
     search: Option<String>,
     /// Only the children of this organization (id or name).
     parent: Option<String>,
+    /// Only the organization whose verified e-mail domain this is (where
+    /// the domain's addresses are routed): one item or none.
+    domain: Option<String>,
 }
 
 /// Query of a member list.
@@ -88,7 +91,7 @@ pub(crate) struct PageQuery {
 /// The right `R` on the organization of the path: the realm's permission,
 /// or administration of that organization (delegated), decided before the
 /// organization is looked up.
-async fn org_admin<R: portcullis_core::access::Right>(
+pub(crate) async fn org_admin<R: portcullis_core::access::Right>(
     state: &AppState,
     who: portcullis_core::access::Requester,
     params: &Params,
@@ -118,6 +121,16 @@ pub(crate) async fn orgs_list(
 ) -> Result<axum::Json<OrganizationList>, ApiError> {
     let Query(q) = query.map_err(bad_query)?;
     let (page, per_page) = (q.page.unwrap_or(1), q.per_page.unwrap_or(50));
+    if let Some(domain) = q.domain.as_deref() {
+        let found = state.core.organizations().by_domain(&admin, domain).await?;
+        let items: Vec<OrganizationView> = found.into_iter().map(org_view).collect();
+        return Ok(axum::Json(OrganizationList {
+            total: u64::try_from(items.len()).unwrap_or(u64::MAX),
+            items,
+            page: 1,
+            per_page,
+        }));
+    }
     let result = state
         .core
         .organizations()

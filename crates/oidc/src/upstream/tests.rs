@@ -214,6 +214,7 @@ async fn env() -> Env {
             scope: None,
             roles: None,
             client_id: None,
+            organization: None,
         }),
         service_key: None,
         elevated_risk: false,

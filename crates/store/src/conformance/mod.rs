@@ -27,6 +27,7 @@ mod keys_misc;
 mod mail;
 mod mfa;
 mod oauth;
+mod org_extras;
 mod orgs;
 mod otp;
 mod profile;
@@ -42,6 +43,7 @@ pub use keys_misc::*;
 pub use mail::*;
 pub use mfa::*;
 pub use oauth::*;
+pub use org_extras::*;
 pub use orgs::*;
 pub use otp::*;
 pub use profile::*;
@@ -151,6 +153,8 @@ pub const ALL: &[&str] = &[
     "edge_service_keys_round_trip",
     "orgs_round_trip",
     "orgs_memberships",
+    "orgs_domains",
+    "orgs_invitations",
     "profile_schema_versions",
     "profile_documents_round_trip",
     "profile_avatars_and_preferences",

@@ -20,6 +20,8 @@ pub mod oauth_client;
 pub mod oauth_code;
 pub mod oauth_consent;
 pub mod organization;
+pub mod organization_domain;
+pub mod organization_invitation;
 pub mod organization_member;
 pub mod permission_definition;
 pub mod permission_grant;

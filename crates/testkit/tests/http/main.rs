@@ -27,6 +27,7 @@ mod mfa;
 mod oauth;
 mod oidc;
 mod ops;
+mod org_extras;
 mod orgs;
 mod otp;
 mod profile;
