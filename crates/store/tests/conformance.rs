@@ -744,13 +744,14 @@ async fn federation_migration_down_and_up(url: &str) {
         "security:",
         "service-keys:",
         "organizations:",
+        "scim:",
     ];
     let without: Vec<String> = expected
         .iter()
         .filter(|p| !later.iter().any(|l| p.starts_with(l)))
         .cloned()
         .collect();
-    assert_eq!(expected.len() - without.len(), 8);
+    assert_eq!(expected.len() - without.len(), 9);
     assert_eq!(permissions, without);
 
     store.migrate().await.unwrap();
