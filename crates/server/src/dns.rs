@@ -18,20 +18,25 @@ const DNS_TIMEOUT: Duration = Duration::from_secs(5);
 /// A resolver asking `server` (UDP, then TCP), or the system's
 /// configuration (`/etc/resolv.conf`) when `None`.
 pub fn resolver(server: Option<SocketAddr>) -> anyhow::Result<TokioResolver> {
-    match server {
+    resolver_with(server, true)
+}
+
+/// [`resolver`], with or without its answer cache.
+fn resolver_with(server: Option<SocketAddr>, cache: bool) -> anyhow::Result<TokioResolver> {
+    let mut builder = match server {
         Some(addr) => {
             let mut config = ResolverConfig::new();
             config.add_name_server(NameServerConfig::new(addr, Protocol::Udp));
             config.add_name_server(NameServerConfig::new(addr, Protocol::Tcp));
-            Ok(
-                TokioResolver::builder_with_config(config, TokioConnectionProvider::default())
-                    .build(),
-            )
+            TokioResolver::builder_with_config(config, TokioConnectionProvider::default())
         }
-        None => Ok(TokioResolver::builder_tokio()
-            .map_err(|e| anyhow::anyhow!("cannot read the system's DNS configuration: {e}"))?
-            .build()),
+        None => TokioResolver::builder_tokio()
+            .map_err(|e| anyhow::anyhow!("cannot read the system's DNS configuration: {e}"))?,
+    };
+    if !cache {
+        builder.options_mut().cache_size = 0;
     }
+    Ok(builder.build())
 }
 
 /// TXT look-ups.
@@ -46,10 +51,12 @@ impl std::fmt::Debug for DnsTxtResolver {
 }
 
 impl DnsTxtResolver {
-    /// Look-ups through `server`, or the system's resolver.
+    /// Look-ups through `server`, or the system's resolver. Nothing is
+    /// cached: an administrator who just published the record and asks
+    /// again must not get the earlier "no such record".
     pub fn new(server: Option<SocketAddr>) -> anyhow::Result<Self> {
         Ok(Self {
-            resolver: resolver(server)?,
+            resolver: resolver_with(server, false)?,
         })
     }
 }

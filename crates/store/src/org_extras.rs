@@ -8,7 +8,7 @@ use portcullis_core::StoreError;
 use portcullis_core::model::AuditRecord;
 use portcullis_core::orgs::{Invitation, Membership, OrgDomain, OrgStats};
 use portcullis_core::ports::{OrganizationExtrasStore, StoreResult};
-use sea_orm::sea_query::{OnConflict, Query};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -326,12 +326,7 @@ impl OrganizationExtrasStore for SqlStore {
         };
         // A member already keeps its role.
         member::Entity::insert(row.into_active_model())
-            .on_conflict(
-                OnConflict::columns([member::Column::OrganizationId, member::Column::UserId])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .do_nothing()
+            .on_conflict_do_nothing_on([member::Column::OrganizationId, member::Column::UserId])
             .exec(&txn)
             .await
             .map_err(db_err)?;

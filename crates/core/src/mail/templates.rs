@@ -105,10 +105,12 @@ pub fn default_source(kind: MailKind) -> TemplateSource {
         },
         MailKind::OrganizationInvitation => TemplateSource {
             subject: "You are invited to join {{ organization }} on {{ realm }}".into(),
-            text: "Hello,\n\nYou are invited to join the organization {{ organization }} on {{ realm }} as {{ role }}. To accept, open this link and sign in (or create an account) with {{ email }}:\n\n{{ link }}\n\nThe link works once and expires in {{ expires_in_minutes // 60 }} hours. If you did not expect this, ignore this message.\n".into(),
-            html: html(
-                "<p>Hello,</p>\n<p>You are invited to join the organization <strong>{{ organization }}</strong> on {{ realm }} as {{ role }}.</p>\n<p><a href=\"{{ link }}\">Accept the invitation</a></p>\n<p>Sign in (or create an account) with <strong>{{ email }}</strong> to accept. The link works once and expires in {{ expires_in_minutes // 60 }} hours. If you did not expect this, ignore this message.</p>\n",
+            text: format!(
+                "{greeting}\n\nYou are invited to join the organization {{{{ organization }}}} on {{{{ realm }}}} as {{{{ role }}}}. To accept, open this link and sign in (or create an account) with {{{{ email }}}}:\n\n{{{{ link }}}}\n\nThe link works once and expires in {{{{ expires_in_minutes // 60 }}}} hours. If you did not expect this, ignore this message.\n"
             ),
+            html: html(&format!(
+                "<p>{greeting}</p>\n<p>You are invited to join the organization <strong>{{{{ organization }}}}</strong> on {{{{ realm }}}} as {{{{ role }}}}.</p>\n<p><a href=\"{{{{ link }}}}\">Accept the invitation</a></p>\n<p>Sign in (or create an account) with <strong>{{{{ email }}}}</strong> to accept. The link works once and expires in {{{{ expires_in_minutes // 60 }}}} hours. If you did not expect this, ignore this message.</p>\n"
+            )),
         },
         MailKind::NewDevice => TemplateSource {
             subject: "New sign-in to your {{ realm }} account".into(),
