@@ -62,6 +62,9 @@ pub struct Settings {
     /// headers, and the verification of HMAC-signed requests. Off only to
     /// measure what the defences cost; never in production.
     pub edge_defences: bool,
+    /// How long a decided identity document's images are kept (default 30
+    /// days; `PORTCULLIS_DOCUMENT_RETENTION_DAYS`).
+    pub document_retention: Duration,
 }
 
 impl Settings {
@@ -83,6 +86,7 @@ impl Settings {
             rate_limits: crate::edge::RateLimitPolicy::default(),
             trusted_proxies: Vec::new(),
             edge_defences: true,
+            document_retention: Duration::days(30),
         }
     }
 

@@ -42,6 +42,7 @@ mod store;
 pub mod testing;
 mod transfer;
 mod users;
+mod verification;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

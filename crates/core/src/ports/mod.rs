@@ -29,6 +29,7 @@ mod mail;
 mod orgs;
 mod profile;
 mod transfer;
+mod verification;
 
 pub use edge::{EdgeState, EdgeStore, LocalEdgeState};
 pub use federation::FederationStore;
@@ -36,6 +37,7 @@ pub use mail::{MailStore, Mailer, MxResolver, SmsSender};
 pub use orgs::OrganizationStore;
 pub use profile::ProfileStore;
 pub use transfer::{ExistingUser, TransferStore};
+pub use verification::VerificationStore;
 
 /// The bus change notices travel on between the instances of a deployment
 /// ([`crate::notices`]): Redis pub/sub with `PORTCULLIS_REDIS_URL`.
@@ -596,6 +598,7 @@ pub trait Store:
     + OrganizationStore
     + TransferStore
     + ProfileStore
+    + VerificationStore
     + Send
     + Sync
     + 'static

@@ -22,6 +22,7 @@ mod m20261208_000003_client_links;
 mod m20261209_000001_cross_realm_audit;
 mod m20261209_000002_organizations;
 mod m20261210_000001_profiles;
+mod m20261211_000002_verification;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000001_cross_realm_audit::Migration),
             Box::new(m20261209_000002_organizations::Migration),
             Box::new(m20261210_000001_profiles::Migration),
+            Box::new(m20261211_000002_verification::Migration),
         ]
     }
 }
