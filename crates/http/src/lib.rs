@@ -41,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::users::router())
         .merge(routes::orgs::router())
         .merge(routes::profile::router())
+        .merge(routes::verification::router())
         .merge(routes::avatars::router())
         .merge(routes::user_pages::router())
         .merge(routes::authz::router())

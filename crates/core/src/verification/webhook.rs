@@ -29,6 +29,12 @@ pub struct WebhookDecision {
     pub decision: Decision,
 }
 
+/// Proof that a webhook request to a realm was signed with its secret.
+#[derive(Debug)]
+pub struct WebhookProof {
+    realm_id: Uuid,
+}
+
 fn aad(realm_id: Uuid) -> Vec<u8> {
     format!("verification_webhook_secret:{realm_id}").into_bytes()
 }
@@ -61,28 +67,37 @@ impl Verification<'_> {
         Ok(secret)
     }
 
-    /// Checks a webhook request's signature, then applies the decision it
-    /// carries (`parse` turns the verified body into one).
-    pub async fn webhook(
+    /// Checks a webhook request's signature (headers, timestamp, body
+    /// digest, signature under the realm's secret, nonce not seen before):
+    /// the proof [`Self::decide_by_webhook`] takes.
+    pub async fn check_webhook(
         &self,
         realm: &Realm,
         request: &SignedRequest<'_>,
-        parse: impl FnOnce(&[u8]) -> Result<WebhookDecision>,
-    ) -> Result<DocumentView> {
-        let result = self.verify_webhook(realm, request).await;
-        if result.is_err() {
-            count("document", "webhook_refused");
+    ) -> Result<WebhookProof> {
+        match self.verify_webhook(realm, request).await {
+            Ok(()) => Ok(WebhookProof { realm_id: realm.id }),
+            Err(e) => {
+                count("document", "webhook_refused");
+                Err(e)
+            }
         }
-        result?;
-        let input = parse(request.body)?;
+    }
+
+    /// Applies the decision a verified webhook request carries.
+    pub async fn decide_by_webhook(
+        &self,
+        proof: WebhookProof,
+        input: WebhookDecision,
+    ) -> Result<DocumentView> {
         let (status, reason) = parse_decision(&input.decision)?;
         let doc = self
             .i
             .store
-            .get_document(realm.id, input.document_id)
+            .get_document(proof.realm_id, input.document_id)
             .await?
             .ok_or(Error::NotFound("document"))?;
-        let user = self.user_of(realm.id, doc.user_id).await?;
+        let user = self.user_of(proof.realm_id, doc.user_id).await?;
         self.decide(
             &user,
             doc,
