@@ -382,15 +382,20 @@ verification_tests!(
         // ... and a subject attribute policies test.
         let r = app
             .post(
-                "/api/v1/authz/check",
+                "/api/v1/rbac/policies",
                 Some(&admin),
-                json!({"subject": id, "permission": "nothing:read:own", "explain": true}),
+                json!({"name": "verified-only", "effect": "ALLOW",
+                    "resources": ["vault"], "actions": ["read"],
+                    "condition": {"==": [{"var": "subject.attributes.identity_verification"}, "verified"]}}),
             )
             .await;
-        if r.status == 200 {
-            let attrs = r.text.contains("identity_verification") || r.json["allowed"] == false;
-            assert!(attrs, "{}", r.text);
-        }
+        assert_eq!(r.status, 201, "{}", r.text);
+        let ask = json!({"action": "read", "resource": {"type": "vault"}});
+        let r = app.post("/api/v1/authz/check", Some(&token), ask.clone()).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["allowed"], true, "{}", r.text);
+        let r = app.post("/api/v1/authz/check", Some(&mallory), ask).await;
+        assert_eq!(r.json["allowed"], false, "{}", r.text);
 
         // After the retention period the images go, audited.
         app.clock.advance(Duration::days(31));
