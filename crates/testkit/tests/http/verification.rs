@@ -391,7 +391,9 @@ verification_tests!(
             .await;
         assert_eq!(r.status, 201, "{}", r.text);
         let ask = json!({"action": "read", "resource": {"type": "vault"}});
-        let r = app.post("/api/v1/authz/check", Some(&token), ask.clone()).await;
+        let r = app
+            .post("/api/v1/authz/check", Some(&token), ask.clone())
+            .await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.json["allowed"], true, "{}", r.text);
         let r = app.post("/api/v1/authz/check", Some(&mallory), ask).await;
