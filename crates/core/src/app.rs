@@ -240,6 +240,11 @@ impl Portcullis {
         crate::profile::Profiles::new(&self.inner)
     }
 
+    /// Verification of phones and identity documents.
+    pub fn verification(&self) -> crate::verification::Verification<'_> {
+        crate::verification::Verification::new(&self.inner)
+    }
+
     /// User administration.
     pub fn users(&self) -> Users<'_> {
         Users::new(&self.inner)
@@ -315,6 +320,8 @@ impl Portcullis {
         // Sent and given-up messages (their bodies already cleared) stay a
         // week for inspection.
         i.store.purge_mail(now - Duration::days(7)).await?;
+        // Identity documents' images go after the retention period.
+        self.verification().purge_document_images().await?;
         Ok(())
     }
 }

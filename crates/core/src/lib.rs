@@ -39,6 +39,7 @@ pub mod throttle;
 pub mod tokens;
 pub mod transfer;
 pub mod users;
+pub mod verification;
 mod verified;
 pub mod zero_trust;
 

@@ -64,6 +64,9 @@ pub struct Settings {
     pub edge_defences: bool,
     /// Lifetime of an organization's invitation link (default 7 days).
     pub org_invitation_ttl: Duration,
+    /// How long a decided identity document's images are kept (default 30
+    /// days; `PORTCULLIS_DOCUMENT_RETENTION_DAYS`).
+    pub document_retention: Duration,
 }
 
 impl Settings {
@@ -86,6 +89,7 @@ impl Settings {
             trusted_proxies: Vec::new(),
             edge_defences: true,
             org_invitation_ttl: Duration::days(7),
+            document_retention: Duration::days(30),
         }
     }
 

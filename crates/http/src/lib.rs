@@ -43,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::org_extras::router())
         .merge(routes::scim::router())
         .merge(routes::profile::router())
+        .merge(routes::verification::router())
         .merge(routes::avatars::router())
         .merge(routes::user_pages::router())
         .merge(routes::authz::router())

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
     auth, authz, avatars, bff, clients, federation, links, mail, mfa, oauth, ops, org_extras, orgs,
-    pages, profile, realms, risk, security, service_keys, user_pages, users,
+    pages, profile, realms, risk, security, service_keys, user_pages, users, verification,
 };
 use crate::state::AppState;
 
@@ -62,6 +62,11 @@ impl Modify for BearerScheme {
         org_extras::me_organizations_get, org_extras::dashboard_get,
         profile::profile_schema_get, profile::profile_schema_put, profile::user_profile_get,
         profile::user_profile_put, profile::me_profile_get, profile::me_profile_patch,
+        verification::me_phone_get, verification::me_phone_post, verification::me_phone_verify_post,
+        verification::user_phone_verification_delete, verification::me_documents_post,
+        verification::me_documents_get, verification::user_documents_get,
+        verification::user_document_image_get, verification::user_document_decision_post,
+        verification::verification_webhook_post, verification::verification_webhook_secret_post,
         avatars::user_avatar_post, avatars::user_avatar_delete, avatars::me_avatar_post,
         avatars::me_avatar_delete, avatars::avatar_get,
         user_pages::preferences_get, user_pages::preferences_patch, user_pages::dashboard_get,
@@ -113,6 +118,7 @@ impl Modify for BearerScheme {
         (name = "identity", description = "User administration"),
         (name = "organizations", description = "Organizations of a realm and their members"),
         (name = "profiles", description = "Declarative user profiles, avatars, preferences, dashboards and activity"),
+        (name = "verification", description = "Phone verification by SMS code and identity documents, decided by administrators or an external verifier's signed webhook"),
         (name = "authorization", description = "Roles, groups, grants, policies and checks"),
         (name = "bff", description = "Backend-for-frontend: the session of a browser app's refresh cookie (cookie mode)"),
         (name = "clients", description = "OAuth 2.0 / OpenID Connect clients of a realm"),

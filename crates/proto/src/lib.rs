@@ -17,6 +17,7 @@ pub mod problem;
 pub mod profile;
 pub mod realms;
 pub mod users;
+pub mod verification;
 
 pub use auth::*;
 pub use authz::*;
@@ -31,3 +32,4 @@ pub use problem::*;
 pub use profile::*;
 pub use realms::*;
 pub use users::*;
+pub use verification::*;

@@ -24,6 +24,10 @@ pub struct ProfileView {
     /// Last change; absent before the first write.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub updated_at: Option<OffsetDateTime>,
+    /// The user's verification state (read-only: set by phone and
+    /// document verification, never by a profile write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<crate::verification::ProfileVerification>,
 }
 
 /// The answer to a schema change.

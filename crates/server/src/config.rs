@@ -333,6 +333,8 @@ raw_config! {
     login_failure_window: DurationSetting,
     /// How often, in milliseconds, this instance reads the revocations (logouts, ended sessions, deactivated accounts) other instances made on the shared database (default 250, 50 to 1000: they are refused here within about this interval).
     revocation_sync_ms: u32,
+    /// Days a decided identity document's images are kept before the sweep deletes them (default 30, 1 to 3650).
+    document_retention_days: u32,
     /// SMTP server for outgoing mail: `smtp://host:25`, `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://user:pass@host:465`; when absent, mail is queued but not sent.
     smtp_url: String,
     /// File holding the SMTP URL (it may contain a password).
@@ -636,6 +638,12 @@ impl Config {
                 return Err(err(n("revocation_sync_ms"), "must be 50 to 1000"));
             }
             settings.revocation_sync_interval = std::time::Duration::from_millis(u64::from(ms));
+        }
+        if let Some(days) = raw.document_retention_days {
+            if !(1..=3650).contains(&days) {
+                return Err(err(n("document_retention_days"), "must be 1 to 3650"));
+            }
+            settings.document_retention = time::Duration::days(i64::from(days));
         }
         let window = dur(
             "login_failure_window",

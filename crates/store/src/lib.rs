@@ -44,6 +44,7 @@ mod store;
 pub mod testing;
 mod transfer;
 mod users;
+mod verification;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

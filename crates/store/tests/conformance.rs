@@ -206,6 +206,9 @@ suite!(
     profile_avatars_and_preferences,
     profile_cascades,
     profile_user_audit,
+    verification_phone_round_trip,
+    verification_documents_round_trip,
+    verification_webhook_secrets,
 );
 
 #[test]

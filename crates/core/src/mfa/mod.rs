@@ -18,6 +18,9 @@ pub use otp::{
     CodeSent, MAX_SENDS, METHOD_EMAIL, METHOD_SMS, OTP_TTL, RESEND_PAUSE, mask_email, mask_phone,
     parse_phone,
 };
+pub(crate) use otp::{
+    MAX_CODE_CHALLENGE_LIFE, MAX_ENROLMENTS, OTP_DIGITS, normalise as normalise_code, spawn_sms,
+};
 pub use webauthn::PasskeyOptions;
 
 pub use crate::model::mfa::{

@@ -85,7 +85,7 @@ pub(crate) fn is_code_method(method: &str) -> bool {
 
 /// The digits of a typed code (spaces and dashes ignored), or `None` when
 /// it cannot be one.
-fn normalise(code: &str) -> Option<String> {
+pub(crate) fn normalise(code: &str) -> Option<String> {
     let digits: String = code.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
     (digits.len() == OTP_DIGITS && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
 }
@@ -613,7 +613,7 @@ impl Mfa<'_> {
 
 /// Sends an SMS on a task of its own; a failure is logged without the
 /// message (the sender retries transient failures itself).
-fn spawn_sms(sender: Arc<dyn crate::ports::SmsSender>, sms: OutgoingSms, realm: String) {
+pub(crate) fn spawn_sms(sender: Arc<dyn crate::ports::SmsSender>, sms: OutgoingSms, realm: String) {
     tokio::spawn(async move {
         match sender.send(&sms).await {
             Ok(()) => {

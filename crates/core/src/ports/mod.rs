@@ -30,6 +30,7 @@ mod orgs;
 mod profile;
 mod scim;
 mod transfer;
+mod verification;
 
 pub use edge::{EdgeState, EdgeStore, LocalEdgeState};
 pub use federation::FederationStore;
@@ -38,6 +39,7 @@ pub use orgs::{OrganizationExtrasStore, OrganizationStore, TxtResolver};
 pub use profile::ProfileStore;
 pub use scim::ScimStore;
 pub use transfer::{ExistingUser, TransferStore};
+pub use verification::VerificationStore;
 
 /// The bus change notices travel on between the instances of a deployment
 /// ([`crate::notices`]): Redis pub/sub with `PORTCULLIS_REDIS_URL`.
@@ -600,6 +602,7 @@ pub trait Store:
     + TransferStore
     + ProfileStore
     + ScimStore
+    + VerificationStore
     + Send
     + Sync
     + 'static

@@ -59,6 +59,9 @@ pub struct ProfileRead {
     pub archived: Option<Document>,
     /// Last change (`None` before the first write).
     pub updated_at: Option<OffsetDateTime>,
+    /// The user's verification state (read-only), on the reads and writes
+    /// of one profile.
+    pub verification: Option<crate::verification::VerificationSummary>,
 }
 
 /// The result of a schema change.
@@ -288,6 +291,7 @@ impl<'a> Profiles<'a> {
                 .then(|| ProfileSchema::archived(&loaded.document).cloned())
                 .flatten(),
             updated_at: loaded.updated_at,
+            verification: None,
         }
     }
 
@@ -310,7 +314,8 @@ impl<'a> Profiles<'a> {
     pub async fn get_as_admin(&self, admin: &RealmAdmin, user_id: Uuid) -> Result<ProfileRead> {
         let user = self.user_of_realm(admin.realm_id(), user_id).await?;
         let loaded = self.load(&user).await?;
-        Ok(self.read(&user, &loaded, Audience::Admin))
+        let read = self.read(&user, &loaded, Audience::Admin);
+        self.with_verification(&user, read).await
     }
 
     /// Replaces the fields an administrator edits in a user's profile
@@ -323,17 +328,20 @@ impl<'a> Profiles<'a> {
     ) -> Result<ProfileRead> {
         admin.writable()?;
         let user = self.user_of_realm(admin.realm_id(), user_id).await?;
-        self.write(user, admin.actor(), Audience::Admin, |c, d| {
-            c.replace(d, &input, Audience::Admin)
-        })
-        .await
+        let read = self
+            .write(user.clone(), admin.actor(), Audience::Admin, |c, d| {
+                c.replace(d, &input, Audience::Admin)
+            })
+            .await?;
+        self.with_verification(&user, read).await
     }
 
     /// The caller's own profile.
     pub async fn get_own(&self, who: &Principal) -> Result<ProfileRead> {
         let user = self.me(who).await?;
         let loaded = self.load(&user).await?;
-        Ok(self.read(&user, &loaded, Audience::User))
+        let read = self.read(&user, &loaded, Audience::User);
+        self.with_verification(&user, read).await
     }
 
     /// Merges a change into the caller's own profile
@@ -341,10 +349,12 @@ impl<'a> Profiles<'a> {
     pub async fn merge_own(&self, who: &Principal, patch: Document) -> Result<ProfileRead> {
         let user = self.me(who).await?;
         let actor = crate::audit::Actor::from(Some(user.id));
-        self.write(user, actor, Audience::User, |c, d| {
-            c.merge(d, &patch, Audience::User)
-        })
-        .await
+        let read = self
+            .write(user.clone(), actor, Audience::User, |c, d| {
+                c.merge(d, &patch, Audience::User)
+            })
+            .await?;
+        self.with_verification(&user, read).await
     }
 
     async fn write(
@@ -373,6 +383,12 @@ impl<'a> Profiles<'a> {
             if !changed.is_empty() {
                 self.sync_name(&mut user, &loaded.document, &next.document, now)
                     .await?;
+                if changed.iter().any(|n| n == "phone_number") {
+                    let phone = next.document.get("phone_number").and_then(Value::as_str);
+                    self.verification()
+                        .profile_phone_changed(&user, actor, phone)
+                        .await?;
+                }
                 self.audit(
                     &user,
                     actor,
@@ -460,19 +476,21 @@ impl<'a> Profiles<'a> {
     /// A realm that never set a schema, for a user who never wrote a
     /// profile, releases exactly what it always did: the attributes'
     /// values as they are.
+    ///
+    /// `phone_number_verified` is true while the released number is the
+    /// one the user verified by SMS ([`crate::verification`]).
     pub async fn claims(&self, user: &User, scopes: &[&str]) -> Result<Document> {
-        let verified = user
-            .attributes
-            .get("phone_number_verified")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
         // One read of each: this runs for every ID token and UserInfo answer.
         let stored = self.i.store.get_profile(user.realm_id, user.id).await?;
         let schema = self.current_schema(user.realm_id).await?;
         let (mut out, mut document) = if stored.is_none() && schema.version == 0 {
+            let phone = user.attributes.get("phone_number").and_then(Value::as_str);
+            let verified = self.phone_claim_verified(user, scopes, phone).await?;
             (legacy_claims(user, scopes, verified), Document::new())
         } else {
             let loaded = self.load_from(user, schema, stored).await?;
+            let phone = loaded.document.get("phone_number").and_then(Value::as_str);
+            let verified = self.phone_claim_verified(user, scopes, phone).await?;
             let claims = loaded.compiled.claims(&loaded.document, scopes, verified);
             (claims, loaded.document)
         };
@@ -494,6 +512,62 @@ impl<'a> Profiles<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// Whether `phone`, released under the `phone` scope, is verified
+    /// (read only when it is released).
+    async fn phone_claim_verified(
+        &self,
+        user: &User,
+        scopes: &[&str],
+        phone: Option<&str>,
+    ) -> Result<bool> {
+        if !scopes.contains(&"phone") || phone.is_none() {
+            return Ok(false);
+        }
+        self.verification()
+            .phone_verified(user.realm_id, user.id, phone)
+            .await
+    }
+
+    fn verification(&self) -> crate::verification::Verification<'a> {
+        crate::verification::Verification::new(self.i)
+    }
+
+    /// `read` with the user's verification state (read-only).
+    async fn with_verification(&self, user: &User, mut read: ProfileRead) -> Result<ProfileRead> {
+        let phone = read.profile.get("phone_number").and_then(Value::as_str);
+        let summary = self
+            .verification()
+            .summary(user.realm_id, user.id, phone)
+            .await?;
+        read.verification = Some(summary);
+        Ok(read)
+    }
+
+    /// Sets `user`'s `phone_number` to a number just verified, when the
+    /// realm's schema has that field and accepts the value (a schema that
+    /// refuses it leaves the profile as it is).
+    pub(crate) async fn set_verified_phone(&self, user: &User, phone: &str) -> Result<()> {
+        let mut patch = Document::new();
+        patch.insert("phone_number".into(), Value::String(phone.to_owned()));
+        let actor = crate::audit::Actor::from(Some(user.id));
+        let written = self
+            .write(user.clone(), actor, Audience::Admin, |c, d| {
+                if c.field("phone_number").is_none() {
+                    return Ok(d.clone());
+                }
+                c.merge(d, &patch, Audience::Admin)
+            })
+            .await;
+        match written {
+            Ok(_) => Ok(()),
+            Err(Error::Validation(e) | Error::InvalidInput(e)) => {
+                tracing::warn!(user = %user.id, errors = e.len(), "the profile schema refused a verified phone number");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The stable public URL of a user's avatar.

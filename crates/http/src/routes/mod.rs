@@ -32,6 +32,7 @@ pub mod service_keys;
 pub mod transfer;
 pub mod user_pages;
 pub mod users;
+pub mod verification;
 
 /// Mounts a realm-scoped route twice: under `/api/v1/realms/{realm}` and, for
 /// the default realm, under `/api/v1` (short paths such as `/api/v1/auth/login`).

@@ -40,6 +40,12 @@ pub(crate) fn profile_view(p: ProfileRead) -> ProfileView {
         profile: p.profile,
         archived: p.archived,
         updated_at: p.updated_at,
+        verification: p
+            .verification
+            .map(|v| portcullis_proto::ProfileVerification {
+                identity_verification: v.identity.as_str().to_owned(),
+                phone_number_verified: v.phone_number_verified,
+            }),
     }
 }
 

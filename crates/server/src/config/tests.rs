@@ -228,3 +228,16 @@ fn revocation_sync_interval() {
         assert_eq!(e.setting, "PORTCULLIS_REVOCATION_SYNC_MS", "{bad}");
     }
 }
+
+#[test]
+fn document_retention_days() {
+    let c = Config::load(None, env(&[])).unwrap();
+    assert_eq!(c.settings.document_retention, time::Duration::days(30));
+    let c = Config::load(None, env(&[("PORTCULLIS_DOCUMENT_RETENTION_DAYS", "7")])).unwrap();
+    assert_eq!(c.settings.document_retention, time::Duration::days(7));
+    for bad in ["0", "3651", "soon"] {
+        let e =
+            Config::load(None, env(&[("PORTCULLIS_DOCUMENT_RETENTION_DAYS", bad)])).unwrap_err();
+        assert_eq!(e.setting, "PORTCULLIS_DOCUMENT_RETENTION_DAYS", "{bad}");
+    }
+}

@@ -340,7 +340,63 @@ async fn subject_attributes<C: ConnectionTrait>(
         .all(db)
         .await
         .map_err(db_err)?;
-    rows.into_iter()
-        .map(|(id, text)| Ok((id, crate::convert::attributes(&text)?)))
-        .collect()
+    let mut by_user: std::collections::BTreeMap<Uuid, serde_json::Map<String, serde_json::Value>> =
+        rows.into_iter()
+            .map(|(id, text)| Ok((id, crate::convert::attributes(&text)?)))
+            .collect::<StoreResult<_>>()?;
+    for (user, state) in verification_states(db, realm_id).await? {
+        by_user.entry(user).or_default().extend(state);
+    }
+    Ok(by_user.into_iter().collect())
+}
+
+/// Each verified or document-submitting user's verification state as
+/// attributes: `identity_verification` (its newest document's status) and
+/// `document_verified`, `phone_number_verified` (true when a number is
+/// verified). They replace stored attributes of the same names.
+async fn verification_states<C: ConnectionTrait>(
+    db: &C,
+    realm_id: Uuid,
+) -> StoreResult<Vec<(Uuid, serde_json::Map<String, serde_json::Value>)>> {
+    use crate::entities::{identity_document as doc, phone_verification as phone};
+    use serde_json::Value;
+    let docs: Vec<(Uuid, String)> = doc::Entity::find()
+        .select_only()
+        .columns([doc::Column::UserId, doc::Column::Status])
+        .filter(doc::Column::RealmId.eq(realm_id))
+        .order_by_asc(doc::Column::UserId)
+        .order_by_desc(doc::Column::CreatedAt)
+        .order_by_desc(doc::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await
+        .map_err(db_err)?;
+    let phones: Vec<Uuid> = phone::Entity::find()
+        .select_only()
+        .column(phone::Column::UserId)
+        .filter(phone::Column::RealmId.eq(realm_id))
+        .filter(phone::Column::VerifiedAt.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await
+        .map_err(db_err)?;
+    let mut out: std::collections::BTreeMap<Uuid, serde_json::Map<String, Value>> =
+        std::collections::BTreeMap::new();
+    for (user, status) in docs {
+        let attrs = out.entry(user).or_default();
+        // The newest document of each user comes first.
+        if !attrs.contains_key("identity_verification") {
+            attrs.insert(
+                "document_verified".into(),
+                Value::Bool(status == "verified"),
+            );
+            attrs.insert("identity_verification".into(), Value::String(status));
+        }
+    }
+    for user in phones {
+        out.entry(user)
+            .or_default()
+            .insert("phone_number_verified".into(), Value::Bool(true));
+    }
+    Ok(out.into_iter().collect())
 }

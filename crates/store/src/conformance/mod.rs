@@ -34,6 +34,7 @@ mod profile;
 mod realms_users;
 mod sessions;
 mod tokens;
+mod verification;
 
 pub use authz::*;
 pub use clients::*;
@@ -50,6 +51,7 @@ pub use profile::*;
 pub use realms_users::*;
 pub use sessions::*;
 pub use tokens::*;
+pub use verification::*;
 
 use portcullis_core::clients::{AuthMethod, ClientType, GrantType, OAuthClient};
 use portcullis_core::model::{
@@ -160,6 +162,9 @@ pub const ALL: &[&str] = &[
     "profile_avatars_and_preferences",
     "profile_cascades",
     "profile_user_audit",
+    "verification_phone_round_trip",
+    "verification_documents_round_trip",
+    "verification_webhook_secrets",
 ];
 
 /// The OAuth `client_id` of the suite's refresh tokens ([`token`]).

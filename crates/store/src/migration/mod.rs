@@ -23,6 +23,7 @@ mod m20261209_000001_cross_realm_audit;
 mod m20261209_000002_organizations;
 mod m20261210_000001_profiles;
 mod m20261211_000001_org_domains_invitations;
+mod m20261211_000002_verification;
 mod m20261211_000003_scim;
 
 /// Every migration of the store, oldest first.
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000002_organizations::Migration),
             Box::new(m20261210_000001_profiles::Migration),
             Box::new(m20261211_000001_org_domains_invitations::Migration),
+            Box::new(m20261211_000002_verification::Migration),
             Box::new(m20261211_000003_scim::Migration),
         ]
     }

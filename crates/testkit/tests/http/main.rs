@@ -43,6 +43,7 @@ mod social;
 mod tokens;
 mod transfer;
 mod users;
+mod verification;
 mod webauthn;
 mod zero_trust;
 
