@@ -48,84 +48,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// A database URL whose `Debug` and `Display` hide the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct DatabaseUrl(String);
-
-impl DatabaseUrl {
-    /// The full URL, password included: pass it to the driver, never to a log.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether this is a SQLite URL.
-    pub fn is_sqlite(&self) -> bool {
-        self.0.starts_with("sqlite:")
-    }
-}
-
-impl fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match url::Url::parse(&self.0) {
-            Ok(mut u) if u.password().is_some() => {
-                let _ = u.set_password(Some("***"));
-                f.write_str(u.as_str())
-            }
-            _ => f.write_str(&self.0),
-        }
-    }
-}
-
-/// An SMTP URL whose `Debug` and `Display` hide the password.
-#[derive(Clone)]
-pub struct SmtpUrl(SecretString);
-
-impl SmtpUrl {
-    /// Checks and wraps a URL (as the `smtp_url` setting does).
-    pub fn parse(url: &str) -> Result<Self, ConfigError> {
-        check_smtp_url("smtp_url", SecretString::from(url.to_owned()))
-    }
-
-    /// The full URL, password included: pass it to the transport, never to a log.
-    pub fn expose(&self) -> &str {
-        use secrecy::ExposeSecret;
-        self.0.expose_secret()
-    }
-}
-
-/// Writes a URL with its password, if any, as `***`.
-fn write_redacted(f: &mut fmt::Formatter<'_>, url: &str) -> fmt::Result {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            f.write_str(u.as_str())
-        }
-        // A URL the url crate does not read (a Sentinel URL's host list):
-        // whatever stands before its last `@` is hidden.
-        Err(_) => match url.split_once("://") {
-            Some((scheme, rest)) => match rest.rsplit_once('@') {
-                Some((_, host)) => write!(f, "{scheme}://***@{host}"),
-                None => f.write_str(url),
-            },
-            None => f.write_str("(invalid URL)"),
-        },
-    }
-}
-
-impl fmt::Display for SmtpUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_redacted(f, self.expose())
-    }
-}
-
-impl fmt::Debug for SmtpUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SmtpUrl({self})")
-    }
-}
-
 /// The SMS gateway's webhook.
 #[derive(Clone)]
 pub struct SmsConfig {
@@ -178,12 +100,6 @@ pub struct MailConfig {
     /// The DNS server for look-ups (MX checks, domain verification);
     /// `None`: the system's.
     pub dns_resolver: Option<SocketAddr>,
-}
-
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DatabaseUrl({self})")
-    }
 }
 
 macro_rules! raw_config {
@@ -800,6 +716,10 @@ fn positive(setting: String, v: Option<u32>, default: u32) -> Result<u32, Config
 
 mod edge;
 mod mail;
+mod urls;
+
+pub(crate) use urls::write_redacted;
+pub use urls::{DatabaseUrl, SmtpUrl};
 mod observability;
 mod shared_state;
 

@@ -271,7 +271,7 @@ pub async fn orgs_invitations<S: Store + ?Sized>(store: Arc<S>) {
             .invitations_for_email(acme.id, "ann@example.com")
             .await
             .unwrap(),
-        [second.clone()]
+        std::slice::from_ref(&second)
     );
 
     let m = |u: Uuid| Membership {
