@@ -283,13 +283,21 @@ verification_tests!(
         assert_eq!(r.status, 422, "{}", r.text);
         assert_eq!(fields(&r), ["images[0]"]);
         big.resize(9 * 1024 * 1024, 0);
-        let r = submit(
-            &app,
-            &token,
-            json!({"type": "passport", "country": "DE", "number": "1", "images": [b64(&big)]}),
-        )
-        .await;
-        assert_eq!(r.status, 413, "{}", r.text);
+        let sent = app
+            .http
+            .post(app.url("/api/v1/auth/me/documents"))
+            .bearer_auth(&token)
+            .json(
+                &json!({"type": "passport", "country": "DE", "number": "1", "images": [b64(&big)]}),
+            )
+            .send()
+            .await;
+        match sent {
+            Ok(r) => assert_eq!(r.status(), 413),
+            // The server answers 413 from the length alone and may close the
+            // connection before the client has written the whole body.
+            Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+        }
 
         let r = submit(&app, &token, passport()).await;
         assert_eq!(r.status, 201, "{}", r.text);
