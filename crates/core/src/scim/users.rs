@@ -1,5 +1,7 @@
 //! SCIM `User`s: accounts with their SCIM record.
 
+use std::collections::{HashMap, HashSet};
+
 use portcullis_scim::query::project;
 use portcullis_scim::schema::{AttributeDef, AttributeType, Mutability, ResourceSchema};
 use portcullis_scim::wire::ListResponse;
@@ -276,27 +278,32 @@ fn parse_user(body: Value, min_password: u32) -> ScimResult<UserInput> {
 }
 
 impl Scim<'_> {
-    /// The groups a user belongs to directly, as `groups` lists them.
-    async fn groups_of(&self, realm_id: Uuid, user: Uuid, base: &str) -> ScimResult<Vec<Value>> {
+    /// The groups each of `users` belongs to directly now, as `groups`
+    /// lists them: the memberships are read once for the whole page.
+    async fn groups_of(
+        &self,
+        realm_id: Uuid,
+        users: &[Uuid],
+        base: &str,
+    ) -> ScimResult<HashMap<Uuid, Vec<Value>>> {
         let view = crate::authz::Authz::new(self.i)
             .view(realm_id, None)
             .await?;
         let names = self.group_names(realm_id, &view).await?;
         let now = crate::model::micros(self.now());
-        Ok(view
-            .snapshot
-            .memberships
-            .iter()
-            .filter(|m| m.user == user && m.validity.holds_at(now))
-            .map(|m| {
-                json!({
+        let wanted: HashSet<Uuid> = users.iter().copied().collect();
+        let mut out: HashMap<Uuid, Vec<Value>> = HashMap::new();
+        for m in &view.snapshot.memberships {
+            if wanted.contains(&m.user) && m.validity.holds_at(now) {
+                out.entry(m.user).or_default().push(json!({
                     "value": m.group.to_string(),
                     "$ref": format!("{base}/Groups/{}", m.group),
                     "display": names.get(&m.group).cloned().unwrap_or_default(),
                     "type": "direct",
-                })
-            })
-            .collect())
+                }));
+            }
+        }
+        Ok(out)
     }
 
     /// A user as SCIM shows it.
@@ -412,7 +419,11 @@ impl Scim<'_> {
         rec: &ScimUserRecord,
     ) -> ScimResult<ScimResource> {
         let base = self.base_url(admin.realm().name.as_str());
-        let groups = self.groups_of(admin.realm().id, user.id, &base).await?;
+        let groups = self
+            .groups_of(admin.realm().id, &[user.id], &base)
+            .await?
+            .remove(&user.id)
+            .unwrap_or_default();
         Ok(finish(self.user_json(&base, user, rec, groups)))
     }
 
@@ -640,47 +651,18 @@ impl Scim<'_> {
             limit: query.count as u64,
         };
         let realm = admin.realm();
-        let page = if query.count == 0 {
-            // `count=0`: the total alone.
-            let total = self
-                .i
-                .store
-                .list_scim_users(realm.id, &ScimUserQuery { limit: 0, ..q })
-                .await?
-                .total;
-            crate::model::Page {
-                items: Vec::new(),
-                total,
-            }
-        } else {
-            self.i.store.list_scim_users(realm.id, &q).await?
-        };
+        // `count=0` asks for the total alone: the store reads no rows.
+        let page = self.i.store.list_scim_users(realm.id, &q).await?;
         let base = self.base_url(realm.name.as_str());
-        let view = crate::authz::Authz::new(self.i)
-            .view(realm.id, None)
-            .await?;
-        let names = self.group_names(realm.id, &view).await?;
-        let now = crate::model::micros(self.now());
+        let ids: Vec<Uuid> = page.items.iter().map(|(u, _)| u.id).collect();
+        let mut groups = self.groups_of(realm.id, &ids, &base).await?;
         let schema = ResourceSchema::user();
         let resources = page
             .items
             .iter()
             .map(|(user, rec)| {
-                let groups = view
-                    .snapshot
-                    .memberships
-                    .iter()
-                    .filter(|m| m.user == user.id && m.validity.holds_at(now))
-                    .map(|m| {
-                        json!({
-                            "value": m.group.to_string(),
-                            "$ref": format!("{base}/Groups/{}", m.group),
-                            "display": names.get(&m.group).cloned().unwrap_or_default(),
-                            "type": "direct",
-                        })
-                    })
-                    .collect();
-                let body = finish(self.user_json(&base, user, rec, groups)).body;
+                let mine = groups.remove(&user.id).unwrap_or_default();
+                let body = finish(self.user_json(&base, user, rec, mine)).body;
                 project(&body, schema, &query.attributes)
             })
             .collect();
